@@ -1,0 +1,3 @@
+from forecaster.cli.main import run
+
+run()

@@ -1,0 +1,69 @@
+"""Shared pieces of the command layer: consoles, workspace lookup, error mapping."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from forecaster.errors import ForecastError
+from forecaster.workspace import Workspace, find_workspace
+
+def _width() -> int | None:
+    """Piped or captured output keeps the table layout: $COLUMNS, else 120, not Rich's 80."""
+    if sys.stdout.isatty():
+        return None
+    try:
+        return max(60, int(os.environ.get("COLUMNS", "120")))
+    except ValueError:
+        return 120
+
+
+out = Console(highlight=False, soft_wrap=False, width=_width())
+err = Console(stderr=True, highlight=False)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def handle_errors(fn: F) -> F:
+    """Turn a ForecastError into one line on stderr and its exit code; never a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except ForecastError as e:
+            err.print(f"[bold red]error:[/] {e}", markup=True, highlight=False, soft_wrap=True)
+            raise typer.Exit(code=e.exit_code) from None
+        except KeyboardInterrupt:
+            err.print("interrupted")
+            raise typer.Exit(code=130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def workspace(ctx: typer.Context) -> Workspace:
+    """The workspace named by the global options (see `forecast --help`)."""
+    root = ctx.find_root()
+    obj = root.obj or {}
+    return find_workspace(obj.get("workspace"), db=obj.get("db"))
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False) + "\n")
+
+
+def is_terminal() -> bool:
+    return sys.stderr.isatty()
+
+
+WorkspaceOpt = typer.Option(None, "--workspace", "-w", help="Workspace folder (default: $FORECAST_WORKSPACE, the current folder if it holds priors/, else the user-data workspace).", file_okay=False)
+DbOpt = typer.Option(None, "--db", help="Event store file (default: $FORECAST_DB, else forecast.db in the workspace).", dir_okay=False)
+__all__ = ["out", "err", "handle_errors", "workspace", "print_json", "is_terminal", "Path"]

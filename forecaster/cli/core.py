@@ -1,0 +1,150 @@
+"""Core commands: info, update, export."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from forecaster.cli.common import err, handle_errors, is_terminal, out, print_json, workspace
+from forecaster.errors import UsageError
+
+
+def _as_of(value: Optional[str]) -> dt.date:
+    if value is None:
+        return dt.date.today()
+    from forecaster.evidence import check_date
+    from forecaster.errors import EvidenceError
+
+    try:
+        return check_date(value)
+    except EvidenceError as e:
+        raise UsageError(f"--as-of: {e}") from None
+
+
+@handle_errors
+def info(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """Show the workspace: folders, priors hash, database, counts.
+
+    Example:  forecast info --json
+    """
+    from forecaster.priors import load_priors
+
+    ws = workspace(ctx)
+    priors = load_priors(ws.priors_dir)
+    counts: dict[str, int] = {}
+    if ws.db_path.exists():
+        from forecaster.store import EventStore
+
+        with EventStore(ws.db_path) as store:
+            counts = store.counts()
+    data = {
+        "workspace": str(ws.root),
+        "priors": str(ws.priors_dir),
+        "priors_hash": priors.hash,
+        "database": str(ws.db_path),
+        "database_exists": ws.db_path.exists(),
+        "hypotheses": len(priors.hypotheses),
+        "indicators": len(priors.indicators),
+        "experts": len(priors.experts),
+        "scenarios": len(list(ws.scenarios_dir.glob("*.yaml"))) if ws.scenarios_dir.is_dir() else 0,
+        "evidence_window_days": priors.evidence_window_days,
+        "pooling": priors.method,
+        **{f"reports_{k}": v for k, v in counts.items()},
+    }
+    if as_json:
+        print_json(data)
+        return
+    for k, v in data.items():
+        out.print(f"{k:22} {v}")
+
+
+@handle_errors
+def update(
+    ctx: typer.Context,
+    events: Annotated[Optional[Path], typer.Option("--events", dir_okay=False, help="Read reports from this YAML file instead of the event store.")] = None,
+    as_of: Annotated[Optional[str], typer.Option("--as-of", help="Replay what was known on this date (YYYY-MM-DD; default today).")] = None,
+    event_time: Annotated[bool, typer.Option("--event-time", help="With --as-of: select reports by event date, not by when they were recorded.")] = False,
+    seed: Annotated[Optional[int], typer.Option("--seed", help="Random seed (default fixed, so runs reproduce).")] = None,
+    draws: Annotated[Optional[int], typer.Option("--draws", min=100, help="Draws per chain.")] = None,
+    tune: Annotated[Optional[int], typer.Option("--tune", min=100, help="Tuning steps per chain.")] = None,
+    chains: Annotated[Optional[int], typer.Option("--chains", min=1, max=8, help="Chains.")] = None,
+    exact: Annotated[bool, typer.Option("--exact", help="Exact engine only: instant, prior-mean network, no intervals.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Recompute even if an identical run is recorded.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (schema in README).")] = False,
+) -> None:
+    """Update the forecast on the reports in the evidence window and print it.
+
+    Example:  forecast update --as-of 2025-06-30 --json
+    """
+    from forecaster.inference import DEFAULT_SEED
+    from forecaster.priors import load_priors
+    from forecaster.updating import update_forecast
+
+    ws = workspace(ctx)
+    priors = load_priors(ws.priors_dir)
+    when = _as_of(as_of)
+    progress = (lambda msg: None) if not is_terminal() else None
+    sampler_kwargs = {k: v for k, v in {"draws": draws, "tune": tune, "chains": chains}.items() if v is not None}
+    with err.status("updating…", spinner="dots") if is_terminal() and not as_json else _null():
+        result, cached = update_forecast(
+            ws, priors, as_of=when, events_file=events, event_time=event_time,
+            seed=DEFAULT_SEED if seed is None else seed, exact=exact, force=force, sampler_kwargs=sampler_kwargs,
+        )
+    del progress
+    if as_json:
+        data = result.to_json()
+        data["cached"] = cached
+        print_json(data)
+    else:
+        from forecaster.report import render_update
+
+        render_update(result, out, cached=cached)
+    for w in result.diagnostics.warnings:
+        if as_json or not sys.stdout.isatty():
+            err.print(f"warning: {w}")
+
+
+class _null:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *a: object) -> None:
+        return None
+
+
+@handle_errors
+def export(
+    ctx: typer.Context,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="bif or xmlbif.")] = "bif",
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", dir_okay=False, help="File to write (default stdout).")] = None,
+) -> None:
+    """Export the network with its pooled prior-mean tables for pyAgrum, pgmpy or GeNIe.
+
+    Example:  forecast export --format xmlbif -o balkans.xml
+    """
+    from forecaster.export import to_bif, to_xmlbif
+    from forecaster.network import build_network
+    from forecaster.priors import load_priors
+
+    if fmt not in ("bif", "xmlbif"):
+        raise UsageError(f"--format {fmt!r}: expected bif or xmlbif")
+    priors = load_priors(workspace(ctx).priors_dir)
+    net = build_network(priors)
+    text = to_bif(priors, net) if fmt == "bif" else to_xmlbif(priors, net)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        from forecaster.atomic import write_text_atomic
+
+        write_text_atomic(output, text)
+        err.print(f"wrote {output}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("info")(info)
+    app.command("update")(update)
+    app.command("export")(export)

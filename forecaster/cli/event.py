@@ -1,0 +1,458 @@
+"""`forecast event …` and `forecast indicators`: the evidence log (issue 3).
+
+Thin commands over forecaster.store. Nothing here imports pymc, arviz or the priors models on the
+paths an analyst types all day (add, list, show): each answers in a fraction of a second."""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import itertools
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from forecaster.cli.common import err, handle_errors, out, print_json, workspace
+from forecaster.errors import UsageError, did_you_mean
+from forecaster.evidence import Report, check_credibility, check_date, check_indicator, check_reliability, parse_grade
+from forecaster.store import (
+    FORMATS,
+    DuplicateReportError,
+    EventStore,
+    Format,
+    StoredReport,
+    format_from_name,
+    format_time,
+    read_reports_file,
+    report_to_row,
+    write_reports,
+)
+from forecaster.workspace import Workspace
+from forecaster.yamlio import load_yaml
+
+app = typer.Typer(
+    name="event",
+    help=(
+        "The evidence log: graded reports that indicators occurred (or did not), kept in the event store.\n\n"
+        "Example:  forecast event add arms_procurement_east --date 2025-03-18 --grade B2 --source Reuters"
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+LIST_LIMIT = 50  # rows the table shows unless --limit says otherwise; --json and --csv show all
+
+AnalystOpt = Annotated[
+    str | None, typer.Option("--analyst", help="Who records this (default: your OS user name).", show_default=False)
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
+
+
+def _analyst(given: str | None) -> str:
+    if given is not None:
+        if not given.strip():
+            raise UsageError("--analyst is empty; give a name or leave the option out to use your OS user name")
+        return given.strip()
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        raise UsageError("cannot tell who you are from the OS; pass --analyst NAME") from None
+
+
+def _indicator_ids(ws: Workspace) -> set[str]:
+    """The catalogue's indicator ids, read from priors/indicators.yaml alone.
+
+    `event add` must answer in well under half a second, and the full priors loader (pydantic
+    models, every expert file) costs about that by itself; `forecast priors validate` and `update`
+    validate everything. When the file cannot be read this way, the full loader explains why."""
+    path = ws.priors_dir / "indicators.yaml"
+    if path.is_file():
+        data = load_yaml(path)
+        items = data.get("indicators") if isinstance(data, dict) else None
+        if isinstance(items, list):
+            ids = {str(i["id"]) for i in items if isinstance(i, dict) and i.get("id")}
+            if ids:
+                return ids
+    from forecaster.priors import load_priors
+
+    return load_priors(ws.priors_dir).indicator_ids
+
+
+def _date(value: str | None, option: str) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value.strip())
+    except ValueError:
+        raise UsageError(f"{option} {value!r} is not an ISO date (YYYY-MM-DD)") from None
+
+
+def _format(value: str | None, *, default: Format | None = None) -> Format | None:
+    if value is None:
+        return default
+    fmt = value.strip().lower()
+    if fmt == "yml":
+        fmt = "yaml"
+    for known in FORMATS:
+        if fmt == known:
+            return known
+    raise UsageError(f"--format {value!r}: expected one of {', '.join(FORMATS)}{did_you_mean(fmt, FORMATS)}")
+
+
+def _store(ctx: typer.Context) -> EventStore:
+    return EventStore(workspace(ctx).db_path)
+
+
+def _say(message: str) -> None:
+    """A note on stderr; the message may hold user text, so no Rich markup."""
+    err.print(message, markup=False, highlight=False, soft_wrap=True)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+@app.command()
+@handle_errors
+def add(
+    ctx: typer.Context,
+    indicator: Annotated[str, typer.Argument(help="Indicator id from the catalogue (see `forecast indicators`).", show_default=False)],
+    date: Annotated[str | None, typer.Option("--date", help="Event date, YYYY-MM-DD (not in the future).", show_default=False)] = None,
+    not_occurred: Annotated[bool, typer.Option("--not-occurred", help="The report says the indicator did NOT occur.")] = False,
+    grade: Annotated[str | None, typer.Option("--grade", help="Admiralty grade: reliability A–F then credibility 1–6, e.g. B2.", show_default=False)] = None,
+    reliability: Annotated[str | None, typer.Option("--reliability", help="Source reliability A–F (instead of --grade).", show_default=False)] = None,
+    credibility: Annotated[str | None, typer.Option("--credibility", help="Information credibility 1–6 (instead of --grade).", show_default=False)] = None,
+    source: Annotated[str | None, typer.Option("--source", help="Where the report comes from (required).", show_default=False)] = None,
+    url: Annotated[str, typer.Option("--url", help="Link to the source.")] = "",
+    note: Annotated[str, typer.Option("--note", help="Free text: what exactly was reported.")] = "",
+    analyst: AnalystOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Record one graded report and print its id.
+
+    Nothing is written unless every field is valid. An identical report (same indicator, date,
+    grade, source, URL and note) is recorded once: adding it again prints the existing id.
+
+    Example:  forecast event add arms_procurement_east --date 2025-03-18 --grade B2 --source "Reuters" --url https://…
+    """
+    ws = workspace(ctx)
+    check_indicator(indicator, _indicator_ids(ws))
+    if date is None:
+        raise UsageError("--date is required: the event date, YYYY-MM-DD")
+    event_date = check_date(date)
+    if grade is not None and (reliability is not None or credibility is not None):
+        raise UsageError("give either --grade B2 or --reliability B --credibility 2, not both")
+    if grade is not None:
+        rel, cred = parse_grade(grade)
+    elif reliability is not None and credibility is not None:
+        rel, cred = check_reliability(reliability), check_credibility(credibility)
+    else:
+        raise UsageError("a grade is required: --grade B2, or --reliability B --credibility 2")
+    if source is None or not source.strip():
+        raise UsageError("--source is required and must not be empty: say where the report came from")
+    report = Report(
+        indicator=indicator, date=event_date, occurred=not not_occurred, reliability=rel, credibility=cred,
+        source=source, url=url, note=note,
+    )
+    with EventStore(ws.db_path) as store:
+        try:
+            stored = store.add(report, analyst=_analyst(analyst))
+        except DuplicateReportError as e:
+            if e.existing.retracted:
+                raise
+            stored = e.existing.report
+            assert stored.recorded_at is not None
+            _say(f"already recorded as {stored.id} on {format_time(stored.recorded_at)} by {stored.analyst}; nothing added")
+    if as_json:
+        print_json(report_to_row(StoredReport(stored)))
+    else:
+        sys.stdout.write(f"{stored.id}\n")
+
+
+@app.command("list")
+@handle_errors
+def list_(
+    ctx: typer.Context,
+    indicator: Annotated[str | None, typer.Option("--indicator", "-i", help="Only this indicator.", show_default=False)] = None,
+    since: Annotated[str | None, typer.Option("--since", help="Event date on or after, YYYY-MM-DD.", show_default=False)] = None,
+    until: Annotated[str | None, typer.Option("--until", help="Event date on or before, YYYY-MM-DD.", show_default=False)] = None,
+    include_retracted: Annotated[bool, typer.Option("--include-retracted", help="Show retracted reports too, marked.")] = False,
+    limit: Annotated[
+        int | None,
+        typer.Option("--limit", "-n", min=0, help=f"At most this many rows, newest first; 0 for all (default: {LIST_LIMIT} for the table, all for --json and --csv).", show_default=False),
+    ] = None,
+    as_json: JsonOpt = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV (the export format; importable).")] = False,
+) -> None:
+    """List reports, newest event first.
+
+    --json and --csv print the export format (so the output can be imported again) and all
+    matching rows unless --limit is given; the table shows the newest 50 by default.
+
+    Example:  forecast event list --indicator north_kosovo_unrest --since 2025-01-01
+    """
+    if as_json and as_csv:
+        raise UsageError("choose one of --json and --csv")
+    since_d, until_d = _date(since, "--since"), _date(until, "--until")
+    if since_d and until_d and since_d > until_d:
+        raise UsageError(f"--since {since_d} is after --until {until_d}")
+    machine = as_json or as_csv
+    cap = limit if limit is not None else (0 if machine else LIST_LIMIT)
+    with _store(ctx) as store:
+        if indicator is not None and not machine:
+            _warn_unknown_indicator(ctx, indicator, store)
+        rows = store.list(
+            indicator=indicator, since=since_d, until=until_d, include_retracted=include_retracted,
+            limit=cap + 1 if cap else None,  # one more than shown, to tell whether there are more
+        )
+        shown = itertools.islice(rows, cap) if cap else rows
+        if machine:
+            write_reports(sys.stdout, shown, fmt="json" if as_json else "csv")
+            more = next(rows, None) is not None
+        else:
+            n = _print_table(shown, retracted_column=include_retracted)
+            more = next(rows, None) is not None
+            if n == 0:
+                _say("no reports match" + ("" if include_retracted else " (retracted ones are hidden; --include-retracted shows them)"))
+    if more:
+        _say(f"showing the newest {cap}; more match (--limit 0 shows all)")
+
+
+def _warn_unknown_indicator(ctx: typer.Context, indicator: str, store: EventStore) -> None:
+    """A typo in --indicator would list nothing, silently; say so when the id is unknown."""
+    try:
+        known = _indicator_ids(workspace(ctx)) | set(store.counts())
+    except UsageError:
+        return
+    if indicator not in known:
+        _say(f"note: {indicator!r} is not in the catalogue{did_you_mean(indicator, known)}")
+
+
+def _print_table(entries: Iterator[StoredReport], *, retracted_column: bool) -> int:
+    """Plain aligned columns, streamed: a table of 100,000 rows costs no more memory than one row.
+    Column widths come from the first 500 rows."""
+    head = list(itertools.islice(entries, 500))
+    if not head:
+        return 0
+    tty = sys.stdout.isatty()
+    width = shutil.get_terminal_size().columns if tty else 0
+    ind_w = max(9, *(len(e.report.indicator) for e in head))
+    id_w = max(2, *(len(e.report.id or "") for e in head))
+    titles = ["ID".ljust(id_w), "DATE      ", "INDICATOR".ljust(ind_w), "OCC", "GRADE"]
+    if retracted_column:
+        titles.append("STATUS   ")
+    titles.append("SOURCE")
+    write = sys.stdout.write
+    write("  ".join(titles) + "\n")
+    prefix_w = sum(len(t) + 2 for t in titles[:-1])
+    n = 0
+    for e in itertools.chain(head, entries):
+        r = e.report
+        cells = [(r.id or "").ljust(id_w), r.date.isoformat(), r.indicator.ljust(ind_w), "yes" if r.occurred else "no ", r.grade.ljust(5)]
+        if retracted_column:
+            cells.append("retracted" if e.retracted else "         ")
+        source = _one_line(r.source)
+        if width and len(source) > width - prefix_w:
+            source = source[: max(width - prefix_w - 1, 10)] + "…"
+        cells.append(source)
+        write("  ".join(cells) + "\n")
+        n += 1
+    return n
+
+
+@app.command()
+@handle_errors
+def show(
+    ctx: typer.Context,
+    report_id: Annotated[str, typer.Argument(metavar="ID", help="Report id, or a unique prefix of it (at least 4 digits).", show_default=False)],
+    as_json: JsonOpt = False,
+) -> None:
+    """Show one report in full, with its retraction if any.
+
+    Example:  forecast event show r-3fa2c91b07e4
+    """
+    with _store(ctx) as store:
+        entry = store.get(report_id)
+    row = report_to_row(entry)
+    if as_json:
+        print_json(row)
+        return
+    r, t = entry.report, entry.retraction
+    lines = [
+        ("id", r.id or ""),
+        ("indicator", r.indicator),
+        ("date", r.date.isoformat()),
+        ("occurred", "yes" if r.occurred else "no (the report says it did not occur)"),
+        ("grade", f"{r.grade} (reliability {r.reliability}, credibility {r.credibility})"),
+        ("source", r.source),
+        ("url", r.url),
+        ("note", r.note),
+        ("analyst", r.analyst),
+        ("recorded at", row["recorded_at"] or ""),
+        ("status", f"RETRACTED on {format_time(t.retracted_at)} by {t.retracted_by}: {t.reason}" if t else "in force"),
+    ]
+    for key, value in lines:
+        text = value.replace("\n", "\n" + " " * 13)
+        sys.stdout.write(f"{key:<12} {text}\n")
+
+
+@app.command()
+@handle_errors
+def retract(
+    ctx: typer.Context,
+    report_id: Annotated[str, typer.Argument(metavar="ID", help="Report id, or a unique prefix of it.", show_default=False)],
+    reason: Annotated[str | None, typer.Option("--reason", help="Why the report is withdrawn (required).", show_default=False)] = None,
+    analyst: AnalystOpt = None,
+) -> None:
+    """Withdraw a report. It stays in the log, marked, and inference leaves it out.
+
+    A correction is a retraction plus a new report (`forecast event add`).
+
+    Example:  forecast event retract r-3fa2c91b07e4 --reason "source misread: the deal was for Rafale jets"
+    """
+    if reason is None or not reason.strip():
+        raise UsageError("--reason is required and must not be empty: say why the report is withdrawn")
+    who = _analyst(analyst)
+    with _store(ctx) as store:
+        t = store.retract(report_id, reason, who)
+    sys.stdout.write(f"retracted {t.report_id}\n")
+
+
+@app.command("import")
+@handle_errors
+def import_(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="CSV, YAML or JSON file with the export's fields.", dir_okay=False, show_default=False)],
+    fmt: Annotated[str | None, typer.Option("--format", help="csv | yaml | json (default: from the file name).", show_default=False)] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Check every row and count; write nothing.")] = False,
+    analyst: AnalystOpt = None,
+) -> None:
+    """Import reports from a file: all rows or, if any row is bad, none.
+
+    Fields as `forecast event export` writes them; id, recorded_at, analyst and the retraction
+    fields may be left out (a new id, now, and --analyst are used). Errors name the file, line and
+    field of every bad row. Reports already in the store (same content) are skipped, so importing
+    a file twice adds nothing. CSV may have a UTF-8 BOM, CRLF line ends and quoted commas or line
+    breaks; a leading apostrophe before = + - @ (the export's guard against spreadsheet formulas)
+    is removed.
+
+    Example:  forecast event import scenarios/historical_events.yaml
+    """
+    ws = workspace(ctx)
+    chosen = _format(fmt) or format_from_name(file)
+    known = _indicator_ids(ws)
+    batch = read_reports_file(file, known=known, fmt=chosen)
+    who = _analyst(analyst)
+    with EventStore(ws.db_path) as store:
+        result = store.import_reports(batch.entries, analyst=who, dry_run=dry_run, labels=batch.labels)
+    verb = "would add" if dry_run else "added"
+    line = f"{verb} {result.added} report{'s' if result.added != 1 else ''}; {result.skipped} already in the store"
+    if result.retracted:
+        line += f"; {result.retracted} retraction{'s' if result.retracted != 1 else ''}"
+    sys.stdout.write(line + (" (dry run: nothing written)" if dry_run else "") + "\n")
+
+
+@app.command()
+@handle_errors
+def export(
+    ctx: typer.Context,
+    fmt: Annotated[str, typer.Option("--format", help="csv | yaml | json.")] = "csv",
+    output: Annotated[Path | None, typer.Option("--output", "-o", dir_okay=False, help="Write to this file (default: standard output).", show_default=False)] = None,
+) -> None:
+    """Export every report, retracted ones with their retraction, oldest recorded first.
+
+    Importing the output into an empty store and exporting again gives the same file: ids,
+    recorded_at, analysts and retractions included. In CSV, a cell that begins with = + - @ (or a
+    tab or carriage return) gets a leading apostrophe so that spreadsheets show it as text; a cell
+    that already begins with apostrophes and then one of those gets one more. Import removes
+    exactly one, so the escape is reversible.
+
+    Example:  forecast event export --format csv -o reports.csv
+    """
+    chosen = _format(fmt)
+    assert chosen is not None
+    with _store(ctx) as store:
+        if output is None:
+            n = store.export(sys.stdout, fmt=chosen)
+        else:
+            n = _export_to_file(store, output, chosen)
+    if output is not None:
+        _say(f"exported {n} report{'s' if n != 1 else ''} to {output}")
+
+
+def _export_to_file(store: EventStore, path: Path, fmt: Format) -> int:
+    """Write next to the target and rename, so a failed export never leaves half a file."""
+    if not path.parent.is_dir():
+        raise UsageError(f"--output {path}: folder {path.parent} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            n = store.export(f, fmt=fmt)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return n
+
+
+@handle_errors
+def indicators(
+    ctx: typer.Context,
+    as_json: JsonOpt = False,
+) -> None:
+    """The indicator catalogue: id, definition, parents, number of reports, last report date.
+
+    Counts leave out retracted reports. Reports on an indicator the catalogue no longer has are
+    listed at the end, marked.
+
+    Example:  forecast indicators --json
+    """
+    from forecaster.priors import load_priors
+
+    ws = workspace(ctx)
+    catalogue = load_priors(ws.priors_dir).indicators
+    with EventStore(ws.db_path) as store:
+        counts = store.counts()
+    rows: list[dict[str, Any]] = []
+    for ind in catalogue:
+        c = counts.get(ind.id)
+        rows.append({
+            "id": ind.id, "definition": ind.definition, "parents": list(ind.parents), "in_catalogue": True,
+            "reports": c.reports if c else 0, "retracted": c.retracted if c else 0,
+            "last_report": c.last_date.isoformat() if c and c.last_date else None,
+        })
+    listed = {ind.id for ind in catalogue}
+    for ind_id, c in counts.items():
+        if ind_id not in listed:
+            rows.append({
+                "id": ind_id, "definition": "", "parents": [], "in_catalogue": False, "reports": c.reports,
+                "retracted": c.retracted, "last_report": c.last_date.isoformat() if c.last_date else None,
+            })
+    if as_json:
+        print_json(rows)
+        return
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for name, kw in (("id", {"no_wrap": True}), ("definition", {"ratio": 1}), ("parents", {}), ("reports", {"justify": "right"}), ("last report", {"no_wrap": True})):
+        table.add_column(name, **kw)
+    for row in rows:
+        definition = row["definition"] if row["in_catalogue"] else "(not in the catalogue: reports on an unknown indicator)"
+        cells = (row["id"], definition, ", ".join(row["parents"]), str(row["reports"]), row["last_report"] or "—")
+        table.add_row(*(Text(c) for c in cells))  # Text: catalogue text is never read as Rich markup
+    out.print(table)
+
+
+def register(root: typer.Typer) -> None:
+    """Attach `forecast event …` and `forecast indicators` to the root app."""
+    root.add_typer(app, name="event")
+    root.command("indicators")(indicators)

@@ -1,0 +1,81 @@
+"""The `forecast` command: global options and the command tree."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from forecaster import __version__
+from forecaster.cli.common import err, handle_errors, out, workspace
+
+app = typer.Typer(
+    name="forecast",
+    help=(
+        "Scenario forecaster for Balkan security analysts: expert priors, graded reports, "
+        "a Bayesian network.\n\n"
+        "Example:  forecast init ./ws && forecast -w ./ws update"
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"forecast {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    workspace_dir: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--workspace", "-w", file_okay=False,
+            help="Workspace folder (default: $FORECAST_WORKSPACE, else the current folder if it holds priors/, else the user-data workspace).",
+        ),
+    ] = None,
+    db: Annotated[
+        Optional[Path],
+        typer.Option("--db", dir_okay=False, help="Event store file (default: $FORECAST_DB, else forecast.db in the workspace)."),
+    ] = None,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False,
+) -> None:
+    ctx.obj = {"workspace": workspace_dir, "db": db}
+
+
+@app.command()
+@handle_errors
+def init(
+    directory: Annotated[Path, typer.Argument(file_okay=False, help="Folder to create the workspace in.")],
+    force: Annotated[bool, typer.Option("--force", help="Overwrite bundled files already there.")] = False,
+) -> None:
+    """Create a workspace from the bundled priors and scenarios.
+
+    Example:  forecast init ./balkans
+    """
+    from forecaster.workspace import init_workspace
+
+    ws = init_workspace(directory, force=force)
+    out.print(f"workspace created at {ws.root}")
+    err.print(f"next: forecast -w {directory} update")
+
+
+def run() -> None:
+    app()
+
+
+def _register() -> None:
+    """Sub-apps and commands that live in their own modules."""
+    from forecaster.cli import core, event
+
+    core.register(app)
+    event.register(app)
+
+
+_register()

@@ -1,0 +1,64 @@
+"""Reading YAML safely: `yaml.safe_load` semantics, line numbers kept for error messages,
+no object construction from tags, and alias bombs refused before they are expanded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from forecaster.errors import UsageError
+
+MAX_ALIASES = 100  # real priors and events need few or none; "billion laughs" needs many
+
+
+class LineDict(dict[str, Any]):
+    """A mapping that remembers the line it started on (1-based)."""
+
+    line: int = 0
+
+
+class _Loader(yaml.SafeLoader):
+    def __init__(self, stream: Any) -> None:
+        super().__init__(stream)
+        self._aliases = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:  # type: ignore[override]
+        if self.check_event(yaml.AliasEvent):
+            self._aliases += 1
+            if self._aliases > MAX_ALIASES:
+                raise yaml.YAMLError(f"more than {MAX_ALIASES} aliases: refused (possible alias bomb)")
+        return super().compose_node(parent, index)
+
+    def construct_line_mapping(self, node: yaml.MappingNode, deep: bool = False) -> LineDict:
+        data = LineDict(self.construct_mapping(node, deep=True))
+        data.line = node.start_mark.line + 1
+        return data
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _Loader.construct_line_mapping)
+
+
+def load_yaml_text(text: str, *, name: str) -> Any:
+    try:
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader subclass
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"{name}:{mark.line + 1}" if mark is not None else name
+        problem = getattr(e, "problem", None) or str(e)
+        raise UsageError(f"{where}: malformed YAML: {' '.join(str(problem).split())}") from None
+
+
+def load_yaml(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise UsageError(f"{path}: cannot read: {e}") from None
+    return load_yaml_text(text, name=str(path))
+
+
+def line_of(obj: Any) -> int:
+    return getattr(obj, "line", 0)

@@ -1,0 +1,35 @@
+"""Every test runs in its own workspace under tmp_path: no test touches real data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from forecaster.workspace import Workspace, init_workspace
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(autouse=True)
+def env_setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FORECAST_WORKSPACE", str(tmp_path / "no-workspace-chosen"))
+    monkeypatch.delenv("FORECAST_DB", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.setenv("COLUMNS", "160")
+    monkeypatch.setenv("USER", "test-analyst")
+
+
+@pytest.fixture
+def ws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Workspace:
+    """A fresh workspace from the bundled defaults, selected through $FORECAST_WORKSPACE."""
+    w = init_workspace(tmp_path / "ws")
+    monkeypatch.setenv("FORECAST_WORKSPACE", str(w.root))
+    return w
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
