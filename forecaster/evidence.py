@@ -200,7 +200,7 @@ def report_from_mapping(row: Mapping[str, Any], *, known: Iterable[str], where: 
 
 def load_reports_file(path: Path, *, known: Iterable[str], today: dt.date | None = None) -> list[Report]:
     """Reports from a YAML file: a list, or a mapping with a `reports:` list (events and scenarios)."""
-    data = load_yaml(path)
+    data = load_yaml(path, error=EvidenceError)
     rows = data.get("reports") if isinstance(data, dict) else data
     if rows is None:
         rows = []

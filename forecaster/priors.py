@@ -137,9 +137,14 @@ class ExpertSpec(_Strict):
 class PoolingSpec(_Strict):
     method: Literal["linear", "logarithmic"] = "linear"
     weights: dict[str, float] = Field(default_factory=dict)
-    confidence_sizes: dict[Literal["low", "medium", "high"], float] = Field(
-        default_factory=lambda: {"low": 5.0, "medium": 20.0, "high": 60.0}
-    )
+    confidence_sizes: dict[str, float] = Field(default_factory=lambda: {"low": 5.0, "medium": 20.0, "high": 60.0})
+
+    @field_validator("confidence_sizes")
+    @classmethod
+    def _sizes(cls, v: dict[str, float]) -> dict[str, float]:
+        if set(v) != {"low", "medium", "high"} or not all(x > 0 for x in v.values()):
+            raise ValueError("give a positive equivalent sample size for each of low, medium and high")
+        return v
 
     @field_validator("weights")
     @classmethod
@@ -151,8 +156,8 @@ class PoolingSpec(_Strict):
 
 
 class GradesSpec(_Strict):
-    reliability: dict[Literal["A", "B", "C", "D", "E", "F"], float]
-    credibility: dict[Literal["1", "2", "3", "4", "5", "6"], float]
+    reliability: dict[str, float]
+    credibility: dict[str, float]
 
     @model_validator(mode="after")
     def _complete(self) -> GradesSpec:
@@ -257,7 +262,8 @@ class Priors:
         return [h.id for h in self.hypotheses]
 
     def node(self, node_id: str) -> HypothesisNode | IndicatorNode:
-        for n in (*self.hypotheses, *self.indicators):
+        nodes: list[HypothesisNode | IndicatorNode] = [*self.hypotheses, *self.indicators]
+        for n in nodes:
             if n.id == node_id:
                 return n
         raise PriorsError(f"unknown node {node_id!r}{did_you_mean(node_id, [*self.hypothesis_ids, *self.indicator_ids])}")
@@ -289,10 +295,7 @@ class Priors:
 def pool(probs: Sequence[Sequence[float]], sizes: Sequence[float], weights: Sequence[float], *, method: str = "linear") -> Pooled:
     """Pool expert Dirichlets (MODEL.md §2): linear or log pooled mean, concentration by moment matching."""
     total = sum(weights)
-    if total <= 0:
-        w = [1.0 / len(weights)] * len(weights)
-    else:
-        w = [x / total for x in weights]
+    w = [1.0 / len(weights)] * len(weights) if total <= 0 else [x / total for x in weights]
     k = len(probs[0])
     if method == "logarithmic":
         logs = [sum(wi * math.log(max(p[s], 1e-12)) for wi, p in zip(w, probs, strict=True)) for s in range(k)]
@@ -397,13 +400,13 @@ def load_priors(root: Path) -> Priors:
             raise PriorsError(f"{_where(f, root)}: missing: a priors folder needs {name}.yaml")
     expert_files = sorted((root / "experts").glob("*.yaml")) if (root / "experts").is_dir() else []
 
-    raw = {name: load_yaml(f) for name, f in files.items()}
+    raw = {name: load_yaml(f, error=PriorsError) for name, f in files.items()}
     net: NetworkSpec = _parse(NetworkSpec, raw["network"], files["network"], root)
     cat: CatalogueSpec = _parse(CatalogueSpec, raw["indicators"], files["indicators"], root)
     settings: SettingsSpec = _parse(SettingsSpec, raw["settings"], files["settings"], root)
     experts: list[tuple[ExpertSpec, Path, Any]] = []
     for f in expert_files:
-        raw_expert = load_yaml(f)
+        raw_expert = load_yaml(f, error=PriorsError)
         spec = _parse(ExpertSpec, raw_expert, f, root)
         if spec.id != f.stem:
             raise PriorsError(f"{_where(f, root)}:{_line_at(raw_expert, ['id'])}: id: {spec.id!r} must equal the file name {f.stem!r}")
@@ -555,10 +558,10 @@ def _check_structure(
                 raise fail(path, raw, ["hypotheses", hid], f"unknown hypothesis {hid!r}{did_you_mean(hid, hyp_states)}")
             table_rows(rows, node=hid, par=parents[hid], states=hyp_states[hid], source=spec.id, path=path, raw=raw,
                        loc=["hypotheses", hid], default_conf="medium", default_citation=None)
-        for iid, rows in spec.indicators.items():
+        for iid, irows in spec.indicators.items():
             if iid not in ind_parents:
                 raise fail(path, raw, ["indicators", iid], f"unknown indicator {iid!r}{did_you_mean(iid, ind_parents)}")
-            table_rows(rows, node=iid, par=ind_parents[iid], states=("occurred", "not_occurred"), source=spec.id,
+            table_rows(irows, node=iid, par=ind_parents[iid], states=("occurred", "not_occurred"), source=spec.id,
                        path=path, raw=raw, loc=["indicators", iid], default_conf="medium", default_citation=None)
         expert_rows.append(Expert(spec.id, spec.role, spec.illustrative, spec.reviewed_by, spec.reviewed_on, _where(path, root)))
     if not expert_rows:

@@ -19,6 +19,7 @@ Guarantees, each pinned by a test in tests/test_store.py:
 from __future__ import annotations
 
 import builtins
+import contextlib
 import csv
 import dataclasses
 import datetime as dt
@@ -32,7 +33,7 @@ import sqlite3
 import time
 import unicodedata
 import urllib.parse
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -579,7 +580,7 @@ class EventStore:
         include_retracted: bool = False,
         limit: int | None = None,
         newest_first: bool = True,
-    ) -> Iterator[StoredReport]:
+    ) -> Generator[StoredReport, None, None]:
         """Reports by event date (newest first unless told), streamed from the database."""
         where: builtins.list[str] = ["1 = 1"]
         params: builtins.list[Any] = []
@@ -601,7 +602,7 @@ class EventStore:
             params.append(limit)
         return self._stream("listing reports", sql, params)
 
-    def _stream(self, what: str, sql: str, params: Sequence[Any]) -> Iterator[StoredReport]:
+    def _stream(self, what: str, sql: str, params: Sequence[Any]) -> Generator[StoredReport, None, None]:
         cursor = self._retry(what, lambda: self._db.execute(sql, params))
         try:
             while True:
@@ -610,9 +611,10 @@ class EventStore:
                     return
                 yield from (_entry(r) for r in rows)
         finally:
-            cursor.close()
+            with contextlib.suppress(sqlite3.ProgrammingError):  # the store was closed first
+                cursor.close()
 
-    def all(self) -> Iterator[StoredReport]:
+    def all(self) -> Generator[StoredReport, None, None]:
         """Every report, retracted ones too, in the order they became known (recorded_at, then id)."""
         return self._stream("reading reports", f"SELECT {_COLUMNS} {_FROM} ORDER BY r.recorded_at, r.id", ())
 
@@ -621,7 +623,14 @@ class EventStore:
         Importing the output into an empty store and exporting again gives the same text."""
         return write_reports(stream, self.all(), fmt=fmt)
 
-    def counts(self) -> dict[str, IndicatorCount]:
+    def counts(self) -> dict[str, int]:
+        """Totals: {"total": every report, "active": not retracted, "retracted": retracted}."""
+        total, retracted = self._read(
+            "counting reports", "SELECT (SELECT COUNT(*) FROM reports), (SELECT COUNT(*) FROM retractions)"
+        )[0]
+        return {"total": total, "active": total - retracted, "retracted": retracted}
+
+    def indicator_counts(self) -> dict[str, IndicatorCount]:
         """Per indicator: reports not retracted, retracted, and the latest event date."""
         rows = self._read(
             "counting reports",
@@ -869,7 +878,8 @@ Row = tuple[str, "Mapping[str, Any] | str"]
 def _csv_rows(path: Path) -> list[Row]:
     """(file:line, row) for every data row; line is where the row starts (a quoted cell may span lines)."""
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        with path.open(encoding="utf-8-sig", newline="") as f:  # newline="": a quoted CRLF stays CRLF
+            text = f.read()
     except FileNotFoundError:
         raise UsageError(f"{path}: no such file") from None
     except UnicodeDecodeError as e:

@@ -96,6 +96,6 @@ def update_forecast(
     )
     if record:
         data = result.to_json()
-        data["recorded_at"] = dt.datetime.now(dt.timezone.utc).isoformat()
+        data["recorded_at"] = dt.datetime.now(dt.UTC).isoformat()
         write_text_atomic(path, json.dumps(data, indent=1))
     return result, False

@@ -32,32 +32,34 @@ class _Loader(yaml.SafeLoader):
         return super().compose_node(parent, index)
 
     def construct_line_mapping(self, node: yaml.MappingNode, deep: bool = False) -> LineDict:
-        data = LineDict(self.construct_mapping(node, deep=True))
+        data = LineDict(self.construct_mapping(node, deep=True))  # type: ignore[arg-type]
         data.line = node.start_mark.line + 1
         return data
 
 
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _Loader.construct_line_mapping)
+# Dates stay text: the schema parses them, so '2025-13-01' gets a clear message, not a ValueError.
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", yaml.SafeLoader.construct_scalar)  # type: ignore[type-var]
 
 
-def load_yaml_text(text: str, *, name: str) -> Any:
+def load_yaml_text(text: str, *, name: str, error: type[UsageError] = UsageError) -> Any:
     try:
         return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader subclass
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"{name}:{mark.line + 1}" if mark is not None else name
         problem = getattr(e, "problem", None) or str(e)
-        raise UsageError(f"{where}: malformed YAML: {' '.join(str(problem).split())}") from None
+        raise error(f"{where}: malformed YAML: {' '.join(str(problem).split())}") from None
 
 
-def load_yaml(path: Path) -> Any:
+def load_yaml(path: Path, *, error: type[UsageError] = UsageError) -> Any:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
-        raise UsageError(f"{path}: no such file") from None
+        raise error(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError) as e:
-        raise UsageError(f"{path}: cannot read: {e}") from None
-    return load_yaml_text(text, name=str(path))
+        raise error(f"{path}: cannot read: {e}") from None
+    return load_yaml_text(text, name=str(path), error=error)
 
 
 def line_of(obj: Any) -> int:

@@ -16,6 +16,7 @@ from rich.console import Console
 from forecaster.errors import ForecastError
 from forecaster.workspace import Workspace, find_workspace
 
+
 def _width() -> int | None:
     """Piped or captured output keeps the table layout: $COLUMNS, else 120, not Rich's 80."""
     if sys.stdout.isatty():

@@ -16,8 +16,8 @@ from forecaster.errors import UsageError
 def _as_of(value: Optional[str]) -> dt.date:
     if value is None:
         return dt.date.today()
-    from forecaster.evidence import check_date
     from forecaster.errors import EvidenceError
+    from forecaster.evidence import check_date
 
     try:
         return check_date(value)

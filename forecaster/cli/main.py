@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from forecaster import __version__
-from forecaster.cli.common import err, handle_errors, out, workspace
+from forecaster.cli.common import err, handle_errors, out
 
 app = typer.Typer(
     name="forecast",
