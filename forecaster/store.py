@@ -31,7 +31,6 @@ import random
 import re
 import sqlite3
 import time
-import unicodedata
 import urllib.parse
 from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -40,7 +39,7 @@ from types import TracebackType
 from typing import IO, Any, Literal, NamedTuple, Self, TypeVar
 
 from forecaster.errors import EvidenceError, StoreError, UsageError, did_you_mean
-from forecaster.evidence import Report, report_from_mapping
+from forecaster.evidence import CREDIBILITY, RELIABILITY, Report, report_from_mapping
 from forecaster.yamlio import line_of, load_yaml
 
 T = TypeVar("T")
@@ -104,7 +103,14 @@ def m001_reports(db: sqlite3.Connection) -> None:
         db.execute(sql)
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [m001_reports]
+def m002_runs(db: sqlite3.Connection) -> None:
+    """The run log (issue 4); its schema lives in forecaster.runs, which imports this module."""
+    from forecaster.runs import m002_runs as create_run_tables
+
+    create_run_tables(db)
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [m001_reports, m002_runs]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -173,7 +179,7 @@ def utcnow() -> dt.datetime:
 
 def format_time(t: dt.datetime) -> str:
     """UTC, microseconds, 'Z': fixed width, so text order is time order in SQL."""
-    return t.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return t.astimezone(dt.UTC).isoformat(timespec="microseconds")[:26] + "Z"
 
 
 def parse_time(value: Any) -> dt.datetime:
@@ -194,22 +200,35 @@ def content_key(report: Report) -> str:
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
+# Unicode's control characters (category Cc) but tab, LF and CR, and lone surrogates (Cs).
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
 def check_text(name: str, value: str, *, required: bool = False) -> str:
     """Text fields hold printable text: tabs and line breaks yes, other control characters no
     (they do not survive CSV and YAML, and nobody means them)."""
-    for ch in value:
-        if ch not in "\t\n\r" and unicodedata.category(ch) in ("Cc", "Cs"):
-            raise EvidenceError(f"field {name!r}: contains the control character {ch!r}")
+    bad = _CONTROL.search(value)
+    if bad:
+        raise EvidenceError(f"field {name!r}: contains the control character {bad.group()!r}")
     if required and not value.strip():
         raise EvidenceError(f"field {name!r}: empty")
     return value
 
 
-def _check_report_text(report: Report) -> None:
+def check_report(report: Report) -> None:
+    """What the store insists on, however a report arrives (the CLI and files check more, and
+    earlier, with better messages): a grade in range and printable text."""
+    if report.reliability not in RELIABILITY or len(report.reliability) != 1:
+        raise EvidenceError(f"field 'reliability': {report.reliability!r} is out of range: expected one letter A–F")
+    if report.credibility not in CREDIBILITY or isinstance(report.credibility, bool):
+        raise EvidenceError(f"field 'credibility': {report.credibility!r} is out of range: expected a number 1–6")
+    if type(report.date) is not dt.date:
+        raise EvidenceError(f"field 'date': {report.date!r} is not a date")
     check_text("source", report.source, required=True)
     check_text("url", report.url)
     check_text("note", report.note)
-    check_text("analyst", report.analyst, required=True)
+    if report.analyst:
+        check_text("analyst", report.analyst)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -223,14 +242,19 @@ _COLUMNS = (
 _FROM = "FROM reports r LEFT JOIN retractions t ON t.report_id = r.id"
 
 
-def _entry(row: Sequence[Any]) -> StoredReport:
-    report = Report(
+def _report(row: Sequence[Any]) -> Report:
+    # Stored times are always format_time's "…Z", which fromisoformat reads as UTC directly: this
+    # runs once per report read (100,000 for a large export), so it skips parse_time's checks.
+    return Report(
         indicator=row[1], date=dt.date.fromisoformat(row[2]), occurred=bool(row[4]), reliability=row[5],
         credibility=row[6], source=row[7], url=row[8], note=row[9], analyst=row[10], id=row[0],
-        recorded_at=parse_time(row[3]),
+        recorded_at=dt.datetime.fromisoformat(row[3]),
     )
-    retraction = None if row[11] is None else Retraction(row[0], row[11], parse_time(row[12]), row[13])
-    return StoredReport(report, retraction)
+
+
+def _entry(row: Sequence[Any]) -> StoredReport:
+    retraction = None if row[11] is None else Retraction(row[0], row[11], dt.datetime.fromisoformat(row[12]), row[13])
+    return StoredReport(_report(row), retraction)
 
 
 def _is_busy(e: sqlite3.Error) -> bool:
@@ -272,6 +296,9 @@ class EventStore:
             raise StoreError(f"cannot open the event store {path}: {e}") from None
         try:
             db.execute("PRAGMA foreign_keys = ON")
+            # Up to 64 MiB of page cache (taken only as used): a large import into a large store
+            # touches pages all over the unique indexes, and a small cache turns that into disk I/O.
+            db.execute("PRAGMA cache_size = -65536")
             if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
                 db.execute("PRAGMA journal_mode = WAL")
             self._migrate(db)
@@ -414,43 +441,52 @@ class EventStore:
         # The canonical form is what a file import produces (evidence.report_from_mapping), so that
         # the content key of a report is the same however it arrived.
         who = analyst if analyst is not None else report.analyst
-        report = dataclasses.replace(report, source=report.source.strip(), analyst=who.strip())
-        _check_report_text(report)
+        report = dataclasses.replace(report, source=report.source.strip(), analyst=who.strip(), id=None)
+        check_report(report)
+        check_text("analyst", report.analyst, required=True)
         when = recorded_at or utcnow()
         if when > utcnow() + CLOCK_SKEW:
             raise EvidenceError(f"recorded_at {format_time(when)} lies in the future")
         key = content_key(report)
 
         def insert(db: sqlite3.Connection) -> Report:
-            existing = db.execute(f"SELECT {_COLUMNS} {_FROM} WHERE r.content_key = ?", (key,)).fetchone()
-            if existing:
-                raise DuplicateReportError(_entry(existing))
-            stored = dataclasses.replace(report, id=self._free_id(db, key), recorded_at=when)
-            self._insert(db, stored, key)
-            return stored
+            rid, existing = self._place(db, report, key, format_time(when), report.analyst)
+            if existing is not None:
+                raise DuplicateReportError(existing)
+            return dataclasses.replace(report, id=rid, recorded_at=when)
 
         return self._write("adding a report", insert)
 
-    def _free_id(self, db: sqlite3.Connection, key: str) -> str:
-        """r- + the first 12 hex digits of the content key: the same report gets the same id in every
-        store. In the rare clash with another report's id, a longer prefix."""
-        for n in (ID_HEX, 16, 24, 64):
-            candidate = "r-" + key[:n]
-            if not db.execute("SELECT 1 FROM reports WHERE id = ?", (candidate,)).fetchone():
-                return candidate
-        raise StoreError(f"no free id for content key {key}")  # unreachable: the key itself is unique
+    def _place(
+        self, db: sqlite3.Connection, r: Report, key: str, recorded_at: str, analyst: str
+    ) -> tuple[str, StoredReport | None]:
+        """Insert a report unless its content is stored already: (new id, None) or (id, the stored one).
 
-    @staticmethod
-    def _insert(db: sqlite3.Connection, r: Report, key: str) -> None:
-        assert r.id is not None and r.recorded_at is not None
-        db.execute(
-            "INSERT INTO reports (id, indicator, event_date, recorded_at, occurred, reliability, credibility, "
-            "source, url, note, analyst, content_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                r.id, r.indicator, r.date.isoformat(), format_time(r.recorded_at), int(r.occurred), r.reliability,
-                r.credibility, r.source, r.url, r.note, r.analyst, key,
-            ),
-        )
+        A new report's id is r- and the first 12 hex digits of its content key, so the same report
+        gets the same id in every store; in the rare clash with another report's id, a longer prefix.
+        A report that carries an id (from an export) keeps it; _IdTaken if it names another report.
+        One INSERT per report in the common case: the unique indexes do the looking up."""
+        candidates = [r.id] if r.id is not None else ["r-" + key[:n] for n in (ID_HEX, 16, 24, 64)]
+        for rid in candidates:
+            try:
+                db.execute(
+                    "INSERT INTO reports (id, indicator, event_date, recorded_at, occurred, reliability, credibility, "
+                    "source, url, note, analyst, content_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        rid, r.indicator, r.date.isoformat(), recorded_at, int(r.occurred), r.reliability,
+                        r.credibility, r.source, r.url, r.note, analyst, key,
+                    ),
+                )
+                return rid, None
+            except sqlite3.IntegrityError as e:
+                if "UNIQUE" not in str(e):
+                    raise
+            row = db.execute(f"SELECT {_COLUMNS} {_FROM} WHERE r.content_key = ?", (key,)).fetchone()
+            if row is not None:
+                existing = _entry(row)
+                assert existing.report.id is not None
+                return existing.report.id, existing
+        raise _IdTaken(candidates[-1])
 
     def retract(self, report_id: str, reason: str, who: str) -> Retraction:
         """Withdraw a report (it stays in the store, marked). `report_id` may be a unique prefix."""
@@ -495,7 +531,7 @@ class EventStore:
         already naming a different report is an error. `labels[i]` (e.g. "file.csv:7") names the
         i-th report in errors. With `dry_run`, everything is checked and counted, nothing kept."""
         entries = [r if isinstance(r, StoredReport) else StoredReport(r) for r in reports]
-        now = utcnow()
+        now = format_time(utcnow())
         fallback = (analyst or "").strip()
 
         def where(i: int) -> str:
@@ -506,35 +542,31 @@ class EventStore:
             problems: list[str] = []
             for i, entry in enumerate(entries):
                 r = entry.report
-                r = dataclasses.replace(r, analyst=(r.analyst or fallback).strip(), recorded_at=r.recorded_at or now)
+                if r.source != r.source.strip():  # the canonical form, as in add()
+                    r = dataclasses.replace(r, source=r.source.strip())
+                who = (r.analyst or fallback).strip()
                 try:
-                    _check_report_text(r)
+                    check_report(r)
+                    check_text("analyst", who, required=True)
+                    key = content_key(r)
+                    rid, existing = self._place(db, r, key, format_time(r.recorded_at) if r.recorded_at else now, who)
                 except EvidenceError as e:
                     problems.append(f"{where(i)}: {e}")
                     continue
-                key = content_key(r)
-                row = db.execute(f"SELECT {_COLUMNS} {_FROM} WHERE r.content_key = ?", (key,)).fetchone()
-                if row is not None:
-                    existing = _entry(row)
-                    if r.id is not None and r.id != existing.report.id:
-                        problems.append(f"{where(i)}: field 'id': the store holds this report as {existing.report.id}, not {r.id}")
+                except _IdTaken as e:
+                    problems.append(f"{where(i)}: field 'id': {e.report_id} already names a different report in the store")
+                    continue
+                if existing is not None:
+                    if r.id is not None and r.id != rid:
+                        problems.append(f"{where(i)}: field 'id': the store holds this report as {rid}, not {r.id}")
                         continue
                     skipped += 1
-                    if entry.retraction is not None and existing.retraction is None:
-                        assert existing.report.id is not None
-                        self._insert_retraction(db, dataclasses.replace(entry.retraction, report_id=existing.report.id))
-                        retracted += 1
-                    continue
-                if r.id is None:
-                    r = dataclasses.replace(r, id=self._free_id(db, key))
-                elif db.execute("SELECT 1 FROM reports WHERE id = ?", (r.id,)).fetchone():
-                    problems.append(f"{where(i)}: field 'id': {r.id} already names a different report in the store")
-                    continue
-                self._insert(db, r, key)
-                added += 1
+                    if entry.retraction is None or existing.retraction is not None:
+                        continue
+                else:
+                    added += 1
                 if entry.retraction is not None:
-                    assert r.id is not None
-                    self._insert_retraction(db, dataclasses.replace(entry.retraction, report_id=r.id))
+                    self._insert_retraction(db, dataclasses.replace(entry.retraction, report_id=rid))
                     retracted += 1
             if problems:
                 raise ImportFileError("import", problems)
@@ -657,7 +689,13 @@ class EventStore:
             sql += " AND r.recorded_at < ? AND (t.report_id IS NULL OR t.retracted_at >= ?)"
             params += [cutoff, cutoff]
         sql += " ORDER BY r.event_date, r.id"
-        return [_entry(r).report for r in self._read("reading reports", sql, params)]
+        return [_report(r) for r in self._read("reading reports", sql, params)]
+
+
+class _IdTaken(Exception):
+    def __init__(self, report_id: str) -> None:
+        super().__init__(report_id)
+        self.report_id = report_id
 
 
 class _DryRun(Exception):
@@ -687,16 +725,17 @@ _RETRACTION_FIELDS = ("retracted_at", "retracted_by", "retraction_reason")
 _STORE_FIELDS = {"id", "recorded_at", *_RETRACTION_FIELDS}
 _IMPORT_FIELDS = {"indicator", "date", "occurred", "reliability", "credibility", "grade", "source", "url", "note",
                   "analyst", "citation", *_STORE_FIELDS}
+_RISKY = frozenset("=+-@\t\r'")  # the first characters that may need the escape
 _FORMULA = re.compile(r"^'*[=+\-@\t\r]")
 _ESCAPED_FORMULA = re.compile(r"^'+[=+\-@\t\r]")
 
 
 def escape_cell(text: str) -> str:
-    return "'" + text if _FORMULA.match(text) else text
+    return "'" + text if text[:1] in _RISKY and _FORMULA.match(text) else text
 
 
 def unescape_cell(text: str) -> str:
-    return text[1:] if _ESCAPED_FORMULA.match(text) else text
+    return text[1:] if text[:1] == "'" and _ESCAPED_FORMULA.match(text) else text
 
 
 def report_to_row(entry: StoredReport) -> dict[str, Any]:
@@ -726,12 +765,7 @@ def write_reports(stream: IO[str], entries: Iterable[StoredReport], *, fmt: Form
         writer = csv.writer(stream, lineterminator="\r\n")
         writer.writerow(EXPORT_FIELDS)
         for entry in entries:
-            row = report_to_row(entry)
-            cells = []
-            for k in EXPORT_FIELDS:
-                v = row[k]
-                cells.append("" if v is None else ("true" if v else "false") if isinstance(v, bool) else escape_cell(str(v)))
-            writer.writerow(cells)
+            writer.writerow([escape_cell(cell) for cell in _csv_cells(entry)])
             n += 1
     elif fmt == "json":
         stream.write('{"reports": [')
@@ -754,6 +788,17 @@ def write_reports(stream: IO[str], entries: Iterable[StoredReport], *, fmt: Form
     else:
         raise UsageError(f"unknown format {fmt!r}: expected one of {', '.join(FORMATS)}")
     return n
+
+
+def _csv_cells(entry: StoredReport) -> list[str]:
+    """report_to_row as CSV text, in EXPORT_FIELDS order (the export's hot loop: kept direct)."""
+    r, t = entry.report, entry.retraction
+    cells = [
+        r.id or "", r.indicator, r.date.isoformat(), "true" if r.occurred else "false", r.grade, r.source, r.url,
+        r.note, r.analyst, format_time(r.recorded_at) if r.recorded_at else "",
+    ]
+    cells += [format_time(t.retracted_at), t.retracted_by, t.reason] if t else ["", "", ""]
+    return cells
 
 
 def _compact(row: dict[str, Any]) -> dict[str, Any]:
@@ -786,6 +831,7 @@ def read_reports_file(
     ImportFileError lists them all, each as file:line: field: problem."""
     fmt = fmt or format_from_name(path)
     known = set(known)
+    today = today or dt.date.today()
     if fmt == "csv":
         rows = _csv_rows(path)
     elif fmt == "yaml":

@@ -1,14 +1,19 @@
-"""A workspace-level update: gather the reports, reuse a recorded identical run, or compute
-one and record it. The run log lives in `runs/` as one JSON file per run."""
+"""A workspace-level update: gather the reports, reuse a recorded identical run, or compute one
+and record it in the run log (the event store's `runs` tables, see forecaster.runs), with a
+sampled run's InferenceData in `runs/RUN_ID.nc`.
+
+An identical run is one with the same run id: the same priors, reports, as-of date, seed,
+sampler settings and package version. It is answered from its record, without sampling and
+without importing pymc; `force` recomputes it."""
 
 from __future__ import annotations
 
 import datetime as dt
-import json
+import hashlib
+import time
 from pathlib import Path
 from typing import Any
 
-from forecaster.atomic import write_text_atomic
 from forecaster.errors import StoreError
 from forecaster.evidence import Report, load_reports_file
 from forecaster.inference import (
@@ -45,24 +50,31 @@ def gather_reports(
     return reports
 
 
-def _sampler_settings(sampler_kwargs: dict[str, Any], exact: bool) -> tuple[dict[str, Any], Any]:
+def sampler_settings(sampler_kwargs: dict[str, Any] | None, exact: bool) -> tuple[dict[str, Any], SamplerSettings | None]:
+    """(the settings as hashed into the run id, the sampler's settings or None for the exact engine)."""
     if exact:
         return {"sampler": "exact"}, None
-    ss = SamplerSettings(**sampler_kwargs)
+    ss = SamplerSettings(**(sampler_kwargs or {}))
     return {"sampler": "pymc-nuts", **ss.as_dict()}, ss
 
 
-def recorded_runs(ws: Workspace) -> list[dict[str, Any]]:
-    """All recorded runs, oldest first (by the time they were recorded)."""
-    if not ws.runs_dir.is_dir():
-        return []
-    runs = []
-    for f in ws.runs_dir.glob("*.json"):
-        try:
-            runs.append(json.loads(f.read_text(encoding="utf-8")))
-        except (OSError, json.JSONDecodeError):
-            continue
-    return sorted(runs, key=lambda r: r.get("recorded_at", ""))
+_sampler_settings = sampler_settings  # the name other modules used before the run log moved
+
+
+def evidence_label(*, events_file: Path | None, event_time: bool) -> str:
+    """How a run chose its reports (forecaster.runs.EVIDENCE)."""
+    if events_file is not None:
+        return "file"
+    return "store-event-time" if event_time else "store"
+
+
+def planned_run_id(
+    priors: Priors, reports: list[Report], *, as_of: dt.date, seed: int = DEFAULT_SEED, exact: bool = False,
+    sampler_kwargs: dict[str, Any] | None = None,
+) -> str:
+    """The id the update of these inputs gets (and a recorded identical run has)."""
+    settings, _ = sampler_settings(sampler_kwargs, exact)
+    return run_id_for(priors.hash, events_hash(reports), as_of, seed, settings_hash(settings))
 
 
 def update_forecast(
@@ -78,24 +90,111 @@ def update_forecast(
     sampler_kwargs: dict[str, Any] | None = None,
     record: bool = True,
 ) -> tuple[UpdateResult, bool]:
-    """(result, cached). An identical recorded run is returned as is unless `force`."""
+    """(result, cached). An identical recorded run is returned as is unless `force`.
+
+    With `record`, a computed run is recorded in the store (created if need be) and a sampled
+    run's InferenceData written to runs/RUN_ID.nc."""
+    from forecaster import runs
+    from forecaster.store import EventStore
+
+    start = time.perf_counter()
     reports = gather_reports(ws, priors, as_of=as_of, events_file=events_file, event_time=event_time)
-    settings, ss = _sampler_settings(sampler_kwargs or {}, exact)
+    settings, ss = sampler_settings(sampler_kwargs, exact)
     run_id = run_id_for(priors.hash, events_hash(reports), as_of, seed, settings_hash(settings))
-    path = ws.runs_dir / f"{run_id}.json"
-    if path.exists() and not force:
-        try:
-            return UpdateResult.from_json(json.loads(path.read_text(encoding="utf-8"))), True
-        except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError):
-            pass  # an unreadable record is recomputed
-    previous = [r for r in recorded_runs(ws) if r["run_id"] != run_id]
-    prev = UpdateResult.from_json(previous[-1]) if previous else None
+    evidence = evidence_label(events_file=events_file, event_time=event_time)
+    previous: runs.RunRecord | None = None
+    if record or ws.db_path.exists():
+        with EventStore(ws.db_path) as store:
+            if record:
+                runs.import_json_runs(ws, store)
+            if not force:
+                cached = runs.load_result(store, run_id)
+                if cached is not None:
+                    return cached, True
+            previous = runs.previous_update(store, as_of=as_of, evidence=evidence, exclude=run_id)
     result = run_update(
         priors, reports, as_of=as_of, seed=seed, exact_only=exact, sampler_settings=ss,
-        previous=prev.posteriors() if prev else None, previous_run_id=prev.run_id if prev else None,
+        previous=previous.posteriors() if previous else None, previous_run_id=previous.run_id if previous else None,
     )
     if record:
-        data = result.to_json()
-        data["recorded_at"] = dt.datetime.now(dt.UTC).isoformat()
-        write_text_atomic(path, json.dumps(data, indent=1))
+        netcdf = None
+        if result.idata is not None:
+            netcdf = runs.netcdf_name(result.run_id)
+            runs.write_netcdf(result.idata, ws.runs_dir / netcdf)
+        with EventStore(ws.db_path) as store:
+            runs.record_run(store, runs.NewRun(
+                result, kind="update", evidence=evidence, settings=settings,
+                wall_seconds=time.perf_counter() - start, netcdf=netcdf,
+            ))
     return result, False
+
+
+def recorded_runs(ws: Workspace) -> list[dict[str, Any]]:
+    """All recorded runs as JSON (UpdateResult.to_json plus recorded_at, kind, evidence), oldest
+    recorded first. For notebooks and callers of the JSON-file log; `runs.list_runs` is richer."""
+    if not ws.db_path.exists():
+        return []
+    import json
+
+    from forecaster.store import EventStore
+
+    with EventStore(ws.db_path) as store:
+        rows = store._read("reading runs", "SELECT result, recorded_at, kind, evidence FROM runs ORDER BY recorded_at, run_id")
+    return [{**json.loads(result), "recorded_at": recorded_at, "kind": kind, "evidence": evidence} for result, recorded_at, kind, evidence in rows]
+
+
+# ---------------------------------------------------------------------------------------------
+# The fast path: answer an unchanged update without loading the priors
+# ---------------------------------------------------------------------------------------------
+
+
+def priors_fingerprint(root: Path) -> str | None:
+    """The priors hash computed from the files alone, as `priors.load_priors` computes it (tests
+    pin the two together); None when the folder is not complete (the full loader explains)."""
+    files = [root / f"{name}.yaml" for name in ("network", "indicators", "settings")]
+    if not all(f.is_file() for f in files):
+        return None
+    experts = sorted((root / "experts").glob("*.yaml")) if (root / "experts").is_dir() else []
+    h = hashlib.sha256()
+    try:
+        for f in sorted([*files, *experts]):
+            h.update(str(f.relative_to(root)).encode())
+            h.update(b"\0")
+            h.update(f.read_bytes().replace(b"\r\n", b"\n"))
+            h.update(b"\0")
+    except OSError:
+        return None
+    return h.hexdigest()[:16]
+
+
+def cached_update(
+    ws: Workspace,
+    *,
+    as_of: dt.date,
+    event_time: bool = False,
+    seed: int = DEFAULT_SEED,
+    exact: bool = False,
+    sampler_kwargs: dict[str, Any] | None = None,
+) -> UpdateResult | None:
+    """The recorded run for the current inputs, found without parsing the priors, or None.
+
+    Unchanged priors files have the hash a recorded run carries; that run also tells the evidence
+    window, so the store's reports give the events hash and the run id. Anything unusual (no
+    store, priors edited, a different window) returns None and the caller takes the full path."""
+    if not ws.db_path.exists():
+        return None
+    fingerprint = priors_fingerprint(ws.priors_dir)
+    if fingerprint is None:
+        return None
+    from forecaster import runs
+    from forecaster.store import EventStore
+
+    settings, _ = sampler_settings(sampler_kwargs, exact)
+    s_hash = settings_hash(settings)
+    with EventStore(ws.db_path) as store:
+        for days in runs.window_days_recorded(store, fingerprint):
+            reports = store.reports_for_update(as_of=as_of, window_days=days, by_event_time=event_time)
+            result = runs.load_result(store, run_id_for(fingerprint, events_hash(reports), as_of, seed, s_hash))
+            if result is not None:
+                return result
+    return None

@@ -1,0 +1,287 @@
+"""`forecast priors …`: show, validate, audit and diff the priors folder (issue 5).
+
+Thin commands over forecaster.priors and forecaster.audit. None of them imports pymc or arviz: the
+audit's influence analysis runs on the exact engine."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Optional
+
+import typer
+
+from forecaster.cli.common import err, handle_errors, out, print_json, workspace
+from forecaster.errors import EvidenceError, UsageError
+
+if TYPE_CHECKING:
+    from forecaster.evidence import Report
+    from forecaster.priors import Priors
+
+app = typer.Typer(
+    name="priors",
+    help=(
+        "Read, check and review the priors: every expert's judgments, validation, the reviewers' audit, "
+        "and the changes between two priors folders.\n\n"
+        "Example:  forecast priors audit --markdown > audit.md"
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+PriorsOpt = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--priors",
+        file_okay=False,
+        help="A priors folder to read instead of the workspace's priors/ (e.g. a priors repository in CI).",
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
+MarkdownOpt = Annotated[bool, typer.Option("--markdown", help="Print Markdown, ready to paste into a review.")]
+EventsOpt = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--events",
+        dir_okay=False,
+        help="Read the current evidence from this YAML file instead of the event store. When the priors folder "
+        "is given explicitly, the store is read only if --workspace or --db is given; otherwise there is no evidence.",
+    ),
+]
+AsOfOpt = Annotated[
+    Optional[str], typer.Option("--as-of", help="Evidence known on this date (YYYY-MM-DD; default today).")
+]
+
+
+def _priors_dir(ctx: typer.Context, given: Path | None) -> Path:
+    return given if given is not None else workspace(ctx).priors_dir
+
+
+def _as_priors_dir(path: Path) -> Path:
+    """A priors folder, or a workspace or checkout that holds one in priors/."""
+    if not (path / "network.yaml").is_file() and (path / "priors" / "network.yaml").is_file():
+        return path / "priors"
+    return path
+
+
+def _as_of(value: str | None) -> dt.date:
+    if value is None:
+        return dt.date.today()
+    from forecaster.evidence import check_date
+
+    try:
+        return check_date(value)
+    except EvidenceError as e:
+        raise UsageError(f"--as-of: {e}") from None
+
+
+def _reports(
+    ctx: typer.Context, priors: Priors, *, as_of: dt.date, events: Path | None, from_workspace: bool
+) -> list[Report]:
+    """The current evidence: --events, else the workspace's store when the priors came from the
+    workspace or a workspace/database was named on the command line, else none."""
+    from forecaster.updating import gather_reports
+    from forecaster.workspace import Workspace
+
+    if events is not None:
+        return gather_reports(Workspace(priors.root.parent), priors, as_of=as_of, events_file=events)
+    named = ctx.find_root().obj or {}
+    if from_workspace or named.get("workspace") is not None or named.get("db") is not None:
+        return gather_reports(workspace(ctx), priors, as_of=as_of)
+    return []
+
+
+def _one_format(markdown: bool, as_json: bool) -> None:
+    if markdown and as_json:
+        raise UsageError("--markdown and --json: choose one")
+
+
+def _write(text: str) -> None:
+    """Markdown as is, for pasting or redirecting (no Rich processing)."""
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+def _render_markdown(text: str) -> None:
+    from rich.markdown import Markdown
+
+    out.print(Markdown(text))
+
+
+@app.command("show")
+@handle_errors
+def show(
+    ctx: typer.Context,
+    node: Annotated[
+        Optional[str], typer.Argument(help="A hypothesis or indicator id (default: every table).", show_default=False)
+    ] = None,
+    priors_dir: PriorsOpt = None,
+    markdown: MarkdownOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show every expert's judgment for each table, the pooled mean and interval, and the spread.
+
+    Each row gives the number and its ICD 203 term, the confidence (as an equivalent sample size),
+    the rationale and the citation; an expert far from the rest of the panel is marked.
+
+    Example:  forecast priors show escalation
+    """
+    from forecaster.audit import show_markdown, table_views, to_jsonable
+    from forecaster.priors import load_priors
+
+    _one_format(markdown, as_json)
+    priors = load_priors(_priors_dir(ctx, priors_dir))
+    views = table_views(priors, node)
+    if as_json:
+        print_json({"priors_hash": priors.hash, "method": priors.method, "tables": to_jsonable(views)})
+    elif markdown:
+        _write(show_markdown(priors, views))
+    else:
+        _render_markdown(show_markdown(priors, views))
+
+
+@app.command("validate")
+@handle_errors
+def validate(ctx: typer.Context, priors_dir: PriorsOpt = None, as_json: JsonOpt = False) -> None:
+    """Check the priors folder's schema and structure (fast; no sampler). Exit 2 on the first problem,
+    named by file, line and field.
+
+    Example:  forecast priors validate --priors ./priors
+    """
+    from forecaster.priors import load_priors
+
+    folder = _priors_dir(ctx, priors_dir)
+    try:
+        priors = load_priors(folder)
+    except UsageError as e:  # PriorsError, or malformed YAML
+        if as_json:
+            print_json({"ok": False, "priors": str(folder), "error": str(e)})
+        raise
+    data = {
+        "ok": True,
+        "priors": str(folder),
+        "hypotheses": len(priors.hypotheses),
+        "indicators": len(priors.indicators),
+        "experts": len(priors.experts),
+        "judgments": len(priors.judgments),
+        "hash": priors.hash,
+    }
+    if as_json:
+        print_json(data)
+        return
+    out.print(
+        f"ok: {data['hypotheses']} hypotheses, {data['indicators']} indicators, {data['experts']} experts, "
+        f"hash {priors.hash}",
+        markup=False,
+        highlight=False,
+    )
+
+
+@app.command("audit")
+@handle_errors
+def audit(
+    ctx: typer.Context,
+    markdown: MarkdownOpt = False,
+    as_json: JsonOpt = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Warnings count as errors (exit 1).")] = False,
+    max_age_days: Annotated[
+        int,
+        typer.Option("--max-age-days", min=0, help="Flag a panelist whose sign-off (reviewed_on) is older than this."),
+    ] = 365,
+    priors_dir: PriorsOpt = None,
+    events: EventsOpt = None,
+    as_of: AsOfOpt = None,
+    seeds: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--seeds",
+            file_okay=False,
+            help="Folder of the seed papers that citations name (default: $FORECAST_SEEDS, "
+            "else seeds/ or shared/seeds/ beside the priors or above them).",
+        ),
+    ] = None,
+) -> None:
+    """The reviewers' report: findings, disagreement, influence, diagnosticity and the priors hash.
+
+    Findings carry a severity (error, warning, note), a file and a field. Exit 0 without errors,
+    1 with errors (with --strict, warnings too), 2 when the priors do not validate: a priors
+    repository's CI can gate on it. Runs on the exact engine; no sampler.
+
+    Example:  forecast priors audit --markdown --strict > audit.md
+    """
+    from forecaster.audit import audit_json, audit_markdown, audit_priors, find_seeds, summary_line
+    from forecaster.priors import load_priors
+
+    _one_format(markdown, as_json)
+    priors = load_priors(_priors_dir(ctx, priors_dir))
+    when = _as_of(as_of)
+    reports = _reports(ctx, priors, as_of=when, events=events, from_workspace=priors_dir is None)
+    report = audit_priors(
+        priors, reports=reports, as_of=when, max_age_days=max_age_days, seeds_dir=find_seeds(priors.root, seeds)
+    )
+    if as_json:
+        print_json(audit_json(report, strict=strict))
+    elif markdown:
+        _write(audit_markdown(report, strict=strict))
+    else:
+        _render_markdown(audit_markdown(report, strict=strict))
+    err.print(f"priors audit: {summary_line(report, strict=strict)}; hash {report.hash}", markup=False, highlight=False)
+    if report.failed(strict=strict):
+        raise typer.Exit(code=1)
+
+
+@app.command("diff")
+@handle_errors
+def diff(
+    ctx: typer.Context,
+    old_dir: Annotated[
+        Path,
+        typer.Argument(
+            file_okay=False, help="The old priors folder (or a checkout holding priors/).", show_default=False
+        ),
+    ],
+    new_dir: Annotated[
+        Optional[Path],
+        typer.Argument(
+            file_okay=False, help="The new priors folder (default: the workspace's priors/).", show_default=False
+        ),
+    ] = None,
+    markdown: MarkdownOpt = False,
+    as_json: JsonOpt = False,
+    events: EventsOpt = None,
+    as_of: AsOfOpt = None,
+    exit_code: Annotated[
+        bool, typer.Option("--exit-code", help="Exit 1 when the folders differ (like git diff --exit-code).")
+    ] = False,
+) -> None:
+    """Judgment-by-judgment changes between two priors folders, and their effect on the current posterior.
+
+    Each changed judgment is shown with the shift it alone causes (exact engine, current evidence),
+    then the posterior under the old priors against the new.
+
+    Example:  forecast priors diff ../priors-main/priors
+    """
+    from forecaster.audit import diff_markdown, diff_priors, to_jsonable
+    from forecaster.priors import load_priors
+
+    _one_format(markdown, as_json)
+    old = load_priors(_as_priors_dir(old_dir))
+    new = load_priors(_as_priors_dir(new_dir) if new_dir is not None else workspace(ctx).priors_dir)
+    when = _as_of(as_of)
+    reports = _reports(ctx, new, as_of=when, events=events, from_workspace=new_dir is None)
+    result = diff_priors(old, new, reports=reports)
+    if as_json:
+        data = to_jsonable(result)
+        data["empty"] = result.empty
+        print_json(data)
+    elif markdown:
+        _write(diff_markdown(result))
+    else:
+        _render_markdown(diff_markdown(result))
+    if exit_code and not result.empty:
+        raise typer.Exit(code=1)
+
+
+__all__ = ["app"]

@@ -1,0 +1,442 @@
+"""`forecast history`, `forecast brief` and `forecast runs list/show/prune` (issue 4).
+
+Thin commands over forecaster.runs and forecaster.brief. None of them imports pymc unless it has
+to sample: `brief` only when the last run is stale and it updates."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from forecaster.cli.common import err, handle_errors, is_terminal, out, print_json, workspace
+from forecaster.errors import UsageError
+
+if TYPE_CHECKING:
+    from forecaster.runs import RunRecord
+
+app = typer.Typer(
+    name="runs",
+    help="The run log: every update recorded in the event store, its draws in runs/RUN_ID.nc.\n\n"
+    "Example:  forecast runs prune --keep 10",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+SPARKS = "▁▂▃▄▅▆▇█"
+SPARK_WIDTH = 40
+SPARK_MIN_RANGE = 0.10  # a sparkline spans at least 10 pp, so a wiggle of 0.1 pp stays flat
+HISTORY_LIMIT = 50
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+def _say(message: str) -> None:
+    err.print(message, markup=False, highlight=False, soft_wrap=True)
+
+
+def _date(value: str | None, option: str) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value.strip())
+    except ValueError:
+        raise UsageError(f"{option} {value!r} is not an ISO date (YYYY-MM-DD)") from None
+
+
+def sparkline(values: list[float]) -> str:
+    """A trend in block characters, scaled to the values' range (at least SPARK_MIN_RANGE wide)."""
+    if not values:
+        return ""
+    lo, hi = min(values), max(values)
+    if hi - lo < SPARK_MIN_RANGE:
+        mid = (hi + lo) / 2
+        lo = max(0.0, min(mid - SPARK_MIN_RANGE / 2, 1.0 - SPARK_MIN_RANGE))
+        hi = lo + SPARK_MIN_RANGE
+    top = len(SPARKS) - 1
+    return "".join(SPARKS[max(0, min(top, round((v - lo) / (hi - lo) * top)))] for v in values)
+
+
+def _how(r: RunRecord) -> str:
+    """backfill, file (an --events replay), sampled or exact."""
+    if r.kind == "backfill":
+        return "backfill"
+    if r.evidence == "file":
+        return "file"
+    return "sampled" if r.sampled else "exact"
+
+
+def _pct(x: float | None) -> str:
+    return "" if x is None else f"{100 * x:.1f}%"
+
+
+# ---------------------------------------------------------------------------------------------
+# history
+# ---------------------------------------------------------------------------------------------
+
+
+@handle_errors
+def history(
+    ctx: typer.Context,
+    hypothesis: Annotated[str | None, typer.Option("--hypothesis", "-H", help="Show this hypothesis' states only.", show_default=False)] = None,
+    as_json: JsonOpt = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV (one row per run, a column per state).")] = False,
+    backfill: Annotated[str | None, typer.Option("--backfill", help="First compute the series the evidence implies by event time: weekly (exact engine).", show_default=False)] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="With --backfill: the last week's date (default today).", show_default=False)] = None,
+    kind: Annotated[str | None, typer.Option("--kind", help="update or backfill (default both).", show_default=False)] = None,
+    include_files: Annotated[bool, typer.Option("--include-files", help="Also runs on --events files (scenario replays).")] = False,
+    limit: Annotated[int | None, typer.Option("--limit", min=0, help=f"Newest N runs (table default {HISTORY_LIMIT}; 0 = all).", show_default=False)] = None,
+) -> None:
+    """How the forecast moved: one row per recorded run with each state's posterior, oldest first,
+    and in a terminal a sparkline per state.
+
+    `--backfill weekly` first records one exact-engine point per ISO week from the first report's
+    week to today (reports selected by event date), so a new workspace has a trend at once;
+    points already recorded are kept.
+
+    Example:  forecast history --backfill weekly --hypothesis escalation
+    """
+    from forecaster import runs
+    from forecaster.store import EventStore
+
+    if as_json and as_csv:
+        raise UsageError("choose one of --json and --csv")
+    if kind is not None and kind not in runs.KINDS:
+        raise UsageError(f"--kind {kind!r}: expected update or backfill")
+    ws = workspace(ctx)
+    if backfill is not None:
+        if backfill != "weekly":
+            raise UsageError(f"--backfill {backfill!r}: only weekly is supported")
+        from forecaster.evidence import check_date
+        from forecaster.inference import DEFAULT_SEED
+        from forecaster.priors import load_priors
+
+        until = dt.date.today() if as_of is None else _check_as_of(as_of, check_date)
+        priors = load_priors(ws.priors_dir)
+        done = runs.backfill_weekly(ws, priors, until=until, seed=DEFAULT_SEED)
+        if done.first is None:
+            _say("backfill: the store holds no reports in force; nothing to compute")
+        else:
+            _say(f"backfill: {done.points} weekly points from {done.first.isoformat()} to {until.isoformat()}, "
+                 f"{done.added} new ({done.points - done.added} already recorded)")
+    elif as_of is not None:
+        raise UsageError("--as-of goes with --backfill")
+    if not ws.db_path.exists():
+        records: list[RunRecord] = []
+    else:
+        evidence = None if include_files else ("store", "store-event-time", "unknown")
+        with EventStore(ws.db_path) as store:
+            records = runs.list_runs(store, kinds=(kind,) if kind else runs.KINDS, evidence=evidence)
+    columns = _state_columns(records, hypothesis)
+    total = len(records)
+    cap = limit if limit is not None else (0 if as_json or as_csv else HISTORY_LIMIT)
+    shown = records[-cap:] if cap else records
+    if as_json:
+        print_json([_history_row(r, hypothesis) for r in shown])
+    elif as_csv:
+        _history_csv(shown, columns)
+    else:
+        _history_table(shown, columns, total)
+
+
+def _check_as_of(value: str, check: Any) -> dt.date:
+    from forecaster.errors import EvidenceError
+
+    try:
+        return check(value)  # type: ignore[no-any-return]
+    except EvidenceError as e:
+        raise UsageError(f"--as-of: {e}") from None
+
+
+def _state_columns(records: list[RunRecord], hypothesis: str | None) -> list[tuple[str, str]]:
+    seen: dict[tuple[str, str], None] = {}
+    for r in records:
+        for s in r.states:
+            seen.setdefault((s.hypothesis, s.state), None)
+    columns = list(seen)
+    if hypothesis is not None:
+        known = sorted({h for h, _ in columns})
+        columns = [c for c in columns if c[0] == hypothesis]
+        if not columns and known:
+            from forecaster.errors import did_you_mean
+
+            raise UsageError(f"--hypothesis {hypothesis!r}: no such hypothesis in the runs{did_you_mean(hypothesis, known)}; "
+                             f"known: {', '.join(known)}")
+    return columns
+
+
+def _history_row(r: RunRecord, hypothesis: str | None) -> dict[str, Any]:
+    states: dict[str, dict[str, dict[str, float | None]]] = {}
+    for s in r.states:
+        if hypothesis is None or s.hypothesis == hypothesis:
+            states.setdefault(s.hypothesis, {})[s.state] = {"posterior": s.posterior, "low": s.low, "high": s.high, "prior": s.prior}
+    return {
+        "run_id": r.run_id, "kind": r.kind, "evidence": r.evidence, "as_of": r.as_of.isoformat(),
+        "recorded_at": r.recorded_at.isoformat().replace("+00:00", "Z"), "sampler": r.sampler, "seed": r.seed,
+        "priors_hash": r.priors_hash, "events_hash": r.events_hash, "reports": r.reports, "states": states,
+    }
+
+
+def _history_csv(records: list[RunRecord], columns: list[tuple[str, str]]) -> None:
+    w = csv.writer(sys.stdout, lineterminator="\n")
+    head = ["run_id", "kind", "evidence", "as_of", "recorded_at", "sampler", "seed", "priors_hash", "events_hash", "reports"]
+    for h, s in columns:
+        head += [f"{h}.{s}", f"{h}.{s}.low", f"{h}.{s}.high"]
+    w.writerow(head)
+    for r in records:
+        by = {(s.hypothesis, s.state): s for s in r.states}
+        row: list[Any] = [r.run_id, r.kind, r.evidence, r.as_of.isoformat(), r.recorded_at.isoformat().replace("+00:00", "Z"),
+                          r.sampler, r.seed, r.priors_hash, r.events_hash, r.reports]
+        for c in columns:
+            s = by.get(c)
+            row += ["", "", ""] if s is None else [f"{s.posterior:.6f}", "" if s.low is None else f"{s.low:.6f}",
+                                                   "" if s.high is None else f"{s.high:.6f}"]
+        w.writerow(row)
+
+
+def _history_table(records: list[RunRecord], columns: list[tuple[str, str]], total: int) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    if not records:
+        _say("no runs recorded yet: `forecast update` records one; `forecast history --backfill weekly` computes the weekly series")
+        return
+    one = len({h for h, _ in columns}) == 1
+    # No box: eight state columns fit in 120 characters only with two-space gaps.
+    t = Table(box=None, pad_edge=False, header_style="bold underline")
+    for name in ("as of", "run", "how"):
+        t.add_column(name, no_wrap=True)
+    for i, (h, s) in enumerate(columns):
+        # The hypothesis heads the first of its states' columns; the numbers never wrap.
+        first = i == 0 or columns[i - 1][0] != h
+        head = s if one else (f"{h}\n{s}" if first else f"\n{s}")
+        t.add_column(head, justify="right", overflow="fold", min_width=5)
+    for r in records:
+        by = {(s.hypothesis, s.state): s.posterior for s in r.states}
+        t.add_row(r.as_of.isoformat(), r.run_id[:8], _how(r), *(_pct(by.get(c)) for c in columns))
+    out.print(t)
+    if total > len(records):
+        _say(f"showing the newest {len(records)} of {total} runs (--limit 0 shows all)")
+    series = records[-SPARK_WIDTH:]
+    out.print(f"trend over the last {len(series)} run{'s' if len(series) != 1 else ''} (oldest → newest)")
+    width = max(len(f"{h}.{s}") for h, s in columns) if columns else 0
+    for h, s in columns:
+        values = [p for p in (next((x.posterior for x in r.states if x.hypothesis == h and x.state == s), None) for r in series) if p is not None]
+        if values:
+            line = f"  {f'{h}.{s}':<{width}}  {sparkline(values):<{SPARK_WIDTH}}  {_pct(values[0])} → {_pct(values[-1])}"
+            out.print(Text(line))
+
+
+# ---------------------------------------------------------------------------------------------
+# brief
+# ---------------------------------------------------------------------------------------------
+
+
+@handle_errors
+def brief(
+    ctx: typer.Context,
+    period: Annotated[str, typer.Option("--period", help="week (the ISO week to date) or last-week (the whole week before).")] = "week",
+    since: Annotated[str | None, typer.Option("--since", help="Start of a custom period (YYYY-MM-DD).", show_default=False)] = None,
+    until: Annotated[str | None, typer.Option("--until", help="End of the period and as-of date of the forecast (default today).", show_default=False)] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", file_okay=False, help="Folder for the brief (default briefs/ in the workspace).", show_default=False)] = None,
+    alert: Annotated[list[str] | None, typer.Option("--alert", help='Exit 3 if a posterior crosses a threshold, e.g. "escalation.annexation>0.2" (or <; repeatable).', show_default=False)] = None,
+    no_update: Annotated[bool, typer.Option("--no-update", help="Never run an update: write the brief from the last recorded run, marked stale if the inputs changed.")] = False,
+    exact: Annotated[bool, typer.Option("--exact", help="Exact engine only: instant, no intervals (tests, quick looks).")] = False,
+    seed: Annotated[int | None, typer.Option("--seed", help="Random seed (default fixed, so runs reproduce).", show_default=False)] = None,
+    draws: Annotated[int | None, typer.Option("--draws", min=100, help="Draws per chain.", show_default=False)] = None,
+    tune: Annotated[int | None, typer.Option("--tune", min=100, help="Tuning steps per chain.", show_default=False)] = None,
+    chains: Annotated[int | None, typer.Option("--chains", min=1, max=8, help="Chains.", show_default=False)] = None,
+) -> None:
+    """Write the brief for a period: briefs/2026-W47.md, .html (self-contained, chart embedded),
+    .json and the chart .png, each atomically.
+
+    If no run is recorded for the current inputs (priors, reports, as-of date, seed, settings), an
+    update runs first (unless --no-update). Made for cron: without a terminal, no colour and no
+    progress, one summary line on stderr. Exit codes: 0 written, 1 error, 2 bad usage or input,
+    3 written and an --alert fired.
+
+    Example:  forecast brief --period last-week --alert "escalation.annexation>0.2"
+    """
+    from forecaster.brief import make_brief, parse_alert, period_for
+    from forecaster.inference import DEFAULT_SEED
+    from forecaster.priors import load_priors
+
+    chosen = period_for(period=period, since=_date(since, "--since"), until=_date(until, "--until"))
+    ws = workspace(ctx)
+    priors = load_priors(ws.priors_dir)
+    alerts = [parse_alert(a, priors) for a in alert or []]
+    sampler_kwargs = {k: v for k, v in {"draws": draws, "tune": tune, "chains": chains}.items() if v is not None}
+    if exact and sampler_kwargs:
+        raise UsageError("--exact takes no --draws, --tune or --chains")
+    status = err.status("updating the forecast…", spinner="dots") if is_terminal() else None
+    made = make_brief(
+        ws, priors, period=chosen, alerts=alerts, folder=output or ws.briefs_dir, update=not no_update,
+        seed=DEFAULT_SEED if seed is None else seed, exact=exact, sampler_kwargs=sampler_kwargs,
+        on_update=(status.start if status is not None else None),
+    )
+    if status is not None:
+        status.stop()
+    b = made.brief
+    how = {"cached": "recorded run", "updated": "new run", "stale": "STALE run (--no-update)"}[made.how]
+    line = (f"brief {made.files.name}: wrote {_shown(made.files.folder)}/{made.files.name}.{{md,html,json,png}} "
+            f"from {how} {b.result.run_id} as of {b.result.as_of.isoformat()}")
+    if b.result.diagnostics.warnings:
+        n = len(b.result.diagnostics.warnings)
+        line += f"; {n} sampler warning{'s' if n != 1 else ''} (see the brief)"
+    fired = b.fired
+    if fired:
+        line += "; ALERT " + ", ".join(
+            f"{a.alert.hypothesis}.{a.alert.state} {100 * a.value:.1f}% {a.alert.op} {100 * a.alert.threshold:g}%" for a in fired
+        )
+    elif alerts:
+        line += f"; {len(alerts)} alert{'s' if len(alerts) != 1 else ''} checked, none fired"
+    _say(line)
+    if fired:
+        raise typer.Exit(code=3)
+
+
+def _shown(folder: Path) -> str:
+    try:
+        return str(folder.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(folder)
+
+
+# ---------------------------------------------------------------------------------------------
+# runs list / show / prune
+# ---------------------------------------------------------------------------------------------
+
+
+@app.command("list")
+@handle_errors
+def list_(
+    ctx: typer.Context,
+    as_json: JsonOpt = False,
+    limit: Annotated[int, typer.Option("--limit", min=0, help="Newest N runs (0 = all).")] = 30,
+) -> None:
+    """Recorded runs, newest recorded last: id, kind, as-of, sampler, reports, diagnostics, wall time, NetCDF.
+
+    Example:  forecast runs list --limit 10
+    """
+    from forecaster import runs
+    from forecaster.store import EventStore
+
+    ws = workspace(ctx)
+    if not ws.db_path.exists():
+        records: list[RunRecord] = []
+    else:
+        with EventStore(ws.db_path) as store:
+            records = sorted(runs.list_runs(store, with_states=False), key=lambda r: (r.recorded_at, r.run_id))
+    shown = records[-limit:] if limit else records
+    if as_json:
+        print_json([_run_meta(r) for r in shown])
+        return
+    if not shown:
+        _say("no runs recorded yet")
+        return
+    from rich import box
+    from rich.table import Table
+
+    t = Table(box=box.SIMPLE_HEAVY, pad_edge=False, header_style="bold")
+    for name in ("run", "how", "as of", "recorded (UTC)", "reports", "R-hat", "ESS", "div", "wall s", "nc"):
+        t.add_column(name, no_wrap=True, justify="left" if name in ("run", "how", "as of", "recorded (UTC)", "nc") else "right")
+    for r in shown:
+        t.add_row(
+            r.run_id, _how(r), r.as_of.isoformat(), r.recorded_at.strftime("%Y-%m-%d %H:%M"), str(r.reports),
+            "" if r.r_hat_max is None else f"{r.r_hat_max:.3f}", "" if r.ess_min is None else f"{r.ess_min:.0f}",
+            str(r.divergences) if r.sampled else "", f"{r.wall_seconds:.1f}", "yes" if r.netcdf and (ws.runs_dir / r.netcdf).is_file() else "",
+        )
+    out.print(t)
+    if len(records) > len(shown):
+        _say(f"showing the newest {len(shown)} of {len(records)} runs (--limit 0 shows all)")
+
+
+def _run_meta(r: RunRecord) -> dict[str, Any]:
+    return {
+        "run_id": r.run_id, "kind": r.kind, "evidence": r.evidence, "recorded_at": r.recorded_at.isoformat().replace("+00:00", "Z"),
+        "as_of": r.as_of.isoformat(), "window_start": r.window_start.isoformat(), "priors_hash": r.priors_hash,
+        "events_hash": r.events_hash, "settings_hash": r.settings_hash, "settings": r.settings, "seed": r.seed,
+        "version": r.version, "sampler": r.sampler, "reports": r.reports, "r_hat_max": r.r_hat_max, "ess_min": r.ess_min,
+        "divergences": r.divergences, "wall_seconds": round(r.wall_seconds, 3), "netcdf": r.netcdf,
+        "previous_run_id": r.previous_run_id,
+    }
+
+
+@app.command()
+@handle_errors
+def show(
+    ctx: typer.Context,
+    run_id: Annotated[str, typer.Argument(metavar="RUN_ID", help="Run id or a unique prefix.", show_default=False)],
+    as_json: JsonOpt = False,
+) -> None:
+    """One recorded run in full, as `forecast update` printed it, with its record.
+
+    Example:  forecast runs show 1b2312a5
+    """
+    from forecaster import runs
+    from forecaster.store import EventStore
+
+    ws = workspace(ctx)
+    if not ws.db_path.exists():
+        raise UsageError(f"no run {run_id!r} recorded: {ws.db_path} does not exist")
+    with EventStore(ws.db_path) as store:
+        record = runs.get_run(store, run_id)
+        result = runs.load_result(store, record.run_id)
+    if as_json:
+        print_json({**_run_meta(record), "result": None if result is None else result.to_json()})
+        return
+    from rich.text import Text
+
+    if result is not None:
+        from forecaster.report import render_update
+
+        render_update(result, out)
+    meta = _run_meta(record)
+    for key in ("kind", "evidence", "recorded_at", "settings", "version", "wall_seconds", "netcdf"):
+        value = meta[key]
+        if key == "netcdf" and value:
+            value = str(ws.runs_dir / value) + ("" if (ws.runs_dir / value).is_file() else " (pruned)")
+        out.print(Text(f"{key:<13} {value if value is not None else '—'}"))
+
+
+@app.command()
+@handle_errors
+def prune(
+    ctx: typer.Context,
+    keep: Annotated[int, typer.Option("--keep", min=0, help="How many of the most recent runs keep their NetCDF file.")] = 10,
+    records: Annotated[bool, typer.Option("--records", help="Also delete the records of the older runs (history then starts later).")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would go; delete nothing.")] = False,
+) -> None:
+    """Delete the NetCDF draws of all but the N most recently recorded runs (and stray files in
+    runs/). Run records stay, so history and briefs are unchanged, unless --records.
+
+    Example:  forecast runs prune --keep 5
+    """
+    from forecaster import runs
+    from forecaster.store import EventStore
+
+    ws = workspace(ctx)
+    if not ws.db_path.exists():
+        _say("no runs recorded; nothing to prune")
+        return
+    with EventStore(ws.db_path) as store:
+        done = runs.prune(ws, store, keep=keep, records=records, dry_run=dry_run)
+    verb = "would delete" if dry_run else "deleted"
+    n = len(done.netcdf_deleted)
+    line = f"{verb} {n} NetCDF file{'s' if n != 1 else ''} ({done.bytes_freed / 1e6:.1f} MB); {done.netcdf_kept} kept"
+    if records:
+        line += f"; {verb} {done.records_deleted} run record{'s' if done.records_deleted != 1 else ''}"
+    sys.stdout.write(line + "\n")
+
+
+def register(root: typer.Typer) -> None:
+    """Attach `forecast history`, `forecast brief` and `forecast runs …` to the root app."""
+    root.command("history")(history)
+    root.command("brief")(brief)
+    root.add_typer(app, name="runs")

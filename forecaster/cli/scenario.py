@@ -1,0 +1,351 @@
+"""`forecast scenario list/run`, `forecast whatif` and `forecast collect` (issue 6).
+
+Scenario and what-if numbers are never recorded: nothing here writes to the event store, the
+run log or runs/. `whatif` and `collect` run on the exact engine and never import pymc."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+import typer
+from rich import box
+from rich.table import Table
+from rich.text import Text
+
+from forecaster.cli.common import err, handle_errors, is_terminal, out, print_json, workspace
+from forecaster.errors import EvidenceError, UsageError
+
+app = typer.Typer(
+    name="scenario",
+    help=(
+        "Scenarios: named sets of hypothetical reports (scenarios/*.yaml) added on top of the recorded "
+        "evidence and compared with the forecast without them. Nothing is recorded.\n\n"
+        "Example:  forecast scenario run kfor_drawdown second_banjska --exact"
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
+AsOfOpt = Annotated[
+    str | None,
+    typer.Option("--as-of", help="Recorded evidence as known on this date (YYYY-MM-DD; default today).", show_default=False),
+]
+SeedOpt = Annotated[int | None, typer.Option("--seed", help="Random seed (default fixed, as for update).", show_default=False)]
+
+
+def _as_of(value: str | None) -> dt.date:
+    if value is None:
+        return dt.date.today()
+    from forecaster.evidence import check_date
+
+    try:
+        return check_date(value)
+    except EvidenceError as e:
+        raise UsageError(f"--as-of: {e}") from None
+
+
+@contextmanager
+def _status(message: str, *, quiet: bool) -> Iterator[Any]:
+    """A spinner on stderr when it is a terminal; `update(text)` changes its message."""
+    if quiet or not is_terminal():
+        yield None
+        return
+    with err.status(message, spinner="dots") as status:
+        yield status
+
+
+# ----------------------------------------------------------------------------- scenario list
+
+
+@app.command("list")
+@handle_errors
+def list_scenarios(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """List the scenarios in the workspace's scenarios/ folder, each validated.
+
+    A YAML file there without `name:` (historical_events.yaml: recorded history) is not a scenario.
+
+    Example:  forecast scenario list --json
+    """
+    from forecaster.priors import load_priors
+    from forecaster.scenarios import list_scenarios as load_all
+
+    ws = workspace(ctx)
+    priors = load_priors(ws.priors_dir)
+    scenarios = load_all(ws.scenarios_dir, known=priors.indicator_ids)
+    if as_json:
+        print_json([
+            {
+                "name": s.name, "title": s.title, "description": s.description, "citation": s.citation,
+                "file": str(s.path),
+                "reports": [{"indicator": r.indicator, "occurred": r.occurred, "grade": r.grade,
+                             "date": r.date.isoformat(), "note": r.note} for r in s.reports],
+            }
+            for s in scenarios
+        ])
+        return
+    if not scenarios:
+        out.print(f"no scenarios in {ws.scenarios_dir}")
+        return
+    table = Table(box=box.SIMPLE_HEAVY, pad_edge=False, header_style="bold")
+    table.add_column("name", no_wrap=True)
+    table.add_column("title", ratio=1)
+    table.add_column("hypothetical reports", ratio=1)
+    table.add_column("citation", ratio=1)
+    for s in scenarios:
+        said = ", ".join(_said(r.indicator, r.occurred, r.grade) for r in s.reports)
+        table.add_row(Text(s.name), Text(s.title), Text(said), Text(s.citation))
+    out.print(table)
+    out.print("run one with: forecast scenario run NAME [NAME …] [--exact]", style="dim")
+
+
+def _said(indicator: str, occurred: bool, grade: str) -> str:
+    return f"{indicator}{'' if occurred else ':no'}@{grade}"
+
+
+# ----------------------------------------------------------------------------- scenario run
+
+
+@app.command("run")
+@handle_errors
+def run(
+    ctx: typer.Context,
+    names: Annotated[list[str], typer.Argument(help="Scenario names (see `forecast scenario list`) or paths to scenario files.", show_default=False)],
+    exact: Annotated[bool, typer.Option("--exact", help="Exact engine: instant, prior-mean network, no intervals.")] = False,
+    seed: SeedOpt = None,
+    draws: Annotated[int | None, typer.Option("--draws", min=100, help="Draws per chain.", show_default=False)] = None,
+    tune: Annotated[int | None, typer.Option("--tune", min=100, help="Tuning steps per chain.", show_default=False)] = None,
+    chains: Annotated[int | None, typer.Option("--chains", min=1, max=8, help="Chains.", show_default=False)] = None,
+    as_of: AsOfOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Forecast with each scenario's hypothetical reports added to the recorded evidence.
+
+    Shows, for every hypothesis, the baseline (the recorded evidence alone) and each scenario side
+    by side: posterior, 90 % interval and the change from the baseline in percentage points. PyMC
+    samples every scenario with one model built once; a recorded update of the same inputs serves
+    as the baseline. Scenario reports count whatever their date. Nothing is written to the event
+    store or runs/, so a scenario never becomes the "previous update".
+
+    Example:  forecast scenario run kfor_drawdown serbia_turns_east --json
+    """
+    from forecaster.inference import DEFAULT_SEED
+    from forecaster.priors import load_priors
+    from forecaster.scenarios import find_scenarios, run_scenarios
+
+    ws = workspace(ctx)
+    priors = load_priors(ws.priors_dir)
+    when = _as_of(as_of)
+    chosen = find_scenarios(ws.scenarios_dir, names, known=priors.indicator_ids)
+    kwargs = {k: v for k, v in {"draws": draws, "tune": tune, "chains": chains}.items() if v is not None}
+    with _status("scenarios…", quiet=as_json or exact) as status:
+        comparison = run_scenarios(
+            ws, priors, chosen, as_of=when, seed=DEFAULT_SEED if seed is None else seed, exact=exact,
+            sampler_kwargs=kwargs, progress=None if status is None else status.update,
+        )
+    _emit(comparison, as_json=as_json)
+
+
+def _emit(comparison: Any, *, as_json: bool) -> None:
+    if as_json:
+        print_json(comparison.to_json())
+        for w in _warnings(comparison):
+            err.print(f"warning: {w}")
+        return
+    _render_comparison(comparison)
+
+
+def _warnings(comparison: Any) -> list[str]:
+    runs = [("baseline", comparison.baseline), *((o.scenario.name, o.result) for o in comparison.outcomes)]
+    return [f"{name}: {w}" for name, result in runs for w in result.diagnostics.warnings]
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}%"
+
+
+def _pp(x: float) -> str:
+    v = 100 * x
+    return "0.0" if abs(v) < 0.05 else f"{v:+.1f}"
+
+
+def _cell(state: Any, change: float | None) -> Text:
+    lo, hi = state.interval
+    text = Text(_pct(state.posterior))
+    if lo == lo:  # not NaN: a sampled interval
+        text.append(f" {100 * lo:.0f}–{100 * hi:.0f}", style="dim")
+    if change is not None:
+        style = "green" if change > 0.0005 else "red" if change < -0.0005 else ""
+        text.append(f" {_pp(change):>5}", style=style)
+    return text
+
+
+def _render_comparison(comparison: Any) -> None:
+    from forecaster.report import footer
+
+    sampled = comparison.sampler != "exact"
+    what = "posterior, 90% interval, change from baseline (pp)" if sampled else "posterior, change from baseline (pp)"
+    out.print(f"scenarios as of {comparison.as_of} — {what}; * = the papers' claimed state")
+    baseline = comparison.baseline
+    for h in baseline.hypotheses:
+        t = Table(title=h.id, title_justify="left", box=box.SIMPLE_HEAVY, pad_edge=False)
+        t.add_column("")
+        for s in h.states:
+            t.add_column(f"{s.id} *" if s.claimed else s.id, justify="right", no_wrap=True)
+        t.add_row("baseline", *(_cell(s, None) for s in h.states), style="bold")
+        for o in comparison.outcomes:
+            states = next(x for x in o.result.hypotheses if x.id == h.id).states
+            t.add_row(Text(o.scenario.name), *(_cell(s, o.change[h.id][s.id]) for s in states))
+        out.print(t)
+    legend = Table(title="scenarios", title_justify="left", box=box.SIMPLE_HEAVY, pad_edge=False, header_style="bold")
+    legend.add_column("name", no_wrap=True)
+    legend.add_column("title", ratio=1)
+    legend.add_column("hypothetical reports", ratio=1)
+    for o in comparison.outcomes:
+        said = ", ".join(_said(r.indicator, r.occurred, r.grade) for r in o.scenario.reports)
+        legend.add_row(Text(o.scenario.name), Text(o.scenario.title), Text(said))
+    out.print(legend)
+    for w in _warnings(comparison):
+        err.print(f"warning: {w}", style="yellow")
+    base = footer(baseline).split(" · ")
+    source = f"recorded run {baseline.run_id} reused" if comparison.baseline_recorded else "computed now"
+    out.print(
+        f"baseline: {comparison.recorded_reports} recorded reports ({baseline.window[0]} to {baseline.window[1]}), "
+        f"{source} · {' · '.join(p for p in base if p.startswith(('priors', 'seed', 'sampler')))} · "
+        f"{comparison.seconds:.1f}s · not recorded: nothing written to the store or runs/",
+        style="dim",
+    )
+
+
+# ----------------------------------------------------------------------------- whatif
+
+
+@handle_errors
+def whatif(
+    ctx: typer.Context,
+    reports: Annotated[list[str], typer.Argument(metavar="INDICATOR[:yes|:no][@GRADE]...", help="Hypothetical reports, one per argument (see above).", show_default=False)],
+    not_occurred: Annotated[bool, typer.Option("--not-occurred", help="Reports that do not say :yes or :no say the indicator did NOT occur.")] = False,
+    grade: Annotated[str, typer.Option("--grade", help="Admiralty grade for reports without @GRADE.")] = "B2",
+    sample: Annotated[bool, typer.Option("--sample", help="Sample with PyMC for 90 % intervals (seconds, not instant).")] = False,
+    seed: SeedOpt = None,
+    as_of: AsOfOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """What if these reports came in? The forecast with them added to the recorded evidence, beside
+    the forecast without them, on the exact engine. Nothing is recorded.
+
+    \b
+    One argument per report, INDICATOR[:yes|:no][@GRADE]:
+      armed_incident_north_kosovo    it occurred (graded --grade, default B2)
+      csto_move:no                   it did not occur
+      csto_move@C3                   it occurred, graded C3
+      csto_move:no@A1                it did not occur, graded A1
+    --not-occurred makes "did not occur" the default for arguments without :yes or :no.
+
+    Example:  forecast whatif armed_incident_north_kosovo infrastructure_sabotage@A2 csto_move:no
+    """
+    from forecaster.evidence import parse_grade
+    from forecaster.inference import DEFAULT_SEED
+    from forecaster.priors import load_priors
+    from forecaster.scenarios import parse_hypothetical, run_scenarios, whatif_scenario
+
+    try:
+        parse_grade(grade)
+    except EvidenceError as e:
+        raise UsageError(f"--grade: {e}") from None
+    ws = workspace(ctx)
+    priors = load_priors(ws.priors_dir)
+    when = _as_of(as_of)
+    typed = [
+        parse_hypothetical(token, known=priors.indicator_ids, occurred=not not_occurred, grade=grade, today=when)
+        for token in reports
+    ]
+    with _status("sampling…", quiet=as_json or not sample) as status:
+        comparison = run_scenarios(
+            ws, priors, [whatif_scenario(typed)], as_of=when, seed=DEFAULT_SEED if seed is None else seed,
+            exact=not sample, progress=None if status is None else status.update,
+        )
+    _emit(comparison, as_json=as_json)
+
+
+# ----------------------------------------------------------------------------- collect
+
+
+@handle_errors
+def collect(
+    ctx: typer.Context,
+    grade: Annotated[str, typer.Option("--grade", help="Admiralty grade of the report you could get.")] = "B2",
+    hypothesis: Annotated[str | None, typer.Option("--hypothesis", help="Rank by the information about this hypothesis (default: all hypotheses jointly).", show_default=False)] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="Show only the first N (JSON: all).", show_default=False)] = None,
+    as_of: AsOfOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """What to collect next: every indicator without a report, ranked by the information a report
+    on it would give.
+
+    For each: the expected information in bits (mutual information between a report at --grade
+    and the hypotheses, given the evidence so far), the probability that the indicator occurred
+    and that the report says so, and the largest shift in the forecast if it says occurred or not
+    occurred (MODEL.md §5). Exact engine.
+
+    Example:  forecast collect --grade B2 --hypothesis alignment
+    """
+    from forecaster.evidence import parse_grade
+    from forecaster.priors import load_priors
+    from forecaster.updating import gather_reports
+    from forecaster.voi import plan_collection
+
+    try:
+        parse_grade(grade)
+    except EvidenceError as e:
+        raise UsageError(f"--grade: {e}") from None
+    ws = workspace(ctx)
+    priors = load_priors(ws.priors_dir)
+    reports = gather_reports(ws, priors, as_of=_as_of(as_of))
+    plan = plan_collection(priors, reports, grade=grade, hypothesis=hypothesis)
+    if as_json:
+        print_json(plan.to_json())
+        return
+    _render_plan(plan, limit=limit)
+
+
+def _render_plan(plan: Any, *, limit: int | None) -> None:
+    focus = plan.hypothesis
+    about = f"about {focus}" if focus else "about all hypotheses jointly"
+    out.print(
+        f"what to collect next: a report graded {plan.grade} (accuracy {plan.accuracy:.2f}) on each indicator with no "
+        f"report, given {plan.reports} recorded reports; ranked by expected information {about}"
+    )
+    if not plan.ranked:
+        out.print("every indicator already has a report")
+        return
+    hyps = list(plan.posterior)
+    t = Table(box=box.SIMPLE_HEAVY, pad_edge=False, header_style="bold")
+    t.add_column("#", justify="right")
+    t.add_column("indicator", no_wrap=True)
+    t.add_column(f"bits ({focus or 'all'})", justify="right")
+    others = [h for h in hyps if h != focus]
+    for h in others:
+        t.add_column(h, justify="right")
+    t.add_column("P(occurs)", justify="right")
+    t.add_column("P(says yes)", justify="right")
+    t.add_column("largest shift: if yes / if no (pp)", no_wrap=True)
+    rows = plan.ranked if limit is None else plan.ranked[:limit]
+    for i, v in enumerate(rows, 1):
+        h, s, yes, no = v.largest_shift(focus)
+        t.add_row(
+            str(i), Text(v.indicator), f"{v.score(focus):.4f}", *(f"{v.bits[o]:.4f}" for o in others),
+            _pct(v.p_occurs), _pct(v.p_report_yes), Text(f"{h}.{s} {_pp(yes)} / {_pp(no)}"),
+        )
+    out.print(t)
+    more = len(plan.ranked) - len(rows)
+    notes = [f"{more} more (--limit)"] if more > 0 else []
+    if plan.reported:
+        notes.append(f"{len(plan.reported)} indicators already reported (not ranked)")
+    notes.append("bits: expected reduction in uncertainty; 1 bit settles a 50/50 question")
+    out.print(" · ".join(notes), style="dim")

@@ -1,0 +1,595 @@
+"""The run log (issue 4): every `forecast update` recorded in the event store, next to the reports.
+
+A run record holds what a reviewer needs to trust or reproduce a forecast: the run id (a hash of
+every input, `inference.run_id_for`), when it was recorded, the as-of date and evidence window,
+the priors hash, the ids of the reports used and their hash, the package version, the seed, the
+sampler settings, every state's prior, posterior and interval, the diagnostics and the wall time.
+The whole `UpdateResult` is kept as JSON too, so an identical update is answered from the record
+without sampling (and without importing pymc). A sampled run's ArviZ InferenceData lives beside
+the store as `runs/RUN_ID.nc`; `prune` removes old ones.
+
+Tables (migration `m002_runs`): `runs` (one row per run), `run_states` (one row per hypothesis
+state, for SQL over the history) and `run_reports` (which reports each run used). A run id names
+its inputs, so recording the same run again (`--force`) replaces the record.
+
+**Backfill** (`forecast history --backfill weekly`): the weekly series the evidence implies by
+event time, on the exact engine, one point per ISO week (its Sunday, or the as-of date in the
+last week) from the week of the first report. The points are runs like any other, with
+`kind = 'backfill'` and `evidence = 'store-event-time'`; their settings hash includes
+`series: weekly`, so a point never shares a run id with an update that happens to see the same
+reports. History and the brief's trend chart read both kinds.
+
+Nothing here prints; `forecaster.cli.runs` renders.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import os
+import sqlite3
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from forecaster.errors import UsageError
+from forecaster.store import EventStore, format_time, parse_time, utcnow
+
+if TYPE_CHECKING:
+    from forecaster.inference import UpdateResult
+    from forecaster.priors import Priors
+    from forecaster.workspace import Workspace
+
+KINDS = ("update", "backfill")
+# How the run chose its reports: from the store by recording time (the default), by event time
+# (`--event-time`, backfill), from an events file (`--events`), or not known (imported JSON logs).
+EVIDENCE = ("store", "store-event-time", "file", "unknown")
+BACKFILL_SETTINGS: dict[str, Any] = {"sampler": "exact", "series": "weekly", "selection": "event-time"}
+STALE_TEMP_S = 600  # a temp file older than this belongs to a killed writer, not a running one
+
+
+# ---------------------------------------------------------------------------------------------
+# Schema (appended to store.MIGRATIONS; never edit once shipped, add m003 instead)
+# ---------------------------------------------------------------------------------------------
+
+
+def m002_runs(db: sqlite3.Connection) -> None:
+    """The run log: runs, their hypothesis states, the reports each used."""
+    statements = [
+        f"""CREATE TABLE runs (
+            run_id TEXT PRIMARY KEY,
+            kind TEXT NOT NULL CHECK (kind IN ({", ".join(repr(k) for k in KINDS)})),
+            evidence TEXT NOT NULL CHECK (evidence IN ({", ".join(repr(e) for e in EVIDENCE)})),
+            recorded_at TEXT NOT NULL,
+            as_of TEXT NOT NULL CHECK (as_of GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'),
+            window_start TEXT NOT NULL,
+            priors_hash TEXT NOT NULL,
+            events_hash TEXT NOT NULL,
+            settings_hash TEXT NOT NULL,
+            settings TEXT NOT NULL,
+            seed INTEGER NOT NULL,
+            version TEXT NOT NULL,
+            sampler TEXT NOT NULL,
+            reports INTEGER NOT NULL,
+            r_hat_max REAL,
+            ess_min REAL,
+            divergences INTEGER NOT NULL,
+            wall_seconds REAL NOT NULL,
+            netcdf TEXT,
+            previous_run_id TEXT,
+            result TEXT NOT NULL
+        )""",
+        "CREATE INDEX runs_as_of ON runs (as_of, recorded_at)",
+        "CREATE INDEX runs_recorded_at ON runs (recorded_at)",
+        "CREATE INDEX runs_priors_hash ON runs (priors_hash)",
+        """CREATE TABLE run_states (
+            run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+            hypothesis TEXT NOT NULL,
+            state TEXT NOT NULL,
+            position INTEGER NOT NULL,
+            prior REAL NOT NULL,
+            prior_low REAL,
+            prior_high REAL,
+            posterior REAL NOT NULL,
+            low REAL,
+            high REAL,
+            exact REAL NOT NULL,
+            PRIMARY KEY (run_id, hypothesis, state)
+        )""",
+        # Report ids are not foreign keys: a run on an events file uses reports the store never held.
+        """CREATE TABLE run_reports (
+            run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+            report_id TEXT NOT NULL,
+            PRIMARY KEY (run_id, report_id)
+        )""",
+        "CREATE INDEX run_reports_report ON run_reports (report_id)",
+    ]
+    for sql in statements:
+        db.execute(sql)
+
+
+# ---------------------------------------------------------------------------------------------
+# What a record holds
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunState:
+    hypothesis: str
+    state: str
+    prior: float
+    posterior: float
+    low: float | None  # the 90 % interval; None on the exact engine
+    high: float | None
+    exact: float
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One recorded run, without its full result (see `load_result`)."""
+
+    run_id: str
+    kind: str
+    evidence: str
+    recorded_at: dt.datetime
+    as_of: dt.date
+    window_start: dt.date
+    priors_hash: str
+    events_hash: str
+    settings_hash: str
+    settings: dict[str, Any]
+    seed: int
+    version: str
+    sampler: str
+    reports: int
+    r_hat_max: float | None
+    ess_min: float | None
+    divergences: int
+    wall_seconds: float
+    netcdf: str | None
+    previous_run_id: str | None
+    states: tuple[RunState, ...] = field(default=())
+
+    @property
+    def sampled(self) -> bool:
+        return self.sampler != "exact"
+
+    @property
+    def window_days(self) -> int:
+        return (self.as_of - self.window_start).days
+
+    def posterior(self, hypothesis: str, state: str) -> float | None:
+        for s in self.states:
+            if s.hypothesis == hypothesis and s.state == state:
+                return s.posterior
+        return None
+
+    def posteriors(self) -> dict[str, dict[str, float]]:
+        out: dict[str, dict[str, float]] = {}
+        for s in self.states:
+            out.setdefault(s.hypothesis, {})[s.state] = s.posterior
+        return out
+
+
+_RUN_COLUMNS = (
+    "run_id, kind, evidence, recorded_at, as_of, window_start, priors_hash, events_hash, settings_hash, settings, "
+    "seed, version, sampler, reports, r_hat_max, ess_min, divergences, wall_seconds, netcdf, previous_run_id"
+)
+
+
+def _num(x: Any) -> float | None:
+    """A finite float or None (SQLite has no NaN; JSON from ArviZ may hold one)."""
+    if x is None:
+        return None
+    f = float(x)
+    return f if math.isfinite(f) else None
+
+
+def _record(row: Sequence[Any], states: tuple[RunState, ...] = ()) -> RunRecord:
+    return RunRecord(
+        run_id=row[0], kind=row[1], evidence=row[2], recorded_at=parse_time(row[3]),
+        as_of=dt.date.fromisoformat(row[4]), window_start=dt.date.fromisoformat(row[5]), priors_hash=row[6],
+        events_hash=row[7], settings_hash=row[8], settings=json.loads(row[9]), seed=row[10], version=row[11],
+        sampler=row[12], reports=row[13], r_hat_max=row[14], ess_min=row[15], divergences=row[16],
+        wall_seconds=row[17], netcdf=row[18], previous_run_id=row[19], states=states,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewRun:
+    """A computed run and how to label it in the log."""
+
+    result: UpdateResult
+    kind: str = "update"
+    evidence: str = "store"
+    settings: dict[str, Any] = field(default_factory=dict)
+    wall_seconds: float | None = None
+    netcdf: str | None = None
+    recorded_at: dt.datetime | None = None
+
+
+def record_runs(store: EventStore, runs: Iterable[NewRun]) -> int:
+    """Record runs in one transaction (all or none); a run id already recorded is replaced."""
+    items = list(runs)
+    for item in items:
+        if item.kind not in KINDS:
+            raise ValueError(f"unknown run kind {item.kind!r}")
+        if item.evidence not in EVIDENCE:
+            raise ValueError(f"unknown evidence selection {item.evidence!r}")
+    now = utcnow()
+
+    def insert(db: sqlite3.Connection) -> int:
+        for item in items:
+            _insert(db, item, item.recorded_at or now)
+        return len(items)
+
+    return store._write("recording a run", insert)
+
+
+def record_run(store: EventStore, run: NewRun) -> None:
+    record_runs(store, [run])
+
+
+def _insert(db: sqlite3.Connection, item: NewRun, recorded_at: dt.datetime) -> None:
+    r = item.result
+    d = r.diagnostics
+    data = r.to_json()
+    db.execute("DELETE FROM runs WHERE run_id = ?", (r.run_id,))  # cascades to its states and reports
+    n_reports = len(r.report_ids) or sum(e.reports for e in r.evidence)
+    db.execute(
+        f"INSERT INTO runs ({_RUN_COLUMNS}, result) VALUES ({', '.join('?' * 21)})",
+        (
+            r.run_id, item.kind, item.evidence, format_time(recorded_at), r.as_of.isoformat(), r.window[0].isoformat(),
+            r.priors_hash, r.events_hash, r.settings_hash, json.dumps(item.settings, sort_keys=True), r.seed, r.version,
+            d.sampler, n_reports, _num(d.r_hat_max), _num(d.ess_min), d.divergences,
+            float(d.seconds if item.wall_seconds is None else item.wall_seconds), item.netcdf, r.previous_run_id,
+            json.dumps(data, ensure_ascii=False),
+        ),
+    )
+    db.executemany(
+        "INSERT INTO run_states (run_id, hypothesis, state, position, prior, prior_low, prior_high, posterior, low, high, exact) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (r.run_id, h.id, s.id, k, s.prior, _num(s.prior_interval[0]), _num(s.prior_interval[1]), s.posterior,
+             _num(s.interval[0]), _num(s.interval[1]), s.exact)
+            for h in r.hypotheses
+            for k, s in enumerate(h.states)
+        ],
+    )
+    db.executemany(
+        "INSERT OR IGNORE INTO run_reports (run_id, report_id) VALUES (?, ?)", [(r.run_id, rid) for rid in r.report_ids]
+    )
+
+
+def delete_runs(store: EventStore, run_ids: Iterable[str]) -> int:
+    ids = list(run_ids)
+
+    def delete(db: sqlite3.Connection) -> int:
+        db.executemany("DELETE FROM runs WHERE run_id = ?", [(i,) for i in ids])
+        return len(ids)
+
+    return store._write("deleting runs", delete)
+
+
+def _forget_netcdf(store: EventStore, run_ids: Iterable[str]) -> None:
+    ids = list(run_ids)
+    store._write(
+        "updating runs", lambda db: db.executemany("UPDATE runs SET netcdf = NULL WHERE run_id = ?", [(i,) for i in ids])
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading
+# ---------------------------------------------------------------------------------------------
+
+
+def load_result(store: EventStore, run_id: str) -> UpdateResult | None:
+    """The full result of a recorded run (the cached path: no sampling), or None."""
+    rows = store._read("reading a run", "SELECT result FROM runs WHERE run_id = ?", (run_id,))
+    if not rows:
+        return None
+    from forecaster.inference import UpdateResult
+
+    try:
+        return UpdateResult.from_json(json.loads(rows[0][0]))
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError, IndexError):
+        return None  # an unreadable record is recomputed
+
+
+def list_runs(
+    store: EventStore,
+    *,
+    kinds: Sequence[str] = KINDS,
+    evidence: Sequence[str] | None = None,
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+    run_ids: Iterable[str] | None = None,
+    with_states: bool = True,
+) -> list[RunRecord]:
+    """Recorded runs, oldest as-of first (then by recording time)."""
+    where = [f"kind IN ({', '.join('?' * len(kinds))})"]
+    params: list[Any] = list(kinds)
+    if evidence is not None:
+        where.append(f"evidence IN ({', '.join('?' * len(evidence))})")
+        params += list(evidence)
+    if since is not None:
+        where.append("as_of >= ?")
+        params.append(since.isoformat())
+    if until is not None:
+        where.append("as_of <= ?")
+        params.append(until.isoformat())
+    if run_ids is not None:
+        ids = list(run_ids)
+        if not ids:
+            return []
+        where.append(f"run_id IN ({', '.join('?' * len(ids))})")
+        params += ids
+    sql = f"SELECT {_RUN_COLUMNS} FROM runs WHERE {' AND '.join(where)} ORDER BY as_of, recorded_at, run_id"
+    rows = store._read("reading runs", sql, params)
+    if not with_states or not rows:
+        return [_record(r) for r in rows]
+    states: dict[str, list[RunState]] = {}
+    ids = [r[0] for r in rows]
+    for chunk in range(0, len(ids), 500):  # SQLite's limit on bound parameters
+        part = ids[chunk : chunk + 500]
+        for s in store._read(
+            "reading runs",
+            "SELECT run_id, hypothesis, state, prior, posterior, low, high, exact FROM run_states "
+            f"WHERE run_id IN ({', '.join('?' * len(part))}) ORDER BY run_id, rowid",
+            part,
+        ):
+            states.setdefault(s[0], []).append(RunState(s[1], s[2], s[3], s[4], s[5], s[6], s[7]))
+    return [_record(r, tuple(states.get(r[0], ()))) for r in rows]
+
+
+def get_run(store: EventStore, run_id: str) -> RunRecord:
+    """A run by id or unique prefix; UsageError otherwise."""
+    rid = run_id.strip().lower()
+    rows = store._read(
+        "reading a run", "SELECT run_id FROM runs WHERE run_id >= ? AND run_id < ? ORDER BY run_id LIMIT 6",
+        (rid, rid + "\U0010ffff"),
+    )
+    exact = [r[0] for r in rows if r[0] == rid]
+    ids = exact or [r[0] for r in rows]
+    if not rid or not ids:
+        raise UsageError(f"no run {run_id!r} recorded (see `forecast runs list`)")
+    if len(ids) > 1:
+        raise UsageError(f"run id {run_id!r} is ambiguous: it starts {', '.join(ids[:5])}{', …' if len(ids) > 5 else ''}")
+    return list_runs(store, run_ids=ids)[0]
+
+
+def previous_update(store: EventStore, *, as_of: dt.date, evidence: str, exclude: str) -> RunRecord | None:
+    """The latest update recorded for an as-of date not after `as_of` (the "Δ prev" baseline)."""
+    rows = store._read(
+        "reading runs",
+        f"SELECT {_RUN_COLUMNS} FROM runs WHERE kind = 'update' AND evidence = ? AND as_of <= ? AND run_id <> ? "
+        "ORDER BY as_of DESC, recorded_at DESC LIMIT 1",
+        (evidence, as_of.isoformat(), exclude),
+    )
+    return _record(rows[0]) if rows else None
+
+
+def window_days_recorded(store: EventStore, priors_hash: str) -> list[int]:
+    """The evidence windows (days) of the runs recorded with these priors, most used first."""
+    rows = store._read(
+        "reading runs",
+        "SELECT CAST(julianday(as_of) - julianday(window_start) AS INTEGER) AS days, COUNT(*) FROM runs "
+        "WHERE priors_hash = ? GROUP BY days ORDER BY COUNT(*) DESC",
+        (priors_hash,),
+    )
+    return [int(r[0]) for r in rows]
+
+
+def recorded_ids(store: EventStore, run_ids: Iterable[str]) -> set[str]:
+    ids = list(run_ids)
+    found: set[str] = set()
+    for chunk in range(0, len(ids), 500):
+        part = ids[chunk : chunk + 500]
+        found |= {r[0] for r in store._read(
+            "reading runs", f"SELECT run_id FROM runs WHERE run_id IN ({', '.join('?' * len(part))})", part
+        )}
+    return found
+
+
+def has_runs_table(store: EventStore) -> bool:
+    return bool(store._read("reading the schema", "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'runs'"))
+
+
+# ---------------------------------------------------------------------------------------------
+# NetCDF files and pruning
+# ---------------------------------------------------------------------------------------------
+
+
+def netcdf_name(run_id: str) -> str:
+    return f"{run_id}.nc"
+
+
+def write_netcdf(idata: Any, path: Path) -> None:
+    """InferenceData -> NetCDF, atomically (temp file in the same folder, then rename)."""
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        idata.to_netcdf(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@dataclass(frozen=True)
+class PruneResult:
+    netcdf_deleted: tuple[str, ...]  # file names
+    bytes_freed: int
+    records_deleted: int
+    netcdf_kept: int
+    dry_run: bool
+
+
+def prune(ws: Workspace, store: EventStore, *, keep: int, records: bool = False, dry_run: bool = False) -> PruneResult:
+    """Keep the NetCDF files of the `keep` most recently recorded runs; delete the others, files
+    that no record names, and temp files left by killed writers. With `records`, also delete
+    the records of every run but the `keep` most recent (history then starts later)."""
+    if keep < 0:
+        raise UsageError("--keep must be 0 or more")
+    rows = store._read("reading runs", "SELECT run_id, netcdf FROM runs ORDER BY recorded_at DESC, run_id DESC")
+    newest = {r[0] for r in rows[:keep]}
+    runs_dir = ws.runs_dir
+    named = {r[1]: r[0] for r in rows if r[1]}
+    doomed_files: list[Path] = []
+    forget: list[str] = []
+    for name, rid in named.items():
+        if rid not in newest:
+            doomed_files.append(runs_dir / name)
+            forget.append(rid)
+    if runs_dir.is_dir():
+        now = time.time()
+        for f in sorted(runs_dir.iterdir()):
+            if f.suffix == ".nc" and f.name not in named:
+                doomed_files.append(f)  # no record names it
+            elif f.name.startswith(".") and f.name.endswith(".tmp") and now - f.stat().st_mtime > STALE_TEMP_S:
+                doomed_files.append(f)
+    doomed_records = [r[0] for r in rows[keep:]] if records else []
+    freed = 0
+    for f in doomed_files:
+        try:
+            freed += f.stat().st_size
+        except FileNotFoundError:
+            continue
+    if not dry_run:
+        if doomed_records:
+            delete_runs(store, doomed_records)
+        if forget:
+            _forget_netcdf(store, [r for r in forget if r not in set(doomed_records)])
+        for f in doomed_files:  # after the records: a record never names a missing file for long
+            f.unlink(missing_ok=True)
+    return PruneResult(
+        tuple(f.name for f in doomed_files if f.suffix == ".nc"), freed, len(doomed_records),
+        sum(1 for rid in named.values() if rid in newest), dry_run,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# The run log before the store: runs/*.json, moved in once
+# ---------------------------------------------------------------------------------------------
+
+
+def import_json_runs(ws: Workspace, store: EventStore) -> int:
+    """Move run records of the JSON-file log (runs/RUN_ID.json) into the store; returns how many.
+
+    Each file is deleted once its record is committed; a file that does not parse is left alone."""
+    runs_dir = ws.runs_dir
+    if not runs_dir.is_dir():
+        return 0
+    files = sorted(runs_dir.glob("*.json"))
+    if not files:
+        return 0
+    from forecaster.inference import UpdateResult
+
+    items: list[NewRun] = []
+    moved: list[Path] = []
+    for f in files:
+        try:
+            data = json.loads(f.read_text(encoding="utf-8"))
+            result = UpdateResult.from_json(data)
+            recorded = parse_time(data["recorded_at"]) if data.get("recorded_at") else None
+        except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError, IndexError):
+            continue
+        nc = runs_dir / netcdf_name(result.run_id)
+        items.append(NewRun(
+            result, kind="update", evidence="unknown", settings={"sampler": result.diagnostics.sampler},
+            netcdf=nc.name if nc.is_file() else None, recorded_at=recorded,
+        ))
+        moved.append(f)
+    known = recorded_ids(store, [i.result.run_id for i in items])
+    record_runs(store, [i for i in items if i.result.run_id not in known])
+    for f in moved:
+        f.unlink(missing_ok=True)
+    return len(items) - len(known)
+
+
+# ---------------------------------------------------------------------------------------------
+# Backfill: the weekly series by event time
+# ---------------------------------------------------------------------------------------------
+
+
+def week_points(first: dt.date, until: dt.date) -> list[dt.date]:
+    """One date per ISO week from the week of `first` to the week of `until`: each week's Sunday,
+    or `until` itself in the last week."""
+    if first > until:
+        return []
+    monday = first - dt.timedelta(days=first.weekday())
+    points = []
+    while monday <= until:
+        points.append(min(monday + dt.timedelta(days=6), until))
+        monday += dt.timedelta(days=7)
+    return points
+
+
+@dataclass(frozen=True)
+class BackfillResult:
+    points: int
+    added: int
+    first: dt.date | None
+    until: dt.date
+
+
+def backfill_weekly(
+    ws: Workspace, priors: Priors, *, until: dt.date, seed: int, force: bool = False
+) -> BackfillResult:
+    """Compute and record the weekly exact-engine series by event time (see the module doc)."""
+    from forecaster.inference import events_hash, run_id_for, run_update, settings_hash
+    from forecaster.network import build_network
+
+    with EventStore(ws.db_path) as store:
+        first_rows = store._read(
+            "reading reports",
+            "SELECT MIN(r.event_date) FROM reports r LEFT JOIN retractions t ON t.report_id = r.id WHERE t.report_id IS NULL",
+        )
+        first = dt.date.fromisoformat(first_rows[0][0]) if first_rows and first_rows[0][0] else None
+        if first is None:
+            return BackfillResult(0, 0, None, until)
+        points = week_points(first, until)
+        s_hash = settings_hash(BACKFILL_SETTINGS)
+        window = priors.evidence_window_days
+        selections = [
+            store.reports_for_update(as_of=p, window_days=window, by_event_time=True) for p in points
+        ]
+        ids = [run_id_for(priors.hash, events_hash(rs), p, seed, s_hash) for p, rs in zip(points, selections, strict=True)]
+        have = set() if force else recorded_ids(store, ids)
+        net = build_network(priors)
+        new: list[NewRun] = []
+        previous: dict[str, dict[str, float]] | None = None
+        previous_id: str | None = None
+        for p, rs, rid in zip(points, selections, ids, strict=True):
+            if rid in have:
+                previous_id = rid
+                previous = None
+                continue
+            if previous is None and previous_id is not None:
+                earlier = load_result(store, previous_id)
+                previous = earlier.posteriors() if earlier else None
+            start = time.perf_counter()
+            result = run_update(
+                priors, rs, as_of=p, seed=seed, exact_only=True, net=net, previous=previous, previous_run_id=previous_id
+            )
+            from dataclasses import replace
+
+            result = replace(result, run_id=rid, settings_hash=s_hash)
+            new.append(NewRun(
+                result, kind="backfill", evidence="store-event-time", settings=BACKFILL_SETTINGS,
+                wall_seconds=time.perf_counter() - start,
+            ))
+            previous, previous_id = result.posteriors(), rid
+        record_runs(store, new)
+    return BackfillResult(len(points), len(new), first, until)

@@ -1,0 +1,395 @@
+"""Scenarios and what-ifs (MODEL.md §5): hypothetical reports added on top of the recorded
+evidence and compared with the baseline, the recorded evidence alone.
+
+A scenario file in `scenarios/` is YAML with a `name`, `title`, `description`, `citation` and a
+`reports:` list whose entries have the fields of an event (`forecast event import`). A YAML file
+without `name` is not a scenario (`historical_events.yaml` is recorded history) and is skipped.
+
+Nothing here writes: not the event store, not the run log, not runs/. A scenario's numbers are
+never recorded, so a scenario can never become the "previous update". In sampled mode the PyMC
+model is built once and serves the baseline and every scenario, its evidence set as data.
+
+Hypothetical reports count whatever their date: the date is part of the story a scenario tells
+(and may lie in the future), not a filter. The recorded evidence keeps its evidence window.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from forecaster.errors import EvidenceError, UsageError, did_you_mean
+from forecaster.evidence import Report, check_indicator, load_reports_file, parse_grade
+from forecaster.inference import DEFAULT_SEED, SamplerSettings, UpdateResult, run_update
+from forecaster.network import build_network
+from forecaster.priors import Priors
+from forecaster.workspace import Workspace
+from forecaster.yamlio import load_yaml
+
+SCENARIO_SOURCE = "scenario: hypothetical"
+WHATIF_NAME = "whatif"
+DEFAULT_GRADE = "B2"
+_NAME = r"^[a-z0-9][a-z0-9_-]*$"
+_YES = {"yes", "y", "occurred", "true"}
+_NO = {"no", "n", "not", "not_occurred", "false"}
+
+
+# ----------------------------------------------------------------------------- scenario files
+
+
+class _ScenarioHeader(BaseModel):
+    """The fields of a scenario file around its reports (validated; unknown keys rejected)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=_NAME)
+    title: str = Field(min_length=1)
+    description: str = Field(min_length=1)
+    citation: str = Field(min_length=1)
+    reports: list[Any] = Field(min_length=1)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A named set of hypothetical reports, with the passage it rests on."""
+
+    name: str
+    title: str
+    description: str
+    citation: str
+    reports: tuple[Report, ...]
+    path: Path | None = None
+
+
+def _key_line(path: Path, key: str) -> int:
+    """The line a top-level key starts on (YAML mappings keep only their own first line)."""
+    pattern = re.compile(rf"^{re.escape(key)}\s*:")
+    try:
+        for i, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), 1):
+            if pattern.match(line):
+                return i
+    except OSError:
+        pass
+    return 0
+
+
+def _header(path: Path, data: Any) -> _ScenarioHeader:
+    if not isinstance(data, dict):
+        raise UsageError(f"{path}: expected a mapping with name, title, description, citation and reports")
+    try:
+        return _ScenarioHeader.model_validate(data)
+    except ValidationError as e:
+        first = e.errors()[0]
+        key = str(first["loc"][0]) if first["loc"] else ""
+        line = _key_line(path, key) if key else 0
+        where = f"{path}:{line}" if line else str(path)
+        if first["type"] == "extra_forbidden":
+            msg = f"unknown field {key!r}{did_you_mean(key, _ScenarioHeader.model_fields)}"
+        elif first["type"] == "missing":
+            msg = f"field {key!r}: missing; a scenario needs name, title, description, citation and reports"
+        elif key == "name" and first["type"] == "string_pattern_mismatch":
+            msg = f"field 'name': {data.get('name')!r} is not a scenario name: lower-case letters, digits, _ and -"
+        else:
+            msg = f"field {key!r}: {first['msg']}"
+        raise UsageError(f"{where}: {msg}") from None
+
+
+def _yaml_files(folder: Path) -> list[Path]:
+    return sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")])
+
+
+def scenario_files(folder: Path) -> dict[str, Path]:
+    """Every scenario in `folder` by name (files without `name:` are skipped)."""
+    if not folder.is_dir():
+        raise UsageError(f"{folder}: no scenarios folder here; `forecast init` creates one with the bundled scenarios")
+    found: dict[str, Path] = {}
+    for path in _yaml_files(folder):
+        data = load_yaml(path)
+        if not isinstance(data, dict) or "name" not in data:
+            continue
+        name = str(data["name"])
+        if name in found:
+            raise UsageError(f"{path}: scenario name {name!r} is already used by {found[name]}")
+        found[name] = path
+    return found
+
+
+def load_scenario(path: Path, *, known: Iterable[str]) -> Scenario:
+    """One scenario file, validated: its header, then every report (file:line errors with a
+    did-you-mean for an unknown indicator)."""
+    header = _header(path, load_yaml(path))
+    # A hypothetical report may be dated in the future: the story a scenario tells.
+    reports = load_reports_file(path, known=known, today=dt.date.max)
+    return Scenario(header.name, header.title, " ".join(header.description.split()), header.citation,
+                    tuple(reports), path)
+
+
+def list_scenarios(folder: Path, *, known: Iterable[str]) -> list[Scenario]:
+    """Every scenario in `folder`, each validated, by name."""
+    known = set(known)
+    return [load_scenario(path, known=known) for _name, path in sorted(scenario_files(folder).items())]
+
+
+def find_scenarios(folder: Path, names: Sequence[str], *, known: Iterable[str]) -> list[Scenario]:
+    """The scenarios named (or given as paths to scenario files), in the order given."""
+    known = set(known)
+    available: dict[str, Path] | None = None
+    chosen = []
+    for name in names:
+        as_path = Path(name)
+        if as_path.suffix in (".yaml", ".yml") and as_path.is_file():
+            chosen.append(load_scenario(as_path, known=known))
+            continue
+        if available is None:
+            available = scenario_files(folder)
+        if name not in available:
+            listed = ", ".join(sorted(available)) or "none"
+            raise UsageError(f"no scenario named {name!r} in {folder}{did_you_mean(name, available)}; available: {listed}")
+        chosen.append(load_scenario(available[name], known=known))
+    seen: set[str] = set()
+    for s in chosen:
+        if s.name in seen:
+            raise UsageError(f"scenario {s.name!r} is named twice")
+        seen.add(s.name)
+    return chosen
+
+
+# ----------------------------------------------------------------------------- typed what-ifs
+
+
+def parse_hypothetical(
+    token: str, *, known: Iterable[str], occurred: bool = True, grade: str = DEFAULT_GRADE, today: dt.date | None = None,
+) -> Report:
+    """A report typed on the command line: `INDICATOR[:yes|:no][@GRADE]`.
+
+    `armed_incident_north_kosovo` says it occurred (or, with `occurred=False`, that it did not);
+    `csto_move:no` that it did not; `csto_move@C3` graded C3 instead of `grade`."""
+    text = token.strip()
+    body, at, grade_text = text.partition("@")
+    if at:
+        try:
+            reliability, credibility = parse_grade(grade_text)
+        except EvidenceError as e:
+            raise UsageError(f"{token!r}: {e}") from None
+    else:
+        reliability, credibility = parse_grade(grade)
+    indicator, colon, answer = body.partition(":")
+    if colon:
+        word = answer.strip().lower()
+        if word in _YES:
+            occurred = True
+        elif word in _NO:
+            occurred = False
+        else:
+            raise UsageError(f"{token!r}: after ':' write yes or no (occurred or not), got {answer!r}")
+    indicator = indicator.strip()
+    if not indicator:
+        raise UsageError(f"{token!r}: no indicator; write INDICATOR[:yes|:no][@GRADE], e.g. csto_move:no@C3")
+    check_indicator(indicator, known)
+    return Report(
+        indicator=indicator, date=today or dt.date.today(), occurred=occurred, reliability=reliability,
+        credibility=credibility, source=SCENARIO_SOURCE, note=f"typed: {token}",
+    )
+
+
+def whatif_scenario(reports: Sequence[Report]) -> Scenario:
+    """Reports typed on the command line, as a scenario named `whatif`."""
+    said = ", ".join(f"{r.indicator} {'occurred' if r.occurred else 'did not occur'} ({r.grade})" for r in reports)
+    return Scenario(WHATIF_NAME, "what if " + said, said, "typed on the command line", tuple(reports))
+
+
+# ----------------------------------------------------------------------------- comparison
+
+
+Shift = Mapping[str, Mapping[str, float]]
+
+
+@dataclass(frozen=True)
+class ScenarioOutcome:
+    """One scenario's forecast and its change from the baseline (posterior minus baseline)."""
+
+    scenario: Scenario
+    result: UpdateResult
+    change: Shift
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The baseline (recorded evidence only) and every scenario, computed the same way."""
+
+    as_of: dt.date
+    sampler: str  # "exact" or "pymc-nuts"
+    seed: int
+    baseline: UpdateResult
+    baseline_recorded: bool  # the baseline is a recorded identical run, not recomputed
+    recorded_reports: int
+    outcomes: tuple[ScenarioOutcome, ...]
+    seconds: float
+
+    def to_json(self) -> dict[str, Any]:
+        b = self.baseline
+        return {
+            "as_of": self.as_of.isoformat(),
+            "window": [b.window[0].isoformat(), b.window[1].isoformat()],
+            "sampler": self.sampler,
+            "seed": self.seed,
+            "priors_hash": b.priors_hash,
+            "recorded": False,  # scenario runs are never written to the store or runs/
+            "baseline": {
+                "reports": self.recorded_reports,
+                "events_hash": b.events_hash,
+                "recorded_run_id": b.run_id if self.baseline_recorded else None,
+                "hypotheses": _states_json(b, None),
+                "diagnostics": _diagnostics_json(b),
+            },
+            "scenarios": [
+                {
+                    "name": o.scenario.name,
+                    "title": o.scenario.title,
+                    "description": o.scenario.description,
+                    "citation": o.scenario.citation,
+                    "file": None if o.scenario.path is None else str(o.scenario.path),
+                    "reports": [
+                        {"indicator": r.indicator, "occurred": r.occurred, "grade": r.grade, "date": r.date.isoformat(),
+                         "note": r.note}
+                        for r in o.scenario.reports
+                    ],
+                    "hypotheses": _states_json(o.result, o.change),
+                    "diagnostics": _diagnostics_json(o.result),
+                }
+                for o in self.outcomes
+            ],
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def _r(x: float) -> float | None:
+    return None if x != x else round(float(x), 6)
+
+
+def _states_json(result: UpdateResult, change: Shift | None) -> dict[str, dict[str, dict[str, Any]]]:
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for h in result.hypotheses:
+        out[h.id] = {}
+        for s in h.states:
+            lo, hi = s.interval
+            row: dict[str, Any] = {
+                "claimed": s.claimed,
+                "posterior": _r(s.posterior),
+                "interval": None if lo != lo else [_r(lo), _r(hi)],
+                "exact": _r(s.exact),
+                "term": s.term,
+            }
+            if change is not None:
+                row["change"] = _r(change[h.id][s.id])
+            out[h.id][s.id] = row
+    return out
+
+
+def _diagnostics_json(result: UpdateResult) -> dict[str, Any]:
+    d = result.diagnostics
+    return {
+        "sampler": d.sampler, "chains": d.chains, "draws": d.draws, "tune": d.tune,
+        "r_hat_max": None if d.r_hat_max is None else round(d.r_hat_max, 4),
+        "ess_min": None if d.ess_min is None else round(d.ess_min, 1),
+        "divergences": d.divergences, "warnings": list(d.warnings),
+    }
+
+
+def _change(result: UpdateResult, baseline: UpdateResult) -> dict[str, dict[str, float]]:
+    base = baseline.posteriors()
+    return {h.id: {s.id: s.posterior - base[h.id][s.id] for s in h.states} for h in result.hypotheses}
+
+
+def compare(
+    priors: Priors,
+    recorded: Sequence[Report],
+    scenarios: Sequence[Scenario],
+    *,
+    as_of: dt.date,
+    seed: int = DEFAULT_SEED,
+    exact: bool = False,
+    sampler_settings: SamplerSettings | None = None,
+    baseline: UpdateResult | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Comparison:
+    """The recorded evidence alone (the baseline), then with each scenario's reports added.
+
+    Exact engine with `exact`; otherwise PyMC, one model built once for the baseline and every
+    scenario. A `baseline` given (a recorded identical run) is used instead of recomputing it."""
+    start = time.perf_counter()
+    say = progress or (lambda _msg: None)
+    net = build_network(priors)
+    model = None
+    settings = sampler_settings or SamplerSettings()
+    if not exact:
+        say("building the model")
+        from forecaster import sampler  # imports pymc: only on the sampled path
+
+        model = sampler.build_model(net)
+
+    def forecast(reports: Sequence[Report]) -> UpdateResult:
+        return run_update(priors, reports, as_of=as_of, seed=seed, exact_only=exact, sampler_settings=settings,
+                          net=net, model=model)
+
+    recorded_baseline = baseline is not None
+    if baseline is None:
+        say("sampling the baseline (recorded evidence)" if not exact else "baseline")
+        baseline = forecast(recorded)
+    outcomes = []
+    for i, sc in enumerate(scenarios, 1):
+        say(f"sampling scenario {i}/{len(scenarios)}: {sc.name}" if not exact else sc.name)
+        result = forecast([*recorded, *sc.reports])
+        outcomes.append(ScenarioOutcome(sc, result, _change(result, baseline)))
+    return Comparison(
+        as_of=as_of, sampler="exact" if exact else "pymc-nuts", seed=seed, baseline=baseline,
+        baseline_recorded=recorded_baseline, recorded_reports=len(recorded), outcomes=tuple(outcomes),
+        seconds=time.perf_counter() - start,
+    )
+
+
+def run_scenarios(
+    ws: Workspace,
+    priors: Priors,
+    scenarios: Sequence[Scenario],
+    *,
+    as_of: dt.date,
+    seed: int = DEFAULT_SEED,
+    exact: bool = False,
+    sampler_kwargs: Mapping[str, Any] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Comparison:
+    """`compare` on the workspace's recorded evidence (the store, as `forecast update` reads it).
+
+    In sampled mode a recorded update of exactly these inputs (same run id) serves as the
+    baseline, read-only; nothing is written either way."""
+    from forecaster.updating import gather_reports, planned_run_id, sampler_settings
+
+    recorded = gather_reports(ws, priors, as_of=as_of)
+    _settings, ss = sampler_settings(dict(sampler_kwargs or {}), exact)
+    baseline = None
+    if not exact:
+        run_id = planned_run_id(priors, recorded, as_of=as_of, seed=seed, sampler_kwargs=dict(sampler_kwargs or {}))
+        baseline = recorded_run(ws, run_id)
+    return compare(priors, recorded, scenarios, as_of=as_of, seed=seed, exact=exact, sampler_settings=ss,
+                   baseline=baseline, progress=progress)
+
+
+def recorded_run(ws: Workspace, run_id: str) -> UpdateResult | None:
+    """The recorded update with this run id, read without writing, or None."""
+    if not ws.db_path.exists():
+        return None
+    from forecaster import runs
+    from forecaster.store import EventStore
+
+    with EventStore(ws.db_path) as store:
+        if not runs.has_runs_table(store):
+            return None
+        return runs.load_result(store, run_id)
