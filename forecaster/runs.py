@@ -242,7 +242,8 @@ def _insert(db: sqlite3.Connection, item: NewRun, recorded_at: dt.datetime) -> N
     r = item.result
     d = r.diagnostics
     data = r.to_json()
-    db.execute("DELETE FROM runs WHERE run_id = ?", (r.run_id,))  # cascades to its states and reports
+    for table in ("run_states", "run_reports", "runs"):  # not left to ON DELETE CASCADE: a raw connection may lack foreign_keys
+        db.execute(f"DELETE FROM {table} WHERE run_id = ?", (r.run_id,))
     n_reports = len(r.report_ids) or sum(e.reports for e in r.evidence)
     db.execute(
         f"INSERT INTO runs ({_RUN_COLUMNS}, result) VALUES ({', '.join('?' * 21)})",

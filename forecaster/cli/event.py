@@ -80,7 +80,7 @@ def _indicator_ids(ws: Workspace) -> set[str]:
         # one in yamlio (which keeps line numbers this does not need). Only the top-level list is
         # walked, so aliases are never expanded.
         loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-        data = yaml.load(path.read_text(encoding="utf-8-sig"), Loader=loader)  # noqa: S506 - a safe loader
+        data = yaml.load(path.read_text(encoding="utf-8-sig"), Loader=loader)
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         data = None
     items = data.get("indicators") if isinstance(data, dict) else None
@@ -102,9 +102,7 @@ def _date(value: str | None, option: str) -> dt.date | None:
         raise UsageError(f"{option} {value!r} is not an ISO date (YYYY-MM-DD)") from None
 
 
-def _format(value: str | None, *, default: Format | None = None) -> Format | None:
-    if value is None:
-        return default
+def _format(value: str) -> Format:
     fmt = value.strip().lower()
     if fmt == "yml":
         fmt = "yaml"
@@ -354,7 +352,7 @@ def import_(
     Example:  forecast event import scenarios/historical_events.yaml
     """
     ws = workspace(ctx)
-    chosen = _format(fmt) or format_from_name(file)
+    chosen = _format(fmt) if fmt is not None else format_from_name(file)
     known = _indicator_ids(ws)
     batch = read_reports_file(file, known=known, fmt=chosen)
     who = _analyst(analyst)
@@ -385,7 +383,6 @@ def export(
     Example:  forecast event export --format csv -o reports.csv
     """
     chosen = _format(fmt)
-    assert chosen is not None
     with _store(ctx) as store:
         n = store.export(sys.stdout, fmt=chosen) if output is None else _export_to_file(store, output, chosen)
     if output is not None:

@@ -186,8 +186,6 @@ def _cell(state: Any, change: float | None) -> Text:
 
 
 def _render_comparison(comparison: Any) -> None:
-    from forecaster.report import footer
-
     sampled = comparison.sampler != "exact"
     what = "posterior, 90% interval, change from baseline (pp)" if sampled else "posterior, change from baseline (pp)"
     out.print(f"scenarios as of {comparison.as_of} — {what}; * = the papers' claimed state")
@@ -202,24 +200,42 @@ def _render_comparison(comparison: Any) -> None:
             states = next(x for x in o.result.hypotheses if x.id == h.id).states
             t.add_row(Text(o.scenario.name), *(_cell(s, o.change[h.id][s.id]) for s in states))
         out.print(t)
+    files = [o for o in comparison.outcomes if o.scenario.path is not None]
+    typed = [o for o in comparison.outcomes if o.scenario.path is None]
+    for o in typed:
+        out.print(Text(f"{o.scenario.name}: " + ", ".join(_said(r.indicator, r.occurred, r.grade) for r in o.scenario.reports)))
+    if files:
+        _legend(files)
+    for w in _warnings(comparison):
+        err.print(f"warning: {w}", style="yellow")
+    runs = [baseline, *(o.result for o in comparison.outcomes)]
+    if sampled:
+        d = baseline.diagnostics
+        rhat = max(r.diagnostics.r_hat_max or 0.0 for r in runs)
+        ess = min(r.diagnostics.ess_min if r.diagnostics.ess_min is not None else float("inf") for r in runs)
+        divergences = sum(r.diagnostics.divergences for r in runs)
+        engine = (f"pymc-nuts {d.chains}×{d.draws} draws, R-hat max {rhat:.3f}, ESS min {ess:.0f}, "
+                  f"divergences {divergences}")
+    else:
+        engine = "exact engine (prior-mean network)"
+    source = f"recorded run {baseline.run_id} reused" if comparison.baseline_recorded else "computed now"
+    out.print(
+        f"baseline: {comparison.recorded_reports} recorded reports ({baseline.window[0]} to {baseline.window[1]}), "
+        f"{source} · priors {baseline.priors_hash} · seed {comparison.seed} · {engine} · {comparison.seconds:.1f}s · "
+        "not recorded: nothing written to the store or runs/",
+        style="dim",
+    )
+
+
+def _legend(outcomes: list[Any]) -> None:
     legend = Table(title="scenarios", title_justify="left", box=box.SIMPLE_HEAVY, pad_edge=False, header_style="bold")
     legend.add_column("name", no_wrap=True)
     legend.add_column("title", ratio=1)
     legend.add_column("hypothetical reports", ratio=1)
-    for o in comparison.outcomes:
+    for o in outcomes:
         said = ", ".join(_said(r.indicator, r.occurred, r.grade) for r in o.scenario.reports)
         legend.add_row(Text(o.scenario.name), Text(o.scenario.title), Text(said))
     out.print(legend)
-    for w in _warnings(comparison):
-        err.print(f"warning: {w}", style="yellow")
-    base = footer(baseline).split(" · ")
-    source = f"recorded run {baseline.run_id} reused" if comparison.baseline_recorded else "computed now"
-    out.print(
-        f"baseline: {comparison.recorded_reports} recorded reports ({baseline.window[0]} to {baseline.window[1]}), "
-        f"{source} · {' · '.join(p for p in base if p.startswith(('priors', 'seed', 'sampler')))} · "
-        f"{comparison.seconds:.1f}s · not recorded: nothing written to the store or runs/",
-        style="dim",
-    )
 
 
 # ----------------------------------------------------------------------------- whatif
@@ -325,27 +341,30 @@ def _render_plan(plan: Any, *, limit: int | None) -> None:
         out.print("every indicator already has a report")
         return
     hyps = list(plan.posterior)
-    t = Table(box=box.SIMPLE_HEAVY, pad_edge=False, header_style="bold")
-    t.add_column("#", justify="right")
+    others = [h for h in hyps if h != focus] if focus is None else []
+    t = Table(box=None, pad_edge=False, header_style="bold", collapse_padding=True)
+    t.add_column("#", justify="right", no_wrap=True)
     t.add_column("indicator", no_wrap=True)
-    t.add_column(f"bits ({focus or 'all'})", justify="right")
-    others = [h for h in hyps if h != focus]
+    t.add_column("bits" if focus is None else f"bits {focus}", justify="right", no_wrap=True)
     for h in others:
-        t.add_column(h, justify="right")
-    t.add_column("P(occurs)", justify="right")
-    t.add_column("P(says yes)", justify="right")
-    t.add_column("largest shift: if yes / if no (pp)", no_wrap=True)
+        t.add_column(h, justify="right", no_wrap=True)
+    t.add_column("P(occurs)", justify="right", no_wrap=True)
+    t.add_column("P(yes)", justify="right", no_wrap=True)
+    t.add_column("shift if yes / if no (pp)", no_wrap=True)
     rows = plan.ranked if limit is None else plan.ranked[:limit]
+    names = [s for states in plan.posterior.values() for s in states]
     for i, v in enumerate(rows, 1):
         h, s, yes, no = v.largest_shift(focus)
+        label = s if names.count(s) == 1 else f"{h}.{s}"  # a state name alone where it is unambiguous
         t.add_row(
-            str(i), Text(v.indicator), f"{v.score(focus):.4f}", *(f"{v.bits[o]:.4f}" for o in others),
-            _pct(v.p_occurs), _pct(v.p_report_yes), Text(f"{h}.{s} {_pp(yes)} / {_pp(no)}"),
+            str(i), Text(v.indicator), f"{v.score(focus):.4f}", *(f"{v.bits[o]:.3f}" for o in others),
+            _pct(v.p_occurs), _pct(v.p_report_yes), Text(f"{label} {_pp(yes)} / {_pp(no)}"),
         )
     out.print(t)
     more = len(plan.ranked) - len(rows)
     notes = [f"{more} more (--limit)"] if more > 0 else []
     if plan.reported:
         notes.append(f"{len(plan.reported)} indicators already reported (not ranked)")
-    notes.append("bits: expected reduction in uncertainty; 1 bit settles a 50/50 question")
+    notes.append(f"P(yes): that a report graded {plan.grade} says it occurred")
+    notes.append("bits: expected information (mutual information); 1 bit settles a 50/50 question")
     out.print(" · ".join(notes), style="dim")
