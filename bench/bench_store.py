@@ -16,11 +16,13 @@ import csv
 import datetime as dt
 import os
 import random
+import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -84,13 +86,17 @@ def _lib_update(ws: Workspace, window: int) -> None:
         store.reports_for_update(TODAY, window)
 
 
-def timed(argv: list[str], env: dict[str, str]) -> float:
+def timed(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of one process. CPU time is what the process itself cost; wall
+    time also holds waiting for a busy machine (two cores shared with whatever else runs)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     done = subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     elapsed = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(argv)} failed ({done.returncode}): {done.stderr}")
-    return elapsed
+    return elapsed, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def main() -> int:
@@ -133,20 +139,24 @@ def main() -> int:
             ("forecast event export --format csv (everything)", None, [[*forecast, "event", "export"]] * min(args.runs, 3)),
         ]
         print(f"store: {args.reports:,} reports built in {build_s:.2f} s ({size_mb:.1f} MB); {args.runs} runs per command\n")
-        print(f"{'command':<62} {'median':>8} {'min':>7} {'max':>7} {'target':>7}")
+        load = os.getloadavg()[0]
+        print(f"load average before timing: {load:.2f} on {os.cpu_count()} cores (wall times grow with it; CPU times much less)\n")
+        print(f"{'command':<62} {'median':>8} {'min':>7} {'max':>7} {'cpu':>7} {'target':>7}")
         failed = False
         for name, target, argvs in cases:
-            times = [timed(argv, env) for argv in argvs]
+            runs = [timed(argv, env) for argv in argvs]
+            times = [w for w, _ in runs]
             med = statistics.median(times)
+            cpu = statistics.median(c for _, c in runs)
             verdict = ""
             if target is not None:
                 ok = med <= target
                 failed |= not ok
                 verdict = f"{target:>6.1f}s {'ok' if ok else 'MISSED'}"
-            print(f"{name:<62} {med:>7.3f}s {min(times):>6.3f}s {max(times):>6.3f}s {verdict}")
+            print(f"{name:<62} {med:>7.3f}s {min(times):>6.3f}s {max(times):>6.3f}s {cpu:>6.3f}s {verdict}")
         print("\nin process (the store's share of the above; the rest is interpreter, Typer and Rich start-up):")
         window = 1460
-        lib_cases = [
+        lib_cases: list[tuple[str, Callable[[int], None]]] = [
             ("EventStore(path) open", lambda k: EventStore(ws.db_path).close()),
             ("open + add", lambda k: _lib_add(ws, indicators[0], since, k)),
             (f"open + list(since={since}) ({matching} rows)", lambda k: _lib_list(ws, since)),

@@ -103,7 +103,9 @@ def period_for(
     """The brief's period (see the module doc); UsageError for a bad combination."""
     today = today or dt.date.today()
     if period not in ("week", "last-week"):
-        raise UsageError(f"--period {period!r}: expected week or last-week{did_you_mean(period, ('week', 'last-week'))}")
+        raise UsageError(
+            f"--period {period!r}: expected week or last-week{did_you_mean(period, ('week', 'last-week'))}"
+        )
     if period == "last-week":
         if since is not None or until is not None:
             raise UsageError("--period last-week fixes the dates; leave out --since and --until")
@@ -132,7 +134,9 @@ class Alert:
     threshold: float
 
     def fires(self, p: float) -> bool:
-        return {">": p > self.threshold, "<": p < self.threshold, ">=": p >= self.threshold, "<=": p <= self.threshold}[self.op]
+        return {">": p > self.threshold, "<": p < self.threshold, ">=": p >= self.threshold, "<=": p <= self.threshold}[
+            self.op
+        ]
 
 
 def parse_alert(text: str, priors: Priors) -> Alert:
@@ -150,7 +154,10 @@ def parse_alert(text: str, priors: Priors) -> Alert:
     if hyp not in states:
         raise UsageError(f"--alert {text!r}: unknown hypothesis {hyp!r}{did_you_mean(hyp, states)}")
     if state not in states[hyp]:
-        raise UsageError(f"--alert {text!r}: {hyp} has no state {state!r}{did_you_mean(state, states[hyp])}; its states: {', '.join(states[hyp])}")
+        raise UsageError(
+            f"--alert {text!r}: {hyp} has no state {state!r}{did_you_mean(state, states[hyp])}; "
+            f"its states: {', '.join(states[hyp])}"
+        )
     return Alert(f"{hyp}.{state}{op}{number}{percent}", hyp, state, op, value)
 
 
@@ -194,7 +201,11 @@ class Driver:
 
     @property
     def largest(self) -> tuple[str, str, float]:
-        return max(((h, s, v) for h, d in self.shift.items() for s, v in d.items()), key=lambda x: abs(x[2]), default=("", "", 0.0))
+        return max(
+            ((h, s, v) for h, d in self.shift.items() for s, v in d.items()),
+            key=lambda x: abs(x[2]),
+            default=("", "", 0.0),
+        )
 
 
 @dataclass(frozen=True)
@@ -341,7 +352,6 @@ def build_brief(
 
     net = build_network(priors)
     hyp_nodes = {h.id: h for h in priors.hypotheses}
-    ind_nodes = {i.id: i for i in priors.indicators}
     states = tuple((h.id, tuple(s.id for s in h.states)) for h in result.hypotheses)
 
     headline = []
@@ -352,10 +362,19 @@ def build_brief(
         if node is not None and s.id in node.states:
             definition = node.definitions[node.states.index(s.id)]
         iv = None if s.interval[0] != s.interval[0] else s.interval
-        headline.append(Headline(
-            h.id, node.question if node else "", s.id, definition, s.posterior, iv, s.term,
-            icd_sentence(s.term, s.posterior, iv, h.id, s.id), s.claimed,
-        ))
+        headline.append(
+            Headline(
+                h.id,
+                node.question if node else "",
+                s.id,
+                definition,
+                s.posterior,
+                iv,
+                s.term,
+                icd_sentence(s.term, s.posterior, iv, h.id, s.id),
+                s.claimed,
+            )
+        )
 
     baseline = _baseline(store, result, period, previous_briefs)
     changes = tuple(
@@ -374,6 +393,7 @@ def build_brief(
         key=lambda e: (e.report.date, e.report.id or ""),
     )
     retracted_ids = {e.report.id for e in retracted}
+
     def by_date(ids: Iterable[str]) -> list[StoredReport]:
         return sorted((stored[i] for i in ids if i in stored), key=lambda e: (e.report.date, e.report.id or ""))
 
@@ -387,7 +407,9 @@ def build_brief(
     watch, unreported = _watch(net, priors, current_reports)
 
     trend_since = result.as_of - dt.timedelta(weeks=TREND_WEEKS)
-    records = runs.list_runs(store, evidence=("store", "store-event-time"), since=trend_since + dt.timedelta(days=1), until=result.as_of)
+    records = runs.list_runs(
+        store, evidence=("store", "store-event-time"), since=trend_since + dt.timedelta(days=1), until=result.as_of
+    )
     trend = _trend(records, result, priors.hash)
 
     posts = result.posteriors()
@@ -418,19 +440,41 @@ def build_brief(
         "stale": stale,
     }
     return Brief(
-        period=period, result=result, stale=stale, hypotheses=states, headline=tuple(headline), baseline=baseline,
-        changes=changes, priors_changed=baseline.priors_hash is not None and baseline.priors_hash != result.priors_hash,
-        drivers=drivers, new_reports=tuple(_item(e) for e in new), retracted_reports=tuple(_item(e) for e in retracted),
-        left_window=tuple(_item(e) for e in left), watch=watch, unreported=unreported, trend=trend,
-        trend_since=trend_since, alerts=alert_results, provenance=provenance,
+        period=period,
+        result=result,
+        stale=stale,
+        hypotheses=states,
+        headline=tuple(headline),
+        baseline=baseline,
+        changes=changes,
+        priors_changed=baseline.priors_hash is not None and baseline.priors_hash != result.priors_hash,
+        drivers=drivers,
+        new_reports=tuple(_item(e) for e in new),
+        retracted_reports=tuple(_item(e) for e in retracted),
+        left_window=tuple(_item(e) for e in left),
+        watch=watch,
+        unreported=unreported,
+        trend=trend,
+        trend_since=trend_since,
+        alerts=alert_results,
+        provenance=provenance,
     )
 
 
 def _item(entry: StoredReport) -> ReportItem:
     r, t = entry.report, entry.retraction
     return ReportItem(
-        r.id or "", r.indicator, r.date, r.occurred, r.grade, r.source, r.url, r.note, r.analyst,
-        t.reason if t else "", t.retracted_by if t else "",
+        r.id or "",
+        r.indicator,
+        r.date,
+        r.occurred,
+        r.grade,
+        r.source,
+        r.url,
+        r.note,
+        r.analyst,
+        t.reason if t else "",
+        t.retracted_by if t else "",
     )
 
 
@@ -442,19 +486,31 @@ def _baseline(store: EventStore, result: UpdateResult, period: Period, folder: P
         name, data = earlier
         prov = data.get("provenance", {})
         return Baseline(
-            "brief", f"the previous brief ({name})", prov.get("run_id"), _date(prov.get("as_of")),
+            "brief",
+            f"the previous brief ({name})",
+            prov.get("run_id"),
+            _date(prov.get("as_of")),
             {h: {s: float(v["posterior"]) for s, v in st.items()} for h, st in data.get("posteriors", {}).items()},
-            frozenset(prov.get("report_ids", [])), prov.get("priors_hash"),
+            frozenset(prov.get("report_ids", [])),
+            prov.get("priors_hash"),
         )
     records = runs.list_runs(store, evidence=("store", "store-event-time"), until=period.since - dt.timedelta(days=1))
     if records:
-        last = max(records, key=lambda r: (r.as_of, r.priors_hash == result.priors_hash, r.kind == "update", r.sampled, r.recorded_at))
+        last = max(
+            records,
+            key=lambda r: (r.as_of, r.priors_hash == result.priors_hash, r.kind == "update", r.sampled, r.recorded_at),
+        )
         old = runs.load_result(store, last.run_id)
         ids = frozenset(old.report_ids) if old else frozenset()
         what = "backfill point" if last.kind == "backfill" else "run"
         return Baseline(
-            "run", f"the start of the period ({what} {last.run_id} as of {last.as_of.isoformat()})", last.run_id,
-            last.as_of, last.posteriors(), ids, last.priors_hash,
+            "run",
+            f"the start of the period ({what} {last.run_id} as of {last.as_of.isoformat()})",
+            last.run_id,
+            last.as_of,
+            last.posteriors(),
+            ids,
+            last.priors_hash,
         )
     priors = {h.id: {s.id: s.prior for s in h.states} for h in result.hypotheses}
     return Baseline("prior", "the prior (no run recorded before the period)", None, None, priors, frozenset(), None)
@@ -488,8 +544,13 @@ def previous_brief(folder: Path, *, before: dt.date) -> tuple[str, dict[str, Any
 
 
 def _drivers(
-    net: Network, priors: Priors, current: list[Any], baseline: list[Any], touched: list[str],
-    current_ids: set[str], baseline_ids: set[str],
+    net: Network,
+    priors: Priors,
+    current: list[Any],
+    baseline: list[Any],
+    touched: list[str],
+    current_ids: set[str],
+    baseline_ids: set[str],
 ) -> tuple[Driver, ...]:
     """For each indicator whose reports changed: posterior now minus posterior with its reports as at the baseline."""
     if not touched:
@@ -519,7 +580,7 @@ def _drivers(
 
 def expected_information(
     net: Network, log_lam: np.ndarray, accuracy: float, indicators: Sequence[int]
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, list[np.ndarray]]:
     """For a hypothetical report (accuracy a, saying occurred or not) on each of `indicators`:
     (mutual information in bits with each hypothesis, shape (U, H); expected absolute shift of
     each hypothesis state, list over H of (U, K)) — MODEL.md §5, exact engine, vectorised."""
@@ -547,13 +608,17 @@ def expected_information(
     return np.maximum(bits, 0.0), shift
 
 
-def _voi(net: Network, log_lam: np.ndarray, accuracy: float, indicators: Sequence[int]) -> tuple[np.ndarray, list[np.ndarray]]:
+def _voi(
+    net: Network, log_lam: np.ndarray, accuracy: float, indicators: Sequence[int]
+) -> tuple[np.ndarray, list[np.ndarray]]:
     """forecaster.voi's vectorised function when it is there, with the same meaning; else ours."""
+    import importlib
+
     try:
-        from forecaster import voi  # type: ignore[attr-defined]
+        voi: Any = importlib.import_module("forecaster.voi")
     except ImportError:
         voi = None
-    fn: Callable[..., Any] | None = getattr(voi, "expected_information", None) if voi is not None else None
+    fn: Callable[..., Any] | None = getattr(voi, "expected_information", None)
     if fn is not None:
         try:
             bits, shift = fn(net, log_lam, accuracy, indicators)
@@ -583,11 +648,18 @@ def _watch(net: Network, priors: Priors, reports: Iterable[Any]) -> tuple[tuple[
             ((h, k) for h in range(len(shift)) for k in range(shift[h].shape[1])), key=lambda hk: shift[hk[0]][u, hk[1]]
         )
         node = nodes[ind]
-        items.append(WatchItem(
-            ind, node.name, node.definition, float(bits[u].sum()),
-            {hid: float(bits[u, h]) for h, hid in enumerate(net.hypothesis_ids)},
-            float(shift[best_h][u, best_k]), net.hypothesis_ids[best_h], net.states[best_h][best_k],
-        ))
+        items.append(
+            WatchItem(
+                ind,
+                node.name,
+                node.definition,
+                float(bits[u].sum()),
+                {hid: float(bits[u, h]) for h, hid in enumerate(net.hypothesis_ids)},
+                float(shift[best_h][u, best_k]),
+                net.hypothesis_ids[best_h],
+                net.states[best_h][best_k],
+            )
+        )
     items.sort(key=lambda w: (-round(w.bits, 12), w.indicator))
     return tuple(items[:WATCH_TOP]), len(unreported)
 
@@ -595,10 +667,23 @@ def _watch(net: Network, priors: Priors, reports: Iterable[Any]) -> tuple[tuple[
 def _trend(records: Sequence[RunRecord], result: UpdateResult, priors_hash: str) -> tuple[TrendPoint, ...]:
     by_date: dict[dt.date, RunRecord] = {}
     for r in records:
-        key = (r.run_id == result.run_id, r.priors_hash == priors_hash, r.kind == "update", r.sampled, r.recorded_at, r.run_id)
+        key = (
+            r.run_id == result.run_id,
+            r.priors_hash == priors_hash,
+            r.kind == "update",
+            r.sampled,
+            r.recorded_at,
+            r.run_id,
+        )
         held = by_date.get(r.as_of)
-        if held is None or key > (held.run_id == result.run_id, held.priors_hash == priors_hash, held.kind == "update",
-                                  held.sampled, held.recorded_at, held.run_id):
+        if held is None or key > (
+            held.run_id == result.run_id,
+            held.priors_hash == priors_hash,
+            held.kind == "update",
+            held.sampled,
+            held.recorded_at,
+            held.run_id,
+        ):
             by_date[r.as_of] = r
     points = []
     for day in sorted(by_date):
@@ -641,7 +726,7 @@ def trend_png(brief: Brief) -> bytes:
     from matplotlib.ticker import PercentFormatter
 
     hyps = brief.hypotheses
-    with matplotlib.style.context("default"), matplotlib.rc_context(_CHART_RC):
+    with matplotlib.style.context("default"), matplotlib.rc_context(_CHART_RC):  # type: ignore[arg-type]
         fig = Figure(figsize=(7.2, 1.9 * len(hyps) + 0.4), dpi=_CHART_DPI, layout="constrained")
         FigureCanvasAgg(fig)
         axes = fig.subplots(len(hyps), 1, sharex=True, squeeze=False)[:, 0]
@@ -730,7 +815,9 @@ def _context(brief: Brief) -> dict[str, Any]:
         "b": brief,
         "r": r,
         "posteriors": posteriors,
-        "changes_by_hypothesis": [(hid, [c for c in brief.changes if c.hypothesis == hid]) for hid, _ in brief.hypotheses],
+        "changes_by_hypothesis": [
+            (hid, [c for c in brief.changes if c.hypothesis == hid]) for hid, _ in brief.hypotheses
+        ],
         "provenance": brief.provenance,
     }
 
@@ -758,31 +845,50 @@ def brief_json(brief: Brief) -> dict[str, Any]:
         "stale": brief.stale,
         "headline": [
             {
-                "hypothesis": h.hypothesis, "state": h.state, "posterior": _r(h.posterior),
+                "hypothesis": h.hypothesis,
+                "state": h.state,
+                "posterior": _r(h.posterior),
                 "interval": None if h.interval is None else [_r(h.interval[0]), _r(h.interval[1])],
-                "term": h.term, "sentence": h.sentence, "definition": h.definition,
+                "term": h.term,
+                "sentence": h.sentence,
+                "definition": h.definition,
             }
             for h in brief.headline
         ],
         "posteriors": {
             h.id: {
-                s.id: {"posterior": _r(s.posterior), "low": _r(s.interval[0]), "high": _r(s.interval[1]), "prior": _r(s.prior)}
+                s.id: {
+                    "posterior": _r(s.posterior),
+                    "low": _r(s.interval[0]),
+                    "high": _r(s.interval[1]),
+                    "prior": _r(s.prior),
+                }
                 for s in h.states
             }
             for h in r.hypotheses
         },
         "baseline": {
-            "kind": brief.baseline.kind, "label": brief.baseline.label, "run_id": brief.baseline.run_id,
+            "kind": brief.baseline.kind,
+            "label": brief.baseline.label,
+            "run_id": brief.baseline.run_id,
             "as_of": brief.baseline.as_of.isoformat() if brief.baseline.as_of else None,
             "priors_changed": brief.priors_changed,
         },
         "changes": [
-            {"hypothesis": c.hypothesis, "state": c.state, "before": _r(c.before), "after": _r(c.after), "change": _r(c.delta)}
+            {
+                "hypothesis": c.hypothesis,
+                "state": c.state,
+                "before": _r(c.before),
+                "after": _r(c.after),
+                "change": _r(c.delta),
+            }
             for c in brief.changes
         ],
         "drivers": [
             {
-                "indicator": d.indicator, "new_reports": d.new, "dropped_reports": d.dropped,
+                "indicator": d.indicator,
+                "new_reports": d.new,
+                "dropped_reports": d.dropped,
                 "largest": {"hypothesis": d.largest[0], "state": d.largest[1], "shift": _r(d.largest[2])},
                 "shift": {h: {s: _r(v) for s, v in st.items()} for h, st in d.shift.items()},
             }
@@ -798,22 +904,36 @@ def brief_json(brief: Brief) -> dict[str, Any]:
             "unreported": brief.unreported,
             "indicators": [
                 {
-                    "indicator": w.indicator, "bits": _r(w.bits), "bits_by_hypothesis": {h: _r(v) for h, v in w.bits_by_hypothesis.items()},
-                    "expected_shift": _r(w.expected_shift), "hypothesis": w.shift_hypothesis, "state": w.shift_state,
+                    "indicator": w.indicator,
+                    "bits": _r(w.bits),
+                    "bits_by_hypothesis": {h: _r(v) for h, v in w.bits_by_hypothesis.items()},
+                    "expected_shift": _r(w.expected_shift),
+                    "hypothesis": w.shift_hypothesis,
+                    "state": w.shift_state,
                 }
                 for w in brief.watch
             ],
         },
         "trend": [
             {
-                "as_of": p.as_of.isoformat(), "run_id": p.run_id, "kind": p.kind, "sampler": p.sampler,
+                "as_of": p.as_of.isoformat(),
+                "run_id": p.run_id,
+                "kind": p.kind,
+                "sampler": p.sampler,
                 "states": {h: {s: [_r(v[0]), _r(v[1]), _r(v[2])] for s, v in st.items()} for h, st in p.values.items()},
             }
             for p in brief.trend
         ],
         "alerts": [
-            {"rule": a.alert.rule, "hypothesis": a.alert.hypothesis, "state": a.alert.state, "op": a.alert.op,
-             "threshold": a.alert.threshold, "value": _r(a.value), "fired": a.fired}
+            {
+                "rule": a.alert.rule,
+                "hypothesis": a.alert.hypothesis,
+                "state": a.alert.state,
+                "op": a.alert.op,
+                "threshold": a.alert.threshold,
+                "value": _r(a.value),
+                "fired": a.fired,
+            }
             for a in brief.alerts
         ],
         "provenance": dict(brief.provenance),
@@ -822,8 +942,15 @@ def brief_json(brief: Brief) -> dict[str, Any]:
 
 def _report_json(i: ReportItem) -> dict[str, Any]:
     out: dict[str, Any] = {
-        "id": i.id, "indicator": i.indicator, "date": i.date.isoformat(), "occurred": i.occurred, "grade": i.grade,
-        "source": i.source, "url": i.url, "note": i.note, "analyst": i.analyst,
+        "id": i.id,
+        "indicator": i.indicator,
+        "date": i.date.isoformat(),
+        "occurred": i.occurred,
+        "grade": i.grade,
+        "source": i.source,
+        "url": i.url,
+        "note": i.note,
+        "analyst": i.analyst,
     }
     if i.reason:
         out.update(retraction_reason=i.reason, retracted_by=i.retracted_by)
@@ -920,10 +1047,13 @@ def make_brief(
         result = runs.load_result(store, run_id)
         how = "cached"
         if result is None and not update:
-            latest = [r for r in runs.list_runs(store, kinds=("update",), evidence=("store",), until=as_of, with_states=False)]
+            latest = [
+                r for r in runs.list_runs(store, kinds=("update",), evidence=("store",), until=as_of, with_states=False)
+            ]
             if not latest:
                 raise ForecastError(
-                    f"no run recorded as of {as_of.isoformat()} or earlier, and --no-update forbids one: run `forecast update` first"
+                    f"no run recorded as of {as_of.isoformat()} or earlier, and --no-update forbids one: "
+                    "run `forecast update` first"
                 )
             pick = max(latest, key=lambda r: (r.as_of, r.recorded_at))
             result = runs.load_result(store, pick.run_id)
@@ -936,9 +1066,21 @@ def make_brief(
         result, cached = update_forecast(ws, priors, as_of=as_of, seed=seed, exact=exact, sampler_kwargs=sampler_kwargs)
         how = "cached" if cached else "updated"
     with EventStore(ws.db_path) as store:
+        # The brief reads the run as recorded (rounded as its JSON is), whether it was computed just
+        # now or long ago: the same store gives the same bytes either way.
+        result = runs.load_result(store, result.run_id) or result
         record = runs.list_runs(store, run_ids=[result.run_id], with_states=False)
-        netcdf = record[0].netcdf if record and record[0].netcdf and (ws.runs_dir / record[0].netcdf).is_file() else None
+        netcdf = (
+            record[0].netcdf if record and record[0].netcdf and (ws.runs_dir / record[0].netcdf).is_file() else None
+        )
         brief = build_brief(
-            store, priors, result, period=period, alerts=alerts, previous_briefs=folder, stale=how == "stale", netcdf=netcdf,
+            store,
+            priors,
+            result,
+            period=period,
+            alerts=alerts,
+            previous_briefs=folder,
+            stale=how == "stale",
+            netcdf=netcdf,
         )
     return MadeBrief(brief, write_brief(brief, folder), how)

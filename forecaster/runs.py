@@ -190,11 +190,27 @@ def _num(x: Any) -> float | None:
 
 def _record(row: Sequence[Any], states: tuple[RunState, ...] = ()) -> RunRecord:
     return RunRecord(
-        run_id=row[0], kind=row[1], evidence=row[2], recorded_at=parse_time(row[3]),
-        as_of=dt.date.fromisoformat(row[4]), window_start=dt.date.fromisoformat(row[5]), priors_hash=row[6],
-        events_hash=row[7], settings_hash=row[8], settings=json.loads(row[9]), seed=row[10], version=row[11],
-        sampler=row[12], reports=row[13], r_hat_max=row[14], ess_min=row[15], divergences=row[16],
-        wall_seconds=row[17], netcdf=row[18], previous_run_id=row[19], states=states,
+        run_id=row[0],
+        kind=row[1],
+        evidence=row[2],
+        recorded_at=parse_time(row[3]),
+        as_of=dt.date.fromisoformat(row[4]),
+        window_start=dt.date.fromisoformat(row[5]),
+        priors_hash=row[6],
+        events_hash=row[7],
+        settings_hash=row[8],
+        settings=json.loads(row[9]),
+        seed=row[10],
+        version=row[11],
+        sampler=row[12],
+        reports=row[13],
+        r_hat_max=row[14],
+        ess_min=row[15],
+        divergences=row[16],
+        wall_seconds=row[17],
+        netcdf=row[18],
+        previous_run_id=row[19],
+        states=states,
     )
 
 
@@ -242,25 +258,57 @@ def _insert(db: sqlite3.Connection, item: NewRun, recorded_at: dt.datetime) -> N
     r = item.result
     d = r.diagnostics
     data = r.to_json()
-    for table in ("run_states", "run_reports", "runs"):  # not left to ON DELETE CASCADE: a raw connection may lack foreign_keys
+    for table in (
+        "run_states",
+        "run_reports",
+        "runs",
+    ):  # not left to ON DELETE CASCADE: a raw connection may lack foreign_keys
         db.execute(f"DELETE FROM {table} WHERE run_id = ?", (r.run_id,))
     n_reports = len(r.report_ids) or sum(e.reports for e in r.evidence)
     db.execute(
         f"INSERT INTO runs ({_RUN_COLUMNS}, result) VALUES ({', '.join('?' * 21)})",
         (
-            r.run_id, item.kind, item.evidence, format_time(recorded_at), r.as_of.isoformat(), r.window[0].isoformat(),
-            r.priors_hash, r.events_hash, r.settings_hash, json.dumps(item.settings, sort_keys=True), r.seed, r.version,
-            d.sampler, n_reports, _num(d.r_hat_max), _num(d.ess_min), d.divergences,
-            float(d.seconds if item.wall_seconds is None else item.wall_seconds), item.netcdf, r.previous_run_id,
+            r.run_id,
+            item.kind,
+            item.evidence,
+            format_time(recorded_at),
+            r.as_of.isoformat(),
+            r.window[0].isoformat(),
+            r.priors_hash,
+            r.events_hash,
+            r.settings_hash,
+            json.dumps(item.settings, sort_keys=True),
+            r.seed,
+            r.version,
+            d.sampler,
+            n_reports,
+            _num(d.r_hat_max),
+            _num(d.ess_min),
+            d.divergences,
+            float(d.seconds if item.wall_seconds is None else item.wall_seconds),
+            item.netcdf,
+            r.previous_run_id,
             json.dumps(data, ensure_ascii=False),
         ),
     )
     db.executemany(
-        "INSERT INTO run_states (run_id, hypothesis, state, position, prior, prior_low, prior_high, posterior, low, high, exact) "
+        "INSERT INTO run_states (run_id, hypothesis, state, position, prior, prior_low, prior_high, posterior, low, high, "
+        "exact) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
-            (r.run_id, h.id, s.id, k, s.prior, _num(s.prior_interval[0]), _num(s.prior_interval[1]), s.posterior,
-             _num(s.interval[0]), _num(s.interval[1]), s.exact)
+            (
+                r.run_id,
+                h.id,
+                s.id,
+                k,
+                s.prior,
+                _num(s.prior_interval[0]),
+                _num(s.prior_interval[1]),
+                s.posterior,
+                _num(s.interval[0]),
+                _num(s.interval[1]),
+                s.exact,
+            )
             for h in r.hypotheses
             for k, s in enumerate(h.states)
         ],
@@ -283,7 +331,8 @@ def delete_runs(store: EventStore, run_ids: Iterable[str]) -> int:
 def _forget_netcdf(store: EventStore, run_ids: Iterable[str]) -> None:
     ids = list(run_ids)
     store._write(
-        "updating runs", lambda db: db.executemany("UPDATE runs SET netcdf = NULL WHERE run_id = ?", [(i,) for i in ids])
+        "updating runs",
+        lambda db: db.executemany("UPDATE runs SET netcdf = NULL WHERE run_id = ?", [(i,) for i in ids]),
     )
 
 
@@ -355,7 +404,8 @@ def get_run(store: EventStore, run_id: str) -> RunRecord:
     """A run by id or unique prefix; UsageError otherwise."""
     rid = run_id.strip().lower()
     rows = store._read(
-        "reading a run", "SELECT run_id FROM runs WHERE run_id >= ? AND run_id < ? ORDER BY run_id LIMIT 6",
+        "reading a run",
+        "SELECT run_id FROM runs WHERE run_id >= ? AND run_id < ? ORDER BY run_id LIMIT 6",
         (rid, rid + "\U0010ffff"),
     )
     exact = [r[0] for r in rows if r[0] == rid]
@@ -363,7 +413,9 @@ def get_run(store: EventStore, run_id: str) -> RunRecord:
     if not rid or not ids:
         raise UsageError(f"no run {run_id!r} recorded (see `forecast runs list`)")
     if len(ids) > 1:
-        raise UsageError(f"run id {run_id!r} is ambiguous: it starts {', '.join(ids[:5])}{', …' if len(ids) > 5 else ''}")
+        raise UsageError(
+            f"run id {run_id!r} is ambiguous: it starts {', '.join(ids[:5])}{', …' if len(ids) > 5 else ''}"
+        )
     return list_runs(store, run_ids=ids)[0]
 
 
@@ -375,7 +427,7 @@ def previous_update(store: EventStore, *, as_of: dt.date, evidence: str, exclude
         "ORDER BY as_of DESC, recorded_at DESC LIMIT 1",
         (evidence, as_of.isoformat(), exclude),
     )
-    return _record(rows[0]) if rows else None
+    return list_runs(store, run_ids=[rows[0][0]])[0] if rows else None
 
 
 def window_days_recorded(store: EventStore, priors_hash: str) -> list[int]:
@@ -394,9 +446,12 @@ def recorded_ids(store: EventStore, run_ids: Iterable[str]) -> set[str]:
     found: set[str] = set()
     for chunk in range(0, len(ids), 500):
         part = ids[chunk : chunk + 500]
-        found |= {r[0] for r in store._read(
-            "reading runs", f"SELECT run_id FROM runs WHERE run_id IN ({', '.join('?' * len(part))})", part
-        )}
+        found |= {
+            r[0]
+            for r in store._read(
+                "reading runs", f"SELECT run_id FROM runs WHERE run_id IN ({', '.join('?' * len(part))})", part
+            )
+        }
     return found
 
 
@@ -475,8 +530,11 @@ def prune(ws: Workspace, store: EventStore, *, keep: int, records: bool = False,
         for f in doomed_files:  # after the records: a record never names a missing file for long
             f.unlink(missing_ok=True)
     return PruneResult(
-        tuple(f.name for f in doomed_files if f.suffix == ".nc"), freed, len(doomed_records),
-        sum(1 for rid in named.values() if rid in newest), dry_run,
+        tuple(f.name for f in doomed_files if f.suffix == ".nc"),
+        freed,
+        len(doomed_records),
+        sum(1 for rid in named.values() if rid in newest),
+        dry_run,
     )
 
 
@@ -507,10 +565,16 @@ def import_json_runs(ws: Workspace, store: EventStore) -> int:
         except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError, IndexError):
             continue
         nc = runs_dir / netcdf_name(result.run_id)
-        items.append(NewRun(
-            result, kind="update", evidence="unknown", settings={"sampler": result.diagnostics.sampler},
-            netcdf=nc.name if nc.is_file() else None, recorded_at=recorded,
-        ))
+        items.append(
+            NewRun(
+                result,
+                kind="update",
+                evidence="unknown",
+                settings={"sampler": result.diagnostics.sampler},
+                netcdf=nc.name if nc.is_file() else None,
+                recorded_at=recorded,
+            )
+        )
         moved.append(f)
     known = recorded_ids(store, [i.result.run_id for i in items])
     record_runs(store, [i for i in items if i.result.run_id not in known])
@@ -545,9 +609,7 @@ class BackfillResult:
     until: dt.date
 
 
-def backfill_weekly(
-    ws: Workspace, priors: Priors, *, until: dt.date, seed: int, force: bool = False
-) -> BackfillResult:
+def backfill_weekly(ws: Workspace, priors: Priors, *, until: dt.date, seed: int, force: bool = False) -> BackfillResult:
     """Compute and record the weekly exact-engine series by event time (see the module doc)."""
     from forecaster.inference import events_hash, run_id_for, run_update, settings_hash
     from forecaster.network import build_network
@@ -555,7 +617,8 @@ def backfill_weekly(
     with EventStore(ws.db_path) as store:
         first_rows = store._read(
             "reading reports",
-            "SELECT MIN(r.event_date) FROM reports r LEFT JOIN retractions t ON t.report_id = r.id WHERE t.report_id IS NULL",
+            "SELECT MIN(r.event_date) FROM reports r LEFT JOIN retractions t ON t.report_id = r.id "
+            "WHERE t.report_id IS NULL",
         )
         first = dt.date.fromisoformat(first_rows[0][0]) if first_rows and first_rows[0][0] else None
         if first is None:
@@ -563,10 +626,10 @@ def backfill_weekly(
         points = week_points(first, until)
         s_hash = settings_hash(BACKFILL_SETTINGS)
         window = priors.evidence_window_days
-        selections = [
-            store.reports_for_update(as_of=p, window_days=window, by_event_time=True) for p in points
+        selections = [store.reports_for_update(as_of=p, window_days=window, by_event_time=True) for p in points]
+        ids = [
+            run_id_for(priors.hash, events_hash(rs), p, seed, s_hash) for p, rs in zip(points, selections, strict=True)
         ]
-        ids = [run_id_for(priors.hash, events_hash(rs), p, seed, s_hash) for p, rs in zip(points, selections, strict=True)]
         have = set() if force else recorded_ids(store, ids)
         net = build_network(priors)
         new: list[NewRun] = []
@@ -587,10 +650,15 @@ def backfill_weekly(
             from dataclasses import replace
 
             result = replace(result, run_id=rid, settings_hash=s_hash)
-            new.append(NewRun(
-                result, kind="backfill", evidence="store-event-time", settings=BACKFILL_SETTINGS,
-                wall_seconds=time.perf_counter() - start,
-            ))
+            new.append(
+                NewRun(
+                    result,
+                    kind="backfill",
+                    evidence="store-event-time",
+                    settings=BACKFILL_SETTINGS,
+                    wall_seconds=time.perf_counter() - start,
+                )
+            )
             previous, previous_id = result.posteriors(), rid
         record_runs(store, new)
     return BackfillResult(len(points), len(new), first, until)

@@ -86,7 +86,8 @@ def _header(path: Path, data: Any) -> _ScenarioHeader:
     try:
         return _ScenarioHeader.model_validate(data)
     except ValidationError as e:
-        first = e.errors()[0]
+        # A misspelt key shows up twice, as unknown and as missing: name the typo, with a suggestion.
+        first = sorted(e.errors(), key=lambda x: x["type"] != "extra_forbidden")[0]
         key = str(first["loc"][0]) if first["loc"] else ""
         line = _key_line(path, key) if key else 0
         where = f"{path}:{line}" if line else str(path)
@@ -127,8 +128,9 @@ def load_scenario(path: Path, *, known: Iterable[str]) -> Scenario:
     header = _header(path, load_yaml(path))
     # A hypothetical report may be dated in the future: the story a scenario tells.
     reports = load_reports_file(path, known=known, today=dt.date.max)
-    return Scenario(header.name, header.title, " ".join(header.description.split()), header.citation,
-                    tuple(reports), path)
+    return Scenario(
+        header.name, header.title, " ".join(header.description.split()), header.citation, tuple(reports), path
+    )
 
 
 def list_scenarios(folder: Path, *, known: Iterable[str]) -> list[Scenario]:
@@ -151,7 +153,9 @@ def find_scenarios(folder: Path, names: Sequence[str], *, known: Iterable[str]) 
             available = scenario_files(folder)
         if name not in available:
             listed = ", ".join(sorted(available)) or "none"
-            raise UsageError(f"no scenario named {name!r} in {folder}{did_you_mean(name, available)}; available: {listed}")
+            raise UsageError(
+                f"no scenario named {name!r} in {folder}{did_you_mean(name, available)}; available: {listed}"
+            )
         chosen.append(load_scenario(available[name], known=known))
     seen: set[str] = set()
     for s in chosen:
@@ -165,7 +169,12 @@ def find_scenarios(folder: Path, names: Sequence[str], *, known: Iterable[str]) 
 
 
 def parse_hypothetical(
-    token: str, *, known: Iterable[str], occurred: bool = True, grade: str = DEFAULT_GRADE, today: dt.date | None = None,
+    token: str,
+    *,
+    known: Iterable[str],
+    occurred: bool = True,
+    grade: str = DEFAULT_GRADE,
+    today: dt.date | None = None,
 ) -> Report:
     """A report typed on the command line: `INDICATOR[:yes|:no][@GRADE]`.
 
@@ -194,8 +203,13 @@ def parse_hypothetical(
         raise UsageError(f"{token!r}: no indicator; write INDICATOR[:yes|:no][@GRADE], e.g. csto_move:no@C3")
     check_indicator(indicator, known)
     return Report(
-        indicator=indicator, date=today or dt.date.today(), occurred=occurred, reliability=reliability,
-        credibility=credibility, source=SCENARIO_SOURCE, note=f"typed: {token}",
+        indicator=indicator,
+        date=today or dt.date.today(),
+        occurred=occurred,
+        reliability=reliability,
+        credibility=credibility,
+        source=SCENARIO_SOURCE,
+        note=f"typed: {token}",
     )
 
 
@@ -257,8 +271,13 @@ class Comparison:
                     "citation": o.scenario.citation,
                     "file": None if o.scenario.path is None else str(o.scenario.path),
                     "reports": [
-                        {"indicator": r.indicator, "occurred": r.occurred, "grade": r.grade, "date": r.date.isoformat(),
-                         "note": r.note}
+                        {
+                            "indicator": r.indicator,
+                            "occurred": r.occurred,
+                            "grade": r.grade,
+                            "date": r.date.isoformat(),
+                            "note": r.note,
+                        }
                         for r in o.scenario.reports
                     ],
                     "hypotheses": _states_json(o.result, o.change),
@@ -296,10 +315,14 @@ def _states_json(result: UpdateResult, change: Shift | None) -> dict[str, dict[s
 def _diagnostics_json(result: UpdateResult) -> dict[str, Any]:
     d = result.diagnostics
     return {
-        "sampler": d.sampler, "chains": d.chains, "draws": d.draws, "tune": d.tune,
+        "sampler": d.sampler,
+        "chains": d.chains,
+        "draws": d.draws,
+        "tune": d.tune,
         "r_hat_max": None if d.r_hat_max is None else round(d.r_hat_max, 4),
         "ess_min": None if d.ess_min is None else round(d.ess_min, 1),
-        "divergences": d.divergences, "warnings": list(d.warnings),
+        "divergences": d.divergences,
+        "warnings": list(d.warnings),
     }
 
 
@@ -336,8 +359,9 @@ def compare(
         model = sampler.build_model(net)
 
     def forecast(reports: Sequence[Report]) -> UpdateResult:
-        return run_update(priors, reports, as_of=as_of, seed=seed, exact_only=exact, sampler_settings=settings,
-                          net=net, model=model)
+        return run_update(
+            priors, reports, as_of=as_of, seed=seed, exact_only=exact, sampler_settings=settings, net=net, model=model
+        )
 
     recorded_baseline = baseline is not None
     if baseline is None:
@@ -349,8 +373,13 @@ def compare(
         result = forecast([*recorded, *sc.reports])
         outcomes.append(ScenarioOutcome(sc, result, _change(result, baseline)))
     return Comparison(
-        as_of=as_of, sampler="exact" if exact else "pymc-nuts", seed=seed, baseline=baseline,
-        baseline_recorded=recorded_baseline, recorded_reports=len(recorded), outcomes=tuple(outcomes),
+        as_of=as_of,
+        sampler="exact" if exact else "pymc-nuts",
+        seed=seed,
+        baseline=baseline,
+        baseline_recorded=recorded_baseline,
+        recorded_reports=len(recorded),
+        outcomes=tuple(outcomes),
         seconds=time.perf_counter() - start,
     )
 
@@ -378,8 +407,17 @@ def run_scenarios(
     if not exact:
         run_id = planned_run_id(priors, recorded, as_of=as_of, seed=seed, sampler_kwargs=dict(sampler_kwargs or {}))
         baseline = recorded_run(ws, run_id)
-    return compare(priors, recorded, scenarios, as_of=as_of, seed=seed, exact=exact, sampler_settings=ss,
-                   baseline=baseline, progress=progress)
+    return compare(
+        priors,
+        recorded,
+        scenarios,
+        as_of=as_of,
+        seed=seed,
+        exact=exact,
+        sampler_settings=ss,
+        baseline=baseline,
+        progress=progress,
+    )
 
 
 def recorded_run(ws: Workspace, run_id: str) -> UpdateResult | None:

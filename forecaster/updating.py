@@ -37,20 +37,28 @@ def gather_reports(
     """Every non-retracted report inside the evidence window ending at `as_of`."""
     window = window_for(as_of, priors.evidence_window_days)
     if events_file is not None:
-        return in_window(load_reports_file(events_file, known=priors.indicator_ids, today=max(as_of, dt.date.today())), window)
+        return in_window(
+            load_reports_file(events_file, known=priors.indicator_ids, today=max(as_of, dt.date.today())), window
+        )
     if not ws.db_path.exists():
         return []
     from forecaster.store import EventStore
 
     with EventStore(ws.db_path) as store:
-        reports = store.reports_for_update(as_of=as_of, window_days=priors.evidence_window_days, by_event_time=event_time)
+        reports = store.reports_for_update(
+            as_of=as_of, window_days=priors.evidence_window_days, by_event_time=event_time
+        )
     unknown = {r.indicator for r in reports} - priors.indicator_ids
     if unknown:
-        raise StoreError(f"the store holds reports on indicators the priors no longer define: {', '.join(sorted(unknown))}")
+        raise StoreError(
+            f"the store holds reports on indicators the priors no longer define: {', '.join(sorted(unknown))}"
+        )
     return reports
 
 
-def sampler_settings(sampler_kwargs: dict[str, Any] | None, exact: bool) -> tuple[dict[str, Any], SamplerSettings | None]:
+def sampler_settings(
+    sampler_kwargs: dict[str, Any] | None, exact: bool
+) -> tuple[dict[str, Any], SamplerSettings | None]:
     """(the settings as hashed into the run id, the sampler's settings or None for the exact engine)."""
     if exact:
         return {"sampler": "exact"}, None
@@ -69,7 +77,12 @@ def evidence_label(*, events_file: Path | None, event_time: bool) -> str:
 
 
 def planned_run_id(
-    priors: Priors, reports: list[Report], *, as_of: dt.date, seed: int = DEFAULT_SEED, exact: bool = False,
+    priors: Priors,
+    reports: list[Report],
+    *,
+    as_of: dt.date,
+    seed: int = DEFAULT_SEED,
+    exact: bool = False,
     sampler_kwargs: dict[str, Any] | None = None,
 ) -> str:
     """The id the update of these inputs gets (and a recorded identical run has)."""
@@ -113,8 +126,14 @@ def update_forecast(
                     return cached, True
             previous = runs.previous_update(store, as_of=as_of, evidence=evidence, exclude=run_id)
     result = run_update(
-        priors, reports, as_of=as_of, seed=seed, exact_only=exact, sampler_settings=ss,
-        previous=previous.posteriors() if previous else None, previous_run_id=previous.run_id if previous else None,
+        priors,
+        reports,
+        as_of=as_of,
+        seed=seed,
+        exact_only=exact,
+        sampler_settings=ss,
+        previous=previous.posteriors() if previous else None,
+        previous_run_id=previous.run_id if previous else None,
     )
     if record:
         netcdf = None
@@ -122,10 +141,17 @@ def update_forecast(
             netcdf = runs.netcdf_name(result.run_id)
             runs.write_netcdf(result.idata, ws.runs_dir / netcdf)
         with EventStore(ws.db_path) as store:
-            runs.record_run(store, runs.NewRun(
-                result, kind="update", evidence=evidence, settings=settings,
-                wall_seconds=time.perf_counter() - start, netcdf=netcdf,
-            ))
+            runs.record_run(
+                store,
+                runs.NewRun(
+                    result,
+                    kind="update",
+                    evidence=evidence,
+                    settings=settings,
+                    wall_seconds=time.perf_counter() - start,
+                    netcdf=netcdf,
+                ),
+            )
     return result, False
 
 
@@ -139,8 +165,13 @@ def recorded_runs(ws: Workspace) -> list[dict[str, Any]]:
     from forecaster.store import EventStore
 
     with EventStore(ws.db_path) as store:
-        rows = store._read("reading runs", "SELECT result, recorded_at, kind, evidence FROM runs ORDER BY recorded_at, run_id")
-    return [{**json.loads(result), "recorded_at": recorded_at, "kind": kind, "evidence": evidence} for result, recorded_at, kind, evidence in rows]
+        rows = store._read(
+            "reading runs", "SELECT result, recorded_at, kind, evidence FROM runs ORDER BY recorded_at, run_id"
+        )
+    return [
+        {**json.loads(result), "recorded_at": recorded_at, "kind": kind, "evidence": evidence}
+        for result, recorded_at, kind, evidence in rows
+    ]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -109,7 +109,11 @@ def _bits(pxr: np.ndarray) -> np.ndarray:
 
 
 def information_values(
-    net: Network, log_lam: np.ndarray, *, accuracy: float, indicators: Sequence[str] | None = None,
+    net: Network,
+    log_lam: np.ndarray,
+    *,
+    accuracy: float,
+    indicators: Sequence[str] | None = None,
 ) -> list[IndicatorValue]:
     """The value of a report at `accuracy` on each of `indicators` (default: every indicator whose
     row of `log_lam` is zero, i.e. unreported), all computed at once."""
@@ -139,18 +143,24 @@ def information_values(
 
     out = []
     for c, ind in enumerate(indicators):
-        out.append(IndicatorValue(
-            indicator=ind,
-            bits_joint=float(bits_joint[c]),
-            bits={hid: float(per_h[h][0][c]) for h, hid in enumerate(net.hypothesis_ids)},
-            p_occurs=float(p_occurs[c]),
-            p_report_yes=float(p_r[c, 0]),
-            if_yes={hid: {s: float(per_h[h][1][c, k, 0]) for k, s in enumerate(net.states[h])}
-                    for h, hid in enumerate(net.hypothesis_ids)},
-            if_no={hid: {s: float(per_h[h][1][c, k, 1]) for k, s in enumerate(net.states[h])}
-                   for h, hid in enumerate(net.hypothesis_ids)},
-            expected_shift={hid: float(per_h[h][2][c]) for h, hid in enumerate(net.hypothesis_ids)},
-        ))
+        out.append(
+            IndicatorValue(
+                indicator=ind,
+                bits_joint=float(bits_joint[c]),
+                bits={hid: float(per_h[h][0][c]) for h, hid in enumerate(net.hypothesis_ids)},
+                p_occurs=float(p_occurs[c]),
+                p_report_yes=float(p_r[c, 0]),
+                if_yes={
+                    hid: {s: float(per_h[h][1][c, k, 0]) for k, s in enumerate(net.states[h])}
+                    for h, hid in enumerate(net.hypothesis_ids)
+                },
+                if_no={
+                    hid: {s: float(per_h[h][1][c, k, 1]) for k, s in enumerate(net.states[h])}
+                    for h, hid in enumerate(net.hypothesis_ids)
+                },
+                expected_shift={hid: float(per_h[h][2][c]) for h, hid in enumerate(net.hypothesis_ids)},
+            )
+        )
     return out
 
 
@@ -184,6 +194,11 @@ def plan_collection(
         for h, (hid, m) in enumerate(zip(net.hypothesis_ids, net.marginal_matrices(), strict=True))
     }
     return CollectionPlan(
-        grade=f"{reliability}{credibility}", accuracy=accuracy, hypothesis=hypothesis, reports=len(reports),
-        reported=tuple(sorted(folded)), posterior=posterior, ranked=tuple(values),
+        grade=f"{reliability}{credibility}",
+        accuracy=accuracy,
+        hypothesis=hypothesis,
+        reports=len(reports),
+        reported=tuple(sorted(folded)),
+        posterior=posterior,
+        ranked=tuple(values),
     )

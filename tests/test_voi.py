@@ -7,12 +7,13 @@ import datetime as dt
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from forecaster.cli.main import app
 from forecaster.evidence import RELIABILITY, Report, fold, load_reports_file
@@ -43,7 +44,7 @@ def history(bundled: Priors) -> list[Report]:
 # ----------------------------------------------------------------------------- against pyAgrum
 
 
-def _agrum_with_report(priors: Priors, tmp_path: Path, indicator: str, accuracy: float):  # type: ignore[no-untyped-def]
+def _agrum_with_report(priors: Priors, tmp_path: Path, indicator: str, accuracy: float) -> tuple[Any, Any]:
     gum = pytest.importorskip("pyagrum")
     path = tmp_path / "network.bif"
     path.write_text(to_bif(priors, build_network(priors)), encoding="utf-8")
@@ -90,7 +91,9 @@ def test_information_matches_pyagrum_with_no_evidence_on_the_mini_network(tmp_pa
         ie = gum.LazyPropagation(bn)
         ie.makeInference()
         for h in priors.hypothesis_ids:
-            assert value.bits[h] == pytest.approx(gum.InformationTheory(ie, h, "report").mutualInformationXY(), abs=1e-6)
+            assert value.bits[h] == pytest.approx(
+                gum.InformationTheory(ie, h, "report").mutualInformationXY(), abs=1e-6
+            )
 
 
 # ----------------------------------------------------------------------------- ranking
@@ -135,7 +138,8 @@ def test_expected_signed_shift_is_zero_and_probabilities_are_consistent(bundled:
                 # the forecast is a martingale: what a report is expected to do on average is nothing
                 assert v.p_report_yes * yes + (1 - v.p_report_yes) * v.if_no[h][s] == pytest.approx(0.0, abs=1e-12)
             tv = v.p_report_yes * 0.5 * sum(abs(x) for x in states.values()) + (1 - v.p_report_yes) * 0.5 * sum(
-                abs(x) for x in v.if_no[h].values())
+                abs(x) for x in v.if_no[h].values()
+            )
             assert v.expected_shift[h] == pytest.approx(tv)
 
 
@@ -166,7 +170,7 @@ def test_a_better_grade_is_never_worth_less(bundled: Priors, better: tuple[str, 
 # ----------------------------------------------------------------------------- the command
 
 
-def _run(runner: CliRunner, *args: str):  # type: ignore[no-untyped-def]
+def _run(runner: CliRunner, *args: str) -> Result:
     return runner.invoke(app, list(args), catch_exceptions=False)
 
 
@@ -182,7 +186,13 @@ def test_collect_json_ranks_every_unreported_indicator(runner: CliRunner, ws: Wo
     assert not {row["indicator"] for row in data["indicators"]} & set(data["reported_indicators"])
     assert len(data["indicators"]) + len(data["reported_indicators"]) == 33
     first = data["indicators"][0]
-    assert set(first) >= {"bits_by_hypothesis", "p_occurs", "p_report_occurred", "shift_if_occurred", "shift_if_not_occurred"}
+    assert set(first) >= {
+        "bits_by_hypothesis",
+        "p_occurs",
+        "p_report_occurred",
+        "shift_if_occurred",
+        "shift_if_not_occurred",
+    }
 
     table = _run(runner, "collect", "--hypothesis", "escalation", "--limit", "3")
     assert table.exit_code == 0, table.output

@@ -335,7 +335,7 @@ def retract(
 @handle_errors
 def import_(
     ctx: typer.Context,
-    file: Annotated[Path, typer.Argument(help="CSV, YAML or JSON file with the export's fields.", dir_okay=False, show_default=False)],
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="CSV, YAML or JSON file with the export's fields.", dir_okay=False, show_default=False)],
     fmt: Annotated[str | None, typer.Option("--format", help="csv | yaml | json (default: from the file name).", show_default=False)] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Check every row and count; write nothing.")] = False,
     analyst: AnalystOpt = None,

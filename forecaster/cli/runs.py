@@ -84,14 +84,35 @@ def _pct(x: float | None) -> str:
 @handle_errors
 def history(
     ctx: typer.Context,
-    hypothesis: Annotated[str | None, typer.Option("--hypothesis", "-H", help="Show this hypothesis' states only.", show_default=False)] = None,
+    hypothesis: Annotated[
+        str | None, typer.Option("--hypothesis", "-H", help="Show this hypothesis' states only.", show_default=False)
+    ] = None,
     as_json: JsonOpt = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV (one row per run, a column per state).")] = False,
-    backfill: Annotated[str | None, typer.Option("--backfill", help="First compute the series the evidence implies by event time: weekly (exact engine).", show_default=False)] = None,
-    as_of: Annotated[str | None, typer.Option("--as-of", help="With --backfill: the last week's date (default today).", show_default=False)] = None,
-    kind: Annotated[str | None, typer.Option("--kind", help="update or backfill (default both).", show_default=False)] = None,
-    include_files: Annotated[bool, typer.Option("--include-files", help="Also runs on --events files (scenario replays).")] = False,
-    limit: Annotated[int | None, typer.Option("--limit", min=0, help=f"Newest N runs (table default {HISTORY_LIMIT}; 0 = all).", show_default=False)] = None,
+    backfill: Annotated[
+        str | None,
+        typer.Option(
+            "--backfill",
+            help="First compute the series the evidence implies by event time: weekly (exact engine).",
+            show_default=False,
+        ),
+    ] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="With --backfill: the last week's date (default today).", show_default=False),
+    ] = None,
+    kind: Annotated[
+        str | None, typer.Option("--kind", help="update or backfill (default both).", show_default=False)
+    ] = None,
+    include_files: Annotated[
+        bool, typer.Option("--include-files", help="Also runs on --events files (scenario replays).")
+    ] = False,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            "--limit", min=0, help=f"Newest N runs (table default {HISTORY_LIMIT}; 0 = all).", show_default=False
+        ),
+    ] = None,
 ) -> None:
     """How the forecast moved: one row per recorded run with each state's posterior, oldest first,
     and in a terminal a sparkline per state.
@@ -123,8 +144,10 @@ def history(
         if done.first is None:
             _say("backfill: the store holds no reports in force; nothing to compute")
         else:
-            _say(f"backfill: {done.points} weekly points from {done.first.isoformat()} to {until.isoformat()}, "
-                 f"{done.added} new ({done.points - done.added} already recorded)")
+            _say(
+                f"backfill: {done.points} weekly points from {done.first.isoformat()} to {until.isoformat()}, "
+                f"{done.added} new ({done.points - done.added} already recorded)"
+            )
     elif as_of is not None:
         raise UsageError("--as-of goes with --backfill")
     if not ws.db_path.exists():
@@ -166,8 +189,10 @@ def _state_columns(records: list[RunRecord], hypothesis: str | None) -> list[tup
         if not columns and known:
             from forecaster.errors import did_you_mean
 
-            raise UsageError(f"--hypothesis {hypothesis!r}: no such hypothesis in the runs{did_you_mean(hypothesis, known)}; "
-                             f"known: {', '.join(known)}")
+            raise UsageError(
+                f"--hypothesis {hypothesis!r}: no such hypothesis in the runs{did_you_mean(hypothesis, known)}; "
+                f"known: {', '.join(known)}"
+            )
     return columns
 
 
@@ -175,28 +200,69 @@ def _history_row(r: RunRecord, hypothesis: str | None) -> dict[str, Any]:
     states: dict[str, dict[str, dict[str, float | None]]] = {}
     for s in r.states:
         if hypothesis is None or s.hypothesis == hypothesis:
-            states.setdefault(s.hypothesis, {})[s.state] = {"posterior": s.posterior, "low": s.low, "high": s.high, "prior": s.prior}
+            states.setdefault(s.hypothesis, {})[s.state] = {
+                "posterior": s.posterior,
+                "low": s.low,
+                "high": s.high,
+                "prior": s.prior,
+            }
     return {
-        "run_id": r.run_id, "kind": r.kind, "evidence": r.evidence, "as_of": r.as_of.isoformat(),
-        "recorded_at": r.recorded_at.isoformat().replace("+00:00", "Z"), "sampler": r.sampler, "seed": r.seed,
-        "priors_hash": r.priors_hash, "events_hash": r.events_hash, "reports": r.reports, "states": states,
+        "run_id": r.run_id,
+        "kind": r.kind,
+        "evidence": r.evidence,
+        "as_of": r.as_of.isoformat(),
+        "recorded_at": r.recorded_at.isoformat().replace("+00:00", "Z"),
+        "sampler": r.sampler,
+        "seed": r.seed,
+        "priors_hash": r.priors_hash,
+        "events_hash": r.events_hash,
+        "reports": r.reports,
+        "states": states,
     }
 
 
 def _history_csv(records: list[RunRecord], columns: list[tuple[str, str]]) -> None:
     w = csv.writer(sys.stdout, lineterminator="\n")
-    head = ["run_id", "kind", "evidence", "as_of", "recorded_at", "sampler", "seed", "priors_hash", "events_hash", "reports"]
+    head = [
+        "run_id",
+        "kind",
+        "evidence",
+        "as_of",
+        "recorded_at",
+        "sampler",
+        "seed",
+        "priors_hash",
+        "events_hash",
+        "reports",
+    ]
     for h, s in columns:
         head += [f"{h}.{s}", f"{h}.{s}.low", f"{h}.{s}.high"]
     w.writerow(head)
     for r in records:
         by = {(s.hypothesis, s.state): s for s in r.states}
-        row: list[Any] = [r.run_id, r.kind, r.evidence, r.as_of.isoformat(), r.recorded_at.isoformat().replace("+00:00", "Z"),
-                          r.sampler, r.seed, r.priors_hash, r.events_hash, r.reports]
+        row: list[Any] = [
+            r.run_id,
+            r.kind,
+            r.evidence,
+            r.as_of.isoformat(),
+            r.recorded_at.isoformat().replace("+00:00", "Z"),
+            r.sampler,
+            r.seed,
+            r.priors_hash,
+            r.events_hash,
+            r.reports,
+        ]
         for c in columns:
-            s = by.get(c)
-            row += ["", "", ""] if s is None else [f"{s.posterior:.6f}", "" if s.low is None else f"{s.low:.6f}",
-                                                   "" if s.high is None else f"{s.high:.6f}"]
+            st = by.get(c)
+            row += (
+                ["", "", ""]
+                if st is None
+                else [
+                    f"{st.posterior:.6f}",
+                    "" if st.low is None else f"{st.low:.6f}",
+                    "" if st.high is None else f"{st.high:.6f}",
+                ]
+            )
         w.writerow(row)
 
 
@@ -205,7 +271,10 @@ def _history_table(records: list[RunRecord], columns: list[tuple[str, str]], tot
     from rich.text import Text
 
     if not records:
-        _say("no runs recorded yet: `forecast update` records one; `forecast history --backfill weekly` computes the weekly series")
+        _say(
+            "no runs recorded yet: `forecast update` records one; "
+            "`forecast history --backfill weekly` computes the weekly series"
+        )
         return
     one = len({h for h, _ in columns}) == 1
     # No box: eight state columns fit in 120 characters only with two-space gaps.
@@ -227,9 +296,15 @@ def _history_table(records: list[RunRecord], columns: list[tuple[str, str]], tot
     out.print(f"trend over the last {len(series)} run{'s' if len(series) != 1 else ''} (oldest → newest)")
     width = max(len(f"{h}.{s}") for h, s in columns) if columns else 0
     for h, s in columns:
-        values = [p for p in (next((x.posterior for x in r.states if x.hypothesis == h and x.state == s), None) for r in series) if p is not None]
+        values = [
+            p
+            for p in (next((x.posterior for x in r.states if x.hypothesis == h and x.state == s), None) for r in series)
+            if p is not None
+        ]
         if values:
-            line = f"  {f'{h}.{s}':<{width}}  {sparkline(values):<{SPARK_WIDTH}}  {_pct(values[0])} → {_pct(values[-1])}"
+            line = (
+                f"  {f'{h}.{s}':<{width}}  {sparkline(values):<{SPARK_WIDTH}}  {_pct(values[0])} → {_pct(values[-1])}"
+            )
             out.print(Text(line))
 
 
@@ -241,16 +316,53 @@ def _history_table(records: list[RunRecord], columns: list[tuple[str, str]], tot
 @handle_errors
 def brief(
     ctx: typer.Context,
-    period: Annotated[str, typer.Option("--period", help="week (the ISO week to date) or last-week (the whole week before).")] = "week",
-    since: Annotated[str | None, typer.Option("--since", help="Start of a custom period (YYYY-MM-DD).", show_default=False)] = None,
-    until: Annotated[str | None, typer.Option("--until", help="End of the period and as-of date of the forecast (default today).", show_default=False)] = None,
-    output: Annotated[Path | None, typer.Option("--output", "-o", file_okay=False, help="Folder for the brief (default briefs/ in the workspace).", show_default=False)] = None,
-    alert: Annotated[list[str] | None, typer.Option("--alert", help='Exit 3 if a posterior crosses a threshold, e.g. "escalation.annexation>0.2" (or <; repeatable).', show_default=False)] = None,
-    no_update: Annotated[bool, typer.Option("--no-update", help="Never run an update: write the brief from the last recorded run, marked stale if the inputs changed.")] = False,
-    exact: Annotated[bool, typer.Option("--exact", help="Exact engine only: instant, no intervals (tests, quick looks).")] = False,
-    seed: Annotated[int | None, typer.Option("--seed", help="Random seed (default fixed, so runs reproduce).", show_default=False)] = None,
+    period: Annotated[
+        str, typer.Option("--period", help="week (the ISO week to date) or last-week (the whole week before).")
+    ] = "week",
+    since: Annotated[
+        str | None, typer.Option("--since", help="Start of a custom period (YYYY-MM-DD).", show_default=False)
+    ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option(
+            "--until", help="End of the period and as-of date of the forecast (default today).", show_default=False
+        ),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            file_okay=False,
+            help="Folder for the brief (default briefs/ in the workspace).",
+            show_default=False,
+        ),
+    ] = None,
+    alert: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--alert",
+            help='Exit 3 if a posterior crosses a threshold, e.g. "escalation.annexation>0.2" (or <; repeatable).',
+            show_default=False,
+        ),
+    ] = None,
+    no_update: Annotated[
+        bool,
+        typer.Option(
+            "--no-update",
+            help="Never run an update: write the brief from the last recorded run, marked stale if the inputs changed.",
+        ),
+    ] = False,
+    exact: Annotated[
+        bool, typer.Option("--exact", help="Exact engine only: instant, no intervals (tests, quick looks).")
+    ] = False,
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="Random seed (default fixed, so runs reproduce).", show_default=False)
+    ] = None,
     draws: Annotated[int | None, typer.Option("--draws", min=100, help="Draws per chain.", show_default=False)] = None,
-    tune: Annotated[int | None, typer.Option("--tune", min=100, help="Tuning steps per chain.", show_default=False)] = None,
+    tune: Annotated[
+        int | None, typer.Option("--tune", min=100, help="Tuning steps per chain.", show_default=False)
+    ] = None,
     chains: Annotated[int | None, typer.Option("--chains", min=1, max=8, help="Chains.", show_default=False)] = None,
 ) -> None:
     """Write the brief for a period: briefs/2026-W47.md, .html (self-contained, chart embedded),
@@ -276,23 +388,33 @@ def brief(
         raise UsageError("--exact takes no --draws, --tune or --chains")
     status = err.status("updating the forecast…", spinner="dots") if is_terminal() else None
     made = make_brief(
-        ws, priors, period=chosen, alerts=alerts, folder=output or ws.briefs_dir, update=not no_update,
-        seed=DEFAULT_SEED if seed is None else seed, exact=exact, sampler_kwargs=sampler_kwargs,
+        ws,
+        priors,
+        period=chosen,
+        alerts=alerts,
+        folder=output or ws.briefs_dir,
+        update=not no_update,
+        seed=DEFAULT_SEED if seed is None else seed,
+        exact=exact,
+        sampler_kwargs=sampler_kwargs,
         on_update=(status.start if status is not None else None),
     )
     if status is not None:
         status.stop()
     b = made.brief
     how = {"cached": "recorded run", "updated": "new run", "stale": "STALE run (--no-update)"}[made.how]
-    line = (f"brief {made.files.name}: wrote {_shown(made.files.folder)}/{made.files.name}.{{md,html,json,png}} "
-            f"from {how} {b.result.run_id} as of {b.result.as_of.isoformat()}")
+    line = (
+        f"brief {made.files.name}: wrote {_shown(made.files.folder)}/{made.files.name}.{{md,html,json,png}} "
+        f"from {how} {b.result.run_id} as of {b.result.as_of.isoformat()}"
+    )
     if b.result.diagnostics.warnings:
         n = len(b.result.diagnostics.warnings)
         line += f"; {n} sampler warning{'s' if n != 1 else ''} (see the brief)"
     fired = b.fired
     if fired:
         line += "; ALERT " + ", ".join(
-            f"{a.alert.hypothesis}.{a.alert.state} {100 * a.value:.1f}% {a.alert.op} {100 * a.alert.threshold:g}%" for a in fired
+            f"{a.alert.hypothesis}.{a.alert.state} {100 * a.value:.1f}% {a.alert.op} {100 * a.alert.threshold:g}%"
+            for a in fired
         )
     elif alerts:
         line += f"; {len(alerts)} alert{'s' if len(alerts) != 1 else ''} checked, none fired"
@@ -345,12 +467,21 @@ def list_(
 
     t = Table(box=box.SIMPLE_HEAVY, pad_edge=False, header_style="bold")
     for name in ("run", "how", "as of", "recorded (UTC)", "reports", "R-hat", "ESS", "div", "wall s", "nc"):
-        t.add_column(name, no_wrap=True, justify="left" if name in ("run", "how", "as of", "recorded (UTC)", "nc") else "right")
+        t.add_column(
+            name, no_wrap=True, justify="left" if name in ("run", "how", "as of", "recorded (UTC)", "nc") else "right"
+        )
     for r in shown:
         t.add_row(
-            r.run_id, _how(r), r.as_of.isoformat(), r.recorded_at.strftime("%Y-%m-%d %H:%M"), str(r.reports),
-            "" if r.r_hat_max is None else f"{r.r_hat_max:.3f}", "" if r.ess_min is None else f"{r.ess_min:.0f}",
-            str(r.divergences) if r.sampled else "", f"{r.wall_seconds:.1f}", "yes" if r.netcdf and (ws.runs_dir / r.netcdf).is_file() else "",
+            r.run_id,
+            _how(r),
+            r.as_of.isoformat(),
+            r.recorded_at.strftime("%Y-%m-%d %H:%M"),
+            str(r.reports),
+            "" if r.r_hat_max is None else f"{r.r_hat_max:.3f}",
+            "" if r.ess_min is None else f"{r.ess_min:.0f}",
+            str(r.divergences) if r.sampled else "",
+            f"{r.wall_seconds:.1f}",
+            "yes" if r.netcdf and (ws.runs_dir / r.netcdf).is_file() else "",
         )
     out.print(t)
     if len(records) > len(shown):
@@ -359,11 +490,25 @@ def list_(
 
 def _run_meta(r: RunRecord) -> dict[str, Any]:
     return {
-        "run_id": r.run_id, "kind": r.kind, "evidence": r.evidence, "recorded_at": r.recorded_at.isoformat().replace("+00:00", "Z"),
-        "as_of": r.as_of.isoformat(), "window_start": r.window_start.isoformat(), "priors_hash": r.priors_hash,
-        "events_hash": r.events_hash, "settings_hash": r.settings_hash, "settings": r.settings, "seed": r.seed,
-        "version": r.version, "sampler": r.sampler, "reports": r.reports, "r_hat_max": r.r_hat_max, "ess_min": r.ess_min,
-        "divergences": r.divergences, "wall_seconds": round(r.wall_seconds, 3), "netcdf": r.netcdf,
+        "run_id": r.run_id,
+        "kind": r.kind,
+        "evidence": r.evidence,
+        "recorded_at": r.recorded_at.isoformat().replace("+00:00", "Z"),
+        "as_of": r.as_of.isoformat(),
+        "window_start": r.window_start.isoformat(),
+        "priors_hash": r.priors_hash,
+        "events_hash": r.events_hash,
+        "settings_hash": r.settings_hash,
+        "settings": r.settings,
+        "seed": r.seed,
+        "version": r.version,
+        "sampler": r.sampler,
+        "reports": r.reports,
+        "r_hat_max": r.r_hat_max,
+        "ess_min": r.ess_min,
+        "divergences": r.divergences,
+        "wall_seconds": round(r.wall_seconds, 3),
+        "netcdf": r.netcdf,
         "previous_run_id": r.previous_run_id,
     }
 
@@ -409,8 +554,12 @@ def show(
 @handle_errors
 def prune(
     ctx: typer.Context,
-    keep: Annotated[int, typer.Option("--keep", min=0, help="How many of the most recent runs keep their NetCDF file.")] = 10,
-    records: Annotated[bool, typer.Option("--records", help="Also delete the records of the older runs (history then starts later).")] = False,
+    keep: Annotated[
+        int, typer.Option("--keep", min=0, help="How many of the most recent runs keep their NetCDF file.")
+    ] = 10,
+    records: Annotated[
+        bool, typer.Option("--records", help="Also delete the records of the older runs (history then starts later).")
+    ] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would go; delete nothing.")] = False,
 ) -> None:
     """Delete the NetCDF draws of all but the N most recently recorded runs (and stray files in

@@ -34,9 +34,13 @@ app = typer.Typer(
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
 AsOfOpt = Annotated[
     str | None,
-    typer.Option("--as-of", help="Recorded evidence as known on this date (YYYY-MM-DD; default today).", show_default=False),
+    typer.Option(
+        "--as-of", help="Recorded evidence as known on this date (YYYY-MM-DD; default today).", show_default=False
+    ),
 ]
-SeedOpt = Annotated[int | None, typer.Option("--seed", help="Random seed (default fixed, as for update).", show_default=False)]
+SeedOpt = Annotated[
+    int | None, typer.Option("--seed", help="Random seed (default fixed, as for update).", show_default=False)
+]
 
 
 def _as_of(value: str | None) -> dt.date:
@@ -79,15 +83,28 @@ def list_scenarios(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     priors = load_priors(ws.priors_dir)
     scenarios = load_all(ws.scenarios_dir, known=priors.indicator_ids)
     if as_json:
-        print_json([
-            {
-                "name": s.name, "title": s.title, "description": s.description, "citation": s.citation,
-                "file": str(s.path),
-                "reports": [{"indicator": r.indicator, "occurred": r.occurred, "grade": r.grade,
-                             "date": r.date.isoformat(), "note": r.note} for r in s.reports],
-            }
-            for s in scenarios
-        ])
+        print_json(
+            [
+                {
+                    "name": s.name,
+                    "title": s.title,
+                    "description": s.description,
+                    "citation": s.citation,
+                    "file": str(s.path),
+                    "reports": [
+                        {
+                            "indicator": r.indicator,
+                            "occurred": r.occurred,
+                            "grade": r.grade,
+                            "date": r.date.isoformat(),
+                            "note": r.note,
+                        }
+                        for r in s.reports
+                    ],
+                }
+                for s in scenarios
+            ]
+        )
         return
     if not scenarios:
         out.print(f"no scenarios in {ws.scenarios_dir}")
@@ -115,11 +132,22 @@ def _said(indicator: str, occurred: bool, grade: str) -> str:
 @handle_errors
 def run(
     ctx: typer.Context,
-    names: Annotated[list[str], typer.Argument(help="Scenario names (see `forecast scenario list`) or paths to scenario files.", show_default=False)],
-    exact: Annotated[bool, typer.Option("--exact", help="Exact engine: instant, prior-mean network, no intervals.")] = False,
+    names: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="NAME",
+            help="Scenario names (see `forecast scenario list`) or paths to scenario files.",
+            show_default=False,
+        ),
+    ],
+    exact: Annotated[
+        bool, typer.Option("--exact", help="Exact engine: instant, prior-mean network, no intervals.")
+    ] = False,
     seed: SeedOpt = None,
     draws: Annotated[int | None, typer.Option("--draws", min=100, help="Draws per chain.", show_default=False)] = None,
-    tune: Annotated[int | None, typer.Option("--tune", min=100, help="Tuning steps per chain.", show_default=False)] = None,
+    tune: Annotated[
+        int | None, typer.Option("--tune", min=100, help="Tuning steps per chain.", show_default=False)
+    ] = None,
     chains: Annotated[int | None, typer.Option("--chains", min=1, max=8, help="Chains.", show_default=False)] = None,
     as_of: AsOfOpt = None,
     as_json: JsonOpt = False,
@@ -145,8 +173,14 @@ def run(
     kwargs = {k: v for k, v in {"draws": draws, "tune": tune, "chains": chains}.items() if v is not None}
     with _status("scenarios…", quiet=as_json or exact) as status:
         comparison = run_scenarios(
-            ws, priors, chosen, as_of=when, seed=DEFAULT_SEED if seed is None else seed, exact=exact,
-            sampler_kwargs=kwargs, progress=None if status is None else status.update,
+            ws,
+            priors,
+            chosen,
+            as_of=when,
+            seed=DEFAULT_SEED if seed is None else seed,
+            exact=exact,
+            sampler_kwargs=kwargs,
+            progress=None if status is None else status.update,
         )
     _emit(comparison, as_json=as_json)
 
@@ -203,7 +237,11 @@ def _render_comparison(comparison: Any) -> None:
     files = [o for o in comparison.outcomes if o.scenario.path is not None]
     typed = [o for o in comparison.outcomes if o.scenario.path is None]
     for o in typed:
-        out.print(Text(f"{o.scenario.name}: " + ", ".join(_said(r.indicator, r.occurred, r.grade) for r in o.scenario.reports)))
+        out.print(
+            Text(
+                f"{o.scenario.name}: " + ", ".join(_said(r.indicator, r.occurred, r.grade) for r in o.scenario.reports)
+            )
+        )
     if files:
         _legend(files)
     for w in _warnings(comparison):
@@ -214,8 +252,9 @@ def _render_comparison(comparison: Any) -> None:
         rhat = max(r.diagnostics.r_hat_max or 0.0 for r in runs)
         ess = min(r.diagnostics.ess_min if r.diagnostics.ess_min is not None else float("inf") for r in runs)
         divergences = sum(r.diagnostics.divergences for r in runs)
-        engine = (f"pymc-nuts {d.chains}×{d.draws} draws, R-hat max {rhat:.3f}, ESS min {ess:.0f}, "
-                  f"divergences {divergences}")
+        engine = (
+            f"pymc-nuts {d.chains}×{d.draws} draws, R-hat max {rhat:.3f}, ESS min {ess:.0f}, divergences {divergences}"
+        )
     else:
         engine = "exact engine (prior-mean network)"
     source = f"recorded run {baseline.run_id} reused" if comparison.baseline_recorded else "computed now"
@@ -244,10 +283,22 @@ def _legend(outcomes: list[Any]) -> None:
 @handle_errors
 def whatif(
     ctx: typer.Context,
-    reports: Annotated[list[str], typer.Argument(metavar="INDICATOR[:yes|:no][@GRADE]...", help="Hypothetical reports, one per argument (see above).", show_default=False)],
-    not_occurred: Annotated[bool, typer.Option("--not-occurred", help="Reports that do not say :yes or :no say the indicator did NOT occur.")] = False,
+    reports: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="REPORT",
+            help="Hypothetical reports, one per argument: INDICATOR[:yes|:no][@GRADE] (see above).",
+            show_default=False,
+        ),
+    ],
+    not_occurred: Annotated[
+        bool,
+        typer.Option("--not-occurred", help="Reports that do not say :yes or :no say the indicator did NOT occur."),
+    ] = False,
     grade: Annotated[str, typer.Option("--grade", help="Admiralty grade for reports without @GRADE.")] = "B2",
-    sample: Annotated[bool, typer.Option("--sample", help="Sample with PyMC for 90 % intervals (seconds, not instant).")] = False,
+    sample: Annotated[
+        bool, typer.Option("--sample", help="Sample with PyMC for 90 % intervals (seconds, not instant).")
+    ] = False,
     seed: SeedOpt = None,
     as_of: AsOfOpt = None,
     as_json: JsonOpt = False,
@@ -283,8 +334,13 @@ def whatif(
     ]
     with _status("sampling…", quiet=as_json or not sample) as status:
         comparison = run_scenarios(
-            ws, priors, [whatif_scenario(typed)], as_of=when, seed=DEFAULT_SEED if seed is None else seed,
-            exact=not sample, progress=None if status is None else status.update,
+            ws,
+            priors,
+            [whatif_scenario(typed)],
+            as_of=when,
+            seed=DEFAULT_SEED if seed is None else seed,
+            exact=not sample,
+            progress=None if status is None else status.update,
         )
     _emit(comparison, as_json=as_json)
 
@@ -296,8 +352,17 @@ def whatif(
 def collect(
     ctx: typer.Context,
     grade: Annotated[str, typer.Option("--grade", help="Admiralty grade of the report you could get.")] = "B2",
-    hypothesis: Annotated[str | None, typer.Option("--hypothesis", help="Rank by the information about this hypothesis (default: all hypotheses jointly).", show_default=False)] = None,
-    limit: Annotated[int | None, typer.Option("--limit", min=1, help="Show only the first N (JSON: all).", show_default=False)] = None,
+    hypothesis: Annotated[
+        str | None,
+        typer.Option(
+            "--hypothesis",
+            help="Rank by the information about this hypothesis (default: all hypotheses jointly).",
+            show_default=False,
+        ),
+    ] = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", min=1, help="Show only the first N (JSON: all).", show_default=False)
+    ] = None,
     as_of: AsOfOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -357,8 +422,13 @@ def _render_plan(plan: Any, *, limit: int | None) -> None:
         h, s, yes, no = v.largest_shift(focus)
         label = s if names.count(s) == 1 else f"{h}.{s}"  # a state name alone where it is unambiguous
         t.add_row(
-            str(i), Text(v.indicator), f"{v.score(focus):.4f}", *(f"{v.bits[o]:.3f}" for o in others),
-            _pct(v.p_occurs), _pct(v.p_report_yes), Text(f"{label} {_pp(yes)} / {_pp(no)}"),
+            str(i),
+            Text(v.indicator),
+            f"{v.score(focus):.4f}",
+            *(f"{v.bits[o]:.3f}" for o in others),
+            _pct(v.p_occurs),
+            _pct(v.p_report_yes),
+            Text(f"{label} {_pp(yes)} / {_pp(no)}"),
         )
     out.print(t)
     more = len(plan.ranked) - len(rows)
