@@ -1,13 +1,14 @@
 """Benchmark scenarios, what-ifs and collection priorities (issue 6).
 
-    python bench/bench_scenarios.py [--runs 5] [--pymc-runs 5] [--skip-pymc]
+    python bench/bench_scenarios.py [--runs 5] [--pymc-runs 5] [--skip-pymc] [--resample-runs 0]
 
 In a temporary workspace holding the papers' documented events, times real `forecast` processes
-(wall clock, median of --runs; CPU time of the child beside it, which a busy machine inflates
-less): `collect`, `whatif` with two typed reports, and `scenario run` of the five shipped
+(wall clock, median of --runs; the child's CPU time beside it, which a busy machine inflates
+less): `collect`, `whatif` with two typed reports and `scenario run` of the five shipped
 scenarios on the exact engine; then, with PyMC (median of --pymc-runs), one `update --force`
-against `scenario run` of all five shipped scenarios, cold (no recorded baseline: six samplings,
-one model) and warm (the baseline is the recorded update of the same inputs: five samplings).
+against `scenario run` of all five shipped scenarios (the baseline sampled, each scenario
+reweighting its draws). `--resample-runs N` also times `scenario run --resample` (six NUTS runs,
+one model), for comparison.
 
 Targets (issue 6): collect and whatif <= 1 s; scenario run of five with PyMC <= 2 × one update.
 Prints a table of medians; exits 1 if a target is missed.
@@ -46,16 +47,11 @@ def timed(args: list[str], env: dict[str, str]) -> tuple[float, float]:
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def median_of(
-    args: list[str], env: dict[str, str], runs: int, *, setup: list[str] | None = None, vary_seed: bool = False
-) -> tuple[float, float]:
-    """Median wall and CPU seconds; `setup` runs untimed before each run; `vary_seed` gives every
-    run its own --seed (so no recorded run matches its inputs)."""
+def median_of(args: list[str], env: dict[str, str], runs: int) -> tuple[float, float]:
+    """Median wall and CPU seconds of `runs` runs."""
     walls, cpus = [], []
-    for i in range(runs):
-        if setup is not None:
-            timed(setup, env)
-        wall, cpu = timed([*args, "--seed", str(1000 + i)] if vary_seed else args, env)
+    for _ in range(runs):
+        wall, cpu = timed(args, env)
         walls.append(wall)
         cpus.append(cpu)
     return statistics.median(walls), statistics.median(cpus)
@@ -66,6 +62,7 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=5, help="runs per fast command (median)")
     ap.add_argument("--pymc-runs", type=int, default=5, help="runs per sampled command (median)")
     ap.add_argument("--skip-pymc", action="store_true", help="time only the exact-engine commands")
+    ap.add_argument("--resample-runs", type=int, default=0, help="also time `scenario run --resample` (median of N)")
     opts = ap.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="forecast-bench-") as tmp:
@@ -87,12 +84,11 @@ def main() -> int:
             timed(["update", "--force"], env)  # compile once so every timing below sees a warm C cache
             update, update_cpu = median_of(["update", "--force"], env, opts.pymc_runs)
             rows.append(("update --force (PyMC)", update, update_cpu, "reference", True))
-            # cold: no recorded run for these inputs (another seed), so the baseline is sampled too
-            cold, cold_cpu = median_of(["scenario", "run", *SCENARIOS], env, opts.pymc_runs, vary_seed=True)
-            rows.append(("scenario run ×5 (PyMC, cold)", cold, cold_cpu, f"<= {2 * update:.1f} s", cold <= 2 * update))
-            # warm: an update of the same inputs is recorded; its result is the baseline
-            warm, warm_cpu = median_of(["scenario", "run", *SCENARIOS], env, opts.pymc_runs, setup=["update"])
-            rows.append(("scenario run ×5 (PyMC, warm)", warm, warm_cpu, f"<= {2 * update:.1f} s", warm <= 2 * update))
+            wall, cpu = median_of(["scenario", "run", *SCENARIOS], env, opts.pymc_runs)
+            rows.append(("scenario run ×5 (PyMC)", wall, cpu, f"<= {2 * update:.1f} s", wall <= 2 * update))
+            if opts.resample_runs:
+                wall, cpu = median_of(["scenario", "run", *SCENARIOS, "--resample"], env, opts.resample_runs)
+                rows.append(("scenario run ×5 --resample (PyMC)", wall, cpu, "for comparison", True))
 
     width = max(len(r[0]) for r in rows)
     print(f"{'command':<{width}}  {'wall (median)':>13}  {'cpu (median)':>12}  target")

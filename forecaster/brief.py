@@ -62,6 +62,8 @@ WATCH_TOP = 8
 WATCH_GRADE = ("B", 2)
 DRIVERS_TOP = 10
 STALE_TEMP_S = 600
+# Runs on the store's reports (and those moved in from the JSON-file log), not replays of --events files.
+STORE_EVIDENCE = ("store", "store-event-time", "unknown")
 SUFFIXES = (".png", ".md", ".html", ".json")  # written in this order: the JSON (read as "the previous brief") last
 
 
@@ -383,7 +385,13 @@ def build_brief(
         for s in h.states
     )
 
-    stored = {e.report.id: e for e in store.all() if e.report.id}
+    # Only the reports either run could have used (event dates in the earlier of the two windows
+    # onward), not the whole store: a store may hold 100,000 reports.
+    span = result.as_of - result.window[0]
+    earliest = min(result.window[0], (baseline.as_of or result.as_of) - span)
+    stored = {
+        e.report.id: e for e in store.list(since=earliest, include_retracted=True, newest_first=False) if e.report.id
+    }
     current = set(result.report_ids)
     before = set(baseline.report_ids)
     cutoff = dt.datetime.combine(period.until + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
@@ -408,7 +416,7 @@ def build_brief(
 
     trend_since = result.as_of - dt.timedelta(weeks=TREND_WEEKS)
     records = runs.list_runs(
-        store, evidence=("store", "store-event-time"), since=trend_since + dt.timedelta(days=1), until=result.as_of
+        store, evidence=STORE_EVIDENCE, since=trend_since + dt.timedelta(days=1), until=result.as_of
     )
     trend = _trend(records, result, priors.hash)
 
@@ -494,7 +502,7 @@ def _baseline(store: EventStore, result: UpdateResult, period: Period, folder: P
             frozenset(prov.get("report_ids", [])),
             prov.get("priors_hash"),
         )
-    records = runs.list_runs(store, evidence=("store", "store-event-time"), until=period.since - dt.timedelta(days=1))
+    records = runs.list_runs(store, evidence=STORE_EVIDENCE, until=period.since - dt.timedelta(days=1))
     if records:
         last = max(
             records,
@@ -718,6 +726,11 @@ _CHART_RC: dict[str, Any] = {
 def trend_png(brief: Brief) -> bytes:
     """The trend chart: one panel per hypothesis, a line per state, sampled intervals as bands.
     Byte-stable: Agg, fixed style, size, font and dpi, and no PNG metadata (no 'Software' line)."""
+    import logging
+
+    # Matplotlib's own warnings (e.g. an unwritable config folder under cron) would add lines to
+    # the one-line stderr a cron job promises; the chart does not depend on them.
+    logging.getLogger("matplotlib").setLevel(logging.ERROR)
     import matplotlib
     import matplotlib.style
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -727,7 +740,10 @@ def trend_png(brief: Brief) -> bytes:
 
     hyps = brief.hypotheses
     with matplotlib.style.context("default"), matplotlib.rc_context(_CHART_RC):  # type: ignore[arg-type]
-        fig = Figure(figsize=(7.2, 1.9 * len(hyps) + 0.4), dpi=_CHART_DPI, layout="constrained")
+        height = 1.9 * len(hyps) + 0.4
+        fig = Figure(figsize=(7.2, height), dpi=_CHART_DPI)
+        # Fixed margins, not a layout engine: faster, and the same picture whatever the labels.
+        fig.subplots_adjust(left=0.08, right=0.80, top=1 - 0.3 / height, bottom=0.35 / height, hspace=0.45)
         FigureCanvasAgg(fig)
         axes = fig.subplots(len(hyps), 1, sharex=True, squeeze=False)[:, 0]
         xs = [p.as_of for p in brief.trend]
@@ -738,7 +754,17 @@ def trend_png(brief: Brief) -> bytes:
                 lo = [_nan(p.values.get(hid, {}).get(sid, (0.0, None, None))[1]) for p in brief.trend]
                 hi = [_nan(p.values.get(hid, {}).get(sid, (0.0, None, None))[2]) for p in brief.trend]
                 if any(v == v for v in lo):
+                    # A band between neighbouring sampled runs, and a bar on each (a lone one too).
                     ax.fill_between(xs, lo, hi, color=colour, alpha=0.18, linewidth=0)
+                    banded = [(x, a, b) for x, a, b in zip(xs, lo, hi, strict=True) if a == a]
+                    ax.vlines(
+                        [x for x, _, _ in banded],
+                        [a for _, a, _ in banded],
+                        [b for _, _, b in banded],
+                        color=colour,
+                        alpha=0.45,
+                        linewidth=2.5,
+                    )
                 ax.plot(xs, ys, color=colour, linewidth=1.4, marker="o", markersize=2.5, label=words(sid))
             ax.set_title(words(hid), loc="left")
             ax.set_ylim(0, 1)

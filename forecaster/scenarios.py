@@ -6,8 +6,16 @@ A scenario file in `scenarios/` is YAML with a `name`, `title`, `description`, `
 without `name` is not a scenario (`historical_events.yaml` is recorded history) and is skipped.
 
 Nothing here writes: not the event store, not the run log, not runs/. A scenario's numbers are
-never recorded, so a scenario can never become the "previous update". In sampled mode the PyMC
-model is built once and serves the baseline and every scenario, its evidence set as data.
+never recorded, so a scenario can never become the "previous update".
+
+Sampled mode builds the PyMC model once and samples the baseline. A scenario's posterior over
+(θ, q) is the baseline's times P(S | E, θ, q), the probability of the scenario's reports given
+the recorded ones — a number the exact formula of MODEL.md §4 gives for every draw. So each
+scenario reweights the baseline's draws (importance sampling; the weights are probabilities, hence
+bounded) and reports the weighted mean and central 90 % of P(H | E, S, θ, q): the same quantities
+as a sampled update, in milliseconds instead of a NUTS run. When the weights keep less than half
+the draws' efficiency (Kish ESS), or with `resample`, the scenario is sampled afresh with the
+same compiled model, its evidence set as data.
 
 Hypothetical reports count whatever their date: the date is part of the story a scenario tells
 (and may lie in the future), not a filter. The recorded evidence keeps its evidence window.
@@ -19,17 +27,19 @@ import datetime as dt
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from forecaster.errors import EvidenceError, UsageError, did_you_mean
-from forecaster.evidence import Report, check_indicator, load_reports_file, parse_grade
-from forecaster.inference import DEFAULT_SEED, SamplerSettings, UpdateResult, run_update
-from forecaster.network import build_network
+from forecaster.evidence import Report, check_indicator, fold, load_reports_file, parse_grade
+from forecaster.inference import DEFAULT_SEED, HypothesisResult, SamplerSettings, UpdateResult, run_update
+from forecaster.network import Network, build_network
 from forecaster.priors import Priors
+from forecaster.terms import term_for
 from forecaster.workspace import Workspace
 from forecaster.yamlio import load_yaml
 
@@ -66,6 +76,25 @@ class Scenario:
     citation: str
     reports: tuple[Report, ...]
     path: Path | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "title": self.title,
+            "description": self.description,
+            "citation": self.citation,
+            "file": None if self.path is None else str(self.path),
+            "reports": [
+                {
+                    "indicator": r.indicator,
+                    "occurred": r.occurred,
+                    "grade": r.grade,
+                    "date": r.date.isoformat(),
+                    "note": r.note,
+                }
+                for r in self.reports
+            ],
+        }
 
 
 def _key_line(path: Path, key: str) -> int:
@@ -224,25 +253,36 @@ def whatif_scenario(reports: Sequence[Report]) -> Scenario:
 
 Shift = Mapping[str, Mapping[str, float]]
 
+# A scenario is answered by reweighting the baseline's draws when they keep at least this share of
+# their efficiency (Kish effective sample size of the weights over the number of draws); otherwise
+# it is sampled afresh with the same compiled model.
+REWEIGHT_MIN_FRACTION = 0.5
+PARAMETER_CHECK = 1e-6  # draws recomputed from (θ, q) must reproduce the sampler's own marginals
+
 
 @dataclass(frozen=True)
 class ScenarioOutcome:
-    """One scenario's forecast and its change from the baseline (posterior minus baseline)."""
+    """One scenario's forecast and its change from the baseline (posterior minus baseline).
+
+    `method`: "exact", "nuts" (sampled afresh) or "reweighted" (the baseline's PyMC draws of
+    (θ, q) importance-weighted by the scenario's reports); `weights_ess` is the Kish effective
+    sample size of those weights as a share of the draws (None unless reweighted)."""
 
     scenario: Scenario
     result: UpdateResult
     change: Shift
+    method: str = "exact"
+    weights_ess: float | None = None
 
 
 @dataclass(frozen=True)
 class Comparison:
-    """The baseline (recorded evidence only) and every scenario, computed the same way."""
+    """The baseline (recorded evidence only) and every scenario."""
 
     as_of: dt.date
     sampler: str  # "exact" or "pymc-nuts"
     seed: int
     baseline: UpdateResult
-    baseline_recorded: bool  # the baseline is a recorded identical run, not recomputed
     recorded_reports: int
     outcomes: tuple[ScenarioOutcome, ...]
     seconds: float
@@ -259,27 +299,14 @@ class Comparison:
             "baseline": {
                 "reports": self.recorded_reports,
                 "events_hash": b.events_hash,
-                "recorded_run_id": b.run_id if self.baseline_recorded else None,
                 "hypotheses": _states_json(b, None),
                 "diagnostics": _diagnostics_json(b),
             },
             "scenarios": [
                 {
-                    "name": o.scenario.name,
-                    "title": o.scenario.title,
-                    "description": o.scenario.description,
-                    "citation": o.scenario.citation,
-                    "file": None if o.scenario.path is None else str(o.scenario.path),
-                    "reports": [
-                        {
-                            "indicator": r.indicator,
-                            "occurred": r.occurred,
-                            "grade": r.grade,
-                            "date": r.date.isoformat(),
-                            "note": r.note,
-                        }
-                        for r in o.scenario.reports
-                    ],
+                    **o.scenario.to_json(),
+                    "method": o.method,
+                    "weights_ess": None if o.weights_ess is None else round(o.weights_ess, 4),
                     "hypotheses": _states_json(o.result, o.change),
                     "diagnostics": _diagnostics_json(o.result),
                 }
@@ -331,6 +358,128 @@ def _change(result: UpdateResult, baseline: UpdateResult) -> dict[str, dict[str,
     return {h.id: {s.id: s.posterior - base[h.id][s.id] for s in h.states} for h in result.hypotheses}
 
 
+# ----------------------------------------------------------------------------- reweighting
+
+
+@dataclass(frozen=True)
+class ParameterDraws:
+    """Posterior draws of the network's parameters: θ flat as `Network.theta_index` addresses it
+    (D, T), and every indicator table row q (D, Q)."""
+
+    theta: np.ndarray
+    q: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return int(self.theta.shape[0])
+
+
+@dataclass(frozen=True)
+class Reweighted:
+    """A scenario's P(H | E, S, θ, q) per draw, the normalised importance weights, their Kish ESS share."""
+
+    draws: list[np.ndarray]  # per hypothesis, (D, K)
+    weights: np.ndarray  # (D,), sums to 1
+    ess_fraction: float
+
+    def mean(self) -> list[np.ndarray]:
+        return [self.weights @ d for d in self.draws]
+
+    def interval(self) -> list[np.ndarray]:
+        """Central 90 % of the weighted draws, per state: (2, K) per hypothesis."""
+        return [_weighted_quantiles(d, self.weights, (0.05, 0.95)) for d in self.draws]
+
+
+def _weighted_quantiles(x: np.ndarray, w: np.ndarray, qs: Sequence[float]) -> np.ndarray:
+    order = np.argsort(x, axis=0)
+    xs = np.take_along_axis(x, order, axis=0)
+    ws = w[order]
+    cdf = np.cumsum(ws, axis=0) - 0.5 * ws  # each draw at the middle of its weight (equal weights: Hazen)
+    return np.array([[np.interp(q, cdf[:, k], xs[:, k]) for k in range(x.shape[1])] for q in qs])
+
+
+def _log_joint(net: Network, draws: ParameterDraws, log_lam: np.ndarray) -> np.ndarray:
+    """log P(s, E | θ, q) for every draw and joint state (D, S) — MODEL.md §4, vectorised over draws."""
+    out = np.log(draws.theta)[:, net.theta_index].sum(axis=1)
+    reported = np.flatnonzero(np.any(log_lam != 0.0, axis=1))  # silent indicators contribute log 1
+    if reported.size:
+        lam = np.exp(log_lam[reported])  # (R, 2), max 1 per row
+        qs = draws.q[:, net.q_index[reported]]  # (D, R, S)
+        out = out + np.log(lam[None, :, 0, None] * qs + lam[None, :, 1, None] * (1.0 - qs)).sum(axis=1)
+    return out
+
+
+def _logsumexp(x: np.ndarray) -> np.ndarray:
+    top = x.max(axis=1, keepdims=True)
+    return (top + np.log(np.exp(x - top).sum(axis=1, keepdims=True)))[:, 0]
+
+
+def reweight(net: Network, draws: ParameterDraws, base_log_lam: np.ndarray, log_lam: np.ndarray) -> Reweighted:
+    """Turn draws from p(θ, q | E) into a weighted sample of p(θ, q | E, S).
+
+    The weight of a draw is P(S | E, θ, q) = P(E, S | θ, q) / P(E | θ, q), a probability: bounded,
+    so the importance weights have finite variance and their Kish ESS is a fair diagnostic."""
+    log_base = _log_joint(net, draws, base_log_lam)
+    log_scen = _log_joint(net, draws, log_lam)
+    norm = _logsumexp(log_scen)
+    log_w = norm - _logsumexp(log_base)
+    w = np.exp(log_w - log_w.max())
+    w /= w.sum()
+    joint = np.exp(log_scen - norm[:, None])
+    return Reweighted([joint @ m for m in net.marginal_matrices()], w, float(1.0 / np.sum(w**2) / draws.n))
+
+
+def parameter_draws(net: Network, idata: Any, log_lam: np.ndarray) -> ParameterDraws | None:
+    """The (θ, q) draws of a sampled run on evidence `log_lam`, or None when they are missing or do
+    not reproduce the sampler's own P(H | E, θ, q) draws (then scenarios are sampled afresh)."""
+    post = getattr(idata, "posterior", None)
+    if post is None:
+        return None
+    try:
+        n = int(post.sizes["chain"]) * int(post.sizes["draw"])
+        theta = np.concatenate(
+            [np.asarray(post[f"theta_{h}"].values).reshape(n, -1) for h in net.hypothesis_ids], axis=1
+        )
+        q = np.asarray(post["q"].values).reshape(n, -1) if net.indicator_ids else np.zeros((n, 0))
+        kept = [np.asarray(post[f"p_{h}"].values).reshape(n, -1) for h in net.hypothesis_ids]
+    except (KeyError, ValueError):
+        return None
+    draws = ParameterDraws(theta, q)
+    log_joint = _log_joint(net, draws, log_lam)
+    joint = np.exp(log_joint - _logsumexp(log_joint)[:, None])
+    for m, p in zip(net.marginal_matrices(), kept, strict=True):
+        if p.shape != (n, m.shape[1]) or not np.allclose(joint @ m, p, atol=PARAMETER_CHECK, rtol=0.0):
+            return None
+    return draws
+
+
+# ----------------------------------------------------------------------------- comparison
+
+
+def _reweighted_result(exact: UpdateResult, rw: Reweighted, baseline: UpdateResult, *, ess_min: float) -> UpdateResult:
+    """The exact result of the scenario's reports with the sampled fields from the weighted draws."""
+    means, intervals = rw.mean(), rw.interval()
+    hyps = []
+    for h, hyp in enumerate(exact.hypotheses):
+        states = tuple(
+            replace(
+                s,
+                posterior=float(means[h][k]),
+                interval=(float(intervals[h][0, k]), float(intervals[h][1, k])),
+                term=term_for(float(means[h][k])),
+            )
+            for k, s in enumerate(hyp.states)
+        )
+        hyps.append(HypothesisResult(hyp.id, states))
+    d = baseline.diagnostics
+    ess = None if d.ess_min is None else d.ess_min * rw.ess_fraction
+    warnings = [w for w in d.warnings if not w.startswith("ESS")]
+    if ess is not None and not ess >= ess_min:
+        warnings.append(f"ESS {ess:.0f} < {ess_min:.0f} after reweighting: too few effective draws; raise --draws")
+    diagnostics = replace(d, sampler="pymc-nuts-reweighted", ess_min=ess, warnings=tuple(warnings), seconds=0.0)
+    return replace(exact, hypotheses=tuple(hyps), diagnostics=diagnostics, idata=None)
+
+
 def compare(
     priors: Priors,
     recorded: Sequence[Report],
@@ -340,48 +489,55 @@ def compare(
     seed: int = DEFAULT_SEED,
     exact: bool = False,
     sampler_settings: SamplerSettings | None = None,
-    baseline: UpdateResult | None = None,
+    resample: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> Comparison:
     """The recorded evidence alone (the baseline), then with each scenario's reports added.
 
-    Exact engine with `exact`; otherwise PyMC, one model built once for the baseline and every
-    scenario. A `baseline` given (a recorded identical run) is used instead of recomputing it."""
+    `exact`: the exact engine. Otherwise PyMC samples the baseline with a model built once; each
+    scenario reweights the baseline's draws of (θ, q) by the likelihood of its reports (instant),
+    or, when the weights would keep less than REWEIGHT_MIN_FRACTION of the draws' efficiency or
+    with `resample`, is sampled afresh with the same compiled model."""
     start = time.perf_counter()
     say = progress or (lambda _msg: None)
     net = build_network(priors)
-    model = None
     settings = sampler_settings or SamplerSettings()
-    if not exact:
-        say("building the model")
-        from forecaster import sampler  # imports pymc: only on the sampled path
 
-        model = sampler.build_model(net)
+    def exact_update(reports: Sequence[Report]) -> UpdateResult:
+        return run_update(priors, reports, as_of=as_of, seed=seed, exact_only=True, net=net)
 
-    def forecast(reports: Sequence[Report]) -> UpdateResult:
-        return run_update(
-            priors, reports, as_of=as_of, seed=seed, exact_only=exact, sampler_settings=settings, net=net, model=model
-        )
-
-    recorded_baseline = baseline is not None
-    if baseline is None:
-        say("sampling the baseline (recorded evidence)" if not exact else "baseline")
-        baseline = forecast(recorded)
     outcomes = []
+    if exact:
+        baseline = exact_update(recorded)
+        for sc in scenarios:
+            result = exact_update([*recorded, *sc.reports])
+            outcomes.append(ScenarioOutcome(sc, result, _change(result, baseline), "exact"))
+        return Comparison(as_of, "exact", seed, baseline, len(recorded), tuple(outcomes), time.perf_counter() - start)
+
+    say("building the model")
+    from forecaster import sampler  # imports pymc: only on the sampled path
+
+    model = sampler.build_model(net)
+
+    def sampled_update(reports: Sequence[Report]) -> UpdateResult:
+        return run_update(priors, reports, as_of=as_of, seed=seed, sampler_settings=settings, net=net, model=model)
+
+    say("sampling the baseline (recorded evidence)")
+    baseline = sampled_update(recorded)
+    base_log_lam = net.log_lambda(fold(recorded, priors.grades))
+    draws = None if resample else parameter_draws(net, baseline.idata, base_log_lam)
     for i, sc in enumerate(scenarios, 1):
-        say(f"sampling scenario {i}/{len(scenarios)}: {sc.name}" if not exact else sc.name)
-        result = forecast([*recorded, *sc.reports])
-        outcomes.append(ScenarioOutcome(sc, result, _change(result, baseline)))
-    return Comparison(
-        as_of=as_of,
-        sampler="exact" if exact else "pymc-nuts",
-        seed=seed,
-        baseline=baseline,
-        baseline_recorded=recorded_baseline,
-        recorded_reports=len(recorded),
-        outcomes=tuple(outcomes),
-        seconds=time.perf_counter() - start,
-    )
+        reports = [*recorded, *sc.reports]
+        if draws is not None:
+            rw = reweight(net, draws, base_log_lam, net.log_lambda(fold(reports, priors.grades)))
+            if rw.ess_fraction >= REWEIGHT_MIN_FRACTION:
+                result = _reweighted_result(exact_update(reports), rw, baseline, ess_min=sampler.ESS_MIN)
+                outcomes.append(ScenarioOutcome(sc, result, _change(result, baseline), "reweighted", rw.ess_fraction))
+                continue
+        say(f"sampling scenario {i}/{len(scenarios)}: {sc.name}")
+        result = sampled_update(reports)
+        outcomes.append(ScenarioOutcome(sc, result, _change(result, baseline), "nuts"))
+    return Comparison(as_of, "pymc-nuts", seed, baseline, len(recorded), tuple(outcomes), time.perf_counter() - start)
 
 
 def run_scenarios(
@@ -393,20 +549,15 @@ def run_scenarios(
     seed: int = DEFAULT_SEED,
     exact: bool = False,
     sampler_kwargs: Mapping[str, Any] | None = None,
+    resample: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> Comparison:
-    """`compare` on the workspace's recorded evidence (the store, as `forecast update` reads it).
-
-    In sampled mode a recorded update of exactly these inputs (same run id) serves as the
-    baseline, read-only; nothing is written either way."""
-    from forecaster.updating import gather_reports, planned_run_id, sampler_settings
+    """`compare` on the workspace's recorded evidence (the store, read as `forecast update` reads it).
+    Nothing is written."""
+    from forecaster.updating import gather_reports
 
     recorded = gather_reports(ws, priors, as_of=as_of)
-    _settings, ss = sampler_settings(dict(sampler_kwargs or {}), exact)
-    baseline = None
-    if not exact:
-        run_id = planned_run_id(priors, recorded, as_of=as_of, seed=seed, sampler_kwargs=dict(sampler_kwargs or {}))
-        baseline = recorded_run(ws, run_id)
+    settings = None if exact else SamplerSettings(**dict(sampler_kwargs or {}))
     return compare(
         priors,
         recorded,
@@ -414,20 +565,7 @@ def run_scenarios(
         as_of=as_of,
         seed=seed,
         exact=exact,
-        sampler_settings=ss,
-        baseline=baseline,
+        sampler_settings=settings,
+        resample=resample,
         progress=progress,
     )
-
-
-def recorded_run(ws: Workspace, run_id: str) -> UpdateResult | None:
-    """The recorded update with this run id, read without writing, or None."""
-    if not ws.db_path.exists():
-        return None
-    from forecaster import runs
-    from forecaster.store import EventStore
-
-    with EventStore(ws.db_path) as store:
-        if not runs.has_runs_table(store):
-            return None
-        return runs.load_result(store, run_id)

@@ -12,7 +12,7 @@ import datetime as dt
 import hashlib
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from forecaster.errors import StoreError
 from forecaster.evidence import Report, load_reports_file
@@ -27,8 +27,10 @@ from forecaster.inference import (
     settings_hash,
     window_for,
 )
-from forecaster.priors import Priors
 from forecaster.workspace import Workspace
+
+if TYPE_CHECKING:
+    from forecaster.priors import Priors
 
 
 def gather_reports(

@@ -386,21 +386,24 @@ def brief(
     sampler_kwargs = {k: v for k, v in {"draws": draws, "tune": tune, "chains": chains}.items() if v is not None}
     if exact and sampler_kwargs:
         raise UsageError("--exact takes no --draws, --tune or --chains")
+    # A spinner only in a terminal, and only while an update runs; cron sees nothing but the summary.
     status = err.status("updating the forecast…", spinner="dots") if is_terminal() else None
-    made = make_brief(
-        ws,
-        priors,
-        period=chosen,
-        alerts=alerts,
-        folder=output or ws.briefs_dir,
-        update=not no_update,
-        seed=DEFAULT_SEED if seed is None else seed,
-        exact=exact,
-        sampler_kwargs=sampler_kwargs,
-        on_update=(status.start if status is not None else None),
-    )
-    if status is not None:
-        status.stop()
+    try:
+        made = make_brief(
+            ws,
+            priors,
+            period=chosen,
+            alerts=alerts,
+            folder=output or ws.briefs_dir,
+            update=not no_update,
+            seed=DEFAULT_SEED if seed is None else seed,
+            exact=exact,
+            sampler_kwargs=sampler_kwargs,
+            on_update=(status.start if status is not None else None),
+        )
+    finally:
+        if status is not None:
+            status.stop()
     b = made.brief
     how = {"cached": "recorded run", "updated": "new run", "stale": "STALE run (--no-update)"}[made.how]
     line = (

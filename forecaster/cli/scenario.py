@@ -83,28 +83,7 @@ def list_scenarios(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     priors = load_priors(ws.priors_dir)
     scenarios = load_all(ws.scenarios_dir, known=priors.indicator_ids)
     if as_json:
-        print_json(
-            [
-                {
-                    "name": s.name,
-                    "title": s.title,
-                    "description": s.description,
-                    "citation": s.citation,
-                    "file": str(s.path),
-                    "reports": [
-                        {
-                            "indicator": r.indicator,
-                            "occurred": r.occurred,
-                            "grade": r.grade,
-                            "date": r.date.isoformat(),
-                            "note": r.note,
-                        }
-                        for r in s.reports
-                    ],
-                }
-                for s in scenarios
-            ]
-        )
+        print_json([s.to_json() for s in scenarios])
         return
     if not scenarios:
         out.print(f"no scenarios in {ws.scenarios_dir}")
@@ -149,16 +128,21 @@ def run(
         int | None, typer.Option("--tune", min=100, help="Tuning steps per chain.", show_default=False)
     ] = None,
     chains: Annotated[int | None, typer.Option("--chains", min=1, max=8, help="Chains.", show_default=False)] = None,
+    resample: Annotated[
+        bool, typer.Option("--resample", help="Sample every scenario afresh with NUTS instead of reweighting.")
+    ] = False,
     as_of: AsOfOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Forecast with each scenario's hypothetical reports added to the recorded evidence.
 
     Shows, for every hypothesis, the baseline (the recorded evidence alone) and each scenario side
-    by side: posterior, 90 % interval and the change from the baseline in percentage points. PyMC
-    samples every scenario with one model built once; a recorded update of the same inputs serves
-    as the baseline. Scenario reports count whatever their date. Nothing is written to the event
-    store or runs/, so a scenario never becomes the "previous update".
+    by side: posterior, 90 % interval and the change from the baseline in percentage points.
+    PyMC samples the baseline; each scenario reweights those draws by the probability of its
+    reports (importance sampling, checked by its effective sample size), or is sampled afresh
+    with the same compiled model when the weights are too uneven or with --resample. Scenario
+    reports count whatever their date. Nothing is written to the event store or runs/, so a
+    scenario never becomes the "previous update".
 
     Example:  forecast scenario run kfor_drawdown serbia_turns_east --json
     """
@@ -180,6 +164,7 @@ def run(
             seed=DEFAULT_SEED if seed is None else seed,
             exact=exact,
             sampler_kwargs=kwargs,
+            resample=resample,
             progress=None if status is None else status.update,
         )
     _emit(comparison, as_json=as_json)
@@ -247,20 +232,26 @@ def _render_comparison(comparison: Any) -> None:
     for w in _warnings(comparison):
         err.print(f"warning: {w}", style="yellow")
     runs = [baseline, *(o.result for o in comparison.outcomes)]
+    chains = [baseline, *(o.result for o in comparison.outcomes if o.method == "nuts")]  # each NUTS run once
     if sampled:
         d = baseline.diagnostics
-        rhat = max(r.diagnostics.r_hat_max or 0.0 for r in runs)
+        rhat = max(r.diagnostics.r_hat_max or 0.0 for r in chains)
         ess = min(r.diagnostics.ess_min if r.diagnostics.ess_min is not None else float("inf") for r in runs)
-        divergences = sum(r.diagnostics.divergences for r in runs)
+        divergences = sum(r.diagnostics.divergences for r in chains)
         engine = (
             f"pymc-nuts {d.chains}×{d.draws} draws, R-hat max {rhat:.3f}, ESS min {ess:.0f}, divergences {divergences}"
         )
     else:
         engine = "exact engine (prior-mean network)"
-    source = f"recorded run {baseline.run_id} reused" if comparison.baseline_recorded else "computed now"
+    methods = sorted({o.method for o in comparison.outcomes})
+    if "reweighted" in methods:
+        shares = [o.weights_ess for o in comparison.outcomes if o.weights_ess is not None]
+        engine += f" · scenarios {'/'.join(methods)} (weights ESS ≥ {100 * min(shares):.0f}% of draws)"
+    elif sampled:
+        engine += " · scenarios sampled afresh"
     out.print(
-        f"baseline: {comparison.recorded_reports} recorded reports ({baseline.window[0]} to {baseline.window[1]}), "
-        f"{source} · priors {baseline.priors_hash} · seed {comparison.seed} · {engine} · {comparison.seconds:.1f}s · "
+        f"baseline: {comparison.recorded_reports} recorded reports ({baseline.window[0]} to {baseline.window[1]}) · "
+        f"priors {baseline.priors_hash} · seed {comparison.seed} · {engine} · {comparison.seconds:.1f}s · "
         "not recorded: nothing written to the store or runs/",
         style="dim",
     )
