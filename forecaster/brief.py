@@ -18,10 +18,11 @@ Readings the issue leaves open, stated once:
 - **What drove a change** (MODEL.md §5, exact engine): for each indicator whose reports differ
   from the baseline's, the posterior now minus the posterior with that indicator's reports put
   back as they were at the baseline.
-- **What to watch** (MODEL.md §5, exact engine): indicators with no report in the evidence
-  window, ranked by the mutual information (bits, summed over hypotheses) between a hypothetical
-  report at grade B2 and the hypotheses given the evidence so far; with the expected absolute
-  shift of the state it moves most. `forecaster.voi` is used when present.
+- **What to watch** (MODEL.md §5, exact engine, `forecaster.voi` as `forecast collect` uses it):
+  indicators with no report in the evidence window, ranked by the mutual information (bits)
+  between a hypothetical report at grade B2 and all hypotheses jointly, given the evidence so far;
+  with the expected probability mass it would move (total variation) on the hypothesis it moves
+  most, and the state a report that it occurred would move most.
 - **Trend**: one point per as-of date over the 12 weeks to the as-of date, from the runs in the
   store (updates and backfill points on the store's reports); where several runs share a date, the
   brief's own run, then one on the current priors, then an update over a backfill point, then a
@@ -47,8 +48,6 @@ from forecaster.atomic import write_bytes_atomic
 from forecaster.errors import ForecastError, UsageError, did_you_mean
 
 if TYPE_CHECKING:
-    import numpy as np
-
     from forecaster.inference import UpdateResult
     from forecaster.network import Network
     from forecaster.priors import Priors
@@ -230,11 +229,11 @@ class WatchItem:
     indicator: str
     name: str
     definition: str
-    bits: float  # summed over hypotheses
+    bits: float  # I(all hypotheses; report | evidence)
     bits_by_hypothesis: Mapping[str, float]
-    expected_shift: float  # E|ΔP| of the state it moves most
+    expected_shift: float  # expected total-variation shift of `shift_hypothesis`, the hypothesis it moves most
     shift_hypothesis: str
-    shift_state: str
+    shift_state: str  # the state of it that a report saying "occurred" moves most
 
 
 @dataclass(frozen=True)
@@ -586,90 +585,34 @@ def _drivers(
     return tuple(out[:DRIVERS_TOP])
 
 
-def expected_information(
-    net: Network, log_lam: np.ndarray, accuracy: float, indicators: Sequence[int]
-) -> tuple[np.ndarray, list[np.ndarray]]:
-    """For a hypothetical report (accuracy a, saying occurred or not) on each of `indicators`:
-    (mutual information in bits with each hypothesis, shape (U, H); expected absolute shift of
-    each hypothesis state, list over H of (U, K)) — MODEL.md §5, exact engine, vectorised."""
-    import numpy as np
-
-    from forecaster.engine import joint_posterior
-
-    joint = joint_posterior(net, log_lam)  # (S,)
-    idx = np.asarray(indicators, dtype=np.int64)
-    q = net.q_mean[net.q_index[idx]]  # (U, S): P(occurred | s)
-    says_occurred = accuracy * q + (1 - accuracy) * (1 - q)  # P(report says occurred | s)
-    margs = net.marginal_matrices()
-    prior_h = [joint @ m for m in margs]
-    bits = np.zeros((len(idx), len(margs)))
-    shift = [np.zeros((len(idx), m.shape[1])) for m in margs]
-    for likelihood in (says_occurred, 1 - says_occurred):
-        weighted = likelihood * joint  # (U, S)
-        p_r = weighted.sum(axis=1)  # (U,)
-        post = weighted / np.where(p_r > 0, p_r, 1.0)[:, None]
-        for h, m in enumerate(margs):
-            ph = post @ m  # (U, K)
-            ratio = np.where(ph > 0, ph / np.where(prior_h[h] > 0, prior_h[h], 1.0), 1.0)
-            bits[:, h] += p_r * np.sum(np.where(ph > 0, ph * np.log2(ratio), 0.0), axis=1)
-            shift[h] += p_r[:, None] * np.abs(ph - prior_h[h])
-    return np.maximum(bits, 0.0), shift
-
-
-def _voi(
-    net: Network, log_lam: np.ndarray, accuracy: float, indicators: Sequence[int]
-) -> tuple[np.ndarray, list[np.ndarray]]:
-    """forecaster.voi's vectorised function when it is there, with the same meaning; else ours."""
-    import importlib
-
-    try:
-        voi: Any = importlib.import_module("forecaster.voi")
-    except ImportError:
-        voi = None
-    fn: Callable[..., Any] | None = getattr(voi, "expected_information", None)
-    if fn is not None:
-        try:
-            bits, shift = fn(net, log_lam, accuracy, indicators)
-            return bits, list(shift)
-        except TypeError:
-            pass  # another signature: ours below
-    bits, shift = expected_information(net, log_lam, accuracy, indicators)
-    return bits, list(shift)
-
-
 def _watch(net: Network, priors: Priors, reports: Iterable[Any]) -> tuple[tuple[WatchItem, ...], int]:
-    import numpy as np
-
+    """The unreported indicators ranked as `forecast collect` ranks them (forecaster.voi): by the
+    information a report at grade B2 would give about all hypotheses jointly."""
     from forecaster.evidence import fold
+    from forecaster.voi import information_values
 
     lam = net.log_lambda(fold(reports, priors.grades))
-    unreported = [j for j in range(len(net.indicator_ids)) if not np.any(lam[j] != 0.0)]
-    if not unreported:
-        return (), 0
-    accuracy = priors.grades.accuracy(*WATCH_GRADE)
-    bits, shift = _voi(net, lam, accuracy, unreported)
+    values = information_values(net, lam, accuracy=priors.grades.accuracy(*WATCH_GRADE))
     nodes = {i.id: i for i in priors.indicators}
     items = []
-    for u, j in enumerate(unreported):
-        ind = net.indicator_ids[j]
-        best_h, best_k = max(
-            ((h, k) for h in range(len(shift)) for k in range(shift[h].shape[1])), key=lambda hk: shift[hk[0]][u, hk[1]]
-        )
-        node = nodes[ind]
+    for v in values:
+        moved = max(v.expected_shift, key=lambda h: (v.expected_shift[h], h))
+        _, state, _, _ = v.largest_shift(moved)
+        node = nodes[v.indicator]
         items.append(
             WatchItem(
-                ind,
+                v.indicator,
                 node.name,
                 node.definition,
-                float(bits[u].sum()),
-                {hid: float(bits[u, h]) for h, hid in enumerate(net.hypothesis_ids)},
-                float(shift[best_h][u, best_k]),
-                net.hypothesis_ids[best_h],
-                net.states[best_h][best_k],
+                v.bits_joint,
+                dict(v.bits),
+                v.expected_shift[moved],
+                moved,
+                state,
             )
         )
-    items.sort(key=lambda w: (-round(w.bits, 12), w.indicator))
-    return tuple(items[:WATCH_TOP]), len(unreported)
+    items.sort(key=lambda w: (-w.bits, w.indicator))
+    return tuple(items[:WATCH_TOP]), len(values)
 
 
 def _trend(records: Sequence[RunRecord], result: UpdateResult, priors_hash: str) -> tuple[TrendPoint, ...]:

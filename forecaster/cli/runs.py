@@ -85,7 +85,8 @@ def _pct(x: float | None) -> str:
 def history(
     ctx: typer.Context,
     hypothesis: Annotated[
-        str | None, typer.Option("--hypothesis", "-H", help="Show this hypothesis' states only.", show_default=False)
+        str | None,
+        typer.Option("--hypothesis", "-H", metavar="ID", help="Show this hypothesis' states only.", show_default=False),
     ] = None,
     as_json: JsonOpt = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV (one row per run, a column per state).")] = False,
@@ -93,16 +94,22 @@ def history(
         str | None,
         typer.Option(
             "--backfill",
+            metavar="weekly",
             help="First compute the series the evidence implies by event time: weekly (exact engine).",
             show_default=False,
         ),
     ] = None,
     as_of: Annotated[
         str | None,
-        typer.Option("--as-of", help="With --backfill: the last week's date (default today).", show_default=False),
+        typer.Option(
+            "--as-of", metavar="DATE", help="With --backfill: the last week's date (default today).", show_default=False
+        ),
     ] = None,
     kind: Annotated[
-        str | None, typer.Option("--kind", help="update or backfill (default both).", show_default=False)
+        str | None,
+        typer.Option(
+            "--kind", metavar="update|backfill", help="update or backfill (default both).", show_default=False
+        ),
     ] = None,
     include_files: Annotated[
         bool, typer.Option("--include-files", help="Also runs on --events files (scenario replays).")
@@ -317,15 +324,24 @@ def _history_table(records: list[RunRecord], columns: list[tuple[str, str]], tot
 def brief(
     ctx: typer.Context,
     period: Annotated[
-        str, typer.Option("--period", help="week (the ISO week to date) or last-week (the whole week before).")
+        str,
+        typer.Option(
+            "--period",
+            metavar="week|last-week",
+            help="week (the ISO week to date) or last-week (the whole week before).",
+        ),
     ] = "week",
     since: Annotated[
-        str | None, typer.Option("--since", help="Start of a custom period (YYYY-MM-DD).", show_default=False)
+        str | None,
+        typer.Option("--since", metavar="DATE", help="Start of a custom period (YYYY-MM-DD).", show_default=False),
     ] = None,
     until: Annotated[
         str | None,
         typer.Option(
-            "--until", help="End of the period and as-of date of the forecast (default today).", show_default=False
+            "--until",
+            metavar="DATE",
+            help="End of the period and as-of date of the forecast (default today).",
+            show_default=False,
         ),
     ] = None,
     output: Annotated[
@@ -333,6 +349,7 @@ def brief(
         typer.Option(
             "--output",
             "-o",
+            metavar="DIR",
             file_okay=False,
             help="Folder for the brief (default briefs/ in the workspace).",
             show_default=False,
@@ -342,6 +359,7 @@ def brief(
         list[str] | None,
         typer.Option(
             "--alert",
+            metavar="RULE",
             help='Exit 3 if a posterior crosses a threshold, e.g. "escalation.annexation>0.2" (or <; repeatable).',
             show_default=False,
         ),
