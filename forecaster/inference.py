@@ -9,16 +9,17 @@ import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from forecaster import __version__
-from forecaster.engine import infer_exact
-from forecaster.evidence import Report, fold
-from forecaster.network import Network, build_network
-from forecaster.priors import Priors
 from forecaster.terms import term_for
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from forecaster.evidence import Report
+    from forecaster.network import Network
+    from forecaster.priors import Priors
 
 DEFAULT_SEED = 20251118
 PRIOR_DRAWS = 4000
@@ -236,6 +237,8 @@ def settings_hash(settings: dict[str, Any]) -> str:
 
 def prior_draws(net: Network, *, seed: int, n: int = PRIOR_DRAWS) -> list[np.ndarray]:
     """Exact draws of P(H | θ) under the pooled priors (no evidence: forward sampling, no MCMC)."""
+    import numpy as np
+
     from forecaster.engine import _softmax, marginals
 
     rng = np.random.default_rng(seed)
@@ -246,6 +249,8 @@ def prior_draws(net: Network, *, seed: int, n: int = PRIOR_DRAWS) -> list[np.nda
 
 def interval(x: np.ndarray) -> np.ndarray:
     """Central 90 % of draws, per column."""
+    import numpy as np
+
     return np.quantile(x, [0.05, 0.95], axis=0)
 
 
@@ -264,6 +269,10 @@ def run_update(
     model: Any = None,
 ) -> UpdateResult:
     """Update the forecast on `reports` (already filtered to the evidence window)."""
+    from forecaster.engine import infer_exact
+    from forecaster.evidence import fold
+    from forecaster.network import build_network
+
     start = time.perf_counter()
     net = net or build_network(priors)
     folded = fold(reports, priors.grades)
@@ -316,7 +325,7 @@ def run_update(
 
     evidence = []
     for ind, ev in folded.items():
-        without = exact.without[ind]
+        without = exact.without.get(ind, exact.posterior)  # λ folded to 1:1 moves nothing
         shift = {
             hid: {sid: float(exact.posterior[h][k] - without[h][k]) for k, sid in enumerate(net.states[h])}
             for h, hid in enumerate(net.hypothesis_ids)

@@ -5,16 +5,28 @@ states are summed out exactly (logsumexp over joint states) and the hypothesis m
 kept as deterministics. The evidence enters as data (`log_lambda`, one row per indicator in the
 catalogue, zeros where nothing was reported), so one compiled model serves any set of reports.
 All indicator tables live in one vectorised Beta.
+
+Speed (see bench/bench_update.py): the graph is built from dense one-hot count matrices (no
+advanced indexing in the gradient), the Dirichlets are grouped by number of states and sampled
+in log-ratio coordinates, NUTS starts from the exact prior moments, chains run in parallel
+(forked processes), and the compiled log-density/gradient and trace functions are kept in a
+disk cache keyed by everything they are built from, and checked on load.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import multiprocessing
 import os
+import pickle
+import platform
+import sys
 import time
 import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,21 +40,30 @@ import arviz as az  # noqa: E402
 import pymc as pm  # noqa: E402
 import pytensor  # noqa: E402
 import pytensor.tensor as pt  # noqa: E402
-from pytensor.compile.mode import Mode  # noqa: E402
+import scipy  # noqa: E402
 from pymc.backends.ndarray import NDArray  # noqa: E402
 from pymc.logprob.transforms import Transform  # noqa: E402
 from pymc.step_methods.hmc.quadpotential import QuadPotentialDiagAdapt  # noqa: E402
+from pytensor.compile.mode import Mode  # noqa: E402
 from scipy.special import digamma, polygamma  # noqa: E402
 
 for _name in ("pymc", "pymc.sampling.mcmc", "pymc.stats.convergence", "pytensor"):
     logging.getLogger(_name).setLevel(logging.ERROR)
 
+# ArviZ would JIT-compile its variance kernel with numba on first use (~0.4 s per process,
+# never cached); numpy is as fast for a few thousand draws.
+az.Numba.disable_numba()
+
 R_HAT_MAX = 1.01
 ESS_MIN = 400
 
-#: PyTensor compilation mode for the sampler's functions: full rewrites, C backend, and no
-#: garbage collection of intermediate results between calls (they are tiny and reused).
+#: PyTensor compilation mode: full rewrites, C backend, no garbage collection of intermediate
+#: results between calls (they are tiny and reused on every gradient evaluation).
 MODE = Mode(linker="cvm_nogc", optimizer="fast_run")
+_MODE_TAG = "cvm_nogc+fast_run"
+
+#: Bump when the layout of a cache entry changes.
+_CACHE_FORMAT = 1
 
 
 @dataclass(frozen=True)
@@ -67,6 +88,9 @@ class SampleResult:
         if self.divergences:
             out.append(f"{self.divergences} divergent transitions: treat intervals with caution; raise --target-accept")
         return out
+
+
+# ---------------------------------------------------------------------------------- the model
 
 
 class LogRatio(Transform):
@@ -98,10 +122,10 @@ def _pad_zero(value):
 class _Layout:
     """Constants that map the network's tables onto the joint hypothesis states.
 
-    The θ tables are grouped by their number of states (one Dirichlet per group); `theta_to_joint`
-    (P, S) counts how often each flat θ entry (in group order) enters log P(s | θ); `q_to_joint`
-    (R, S) the same for each indicator-table row; `q_indicator` (R,) the indicator of each row;
-    `marginals` (S, ΣK) the one-hot maps from joint states to each hypothesis' states.
+    The θ tables are grouped by their number of states K (one Dirichlet per group, rows in
+    network order); `theta_to_joint` (P, S) counts how often each flat θ entry (in group order)
+    enters log P(s | θ); `q_to_joint` (R, S) the same for each indicator-table row; `q_indicator`
+    (R,) the indicator of each row; `marginals` (S, ΣK) maps joint states to hypothesis states.
     """
 
     groups: tuple[tuple[int, tuple[int, ...]], ...]  # (K, hypotheses with K states)
@@ -114,8 +138,7 @@ class _Layout:
 
 def _layout(net: Network) -> _Layout:
     sizes = tuple(len(s) for s in net.states)
-    n_joint = net.n_joint
-    cols = np.arange(n_joint)
+    cols = np.arange(net.n_joint)
     groups = tuple((k, tuple(h for h, kh in enumerate(sizes) if kh == k)) for k in sorted(set(sizes)))
     order = [
         i
@@ -125,11 +148,11 @@ def _layout(net: Network) -> _Layout:
     ]
     position = np.empty(len(order), dtype=np.int64)
     position[np.asarray(order, dtype=np.int64)] = np.arange(len(order))
-    theta_to_joint = np.zeros((len(order), n_joint))
+    theta_to_joint = np.zeros((len(order), net.n_joint))
     for row in net.theta_index:
         np.add.at(theta_to_joint, (position[row], cols), 1.0)
     n_rows = len(net.q_a)
-    q_to_joint = np.zeros((n_rows, n_joint))
+    q_to_joint = np.zeros((n_rows, net.n_joint))
     for row in net.q_index:
         np.add.at(q_to_joint, (row, cols), 1.0)
     bounds = [*net.q_offsets, n_rows]
@@ -141,7 +164,7 @@ def _layout(net: Network) -> _Layout:
 def build_model(net: Network) -> pm.Model:
     """The model for `net`, with its evidence as mutable data (set with `pm.set_data`)."""
     lay = _layout(net)
-    with pm.Model(check_bounds=False) as model:
+    with pm.Model(check_bounds=False) as model:  # every parameter is a positive constant
         log_lam = pm.Data("log_lambda", np.zeros((len(net.indicator_ids), 2)))
         log_theta = []
         for k, hs in lay.groups:
@@ -149,13 +172,13 @@ def build_model(net: Network) -> pm.Model:
             theta = pm.Dirichlet(f"theta_k{k}", a=alpha, default_transform=LogRatio())
             log_theta.append(pt.log(theta).ravel())
         flat = log_theta[0] if len(log_theta) == 1 else pt.concatenate(log_theta)
-        # log P(s | θ) for every joint state s: a sum over one-hot counts, as an elementwise
-        # product and a sum (cheap to differentiate, unlike advanced indexing).
+        # log P(s | θ) for every joint state s, as a product with one-hot counts and a sum:
+        # cheap to differentiate, unlike advanced indexing.
         logp = (flat[:, None] * lay.theta_to_joint).sum(axis=0)
         if len(net.indicator_ids):
             q = pm.Beta("q", alpha=net.q_a, beta=net.q_b)
             lam = pt.exp(log_lam)[lay.q_indicator]  # (R, 2); (1, 1) for an indicator with no report
-            # log(λ1 q + λ0 (1 − q)) per table row; 0 for rows of unreported indicators
+            # log(λ1 q + λ0 (1 − q)) per table row: exactly 0 for rows of unreported indicators
             terms = pt.log(lam[:, 1] + (lam[:, 0] - lam[:, 1]) * q)
             logp = logp + (terms[:, None] * lay.q_to_joint).sum(axis=0)
         pm.Potential("evidence", pt.logsumexp(logp))
@@ -166,16 +189,15 @@ def build_model(net: Network) -> pm.Model:
             pm.Deterministic(f"p_{h}", marg[start : start + k])
             start += k
     model._forecast_layout = lay  # type: ignore[attr-defined]
-    model._forecast_net = net  # type: ignore[attr-defined]
     return model
 
 
 def _prior_moments(model: pm.Model, net: Network) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Mean and variance of every value variable under the prior, in NUTS's coordinates.
 
-    For log-ratio coordinates of Dirichlet(α) and the log-odds of Beta(a, b) these are exact:
-    log G_k − log G_K with independent G_k ~ Gamma(α_k) has mean ψ(α_k) − ψ(α_K) and variance
-    ψ′(α_k) + ψ′(α_K).
+    Exact for both transforms: a log-ratio of Dirichlet(α) components and the log-odds of a
+    Beta(a, b) are log G_k − log G_K with independent G ~ Gamma, whose mean is ψ(α_k) − ψ(α_K)
+    and variance ψ′(α_k) + ψ′(α_K).
     """
     lay: _Layout = model._forecast_layout  # type: ignore[attr-defined]
     params: dict[str, tuple[np.ndarray, np.ndarray]] = {}
@@ -193,9 +215,12 @@ def _prior_moments(model: pm.Model, net: Network) -> tuple[dict[str, np.ndarray]
     return mean, var
 
 
+# --------------------------------------------------------------------- compiled functions
+
+
 class _Trace(NDArray):
-    """PyMC's in-memory trace with a precompiled point function; `pm.sample` copies the one it
-    is given for each chain, so a copy starts empty (a plain shallow copy would share storage)."""
+    """PyMC's in-memory trace with a precompiled point function. `pm.sample` copies the trace
+    it is given once per chain; a copy starts empty (a shallow copy would share storage)."""
 
     def __copy__(self) -> _Trace:
         new = object.__new__(type(self))
@@ -209,42 +234,250 @@ class _Trace(NDArray):
 
 @dataclass
 class _Compiled:
-    """What sampling needs beyond the model: compiled once per model and reused."""
+    """What sampling needs beyond the model, compiled once per model (and cached on disk)."""
 
-    logp_dlogp: Any
-    trace: _Trace
+    logp_dlogp: Any  # pymc ValueGradFunction over the raveled value variables
+    trace_fn: Any  # pytensor Function: value variables -> traced variables
+    trace_names: list[str]
     mean: dict[str, np.ndarray]
     var: dict[str, np.ndarray]
+    evidence: list[Any]  # the shared `log_lambda` variables these functions read
+    from_cache: bool = False
+
+    def set_evidence(self, log_lambda: np.ndarray) -> None:
+        for shared in self.evidence:
+            shared.set_value(np.asarray(log_lambda, dtype=np.float64))
+
+
+def _evidence_vars(*fns: Any) -> list[Any]:
+    out: list[Any] = []
+    for fn in fns:
+        for shared in fn.get_shared():
+            if shared.name == "log_lambda" and not any(shared is s for s in out):
+                out.append(shared)
+    return out
+
+
+def _compile(model: pm.Model, net: Network, mean: dict[str, np.ndarray]) -> tuple[Any, Any, list[str]]:
+    point = {v.name: mean[v.name] for v in model.value_vars}
+    logp_dlogp = model.logp_dlogp_function(ravel_inputs=True, initial_point=point, mode=MODE)
+    names = [f"p_{h}" for h in net.hypothesis_ids] + [rv.name for rv in model.free_RVs]
+    outputs = model.replace_rvs_by_values([model[n] for n in names])
+    trace_fn = pm.pytensorf.compile(
+        inputs=[pytensor.In(v, borrow=True) for v in model.value_vars],
+        outputs=[pytensor.Out(v, borrow=True) for v in outputs],
+        on_unused_input="ignore",
+        mode=MODE,
+    )
+    return logp_dlogp, trace_fn, names
 
 
 def _compiled(model: pm.Model, net: Network) -> _Compiled:
+    """The model's compiled functions: from the model, else the disk cache, else compiled."""
     cached = getattr(model, "_forecast_compiled", None)
     if cached is not None:
         return cached
     mean, var = _prior_moments(model, net)
-    point = {v.name: mean[v.name] for v in model.value_vars}
-    logp_dlogp = model.logp_dlogp_function(ravel_inputs=True, initial_point=point, mode=MODE)
-    logp_dlogp.trust_input = True
+    _preset_march_flags()
+    path = _cache_path(net)
+    loaded = _cache_load(path, model, net, mean) if path is not None else None
+    if loaded is not None:
+        logp_dlogp, trace_fn, names = loaded
+    else:
+        logp_dlogp, trace_fn, names = _compile(model, net, mean)
+        if path is not None:
+            _cache_store(path, model, net, mean, logp_dlogp, trace_fn, names)
+    _store_march_flags()
     # NUTS calls the compiled function directly with float64 vectors of the right length
+    logp_dlogp.trust_input = True
     logp_dlogp._pytensor_function.trust_input = True
-    names = [f"p_{h}" for h in net.hypothesis_ids] + [rv.name for rv in model.free_RVs]
-    trace_vars = model.replace_rvs_by_values([model[n] for n in names])
-    for v, n in zip(trace_vars, names, strict=True):
-        v.name = n
-    fn = pm.pytensorf.compile(
-        inputs=[pytensor.In(v, borrow=True) for v in model.value_vars],
-        outputs=[pytensor.Out(v, borrow=True) for v in trace_vars],
-        on_unused_input="ignore",
-        mode=MODE,
-    )
-    fn.trust_input = True
-    trace = _Trace(model=model, vars=trace_vars, test_point=point, fn=fn)
-    out = _Compiled(logp_dlogp, trace, mean, var)
-    model._forecast_compiled = out  # type: ignore[attr-defined]
-    return out
+    trace_fn.trust_input = True
+    comp = _Compiled(logp_dlogp, trace_fn, names, mean, var, _evidence_vars(logp_dlogp._pytensor_function, trace_fn),
+                     from_cache=loaded is not None)
+    model._forecast_compiled = comp  # type: ignore[attr-defined]
+    return comp
+
+
+# --------------------------------------------------------------------------- the disk cache
+
+
+def _cache_root() -> Path | None:
+    """FORECAST_CACHE_DIR, else the user cache folder; FORECAST_COMPILE_CACHE=0 turns it off."""
+    if os.environ.get("FORECAST_COMPILE_CACHE", "1").strip().lower() in ("0", "false", "no", "off"):
+        return None
+    env = os.environ.get("FORECAST_CACHE_DIR")
+    if env:
+        return Path(env) / "sampler"
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("forecast", appauthor=False)) / "sampler"
+
+
+def _cache_key(net: Network) -> str:
+    """Everything the compiled functions are built from: this module's code, the library
+    versions and compiler settings, and every array of the network."""
+    h = hashlib.sha256()
+
+    def put(x: Any) -> None:
+        if isinstance(x, np.ndarray):
+            h.update(str((x.dtype.str, x.shape)).encode())
+            h.update(np.ascontiguousarray(x).tobytes())
+        else:
+            h.update(repr(x).encode())
+        h.update(b"\x00")
+
+    put(_CACHE_FORMAT)
+    put(Path(__file__).read_bytes())
+    put((sys.version, platform.machine(), platform.system()))
+    put((pm.__version__, pytensor.__version__, np.__version__, scipy.__version__))
+    c = pytensor.config
+    put((_MODE_TAG, c.floatX, c.cxx, c.gcc__cxxflags, c.blas__ldflags, c.compiledir))
+    put((net.hypothesis_ids, net.states, net.indicator_ids, net.theta_offsets, net.q_offsets))
+    for a in net.alpha:
+        put(a)
+    for a in (net.theta_index, net.q_a, net.q_b, net.q_index, net.joint):
+        put(a)
+    return h.hexdigest()[:32]
+
+
+def _cache_path(net: Network) -> Path | None:
+    root = _cache_root()
+    if root is None:
+        return None
+    try:
+        return root / f"model-{_cache_key(net)}.pkl"
+    except OSError:  # pragma: no cover - source not readable
+        return None
+
+
+def _check_inputs(model: pm.Model, net: Network, mean: dict[str, np.ndarray]) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
+    """A fixed point and fixed evidence at which a cached function must reproduce its values."""
+    x = np.concatenate([mean[v.name].ravel() + 0.1 for v in model.value_vars])
+    point = {v.name: mean[v.name] + 0.1 for v in model.value_vars}
+    n = len(net.indicator_ids)
+    log_lam = np.zeros((n, 2))
+    log_lam[np.arange(n) % 3 == 1, 1] = -1.3
+    log_lam[np.arange(n) % 3 == 2, 0] = -0.7
+    return x, point, log_lam
+
+
+def _evaluate(logp_dlogp: Any, trace_fn: Any, x: np.ndarray, point: dict[str, np.ndarray], log_lam: np.ndarray) -> list[np.ndarray]:
+    for shared in _evidence_vars(logp_dlogp._pytensor_function, trace_fn):
+        shared.set_value(log_lam)
+    lp, grad = logp_dlogp._pytensor_function(x)
+    traced = trace_fn(**point)
+    return [np.array(lp, dtype=np.float64).reshape(1), np.array(grad), *(np.array(t) for t in traced)]
+
+
+def _cache_store(path: Path, model: pm.Model, net: Network, mean: dict[str, np.ndarray], logp_dlogp: Any, trace_fn: Any,
+                 names: list[str]) -> None:
+    try:
+        x, point, log_lam = _check_inputs(model, net, mean)
+        expected = _evaluate(logp_dlogp, trace_fn, x, point, log_lam)
+        blob = pickle.dumps(
+            {"format": _CACHE_FORMAT, "logp_dlogp": logp_dlogp, "trace_fn": trace_fn, "names": names,
+             "expected": expected},
+            protocol=pickle.HIGHEST_PROTOCOL,
+        )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(blob)
+        os.replace(tmp, path)
+    except Exception:  # a cache is an optimisation: never fail a run because of it
+        return
+
+
+def _cache_load(path: Path, model: pm.Model, net: Network, mean: dict[str, np.ndarray]) -> tuple[Any, Any, list[str]] | None:
+    """The cached functions, if present and if they reproduce their recorded values exactly."""
+    try:
+        if not path.is_file():
+            return None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            data = pickle.loads(path.read_bytes())
+        if data.get("format") != _CACHE_FORMAT:
+            return None
+        logp_dlogp, trace_fn, names = data["logp_dlogp"], data["trace_fn"], list(data["names"])
+        expected_names = [f"p_{h}" for h in net.hypothesis_ids] + [rv.name for rv in model.free_RVs]
+        if names != expected_names:
+            return None
+        x, point, log_lam = _check_inputs(model, net, mean)
+        got = _evaluate(logp_dlogp, trace_fn, x, point, log_lam)
+        expected = data["expected"]
+        if len(got) != len(expected) or not all(
+            a.shape == b.shape and np.array_equal(a, b, equal_nan=True) for a, b in zip(got, expected, strict=True)
+        ):
+            return None
+        return logp_dlogp, trace_fn, names
+    except Exception:  # unreadable, truncated, from another library version: recompile
+        return None
+
+
+# The first C compilation in a process runs g++ several times to find the flags equivalent to
+# -march=native (≈0.5 s). They depend only on the CPU and the compiler, so they are kept in the
+# cache, keyed by both; PyTensor still keys every compiled module by the flags it uses.
+_MARCH_PRESET = False
+
+
+def _march_path() -> Path | None:
+    root = _cache_root()
+    if root is None or sys.platform != "linux":
+        return None
+    try:
+        from pytensor.configdefaults import gcc_version_str
+
+        cpu = Path("/proc/cpuinfo").read_text(errors="replace")
+        lines = sorted({ln.strip() for ln in cpu.splitlines() if ln.split(":")[0].strip() in ("model name", "flags", "vendor_id", "cpu family", "model")})
+        c = pytensor.config
+        key = hashlib.sha256(
+            repr((lines, c.cxx, gcc_version_str, c.gcc__cxxflags, platform.machine(), pytensor.__version__)).encode()
+        ).hexdigest()[:32]
+        return root / f"march-{key}.json"
+    except Exception:
+        return None
+
+
+def _preset_march_flags() -> None:
+    global _MARCH_PRESET
+    try:
+        from pytensor.link.c.cmodule import GCC_compiler
+
+        if GCC_compiler.march_flags is not None or "-march" in pytensor.config.gcc__cxxflags:
+            return
+        path = _march_path()
+        if path is None or not path.is_file():
+            return
+        flags = json.loads(path.read_text())
+        if isinstance(flags, list) and all(isinstance(f, str) for f in flags):
+            GCC_compiler.march_flags = flags
+            _MARCH_PRESET = True
+    except Exception:
+        return
+
+
+def _store_march_flags() -> None:
+    if _MARCH_PRESET:
+        return
+    try:
+        from pytensor.link.c.cmodule import GCC_compiler
+
+        flags = GCC_compiler.march_flags
+        path = _march_path()
+        if flags is None or path is None or path.is_file():
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(list(flags)))
+        os.replace(tmp, path)
+    except Exception:
+        return
+
+
+# ------------------------------------------------------------------------------ sampling
 
 
 def _cores(chains: int) -> int:
+    """Chains run in parallel in forked processes (they inherit the compiled functions)."""
     if chains < 2 or "fork" not in multiprocessing.get_all_start_methods():
         return 1
     try:
@@ -264,11 +497,12 @@ def sample(
     model: pm.Model | None = None,
 ) -> SampleResult:
     """Draw (θ, q) from their posterior with PyMC's NUTS and summarise the hypothesis marginals
-    with ArviZ. Chains start from dispersed points of the prior and the mass matrix starts at the
-    prior variances (both exact, computed from α, a, b), so a short tuning phase suffices."""
+    with ArviZ. Each chain starts from its own point drawn around the prior mean, and the mass
+    matrix starts at the prior variances (both exact, from α, a, b), so tuning can be short."""
     start = time.perf_counter()
     model = model or build_model(net)
     comp = _compiled(model, net)
+    log_lambda = np.asarray(log_lambda, dtype=np.float64)
     rng = np.random.default_rng(seed)
     value_names = [v.name for v in model.value_vars]
     initvals = [
@@ -278,13 +512,17 @@ def sample(
     mean = np.concatenate([comp.mean[n].ravel() for n in value_names])
     var = np.concatenate([comp.var[n].ravel() for n in value_names])
     cores = _cores(settings.chains)
+    trace_vars = model.replace_rvs_by_values([model[n] for n in comp.trace_names])
+    for v, n in zip(trace_vars, comp.trace_names, strict=True):
+        v.name = n
     with model, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         pm.set_data({"log_lambda": log_lambda})
-        potential = QuadPotentialDiagAdapt(len(mean), mean, var, 10, rng=seed)
+        comp.set_evidence(log_lambda)
+        trace = _Trace(model=model, vars=trace_vars, test_point=initvals[0], fn=comp.trace_fn)
         step = pm.NUTS(
             model=model,
-            potential=potential,
+            potential=QuadPotentialDiagAdapt(len(mean), mean, var, 10, rng=seed),
             logp_dlogp_func=comp.logp_dlogp,
             target_accept=settings.target_accept,
             initial_point=initvals[0],
@@ -297,7 +535,7 @@ def sample(
             cores=cores,
             step=step,
             initvals=initvals,
-            trace=comp.trace,
+            trace=trace,
             random_seed=seed,
             mp_ctx="fork" if cores > 1 else None,
             progressbar=progress,

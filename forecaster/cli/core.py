@@ -81,20 +81,27 @@ def update(
     Example:  forecast update --as-of 2025-06-30 --json
     """
     from forecaster.inference import DEFAULT_SEED
-    from forecaster.priors import load_priors
-    from forecaster.updating import update_forecast
+    from forecaster.updating import cached_update, update_forecast
 
     ws = workspace(ctx)
-    priors = load_priors(ws.priors_dir)
     when = _as_of(as_of)
-    progress = (lambda msg: None) if not is_terminal() else None
     sampler_kwargs = {k: v for k, v in {"draws": draws, "tune": tune, "chains": chains}.items() if v is not None}
-    with err.status("updating…", spinner="dots") if is_terminal() and not as_json else _null():
-        result, cached = update_forecast(
-            ws, priors, as_of=when, events_file=events, event_time=event_time,
-            seed=DEFAULT_SEED if seed is None else seed, exact=exact, force=force, sampler_kwargs=sampler_kwargs,
-        )
-    del progress
+    chosen_seed = DEFAULT_SEED if seed is None else seed
+    # An unchanged update is answered from its record without parsing the priors (issue 4: <= 0.5 s).
+    found = None if events is not None or force else cached_update(
+        ws, as_of=when, event_time=event_time, seed=chosen_seed, exact=exact, sampler_kwargs=sampler_kwargs,
+    )
+    if found is not None:
+        result, cached = found, True
+    else:
+        from forecaster.priors import load_priors
+
+        priors = load_priors(ws.priors_dir)
+        with err.status("updating…", spinner="dots") if is_terminal() and not as_json else _null():
+            result, cached = update_forecast(
+                ws, priors, as_of=when, events_file=events, event_time=event_time,
+                seed=chosen_seed, exact=exact, force=force, sampler_kwargs=sampler_kwargs,
+            )
     if as_json:
         data = result.to_json()
         data["cached"] = cached
