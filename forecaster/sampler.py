@@ -331,7 +331,7 @@ def _cache_key(net: Network) -> str:
     put((sys.version, platform.machine(), platform.system()))
     put((pm.__version__, pytensor.__version__, np.__version__, scipy.__version__))
     c = pytensor.config
-    put((_MODE_TAG, c.floatX, c.cxx, c.gcc__cxxflags, c.blas__ldflags, c.compiledir))
+    put((_MODE_TAG, c.floatX, c.cxx, c.gcc__cxxflags, c.compiledir))  # the graph has no BLAS ops
     put((net.hypothesis_ids, net.states, net.indicator_ids, net.theta_offsets, net.q_offsets))
     for a in net.alpha:
         put(a)

@@ -248,7 +248,7 @@ def whatif_scenario(reports: Sequence[Report]) -> Scenario:
     return Scenario(WHATIF_NAME, "what if " + said, said, "typed on the command line", tuple(reports))
 
 
-# ----------------------------------------------------------------------------- comparison
+# ----------------------------------------------------------------------------- results
 
 
 Shift = Mapping[str, Mapping[str, float]]
@@ -429,6 +429,28 @@ def reweight(net: Network, draws: ParameterDraws, base_log_lam: np.ndarray, log_
     return Reweighted([joint @ m for m in net.marginal_matrices()], w, float(1.0 / np.sum(w**2) / draws.n))
 
 
+def _theta_draws(net: Network, post: Any, n: int) -> np.ndarray:
+    """θ draws (n, T) in the network's flat order, from either layout the sampler may use: one
+    Dirichlet per hypothesis (`theta_<id>`), or one per number of states (`theta_k<K>`, the rows
+    of the hypotheses with K states stacked in network order)."""
+    if all(f"theta_{h}" in post for h in net.hypothesis_ids):
+        parts = [np.asarray(post[f"theta_{h}"].values).reshape(n, -1) for h in net.hypothesis_ids]
+        return np.concatenate(parts, axis=1)
+    sizes = [len(states) for states in net.states]
+    by_hypothesis: dict[int, np.ndarray] = {}
+    for k in sorted(set(sizes)):
+        members = [h for h, kh in enumerate(sizes) if kh == k]
+        rows = np.asarray(post[f"theta_k{k}"].values).reshape(n, -1, k)
+        start = 0
+        for h in members:
+            count = net.alpha[h].shape[0]
+            by_hypothesis[h] = rows[:, start : start + count, :].reshape(n, -1)
+            start += count
+        if start != rows.shape[1]:
+            raise ValueError(f"theta_k{k} has {rows.shape[1]} rows, the network {start}")
+    return np.concatenate([by_hypothesis[h] for h in range(len(sizes))], axis=1)
+
+
 def parameter_draws(net: Network, idata: Any, log_lam: np.ndarray) -> ParameterDraws | None:
     """The (θ, q) draws of a sampled run on evidence `log_lam`, or None when they are missing or do
     not reproduce the sampler's own P(H | E, θ, q) draws (then scenarios are sampled afresh)."""
@@ -437,16 +459,17 @@ def parameter_draws(net: Network, idata: Any, log_lam: np.ndarray) -> ParameterD
         return None
     try:
         n = int(post.sizes["chain"]) * int(post.sizes["draw"])
-        theta = np.concatenate(
-            [np.asarray(post[f"theta_{h}"].values).reshape(n, -1) for h in net.hypothesis_ids], axis=1
-        )
+        theta = _theta_draws(net, post, n)
         q = np.asarray(post["q"].values).reshape(n, -1) if net.indicator_ids else np.zeros((n, 0))
         kept = [np.asarray(post[f"p_{h}"].values).reshape(n, -1) for h in net.hypothesis_ids]
     except (KeyError, ValueError):
         return None
+    if theta.shape[1] != net.theta_mean_flat.size or q.shape[1] != net.q_a.size:
+        return None
     draws = ParameterDraws(theta, q)
-    log_joint = _log_joint(net, draws, log_lam)
-    joint = np.exp(log_joint - _logsumexp(log_joint)[:, None])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_joint = _log_joint(net, draws, log_lam)
+        joint = np.exp(log_joint - _logsumexp(log_joint)[:, None])
     for m, p in zip(net.marginal_matrices(), kept, strict=True):
         if p.shape != (n, m.shape[1]) or not np.allclose(joint @ m, p, atol=PARAMETER_CHECK, rtol=0.0):
             return None

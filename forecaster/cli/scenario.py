@@ -8,15 +8,15 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich import box
-from rich.table import Table
-from rich.text import Text
 
 from forecaster.cli.common import err, handle_errors, is_terminal, out, print_json, workspace
 from forecaster.errors import EvidenceError, UsageError
+
+if TYPE_CHECKING:
+    from rich.text import Text
 
 app = typer.Typer(
     name="scenario",
@@ -76,6 +76,10 @@ def list_scenarios(ctx: typer.Context, as_json: JsonOpt = False) -> None:
 
     Example:  forecast scenario list --json
     """
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
     from forecaster.priors import load_priors
     from forecaster.scenarios import list_scenarios as load_all
 
@@ -194,10 +198,13 @@ def _pp(x: float) -> str:
 
 
 def _cell(state: Any, change: float | None) -> Text:
+    from rich.text import Text
+
     lo, hi = state.interval
     text = Text(_pct(state.posterior))
     if lo == lo:  # not NaN: a sampled interval
-        text.append(f" {100 * lo:.0f}–{100 * hi:.0f}", style="dim")
+        digits = 1 if hi < 0.1 else 0  # small probabilities keep a decimal: "0.0–0.4", not "0–0"
+        text.append(f" {100 * lo:.{digits}f}–{100 * hi:.{digits}f}", style="dim")
     if change is not None:
         style = "green" if change > 0.0005 else "red" if change < -0.0005 else ""
         text.append(f" {_pp(change):>5}", style=style)
@@ -205,6 +212,10 @@ def _cell(state: Any, change: float | None) -> Text:
 
 
 def _render_comparison(comparison: Any) -> None:
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
     sampled = comparison.sampler != "exact"
     what = "posterior, 90% interval, change from baseline (pp)" if sampled else "posterior, change from baseline (pp)"
     out.print(f"scenarios as of {comparison.as_of} — {what}; * = the papers' claimed state")
@@ -258,6 +269,10 @@ def _render_comparison(comparison: Any) -> None:
 
 
 def _legend(outcomes: list[Any]) -> None:
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
     legend = Table(title="scenarios", title_justify="left", box=box.SIMPLE_HEAVY, pad_edge=False, header_style="bold")
     legend.add_column("name", no_wrap=True)
     legend.add_column("title", ratio=1)
@@ -387,6 +402,9 @@ def collect(
 
 
 def _render_plan(plan: Any, *, limit: int | None) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
     focus = plan.hypothesis
     about = f"about {focus}" if focus else "about all hypotheses jointly"
     out.print(
