@@ -166,22 +166,26 @@ def build_model(net: Network) -> pm.Model:
     lay = _layout(net)
     with pm.Model(check_bounds=False) as model:  # every parameter is a positive constant
         log_lam = pm.Data("log_lambda", np.zeros((len(net.indicator_ids), 2)))
-        log_theta = []
+        # log P(s | θ) for every joint state s, as products with one-hot count arrays and sums
+        # (cheap to differentiate, unlike advanced indexing); 3-d per group, so that log θ stays
+        # the log-softmax of the log-ratio coordinates.
+        logp = 0.0
+        row = 0
         for k, hs in lay.groups:
             alpha = np.vstack([net.alpha[h] for h in hs])
             theta = pm.Dirichlet(f"theta_k{k}", a=alpha, default_transform=LogRatio())
-            log_theta.append(pt.log(theta).ravel())
-        flat = log_theta[0] if len(log_theta) == 1 else pt.concatenate(log_theta)
-        # log P(s | θ) for every joint state s, as a product with one-hot counts and a sum:
-        # cheap to differentiate, unlike advanced indexing.
-        logp = (flat[:, None] * lay.theta_to_joint).sum(axis=0)
+            counts = lay.theta_to_joint[row : row + alpha.size].reshape(*alpha.shape, net.n_joint)
+            logp = logp + (pt.log(theta)[:, :, None] * counts).sum(axis=(0, 1))
+            row += alpha.size
         if len(net.indicator_ids):
             q = pm.Beta("q", alpha=net.q_a, beta=net.q_b)
             lam = pt.exp(log_lam)[lay.q_indicator]  # (R, 2); (1, 1) for an indicator with no report
             # log(λ1 q + λ0 (1 − q)) per table row: exactly 0 for rows of unreported indicators
             terms = pt.log(lam[:, 1] + (lam[:, 0] - lam[:, 1]) * q)
             logp = logp + (terms[:, None] * lay.q_to_joint).sum(axis=0)
-        pm.Potential("evidence", pt.logsumexp(logp))
+        # log P(E | θ, q) = logsumexp_s logp(s), written as logp(s0) − log_softmax(logp)(s0): the
+        # same value, computed stably by one fused op with a compact gradient (softmax).
+        pm.Potential("evidence", logp[0] - pt.special.log_softmax(logp)[0])
         joint = pt.special.softmax(logp)
         marg = (joint[:, None] * lay.marginals).sum(axis=0)
         start = 0
@@ -280,13 +284,15 @@ def _compiled(model: pm.Model, net: Network) -> _Compiled:
     mean, var = _prior_moments(model, net)
     _preset_march_flags()
     path = _cache_path(net)
-    loaded = _cache_load(path, model, net, mean) if path is not None else None
-    if loaded is not None:
-        logp_dlogp, trace_fn, names = loaded
-    else:
-        logp_dlogp, trace_fn, names = _compile(model, net, mean)
-        if path is not None:
-            _cache_store(path, model, net, mean, logp_dlogp, trace_fn, names)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # e.g. PyTensor's "could not link to a BLAS installation"
+        loaded = _cache_load(path, model, net, mean) if path is not None else None
+        if loaded is not None:
+            logp_dlogp, trace_fn, names = loaded
+        else:
+            logp_dlogp, trace_fn, names = _compile(model, net, mean)
+            if path is not None:
+                _cache_store(path, model, net, mean, logp_dlogp, trace_fn, names)
     _store_march_flags()
     # NUTS calls the compiled function directly with float64 vectors of the right length
     logp_dlogp.trust_input = True

@@ -90,6 +90,15 @@ def test_scenario_list(runner: CliRunner, ws: Workspace) -> None:
     assert table.exit_code == 0 and all(name in table.stdout for name in SHIPPED)
 
 
+def test_scenarios_without_a_store_use_no_evidence_and_create_nothing(runner: CliRunner, ws: Workspace) -> None:
+    before = snapshot(ws)
+    result = run(runner, "scenario", "run", *SHIPPED, "--exact", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["baseline"]["reports"] == 0
+    assert run(runner, "whatif", "csto_move", "--json").exit_code == 0
+    assert snapshot(ws) == before and not ws.db_path.exists()
+
+
 # ----------------------------------------------------------------------------- nothing is recorded
 
 

@@ -310,7 +310,7 @@ def whatif(
     as_json: JsonOpt = False,
 ) -> None:
     """What if these reports came in? The forecast with them added to the recorded evidence, beside
-    the forecast without them, on the exact engine. Nothing is recorded.
+    the forecast without them, on the exact engine (--sample: PyMC). Nothing is recorded.
 
     \b
     One argument per report, INDICATOR[:yes|:no][@GRADE]:
