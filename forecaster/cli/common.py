@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import json
 import os
@@ -56,6 +57,31 @@ def workspace(ctx: typer.Context) -> Workspace:
     root = ctx.find_root()
     obj = root.obj or {}
     return find_workspace(obj.get("workspace"), db=obj.get("db"))
+
+
+def as_of_date(value: str | None) -> dt.date:
+    """--as-of: an ISO date not in the future; today when absent."""
+    if value is None:
+        return dt.date.today()
+    from forecaster.errors import EvidenceError, UsageError
+    from forecaster.evidence import check_date
+
+    try:
+        return check_date(value)
+    except EvidenceError as e:
+        raise UsageError(f"--as-of: {e}") from None
+
+
+def date_option(value: str | None, option: str) -> dt.date | None:
+    """An optional ISO date option (--since, --until)."""
+    if value is None:
+        return None
+    from forecaster.errors import UsageError
+
+    try:
+        return dt.date.fromisoformat(value.strip())
+    except ValueError:
+        raise UsageError(f"{option} {value!r} is not an ISO date (YYYY-MM-DD)") from None
 
 
 def print_json(data: Any) -> None:

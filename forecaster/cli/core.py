@@ -2,27 +2,14 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from forecaster.cli.common import err, handle_errors, is_terminal, out, print_json, workspace
+from forecaster.cli.common import as_of_date, err, handle_errors, is_terminal, out, print_json, workspace
 from forecaster.errors import UsageError
-
-
-def _as_of(value: Optional[str]) -> dt.date:
-    if value is None:
-        return dt.date.today()
-    from forecaster.errors import EvidenceError
-    from forecaster.evidence import check_date
-
-    try:
-        return check_date(value)
-    except EvidenceError as e:
-        raise UsageError(f"--as-of: {e}") from None
 
 
 @handle_errors
@@ -84,7 +71,7 @@ def update(
     from forecaster.updating import cached_update, update_forecast
 
     ws = workspace(ctx)
-    when = _as_of(as_of)
+    when = as_of_date(as_of)
     sampler_kwargs = {k: v for k, v in {"draws": draws, "tune": tune, "chains": chains}.items() if v is not None}
     chosen_seed = DEFAULT_SEED if seed is None else seed
     # An unchanged update is answered from its record without parsing the priors (issue 4: <= 0.5 s).

@@ -5,7 +5,6 @@ paths an analyst types all day (add, list, show): each answers in a fraction of 
 
 from __future__ import annotations
 
-import datetime as dt
 import getpass
 import itertools
 import os
@@ -18,7 +17,7 @@ from typing import Annotated, Any
 
 import typer
 
-from forecaster.cli.common import err, handle_errors, out, print_json, workspace
+from forecaster.cli.common import date_option, err, handle_errors, out, print_json, workspace
 from forecaster.errors import UsageError, did_you_mean
 from forecaster.evidence import Report, check_credibility, check_date, check_indicator, check_reliability, parse_grade
 from forecaster.store import (
@@ -91,15 +90,6 @@ def _indicator_ids(ws: Workspace) -> set[str]:
     from forecaster.priors import load_priors
 
     return load_priors(ws.priors_dir).indicator_ids
-
-
-def _date(value: str | None, option: str) -> dt.date | None:
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value.strip())
-    except ValueError:
-        raise UsageError(f"{option} {value!r} is not an ISO date (YYYY-MM-DD)") from None
 
 
 def _format(value: str) -> Format:
@@ -206,7 +196,7 @@ def list_(
     """
     if as_json and as_csv:
         raise UsageError("choose one of --json and --csv")
-    since_d, until_d = _date(since, "--since"), _date(until, "--until")
+    since_d, until_d = date_option(since, "--since"), date_option(until, "--until")
     if since_d and until_d and since_d > until_d:
         raise UsageError(f"--since {since_d} is after --until {until_d}")
     machine = as_json or as_csv

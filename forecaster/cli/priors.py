@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from forecaster.cli.common import err, handle_errors, out, print_json, workspace
-from forecaster.errors import EvidenceError, UsageError
+from forecaster.cli.common import as_of_date, err, handle_errors, out, print_json, workspace
+from forecaster.errors import UsageError
 
 if TYPE_CHECKING:
     from forecaster.evidence import Report
@@ -65,17 +65,6 @@ def _as_priors_dir(path: Path) -> Path:
     if not (path / "network.yaml").is_file() and (path / "priors" / "network.yaml").is_file():
         return path / "priors"
     return path
-
-
-def _as_of(value: str | None) -> dt.date:
-    if value is None:
-        return dt.date.today()
-    from forecaster.evidence import check_date
-
-    try:
-        return check_date(value)
-    except EvidenceError as e:
-        raise UsageError(f"--as-of: {e}") from None
 
 
 def _reports(
@@ -216,7 +205,7 @@ def audit(
 
     _one_format(markdown, as_json)
     priors = load_priors(_priors_dir(ctx, priors_dir))
-    when = _as_of(as_of)
+    when = as_of_date(as_of)
     reports = _reports(ctx, priors, as_of=when, events=events, from_workspace=priors_dir is None)
     report = audit_priors(
         priors, reports=reports, as_of=when, max_age_days=max_age_days, seeds_dir=find_seeds(priors.root, seeds)
@@ -269,7 +258,7 @@ def diff(
     _one_format(markdown, as_json)
     old = load_priors(_as_priors_dir(old_dir))
     new = load_priors(_as_priors_dir(new_dir) if new_dir is not None else workspace(ctx).priors_dir)
-    when = _as_of(as_of)
+    when = as_of_date(as_of)
     reports = _reports(ctx, new, as_of=when, events=events, from_workspace=new_dir is None)
     result = diff_priors(old, new, reports=reports)
     if as_json:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from forecaster.cli.common import err, handle_errors, is_terminal, out, print_json, workspace
+from forecaster.cli.common import date_option, err, handle_errors, is_terminal, out, print_json, workspace
 from forecaster.errors import UsageError
 
 if TYPE_CHECKING:
@@ -39,15 +39,6 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 def _say(message: str) -> None:
     err.print(message, markup=False, highlight=False, soft_wrap=True)
-
-
-def _date(value: str | None, option: str) -> dt.date | None:
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value.strip())
-    except ValueError:
-        raise UsageError(f"{option} {value!r} is not an ISO date (YYYY-MM-DD)") from None
 
 
 def sparkline(values: list[float]) -> str:
@@ -397,7 +388,7 @@ def brief(
     from forecaster.inference import DEFAULT_SEED
     from forecaster.priors import load_priors
 
-    chosen = period_for(period=period, since=_date(since, "--since"), until=_date(until, "--until"))
+    chosen = period_for(period=period, since=date_option(since, "--since"), until=date_option(until, "--until"))
     ws = workspace(ctx)
     priors = load_priors(ws.priors_dir)
     alerts = [parse_alert(a, priors) for a in alert or []]

@@ -5,14 +5,13 @@ run log or runs/. `whatif` and `collect` run on the exact engine and never impor
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from forecaster.cli.common import err, handle_errors, is_terminal, out, print_json, workspace
+from forecaster.cli.common import as_of_date, err, handle_errors, is_terminal, out, print_json, workspace
 from forecaster.errors import EvidenceError, UsageError
 
 if TYPE_CHECKING:
@@ -41,17 +40,6 @@ AsOfOpt = Annotated[
 SeedOpt = Annotated[
     int | None, typer.Option("--seed", help="Random seed (default fixed, as for update).", show_default=False)
 ]
-
-
-def _as_of(value: str | None) -> dt.date:
-    if value is None:
-        return dt.date.today()
-    from forecaster.evidence import check_date
-
-    try:
-        return check_date(value)
-    except EvidenceError as e:
-        raise UsageError(f"--as-of: {e}") from None
 
 
 @contextmanager
@@ -156,7 +144,7 @@ def run(
 
     ws = workspace(ctx)
     priors = load_priors(ws.priors_dir)
-    when = _as_of(as_of)
+    when = as_of_date(as_of)
     chosen = find_scenarios(ws.scenarios_dir, names, known=priors.indicator_ids)
     kwargs = {k: v for k, v in {"draws": draws, "tune": tune, "chains": chains}.items() if v is not None}
     with _status("scenarios…", quiet=as_json or exact) as status:
@@ -333,7 +321,7 @@ def whatif(
         raise UsageError(f"--grade: {e}") from None
     ws = workspace(ctx)
     priors = load_priors(ws.priors_dir)
-    when = _as_of(as_of)
+    when = as_of_date(as_of)
     typed = [
         parse_hypothetical(token, known=priors.indicator_ids, occurred=not not_occurred, grade=grade, today=when)
         for token in reports
@@ -393,7 +381,7 @@ def collect(
         raise UsageError(f"--grade: {e}") from None
     ws = workspace(ctx)
     priors = load_priors(ws.priors_dir)
-    reports = gather_reports(ws, priors, as_of=_as_of(as_of))
+    reports = gather_reports(ws, priors, as_of=as_of_date(as_of))
     plan = plan_collection(priors, reports, grade=grade, hypothesis=hypothesis)
     if as_json:
         print_json(plan.to_json())
