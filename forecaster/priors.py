@@ -1,8 +1,8 @@
-"""The priors folder: YAML -> validated, typed specs -> pooled priors (MODEL.md §2).
+"""The priors folder as typed, validated specs, and pooling (MODEL.md §2).
 
-Validation happens in two layers: pydantic checks each file's shape (unknown keys rejected),
-then `_check_structure` checks what spans files (parents, cycles, configurations, sums).
-Every failure is one `PriorsError` naming file, field path and what was expected.
+`load_priors` validates a folder (see `forecaster.priors_schema`, which holds the pydantic file
+schemas and the cross-file checks) and caches the validated result by the hash of the files, so
+that fast commands (info, validate, whatif, collect) skip YAML parsing and pydantic on a hit.
 """
 
 from __future__ import annotations
@@ -11,171 +11,17 @@ import datetime as dt
 import hashlib
 import itertools
 import math
-import re
+import os
+import pickle
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-
+from forecaster import __version__
 from forecaster.errors import PriorsError, did_you_mean
 from forecaster.evidence import GradeTable
-from forecaster.terms import TERMS, term_probability
-from forecaster.yamlio import LineDict, load_yaml
 
-SUM_TOLERANCE = 1e-6
 CATALOGUE = "catalogue"
-_ID = r"^[a-z][a-z0-9_]*$"
-
-# ----------------------------------------------------------------------------- file schemas
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-Confidence = Union[Literal["low", "medium", "high"], float]
-Probability = Union[float, str]
-
-
-def _check_term(v: str) -> str:
-    if v not in TERMS:
-        raise ValueError(f"{v!r} is not an ICD 203 term{did_you_mean(v, TERMS)}; expected one of: {', '.join(TERMS)}")
-    return v
-
-
-class JudgmentSpec(_Strict):
-    """P(indicator occurred | given): a number or an ICD 203 term."""
-
-    given: dict[str, str] = Field(default_factory=dict)
-    p: float | None = Field(default=None, ge=0.0, le=1.0)
-    term: str | None = None
-    confidence: Confidence | None = None
-    rationale: str | None = None
-    citation: str | None = None
-
-    @field_validator("term")
-    @classmethod
-    def _term(cls, v: str | None) -> str | None:
-        return None if v is None else _check_term(v)
-
-    @model_validator(mode="after")
-    def _one_of(self) -> JudgmentSpec:
-        if (self.p is None) == (self.term is None):
-            raise ValueError("give exactly one of 'p' (a number in [0, 1]) or 'term' (an ICD 203 term)")
-        return self
-
-
-class VectorJudgmentSpec(_Strict):
-    """A probability for every state of a hypothesis, given one parent configuration."""
-
-    given: dict[str, str] = Field(default_factory=dict)
-    probabilities: dict[str, Probability]
-    confidence: Confidence | None = None
-    rationale: str | None = None
-    citation: str | None = None
-
-    @field_validator("probabilities")
-    @classmethod
-    def _values(cls, v: dict[str, Probability]) -> dict[str, Probability]:
-        for state, x in v.items():
-            if isinstance(x, str):
-                _check_term(x)
-            elif not 0.0 <= x <= 1.0:
-                raise ValueError(f"probability of {state!r} is {x}: expected a number in [0, 1] or an ICD 203 term")
-        return v
-
-
-class StateSpec(_Strict):
-    id: str = Field(pattern=_ID)
-    definition: str
-    citation: str
-    claimed: bool = False
-
-
-class HypothesisSpec(_Strict):
-    id: str = Field(pattern=_ID)
-    question: str = ""
-    parents: list[str] = Field(default_factory=list)
-    states: list[StateSpec] = Field(min_length=2)
-
-
-class NetworkSpec(_Strict):
-    name: str
-    description: str = ""
-    illustrative: str = ""
-    horizon_months: int = Field(default=12, gt=0)
-    evidence_window_days: int = Field(gt=0)
-    hypotheses: list[HypothesisSpec] = Field(min_length=1)
-
-
-class IndicatorSpec(_Strict):
-    id: str = Field(pattern=_ID)
-    name: str = ""
-    definition: str
-    parents: list[str] = Field(min_length=1)
-    citation: str
-    likelihoods: list[JudgmentSpec]
-
-
-class CatalogueSpec(_Strict):
-    confidence: Confidence = "medium"
-    indicators: list[IndicatorSpec] = Field(min_length=1)
-
-
-class ExpertSpec(_Strict):
-    id: str = Field(pattern=_ID)
-    role: str
-    illustrative: str = ""
-    reviewed_by: str | None = None
-    reviewed_on: dt.date | None = None
-    hypotheses: dict[str, list[VectorJudgmentSpec]]
-    indicators: dict[str, list[JudgmentSpec]] = Field(default_factory=dict)
-
-
-class PoolingSpec(_Strict):
-    method: Literal["linear", "logarithmic"] = "linear"
-    weights: dict[str, float] = Field(default_factory=dict)
-    confidence_sizes: dict[str, float] = Field(default_factory=lambda: {"low": 5.0, "medium": 20.0, "high": 60.0})
-
-    @field_validator("confidence_sizes")
-    @classmethod
-    def _sizes(cls, v: dict[str, float]) -> dict[str, float]:
-        if set(v) != {"low", "medium", "high"} or not all(x > 0 for x in v.values()):
-            raise ValueError("give a positive equivalent sample size for each of low, medium and high")
-        return v
-
-    @field_validator("weights")
-    @classmethod
-    def _positive(cls, v: dict[str, float]) -> dict[str, float]:
-        for k, w in v.items():
-            if not (w >= 0 and math.isfinite(w)):
-                raise ValueError(f"weight of {k!r} is {w}: expected a number ≥ 0")
-        return v
-
-
-class GradesSpec(_Strict):
-    reliability: dict[str, float]
-    credibility: dict[str, float]
-
-    @model_validator(mode="after")
-    def _complete(self) -> GradesSpec:
-        if set(self.reliability) != set("ABCDEF") or set(self.credibility) != set("123456"):
-            raise ValueError("give a factor for every reliability A–F and every credibility 1–6")
-        for k, v in [*self.reliability.items(), *self.credibility.items()]:
-            if not 0.0 <= v < 1.0:
-                raise ValueError(f"factor for {k} is {v}: expected a number in [0, 1) so that accuracy stays below 1")
-        rel, cred = [self.reliability[c] for c in "ABCDE"], [self.credibility[c] for c in "12345"]
-        if rel != sorted(rel, reverse=True) or cred != sorted(cred, reverse=True):
-            raise ValueError("factors must not increase from A to E and from 1 to 5: a better grade never weakens a report")
-        return self
-
-
-class SettingsSpec(_Strict):
-    pooling: PoolingSpec = Field(default_factory=PoolingSpec)
-    grades: GradesSpec
-
 
 # ----------------------------------------------------------------------------- typed result
 
@@ -314,71 +160,6 @@ def pool(probs: Sequence[Sequence[float]], sizes: Sequence[float], weights: Sequ
     return Pooled(tuple(m), max(2.0, n_pooled))
 
 
-# ----------------------------------------------------------------------------- loading
-
-
-def _where(path: Path, root: Path) -> str:
-    try:
-        return str(path.relative_to(root.parent))
-    except ValueError:
-        return str(path)
-
-
-def _loc_text(loc: Sequence[int | str]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + str(part)
-    return out or "(top level)"
-
-
-def _line_at(data: Any, loc: Sequence[int | str]) -> int:
-    line = getattr(data, "line", 0)
-    node = data
-    for part in loc:
-        try:
-            node = node[part]
-        except (KeyError, IndexError, TypeError):
-            break
-        line = getattr(node, "line", line)
-    return int(line)
-
-
-def _parse(model: type[BaseModel], data: Any, path: Path, root: Path) -> Any:
-    name = _where(path, root)
-    if not isinstance(data, dict):
-        raise PriorsError(f"{name}: expected a mapping at the top level, got {type(data).__name__}")
-    try:
-        return model.model_validate(data)
-    except ValidationError as e:
-        first = e.errors()[0]
-        loc = [p for p in first["loc"] if not (isinstance(p, str) and p.startswith(("function-", "union[")))]
-        loc = [p for p in loc if p not in ("float", "str", "literal['low','medium','high']", "int")]
-        line = _line_at(data, loc)
-        msg = first["msg"].removeprefix("Value error, ")
-        if first["type"] == "extra_forbidden":
-            key = str(loc[-1])
-            fields = model.model_fields if len(loc) == 1 else {}
-            msg = f"unknown key {key!r}{did_you_mean(key, fields)}"
-        elif first["type"] == "missing":
-            msg = "missing: this field is required"
-        more = f" (and {e.error_count() - 1} more)" if e.error_count() > 1 else ""
-        where = f"{name}:{line}" if line else name
-        raise PriorsError(f"{where}: {_loc_text(loc)}: {msg}{more}") from None
-
-
-_CONF_RE = re.compile(r"^\d+(\.\d+)?$")
-
-
-def _sample_size(conf: Confidence | None, default: Confidence, sizes: Mapping[str, float]) -> tuple[float, str]:
-    c = default if conf is None else conf
-    if isinstance(c, str):
-        return float(sizes[c]), c
-    return float(c), f"{c:g}"
-
-
 def _content_hash(root: Path, files: Sequence[Path]) -> str:
     h = hashlib.sha256()
     for f in sorted(files):
@@ -389,234 +170,56 @@ def _content_hash(root: Path, files: Sequence[Path]) -> str:
     return h.hexdigest()[:16]
 
 
+def priors_files(root: Path) -> list[Path]:
+    """The files that define a priors folder (and its hash)."""
+    files = [root / f"{name}.yaml" for name in ("network", "indicators", "settings")]
+    experts = sorted((root / "experts").glob("*.yaml")) if (root / "experts").is_dir() else []
+    return [*files, *experts]
+
+
+def _cache_path(root: Path, digest: str) -> Path | None:
+    if os.environ.get("FORECAST_NO_CACHE"):
+        return None
+    import platformdirs
+
+    key = hashlib.sha256(f"{__version__}|{root.resolve()}|{digest}".encode()).hexdigest()[:24]
+    return Path(platformdirs.user_cache_dir("forecast", appauthor=False)) / "priors" / f"{key}.pickle"
+
+
 def load_priors(root: Path) -> Priors:
-    """Load and validate a priors folder; raise PriorsError with file:line: field: problem."""
+    """Load and validate a priors folder; raise PriorsError with file:line: field: problem.
+
+    A folder whose files hash the same as one validated before is read from the user cache
+    (our own pickle, keyed by version, path and content hash); any problem there falls back
+    to full validation."""
     root = Path(root)
     if not root.is_dir():
         raise PriorsError(f"{root}: no priors folder here")
-    files = {name: root / f"{name}.yaml" for name in ("network", "indicators", "settings")}
-    for name, f in files.items():
-        if not f.is_file():
-            raise PriorsError(f"{_where(f, root)}: missing: a priors folder needs {name}.yaml")
-    expert_files = sorted((root / "experts").glob("*.yaml")) if (root / "experts").is_dir() else []
+    files = priors_files(root)
+    cache = None
+    if all(f.is_file() for f in files[:3]):
+        digest = _content_hash(root, files)
+        cache = _cache_path(root, digest)
+        if cache is not None and cache.is_file():
+            try:
+                with cache.open("rb") as fh:
+                    cached = pickle.load(fh)  # noqa: S301 - written by us, in the user's own cache
+                if isinstance(cached, Priors) and cached.hash == digest:
+                    return cached
+            except Exception:  # noqa: BLE001 - a stale or broken cache entry is simply rebuilt
+                pass
+    from forecaster.priors_schema import validate_priors_folder
 
-    raw = {name: load_yaml(f, error=PriorsError) for name, f in files.items()}
-    net: NetworkSpec = _parse(NetworkSpec, raw["network"], files["network"], root)
-    cat: CatalogueSpec = _parse(CatalogueSpec, raw["indicators"], files["indicators"], root)
-    settings: SettingsSpec = _parse(SettingsSpec, raw["settings"], files["settings"], root)
-    experts: list[tuple[ExpertSpec, Path, Any]] = []
-    for f in expert_files:
-        raw_expert = load_yaml(f, error=PriorsError)
-        spec = _parse(ExpertSpec, raw_expert, f, root)
-        if spec.id != f.stem:
-            raise PriorsError(f"{_where(f, root)}:{_line_at(raw_expert, ['id'])}: id: {spec.id!r} must equal the file name {f.stem!r}")
-        experts.append((spec, f, raw_expert))
+    priors = validate_priors_folder(root)
+    if cache is not None:
+        try:
+            from forecaster.atomic import write_bytes_atomic
 
-    digest = _content_hash(root, [*files.values(), *expert_files])
-    return _check_structure(
-        root, net, cat, settings, experts, digest, raw_files={name: (files[name], raw[name]) for name in files}
-    )
-
-
-def _check_structure(
-    root: Path,
-    net: NetworkSpec,
-    cat: CatalogueSpec,
-    settings: SettingsSpec,
-    experts: list[tuple[ExpertSpec, Path, Any]],
-    digest: str,
-    raw_files: Mapping[str, tuple[Path, Any]],
-) -> Priors:
-    netf, netraw = raw_files["network"]
-    catf, catraw = raw_files["indicators"]
-    setf, setraw = raw_files["settings"]
-
-    def fail(path: Path, raw: Any, loc: Sequence[int | str], msg: str) -> PriorsError:
-        line = _line_at(raw, loc)
-        where = f"{_where(path, root)}:{line}" if line else _where(path, root)
-        return PriorsError(f"{where}: {_loc_text(loc)}: {msg}")
-
-    # hypotheses: unique ids and states, known parents, no cycle
-    hyp_states: dict[str, tuple[str, ...]] = {}
-    for i, h in enumerate(net.hypotheses):
-        if h.id in hyp_states:
-            raise fail(netf, netraw, ["hypotheses", i, "id"], f"duplicate hypothesis id {h.id!r}")
-        ids = [s.id for s in h.states]
-        if len(set(ids)) != len(ids):
-            raise fail(netf, netraw, ["hypotheses", i, "states"], "duplicate state id")
-        if sum(s.claimed for s in h.states) > 1:
-            raise fail(netf, netraw, ["hypotheses", i, "states"], "more than one state is marked claimed")
-        hyp_states[h.id] = tuple(ids)
-    for i, h in enumerate(net.hypotheses):
-        for k, p in enumerate(h.parents):
-            if p not in hyp_states:
-                raise fail(netf, netraw, ["hypotheses", i, "parents", k], f"unknown parent {p!r}{did_you_mean(p, hyp_states)}")
-            if p == h.id:
-                raise fail(netf, netraw, ["hypotheses", i, "parents", k], f"cycle: {h.id} is its own parent")
-    order = _topological(net, lambda i, msg: fail(netf, netraw, ["hypotheses", i, "parents"], msg))
-    parents = {h.id: tuple(h.parents) for h in net.hypotheses}
-
-    def configs_of(par: Sequence[str]) -> list[tuple[str, ...]]:
-        return list(itertools.product(*(hyp_states[p] for p in par)))
-
-    def config_of(given: Mapping[str, str], par: Sequence[str], path: Path, raw: Any, loc: list[int | str]) -> tuple[str, ...]:
-        for key, state in given.items():
-            if key not in par:
-                raise fail(path, raw, [*loc, "given", key], f"{key!r} is not a parent here; parents are {list(par) or 'none'}")
-            if state not in hyp_states[key]:
-                raise fail(path, raw, [*loc, "given", key], f"unknown state {state!r} of {key}{did_you_mean(state, hyp_states[key])}")
-        missing = [p for p in par if p not in given]
-        if missing:
-            raise fail(path, raw, [*loc, "given"], f"missing parent {missing[0]!r} in this configuration")
-        return tuple(given[p] for p in par)
-
-    sizes = dict(settings.pooling.confidence_sizes)
-    judgments: list[Judgment] = []
-
-    def table_rows(
-        rows: Sequence[JudgmentSpec | VectorJudgmentSpec],
-        *,
-        node: str,
-        par: Sequence[str],
-        states: tuple[str, ...],
-        source: str,
-        path: Path,
-        raw: Any,
-        loc: list[int | str],
-        default_conf: Confidence,
-        default_citation: str | None,
-    ) -> None:
-        seen: dict[tuple[str, ...], int] = {}
-        for r, row in enumerate(rows):
-            rloc: list[int | str] = [*loc, r]
-            cfg = config_of(row.given, par, path, raw, rloc)
-            if cfg in seen:
-                raise fail(path, raw, rloc, f"duplicate parent configuration {dict(zip(par, cfg, strict=True))}")
-            seen[cfg] = r
-            n, conf_label = _sample_size(row.confidence, default_conf, sizes)
-            if not (n > 0 and math.isfinite(n)):
-                raise fail(path, raw, [*rloc, "confidence"], f"{row.confidence!r}: expected low, medium, high or a number > 0")
-            if isinstance(row, JudgmentSpec):
-                p = row.p if row.p is not None else term_probability(str(row.term))
-                probs: tuple[float, ...] = (p, 1.0 - p)
-                terms: tuple[str | None, ...] = (row.term, None)
-            else:
-                got = set(row.probabilities)
-                if got != set(states):
-                    extra = sorted(got - set(states))
-                    if extra:
-                        raise fail(path, raw, [*rloc, "probabilities", extra[0]], f"unknown state {extra[0]!r}{did_you_mean(extra[0], states)}")
-                    raise fail(path, raw, [*rloc, "probabilities"], f"missing state {sorted(set(states) - got)[0]!r}")
-                values = [row.probabilities[s] for s in states]
-                terms = tuple(v if isinstance(v, str) else None for v in values)
-                nums = [term_probability(v) if isinstance(v, str) else float(v) for v in values]
-                if any(t is not None for t in terms):
-                    total = sum(nums)
-                    nums = [x / total for x in nums]  # ICD terms are ranges: normalise their midpoints
-                elif abs(sum(nums) - 1.0) > SUM_TOLERANCE:
-                    raise fail(path, raw, [*rloc, "probabilities"], f"probabilities sum to {sum(nums):.6g}, not 1")
-                probs = tuple(nums)
-            judgments.append(
-                Judgment(
-                    source=source, node=node, config=cfg, probs=probs, n=n, confidence=conf_label, terms=terms,
-                    rationale=row.rationale, citation=row.citation or default_citation,
-                    file=_where(path, root), field=_loc_text(rloc),
-                )
-            )
-        for cfg in configs_of(par):
-            if cfg not in seen:
-                raise fail(path, raw, loc, f"missing parent configuration {dict(zip(par, cfg, strict=True)) or '{}'}")
-
-    # indicator catalogue
-    ind_nodes: list[IndicatorNode] = []
-    seen_ind: set[str] = set()
-    for i, ind in enumerate(cat.indicators):
-        if ind.id in seen_ind:
-            raise fail(catf, catraw, ["indicators", i, "id"], f"duplicate indicator id {ind.id!r}")
-        if ind.id in hyp_states:
-            raise fail(catf, catraw, ["indicators", i, "id"], f"{ind.id!r} is already a hypothesis id")
-        seen_ind.add(ind.id)
-        for k, p in enumerate(ind.parents):
-            if p not in hyp_states:
-                raise fail(catf, catraw, ["indicators", i, "parents", k], f"unknown parent {p!r}{did_you_mean(p, hyp_states)}")
-        table_rows(ind.likelihoods, node=ind.id, par=ind.parents, states=("occurred", "not_occurred"), source=CATALOGUE,
-                   path=catf, raw=catraw, loc=["indicators", i, "likelihoods"], default_conf=cat.confidence,
-                   default_citation=ind.citation)
-        ind_nodes.append(IndicatorNode(ind.id, ind.name, ind.definition, tuple(ind.parents), ind.citation))
-    ind_parents = {n.id: n.parents for n in ind_nodes}
-
-    # experts
-    expert_rows: list[Expert] = []
-    for spec, path, raw in experts:
-        if spec.id == CATALOGUE:
-            raise fail(path, raw, ["id"], f"{CATALOGUE!r} is reserved for the indicator catalogue")
-        for hid in hyp_states:
-            if hid not in spec.hypotheses:
-                raise fail(path, raw, ["hypotheses"], f"missing table for hypothesis {hid!r}: every panelist gives every hypothesis table")
-        for hid, rows in spec.hypotheses.items():
-            if hid not in hyp_states:
-                raise fail(path, raw, ["hypotheses", hid], f"unknown hypothesis {hid!r}{did_you_mean(hid, hyp_states)}")
-            table_rows(rows, node=hid, par=parents[hid], states=hyp_states[hid], source=spec.id, path=path, raw=raw,
-                       loc=["hypotheses", hid], default_conf="medium", default_citation=None)
-        for iid, irows in spec.indicators.items():
-            if iid not in ind_parents:
-                raise fail(path, raw, ["indicators", iid], f"unknown indicator {iid!r}{did_you_mean(iid, ind_parents)}")
-            table_rows(irows, node=iid, par=ind_parents[iid], states=("occurred", "not_occurred"), source=spec.id,
-                       path=path, raw=raw, loc=["indicators", iid], default_conf="medium", default_citation=None)
-        expert_rows.append(Expert(spec.id, spec.role, spec.illustrative, spec.reviewed_by, spec.reviewed_on, _where(path, root)))
-    if not expert_rows:
-        raise PriorsError(f"{_where(root / 'experts', root)}: no expert files: the hypothesis tables need at least one panelist")
-
-    sources = {CATALOGUE, *(e.id for e in expert_rows)}
-    for name in settings.pooling.weights:
-        if name not in sources:
-            raise fail(setf, setraw, ["pooling", "weights", name], f"unknown expert {name!r}{did_you_mean(name, sources)}")
-
-    hyp_nodes = []
-    by_id = {h.id: h for h in net.hypotheses}
-    for hid in order:
-        h = by_id[hid]
-        claimed = next((s.id for s in h.states if s.claimed), h.states[0].id)
-        hyp_nodes.append(HypothesisNode(
-            h.id, h.question, tuple(h.parents), hyp_states[h.id], claimed,
-            tuple(s.definition for s in h.states), tuple(s.citation for s in h.states),
-        ))
-
-    grades = GradeTable(
-        reliability=dict(settings.grades.reliability),
-        credibility={int(k): v for k, v in settings.grades.credibility.items()},
-    )
-    return Priors(
-        root=root, name=net.name, description=net.description, illustrative=net.illustrative,
-        horizon_months=net.horizon_months, evidence_window_days=net.evidence_window_days,
-        hypotheses=tuple(hyp_nodes), indicators=tuple(ind_nodes), experts=tuple(expert_rows),
-        judgments=tuple(judgments), method=settings.pooling.method, weights=dict(settings.pooling.weights),
-        grades=grades, hash=digest,
-    )
+            write_bytes_atomic(cache, pickle.dumps(priors, protocol=pickle.HIGHEST_PROTOCOL))
+        except OSError:
+            pass  # a read-only cache folder only costs speed
+    return priors
 
 
-def _topological(net: NetworkSpec, fail: Any) -> list[str]:
-    """Hypothesis ids, parents first; a cycle is a PriorsError naming it."""
-    parents = {h.id: list(h.parents) for h in net.hypotheses}
-    index = {h.id: i for i, h in enumerate(net.hypotheses)}
-    order: list[str] = []
-    state: dict[str, int] = {}
-
-    def visit(node: str, path: list[str]) -> None:
-        if state.get(node) == 2:
-            return
-        if state.get(node) == 1:
-            cycle = " -> ".join([*path[path.index(node):], node])
-            raise fail(index[node], f"cycle among hypotheses: {cycle}")
-        state[node] = 1
-        for p in parents[node]:
-            visit(p, [*path, node])
-        state[node] = 2
-        order.append(node)
-
-    for h in net.hypotheses:
-        visit(h.id, [])
-    return order
-
-
-__all__ = ["Priors", "Judgment", "HypothesisNode", "IndicatorNode", "Expert", "Pooled", "load_priors", "pool", "LineDict"]
+__all__ = ["Priors", "Judgment", "HypothesisNode", "IndicatorNode", "Expert", "Pooled", "load_priors", "pool",
+           "priors_files", "CATALOGUE"]

@@ -226,3 +226,24 @@ def test_priors_hash_changes_with_content(tmp_path: Path) -> None:
     assert load_priors(b_root).hash == a
     edit_yaml(b_root / "indicators.yaml", lambda d: d["indicators"][0]["likelihoods"][0].update(p=0.81))
     assert load_priors(b_root).hash != a
+
+
+def test_validated_priors_are_cached_by_content(tmp_path: Path) -> None:
+    import sys
+
+    root = copy_mini(tmp_path / "p")
+    first = load_priors(root)
+    cached = list((tmp_path / "xdg-cache").rglob("*.pickle"))
+    assert len(cached) == 1
+    assert load_priors(root) == first
+    # an edit changes the hash: revalidated, and an invalid edit is still caught
+    edit_yaml(root / "indicators.yaml", lambda d: d["indicators"][0]["likelihoods"][0].update(p=1.5))
+    with pytest.raises(PriorsError):
+        load_priors(root)
+    # a broken cache entry is rebuilt, not trusted
+    cached[0].write_bytes(b"not a pickle")
+    edit_yaml(root / "indicators.yaml", lambda d: d["indicators"][0]["likelihoods"][0].update(p=0.8))
+    again = load_priors(root)
+    assert again.pooled("arms_east", ("heightened",)).mean[0] == pytest.approx((0.8 + 0.9) / 2)
+    assert again.hash != first.hash
+    assert "forecaster.priors_schema" in sys.modules
