@@ -27,8 +27,11 @@ PRIOR_DRAWS = 4000
 
 @dataclass(frozen=True)
 class SamplerSettings:
+    # 2 chains × 1000 draws after 200 tuning steps (the sampler starts from the exact prior
+    # moments): ESS ≈ 2,000–3,000 for every hypothesis marginal on the bundled network, Monte
+    # Carlo error ≈ 0.002 (bench/bench_update.py).
     draws: int = 1000
-    tune: int = 500
+    tune: int = 200
     chains: int = 2
     target_accept: float = 0.8
 

@@ -24,6 +24,8 @@ def pp(x: float | None) -> str:
 def interval_text(lo: float, hi: float) -> str:
     if lo != lo:  # NaN: exact engine, no distribution
         return "—"
+    if hi < 0.01:  # keep small intervals informative: "0.0–0.3%", not "0–0%"
+        return f"{100 * lo:.1f}–{100 * hi:.1f}%"
     return f"{100 * lo:.0f}–{100 * hi:.0f}%"
 
 

@@ -36,6 +36,34 @@ from forecaster.network import Network
 
 warnings.filterwarnings("ignore", category=FutureWarning, module="arviz")
 
+
+def _private_compiledir() -> None:
+    """Give PyTensor a compile cache of its own, in the user cache folder.
+
+    Every process that runs compiled code first indexes the whole compile cache (≈0.4 s for
+    the few hundred modules a shared ~/.pytensor soon holds); ours holds only the ~60 modules
+    this model needs. It must be set before PyTensor is imported, and yields to any compile
+    directory the user configured. FORECAST_PYTENSOR_COMPILEDIR=0 turns it off; a path moves it.
+    """
+    choice = os.environ.get("FORECAST_PYTENSOR_COMPILEDIR", "").strip()
+    if "pytensor" in sys.modules or choice.lower() in ("0", "off", "false", "no"):
+        return
+    flags = os.environ.get("PYTENSOR_FLAGS", "")
+    if "compiledir" in flags or os.environ.get("PYTENSORRC") or (Path.home() / ".pytensorrc").exists():
+        return
+    if choice and choice != "1":
+        base = Path(choice)
+    else:
+        import platformdirs
+
+        base = Path(platformdirs.user_cache_dir("forecast", appauthor=False)) / "pytensor"
+    if "," in str(base):  # PYTENSOR_FLAGS is comma-separated
+        return
+    os.environ["PYTENSOR_FLAGS"] = ",".join(f for f in (flags, f"base_compiledir={base}") if f)
+
+
+_private_compiledir()
+
 import arviz as az  # noqa: E402
 import pymc as pm  # noqa: E402
 import pytensor  # noqa: E402
@@ -64,6 +92,8 @@ _MODE_TAG = "cvm_nogc+fast_run"
 
 #: Bump when the layout of a cache entry changes.
 _CACHE_FORMAT = 1
+#: Cache entries kept (least recently used go first); one per priors version and code version.
+_CACHE_KEEP = 24
 
 
 @dataclass(frozen=True)
@@ -141,10 +171,7 @@ def _layout(net: Network) -> _Layout:
     cols = np.arange(net.n_joint)
     groups = tuple((k, tuple(h for h, kh in enumerate(sizes) if kh == k)) for k in sorted(set(sizes)))
     order = [
-        i
-        for _, hs in groups
-        for h in hs
-        for i in range(net.theta_offsets[h], net.theta_offsets[h] + net.alpha[h].size)
+        i for _, hs in groups for h in hs for i in range(net.theta_offsets[h], net.theta_offsets[h] + net.alpha[h].size)
     ]
     position = np.empty(len(order), dtype=np.int64)
     position[np.asarray(order, dtype=np.int64)] = np.arange(len(order))
@@ -169,7 +196,7 @@ def build_model(net: Network) -> pm.Model:
         # log P(s | θ) for every joint state s, as products with one-hot count arrays and sums
         # (cheap to differentiate, unlike advanced indexing); 3-d per group, so that log θ stays
         # the log-softmax of the log-ratio coordinates.
-        logp = 0.0
+        logp: Any = 0.0
         row = 0
         for k, hs in lay.groups:
             alpha = np.vstack([net.alpha[h] for h in hs])
@@ -298,8 +325,15 @@ def _compiled(model: pm.Model, net: Network) -> _Compiled:
     logp_dlogp.trust_input = True
     logp_dlogp._pytensor_function.trust_input = True
     trace_fn.trust_input = True
-    comp = _Compiled(logp_dlogp, trace_fn, names, mean, var, _evidence_vars(logp_dlogp._pytensor_function, trace_fn),
-                     from_cache=loaded is not None)
+    comp = _Compiled(
+        logp_dlogp,
+        trace_fn,
+        names,
+        mean,
+        var,
+        _evidence_vars(logp_dlogp._pytensor_function, trace_fn),
+        from_cache=loaded is not None,
+    )
     model._forecast_compiled = comp  # type: ignore[attr-defined]
     return comp
 
@@ -356,7 +390,9 @@ def _cache_path(net: Network) -> Path | None:
         return None
 
 
-def _check_inputs(model: pm.Model, net: Network, mean: dict[str, np.ndarray]) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
+def _check_inputs(
+    model: pm.Model, net: Network, mean: dict[str, np.ndarray]
+) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
     """A fixed point and fixed evidence at which a cached function must reproduce its values."""
     x = np.concatenate([mean[v.name].ravel() + 0.1 for v in model.value_vars])
     point = {v.name: mean[v.name] + 0.1 for v in model.value_vars}
@@ -367,7 +403,9 @@ def _check_inputs(model: pm.Model, net: Network, mean: dict[str, np.ndarray]) ->
     return x, point, log_lam
 
 
-def _evaluate(logp_dlogp: Any, trace_fn: Any, x: np.ndarray, point: dict[str, np.ndarray], log_lam: np.ndarray) -> list[np.ndarray]:
+def _evaluate(
+    logp_dlogp: Any, trace_fn: Any, x: np.ndarray, point: dict[str, np.ndarray], log_lam: np.ndarray
+) -> list[np.ndarray]:
     for shared in _evidence_vars(logp_dlogp._pytensor_function, trace_fn):
         shared.set_value(log_lam)
     lp, grad = logp_dlogp._pytensor_function(x)
@@ -375,25 +413,42 @@ def _evaluate(logp_dlogp: Any, trace_fn: Any, x: np.ndarray, point: dict[str, np
     return [np.array(lp, dtype=np.float64).reshape(1), np.array(grad), *(np.array(t) for t in traced)]
 
 
-def _cache_store(path: Path, model: pm.Model, net: Network, mean: dict[str, np.ndarray], logp_dlogp: Any, trace_fn: Any,
-                 names: list[str]) -> None:
+def _cache_store(
+    path: Path,
+    model: pm.Model,
+    net: Network,
+    mean: dict[str, np.ndarray],
+    logp_dlogp: Any,
+    trace_fn: Any,
+    names: list[str],
+) -> None:
     try:
         x, point, log_lam = _check_inputs(model, net, mean)
         expected = _evaluate(logp_dlogp, trace_fn, x, point, log_lam)
         blob = pickle.dumps(
-            {"format": _CACHE_FORMAT, "logp_dlogp": logp_dlogp, "trace_fn": trace_fn, "names": names,
-             "expected": expected},
+            {
+                "format": _CACHE_FORMAT,
+                "logp_dlogp": logp_dlogp,
+                "trace_fn": trace_fn,
+                "names": names,
+                "expected": expected,
+            },
             protocol=pickle.HIGHEST_PROTOCOL,
         )
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         tmp.write_bytes(blob)
         os.replace(tmp, path)
+        entries = sorted(path.parent.glob("model-*.pkl"), key=lambda f: f.stat().st_mtime, reverse=True)
+        for old in entries[_CACHE_KEEP:]:
+            old.unlink(missing_ok=True)
     except Exception:  # a cache is an optimisation: never fail a run because of it
         return
 
 
-def _cache_load(path: Path, model: pm.Model, net: Network, mean: dict[str, np.ndarray]) -> tuple[Any, Any, list[str]] | None:
+def _cache_load(
+    path: Path, model: pm.Model, net: Network, mean: dict[str, np.ndarray]
+) -> tuple[Any, Any, list[str]] | None:
     """The cached functions, if present and if they reproduce their recorded values exactly."""
     try:
         if not path.is_file():
@@ -414,6 +469,7 @@ def _cache_load(path: Path, model: pm.Model, net: Network, mean: dict[str, np.nd
             a.shape == b.shape and np.array_equal(a, b, equal_nan=True) for a, b in zip(got, expected, strict=True)
         ):
             return None
+        os.utime(path)  # recently used: kept by the pruning in _cache_store
         return logp_dlogp, trace_fn, names
     except Exception:  # unreadable, truncated, from another library version: recompile
         return None
@@ -433,7 +489,13 @@ def _march_path() -> Path | None:
         from pytensor.configdefaults import gcc_version_str
 
         cpu = Path("/proc/cpuinfo").read_text(errors="replace")
-        lines = sorted({ln.strip() for ln in cpu.splitlines() if ln.split(":")[0].strip() in ("model name", "flags", "vendor_id", "cpu family", "model")})
+        lines = sorted(
+            {
+                ln.strip()
+                for ln in cpu.splitlines()
+                if ln.split(":")[0].strip() in ("model name", "flags", "vendor_id", "cpu family", "model")
+            }
+        )
         c = pytensor.config
         key = hashlib.sha256(
             repr((lines, c.cxx, gcc_version_str, c.gcc__cxxflags, platform.machine(), pytensor.__version__)).encode()
@@ -455,7 +517,7 @@ def _preset_march_flags() -> None:
             return
         flags = json.loads(path.read_text())
         if isinstance(flags, list) and all(isinstance(f, str) for f in flags):
-            GCC_compiler.march_flags = flags
+            GCC_compiler.march_flags = flags  # type: ignore[assignment]
             _MARCH_PRESET = True
     except Exception:
         return
@@ -482,9 +544,28 @@ def _store_march_flags() -> None:
 # ------------------------------------------------------------------------------ sampling
 
 
+_MODELS: dict[str, pm.Model] = {}
+
+
+def _model_for(net: Network) -> pm.Model:
+    """One model (and its compiled functions) per network per process: a caller that does not
+    keep the model itself still compiles or loads it once."""
+    try:
+        key = _cache_key(net)
+    except OSError:  # pragma: no cover - source not readable
+        return build_model(net)
+    model = _MODELS.get(key)
+    if model is None:
+        model = build_model(net)
+        if len(_MODELS) >= 4:
+            _MODELS.pop(next(iter(_MODELS)))
+        _MODELS[key] = model
+    return model
+
+
 def _cores(chains: int) -> int:
     """Chains run in parallel in forked processes (they inherit the compiled functions)."""
-    if chains < 2 or "fork" not in multiprocessing.get_all_start_methods():
+    if chains < 2 or not sys.platform.startswith("linux") or "fork" not in multiprocessing.get_all_start_methods():
         return 1
     try:
         cpus = len(os.sched_getaffinity(0))
@@ -506,7 +587,7 @@ def sample(
     with ArviZ. Each chain starts from its own point drawn around the prior mean, and the mass
     matrix starts at the prior variances (both exact, from α, a, b), so tuning can be short."""
     start = time.perf_counter()
-    model = model or build_model(net)
+    model = model or _model_for(net)
     comp = _compiled(model, net)
     log_lambda = np.asarray(log_lambda, dtype=np.float64)
     rng = np.random.default_rng(seed)
@@ -553,10 +634,10 @@ def sample(
     post = idata.posterior
     draws = [post[n].values.reshape(-1, post[n].shape[-1]) for n in names]
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+        warnings.simplefilter("ignore")  # one chain: R-hat is undefined (NaN) and reported so
         rhat = az.rhat(post, var_names=names)
         ess = az.ess(post, var_names=names)
-    r_hat_max = float(max(np.nanmax(rhat[n].values) for n in names))
-    ess_min = float(min(np.nanmin(ess[n].values) for n in names))
+        r_hat_max = float(max(np.nanmax(rhat[n].values) for n in names))
+        ess_min = float(min(np.nanmin(ess[n].values) for n in names))
     divergences = int(idata.sample_stats["diverging"].values.sum())
     return SampleResult(draws, r_hat_max, ess_min, divergences, time.perf_counter() - start, settings, idata)

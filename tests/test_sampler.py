@@ -26,10 +26,12 @@ AS_OF = dt.date(2026, 11, 22)
 SMALL = SamplerSettings(draws=400, tune=200, chains=2)
 
 
-
 def _historical(priors: Any, net: Network) -> np.ndarray:
-    reports = load_reports_file(defaults_dir() / "scenarios" / "historical_events.yaml", known=priors.indicator_ids,
-                                today=max(AS_OF, dt.date.today()))
+    reports = load_reports_file(
+        defaults_dir() / "scenarios" / "historical_events.yaml",
+        known=priors.indicator_ids,
+        today=max(AS_OF, dt.date.today()),
+    )
     reports = in_window(reports, window_for(AS_OF, priors.evidence_window_days))
     assert len({r.indicator for r in reports}) >= 10
     return net.log_lambda(fold(reports, priors.grades))
@@ -237,5 +239,7 @@ def test_sampler_is_the_only_module_importing_pymc() -> None:
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
             if isinstance(node, ast.ImportFrom) and node.module:
                 names = [node.module]
-            offenders += [f"{path.relative_to(root)}: {n}" for n in names if n.split(".")[0] in ("pymc", "pytensor", "arviz")]
+            offenders += [
+                f"{path.relative_to(root)}: {n}" for n in names if n.split(".")[0] in ("pymc", "pytensor", "arviz")
+            ]
     assert offenders == []
