@@ -84,6 +84,8 @@ az.Numba.disable_numba()
 
 R_HAT_MAX = 1.01
 ESS_MIN = 400
+#: Largest acceptable Monte Carlo standard error of a reported posterior probability.
+MCSE_MAX = 0.005
 
 #: PyTensor compilation mode: full rewrites, C backend, no garbage collection of intermediate
 #: results between calls (they are tiny and reused on every gradient evaluation).
@@ -107,6 +109,8 @@ class SampleResult:
     seconds: float
     settings: SamplerSettings
     idata: Any = field(repr=False, default=None)
+    #: the largest Monte Carlo standard error (ArviZ) of a posterior mean of P(H = x | E, θ, q)
+    mcse_max: float = float("nan")
 
     @property
     def warnings(self) -> list[str]:
@@ -117,6 +121,10 @@ class SampleResult:
             out.append(f"ESS {self.ess_min:.0f} < {ESS_MIN}: too few effective draws; raise --draws")
         if self.divergences:
             out.append(f"{self.divergences} divergent transitions: treat intervals with caution; raise --target-accept")
+        if self.mcse_max > MCSE_MAX:
+            out.append(
+                f"Monte Carlo error ±{self.mcse_max:.3f} on a posterior probability (> {MCSE_MAX}); raise --draws"
+            )
         return out
 
 
@@ -639,5 +647,9 @@ def sample(
         ess = az.ess(post, var_names=names)
         r_hat_max = float(max(np.nanmax(rhat[n].values) for n in names))
         ess_min = float(min(np.nanmin(ess[n].values) for n in names))
+        mcse = az.mcse(post, var_names=names)
+        mcse_max = float(max(np.nanmax(mcse[n].values) for n in names))
     divergences = int(idata.sample_stats["diverging"].values.sum())
-    return SampleResult(draws, r_hat_max, ess_min, divergences, time.perf_counter() - start, settings, idata)
+    return SampleResult(
+        draws, r_hat_max, ess_min, divergences, time.perf_counter() - start, settings, idata, mcse_max=mcse_max
+    )

@@ -138,6 +138,7 @@ def test_same_seed_same_draws_and_diagnostics_present(mini: tuple[Network, np.nd
 
     assert np.isfinite(a.r_hat_max) and 0.99 < a.r_hat_max < 1.05
     assert np.isfinite(a.ess_min) and a.ess_min > 100
+    assert 0 < a.mcse_max < 0.02
     assert isinstance(a.divergences, int) and a.divergences >= 0
     assert a.seconds > 0 and a.settings == SMALL
     post = a.idata.posterior
@@ -152,9 +153,11 @@ def test_same_seed_same_draws_and_diagnostics_present(mini: tuple[Network, np.nd
 def test_failed_diagnostics_become_warnings() -> None:
     from forecaster import sampler
 
-    bad = sampler.SampleResult([], r_hat_max=1.2, ess_min=50.0, divergences=3, seconds=1.0, settings=SMALL)
+    bad = sampler.SampleResult(
+        [], r_hat_max=1.2, ess_min=50.0, divergences=3, seconds=1.0, settings=SMALL, mcse_max=0.01
+    )
     text = " ".join(bad.warnings)
-    assert "R-hat" in text and "ESS" in text and "divergent" in text
+    assert "R-hat" in text and "ESS" in text and "divergent" in text and "Monte Carlo error" in text
     assert sampler.SampleResult([], float("nan"), float("nan"), 0, 1.0, SMALL).warnings  # NaN never passes
 
 
