@@ -91,6 +91,8 @@ MCSE_MAX = 0.005
 #: results between calls (they are tiny and reused on every gradient evaluation).
 MODE = Mode(linker="cvm_nogc", optimizer="fast_run")
 _MODE_TAG = "cvm_nogc+fast_run"
+#: For the throwaway functions `pm.sample` compiles (initial points): no rewrites, no C.
+_PLAIN = Mode(linker="py", optimizer="None")
 
 #: Bump when the layout of a cache entry changes.
 _CACHE_FORMAT = 1
@@ -552,6 +554,21 @@ def _store_march_flags() -> None:
 # ------------------------------------------------------------------------------ sampling
 
 
+def _constrained(model: pm.Model, point: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """A point in NUTS's coordinates as values of the random variables themselves (θ, q): given
+    so, PyMC's initial-point function is a plain forward transform of constants (cheap to build)."""
+    out = {}
+    for rv in model.free_RVs:
+        y = point[model.rvs_to_values[rv].name]
+        if rv.name.startswith("theta_k"):
+            z = np.concatenate([y, np.zeros(y.shape[:-1] + (1,))], axis=-1)
+            z = np.exp(z - z.max(axis=-1, keepdims=True))
+            out[rv.name] = z / z.sum(axis=-1, keepdims=True)
+        else:
+            out[rv.name] = 1.0 / (1.0 + np.exp(-y))
+    return out
+
+
 _MODELS: dict[str, pm.Model] = {}
 
 
@@ -623,21 +640,25 @@ def sample(
             initial_point=initvals[0],
             rng=seed,
         )
-        idata = pm.sample(
-            draws=settings.draws,
-            tune=settings.tune,
-            chains=settings.chains,
-            cores=cores,
-            step=step,
-            initvals=initvals,
-            trace=trace,
-            random_seed=seed,
-            mp_ctx="fork" if cores > 1 else None,
-            progressbar=progress,
-            compute_convergence_checks=False,
-            return_inferencedata=True,
-            idata_kwargs={"log_likelihood": False},
-        )
+        # Inside pm.sample only the per-chain initial-point functions get compiled (the step and
+        # the trace bring their own); they map given values to themselves, evaluated once per
+        # chain, so they need neither rewrites nor C (≈0.3 s saved per process).
+        with pytensor.config.change_flags(mode=_PLAIN):
+            idata = pm.sample(
+                draws=settings.draws,
+                tune=settings.tune,
+                chains=settings.chains,
+                cores=cores,
+                step=step,
+                initvals=[_constrained(model, point) for point in initvals],
+                trace=trace,
+                random_seed=seed,
+                mp_ctx="fork" if cores > 1 else None,
+                progressbar=progress,
+                compute_convergence_checks=False,
+                return_inferencedata=True,
+                idata_kwargs={"log_likelihood": False},
+            )
     names = [f"p_{h}" for h in net.hypothesis_ids]
     post = idata.posterior
     draws = [post[n].values.reshape(-1, post[n].shape[-1]) for n in names]
