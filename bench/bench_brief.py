@@ -43,9 +43,9 @@ FAST_PATH = """
 import datetime as dt, sys
 from forecaster.cli.main import app  # the same imports as the command
 from forecaster.cli.common import out
-from forecaster.updating import cached_update
-from forecaster.workspace import Workspace
-from forecaster.report import render_update
+from forecaster.workflow.updating import cached_update
+from forecaster.core.workspace import Workspace
+from forecaster.outputs.tables import render_update
 result = cached_update(Workspace(__import__("pathlib").Path(sys.argv[1])), as_of=dt.date.today())
 assert result is not None, "no recorded run found"
 render_update(result, out, cached=True)

@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from forecaster.workspace import init_workspace  # noqa: E402
+from forecaster.core.workspace import init_workspace  # noqa: E402
 
 SCENARIOS = ["kfor_drawdown", "rs_secession", "second_banjska", "serbia_aligns_west", "serbia_turns_east"]
 FORECAST = [sys.executable, "-m", "forecaster"]

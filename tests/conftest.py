@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from forecaster.workspace import Workspace, init_workspace
+from forecaster.core.workspace import Workspace, init_workspace
 
 DATA = Path(__file__).parent / "data"
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from forecaster.audit import (
+from forecaster.analysis.audit import (
     AuditReport,
     audit_priors,
     beta_cdf,
@@ -28,10 +28,10 @@ from forecaster.audit import (
     read_seed,
     table_views,
 )
-from forecaster.errors import PriorsError
-from forecaster.evidence import Report, fold
-from forecaster.priors import Priors, load_priors
-from forecaster.workspace import Workspace
+from forecaster.core.errors import PriorsError
+from forecaster.core.workspace import Workspace
+from forecaster.model.evidence import Report, fold
+from forecaster.model.priors import Priors, load_priors
 
 DATA = Path(__file__).parent / "data"
 SEEDS = DATA / "audit_seeds"

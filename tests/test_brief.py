@@ -21,13 +21,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from forecaster import brief as brief_module
 from forecaster.cli.main import app
-from forecaster.errors import UsageError
-from forecaster.evidence import Report
-from forecaster.priors import load_priors
-from forecaster.store import EventStore, Retraction, StoredReport
-from forecaster.workspace import Workspace
+from forecaster.core.errors import UsageError
+from forecaster.core.workspace import Workspace
+from forecaster.model.evidence import Report
+from forecaster.model.priors import load_priors
+from forecaster.store.events import EventStore, Retraction, StoredReport
+from forecaster.workflow import brief as brief_module
 from tests.helpers import MINI
 
 GOLDEN = Path(__file__).parent / "data" / "golden_brief"
@@ -272,7 +272,7 @@ def test_a_failed_write_leaves_the_old_brief_and_no_temp_file(
     _brief(runner, gws, out)
     old = _files(out)
     _add_report(gws)  # the next brief differs
-    import forecaster.atomic
+    import forecaster.core.atomic
 
     calls = {"n": 0}
     real_fsync = os.fsync
@@ -283,7 +283,7 @@ def test_a_failed_write_leaves_the_old_brief_and_no_temp_file(
             raise OSError(28, "No space left on device")
         real_fsync(fd)
 
-    monkeypatch.setattr(forecaster.atomic.os, "fsync", failing_fsync)
+    monkeypatch.setattr(forecaster.core.atomic.os, "fsync", failing_fsync)
     code, _, err = _brief(runner, gws, out)
     assert code == 1 and "cannot write the brief" in err and "No space left" in err
     now = _files(out)
@@ -299,7 +299,7 @@ def test_a_killed_brief_leaves_each_file_whole(runner: CliRunner, gws: Workspace
     _add_report(gws)
     code = (
         "import os, signal, sys\n"
-        "import forecaster.atomic\n"
+        "import forecaster.core.atomic\n"
         "from forecaster.cli.main import app\n"
         "count = [0]\n"
         "def fsync(fd):\n"
@@ -310,7 +310,7 @@ def test_a_killed_brief_leaves_each_file_whole(runner: CliRunner, gws: Workspace
         "class _Os:\n"
         "    def __getattr__(self, name): return getattr(os, name)\n"
         "    fsync = staticmethod(fsync)\n"
-        "forecaster.atomic.os = _Os()\n"
+        "forecaster.core.atomic.os = _Os()\n"
         f"app(['-w', {str(gws.root)!r}, 'brief', '--exact', '--until', {UNTIL!r}, '--output', {str(out)!r}])\n"
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)

@@ -11,11 +11,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from forecaster.engine import infer_exact
-from forecaster.evidence import DEFAULT_GRADES, Report, fold
-from forecaster.export import to_bif, to_xmlbif
-from forecaster.network import build_network
-from forecaster.priors import load_priors
+from forecaster.inference.exact import infer_exact
+from forecaster.model.evidence import DEFAULT_GRADES, Report, fold
+from forecaster.model.network import build_network
+from forecaster.model.priors import load_priors
+from forecaster.outputs.export import to_bif, to_xmlbif
 from tests.helpers import state, write_priors
 
 MINI = Path(__file__).parent / "data" / "mini"

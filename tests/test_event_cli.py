@@ -21,8 +21,8 @@ from typer.testing import CliRunner, Result
 import forecaster
 from forecaster.cli.event import _indicator_ids
 from forecaster.cli.main import app
-from forecaster.store import EventStore
-from forecaster.workspace import Workspace
+from forecaster.core.workspace import Workspace
+from forecaster.store.events import EventStore
 
 ROOT = Path(forecaster.__file__).resolve().parent.parent
 COMMANDS = ["add", "list", "show", "retract", "import", "export"]

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from forecaster.errors import PriorsError
-from forecaster.priors import load_priors, pool
-from forecaster.terms import TERMS, term_for, term_probability
+from forecaster.core.errors import PriorsError
+from forecaster.model.priors import load_priors, pool
+from forecaster.model.terms import TERMS, term_for, term_probability
 from tests.helpers import copy_mini, edit_yaml
 
 # --------------------------------------------------------------------------- ICD 203
@@ -246,4 +246,4 @@ def test_validated_priors_are_cached_by_content(tmp_path: Path) -> None:
     again = load_priors(root)
     assert again.pooled("arms_east", ("heightened",)).mean[0] == pytest.approx((0.8 + 0.9) / 2)
     assert again.hash != first.hash
-    assert "forecaster.priors_schema" in sys.modules
+    assert "forecaster.model.schema" in sys.modules

@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from forecaster.cli.main import app
-from forecaster.workspace import Workspace
+from forecaster.core.workspace import Workspace
 
 DATA = Path(__file__).parent / "data"
 SEEDS = DATA / "audit_seeds"
@@ -38,7 +38,7 @@ def _run(runner: CliRunner, *args: str) -> tuple[int, str, str]:
 
 
 def test_validate_ok_on_the_bundled_priors(runner: CliRunner, ws: Workspace) -> None:
-    from forecaster.priors import load_priors
+    from forecaster.model.priors import load_priors
 
     digest = load_priors(ws.priors_dir).hash
     code, out, _ = _run(runner, "priors", "validate")

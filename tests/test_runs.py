@@ -15,13 +15,14 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from forecaster import runs
 from forecaster.cli.main import app
 from forecaster.cli.runs import sparkline
-from forecaster.inference import run_update
-from forecaster.priors import load_priors
-from forecaster.store import EventStore
-from forecaster.updating import (
+from forecaster.core.workspace import Workspace
+from forecaster.inference.update import run_update
+from forecaster.model.priors import load_priors
+from forecaster.store import runs
+from forecaster.store.events import EventStore
+from forecaster.workflow.updating import (
     cached_update,
     gather_reports,
     planned_run_id,
@@ -29,7 +30,6 @@ from forecaster.updating import (
     recorded_runs,
     update_forecast,
 )
-from forecaster.workspace import Workspace
 from tests.helpers import MINI
 
 # Reports imported in a test are recorded now, so only an as-of date of today sees them (knowledge time).
@@ -156,7 +156,7 @@ def test_the_json_file_log_moves_into_the_store(stocked: Workspace) -> None:
 
 
 def test_migration_takes_an_old_store_to_the_run_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from forecaster import store as store_module
+    from forecaster.store import events as store_module
 
     db = tmp_path / "old.db"
     monkeypatch.setattr(store_module, "MIGRATIONS", store_module.MIGRATIONS[:1])
@@ -181,7 +181,7 @@ def _record_as_sampled(ws: Workspace, as_of: dt.date) -> str:
     reports = gather_reports(ws, priors, as_of=as_of)
     result = run_update(priors, reports, as_of=as_of, exact_only=True)
     run_id = planned_run_id(priors, reports, as_of=as_of)
-    from forecaster.inference import SamplerSettings, settings_hash
+    from forecaster.inference.update import SamplerSettings, settings_hash
 
     settings = {"sampler": "pymc-nuts", **SamplerSettings().as_dict()}
     diag = dataclasses.replace(

@@ -14,12 +14,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from forecaster.engine import infer_exact
-from forecaster.evidence import fold, load_reports_file
-from forecaster.inference import SamplerSettings, in_window, window_for
-from forecaster.network import Network, build_network
-from forecaster.priors import load_priors
-from forecaster.workspace import defaults_dir
+from forecaster.core.workspace import defaults_dir
+from forecaster.inference.exact import infer_exact
+from forecaster.inference.update import SamplerSettings, in_window, window_for
+from forecaster.model.evidence import fold, load_reports_file
+from forecaster.model.network import Network, build_network
+from forecaster.model.priors import load_priors
 
 MINI = Path(__file__).parent / "data" / "mini"
 AS_OF = dt.date(2026, 11, 22)
@@ -49,7 +49,7 @@ def _cache_env(cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="module")
 def mini() -> tuple[Network, np.ndarray, Any]:
-    from forecaster import sampler
+    from forecaster.inference import sampler
 
     priors = load_priors(MINI)
     net = build_network(priors)
@@ -62,7 +62,7 @@ def mini() -> tuple[Network, np.ndarray, Any]:
 
 @pytest.fixture(scope="module")
 def bundled() -> tuple[Network, np.ndarray, Any]:
-    from forecaster import sampler
+    from forecaster.inference import sampler
 
     priors = load_priors(defaults_dir() / "priors")
     net = build_network(priors)
@@ -84,7 +84,7 @@ def _check_against_exact(net: Network, log_lam: np.ndarray, res: Any) -> None:
 
 @pytest.mark.slow
 def test_mini_posterior_means_match_the_exact_engine(mini: tuple[Network, np.ndarray, Any]) -> None:
-    from forecaster import sampler
+    from forecaster.inference import sampler
 
     net, log_lam, model = mini
     res = sampler.sample(net, log_lam, seed=7, settings=SMALL, model=model)
@@ -96,7 +96,7 @@ def test_mini_posterior_means_match_the_exact_engine(mini: tuple[Network, np.nda
 def test_bundled_network_with_the_historical_events_matches_the_exact_engine(
     bundled: tuple[Network, np.ndarray, Any],
 ) -> None:
-    from forecaster import sampler
+    from forecaster.inference import sampler
 
     net, log_lam, model = bundled
     res = sampler.sample(net, log_lam, seed=11, settings=SamplerSettings(draws=600, tune=200, chains=2), model=model)
@@ -109,7 +109,7 @@ def test_bundled_network_with_the_historical_events_matches_the_exact_engine(
 def test_one_compiled_model_serves_any_evidence(mini: tuple[Network, np.ndarray, Any]) -> None:
     """The evidence is data: the same compiled functions give the prior with no report and the
     posterior with reports."""
-    from forecaster import sampler
+    from forecaster.inference import sampler
 
     net, log_lam, model = mini
     first = sampler.sample(net, np.zeros_like(log_lam), seed=3, settings=SMALL, model=model)
@@ -125,7 +125,7 @@ def test_one_compiled_model_serves_any_evidence(mini: tuple[Network, np.ndarray,
 
 @pytest.mark.slow
 def test_same_seed_same_draws_and_diagnostics_present(mini: tuple[Network, np.ndarray, Any]) -> None:
-    from forecaster import sampler
+    from forecaster.inference import sampler
 
     net, log_lam, model = mini
     a = sampler.sample(net, log_lam, seed=5, settings=SMALL, model=model)
@@ -151,7 +151,7 @@ def test_same_seed_same_draws_and_diagnostics_present(mini: tuple[Network, np.nd
 
 
 def test_failed_diagnostics_become_warnings() -> None:
-    from forecaster import sampler
+    from forecaster.inference import sampler
 
     bad = sampler.SampleResult(
         [], r_hat_max=1.2, ess_min=50.0, divergences=3, seconds=1.0, settings=SMALL, mcse_max=0.01
@@ -165,7 +165,7 @@ def test_log_ratio_transform_has_the_right_jacobian() -> None:
     """θ = softmax([y, 0]); log|∂θ_{1..K-1}/∂y| must equal Σ_k log θ_k (what the model uses)."""
     import pytensor.tensor as pt
 
-    from forecaster.sampler import LogRatio
+    from forecaster.inference.sampler import LogRatio
 
     rng = np.random.default_rng(0)
     tr = LogRatio()
@@ -192,7 +192,7 @@ def test_disk_cache_gives_identical_functions_and_survives_corruption(
 ) -> None:
     """A model compiled fresh and one loaded from the cache evaluate identically and sample the
     same draws; a corrupt cache entry is ignored (and recompiled)."""
-    from forecaster import sampler
+    from forecaster.inference import sampler
 
     net, log_lam, _ = mini
     fresh_model = sampler.build_model(net)

@@ -20,12 +20,10 @@ from typer.testing import CliRunner, Result
 
 import forecaster
 from forecaster.cli.main import app
-from forecaster.engine import infer_exact
-from forecaster.errors import UsageError
-from forecaster.evidence import fold, load_reports_file
-from forecaster.network import Network, build_network
-from forecaster.priors import load_priors
-from forecaster.scenarios import (
+from forecaster.core.errors import UsageError
+from forecaster.core.workspace import Workspace, defaults_dir
+from forecaster.inference.exact import infer_exact
+from forecaster.inference.scenarios import (
     ParameterDraws,
     compare,
     find_scenarios,
@@ -37,7 +35,9 @@ from forecaster.scenarios import (
     scenario_files,
     whatif_scenario,
 )
-from forecaster.workspace import Workspace, defaults_dir
+from forecaster.model.evidence import fold, load_reports_file
+from forecaster.model.network import Network, build_network
+from forecaster.model.priors import load_priors
 
 ROOT = Path(forecaster.__file__).resolve().parent.parent
 DATA = Path(__file__).parent / "data"
@@ -409,7 +409,7 @@ def test_fast_commands_never_import_pymc(recorded: Workspace, command: list[str]
 def test_sampled_scenarios_share_one_model_and_write_nothing(
     runner: CliRunner, recorded: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from forecaster import sampler
+    from forecaster.inference import sampler
 
     builds: list[Network] = []
     real_build = sampler.build_model
@@ -443,8 +443,8 @@ def test_sampled_scenarios_share_one_model_and_write_nothing(
 
 @pytest.mark.slow
 def test_resampled_scenarios_reuse_the_model_and_agree_with_the_exact_engine(monkeypatch: pytest.MonkeyPatch) -> None:
-    from forecaster import sampler
-    from forecaster.inference import SamplerSettings
+    from forecaster.inference import sampler
+    from forecaster.inference.update import SamplerSettings
 
     builds: list[Network] = []
     real_build = sampler.build_model

@@ -22,9 +22,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import forecaster
-from forecaster.errors import EvidenceError, StoreError, UsageError
-from forecaster.evidence import Report
-from forecaster.store import (
+from forecaster.core.errors import EvidenceError, StoreError, UsageError
+from forecaster.model.evidence import Report
+from forecaster.store.events import (
     APPLICATION_ID,
     MIGRATIONS,
     DuplicateReportError,
@@ -253,7 +253,7 @@ def test_migrations_are_recorded_and_an_old_file_takes_the_new_path(db: Path, mo
     def m999_next(conn: sqlite3.Connection) -> None:
         conn.execute("CREATE TABLE next_thing (id TEXT PRIMARY KEY)")
 
-    monkeypatch.setattr("forecaster.store.MIGRATIONS", [*MIGRATIONS, m999_next])
+    monkeypatch.setattr("forecaster.store.events.MIGRATIONS", [*MIGRATIONS, m999_next])
     EventStore(db).close()  # the old file
     EventStore(db.with_name("fresh.db")).close()  # a new file
     for path in (db, db.with_name("fresh.db")):
@@ -356,8 +356,8 @@ def test_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
 WRITER = textwrap.dedent(
     """
     import datetime as dt, os, sys, time
-    from forecaster.evidence import Report
-    from forecaster.store import EventStore
+    from forecaster.model.evidence import Report
+    from forecaster.store.events import EventStore
 
     path, worker, n, go = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
     while not os.path.exists(go):
@@ -398,8 +398,8 @@ def test_four_processes_adding_at_once_lose_nothing(tmp_path: Path, db: Path) ->
 IMPORTER = textwrap.dedent(
     """
     import datetime as dt, sys, time
-    from forecaster.evidence import Report
-    from forecaster.store import EventStore
+    from forecaster.model.evidence import Report
+    from forecaster.store.events import EventStore
 
     path, slow = sys.argv[1], sys.argv[2] == "slow"
     reports = [Report("north_kosovo_unrest", dt.date(2020, 1, 1) + dt.timedelta(days=i % 1500), True, "B", 2, "bulk",

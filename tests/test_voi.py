@@ -16,13 +16,13 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner, Result
 
 from forecaster.cli.main import app
-from forecaster.evidence import RELIABILITY, Report, fold, load_reports_file
-from forecaster.export import to_bif
-from forecaster.inference import in_window, window_for
-from forecaster.network import build_network
-from forecaster.priors import Priors, load_priors
-from forecaster.voi import information_values, plan_collection
-from forecaster.workspace import Workspace, defaults_dir
+from forecaster.core.workspace import Workspace, defaults_dir
+from forecaster.inference.update import in_window, window_for
+from forecaster.inference.voi import information_values, plan_collection
+from forecaster.model.evidence import RELIABILITY, Report, fold, load_reports_file
+from forecaster.model.network import build_network
+from forecaster.model.priors import Priors, load_priors
+from forecaster.outputs.export import to_bif
 
 DATA = Path(__file__).parent / "data"
 FLAT = DATA / "scenario_flat_priors"

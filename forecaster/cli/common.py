@@ -15,8 +15,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from forecaster.errors import ForecastError
-from forecaster.workspace import Workspace, find_workspace
+from forecaster.core.errors import ForecastError
+from forecaster.core.workspace import Workspace, find_workspace
 
 
 def _width() -> int | None:
@@ -63,8 +63,8 @@ def as_of_date(value: str | None) -> dt.date:
     """--as-of: an ISO date not in the future; today when absent."""
     if value is None:
         return dt.date.today()
-    from forecaster.errors import EvidenceError, UsageError
-    from forecaster.evidence import check_date
+    from forecaster.core.errors import EvidenceError, UsageError
+    from forecaster.model.evidence import check_date
 
     try:
         return check_date(value)
@@ -76,7 +76,7 @@ def date_option(value: str | None, option: str) -> dt.date | None:
     """An optional ISO date option (--since, --until)."""
     if value is None:
         return None
-    from forecaster.errors import UsageError
+    from forecaster.core.errors import UsageError
 
     try:
         return dt.date.fromisoformat(value.strip())

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from forecaster.cli.common import as_of_date, err, handle_errors, is_terminal, out, print_json, workspace
-from forecaster.errors import UsageError
+from forecaster.core.errors import UsageError
 
 
 @handle_errors
@@ -18,13 +18,13 @@ def info(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json", hel
 
     Example:  forecast info --json
     """
-    from forecaster.priors import load_priors
+    from forecaster.model.priors import load_priors
 
     ws = workspace(ctx)
     priors = load_priors(ws.priors_dir)
     counts: dict[str, int] = {}
     if ws.db_path.exists():
-        from forecaster.store import EventStore
+        from forecaster.store.events import EventStore
 
         with EventStore(ws.db_path) as store:
             counts = store.counts()
@@ -67,8 +67,8 @@ def update(
 
     Example:  forecast update --as-of 2025-06-30 --json
     """
-    from forecaster.inference import DEFAULT_SEED
-    from forecaster.updating import cached_update, update_forecast
+    from forecaster.inference.update import DEFAULT_SEED
+    from forecaster.workflow.updating import cached_update, update_forecast
 
     ws = workspace(ctx)
     when = as_of_date(as_of)
@@ -81,7 +81,7 @@ def update(
     if found is not None:
         result, cached = found, True
     else:
-        from forecaster.priors import load_priors
+        from forecaster.model.priors import load_priors
 
         priors = load_priors(ws.priors_dir)
         with err.status("updating…", spinner="dots") if is_terminal() and not as_json else _null():
@@ -94,7 +94,7 @@ def update(
         data["cached"] = cached
         print_json(data)
     else:
-        from forecaster.report import render_update
+        from forecaster.outputs.tables import render_update
 
         render_update(result, out, cached=cached)
     for w in result.diagnostics.warnings:
@@ -120,9 +120,9 @@ def export(
 
     Example:  forecast export --format xmlbif -o balkans.xml
     """
-    from forecaster.export import to_bif, to_xmlbif
-    from forecaster.network import build_network
-    from forecaster.priors import load_priors
+    from forecaster.model.network import build_network
+    from forecaster.model.priors import load_priors
+    from forecaster.outputs.export import to_bif, to_xmlbif
 
     if fmt not in ("bif", "xmlbif"):
         raise UsageError(f"--format {fmt!r}: expected bif or xmlbif")
@@ -132,7 +132,7 @@ def export(
     if output is None:
         sys.stdout.write(text)
     else:
-        from forecaster.atomic import write_text_atomic
+        from forecaster.core.atomic import write_text_atomic
 
         write_text_atomic(output, text)
         err.print(f"wrote {output}")

@@ -1,6 +1,6 @@
 """`forecast event …` and `forecast indicators`: the evidence log (issue 3).
 
-Thin commands over forecaster.store. Nothing here imports pymc, arviz or the priors models on the
+Thin commands over forecaster.store.events. Nothing here imports pymc, arviz or the priors models on the
 paths an analyst types all day (add, list, show): each answers in a fraction of a second."""
 
 from __future__ import annotations
@@ -18,9 +18,17 @@ from typing import Annotated, Any
 import typer
 
 from forecaster.cli.common import date_option, err, handle_errors, out, print_json, workspace
-from forecaster.errors import UsageError, did_you_mean
-from forecaster.evidence import Report, check_credibility, check_date, check_indicator, check_reliability, parse_grade
-from forecaster.store import (
+from forecaster.core.errors import UsageError, did_you_mean
+from forecaster.core.workspace import Workspace
+from forecaster.model.evidence import (
+    Report,
+    check_credibility,
+    check_date,
+    check_indicator,
+    check_reliability,
+    parse_grade,
+)
+from forecaster.store.events import (
     FORMATS,
     DuplicateReportError,
     EventStore,
@@ -32,7 +40,6 @@ from forecaster.store import (
     report_to_row,
     write_reports,
 )
-from forecaster.workspace import Workspace
 
 app = typer.Typer(
     name="event",
@@ -87,7 +94,7 @@ def _indicator_ids(ws: Workspace) -> set[str]:
         ids = {str(i["id"]) for i in items if isinstance(i, dict) and i.get("id")}
         if ids:
             return ids
-    from forecaster.priors import load_priors
+    from forecaster.model.priors import load_priors
 
     return load_priors(ws.priors_dir).indicator_ids
 
@@ -406,7 +413,7 @@ def indicators(
 
     Example:  forecast indicators --json
     """
-    from forecaster.priors import load_priors
+    from forecaster.model.priors import load_priors
 
     ws = workspace(ctx)
     catalogue = load_priors(ws.priors_dir).indicators

@@ -59,7 +59,7 @@ def init(
 
     Example:  forecast init ./balkans
     """
-    from forecaster.workspace import init_workspace
+    from forecaster.core.workspace import init_workspace
 
     ws = init_workspace(directory, force=force)
     out.print(f"workspace created at {ws.root}")

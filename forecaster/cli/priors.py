@@ -1,6 +1,6 @@
 """`forecast priors …`: show, validate, audit and diff the priors folder (issue 5).
 
-Thin commands over forecaster.priors and forecaster.audit. None of them imports pymc or arviz: the
+Thin commands over forecaster.model.priors and forecaster.analysis.audit. None of them imports pymc or arviz: the
 audit's influence analysis runs on the exact engine."""
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from forecaster.cli.common import as_of_date, err, handle_errors, out, print_json, workspace
-from forecaster.errors import UsageError
+from forecaster.core.errors import UsageError
 
 if TYPE_CHECKING:
-    from forecaster.evidence import Report
-    from forecaster.priors import Priors
+    from forecaster.model.evidence import Report
+    from forecaster.model.priors import Priors
 
 app = typer.Typer(
     name="priors",
@@ -72,8 +72,8 @@ def _reports(
 ) -> list[Report]:
     """The current evidence: --events, else the workspace's store when the priors came from the
     workspace or a workspace/database was named on the command line, else none."""
-    from forecaster.updating import gather_reports
-    from forecaster.workspace import Workspace
+    from forecaster.core.workspace import Workspace
+    from forecaster.workflow.updating import gather_reports
 
     if events is not None:
         return gather_reports(Workspace(priors.root.parent), priors, as_of=as_of, events_file=events)
@@ -117,8 +117,8 @@ def show(
 
     Example:  forecast priors show escalation
     """
-    from forecaster.audit import show_markdown, table_views, to_jsonable
-    from forecaster.priors import load_priors
+    from forecaster.analysis.audit import show_markdown, table_views, to_jsonable
+    from forecaster.model.priors import load_priors
 
     _one_format(markdown, as_json)
     priors = load_priors(_priors_dir(ctx, priors_dir))
@@ -139,7 +139,7 @@ def validate(ctx: typer.Context, priors_dir: PriorsOpt = None, as_json: JsonOpt 
 
     Example:  forecast priors validate --priors ./priors
     """
-    from forecaster.priors import load_priors
+    from forecaster.model.priors import load_priors
 
     folder = _priors_dir(ctx, priors_dir)
     try:
@@ -200,8 +200,8 @@ def audit(
 
     Example:  forecast priors audit --markdown --strict > audit.md
     """
-    from forecaster.audit import audit_json, audit_markdown, audit_priors, find_seeds, summary_line
-    from forecaster.priors import load_priors
+    from forecaster.analysis.audit import audit_json, audit_markdown, audit_priors, find_seeds, summary_line
+    from forecaster.model.priors import load_priors
 
     _one_format(markdown, as_json)
     priors = load_priors(_priors_dir(ctx, priors_dir))
@@ -252,8 +252,8 @@ def diff(
 
     Example:  forecast priors diff ../priors-main/priors
     """
-    from forecaster.audit import diff_markdown, diff_priors, to_jsonable
-    from forecaster.priors import load_priors
+    from forecaster.analysis.audit import diff_markdown, diff_priors, to_jsonable
+    from forecaster.model.priors import load_priors
 
     _one_format(markdown, as_json)
     old = load_priors(_as_priors_dir(old_dir))

@@ -1,6 +1,6 @@
 """`forecast history`, `forecast brief` and `forecast runs list/show/prune` (issue 4).
 
-Thin commands over forecaster.runs and forecaster.brief. None of them imports pymc unless it has
+Thin commands over forecaster.store.runs and forecaster.workflow.brief. None of them imports pymc unless it has
 to sample: `brief` only when the last run is stale and it updates."""
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from forecaster.cli.common import date_option, err, handle_errors, is_terminal, out, print_json, workspace
-from forecaster.errors import UsageError
+from forecaster.core.errors import UsageError
 
 if TYPE_CHECKING:
-    from forecaster.runs import RunRecord
+    from forecaster.store.runs import RunRecord
 
 app = typer.Typer(
     name="runs",
@@ -121,8 +121,8 @@ def history(
 
     Example:  forecast history --backfill weekly --hypothesis escalation
     """
-    from forecaster import runs
-    from forecaster.store import EventStore
+    from forecaster.store import runs
+    from forecaster.store.events import EventStore
 
     if as_json and as_csv:
         raise UsageError("choose one of --json and --csv")
@@ -132,9 +132,9 @@ def history(
     if backfill is not None:
         if backfill != "weekly":
             raise UsageError(f"--backfill {backfill!r}: only weekly is supported")
-        from forecaster.evidence import check_date
-        from forecaster.inference import DEFAULT_SEED
-        from forecaster.priors import load_priors
+        from forecaster.inference.update import DEFAULT_SEED
+        from forecaster.model.evidence import check_date
+        from forecaster.model.priors import load_priors
 
         until = dt.date.today() if as_of is None else _check_as_of(as_of, check_date)
         priors = load_priors(ws.priors_dir)
@@ -167,7 +167,7 @@ def history(
 
 
 def _check_as_of(value: str, check: Any) -> dt.date:
-    from forecaster.errors import EvidenceError
+    from forecaster.core.errors import EvidenceError
 
     try:
         return check(value)  # type: ignore[no-any-return]
@@ -185,7 +185,7 @@ def _state_columns(records: list[RunRecord], hypothesis: str | None) -> list[tup
         known = sorted({h for h, _ in columns})
         columns = [c for c in columns if c[0] == hypothesis]
         if not columns and known:
-            from forecaster.errors import did_you_mean
+            from forecaster.core.errors import did_you_mean
 
             raise UsageError(
                 f"--hypothesis {hypothesis!r}: no such hypothesis in the runs{did_you_mean(hypothesis, known)}; "
@@ -384,9 +384,9 @@ def brief(
 
     Example:  forecast brief --period last-week --alert "escalation.annexation>0.2"
     """
-    from forecaster.brief import make_brief, parse_alert, period_for
-    from forecaster.inference import DEFAULT_SEED
-    from forecaster.priors import load_priors
+    from forecaster.inference.update import DEFAULT_SEED
+    from forecaster.model.priors import load_priors
+    from forecaster.workflow.brief import make_brief, parse_alert, period_for
 
     chosen = period_for(period=period, since=date_option(since, "--since"), until=date_option(until, "--until"))
     ws = workspace(ctx)
@@ -458,8 +458,8 @@ def list_(
 
     Example:  forecast runs list --limit 10
     """
-    from forecaster import runs
-    from forecaster.store import EventStore
+    from forecaster.store import runs
+    from forecaster.store.events import EventStore
 
     ws = workspace(ctx)
     if not ws.db_path.exists():
@@ -536,8 +536,8 @@ def show(
 
     Example:  forecast runs show 1b2312a5
     """
-    from forecaster import runs
-    from forecaster.store import EventStore
+    from forecaster.store import runs
+    from forecaster.store.events import EventStore
 
     ws = workspace(ctx)
     if not ws.db_path.exists():
@@ -551,7 +551,7 @@ def show(
     from rich.text import Text
 
     if result is not None:
-        from forecaster.report import render_update
+        from forecaster.outputs.tables import render_update
 
         render_update(result, out)
     meta = _run_meta(record)
@@ -579,8 +579,8 @@ def prune(
 
     Example:  forecast runs prune --keep 5
     """
-    from forecaster import runs
-    from forecaster.store import EventStore
+    from forecaster.store import runs
+    from forecaster.store.events import EventStore
 
     ws = workspace(ctx)
     if not ws.db_path.exists():

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from forecaster.cli.common import as_of_date, err, handle_errors, is_terminal, out, print_json, workspace
-from forecaster.errors import EvidenceError, UsageError
+from forecaster.core.errors import EvidenceError, UsageError
 
 if TYPE_CHECKING:
     from rich.text import Text
@@ -68,8 +68,8 @@ def list_scenarios(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from forecaster.priors import load_priors
-    from forecaster.scenarios import list_scenarios as load_all
+    from forecaster.inference.scenarios import list_scenarios as load_all
+    from forecaster.model.priors import load_priors
 
     ws = workspace(ctx)
     priors = load_priors(ws.priors_dir)
@@ -138,9 +138,9 @@ def run(
 
     Example:  forecast scenario run kfor_drawdown serbia_turns_east --json
     """
-    from forecaster.inference import DEFAULT_SEED
-    from forecaster.priors import load_priors
-    from forecaster.scenarios import find_scenarios, run_scenarios
+    from forecaster.inference.scenarios import find_scenarios, run_scenarios
+    from forecaster.inference.update import DEFAULT_SEED
+    from forecaster.model.priors import load_priors
 
     ws = workspace(ctx)
     priors = load_priors(ws.priors_dir)
@@ -310,10 +310,10 @@ def whatif(
 
     Example:  forecast whatif armed_incident_north_kosovo infrastructure_sabotage@A2 csto_move:no
     """
-    from forecaster.evidence import parse_grade
-    from forecaster.inference import DEFAULT_SEED
-    from forecaster.priors import load_priors
-    from forecaster.scenarios import parse_hypothetical, run_scenarios, whatif_scenario
+    from forecaster.inference.scenarios import parse_hypothetical, run_scenarios, whatif_scenario
+    from forecaster.inference.update import DEFAULT_SEED
+    from forecaster.model.evidence import parse_grade
+    from forecaster.model.priors import load_priors
 
     try:
         parse_grade(grade)
@@ -370,10 +370,10 @@ def collect(
 
     Example:  forecast collect --grade B2 --hypothesis alignment
     """
-    from forecaster.evidence import parse_grade
-    from forecaster.priors import load_priors
-    from forecaster.updating import gather_reports
-    from forecaster.voi import plan_collection
+    from forecaster.inference.voi import plan_collection
+    from forecaster.model.evidence import parse_grade
+    from forecaster.model.priors import load_priors
+    from forecaster.workflow.updating import gather_reports
 
     try:
         parse_grade(grade)

@@ -1,6 +1,6 @@
 """Priors file schemas (pydantic, unknown keys rejected) and the checks that span files:
 parents, cycles, parent configurations, sums, terms. Imported only when a priors folder
-must really be validated (`forecaster.priors.load_priors` caches the result)."""
+must really be validated (`forecaster.model.priors.load_priors` caches the result)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,10 @@ from typing import Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from forecaster.errors import PriorsError, did_you_mean
-from forecaster.evidence import GradeTable
-from forecaster.priors import (
+from forecaster.core.errors import PriorsError, did_you_mean
+from forecaster.core.yamlio import load_yaml
+from forecaster.model.evidence import GradeTable
+from forecaster.model.priors import (
     CATALOGUE,
     Expert,
     HypothesisNode,
@@ -25,8 +26,7 @@ from forecaster.priors import (
     Priors,
     _content_hash,
 )
-from forecaster.terms import TERMS, term_probability
-from forecaster.yamlio import load_yaml
+from forecaster.model.terms import TERMS, term_probability
 
 SUM_TOLERANCE = 1e-6
 _ID = r"^[a-z][a-z0-9_]*$"

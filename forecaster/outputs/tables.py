@@ -6,7 +6,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from forecaster.inference import UpdateResult
+from forecaster.inference.update import UpdateResult
 
 
 def pct(x: float) -> str:

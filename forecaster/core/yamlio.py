@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from forecaster.errors import UsageError
+from forecaster.core.errors import UsageError
 
 MAX_ALIASES = 100  # real priors and events need few or none; "billion laughs" needs many
 

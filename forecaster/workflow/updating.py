@@ -1,5 +1,5 @@
 """A workspace-level update: gather the reports, reuse a recorded identical run, or compute one
-and record it in the run log (the event store's `runs` tables, see forecaster.runs), with a
+and record it in the run log (the event store's `runs` tables, see forecaster.store.runs), with a
 sampled run's InferenceData in `runs/RUN_ID.nc`.
 
 An identical run is one with the same run id: the same priors, reports, as-of date, seed,
@@ -14,9 +14,9 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from forecaster.errors import StoreError
-from forecaster.evidence import Report, load_reports_file
-from forecaster.inference import (
+from forecaster.core.errors import StoreError
+from forecaster.core.workspace import Workspace
+from forecaster.inference.update import (
     DEFAULT_SEED,
     SamplerSettings,
     UpdateResult,
@@ -27,10 +27,10 @@ from forecaster.inference import (
     settings_hash,
     window_for,
 )
-from forecaster.workspace import Workspace
+from forecaster.model.evidence import Report, load_reports_file
 
 if TYPE_CHECKING:
-    from forecaster.priors import Priors
+    from forecaster.model.priors import Priors
 
 
 def gather_reports(
@@ -44,7 +44,7 @@ def gather_reports(
         )
     if not ws.db_path.exists():
         return []
-    from forecaster.store import EventStore
+    from forecaster.store.events import EventStore
 
     with EventStore(ws.db_path) as store:
         reports = store.reports_for_update(
@@ -72,7 +72,7 @@ _sampler_settings = sampler_settings  # the name other modules used before the r
 
 
 def evidence_label(*, events_file: Path | None, event_time: bool) -> str:
-    """How a run chose its reports (forecaster.runs.EVIDENCE)."""
+    """How a run chose its reports (forecaster.store.runs.EVIDENCE)."""
     if events_file is not None:
         return "file"
     return "store-event-time" if event_time else "store"
@@ -109,8 +109,8 @@ def update_forecast(
 
     With `record`, a computed run is recorded in the store (created if need be) and a sampled
     run's InferenceData written to runs/RUN_ID.nc."""
-    from forecaster import runs
-    from forecaster.store import EventStore
+    from forecaster.store import runs
+    from forecaster.store.events import EventStore
 
     start = time.perf_counter()
     reports = gather_reports(ws, priors, as_of=as_of, events_file=events_file, event_time=event_time)
@@ -164,7 +164,7 @@ def recorded_runs(ws: Workspace) -> list[dict[str, Any]]:
         return []
     import json
 
-    from forecaster.store import EventStore
+    from forecaster.store.events import EventStore
 
     with EventStore(ws.db_path) as store:
         rows = store._read(
@@ -219,8 +219,8 @@ def cached_update(
     fingerprint = priors_fingerprint(ws.priors_dir)
     if fingerprint is None:
         return None
-    from forecaster import runs
-    from forecaster.store import EventStore
+    from forecaster.store import runs
+    from forecaster.store.events import EventStore
 
     settings, _ = sampler_settings(sampler_kwargs, exact)
     s_hash = settings_hash(settings)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from forecaster.network import Network
+from forecaster.model.network import Network
 
 
 def log_joint_terms(net: Network, log_lam: np.ndarray, *, theta: np.ndarray | None = None, q: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:

@@ -31,8 +31,8 @@ from typing import Any
 
 import numpy as np
 
-from forecaster.inference import SamplerSettings
-from forecaster.network import Network
+from forecaster.inference.update import SamplerSettings
+from forecaster.model.network import Network
 
 warnings.filterwarnings("ignore", category=FutureWarning, module="arviz")
 

@@ -24,11 +24,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from forecaster.engine import joint_posterior
-from forecaster.errors import UsageError, did_you_mean
-from forecaster.evidence import Report, fold, parse_grade
-from forecaster.network import Network, build_network
-from forecaster.priors import Priors
+from forecaster.core.errors import UsageError, did_you_mean
+from forecaster.inference.exact import joint_posterior
+from forecaster.model.evidence import Report, fold, parse_grade
+from forecaster.model.network import Network, build_network
+from forecaster.model.priors import Priors
 
 ZERO_BITS = 1e-12  # below this an information value is rounding error: reported as exactly 0
 

@@ -35,13 +35,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from forecaster.errors import UsageError
-from forecaster.store import EventStore, format_time, parse_time, utcnow
+from forecaster.core.errors import UsageError
+from forecaster.store.events import EventStore, format_time, parse_time, utcnow
 
 if TYPE_CHECKING:
-    from forecaster.inference import UpdateResult
-    from forecaster.priors import Priors
-    from forecaster.workspace import Workspace
+    from forecaster.core.workspace import Workspace
+    from forecaster.inference.update import UpdateResult
+    from forecaster.model.priors import Priors
 
 KINDS = ("update", "backfill")
 # How the run chose its reports: from the store by recording time (the default), by event time
@@ -346,7 +346,7 @@ def load_result(store: EventStore, run_id: str) -> UpdateResult | None:
     rows = store._read("reading a run", "SELECT result FROM runs WHERE run_id = ?", (run_id,))
     if not rows:
         return None
-    from forecaster.inference import UpdateResult
+    from forecaster.inference.update import UpdateResult
 
     try:
         return UpdateResult.from_json(json.loads(rows[0][0]))
@@ -553,7 +553,7 @@ def import_json_runs(ws: Workspace, store: EventStore) -> int:
     files = sorted(runs_dir.glob("*.json"))
     if not files:
         return 0
-    from forecaster.inference import UpdateResult
+    from forecaster.inference.update import UpdateResult
 
     items: list[NewRun] = []
     moved: list[Path] = []
@@ -611,8 +611,8 @@ class BackfillResult:
 
 def backfill_weekly(ws: Workspace, priors: Priors, *, until: dt.date, seed: int, force: bool = False) -> BackfillResult:
     """Compute and record the weekly exact-engine series by event time (see the module doc)."""
-    from forecaster.inference import events_hash, run_id_for, run_update, settings_hash
-    from forecaster.network import build_network
+    from forecaster.inference.update import events_hash, run_id_for, run_update, settings_hash
+    from forecaster.model.network import build_network
 
     with EventStore(ws.db_path) as store:
         first_rows = store._read(

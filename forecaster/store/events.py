@@ -38,9 +38,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Literal, NamedTuple, Self, TypeVar
 
-from forecaster.errors import EvidenceError, StoreError, UsageError, did_you_mean
-from forecaster.evidence import CREDIBILITY, RELIABILITY, Report, report_from_mapping
-from forecaster.yamlio import line_of, load_yaml
+from forecaster.core.errors import EvidenceError, StoreError, UsageError, did_you_mean
+from forecaster.core.yamlio import line_of, load_yaml
+from forecaster.model.evidence import CREDIBILITY, RELIABILITY, Report, report_from_mapping
 
 T = TypeVar("T")
 Format = Literal["csv", "yaml", "json"]
@@ -104,8 +104,8 @@ def m001_reports(db: sqlite3.Connection) -> None:
 
 
 def m002_runs(db: sqlite3.Connection) -> None:
-    """The run log (issue 4); its schema lives in forecaster.runs, which imports this module."""
-    from forecaster.runs import m002_runs as create_run_tables
+    """The run log (issue 4); its schema lives in forecaster.store.runs, which imports this module."""
+    from forecaster.store.runs import m002_runs as create_run_tables
 
     create_run_tables(db)
 

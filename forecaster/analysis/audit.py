@@ -62,12 +62,12 @@ from typing import Any, Literal
 import numpy as np
 import yaml
 
-from forecaster.engine import _softmax, log_joint_terms, marginals
-from forecaster.errors import PriorsError, UsageError, did_you_mean
-from forecaster.evidence import FoldedEvidence, Report, fold
-from forecaster.network import Network, build_network
-from forecaster.priors import CATALOGUE, HypothesisNode, IndicatorNode, Judgment, Pooled, Priors
-from forecaster.terms import TERMS, term_for
+from forecaster.core.errors import PriorsError, UsageError, did_you_mean
+from forecaster.inference.exact import _softmax, log_joint_terms, marginals
+from forecaster.model.evidence import FoldedEvidence, Report, fold
+from forecaster.model.network import Network, build_network
+from forecaster.model.priors import CATALOGUE, HypothesisNode, IndicatorNode, Judgment, Pooled, Priors
+from forecaster.model.terms import TERMS, term_for
 
 Severity = Literal["error", "warning", "note"]
 SEVERITIES: tuple[Severity, ...] = ("error", "warning", "note")
@@ -204,7 +204,7 @@ def find_seeds(priors_root: Path, explicit: Path | None = None) -> Path | None:
         if not any(folder.glob("*.txt")):
             raise PriorsError(f"{label}: no seed papers (*.txt) in this folder")
         return folder
-    from forecaster.workspace import defaults_dir
+    from forecaster.core.workspace import defaults_dir
 
     starts = [priors_root.resolve()]
     with contextlib.suppress(UsageError):  # no bundled defaults: search beside the priors only

@@ -34,14 +34,14 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from forecaster.errors import EvidenceError, UsageError, did_you_mean
-from forecaster.evidence import Report, check_indicator, fold, load_reports_file, parse_grade
-from forecaster.inference import DEFAULT_SEED, HypothesisResult, SamplerSettings, UpdateResult, run_update
-from forecaster.network import Network, build_network
-from forecaster.priors import Priors
-from forecaster.terms import term_for
-from forecaster.workspace import Workspace
-from forecaster.yamlio import load_yaml
+from forecaster.core.errors import EvidenceError, UsageError, did_you_mean
+from forecaster.core.workspace import Workspace
+from forecaster.core.yamlio import load_yaml
+from forecaster.inference.update import DEFAULT_SEED, HypothesisResult, SamplerSettings, UpdateResult, run_update
+from forecaster.model.evidence import Report, check_indicator, fold, load_reports_file, parse_grade
+from forecaster.model.network import Network, build_network
+from forecaster.model.priors import Priors
+from forecaster.model.terms import term_for
 
 SCENARIO_SOURCE = "scenario: hypothetical"
 WHATIF_NAME = "whatif"
@@ -577,7 +577,7 @@ def run_scenarios(
 ) -> Comparison:
     """`compare` on the workspace's recorded evidence (the store, read as `forecast update` reads it).
     Nothing is written."""
-    from forecaster.updating import gather_reports
+    from forecaster.workflow.updating import gather_reports
 
     recorded = gather_reports(ws, priors, as_of=as_of)
     settings = None if exact else SamplerSettings(**dict(sampler_kwargs or {}))

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from forecaster.evidence import FoldedEvidence
-from forecaster.priors import Priors
+from forecaster.model.evidence import FoldedEvidence
+from forecaster.model.priors import Priors
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ Readings the issue leaves open, stated once:
 - **What drove a change** (MODEL.md §5, exact engine): for each indicator whose reports differ
   from the baseline's, the posterior now minus the posterior with that indicator's reports put
   back as they were at the baseline.
-- **What to watch** (MODEL.md §5, exact engine, `forecaster.voi` as `forecast collect` uses it):
+- **What to watch** (MODEL.md §5, exact engine, `forecaster.inference.voi` as `forecast collect` uses it):
   indicators with no report in the evidence window, ranked by the mutual information (bits)
   between a hypothetical report at grade B2 and all hypotheses jointly, given the evidence so far;
   with the expected probability mass it would move (total variation) on the hypothesis it moves
@@ -44,16 +44,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from forecaster import __version__
-from forecaster.atomic import write_bytes_atomic
-from forecaster.errors import ForecastError, UsageError, did_you_mean
+from forecaster.core.atomic import write_bytes_atomic
+from forecaster.core.errors import ForecastError, UsageError, did_you_mean
 
 if TYPE_CHECKING:
-    from forecaster.inference import UpdateResult
-    from forecaster.network import Network
-    from forecaster.priors import Priors
-    from forecaster.runs import RunRecord
-    from forecaster.store import EventStore, StoredReport
-    from forecaster.workspace import Workspace
+    from forecaster.core.workspace import Workspace
+    from forecaster.inference.update import UpdateResult
+    from forecaster.model.network import Network
+    from forecaster.model.priors import Priors
+    from forecaster.store.events import EventStore, StoredReport
+    from forecaster.store.runs import RunRecord
 
 SCHEMA = "forecast-brief/1"
 TREND_WEEKS = 12
@@ -348,8 +348,8 @@ def build_brief(
     netcdf: str | None = None,
 ) -> Brief:
     """Everything the brief says, computed (exact engine for drivers and value of information)."""
-    from forecaster import runs
-    from forecaster.network import build_network
+    from forecaster.model.network import build_network
+    from forecaster.store import runs
 
     net = build_network(priors)
     hyp_nodes = {h.id: h for h in priors.hypotheses}
@@ -486,7 +486,7 @@ def _item(entry: StoredReport) -> ReportItem:
 
 
 def _baseline(store: EventStore, result: UpdateResult, period: Period, folder: Path | None) -> Baseline:
-    from forecaster import runs
+    from forecaster.store import runs
 
     earlier = previous_brief(folder, before=period.since) if folder is not None else None
     if earlier is not None:
@@ -562,8 +562,8 @@ def _drivers(
     """For each indicator whose reports changed: posterior now minus posterior with its reports as at the baseline."""
     if not touched:
         return ()
-    from forecaster.engine import joint_posterior, marginals
-    from forecaster.evidence import fold
+    from forecaster.inference.exact import joint_posterior, marginals
+    from forecaster.model.evidence import fold
 
     lam = net.log_lambda(fold(current, priors.grades))
     now = marginals(net, joint_posterior(net, lam))
@@ -586,10 +586,10 @@ def _drivers(
 
 
 def _watch(net: Network, priors: Priors, reports: Iterable[Any]) -> tuple[tuple[WatchItem, ...], int]:
-    """The unreported indicators ranked as `forecast collect` ranks them (forecaster.voi): by the
+    """The unreported indicators ranked as `forecast collect` ranks them (forecaster.inference.voi): by the
     information a report at grade B2 would give about all hypotheses jointly."""
-    from forecaster.evidence import fold
-    from forecaster.voi import information_values
+    from forecaster.inference.voi import information_values
+    from forecaster.model.evidence import fold
 
     lam = net.log_lambda(fold(reports, priors.grades))
     values = information_values(net, lam, accuracy=priors.grades.accuracy(*WATCH_GRADE))
@@ -753,7 +753,7 @@ def _environment(kind: str) -> Any:
     import jinja2
 
     common: dict[str, Any] = {
-        "loader": jinja2.PackageLoader("forecaster", "templates"),
+        "loader": jinja2.PackageLoader("forecaster.outputs", "templates"),
         "undefined": jinja2.StrictUndefined,
         "keep_trailing_newline": True,
         "trim_blocks": True,
@@ -1005,9 +1005,9 @@ def make_brief(
 ) -> MadeBrief:
     """Find the run for the current inputs (as of the period's end), run it if it is missing
     (unless `update` is False: then the last recorded run, marked stale), build and write the brief."""
-    from forecaster import runs
-    from forecaster.store import EventStore
-    from forecaster.updating import gather_reports, planned_run_id, update_forecast
+    from forecaster.store import runs
+    from forecaster.store.events import EventStore
+    from forecaster.workflow.updating import gather_reports, planned_run_id, update_forecast
 
     as_of = period.until
     reports = gather_reports(ws, priors, as_of=as_of)

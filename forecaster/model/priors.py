@@ -1,6 +1,6 @@
 """The priors folder as typed, validated specs, and pooling (MODEL.md §2).
 
-`load_priors` validates a folder (see `forecaster.priors_schema`, which holds the pydantic file
+`load_priors` validates a folder (see `forecaster.model.schema`, which holds the pydantic file
 schemas and the cross-file checks) and caches the validated result by the hash of the files, so
 that fast commands (info, validate, whatif, collect) skip YAML parsing and pydantic on a hit.
 """
@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from forecaster import __version__
-from forecaster.errors import PriorsError, did_you_mean
-from forecaster.evidence import GradeTable
+from forecaster.core.errors import PriorsError, did_you_mean
+from forecaster.model.evidence import GradeTable
 
 CATALOGUE = "catalogue"
 
@@ -208,12 +208,12 @@ def load_priors(root: Path) -> Priors:
                     return cached
             except Exception:  # noqa: BLE001 - a stale or broken cache entry is simply rebuilt
                 pass
-    from forecaster.priors_schema import validate_priors_folder
+    from forecaster.model.schema import validate_priors_folder
 
     priors = validate_priors_folder(root)
     if cache is not None:
         try:
-            from forecaster.atomic import write_bytes_atomic
+            from forecaster.core.atomic import write_bytes_atomic
 
             write_bytes_atomic(cache, pickle.dumps(priors, protocol=pickle.HIGHEST_PROTOCOL))
         except OSError:

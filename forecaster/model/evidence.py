@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from forecaster.errors import EvidenceError, did_you_mean
-from forecaster.yamlio import line_of, load_yaml
+from forecaster.core.errors import EvidenceError, did_you_mean
+from forecaster.core.yamlio import line_of, load_yaml
 
 RELIABILITY = "ABCDEF"
 CREDIBILITY = (1, 2, 3, 4, 5, 6)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from forecaster.errors import UsageError
+from forecaster.core.errors import UsageError
 
 DB_NAME = "forecast.db"
 
@@ -18,7 +18,7 @@ def defaults_dir() -> Path:
     packaged = Path(str(resources.files("forecaster"))) / "_defaults"
     if (packaged / "priors").is_dir():
         return packaged
-    repo = Path(__file__).resolve().parent.parent
+    repo = Path(__file__).resolve().parents[2]
     if (repo / "priors").is_dir():
         return repo
     raise UsageError("bundled defaults are missing from this installation (no priors/ found)")

@@ -9,8 +9,8 @@ from xml.sax.saxutils import escape
 
 import numpy as np
 
-from forecaster.network import Network
-from forecaster.priors import Priors
+from forecaster.model.network import Network
+from forecaster.model.priors import Priors
 
 
 def _tables(priors: Priors, net: Network) -> list[tuple[str, tuple[str, ...], tuple[str, ...], np.ndarray]]:

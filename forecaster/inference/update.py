@@ -12,14 +12,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from forecaster import __version__
-from forecaster.terms import term_for
+from forecaster.model.terms import term_for
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from forecaster.evidence import Report
-    from forecaster.network import Network
-    from forecaster.priors import Priors
+    from forecaster.model.evidence import Report
+    from forecaster.model.network import Network
+    from forecaster.model.priors import Priors
 
 DEFAULT_SEED = 20251118
 PRIOR_DRAWS = 4000
@@ -242,7 +242,7 @@ def prior_draws(net: Network, *, seed: int, n: int = PRIOR_DRAWS) -> list[np.nda
     """Exact draws of P(H | θ) under the pooled priors (no evidence: forward sampling, no MCMC)."""
     import numpy as np
 
-    from forecaster.engine import _softmax, marginals
+    from forecaster.inference.exact import _softmax, marginals
 
     rng = np.random.default_rng(seed)
     theta = np.concatenate([rng.dirichlet(row, size=n) for a in net.alpha for row in a], axis=1)
@@ -272,9 +272,9 @@ def run_update(
     model: Any = None,
 ) -> UpdateResult:
     """Update the forecast on `reports` (already filtered to the evidence window)."""
-    from forecaster.engine import infer_exact
-    from forecaster.evidence import fold
-    from forecaster.network import build_network
+    from forecaster.inference.exact import infer_exact
+    from forecaster.model.evidence import fold
+    from forecaster.model.network import build_network
 
     start = time.perf_counter()
     net = net or build_network(priors)
