@@ -10,24 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from forecaster.analysis.audit import (
-    AuditReport,
-    audit_priors,
-    beta_cdf,
-    beta_quantile,
-    citation_problem,
-    diagnosticity,
-    diff_priors,
-    disagreement,
-    exact_posterior,
-    find_seeds,
-    influence,
-    leave_one_out,
-    load_seeds,
-    rationale_terms,
-    read_seed,
-    table_views,
-)
+from forecaster.analysis.audit import AuditReport, audit_priors
+from forecaster.analysis.diff import diff_priors
+from forecaster.analysis.findings import rationale_terms
+from forecaster.analysis.influence import diagnosticity, disagreement, exact_posterior, influence, leave_one_out
+from forecaster.analysis.seeds import citation_problem, find_seeds, load_seeds, read_seed
+from forecaster.analysis.tables import beta_cdf, beta_quantile, table_views
 from forecaster.core.errors import PriorsError
 from forecaster.core.workspace import Workspace
 from forecaster.model.evidence import Report, fold

@@ -117,8 +117,9 @@ def show(
 
     Example:  forecast priors show escalation
     """
-    from forecaster.analysis.audit import show_markdown, table_views, to_jsonable
+    from forecaster.analysis.tables import table_views
     from forecaster.model.priors import load_priors
+    from forecaster.outputs.audit_render import show_markdown, to_jsonable
 
     _one_format(markdown, as_json)
     priors = load_priors(_priors_dir(ctx, priors_dir))
@@ -200,8 +201,10 @@ def audit(
 
     Example:  forecast priors audit --markdown --strict > audit.md
     """
-    from forecaster.analysis.audit import audit_json, audit_markdown, audit_priors, find_seeds, summary_line
+    from forecaster.analysis.audit import audit_priors
+    from forecaster.analysis.seeds import find_seeds
     from forecaster.model.priors import load_priors
+    from forecaster.outputs.audit_render import audit_json, audit_markdown, summary_line
 
     _one_format(markdown, as_json)
     priors = load_priors(_priors_dir(ctx, priors_dir))
@@ -252,8 +255,9 @@ def diff(
 
     Example:  forecast priors diff ../priors-main/priors
     """
-    from forecaster.analysis.audit import diff_markdown, diff_priors, to_jsonable
+    from forecaster.analysis.diff import diff_priors
     from forecaster.model.priors import load_priors
+    from forecaster.outputs.audit_render import diff_markdown, to_jsonable
 
     _one_format(markdown, as_json)
     old = load_priors(_as_priors_dir(old_dir))

@@ -538,7 +538,7 @@ def compare(
         return Comparison(as_of, "exact", seed, baseline, len(recorded), tuple(outcomes), time.perf_counter() - start)
 
     say("building the model")
-    from forecaster import sampler  # imports pymc: only on the sampled path
+    from forecaster.inference import sampler  # imports pymc: only on the sampled path
 
     model = sampler.build_model(net)
 

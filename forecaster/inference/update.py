@@ -288,7 +288,7 @@ def run_update(
         diag_base: dict[str, Any] = {"sampler": "exact", "chains": 0, "draws": 0, "tune": 0}
         settings: dict[str, Any] = {"sampler": "exact"}
     else:
-        from forecaster import sampler  # imports pymc: only here
+        from forecaster.inference import sampler  # imports pymc: only here
 
         ss = sampler_settings or SamplerSettings()
         settings = {"sampler": "pymc-nuts", **ss.as_dict()}

@@ -1,0 +1,184 @@
+"""`priors diff`: what changed between two priors folders, judgment by judgment, and what it does
+to the posterior on the current evidence."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from forecaster.analysis.findings import _Indexed
+from forecaster.analysis.influence import _shift, exact_posterior
+from forecaster.core.errors import PriorsError
+from forecaster.model.evidence import Report, fold
+from forecaster.model.priors import CATALOGUE, Judgment, Priors
+
+# ----------------------------------------------------------------------------- diff
+
+
+@dataclass(frozen=True)
+class JudgmentChange:
+    change: str  # added | removed | changed
+    source: str
+    node: str
+    parents: tuple[str, ...]
+    config: tuple[str, ...]
+    old: Judgment | None
+    new: Judgment | None
+    fields: tuple[str, ...]  # what changed: probabilities, confidence, terms, rationale, citation
+    largest: float  # max |Δp| over states (added/removed: 0)
+    shift: float | None  # largest posterior change from this change alone, on the old priors; None if not comparable
+
+
+@dataclass(frozen=True)
+class StateEffect:
+    hypothesis: str
+    state: str
+    old: float
+    new: float
+
+
+@dataclass(frozen=True)
+class PriorsDiff:
+    old_root: str
+    new_root: str
+    old_hash: str
+    new_hash: str
+    structure: tuple[str, ...]
+    judgments: tuple[JudgmentChange, ...]
+    effect: tuple[StateEffect, ...]
+    not_comparable: tuple[str, ...]  # hypotheses whose states differ between the two
+    reports: int
+
+    @property
+    def empty(self) -> bool:
+        return not self.structure and not self.judgments
+
+    @property
+    def largest_effect(self) -> float:
+        return max((abs(e.new - e.old) for e in self.effect), default=0.0)
+
+
+def _structure_lines(old: Priors, new: Priors) -> list[str]:
+    out: list[str] = []
+
+    def compare(label: str, a: object, b: object) -> None:
+        if a != b:
+            out.append(f"{label}: {a} -> {b}")
+
+    compare("name", old.name, new.name)
+    compare("horizon_months", old.horizon_months, new.horizon_months)
+    compare("evidence_window_days", old.evidence_window_days, new.evidence_window_days)
+    compare("pooling method", old.method, new.method)
+    oh, nh = {h.id: h for h in old.hypotheses}, {h.id: h for h in new.hypotheses}
+    out += [f"hypothesis removed: {h}" for h in oh if h not in nh]
+    out += [f"hypothesis added: {h}" for h in nh if h not in oh]
+    for h in oh.keys() & nh.keys():
+        a, b = oh[h], nh[h]
+        compare(f"hypothesis {h}: states", list(a.states), list(b.states))
+        compare(f"hypothesis {h}: parents", list(a.parents), list(b.parents))
+        compare(f"hypothesis {h}: claimed state", a.claimed, b.claimed)
+        compare(f"hypothesis {h}: question", a.question, b.question)
+        for s, d0, d1 in zip(a.states, a.definitions, b.definitions, strict=False):
+            if a.states == b.states:
+                compare(f"state {h}.{s}: definition", d0, d1)
+        if a.states == b.states:
+            for s, c0, c1 in zip(a.states, a.citations, b.citations, strict=True):
+                compare(f"state {h}.{s}: citation", c0, c1)
+    oi, ni = {i.id: i for i in old.indicators}, {i.id: i for i in new.indicators}
+    out += [f"indicator removed: {i}" for i in oi if i not in ni]
+    out += [f"indicator added: {i}" for i in ni if i not in oi]
+    for i in sorted(oi.keys() & ni.keys()):
+        a_i, b_i = oi[i], ni[i]
+        compare(f"indicator {i}: parents", list(a_i.parents), list(b_i.parents))
+        compare(f"indicator {i}: definition", a_i.definition, b_i.definition)
+        compare(f"indicator {i}: citation", a_i.citation, b_i.citation)
+    oe, ne = {e.id: e for e in old.experts}, {e.id: e for e in new.experts}
+    out += [f"expert removed: {e}" for e in oe if e not in ne]
+    out += [f"expert added: {e}" for e in ne if e not in oe]
+    for e in sorted(oe.keys() & ne.keys()):
+        compare(f"expert {e}: role", oe[e].role, ne[e].role)
+        compare(f"expert {e}: reviewed_by", oe[e].reviewed_by, ne[e].reviewed_by)
+        compare(f"expert {e}: reviewed_on", oe[e].reviewed_on, ne[e].reviewed_on)
+    for src in sorted({*old.weights, *new.weights, *oe, *ne, CATALOGUE}):
+        compare(f"weight of {src}", old.weights.get(src, 1.0), new.weights.get(src, 1.0))
+    for grade in sorted(set(old.grades.reliability) | set(new.grades.reliability)):
+        compare(f"grades: reliability {grade}", old.grades.reliability.get(grade), new.grades.reliability.get(grade))
+    for cred in sorted(set(old.grades.credibility) | set(new.grades.credibility)):
+        compare(f"grades: credibility {cred}", old.grades.credibility.get(cred), new.grades.credibility.get(cred))
+    return out
+
+
+def _signature(p: Priors) -> tuple[Any, ...]:
+    return (
+        tuple((h.id, h.states, h.parents) for h in p.hypotheses),
+        tuple((i.id, i.parents) for i in p.indicators),
+    )
+
+
+def diff_priors(old: Priors, new: Priors, *, reports: Sequence[Report] = ()) -> PriorsDiff:
+    """Judgment-by-judgment changes from `old` to `new` and their effect on the exact posterior.
+
+    Each change's own effect is measured by applying it alone to `old` (when the two share their
+    hypotheses, states and indicators); the overall effect compares the two posteriors."""
+    old, new = _Indexed.of(old), _Indexed.of(new)
+    ev_new = fold([r for r in reports if r.indicator in new.indicator_ids], new.grades)
+    ev_old = fold([r for r in reports if r.indicator in old.indicator_ids], old.grades)
+    key = lambda j: (j.source, j.node, j.config)  # noqa: E731
+    om, nm = {key(j): j for j in old.judgments}, {key(j): j for j in new.judgments}
+    same_shape = _signature(old) == _signature(new)
+    base = exact_posterior(old, ev_old)
+    changes: list[JudgmentChange] = []
+    for k in [*om, *(k for k in nm if k not in om)]:
+        a, b = om.get(k), nm.get(k)
+        if a is not None and b is not None:
+            what = []
+            if len(a.probs) != len(b.probs) or any(abs(x - y) > 1e-12 for x, y in zip(a.probs, b.probs, strict=False)):
+                what.append("probabilities")
+            if a.terms != b.terms:
+                what.append("terms")
+            if a.n != b.n or a.confidence != b.confidence:
+                what.append("confidence")
+            if (a.rationale or "") != (b.rationale or ""):
+                what.append("rationale")
+            if (a.citation or "") != (b.citation or ""):
+                what.append("citation")
+            if not what:
+                continue
+            largest = max((abs(x - y) for x, y in zip(a.probs, b.probs, strict=False)), default=0.0)
+            change = "changed"
+        else:
+            what, largest, change = [], 0.0, "added" if a is None else "removed"
+        shift = None
+        if same_shape:
+            patched = [j for j in old.judgments if key(j) != k] + ([b] if b is not None else [])
+            try:
+                post = exact_posterior(
+                    replace(old, judgments=tuple(patched), weights={**new.weights, **old.weights}), ev_old
+                )
+                shift = _shift(base, post)[0]
+            except PriorsError:
+                shift = None  # the change alone would leave a row with no judgment
+        parents = (new if b is not None else old).node(k[1]).parents
+        changes.append(JudgmentChange(change, k[0], k[1], parents, k[2], a, b, tuple(what), largest, shift))
+    after = exact_posterior(new, ev_new)
+    effect, skipped = [], []
+    for h, states in base.items():
+        if h in after and list(after[h]) == list(states):
+            effect += [StateEffect(h, s, states[s], after[h][s]) for s in states]
+        else:
+            skipped.append(h)
+    skipped += [h for h in after if h not in base]
+    return PriorsDiff(
+        str(old.root),
+        str(new.root),
+        old.hash,
+        new.hash,
+        tuple(_structure_lines(old, new)),
+        tuple(changes),
+        tuple(effect),
+        tuple(skipped),
+        sum(v.reports for v in ev_new.values()),
+    )
+
+

@@ -1,0 +1,240 @@
+"""How much each judgment matters: disagreement between sources, influence of each panelist
+(leave one out, the other pool) on the current posterior, and each indicator's diagnosticity."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from forecaster.analysis.findings import _EPS, _is_indicator
+from forecaster.core.errors import PriorsError
+from forecaster.inference.exact import _softmax, log_joint_terms, marginals
+from forecaster.model.evidence import FoldedEvidence
+from forecaster.model.network import Network, build_network
+from forecaster.model.priors import HypothesisNode, IndicatorNode, Priors
+
+# ----------------------------------------------------------------------------- disagreement
+
+
+@dataclass(frozen=True)
+class Disagreement:
+    """For one table: the largest difference between two sources' probabilities, and pooled N."""
+
+    node: str
+    kind: str  # hypothesis | indicator
+    parents: tuple[str, ...]
+    sources: tuple[str, ...]
+    largest: float
+    between: tuple[str, str] | None
+    config: tuple[str, ...]
+    state: str
+    pooled_n: float  # at the row of the largest difference
+    min_pooled_n: float
+
+
+def disagreement(priors: Priors) -> list[Disagreement]:
+    out = []
+    all_nodes: list[HypothesisNode | IndicatorNode] = [*priors.hypotheses, *priors.indicators]
+    for node_obj in all_nodes:
+        node = node_obj.id
+        kind = "indicator" if _is_indicator(priors, node) else "hypothesis"
+        best: tuple[float, tuple[str, str] | None, tuple[str, ...], str] = (
+            0.0,
+            None,
+            priors.configs(node)[0],
+            node_obj.states[0],
+        )
+        sources: dict[str, None] = {}
+        ns = {}
+        for cfg in priors.configs(node):
+            js = priors.judgments_for(node, cfg)
+            sources.update(dict.fromkeys(j.source for j in js))
+            ns[cfg] = priors.pooled(node, cfg).concentration
+            for a, b in itertools.combinations(js, 2):
+                for s, state in enumerate(node_obj.states):
+                    d = abs(a.probs[s] - b.probs[s])
+                    if d > best[0] + _EPS:
+                        best = (d, (a.source, b.source), cfg, state)
+        largest, between, config, state = best
+        out.append(
+            Disagreement(
+                node=node,
+                kind=kind,
+                parents=node_obj.parents,
+                sources=tuple(sources),
+                largest=largest,
+                between=between,
+                config=config,
+                state=state,
+                pooled_n=ns[config],
+                min_pooled_n=min(ns.values()),
+            )
+        )
+    return out
+
+
+# ----------------------------------------------------------------------------- influence
+
+
+Posterior = dict[str, dict[str, float]]  # hypothesis -> state -> probability
+
+
+def exact_posterior(
+    priors: Priors, evidence: Mapping[str, FoldedEvidence], *, method: str | None = None, exclude: str | None = None
+) -> Posterior:
+    """P(H | E) on the exact engine with the pooled prior means (MODEL.md §4, the exact check)."""
+    net = build_network(priors, method=method, exclude=exclude)
+    return _posterior(net, evidence)
+
+
+def _posterior(net: Network, evidence: Mapping[str, FoldedEvidence]) -> Posterior:
+    log_lam = net.log_lambda({k: v for k, v in evidence.items() if k in net.indicator_ids})
+    log_prior, terms = log_joint_terms(net, log_lam)
+    margs = marginals(net, _softmax(log_prior + terms.sum(axis=0)))
+    return {
+        h: {s: float(m[i]) for i, s in enumerate(states)}
+        for h, states, m in zip(net.hypothesis_ids, net.states, margs, strict=True)
+    }
+
+
+def _shift(a: Posterior, b: Posterior) -> tuple[float, str, str]:
+    """Largest |b − a| over common states: (size, hypothesis, state)."""
+    best = (0.0, "", "")
+    for h, states in a.items():
+        for s, p in states.items():
+            if h in b and s in b[h] and abs(b[h][s] - p) > best[0]:
+                best = (abs(b[h][s] - p), h, s)
+    return best
+
+
+@dataclass(frozen=True)
+class Variant:
+    """The forecast under one alternative choice: one panelist left out, or the other pool."""
+
+    label: str
+    kind: str  # leave_one_out | pooling
+    expert: str | None
+    method: str
+    posterior: Posterior
+    shift: float
+    hypothesis: str
+    state: str
+
+
+@dataclass(frozen=True)
+class Influence:
+    method: str
+    reports: int
+    indicators_reported: tuple[str, ...]
+    baseline: Posterior
+    variants: tuple[Variant, ...]
+    refused: str | None = None  # why leave-one-out was not run
+
+    @property
+    def top_expert(self) -> Variant | None:
+        loo = [v for v in self.variants if v.kind == "leave_one_out"]
+        return max(loo, key=lambda v: v.shift) if loo else None
+
+    @property
+    def pooling(self) -> Variant | None:
+        return next((v for v in self.variants if v.kind == "pooling"), None)
+
+
+def _loo_refusal(priors: Priors) -> str | None:
+    if len(priors.experts) >= 2:
+        return None
+    only = priors.experts[0].id if priors.experts else "nobody"
+    return (
+        f"leave-one-out refused: the panel has one expert ({only}); without them no hypothesis table has a judgment "
+        "left, so there is nothing to compare. Add a second panelist to measure each one's influence."
+    )
+
+
+def leave_one_out(priors: Priors, evidence: Mapping[str, FoldedEvidence]) -> list[Variant]:
+    """The posterior with each panelist left out in turn (MODEL.md §5, sensitivity)."""
+    refusal = _loo_refusal(priors)
+    if refusal:
+        raise PriorsError(refusal)
+    base = exact_posterior(priors, evidence)
+    out = []
+    for e in priors.experts:
+        post = exact_posterior(priors, evidence, exclude=e.id)
+        size, h, s = _shift(base, post)
+        out.append(Variant(f"without {e.id}", "leave_one_out", e.id, priors.method, post, size, h, s))
+    return out
+
+
+def influence(priors: Priors, evidence: Mapping[str, FoldedEvidence]) -> Influence:
+    base = exact_posterior(priors, evidence)
+    refusal = _loo_refusal(priors)
+    variants = [] if refusal else leave_one_out(priors, evidence)
+    other = "logarithmic" if priors.method == "linear" else "linear"
+    post = exact_posterior(priors, evidence, method=other)
+    size, h, s = _shift(base, post)
+    variants.append(Variant(f"{other} pool", "pooling", None, other, post, size, h, s))
+    reported = tuple(k for k in evidence if k in priors.indicator_ids)
+    n_reports = sum(v.reports for k, v in evidence.items() if k in priors.indicator_ids)
+    return Influence(priors.method, n_reports, reported, base, tuple(variants), refusal)
+
+
+# ----------------------------------------------------------------------------- diagnosticity
+
+
+@dataclass(frozen=True)
+class Diagnosticity:
+    indicator: str
+    parents: tuple[str, ...]
+    weight_db: float  # the largest weight of evidence a certain report carries between two configurations
+    between: tuple[tuple[str, ...], tuple[str, ...]]
+    outcome: str  # occurred | not_occurred: the report that carries it
+    spread: float  # max − min pooled P(occurred)
+    information: float  # bits, with the best-informed hypothesis, under the pooled prior
+    informs: str
+
+
+def diagnosticity(priors: Priors) -> list[Diagnosticity]:
+    """Indicators ranked by how strongly their pooled likelihoods separate the hypothesis states."""
+    net = build_network(priors)
+    log_prior, _ = log_joint_terms(net, np.zeros((len(net.indicator_ids), 2)))
+    joint = _softmax(log_prior)  # (S,)
+    qs = net.q_mean[net.q_index]  # (J, S)
+    info = np.zeros((len(net.indicator_ids), len(net.hypothesis_ids)))
+    for h, m in enumerate(net.marginal_matrices()):
+        px = joint @ m  # (K,)
+        p1x = (joint * qs) @ m  # (J, K): P(I=1, x)
+        p0x = px - p1x
+        p1 = p1x.sum(axis=1, keepdims=True)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t1 = np.where(p1x > 0, p1x * np.log2(p1x / (p1 * px)), 0.0)
+            t0 = np.where(p0x > 0, p0x * np.log2(p0x / ((1 - p1) * px)), 0.0)
+        info[:, h] = (t1 + t0).sum(axis=1)
+    out = []
+    for j, ind in enumerate(priors.indicators):
+        configs = priors.configs(ind.id)
+        q = {c: min(max(priors.pooled(ind.id, c).mean[0], 1e-6), 1 - 1e-6) for c in configs}
+        best = (0.0, (configs[0], configs[0]), "occurred")
+        for a, b in itertools.combinations(configs, 2):
+            for outcome, (x, y) in (("occurred", (q[a], q[b])), ("not_occurred", (1 - q[a], 1 - q[b]))):
+                w = abs(10 * math.log10(x / y))
+                if w > best[0]:
+                    best = (w, (a, b) if x >= y else (b, a), outcome)
+        h = int(np.argmax(info[j]))
+        out.append(
+            Diagnosticity(
+                ind.id,
+                ind.parents,
+                best[0],
+                best[1],
+                best[2],
+                max(q.values()) - min(q.values()),
+                float(max(info[j, h], 0.0)),
+                net.hypothesis_ids[h],
+            )
+        )
+    return sorted(out, key=lambda d: (-round(d.weight_db, 9), -d.information, d.indicator))
+
+

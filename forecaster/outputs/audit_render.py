@@ -1,0 +1,342 @@
+"""The audit, `priors show` and `priors diff` rendered as JSON and Markdown. Renders only: every
+number comes from forecaster.analysis."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import fields, is_dataclass
+from pathlib import Path
+from typing import Any
+
+from forecaster.analysis.audit import AuditReport
+from forecaster.analysis.diff import PriorsDiff
+from forecaster.analysis.findings import CONFIDENCE_SCALE, FAR_FROM_REST, INTERVAL, SEVERITIES
+from forecaster.analysis.influence import Influence
+from forecaster.analysis.seeds import MAX_FOOTNOTE
+from forecaster.analysis.tables import TableView
+from forecaster.model.priors import Judgment, Priors
+from forecaster.model.terms import term_for
+
+# ----------------------------------------------------------------------------- renderers: JSON
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Result objects -> plain JSON values (dataclasses as objects, tuples as lists, floats rounded)."""
+    if is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_jsonable(getattr(obj, f.name)) for f in fields(obj)}
+    if isinstance(obj, Mapping):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, float):
+        return obj if not math.isfinite(obj) else round(obj, 6)
+    if isinstance(obj, (dt.date, Path)):
+        return str(obj) if isinstance(obj, Path) else obj.isoformat()
+    return obj
+
+
+def audit_json(report: AuditReport, *, strict: bool = False) -> dict[str, Any]:
+    data = to_jsonable(report)
+    for item, f in zip(data["findings"], report.findings, strict=True):
+        item["where"] = f.where
+    data["summary"] = {s: report.count(s) for s in SEVERITIES}
+    data["strict"] = strict
+    data["passed"] = not report.failed(strict=strict)
+    infl = report.influence
+    top = infl.top_expert
+    data["influence"]["most_influential_expert"] = top.expert if top else None
+    data["influence"]["pooling_shift"] = round(infl.pooling.shift, 6) if infl.pooling else None
+    return data
+
+
+# ----------------------------------------------------------------------------- renderers: Markdown
+
+
+def _cell(text: object) -> str:
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+def _table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str]:
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    out += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
+    return out
+
+
+def _pp(x: float) -> str:
+    return f"{x * 100:.1f} pp"
+
+
+def _cfg_text(parents: Sequence[str], config: Sequence[str]) -> str:
+    return ", ".join(f"{p}={s}" for p, s in zip(parents, config, strict=True)) or "—"
+
+
+METHOD_NOTES = (
+    "Severities: *error* fails the audit (exit 1); *warning* fails it with `--strict`; *note* never does.",
+    "ICD 203 terms: a hypothesis row's terms are normalised to sum to one; a value pushed outside its term's range "
+    "is an error. An indicator rationale using a term none of whose ranges holds P(occurred) is a warning "
+    "(comparisons such as 'less likely' and negations are skipped). Ranges are closed.",
+    f"Confidence: a numeric equivalent sample size outside [{CONFIDENCE_SCALE[0]:g}, {CONFIDENCE_SCALE[1]:g}] is "
+    "off the scale.",
+    "Citations: '<paper>.txt, <section heading or fn N>'; with the seed papers the footnote or heading must exist "
+    f"in that paper, without them the form is checked and N must lie in 1–{MAX_FOOTNOTE}.",
+    "Copies: identical probabilities and rationale from two experts are an error; an expert restating the "
+    "catalogue's row is a note.",
+    "Influence: exact engine with the pooled prior means (MODEL.md §4); shift = largest absolute change of any "
+    "hypothesis state, in percentage points.",
+    "Diagnosticity: the largest weight of evidence (decibans) a certain report carries between two parent "
+    "configurations; information: mutual information with the best-informed hypothesis under the pooled prior.",
+)
+
+
+def summary_line(report: AuditReport, *, strict: bool = False) -> str:
+    """'pass: 0 errors, 5 warnings, 1 note' — the one line a CI log needs."""
+    counts = ", ".join(f"{report.count(s)} {s}{'s' if report.count(s) != 1 else ''}" for s in SEVERITIES)
+    verdict = "FAIL" if report.failed(strict=strict) else "pass"
+    return f"{verdict}{' (strict: warnings count as errors)' if strict else ''}: {counts}"
+
+
+def audit_markdown(report: AuditReport, *, strict: bool = False) -> str:
+    """The reviewer's report, ready to paste into a review."""
+    r = report
+    infl = r.influence
+    verdict, _, counts = summary_line(r, strict=strict).partition(": ")
+    md = [
+        f"# Priors audit: {r.name}",
+        "",
+        f"**{verdict}**: {counts}.",
+        "",
+        f"- priors: `{r.root}`, hash `{r.hash}`",
+        f"- {r.hypotheses} hypotheses, {r.indicators} indicators, {len(r.experts)} experts ({', '.join(r.experts)}); "
+        f"{r.method} pool",
+        f"- evidence: {infl.reports} reports on {len(infl.indicators_reported)} indicators, "
+        f"as of {r.as_of.isoformat()}",
+        f"- seed papers: {f'`{r.seeds}`' if r.seeds else 'not found (citations checked for form only)'}; "
+        f"sign-offs older than {r.max_age_days} days are flagged",
+        "",
+        "## Findings",
+        "",
+    ]
+    if r.findings:
+        md += _table(
+            ["severity", "where", "field", "kind", "finding"],
+            ([f.severity, f.where, f.field or "—", f.kind, f.message] for f in r.findings),
+        )
+    else:
+        md.append("No findings.")
+    md += [
+        "",
+        "## Disagreement",
+        "",
+        "Largest difference between two sources' probabilities in each table, and the pooled N "
+        "(equivalent sample size after moment matching: disagreement lowers it).",
+        "",
+    ]
+    several = [d for d in r.disagreement if len(d.sources) > 1]
+    md += _table(
+        ["table", "kind", "sources", "largest difference", "between", "where", "pooled N there", "lowest pooled N"],
+        (
+            [
+                d.node,
+                d.kind,
+                len(d.sources),
+                f"{d.largest:.2f}",
+                " vs ".join(d.between) if d.between else "identical",
+                f"{_cfg_text(d.parents, d.config)} · {d.state}" if d.parents else d.state,
+                f"{d.pooled_n:.1f}",
+                f"{d.min_pooled_n:.1f}",
+            ]
+            for d in sorted(several, key=lambda d: -d.largest)
+        ),
+    )
+    single = [d for d in r.disagreement if len(d.sources) == 1]
+    if single:
+        md += [
+            "",
+            f"{len(single)} tables have a single source ({', '.join(sorted({d.sources[0] for d in single}))}), "
+            f"so no disagreement to measure; their lowest pooled N: {min(d.min_pooled_n for d in single):.1f}.",
+        ]
+    md += ["", "## Influence", ""]
+    md += _influence_lines(infl)
+    md += [
+        "",
+        "## Diagnosticity",
+        "",
+        "Indicators ranked by the largest weight of evidence a certain report carries between two "
+        "parent configurations (decibans; 10 dB = 10:1), with the mutual information between the indicator and its "
+        "best-informed hypothesis under the pooled prior.",
+        "",
+    ]
+    md += _table(
+        [
+            "rank",
+            "indicator",
+            "parents",
+            "max weight (dB)",
+            "report",
+            "favours",
+            "over",
+            "P(occurred) spread",
+            "information (bits)",
+        ],
+        (
+            [
+                k,
+                d.indicator,
+                ", ".join(d.parents),
+                f"{d.weight_db:.1f}",
+                d.outcome,
+                _cfg_text(d.parents, d.between[0]),
+                _cfg_text(d.parents, d.between[1]),
+                f"{d.spread:.2f}",
+                f"{d.information:.3f} ({d.informs})",
+            ]
+            for k, d in enumerate(r.diagnosticity, 1)
+        ),
+    )
+    md += ["", "## Method", ""]
+    md += [f"- {line}" for line in METHOD_NOTES]
+    md += ["", f"Priors hash: `{r.hash}`", ""]
+    return "\n".join(md)
+
+
+def _influence_lines(infl: Influence) -> list[str]:
+    md = [
+        f"Exact posterior on the current evidence ({infl.reports} reports) under the {infl.method} pool, with each "
+        "panelist left out and with the other pooling method.",
+        "",
+    ]
+    if infl.refused:
+        md += [f"> {infl.refused}", ""]
+    top, pool = infl.top_expert, infl.pooling
+    if top is not None:
+        md.append(
+            f"- Most influential panelist: **{top.expert}**: leaving them out moves "
+            f"{top.hypothesis}.{top.state} by {_pp(top.shift)}."
+        )
+    if pool is not None:
+        md.append(f"- Pooling: the {pool.method} pool moves {pool.hypothesis}.{pool.state} by {_pp(pool.shift)}.")
+    moves = [v for v in infl.variants if v.shift > 0]
+    if moves:
+        most = max(moves, key=lambda v: v.shift)
+        md.append(f"- The choice that moves the forecast most: **{most.label}** ({_pp(most.shift)}).")
+    md.append("")
+    header = ["hypothesis", "state", f"baseline ({infl.method})", *(v.label for v in infl.variants)]
+    rows = []
+    for h, states in infl.baseline.items():
+        for s, p in states.items():
+            rows.append(
+                [
+                    h,
+                    s,
+                    f"{p:.3f}",
+                    *(f"{v.posterior[h][s]:.3f} ({(v.posterior[h][s] - p) * 100:+.1f})" for v in infl.variants),
+                ]
+            )
+    md += _table(header, rows)
+    md += ["", "Variants show the posterior and, in brackets, its change in percentage points."]
+    return md
+
+
+def show_markdown(priors: Priors, views: Sequence[TableView]) -> str:
+    md: list[str] = [f"# Priors: {priors.name} (hash `{priors.hash}`)", ""]
+    for v in views:
+        parents = f"given {', '.join(v.parents)}" if v.parents else "no parents"
+        md += [f"## {v.node} ({v.kind}; {parents})", ""]
+        shown = v.states if v.kind == "hypothesis" else ("occurred",)
+        head = ["given", "source", *(f"P({s})" for s in shown), "confidence", "rationale", "citation"]
+        rows: list[list[object]] = []
+        for row in v.rows:
+            given = _cfg_text(v.parents, row.config)
+            for j in row.judgments:
+                mark = f" ⚑ far from the rest ({row.distance[j.source]:.2f})" if j.source in row.far else ""
+                cells = [_prob_text(j.probs[s], j.terms[s] if s < len(j.terms) else None) for s in range(len(shown))]
+                rows.append(
+                    [
+                        given,
+                        j.source + mark,
+                        *cells,
+                        f"{j.confidence} (n={j.n:g})",
+                        j.rationale or "—",
+                        j.citation or "—",
+                    ]
+                )
+                given = ""
+            iv = [f"{m:.2f} [{lo:.2f}, {hi:.2f}]" for m, (lo, hi) in zip(row.pooled.mean, row.interval, strict=True)]
+            rows.append(
+                ["", f"pooled ({priors.method}, N={row.pooled.concentration:.1f})", *iv[: len(shown)], "", "", ""]
+            )
+            if len(row.judgments) > 1:
+                rows.append(["", "spread (max − min)", *(f"{s:.2f}" for s in row.spread[: len(shown)]), "", "", ""])
+        md += _table(head, rows)
+        md.append("")
+    md.append(
+        f"Pooled intervals: central {INTERVAL:.0%} of each state's marginal Beta. ⚑: total-variation distance "
+        f"≥ {FAR_FROM_REST} from the pool of the other sources, and at least twice their distance from one another "
+        "(rows with three or more sources)."
+    )
+    return "\n".join(md)
+
+
+def _prob_text(p: float, term: str | None) -> str:
+    if term is not None:
+        return f"{term} → {p:.2f}"
+    return f"{p:.2f} ({term_for(p)})"
+
+
+def diff_markdown(d: PriorsDiff) -> str:
+    md = [f"# Priors diff: `{d.old_root}` → `{d.new_root}`", "", f"hash `{d.old_hash}` → `{d.new_hash}`", ""]
+    if d.empty:
+        md.append(
+            "No changes."
+            if d.old_hash == d.new_hash
+            else "No changes to judgments or structure (files differ in comments or layout only)."
+        )
+        return "\n".join(md) + "\n"
+    if d.structure:
+        md += ["## Structure and settings", "", *(f"- {s}" for s in d.structure), ""]
+    if d.judgments:
+        md += [
+            "## Judgments",
+            "",
+            "Effect: the largest change in any hypothesis state's posterior when this change alone is "
+            f"applied to the old priors ({d.reports} reports).",
+            "",
+        ]
+        md += _table(
+            ["change", "source", "table", "given", "old", "new", "what changed", "effect"],
+            (
+                [
+                    c.change,
+                    c.source,
+                    c.node,
+                    _cfg_text(c.parents, c.config),
+                    _probs_text(c.old),
+                    _probs_text(c.new),
+                    ", ".join(c.fields) or "—",
+                    _pp(c.shift) if c.shift is not None else "n/a",
+                ]
+                for c in sorted(d.judgments, key=lambda c: -(c.shift or 0.0))
+            ),
+        )
+        md.append("")
+    md += ["## Effect on the current posterior", ""]
+    if d.effect:
+        md += _table(
+            ["hypothesis", "state", "old", "new", "change"],
+            (
+                [e.hypothesis, e.state, f"{e.old:.3f}", f"{e.new:.3f}", f"{(e.new - e.old) * 100:+.1f} pp"]
+                for e in d.effect
+            ),
+        )
+    if d.not_comparable:
+        md += ["", f"Not comparable (states differ): {', '.join(d.not_comparable)}."]
+    return "\n".join(md) + "\n"
+
+
+def _probs_text(j: Judgment | None) -> str:
+    if j is None:
+        return "—"
+    return "/".join(f"{p:.2f}" for p in j.probs) + f" ({j.confidence})"
+

@@ -1,0 +1,101 @@
+"""The house's layering (ARCHITECTURE.md): imports flow one way, down the layers, with no circles.
+
+Every `import forecaster...` in every module counts, including those inside functions and under
+TYPE_CHECKING: a lazy import is still a dependency, and a circle through one is still a circle."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import forecaster
+
+PACKAGE = Path(forecaster.__file__).resolve().parent
+
+#: Bottom to top. A module may import its own layer and the layers below it, never above.
+LAYERS = ("core", "model", "inference", "analysis", "ingest", "store", "workflow", "outputs", "cli")
+LIMIT_LINES = 650  # "no module over ~600 lines"
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _layer(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 and parts[1] in LAYERS else None
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out.update(a.name for a in node.names if a.name.startswith("forecaster"))
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("forecaster") and node.level == 0:
+            for a in node.names:  # `from forecaster.store import runs` imports the module forecaster.store.runs
+                sub = f"{node.module}.{a.name}"
+                out.add(sub if (PACKAGE.parent / (sub.replace(".", "/") + ".py")).exists() else node.module)
+    return out
+
+
+def _graph() -> dict[str, set[str]]:
+    modules = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
+    return {m: {i for i in _imports(p) if i in modules and i != m} for m, p in modules.items()}
+
+
+def test_every_module_sits_in_a_layer() -> None:
+    stray = [m for m in _graph() if m.count(".") >= 1 and _layer(m) is None and m not in {"forecaster.__main__"}]
+    assert not stray, f"modules outside the layer packages {LAYERS}: {stray}"
+
+
+def test_imports_flow_down_the_layers() -> None:
+    rank = {name: i for i, name in enumerate(LAYERS)}
+    upward = []
+    for mod, deps in _graph().items():
+        here = _layer(mod)
+        if here is None:
+            continue
+        for dep in deps:
+            there = _layer(dep)
+            if there is not None and rank[there] > rank[here]:
+                upward.append(f"{mod} -> {dep}")
+    assert not upward, "imports that go up the layers:\n" + "\n".join(sorted(upward))
+
+
+def test_no_import_circles() -> None:
+    graph = _graph()
+    seen: dict[str, int] = {}  # 1 = on the current path, 2 = done
+    cycles: list[list[str]] = []
+
+    def visit(node: str, path: list[str]) -> None:
+        seen[node] = 1
+        for dep in sorted(graph.get(node, ())):
+            if dep.startswith(node + "."):  # a package importing its own submodule is not a circle
+                continue
+            if seen.get(dep) == 1:
+                cycles.append([*path[path.index(dep):], dep] if dep in path else [node, dep])
+            elif dep not in seen:
+                visit(dep, [*path, dep])
+        seen[node] = 2
+
+    for mod in sorted(graph):
+        if mod not in seen:
+            visit(mod, [mod])
+    assert not cycles, "import circles:\n" + "\n".join(" -> ".join(c) for c in cycles)
+
+
+def test_no_module_is_too_long() -> None:
+    long = {m: n for m, p in ((_module_name(p), p) for p in PACKAGE.rglob("*.py"))
+            if (n := len(p.read_text(encoding="utf-8").splitlines())) > LIMIT_LINES}
+    assert not long, f"modules over {LIMIT_LINES} lines (split them by job): {long}"
+
+
+def test_each_layer_says_what_it_owns() -> None:
+    for name in LAYERS:
+        init = PACKAGE / name / "__init__.py"
+        if not init.exists():
+            continue
+        doc = ast.get_docstring(ast.parse(init.read_text(encoding="utf-8")))
+        assert doc and "may import" in doc, f"{init}: needs a docstring saying what the layer owns and what it may import"
