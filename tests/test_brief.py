@@ -26,8 +26,10 @@ from forecaster.core.errors import UsageError
 from forecaster.core.workspace import Workspace
 from forecaster.model.evidence import Report
 from forecaster.model.priors import load_priors
+from forecaster.outputs import brief_render
 from forecaster.store.events import EventStore, Retraction, StoredReport
 from forecaster.workflow import brief as brief_module
+from forecaster.workflow import period as period_module
 from tests.helpers import MINI
 
 GOLDEN = Path(__file__).parent / "data" / "golden_brief"
@@ -247,7 +249,7 @@ def test_analyst_text_is_escaped_and_nothing_loads(runner: CliRunner, gws: Works
 
 
 def test_md_escape() -> None:
-    esc = brief_module.md_escape
+    esc = brief_render.md_escape
     assert esc("grey_zone") == "grey_zone" and esc("_x_") == "\\_x\\_"
     assert esc("a\nb  c") == "a b c" and esc("[x](y)") == "\\[x\\](y)" and esc("<i>") == "&lt;i&gt;"
 
@@ -436,15 +438,15 @@ def test_cron_run_without_a_terminal(gws: Workspace, tmp_path: Path) -> None:
 
 def test_periods() -> None:
     today = dt.date(2026, 11, 18)  # a Wednesday of ISO week 47
-    p = brief_module.period_for(today=today)
+    p = period_module.period_for(today=today)
     assert (p.since, p.until, p.name) == (dt.date(2026, 11, 16), today, "2026-W47")
-    p = brief_module.period_for(period="last-week", today=today)
+    p = period_module.period_for(period="last-week", today=today)
     assert (p.since, p.until, p.name) == (dt.date(2026, 11, 9), dt.date(2026, 11, 15), "2026-W46")
-    p = brief_module.period_for(until=dt.date(2026, 1, 3), today=today)  # ISO years: 2026-W01 begins in 2025
+    p = period_module.period_for(until=dt.date(2026, 1, 3), today=today)  # ISO years: 2026-W01 begins in 2025
     assert p.name == "2026-W01" and p.since == dt.date(2025, 12, 29)
-    p = brief_module.period_for(until=dt.date(2027, 1, 2), today=dt.date(2027, 1, 5))
+    p = period_module.period_for(until=dt.date(2027, 1, 2), today=dt.date(2027, 1, 5))
     assert p.name == "2026-W53" and p.since == dt.date(2026, 12, 28)
-    p = brief_module.period_for(since=dt.date(2026, 11, 1), until=dt.date(2026, 11, 15), today=today)
+    p = period_module.period_for(since=dt.date(2026, 11, 1), until=dt.date(2026, 11, 15), today=today)
     assert p.name == "2026-11-01_2026-11-15"
     for kwargs in (
         {"until": dt.date(2026, 11, 19)},
@@ -453,15 +455,15 @@ def test_periods() -> None:
         {"period": "last-week", "until": dt.date(2026, 11, 1)},
     ):
         with pytest.raises(UsageError):
-            brief_module.period_for(today=today, **kwargs)  # type: ignore[arg-type]
+            period_module.period_for(today=today, **kwargs)  # type: ignore[arg-type]
 
 
 def test_alert_parsing() -> None:
     priors = load_priors(MINI)
-    a = brief_module.parse_alert("escalation.annexation >= 20%", priors)
+    a = period_module.parse_alert("escalation.annexation >= 20%", priors)
     assert (a.hypothesis, a.state, a.op, a.threshold) == ("escalation", "annexation", ">=", 0.2)
     assert a.fires(0.2) and not a.fires(0.19)
-    b = brief_module.parse_alert("escalation.annexation<0.2", priors)
+    b = period_module.parse_alert("escalation.annexation<0.2", priors)
     assert b.fires(0.19) and not b.fires(0.2)
 
 

@@ -386,7 +386,8 @@ def brief(
     """
     from forecaster.inference.update import DEFAULT_SEED
     from forecaster.model.priors import load_priors
-    from forecaster.workflow.brief import make_brief, parse_alert, period_for
+    from forecaster.outputs.brief_render import make_brief
+    from forecaster.workflow.period import parse_alert, period_for
 
     chosen = period_for(period=period, since=date_option(since, "--since"), until=date_option(until, "--until"))
     ws = workspace(ctx)

@@ -1,0 +1,447 @@
+"""The weekly brief rendered: the trend chart (PNG), Markdown and HTML (Jinja2, autoescaped), JSON,
+and the files written atomically; `make_brief` runs the whole job as `forecast brief` does.
+Renders only: every number comes from forecaster.workflow.brief."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import io
+import json
+import math
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from forecaster.core.atomic import write_bytes_atomic
+from forecaster.core.errors import ForecastError
+from forecaster.workflow.brief import (
+    SCHEMA,
+    STALE_TEMP_S,
+    SUFFIXES,
+    WATCH_GRADE,
+    Brief,
+    ReportItem,
+    build_brief,
+    interval_pct,
+    pct,
+    pp,
+    words,
+)
+from forecaster.workflow.period import Alert, Period
+
+if TYPE_CHECKING:
+    from forecaster.core.workspace import Workspace
+    from forecaster.model.priors import Priors
+
+
+# ---------------------------------------------------------------------------------------------
+# Rendering: chart, Markdown, HTML, JSON
+# ---------------------------------------------------------------------------------------------
+
+_PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
+_CHART_DPI = 100
+_CHART_RC: dict[str, Any] = {
+    "font.family": "DejaVu Sans",  # ships with matplotlib: the same glyphs everywhere
+    "font.size": 8.0,
+    "axes.titlesize": 9.0,
+    "axes.titleweight": "bold",
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "figure.dpi": _CHART_DPI,
+    "savefig.dpi": _CHART_DPI,
+    "svg.hashsalt": "forecast",
+    "path.simplify": False,
+}
+
+
+def trend_png(brief: Brief) -> bytes:
+    """The trend chart: one panel per hypothesis, a line per state, sampled intervals as bands.
+    Byte-stable: Agg, fixed style, size, font and dpi, and no PNG metadata (no 'Software' line)."""
+    import logging
+
+    # Matplotlib's own warnings (e.g. an unwritable config folder under cron) would add lines to
+    # the one-line stderr a cron job promises; the chart does not depend on them.
+    logging.getLogger("matplotlib").setLevel(logging.ERROR)
+    import matplotlib
+    import matplotlib.style
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.dates import DateFormatter, WeekdayLocator
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import PercentFormatter
+
+    hyps = brief.hypotheses
+    with matplotlib.style.context("default"), matplotlib.rc_context(_CHART_RC):  # type: ignore[arg-type]
+        height = 1.9 * len(hyps) + 0.4
+        fig = Figure(figsize=(7.2, height), dpi=_CHART_DPI)
+        # Fixed margins, not a layout engine: faster, and the same picture whatever the labels.
+        fig.subplots_adjust(left=0.08, right=0.80, top=1 - 0.3 / height, bottom=0.35 / height, hspace=0.45)
+        FigureCanvasAgg(fig)
+        axes = fig.subplots(len(hyps), 1, sharex=True, squeeze=False)[:, 0]
+        xs = [p.as_of for p in brief.trend]
+        for ax, (hid, states) in zip(axes, hyps, strict=True):
+            for k, sid in enumerate(states):
+                colour = _PALETTE[k % len(_PALETTE)]
+                ys = [p.values.get(hid, {}).get(sid, (math.nan, None, None))[0] for p in brief.trend]
+                lo = [_nan(p.values.get(hid, {}).get(sid, (0.0, None, None))[1]) for p in brief.trend]
+                hi = [_nan(p.values.get(hid, {}).get(sid, (0.0, None, None))[2]) for p in brief.trend]
+                if any(v == v for v in lo):
+                    # A band between neighbouring sampled runs, and a bar on each (a lone one too).
+                    ax.fill_between(xs, lo, hi, color=colour, alpha=0.18, linewidth=0)
+                    banded = [(x, a, b) for x, a, b in zip(xs, lo, hi, strict=True) if a == a]
+                    ax.vlines(
+                        [x for x, _, _ in banded],
+                        [a for _, a, _ in banded],
+                        [b for _, _, b in banded],
+                        color=colour,
+                        alpha=0.45,
+                        linewidth=2.5,
+                    )
+                ax.plot(xs, ys, color=colour, linewidth=1.4, marker="o", markersize=2.5, label=words(sid))
+            ax.set_title(words(hid), loc="left")
+            ax.set_ylim(0, 1)
+            ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+            ax.grid(axis="y", color="#dddddd", linewidth=0.6)
+            ax.legend(loc="center left", frameon=False, fontsize=7.5, bbox_to_anchor=(1.01, 0.5))
+        last = axes[-1]
+        last.set_xlim(brief.trend_since, brief.result.as_of + dt.timedelta(days=1))
+        last.xaxis.set_major_locator(WeekdayLocator(byweekday=0, interval=2))
+        last.xaxis.set_major_formatter(DateFormatter("%d %b"))
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=_CHART_DPI, metadata={"Software": None})
+    return buf.getvalue()
+
+
+def _nan(x: float | None) -> float:
+    return math.nan if x is None else x
+
+
+_MD_SPECIAL = re.compile(r"([\\`*\[\]|#~])")
+_MD_UNDERSCORE = re.compile(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
+
+
+def md_escape(value: Any) -> str:
+    """Analyst text made inert in Markdown: HTML special characters as entities (a Markdown viewer
+    passes raw HTML through), Markdown punctuation backslash-escaped, line breaks as spaces."""
+    from markupsafe import Markup
+
+    if isinstance(value, Markup):
+        return str(value)
+    text = " ".join(str(value).split())
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = _MD_SPECIAL.sub(r"\\\1", text)
+    return _MD_UNDERSCORE.sub(r"\\_", text)
+
+
+def _safe_url(url: str) -> str:
+    """Only http(s) links become links; anything else (javascript:, data:) stays text."""
+    return url if re.match(r"^https?://[^\s<>\"']+$", url.strip()) else ""
+
+
+def _environment(kind: str) -> Any:
+    import jinja2
+
+    common: dict[str, Any] = {
+        "loader": jinja2.PackageLoader("forecaster.outputs", "templates"),
+        "undefined": jinja2.StrictUndefined,
+        "keep_trailing_newline": True,
+        "trim_blocks": True,
+        "lstrip_blocks": True,
+    }
+    numbers: dict[str, Callable[..., str]] = {"pct": pct, "interval_pct": interval_pct, "pp": pp}
+    if kind == "html":
+        env = jinja2.Environment(autoescape=True, **common)
+    else:
+        # Markdown: every value passes md_escape on output, as HTML values pass autoescape. Our own
+        # number formats are inert in Markdown ("<1 %" opens no tag) and stay as written.
+        from markupsafe import Markup
+
+        env = jinja2.Environment(autoescape=False, finalize=md_escape, **common)  # noqa: S701 - md_escape is the escape
+        numbers = {name: _as_markup(fn, Markup) for name, fn in numbers.items()}
+    env.filters.update(numbers, words=words, safe_url=_safe_url)
+    return env
+
+
+def _as_markup(fn: Callable[..., str], markup: Callable[[str], str]) -> Callable[..., str]:
+    return lambda *a: markup(fn(*a))
+
+
+def _context(brief: Brief) -> dict[str, Any]:
+    r = brief.result
+    posteriors = {h.id: {s.id: s for s in h.states} for h in r.hypotheses}
+    return {
+        "b": brief,
+        "r": r,
+        "posteriors": posteriors,
+        "changes_by_hypothesis": [
+            (hid, [c for c in brief.changes if c.hypothesis == hid]) for hid, _ in brief.hypotheses
+        ],
+        "provenance": brief.provenance,
+    }
+
+
+def render_markdown(brief: Brief, *, chart_file: str | None) -> str:
+    return str(_environment("md").get_template("brief.md.j2").render(**_context(brief), chart_file=chart_file))
+
+
+def render_html(brief: Brief, *, png: bytes | None) -> str:
+    chart = None if png is None else "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+    return str(_environment("html").get_template("brief.html.j2").render(**_context(brief), chart=chart))
+
+
+def _r(x: float | None, nd: int = 6) -> float | None:
+    return None if x is None or x != x else round(float(x), nd)
+
+
+def brief_json(brief: Brief) -> dict[str, Any]:
+    r = brief.result
+    return {
+        "schema": SCHEMA,
+        "name": brief.period.name,
+        "period": {"since": brief.period.since.isoformat(), "until": brief.period.until.isoformat()},
+        "as_of": r.as_of.isoformat(),
+        "stale": brief.stale,
+        "headline": [
+            {
+                "hypothesis": h.hypothesis,
+                "state": h.state,
+                "posterior": _r(h.posterior),
+                "interval": None if h.interval is None else [_r(h.interval[0]), _r(h.interval[1])],
+                "term": h.term,
+                "sentence": h.sentence,
+                "definition": h.definition,
+            }
+            for h in brief.headline
+        ],
+        "posteriors": {
+            h.id: {
+                s.id: {
+                    "posterior": _r(s.posterior),
+                    "low": _r(s.interval[0]),
+                    "high": _r(s.interval[1]),
+                    "prior": _r(s.prior),
+                }
+                for s in h.states
+            }
+            for h in r.hypotheses
+        },
+        "baseline": {
+            "kind": brief.baseline.kind,
+            "label": brief.baseline.label,
+            "run_id": brief.baseline.run_id,
+            "as_of": brief.baseline.as_of.isoformat() if brief.baseline.as_of else None,
+            "priors_changed": brief.priors_changed,
+        },
+        "changes": [
+            {
+                "hypothesis": c.hypothesis,
+                "state": c.state,
+                "before": _r(c.before),
+                "after": _r(c.after),
+                "change": _r(c.delta),
+            }
+            for c in brief.changes
+        ],
+        "drivers": [
+            {
+                "indicator": d.indicator,
+                "new_reports": d.new,
+                "dropped_reports": d.dropped,
+                "largest": {"hypothesis": d.largest[0], "state": d.largest[1], "shift": _r(d.largest[2])},
+                "shift": {h: {s: _r(v) for s, v in st.items()} for h, st in d.shift.items()},
+            }
+            for d in brief.drivers
+        ],
+        "reports": {
+            "new": [_report_json(i) for i in brief.new_reports],
+            "retracted": [_report_json(i) for i in brief.retracted_reports],
+            "left_window": [_report_json(i) for i in brief.left_window],
+        },
+        "watch": {
+            "grade": f"{WATCH_GRADE[0]}{WATCH_GRADE[1]}",
+            "unreported": brief.unreported,
+            "indicators": [
+                {
+                    "indicator": w.indicator,
+                    "bits": _r(w.bits),
+                    "bits_by_hypothesis": {h: _r(v) for h, v in w.bits_by_hypothesis.items()},
+                    "expected_shift": _r(w.expected_shift),
+                    "hypothesis": w.shift_hypothesis,
+                    "state": w.shift_state,
+                }
+                for w in brief.watch
+            ],
+        },
+        "trend": [
+            {
+                "as_of": p.as_of.isoformat(),
+                "run_id": p.run_id,
+                "kind": p.kind,
+                "sampler": p.sampler,
+                "states": {h: {s: [_r(v[0]), _r(v[1]), _r(v[2])] for s, v in st.items()} for h, st in p.values.items()},
+            }
+            for p in brief.trend
+        ],
+        "alerts": [
+            {
+                "rule": a.alert.rule,
+                "hypothesis": a.alert.hypothesis,
+                "state": a.alert.state,
+                "op": a.alert.op,
+                "threshold": a.alert.threshold,
+                "value": _r(a.value),
+                "fired": a.fired,
+            }
+            for a in brief.alerts
+        ],
+        "provenance": dict(brief.provenance),
+    }
+
+
+def _report_json(i: ReportItem) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": i.id,
+        "indicator": i.indicator,
+        "date": i.date.isoformat(),
+        "occurred": i.occurred,
+        "grade": i.grade,
+        "source": i.source,
+        "url": i.url,
+        "note": i.note,
+        "analyst": i.analyst,
+    }
+    if i.reason:
+        out.update(retraction_reason=i.reason, retracted_by=i.retracted_by)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BriefFiles:
+    folder: Path
+    name: str
+    paths: tuple[Path, ...]
+
+
+def render_files(brief: Brief) -> dict[str, bytes]:
+    """Every file of the brief, in memory, by suffix."""
+    png = trend_png(brief)
+    name = brief.period.name
+    md = render_markdown(brief, chart_file=f"{name}.png")
+    html = render_html(brief, png=png)
+    data = json.dumps(brief_json(brief), indent=2, ensure_ascii=False) + "\n"
+    return {".png": png, ".md": md.encode("utf-8"), ".html": html.encode("utf-8"), ".json": data.encode("utf-8")}
+
+
+def write_brief(brief: Brief, folder: Path) -> BriefFiles:
+    """Render everything first, then write each file atomically (temp file + rename), the JSON last:
+    a killed job leaves each file old or new, never half of one."""
+    files = render_files(brief)
+    name = brief.period.name
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        _remove_stale_temps(folder, name)
+        paths = []
+        for suffix in SUFFIXES:
+            path = folder / f"{name}{suffix}"
+            write_bytes_atomic(path, files[suffix])
+            paths.append(path)
+    except OSError as e:
+        raise ForecastError(f"cannot write the brief to {folder}: {e.strerror or e}") from None
+    return BriefFiles(folder, name, tuple(paths))
+
+
+def _remove_stale_temps(folder: Path, name: str) -> None:
+    """Temp files a killed brief left behind (atomic.py names them .NAME.SUFFIX.*.tmp)."""
+    now = time.time()
+    for suffix in SUFFIXES:
+        for f in folder.glob(f".{name}{suffix}.*.tmp"):
+            try:
+                if now - f.stat().st_mtime > STALE_TEMP_S:
+                    f.unlink()
+            except FileNotFoundError:
+                continue
+
+
+# ---------------------------------------------------------------------------------------------
+# The whole job, as `forecast brief` runs it
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MadeBrief:
+    brief: Brief
+    files: BriefFiles
+    how: str  # "cached": the run for the current inputs was recorded; "updated": computed now; "stale": --no-update
+
+
+def make_brief(
+    ws: Workspace,
+    priors: Priors,
+    *,
+    period: Period,
+    alerts: Sequence[Alert] = (),
+    folder: Path,
+    update: bool = True,
+    seed: int,
+    exact: bool = False,
+    sampler_kwargs: dict[str, Any] | None = None,
+    on_update: Callable[[], None] | None = None,
+) -> MadeBrief:
+    """Find the run for the current inputs (as of the period's end), run it if it is missing
+    (unless `update` is False: then the last recorded run, marked stale), build and write the brief."""
+    from forecaster.store import runs
+    from forecaster.store.events import EventStore
+    from forecaster.workflow.updating import gather_reports, planned_run_id, update_forecast
+
+    as_of = period.until
+    reports = gather_reports(ws, priors, as_of=as_of)
+    run_id = planned_run_id(priors, reports, as_of=as_of, seed=seed, exact=exact, sampler_kwargs=sampler_kwargs)
+    with EventStore(ws.db_path) as store:
+        result = runs.load_result(store, run_id)
+        how = "cached"
+        if result is None and not update:
+            latest = [
+                r for r in runs.list_runs(store, kinds=("update",), evidence=("store",), until=as_of, with_states=False)
+            ]
+            if not latest:
+                raise ForecastError(
+                    f"no run recorded as of {as_of.isoformat()} or earlier, and --no-update forbids one: "
+                    "run `forecast update` first"
+                )
+            pick = max(latest, key=lambda r: (r.as_of, r.recorded_at))
+            result = runs.load_result(store, pick.run_id)
+            if result is None:
+                raise ForecastError(f"the record of run {pick.run_id} cannot be read; run `forecast update --force`")
+            how = "stale"
+    if result is None:
+        if on_update is not None:
+            on_update()
+        result, cached = update_forecast(ws, priors, as_of=as_of, seed=seed, exact=exact, sampler_kwargs=sampler_kwargs)
+        how = "cached" if cached else "updated"
+    with EventStore(ws.db_path) as store:
+        # The brief reads the run as recorded (rounded as its JSON is), whether it was computed just
+        # now or long ago: the same store gives the same bytes either way.
+        result = runs.load_result(store, result.run_id) or result
+        record = runs.list_runs(store, run_ids=[result.run_id], with_states=False)
+        netcdf = (
+            record[0].netcdf if record and record[0].netcdf and (ws.runs_dir / record[0].netcdf).is_file() else None
+        )
+        brief = build_brief(
+            store,
+            priors,
+            result,
+            period=period,
+            alerts=alerts,
+            previous_briefs=folder,
+            stale=how == "stale",
+            netcdf=netcdf,
+        )
+    return MadeBrief(brief, write_brief(brief, folder), how)
