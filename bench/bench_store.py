@@ -31,7 +31,8 @@ sys.path.insert(0, str(ROOT))
 from forecaster.cli.event import _indicator_ids  # noqa: E402
 from forecaster.core.workspace import Workspace, init_workspace  # noqa: E402
 from forecaster.model.evidence import Report  # noqa: E402
-from forecaster.store.events import EventStore, StoredReport  # noqa: E402
+from forecaster.store.events import EventStore  # noqa: E402
+from forecaster.store.records import StoredReport  # noqa: E402
 
 TODAY = dt.date.today()
 GRADES = [(r, c) for r in "ABCDEF" for c in range(1, 7)]

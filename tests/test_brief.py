@@ -27,7 +27,8 @@ from forecaster.core.workspace import Workspace
 from forecaster.model.evidence import Report
 from forecaster.model.priors import load_priors
 from forecaster.outputs import brief_render
-from forecaster.store.events import EventStore, Retraction, StoredReport
+from forecaster.store.events import EventStore
+from forecaster.store.records import Retraction, StoredReport
 from forecaster.workflow import brief as brief_module
 from forecaster.workflow import period as period_module
 from tests.helpers import MINI

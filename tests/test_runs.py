@@ -22,6 +22,7 @@ from forecaster.inference.update import run_update
 from forecaster.model.priors import load_priors
 from forecaster.store import runs
 from forecaster.store.events import EventStore
+from forecaster.workflow import backfill
 from forecaster.workflow.updating import (
     cached_update,
     gather_reports,
@@ -266,13 +267,13 @@ def test_history_on_an_empty_workspace(runner: CliRunner, ws: Workspace) -> None
 
 def test_week_points() -> None:
     # 2026-11-04 is a Wednesday of ISO week 45; 2026-11-18 a Wednesday of week 47.
-    assert runs.week_points(dt.date(2026, 11, 4), dt.date(2026, 11, 18)) == [
+    assert backfill.week_points(dt.date(2026, 11, 4), dt.date(2026, 11, 18)) == [
         dt.date(2026, 11, 8),
         dt.date(2026, 11, 15),
         dt.date(2026, 11, 18),
     ]
-    assert runs.week_points(dt.date(2026, 11, 9), dt.date(2026, 11, 9)) == [dt.date(2026, 11, 9)]
-    assert runs.week_points(dt.date(2026, 11, 10), dt.date(2026, 11, 9)) == []
+    assert backfill.week_points(dt.date(2026, 11, 9), dt.date(2026, 11, 9)) == [dt.date(2026, 11, 9)]
+    assert backfill.week_points(dt.date(2026, 11, 10), dt.date(2026, 11, 9)) == []
 
 
 def test_backfill_weekly_by_event_time(runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

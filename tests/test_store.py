@@ -24,18 +24,15 @@ from hypothesis import strategies as st
 import forecaster
 from forecaster.core.errors import EvidenceError, StoreError, UsageError
 from forecaster.model.evidence import Report
-from forecaster.store.events import (
-    APPLICATION_ID,
-    MIGRATIONS,
+from forecaster.store.events import EventStore
+from forecaster.store.formats import escape_cell, read_reports_file, unescape_cell
+from forecaster.store.migrations import APPLICATION_ID, MIGRATIONS
+from forecaster.store.records import (
     DuplicateReportError,
-    EventStore,
     Format,
     ImportFileError,
     StoredReport,
     content_key,
-    escape_cell,
-    read_reports_file,
-    unescape_cell,
 )
 
 KNOWN = {"arms_procurement_east", "north_kosovo_unrest", "kfor_reinforcement"}

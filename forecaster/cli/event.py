@@ -28,18 +28,9 @@ from forecaster.model.evidence import (
     check_reliability,
     parse_grade,
 )
-from forecaster.store.events import (
-    FORMATS,
-    DuplicateReportError,
-    EventStore,
-    Format,
-    StoredReport,
-    format_from_name,
-    format_time,
-    read_reports_file,
-    report_to_row,
-    write_reports,
-)
+from forecaster.store.events import EventStore
+from forecaster.store.formats import format_from_name, read_reports_file, report_to_row, write_reports
+from forecaster.store.records import FORMATS, DuplicateReportError, Format, StoredReport, format_time
 
 app = typer.Typer(
     name="event",

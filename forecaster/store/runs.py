@@ -36,79 +36,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from forecaster.core.errors import UsageError
-from forecaster.store.events import EventStore, format_time, parse_time, utcnow
+from forecaster.store.events import EventStore
+from forecaster.store.migrations import EVIDENCE, KINDS
+from forecaster.store.records import format_time, parse_time, utcnow
 
 if TYPE_CHECKING:
     from forecaster.core.workspace import Workspace
     from forecaster.inference.update import UpdateResult
-    from forecaster.model.priors import Priors
 
-KINDS = ("update", "backfill")
+
+
 # How the run chose its reports: from the store by recording time (the default), by event time
 # (`--event-time`, backfill), from an events file (`--events`), or not known (imported JSON logs).
-EVIDENCE = ("store", "store-event-time", "file", "unknown")
 BACKFILL_SETTINGS: dict[str, Any] = {"sampler": "exact", "series": "weekly", "selection": "event-time"}
 STALE_TEMP_S = 600  # a temp file older than this belongs to a killed writer, not a running one
-
-
-# ---------------------------------------------------------------------------------------------
-# Schema (appended to store.MIGRATIONS; never edit once shipped, add m003 instead)
-# ---------------------------------------------------------------------------------------------
-
-
-def m002_runs(db: sqlite3.Connection) -> None:
-    """The run log: runs, their hypothesis states, the reports each used."""
-    statements = [
-        f"""CREATE TABLE runs (
-            run_id TEXT PRIMARY KEY,
-            kind TEXT NOT NULL CHECK (kind IN ({", ".join(repr(k) for k in KINDS)})),
-            evidence TEXT NOT NULL CHECK (evidence IN ({", ".join(repr(e) for e in EVIDENCE)})),
-            recorded_at TEXT NOT NULL,
-            as_of TEXT NOT NULL CHECK (as_of GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'),
-            window_start TEXT NOT NULL,
-            priors_hash TEXT NOT NULL,
-            events_hash TEXT NOT NULL,
-            settings_hash TEXT NOT NULL,
-            settings TEXT NOT NULL,
-            seed INTEGER NOT NULL,
-            version TEXT NOT NULL,
-            sampler TEXT NOT NULL,
-            reports INTEGER NOT NULL,
-            r_hat_max REAL,
-            ess_min REAL,
-            divergences INTEGER NOT NULL,
-            wall_seconds REAL NOT NULL,
-            netcdf TEXT,
-            previous_run_id TEXT,
-            result TEXT NOT NULL
-        )""",
-        "CREATE INDEX runs_as_of ON runs (as_of, recorded_at)",
-        "CREATE INDEX runs_recorded_at ON runs (recorded_at)",
-        "CREATE INDEX runs_priors_hash ON runs (priors_hash)",
-        """CREATE TABLE run_states (
-            run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
-            hypothesis TEXT NOT NULL,
-            state TEXT NOT NULL,
-            position INTEGER NOT NULL,
-            prior REAL NOT NULL,
-            prior_low REAL,
-            prior_high REAL,
-            posterior REAL NOT NULL,
-            low REAL,
-            high REAL,
-            exact REAL NOT NULL,
-            PRIMARY KEY (run_id, hypothesis, state)
-        )""",
-        # Report ids are not foreign keys: a run on an events file uses reports the store never held.
-        """CREATE TABLE run_reports (
-            run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
-            report_id TEXT NOT NULL,
-            PRIMARY KEY (run_id, report_id)
-        )""",
-        "CREATE INDEX run_reports_report ON run_reports (report_id)",
-    ]
-    for sql in statements:
-        db.execute(sql)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -583,82 +524,3 @@ def import_json_runs(ws: Workspace, store: EventStore) -> int:
     return len(items) - len(known)
 
 
-# ---------------------------------------------------------------------------------------------
-# Backfill: the weekly series by event time
-# ---------------------------------------------------------------------------------------------
-
-
-def week_points(first: dt.date, until: dt.date) -> list[dt.date]:
-    """One date per ISO week from the week of `first` to the week of `until`: each week's Sunday,
-    or `until` itself in the last week."""
-    if first > until:
-        return []
-    monday = first - dt.timedelta(days=first.weekday())
-    points = []
-    while monday <= until:
-        points.append(min(monday + dt.timedelta(days=6), until))
-        monday += dt.timedelta(days=7)
-    return points
-
-
-@dataclass(frozen=True)
-class BackfillResult:
-    points: int
-    added: int
-    first: dt.date | None
-    until: dt.date
-
-
-def backfill_weekly(ws: Workspace, priors: Priors, *, until: dt.date, seed: int, force: bool = False) -> BackfillResult:
-    """Compute and record the weekly exact-engine series by event time (see the module doc)."""
-    from forecaster.inference.update import events_hash, run_id_for, run_update, settings_hash
-    from forecaster.model.network import build_network
-
-    with EventStore(ws.db_path) as store:
-        first_rows = store._read(
-            "reading reports",
-            "SELECT MIN(r.event_date) FROM reports r LEFT JOIN retractions t ON t.report_id = r.id "
-            "WHERE t.report_id IS NULL",
-        )
-        first = dt.date.fromisoformat(first_rows[0][0]) if first_rows and first_rows[0][0] else None
-        if first is None:
-            return BackfillResult(0, 0, None, until)
-        points = week_points(first, until)
-        s_hash = settings_hash(BACKFILL_SETTINGS)
-        window = priors.evidence_window_days
-        selections = [store.reports_for_update(as_of=p, window_days=window, by_event_time=True) for p in points]
-        ids = [
-            run_id_for(priors.hash, events_hash(rs), p, seed, s_hash) for p, rs in zip(points, selections, strict=True)
-        ]
-        have = set() if force else recorded_ids(store, ids)
-        net = build_network(priors)
-        new: list[NewRun] = []
-        previous: dict[str, dict[str, float]] | None = None
-        previous_id: str | None = None
-        for p, rs, rid in zip(points, selections, ids, strict=True):
-            if rid in have:
-                previous_id = rid
-                previous = None
-                continue
-            if previous is None and previous_id is not None:
-                earlier = load_result(store, previous_id)
-                previous = earlier.posteriors() if earlier else None
-            start = time.perf_counter()
-            result = run_update(
-                priors, rs, as_of=p, seed=seed, exact_only=True, net=net, previous=previous, previous_run_id=previous_id
-            )
-            from dataclasses import replace
-
-            result = replace(result, run_id=rid, settings_hash=s_hash)
-            new.append(
-                NewRun(
-                    result,
-                    kind="backfill",
-                    evidence="store-event-time",
-                    settings=BACKFILL_SETTINGS,
-                    wall_seconds=time.perf_counter() - start,
-                )
-            )
-            previous, previous_id = result.posteriors(), rid
-        record_runs(store, new)
-    return BackfillResult(len(points), len(new), first, until)

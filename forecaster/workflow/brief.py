@@ -45,7 +45,8 @@ if TYPE_CHECKING:
     from forecaster.inference.update import UpdateResult
     from forecaster.model.network import Network
     from forecaster.model.priors import Priors
-    from forecaster.store.events import EventStore, StoredReport
+    from forecaster.store.events import EventStore
+    from forecaster.store.records import StoredReport
     from forecaster.store.runs import RunRecord
 
 

@@ -1,0 +1,112 @@
+"""The store's schema: numbered migrations, applied in order inside one transaction and recorded
+in `schema_migrations`. Append new ones at the end of MIGRATIONS (in this file, so every process
+knows every migration); never edit or reorder one that has shipped. A database that records a
+migration this version does not know was written by a newer `forecast` and is refused."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+#: What a run may be, and what evidence it read (the run log's CHECK constraints).
+KINDS = ("update", "backfill")
+EVIDENCE = ("store", "store-event-time", "file", "unknown")
+APPLICATION_ID = 0x46435354  # "FCST" in the file header: marks a file as a forecast event store
+
+
+def m001_reports(db: sqlite3.Connection) -> None:
+    """Reports, retractions, and triggers that make both append-only."""
+    statements = [
+        """CREATE TABLE reports (
+            seq INTEGER PRIMARY KEY,
+            id TEXT NOT NULL UNIQUE,
+            indicator TEXT NOT NULL,
+            event_date TEXT NOT NULL CHECK (event_date GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'),
+            recorded_at TEXT NOT NULL,
+            occurred INTEGER NOT NULL CHECK (occurred IN (0, 1)),
+            reliability TEXT NOT NULL CHECK (reliability IN ('A', 'B', 'C', 'D', 'E', 'F')),
+            credibility INTEGER NOT NULL CHECK (credibility BETWEEN 1 AND 6),
+            source TEXT NOT NULL CHECK (source <> ''),
+            url TEXT NOT NULL,
+            note TEXT NOT NULL,
+            analyst TEXT NOT NULL CHECK (analyst <> ''),
+            content_key TEXT NOT NULL UNIQUE
+        )""",
+        "CREATE INDEX reports_event_date ON reports (event_date, recorded_at)",
+        "CREATE INDEX reports_indicator ON reports (indicator, event_date)",
+        "CREATE INDEX reports_recorded_at ON reports (recorded_at)",
+        """CREATE TABLE retractions (
+            report_id TEXT PRIMARY KEY REFERENCES reports (id),
+            reason TEXT NOT NULL CHECK (reason <> ''),
+            retracted_at TEXT NOT NULL,
+            retracted_by TEXT NOT NULL CHECK (retracted_by <> '')
+        )""",
+    ]
+    for table in ("reports", "retractions"):
+        for op in ("UPDATE", "DELETE"):
+            statements.append(
+                f"CREATE TRIGGER {table}_no_{op.lower()} BEFORE {op} ON {table} "
+                f"BEGIN SELECT RAISE(ABORT, '{table} are append-only'); END"
+            )
+    statements.append(f"PRAGMA application_id = {APPLICATION_ID}")
+    for sql in statements:
+        db.execute(sql)
+
+
+
+def m002_runs(db: sqlite3.Connection) -> None:
+    """The run log: runs, their hypothesis states, the reports each used."""
+    statements = [
+        f"""CREATE TABLE runs (
+            run_id TEXT PRIMARY KEY,
+            kind TEXT NOT NULL CHECK (kind IN ({", ".join(repr(k) for k in KINDS)})),
+            evidence TEXT NOT NULL CHECK (evidence IN ({", ".join(repr(e) for e in EVIDENCE)})),
+            recorded_at TEXT NOT NULL,
+            as_of TEXT NOT NULL CHECK (as_of GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'),
+            window_start TEXT NOT NULL,
+            priors_hash TEXT NOT NULL,
+            events_hash TEXT NOT NULL,
+            settings_hash TEXT NOT NULL,
+            settings TEXT NOT NULL,
+            seed INTEGER NOT NULL,
+            version TEXT NOT NULL,
+            sampler TEXT NOT NULL,
+            reports INTEGER NOT NULL,
+            r_hat_max REAL,
+            ess_min REAL,
+            divergences INTEGER NOT NULL,
+            wall_seconds REAL NOT NULL,
+            netcdf TEXT,
+            previous_run_id TEXT,
+            result TEXT NOT NULL
+        )""",
+        "CREATE INDEX runs_as_of ON runs (as_of, recorded_at)",
+        "CREATE INDEX runs_recorded_at ON runs (recorded_at)",
+        "CREATE INDEX runs_priors_hash ON runs (priors_hash)",
+        """CREATE TABLE run_states (
+            run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+            hypothesis TEXT NOT NULL,
+            state TEXT NOT NULL,
+            position INTEGER NOT NULL,
+            prior REAL NOT NULL,
+            prior_low REAL,
+            prior_high REAL,
+            posterior REAL NOT NULL,
+            low REAL,
+            high REAL,
+            exact REAL NOT NULL,
+            PRIMARY KEY (run_id, hypothesis, state)
+        )""",
+        # Report ids are not foreign keys: a run on an events file uses reports the store never held.
+        """CREATE TABLE run_reports (
+            run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+            report_id TEXT NOT NULL,
+            PRIMARY KEY (run_id, report_id)
+        )""",
+        "CREATE INDEX run_reports_report ON run_reports (report_id)",
+    ]
+    for sql in statements:
+        db.execute(sql)
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [m001_reports, m002_runs]

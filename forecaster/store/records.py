@@ -1,0 +1,146 @@
+"""What the store holds: stored reports and retractions as frozen records, content ids, the
+store's clock, and the checks every report passes before it is written."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, NamedTuple, TypeVar
+
+from forecaster.core.errors import EvidenceError
+from forecaster.model.evidence import CREDIBILITY, RELIABILITY, Report
+
+T = TypeVar("T")
+Format = Literal["csv", "yaml", "json"]
+FORMATS: tuple[Format, ...] = ("csv", "yaml", "json")
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+BUSY_TIMEOUT_S = 30.0  # SQLite's own wait for a lock, per statement
+LOCK_PATIENCE_S = 120.0  # our retries on top of it, for the cases SQLite does not wait (see _retry)
+ID_HEX = 12  # r- + 12 hex digits: 48 bits, collision-free in practice for millions of reports
+CLOCK_SKEW = dt.timedelta(minutes=10)  # how far a recorded_at in a file may lie ahead of our clock
+
+_ID = re.compile(r"^r-[0-9a-f]{6,64}$")
+
+# ---------------------------------------------------------------------------------------------
+# What the store holds
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Retraction:
+    """A report withdrawn: why, when (UTC) and by whom. The report itself stays."""
+
+    report_id: str
+    reason: str
+    retracted_at: dt.datetime
+    retracted_by: str
+
+
+@dataclass(frozen=True)
+class StoredReport:
+    """A report as the store holds it: the report (with id, recorded_at, analyst) and its retraction, if any."""
+
+    report: Report
+    retraction: Retraction | None = None
+
+    @property
+    def retracted(self) -> bool:
+        return self.retraction is not None
+
+
+@dataclass(frozen=True)
+class IndicatorCount:
+    reports: int  # not retracted
+    retracted: int
+    last_date: dt.date | None  # latest event date among the reports not retracted
+
+
+class ImportResult(NamedTuple):
+    added: int
+    skipped: int  # already in the store (same content key), or repeated in the batch
+    retracted: int  # retractions the batch carried for reports the store had not retracted
+
+
+class DuplicateReportError(EvidenceError):
+    """The store already holds a report with the same content."""
+
+    def __init__(self, existing: StoredReport) -> None:
+        r = existing.report
+        state = " (retracted; a new report must differ from it, e.g. in its note)" if existing.retracted else ""
+        super().__init__(f"an identical report is already recorded as {r.id}{state}")
+        self.existing = existing
+
+
+class ImportFileError(EvidenceError):
+    """A file to import has bad rows; `problems` names each (file:line: field: what is wrong)."""
+
+    def __init__(self, name: str, problems: Sequence[str]) -> None:
+        n = len(problems)
+        head = f"{name}: {n} bad {'row' if n == 1 else 'rows'}; nothing was imported"
+        super().__init__("\n".join([head, *("  " + p for p in problems)]))
+        self.problems = list(problems)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def format_time(t: dt.datetime) -> str:
+    """UTC, microseconds, 'Z': fixed width, so text order is time order in SQL."""
+    return t.astimezone(dt.UTC).isoformat(timespec="microseconds")[:26] + "Z"
+
+
+def parse_time(value: Any) -> dt.datetime:
+    """An ISO timestamp (a naive one is read as UTC) -> aware UTC datetime; ValueError otherwise."""
+    t = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value).strip())
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=dt.UTC)
+    return t.astimezone(dt.UTC)
+
+
+def content_key(report: Report) -> str:
+    """The hash of what a report says (not who recorded it or when): the de-duplication key."""
+    fields = [
+        report.indicator, report.date.isoformat(), report.occurred, report.reliability, report.credibility,
+        report.source, report.url, report.note,
+    ]
+    payload = json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+# Unicode's control characters (category Cc) but tab, LF and CR, and lone surrogates (Cs).
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def check_text(name: str, value: str, *, required: bool = False) -> str:
+    """Text fields hold printable text: tabs and line breaks yes, other control characters no
+    (they do not survive CSV and YAML, and nobody means them)."""
+    bad = _CONTROL.search(value)
+    if bad:
+        raise EvidenceError(f"field {name!r}: contains the control character {bad.group()!r}")
+    if required and not value.strip():
+        raise EvidenceError(f"field {name!r}: empty")
+    return value
+
+
+def check_report(report: Report) -> None:
+    """What the store insists on, however a report arrives (the CLI and files check more, and
+    earlier, with better messages): a grade in range and printable text."""
+    if report.reliability not in RELIABILITY or len(report.reliability) != 1:
+        raise EvidenceError(f"field 'reliability': {report.reliability!r} is out of range: expected one letter A–F")
+    if report.credibility not in CREDIBILITY or isinstance(report.credibility, bool):
+        raise EvidenceError(f"field 'credibility': {report.credibility!r} is out of range: expected a number 1–6")
+    if type(report.date) is not dt.date:
+        raise EvidenceError(f"field 'date': {report.date!r} is not a date")
+    check_text("source", report.source, required=True)
+    check_text("url", report.url)
+    check_text("note", report.note)
+    if report.analyst:
+        check_text("analyst", report.analyst)
+
+
