@@ -19,7 +19,8 @@ from forecaster.analysis.tables import beta_cdf, beta_quantile, table_views
 from forecaster.core.errors import PriorsError
 from forecaster.core.workspace import Workspace
 from forecaster.model.evidence import Report, fold
-from forecaster.model.priors import Priors, load_priors
+from forecaster.model.loading import load_priors
+from forecaster.model.priors import Priors
 
 DATA = Path(__file__).parent / "data"
 SEEDS = DATA / "audit_seeds"

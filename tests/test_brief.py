@@ -25,7 +25,7 @@ from forecaster.cli.main import app
 from forecaster.core.errors import UsageError
 from forecaster.core.workspace import Workspace
 from forecaster.model.evidence import Report
-from forecaster.model.priors import load_priors
+from forecaster.model.loading import load_priors
 from forecaster.outputs import brief_render
 from forecaster.store.events import EventStore
 from forecaster.store.records import Retraction, StoredReport

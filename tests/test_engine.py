@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from forecaster.inference.exact import infer_exact
 from forecaster.model.evidence import DEFAULT_GRADES, Report, fold
+from forecaster.model.loading import load_priors
 from forecaster.model.network import build_network
-from forecaster.model.priors import load_priors
 from forecaster.outputs.export import to_bif, to_xmlbif
 from tests.helpers import state, write_priors
 

@@ -10,7 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from forecaster.core.errors import PriorsError
-from forecaster.model.priors import load_priors, pool
+from forecaster.model.loading import load_priors
+from forecaster.model.priors import pool
 from forecaster.model.terms import TERMS, term_for, term_probability
 from tests.helpers import copy_mini, edit_yaml
 

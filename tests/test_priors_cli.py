@@ -38,7 +38,7 @@ def _run(runner: CliRunner, *args: str) -> tuple[int, str, str]:
 
 
 def test_validate_ok_on_the_bundled_priors(runner: CliRunner, ws: Workspace) -> None:
-    from forecaster.model.priors import load_priors
+    from forecaster.model.loading import load_priors
 
     digest = load_priors(ws.priors_dir).hash
     code, out, _ = _run(runner, "priors", "validate")

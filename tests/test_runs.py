@@ -19,7 +19,7 @@ from forecaster.cli.main import app
 from forecaster.cli.runs import sparkline
 from forecaster.core.workspace import Workspace
 from forecaster.inference.update import run_update
-from forecaster.model.priors import load_priors
+from forecaster.model.loading import load_priors
 from forecaster.store import runs
 from forecaster.store.events import EventStore
 from forecaster.workflow import backfill
@@ -182,7 +182,8 @@ def _record_as_sampled(ws: Workspace, as_of: dt.date) -> str:
     reports = gather_reports(ws, priors, as_of=as_of)
     result = run_update(priors, reports, as_of=as_of, exact_only=True)
     run_id = planned_run_id(priors, reports, as_of=as_of)
-    from forecaster.inference.update import SamplerSettings, settings_hash
+    from forecaster.inference.settings import SamplerSettings
+    from forecaster.inference.update import settings_hash
 
     settings = {"sampler": "pymc-nuts", **SamplerSettings().as_dict()}
     diag = dataclasses.replace(

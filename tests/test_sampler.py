@@ -16,10 +16,11 @@ import pytest
 
 from forecaster.core.workspace import defaults_dir
 from forecaster.inference.exact import infer_exact
-from forecaster.inference.update import SamplerSettings, in_window, window_for
+from forecaster.inference.settings import SamplerSettings
+from forecaster.inference.update import in_window, window_for
 from forecaster.model.evidence import fold, load_reports_file
+from forecaster.model.loading import load_priors
 from forecaster.model.network import Network, build_network
-from forecaster.model.priors import load_priors
 
 MINI = Path(__file__).parent / "data" / "mini"
 AS_OF = dt.date(2026, 11, 22)

@@ -36,8 +36,8 @@ from forecaster.inference.scenarios import (
     whatif_scenario,
 )
 from forecaster.model.evidence import fold, load_reports_file
+from forecaster.model.loading import load_priors
 from forecaster.model.network import Network, build_network
-from forecaster.model.priors import load_priors
 
 ROOT = Path(forecaster.__file__).resolve().parent.parent
 DATA = Path(__file__).parent / "data"
@@ -444,7 +444,7 @@ def test_sampled_scenarios_share_one_model_and_write_nothing(
 @pytest.mark.slow
 def test_resampled_scenarios_reuse_the_model_and_agree_with_the_exact_engine(monkeypatch: pytest.MonkeyPatch) -> None:
     from forecaster.inference import sampler
-    from forecaster.inference.update import SamplerSettings
+    from forecaster.inference.settings import SamplerSettings
 
     builds: list[Network] = []
     real_build = sampler.build_model

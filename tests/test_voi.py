@@ -20,8 +20,9 @@ from forecaster.core.workspace import Workspace, defaults_dir
 from forecaster.inference.update import in_window, window_for
 from forecaster.inference.voi import information_values, plan_collection
 from forecaster.model.evidence import RELIABILITY, Report, fold, load_reports_file
+from forecaster.model.loading import load_priors
 from forecaster.model.network import build_network
-from forecaster.model.priors import Priors, load_priors
+from forecaster.model.priors import Priors
 from forecaster.outputs.export import to_bif
 
 DATA = Path(__file__).parent / "data"

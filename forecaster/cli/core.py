@@ -18,7 +18,7 @@ def info(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json", hel
 
     Example:  forecast info --json
     """
-    from forecaster.model.priors import load_priors
+    from forecaster.model.loading import load_priors
 
     ws = workspace(ctx)
     priors = load_priors(ws.priors_dir)
@@ -67,7 +67,7 @@ def update(
 
     Example:  forecast update --as-of 2025-06-30 --json
     """
-    from forecaster.inference.update import DEFAULT_SEED
+    from forecaster.inference.settings import DEFAULT_SEED
     from forecaster.workflow.updating import cached_update, update_forecast
 
     ws = workspace(ctx)
@@ -81,7 +81,7 @@ def update(
     if found is not None:
         result, cached = found, True
     else:
-        from forecaster.model.priors import load_priors
+        from forecaster.model.loading import load_priors
 
         priors = load_priors(ws.priors_dir)
         with err.status("updating…", spinner="dots") if is_terminal() and not as_json else _null():
@@ -120,8 +120,8 @@ def export(
 
     Example:  forecast export --format xmlbif -o balkans.xml
     """
+    from forecaster.model.loading import load_priors
     from forecaster.model.network import build_network
-    from forecaster.model.priors import load_priors
     from forecaster.outputs.export import to_bif, to_xmlbif
 
     if fmt not in ("bif", "xmlbif"):

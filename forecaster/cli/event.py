@@ -85,7 +85,7 @@ def _indicator_ids(ws: Workspace) -> set[str]:
         ids = {str(i["id"]) for i in items if isinstance(i, dict) and i.get("id")}
         if ids:
             return ids
-    from forecaster.model.priors import load_priors
+    from forecaster.model.loading import load_priors
 
     return load_priors(ws.priors_dir).indicator_ids
 
@@ -404,7 +404,7 @@ def indicators(
 
     Example:  forecast indicators --json
     """
-    from forecaster.model.priors import load_priors
+    from forecaster.model.loading import load_priors
 
     ws = workspace(ctx)
     catalogue = load_priors(ws.priors_dir).indicators

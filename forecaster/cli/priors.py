@@ -118,7 +118,7 @@ def show(
     Example:  forecast priors show escalation
     """
     from forecaster.analysis.tables import table_views
-    from forecaster.model.priors import load_priors
+    from forecaster.model.loading import load_priors
     from forecaster.outputs.audit_render import show_markdown, to_jsonable
 
     _one_format(markdown, as_json)
@@ -140,7 +140,7 @@ def validate(ctx: typer.Context, priors_dir: PriorsOpt = None, as_json: JsonOpt 
 
     Example:  forecast priors validate --priors ./priors
     """
-    from forecaster.model.priors import load_priors
+    from forecaster.model.loading import load_priors
 
     folder = _priors_dir(ctx, priors_dir)
     try:
@@ -203,7 +203,7 @@ def audit(
     """
     from forecaster.analysis.audit import audit_priors
     from forecaster.analysis.seeds import find_seeds
-    from forecaster.model.priors import load_priors
+    from forecaster.model.loading import load_priors
     from forecaster.outputs.audit_render import audit_json, audit_markdown, summary_line
 
     _one_format(markdown, as_json)
@@ -256,7 +256,7 @@ def diff(
     Example:  forecast priors diff ../priors-main/priors
     """
     from forecaster.analysis.diff import diff_priors
-    from forecaster.model.priors import load_priors
+    from forecaster.model.loading import load_priors
     from forecaster.outputs.audit_render import diff_markdown, to_jsonable
 
     _one_format(markdown, as_json)

@@ -132,9 +132,9 @@ def history(
     if backfill is not None:
         if backfill != "weekly":
             raise UsageError(f"--backfill {backfill!r}: only weekly is supported")
-        from forecaster.inference.update import DEFAULT_SEED
+        from forecaster.inference.settings import DEFAULT_SEED
         from forecaster.model.evidence import check_date
-        from forecaster.model.priors import load_priors
+        from forecaster.model.loading import load_priors
 
         until = dt.date.today() if as_of is None else _check_as_of(as_of, check_date)
         from forecaster.workflow import backfill
@@ -386,8 +386,8 @@ def brief(
 
     Example:  forecast brief --period last-week --alert "escalation.annexation>0.2"
     """
-    from forecaster.inference.update import DEFAULT_SEED
-    from forecaster.model.priors import load_priors
+    from forecaster.inference.settings import DEFAULT_SEED
+    from forecaster.model.loading import load_priors
     from forecaster.outputs.brief_render import make_brief
     from forecaster.workflow.period import parse_alert, period_for
 

@@ -69,7 +69,7 @@ def list_scenarios(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     from rich.text import Text
 
     from forecaster.inference.scenarios import list_scenarios as load_all
-    from forecaster.model.priors import load_priors
+    from forecaster.model.loading import load_priors
 
     ws = workspace(ctx)
     priors = load_priors(ws.priors_dir)
@@ -138,9 +138,10 @@ def run(
 
     Example:  forecast scenario run kfor_drawdown serbia_turns_east --json
     """
-    from forecaster.inference.scenarios import find_scenarios, run_scenarios
-    from forecaster.inference.update import DEFAULT_SEED
-    from forecaster.model.priors import load_priors
+    from forecaster.inference.scenarios import find_scenarios
+    from forecaster.inference.settings import DEFAULT_SEED
+    from forecaster.model.loading import load_priors
+    from forecaster.workflow.updating import run_scenarios
 
     ws = workspace(ctx)
     priors = load_priors(ws.priors_dir)
@@ -310,10 +311,11 @@ def whatif(
 
     Example:  forecast whatif armed_incident_north_kosovo infrastructure_sabotage@A2 csto_move:no
     """
-    from forecaster.inference.scenarios import parse_hypothetical, run_scenarios, whatif_scenario
-    from forecaster.inference.update import DEFAULT_SEED
+    from forecaster.inference.scenarios import parse_hypothetical, whatif_scenario
+    from forecaster.inference.settings import DEFAULT_SEED
     from forecaster.model.evidence import parse_grade
-    from forecaster.model.priors import load_priors
+    from forecaster.model.loading import load_priors
+    from forecaster.workflow.updating import run_scenarios
 
     try:
         parse_grade(grade)
@@ -372,7 +374,7 @@ def collect(
     """
     from forecaster.inference.voi import plan_collection
     from forecaster.model.evidence import parse_grade
-    from forecaster.model.priors import load_priors
+    from forecaster.model.loading import load_priors
     from forecaster.workflow.updating import gather_reports
 
     try:

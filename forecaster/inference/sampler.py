@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from forecaster.inference.update import SamplerSettings
+from forecaster.inference.settings import SamplerSettings
 from forecaster.model.network import Network
 
 warnings.filterwarnings("ignore", category=FutureWarning, module="arviz")

@@ -35,9 +35,9 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from forecaster.core.errors import EvidenceError, UsageError, did_you_mean
-from forecaster.core.workspace import Workspace
 from forecaster.core.yamlio import load_yaml
-from forecaster.inference.update import DEFAULT_SEED, HypothesisResult, SamplerSettings, UpdateResult, run_update
+from forecaster.inference.settings import DEFAULT_SEED, SamplerSettings
+from forecaster.inference.update import HypothesisResult, UpdateResult, run_update
 from forecaster.model.evidence import Report, check_indicator, fold, load_reports_file, parse_grade
 from forecaster.model.network import Network, build_network
 from forecaster.model.priors import Priors
@@ -562,33 +562,3 @@ def compare(
         outcomes.append(ScenarioOutcome(sc, result, _change(result, baseline), "nuts"))
     return Comparison(as_of, "pymc-nuts", seed, baseline, len(recorded), tuple(outcomes), time.perf_counter() - start)
 
-
-def run_scenarios(
-    ws: Workspace,
-    priors: Priors,
-    scenarios: Sequence[Scenario],
-    *,
-    as_of: dt.date,
-    seed: int = DEFAULT_SEED,
-    exact: bool = False,
-    sampler_kwargs: Mapping[str, Any] | None = None,
-    resample: bool = False,
-    progress: Callable[[str], None] | None = None,
-) -> Comparison:
-    """`compare` on the workspace's recorded evidence (the store, read as `forecast update` reads it).
-    Nothing is written."""
-    from forecaster.workflow.updating import gather_reports
-
-    recorded = gather_reports(ws, priors, as_of=as_of)
-    settings = None if exact else SamplerSettings(**dict(sampler_kwargs or {}))
-    return compare(
-        priors,
-        recorded,
-        scenarios,
-        as_of=as_of,
-        seed=seed,
-        exact=exact,
-        sampler_settings=settings,
-        resample=resample,
-        progress=progress,
-    )

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from forecaster import __version__
+from forecaster.inference.settings import DEFAULT_SEED, PRIOR_DRAWS, SamplerSettings
 from forecaster.model.terms import term_for
 
 if TYPE_CHECKING:
@@ -20,24 +21,6 @@ if TYPE_CHECKING:
     from forecaster.model.evidence import Report
     from forecaster.model.network import Network
     from forecaster.model.priors import Priors
-
-DEFAULT_SEED = 20251118
-PRIOR_DRAWS = 4000
-
-
-@dataclass(frozen=True)
-class SamplerSettings:
-    # 2 chains × 1000 draws after 200 tuning steps (the sampler starts from the exact prior
-    # moments): ESS ≈ 2,000–3,000 for every hypothesis marginal on the bundled network, Monte
-    # Carlo error ≈ 0.002 (bench/bench_update.py).
-    draws: int = 1000
-    tune: int = 200
-    chains: int = 2
-    target_accept: float = 0.8
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"draws": self.draws, "tune": self.tune, "chains": self.chains, "target_accept": self.target_accept}
-
 
 @dataclass(frozen=True)
 class StateResult:

@@ -8,16 +8,12 @@ that fast commands (info, validate, whatif, collect) skip YAML parsing and pydan
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import itertools
 import math
-import os
-import pickle
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from forecaster import __version__
 from forecaster.core.errors import PriorsError, did_you_mean
 from forecaster.model.evidence import GradeTable
 
@@ -160,66 +156,4 @@ def pool(probs: Sequence[Sequence[float]], sizes: Sequence[float], weights: Sequ
     return Pooled(tuple(m), max(2.0, n_pooled))
 
 
-def _content_hash(root: Path, files: Sequence[Path]) -> str:
-    h = hashlib.sha256()
-    for f in sorted(files):
-        h.update(str(f.relative_to(root)).encode())
-        h.update(b"\0")
-        h.update(f.read_bytes().replace(b"\r\n", b"\n"))
-        h.update(b"\0")
-    return h.hexdigest()[:16]
-
-
-def priors_files(root: Path) -> list[Path]:
-    """The files that define a priors folder (and its hash)."""
-    files = [root / f"{name}.yaml" for name in ("network", "indicators", "settings")]
-    experts = sorted((root / "experts").glob("*.yaml")) if (root / "experts").is_dir() else []
-    return [*files, *experts]
-
-
-def _cache_path(root: Path, digest: str) -> Path | None:
-    if os.environ.get("FORECAST_NO_CACHE"):
-        return None
-    import platformdirs
-
-    key = hashlib.sha256(f"{__version__}|{root.resolve()}|{digest}".encode()).hexdigest()[:24]
-    return Path(platformdirs.user_cache_dir("forecast", appauthor=False)) / "priors" / f"{key}.pickle"
-
-
-def load_priors(root: Path) -> Priors:
-    """Load and validate a priors folder; raise PriorsError with file:line: field: problem.
-
-    A folder whose files hash the same as one validated before is read from the user cache
-    (our own pickle, keyed by version, path and content hash); any problem there falls back
-    to full validation."""
-    root = Path(root)
-    if not root.is_dir():
-        raise PriorsError(f"{root}: no priors folder here")
-    files = priors_files(root)
-    cache = None
-    if all(f.is_file() for f in files[:3]):
-        digest = _content_hash(root, files)
-        cache = _cache_path(root, digest)
-        if cache is not None and cache.is_file():
-            try:
-                with cache.open("rb") as fh:
-                    cached = pickle.load(fh)  # noqa: S301 - written by us, in the user's own cache
-                if isinstance(cached, Priors) and cached.hash == digest:
-                    return cached
-            except Exception:  # noqa: BLE001 - a stale or broken cache entry is simply rebuilt
-                pass
-    from forecaster.model.schema import validate_priors_folder
-
-    priors = validate_priors_folder(root)
-    if cache is not None:
-        try:
-            from forecaster.core.atomic import write_bytes_atomic
-
-            write_bytes_atomic(cache, pickle.dumps(priors, protocol=pickle.HIGHEST_PROTOCOL))
-        except OSError:
-            pass  # a read-only cache folder only costs speed
-    return priors
-
-
-__all__ = ["Priors", "Judgment", "HypothesisNode", "IndicatorNode", "Expert", "Pooled", "load_priors", "pool",
-           "priors_files", "CATALOGUE"]
+__all__ = ["Priors", "Judgment", "HypothesisNode", "IndicatorNode", "Expert", "Pooled", "pool", "CATALOGUE"]

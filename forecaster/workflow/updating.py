@@ -11,14 +11,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import time
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from forecaster.core.errors import StoreError
 from forecaster.core.workspace import Workspace
+from forecaster.inference.settings import DEFAULT_SEED, SamplerSettings
 from forecaster.inference.update import (
-    DEFAULT_SEED,
-    SamplerSettings,
     UpdateResult,
     events_hash,
     in_window,
@@ -30,6 +30,7 @@ from forecaster.inference.update import (
 from forecaster.model.evidence import Report, load_reports_file
 
 if TYPE_CHECKING:
+    from forecaster.inference.scenarios import Comparison, Scenario
     from forecaster.model.priors import Priors
 
 
@@ -231,3 +232,35 @@ def cached_update(
             if result is not None:
                 return result
     return None
+
+
+def run_scenarios(
+    ws: Workspace,
+    priors: Priors,
+    scenarios: Sequence[Scenario],
+    *,
+    as_of: dt.date,
+    seed: int = DEFAULT_SEED,
+    exact: bool = False,
+    sampler_kwargs: Mapping[str, Any] | None = None,
+    resample: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> Comparison:
+    """`compare` on the workspace's recorded evidence (the store, read as `forecast update` reads it).
+    Nothing is written."""
+    from forecaster.inference.scenarios import compare
+    from forecaster.inference.settings import SamplerSettings
+
+    recorded = gather_reports(ws, priors, as_of=as_of)
+    settings = None if exact else SamplerSettings(**dict(sampler_kwargs or {}))
+    return compare(
+        priors,
+        recorded,
+        scenarios,
+        as_of=as_of,
+        seed=seed,
+        exact=exact,
+        sampler_settings=settings,
+        resample=resample,
+        progress=progress,
+    )
