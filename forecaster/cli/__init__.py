@@ -1,2 +1,4 @@
 """The command layer: Typer commands only. Each reads its options, calls one core function,
-maps known errors to an exit code and renders."""
+maps known errors to an exit code (2 bad input, 1 failure) and renders. The only layer that
+catches `ForecastError`s. May import: every layer.
+"""

@@ -16,7 +16,6 @@ disk cache keyed by everything they are built from, and checked on load.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import multiprocessing
 import os
@@ -31,47 +30,20 @@ from typing import Any
 
 import numpy as np
 
+# first: the adapter gives PyTensor its compile folder before anything imports PyTensor
+from forecaster.inference import pymc_adapter as adapter
+from forecaster.inference.pymc_adapter import PrecompiledTrace, QuadPotentialDiagAdapt, Transform
 from forecaster.inference.settings import SamplerSettings
 from forecaster.model.network import Network
 
 warnings.filterwarnings("ignore", category=FutureWarning, module="arviz")
 
 
-def _private_compiledir() -> None:
-    """Give PyTensor a compile cache of its own, in the user cache folder.
-
-    Every process that runs compiled code first indexes the whole compile cache (≈0.4 s for
-    the few hundred modules a shared ~/.pytensor soon holds); ours holds only the ~60 modules
-    this model needs. It must be set before PyTensor is imported, and yields to any compile
-    directory the user configured. FORECAST_PYTENSOR_COMPILEDIR=0 turns it off; a path moves it.
-    """
-    choice = os.environ.get("FORECAST_PYTENSOR_COMPILEDIR", "").strip()
-    if "pytensor" in sys.modules or choice.lower() in ("0", "off", "false", "no"):
-        return
-    flags = os.environ.get("PYTENSOR_FLAGS", "")
-    if "compiledir" in flags or os.environ.get("PYTENSORRC") or (Path.home() / ".pytensorrc").exists():
-        return
-    if choice and choice != "1":
-        base = Path(choice)
-    else:
-        import platformdirs
-
-        base = Path(platformdirs.user_cache_dir("forecast", appauthor=False)) / "pytensor"
-    if "," in str(base):  # PYTENSOR_FLAGS is comma-separated
-        return
-    os.environ["PYTENSOR_FLAGS"] = ",".join(f for f in (flags, f"base_compiledir={base}") if f)
-
-
-_private_compiledir()
-
 import arviz as az  # noqa: E402
 import pymc as pm  # noqa: E402
 import pytensor  # noqa: E402
 import pytensor.tensor as pt  # noqa: E402
 import scipy  # noqa: E402
-from pymc.backends.ndarray import NDArray  # noqa: E402
-from pymc.logprob.transforms import Transform  # noqa: E402
-from pymc.step_methods.hmc.quadpotential import QuadPotentialDiagAdapt  # noqa: E402
 from pytensor.compile.mode import Mode  # noqa: E402
 from scipy.special import digamma, polygamma  # noqa: E402
 
@@ -259,20 +231,6 @@ def _prior_moments(model: pm.Model, net: Network) -> tuple[dict[str, np.ndarray]
 # --------------------------------------------------------------------- compiled functions
 
 
-class _Trace(NDArray):
-    """PyMC's in-memory trace with a precompiled point function. `pm.sample` copies the trace
-    it is given once per chain; a copy starts empty (a shallow copy would share storage)."""
-
-    def __copy__(self) -> _Trace:
-        new = object.__new__(type(self))
-        new.__dict__.update(self.__dict__)
-        new.samples = {}
-        new._stats = None
-        new.draws = None
-        new.draw_idx = 0
-        return new
-
-
 @dataclass
 class _Compiled:
     """What sampling needs beyond the model, compiled once per model (and cached on disk)."""
@@ -319,7 +277,7 @@ def _compiled(model: pm.Model, net: Network) -> _Compiled:
     if cached is not None:
         return cached
     mean, var = _prior_moments(model, net)
-    _preset_march_flags()
+    adapter.preset_march_flags(_cache_root())
     path = _cache_path(net)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # e.g. PyTensor's "could not link to a BLAS installation"
@@ -330,10 +288,10 @@ def _compiled(model: pm.Model, net: Network) -> _Compiled:
             logp_dlogp, trace_fn, names = _compile(model, net, mean)
             if path is not None:
                 _cache_store(path, model, net, mean, logp_dlogp, trace_fn, names)
-    _store_march_flags()
+    adapter.store_march_flags(_cache_root())
     # NUTS calls the compiled function directly with float64 vectors of the right length
     logp_dlogp.trust_input = True
-    logp_dlogp._pytensor_function.trust_input = True
+    adapter.raw_function(logp_dlogp).trust_input = True
     trace_fn.trust_input = True
     comp = _Compiled(
         logp_dlogp,
@@ -341,7 +299,7 @@ def _compiled(model: pm.Model, net: Network) -> _Compiled:
         names,
         mean,
         var,
-        _evidence_vars(logp_dlogp._pytensor_function, trace_fn),
+        _evidence_vars(adapter.raw_function(logp_dlogp), trace_fn),
         from_cache=loaded is not None,
     )
     model._forecast_compiled = comp  # type: ignore[attr-defined]
@@ -416,9 +374,9 @@ def _check_inputs(
 def _evaluate(
     logp_dlogp: Any, trace_fn: Any, x: np.ndarray, point: dict[str, np.ndarray], log_lam: np.ndarray
 ) -> list[np.ndarray]:
-    for shared in _evidence_vars(logp_dlogp._pytensor_function, trace_fn):
+    for shared in _evidence_vars(adapter.raw_function(logp_dlogp), trace_fn):
         shared.set_value(log_lam)
-    lp, grad = logp_dlogp._pytensor_function(x)
+    lp, grad = adapter.raw_function(logp_dlogp)(x)
     traced = trace_fn(**point)
     return [np.array(lp, dtype=np.float64).reshape(1), np.array(grad), *(np.array(t) for t in traced)]
 
@@ -483,72 +441,6 @@ def _cache_load(
         return logp_dlogp, trace_fn, names
     except Exception:  # unreadable, truncated, from another library version: recompile
         return None
-
-
-# The first C compilation in a process runs g++ several times to find the flags equivalent to
-# -march=native (≈0.5 s). They depend only on the CPU and the compiler, so they are kept in the
-# cache, keyed by both; PyTensor still keys every compiled module by the flags it uses.
-_MARCH_PRESET = False
-
-
-def _march_path() -> Path | None:
-    root = _cache_root()
-    if root is None or sys.platform != "linux":
-        return None
-    try:
-        from pytensor.configdefaults import gcc_version_str
-
-        cpu = Path("/proc/cpuinfo").read_text(errors="replace")
-        lines = sorted(
-            {
-                ln.strip()
-                for ln in cpu.splitlines()
-                if ln.split(":")[0].strip() in ("model name", "flags", "vendor_id", "cpu family", "model")
-            }
-        )
-        c = pytensor.config
-        key = hashlib.sha256(
-            repr((lines, c.cxx, gcc_version_str, c.gcc__cxxflags, platform.machine(), pytensor.__version__)).encode()
-        ).hexdigest()[:32]
-        return root / f"march-{key}.json"
-    except Exception:
-        return None
-
-
-def _preset_march_flags() -> None:
-    global _MARCH_PRESET
-    try:
-        from pytensor.link.c.cmodule import GCC_compiler
-
-        if GCC_compiler.march_flags is not None or "-march" in pytensor.config.gcc__cxxflags:
-            return
-        path = _march_path()
-        if path is None or not path.is_file():
-            return
-        flags = json.loads(path.read_text())
-        if isinstance(flags, list) and all(isinstance(f, str) for f in flags):
-            GCC_compiler.march_flags = flags  # type: ignore[assignment]
-            _MARCH_PRESET = True
-    except Exception:
-        return
-
-
-def _store_march_flags() -> None:
-    if _MARCH_PRESET:
-        return
-    try:
-        from pytensor.link.c.cmodule import GCC_compiler
-
-        flags = GCC_compiler.march_flags
-        path = _march_path()
-        if flags is None or path is None or path.is_file():
-            return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(list(flags)))
-        os.replace(tmp, path)
-    except Exception:
-        return
 
 
 # ------------------------------------------------------------------------------ sampling
@@ -631,7 +523,7 @@ def sample(
         warnings.simplefilter("ignore")
         pm.set_data({"log_lambda": log_lambda})
         comp.set_evidence(log_lambda)
-        trace = _Trace(model=model, vars=trace_vars, test_point=initvals[0], fn=comp.trace_fn)
+        trace = PrecompiledTrace(model=model, vars=trace_vars, test_point=initvals[0], fn=comp.trace_fn)
         step = pm.NUTS(
             model=model,
             potential=QuadPotentialDiagAdapt(len(mean), mean, var, 10, rng=seed),

@@ -6,29 +6,11 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
-from collections.abc import Sequence
 from pathlib import Path
 
 from forecaster import __version__
 from forecaster.core.errors import PriorsError
-from forecaster.model.priors import Priors
-
-
-def _content_hash(root: Path, files: Sequence[Path]) -> str:
-    h = hashlib.sha256()
-    for f in sorted(files):
-        h.update(str(f.relative_to(root)).encode())
-        h.update(b"\0")
-        h.update(f.read_bytes().replace(b"\r\n", b"\n"))
-        h.update(b"\0")
-    return h.hexdigest()[:16]
-
-
-def priors_files(root: Path) -> list[Path]:
-    """The files that define a priors folder (and its hash)."""
-    files = [root / f"{name}.yaml" for name in ("network", "indicators", "settings")]
-    experts = sorted((root / "experts").glob("*.yaml")) if (root / "experts").is_dir() else []
-    return [*files, *experts]
+from forecaster.model.priors import Priors, _content_hash, priors_files
 
 
 def _cache_path(root: Path, digest: str) -> Path | None:

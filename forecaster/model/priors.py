@@ -8,6 +8,7 @@ that fast commands (info, validate, whatif, collect) skip YAML parsing and pydan
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import itertools
 import math
 from collections.abc import Mapping, Sequence
@@ -156,4 +157,21 @@ def pool(probs: Sequence[Sequence[float]], sizes: Sequence[float], weights: Sequ
     return Pooled(tuple(m), max(2.0, n_pooled))
 
 
-__all__ = ["Priors", "Judgment", "HypothesisNode", "IndicatorNode", "Expert", "Pooled", "pool", "CATALOGUE"]
+def _content_hash(root: Path, files: Sequence[Path]) -> str:
+    h = hashlib.sha256()
+    for f in sorted(files):
+        h.update(str(f.relative_to(root)).encode())
+        h.update(b"\0")
+        h.update(f.read_bytes().replace(b"\r\n", b"\n"))
+        h.update(b"\0")
+    return h.hexdigest()[:16]
+
+
+def priors_files(root: Path) -> list[Path]:
+    """The files that define a priors folder (and its hash)."""
+    files = [root / f"{name}.yaml" for name in ("network", "indicators", "settings")]
+    experts = sorted((root / "experts").glob("*.yaml")) if (root / "experts").is_dir() else []
+    return [*files, *experts]
+
+
+__all__ = ["Priors", "Judgment", "HypothesisNode", "IndicatorNode", "Expert", "Pooled", "pool", "priors_files", "CATALOGUE"]

@@ -1,0 +1,182 @@
+"""Every PyMC and PyTensor internal the sampler relies on, in one place.
+
+The sampler (forecaster.inference.sampler) uses PyMC's public API for the model and for
+`pm.sample`; for speed it also reaches past it in a few places, each listed here with what it
+buys. When PyMC or PyTensor moves one of them, `check()` names it and the installed versions, and
+tests/test_pymc_adapter.py fails with that message instead of a sampler crashing mid-run.
+
+- `PYTENSOR_FLAGS=base_compiledir=…` set before PyTensor is imported: a compile cache of our own
+  (a shared ~/.pytensor costs ≈0.4 s of indexing per process);
+- `pymc.backends.ndarray.NDArray` subclassed as `PrecompiledTrace`: the trace's point function
+  comes from our disk cache instead of being compiled in every process;
+- `ValueGradFunction._pytensor_function` (`raw_function`): the compiled log-density and gradient,
+  to set `trust_input`, to evaluate a cached function against its recorded values, and to find the
+  shared evidence variable;
+- `pytensor.link.c.cmodule.GCC_compiler.march_flags`: the -march flags g++ probing finds (≈0.5 s
+  on the first compile of a process), kept in our cache;
+- `pymc.step_methods.hmc.quadpotential.QuadPotentialDiagAdapt` and
+  `pymc.logprob.transforms.Transform`: documented classes, imported from their modules.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def _private_compiledir() -> None:
+    """Give PyTensor a compile cache of its own, in the user cache folder.
+
+    Every process that runs compiled code first indexes the whole compile cache (≈0.4 s for
+    the few hundred modules a shared ~/.pytensor soon holds); ours holds only the ~60 modules
+    this model needs. It must be set before PyTensor is imported, and yields to any compile
+    directory the user configured. FORECAST_PYTENSOR_COMPILEDIR=0 turns it off; a path moves it.
+    """
+    choice = os.environ.get("FORECAST_PYTENSOR_COMPILEDIR", "").strip()
+    if "pytensor" in sys.modules or choice.lower() in ("0", "off", "false", "no"):
+        return
+    flags = os.environ.get("PYTENSOR_FLAGS", "")
+    if "compiledir" in flags or os.environ.get("PYTENSORRC") or (Path.home() / ".pytensorrc").exists():
+        return
+    if choice and choice != "1":
+        base = Path(choice)
+    else:
+        import platformdirs
+
+        base = Path(platformdirs.user_cache_dir("forecast", appauthor=False)) / "pytensor"
+    if "," in str(base):  # PYTENSOR_FLAGS is comma-separated
+        return
+    os.environ["PYTENSOR_FLAGS"] = ",".join(f for f in (flags, f"base_compiledir={base}") if f)
+
+
+_private_compiledir()
+
+import pymc  # noqa: E402
+import pytensor  # noqa: E402
+from pymc.backends.ndarray import NDArray  # noqa: E402
+from pymc.logprob.transforms import Transform  # noqa: E402
+from pymc.step_methods.hmc.quadpotential import QuadPotentialDiagAdapt  # noqa: E402
+
+__all__ = ["PrecompiledTrace", "QuadPotentialDiagAdapt", "Transform", "check", "raw_function",
+           "preset_march_flags", "store_march_flags"]
+
+
+class PrecompiledTrace(NDArray):
+    """PyMC's in-memory trace with a precompiled point function. `pm.sample` copies the trace
+    it is given once per chain; a copy starts empty (a shallow copy would share storage)."""
+
+    def __copy__(self) -> PrecompiledTrace:
+        new = object.__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        new.samples = {}
+        new._stats = None
+        new.draws = None
+        new.draw_idx = 0
+        return new
+
+
+
+def raw_function(logp_dlogp: Any) -> Any:
+    """The compiled PyTensor function inside PyMC's ValueGradFunction."""
+    return logp_dlogp._pytensor_function
+
+
+# The first C compilation in a process runs g++ several times to find the flags equivalent to
+# -march=native (≈0.5 s). They depend only on the CPU and the compiler, so they are kept in the
+# cache, keyed by both; PyTensor still keys every compiled module by the flags it uses.
+_MARCH_PRESET = False
+
+
+def _march_path(root: Path | None) -> Path | None:
+    if root is None or sys.platform != "linux":
+        return None
+    try:
+        from pytensor.configdefaults import gcc_version_str
+
+        cpu = Path("/proc/cpuinfo").read_text(errors="replace")
+        lines = sorted(
+            {
+                ln.strip()
+                for ln in cpu.splitlines()
+                if ln.split(":")[0].strip() in ("model name", "flags", "vendor_id", "cpu family", "model")
+            }
+        )
+        c = pytensor.config
+        key = hashlib.sha256(
+            repr((lines, c.cxx, gcc_version_str, c.gcc__cxxflags, platform.machine(), pytensor.__version__)).encode()
+        ).hexdigest()[:32]
+        return root / f"march-{key}.json"
+    except Exception:
+        return None
+
+
+def preset_march_flags(cache_root: Path | None) -> None:
+    """Set PyTensor's -march flags from our cache (saves ≈0.5 s of g++ probing on the first compile)."""
+    global _MARCH_PRESET
+    try:
+        from pytensor.link.c.cmodule import GCC_compiler
+
+        if GCC_compiler.march_flags is not None or "-march" in pytensor.config.gcc__cxxflags:
+            return
+        path = _march_path(cache_root)
+        if path is None or not path.is_file():
+            return
+        flags = json.loads(path.read_text())
+        if isinstance(flags, list) and all(isinstance(f, str) for f in flags):
+            GCC_compiler.march_flags = flags  # type: ignore[assignment]
+            _MARCH_PRESET = True
+    except Exception:
+        return
+
+
+def store_march_flags(cache_root: Path | None) -> None:
+    """Keep the flags PyTensor probed, for the next process."""
+    if _MARCH_PRESET:
+        return
+    try:
+        from pytensor.link.c.cmodule import GCC_compiler
+
+        flags = GCC_compiler.march_flags
+        path = _march_path(cache_root)
+        if flags is None or path is None or path.is_file():
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(list(flags)))
+        os.replace(tmp, path)
+    except Exception:
+        return
+
+
+
+def check() -> list[str]:
+    """The internals above that the installed PyMC/PyTensor no longer has, each with the versions."""
+    versions = f"pymc {pymc.__version__}, pytensor {pytensor.__version__}"
+    problems = []
+    for attr in ("samples", "_stats", "draws", "draw_idx"):
+        probe = NDArray.__init__.__code__.co_names + NDArray.setup.__code__.co_names + NDArray.record.__code__.co_names
+        if attr not in probe:
+            problems.append(f"pymc.backends.ndarray.NDArray no longer uses {attr!r} ({versions}): PrecompiledTrace.__copy__ must follow")
+    try:
+        from pymc.model.core import ValueGradFunction
+
+        if "_pytensor_function" not in ValueGradFunction.__init__.__code__.co_names:
+            problems.append(f"pymc ValueGradFunction has no _pytensor_function ({versions}): raw_function must follow")
+    except ImportError:
+        problems.append(f"pymc.model.core.ValueGradFunction moved ({versions})")
+    try:
+        from pytensor.link.c.cmodule import GCC_compiler
+
+        if not hasattr(GCC_compiler, "march_flags"):
+            problems.append(f"pytensor GCC_compiler.march_flags is gone ({versions}): the march-flag cache must follow")
+    except ImportError:
+        problems.append(f"pytensor.link.c.cmodule.GCC_compiler moved ({versions})")
+    for name in ("forward", "backward", "log_jac_det"):
+        if not hasattr(Transform, name):
+            problems.append(f"pymc.logprob.transforms.Transform has no {name!r} ({versions}): LogRatio must follow")
+    return problems
