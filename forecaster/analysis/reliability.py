@@ -16,7 +16,16 @@ from forecaster.analysis.scores import Calibration
 
 DPI = 100
 _PALETTE = (
-    "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+    "#1f77b4",
+    "#d62728",
+    "#2ca02c",
+    "#9467bd",
+    "#ff7f0e",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
 )
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
 _RC: dict[Any, Any] = {  # dict[Any, Any]: matplotlib types rc keys as a Literal of every rcParam
@@ -77,9 +86,7 @@ def reliability_png(calibration: Calibration | Mapping[str, Calibration], title:
             xs, ys = [x for x, _, _ in pts], [y for _, y, _ in pts]
             ax.plot(xs, ys, color=colour, marker=marker, markersize=4.5, linewidth=1.2, label=label)
             for x, y, c in pts:
-                ax.annotate(
-                    str(c), (x, y), xytext=(4, 3), textcoords="offset points", fontsize=6.5, color=colour
-                )
+                ax.annotate(str(c), (x, y), xytext=(4, 3), textcoords="offset points", fontsize=6.5, color=colour)
         if not any(pts for _, pts in series):
             ax.text(0.5, 0.5, "no resolved forecasts", ha="center", va="center", color="#666666")
         ax.set_xlim(-0.02, 1.02)

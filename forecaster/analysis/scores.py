@@ -151,9 +151,7 @@ def _means(pa: FloatArray, oi: IntArray, ordered: bool) -> MeanScores:
     )
 
 
-def score_summary(
-    p: npt.ArrayLike, prior: npt.ArrayLike, o: npt.ArrayLike, *, ordered: bool = False
-) -> ScoreSummary:
+def score_summary(p: npt.ArrayLike, prior: npt.ArrayLike, o: npt.ArrayLike, *, ordered: bool = False) -> ScoreSummary:
     """Means of every score for the forecasts `p` and for the prior vectors `prior` (both (N, K),
     row i the forecast and the prior of the same resolved case), and the skill against the prior.
     The RPS is given only when `ordered` (the hypothesis declares its states ordered)."""
