@@ -22,6 +22,9 @@ from forecaster.errors import PriorsError, did_you_mean
 from forecaster.evidence import GradeTable
 
 CATALOGUE = "catalogue"
+# Bump when the pickled shape of `Priors` (or of a node in it) changes, so that a cache entry
+# written by an older layout is never read back as the new one.
+CACHE_FORMAT = 2
 
 # ----------------------------------------------------------------------------- typed result
 
@@ -52,6 +55,8 @@ class HypothesisNode:
     claimed: str
     definitions: tuple[str, ...]
     citations: tuple[str, ...]
+    resolution_criteria: str | None = None  # one paragraph (MODEL.md §6), whitespace folded
+    ordered: bool = False  # states on a scale, in the listed order: the RPS applies
 
 
 @dataclass(frozen=True)
@@ -182,7 +187,7 @@ def _cache_path(root: Path, digest: str) -> Path | None:
         return None
     import platformdirs
 
-    key = hashlib.sha256(f"{__version__}|{root.resolve()}|{digest}".encode()).hexdigest()[:24]
+    key = hashlib.sha256(f"{__version__}|{CACHE_FORMAT}|{root.resolve()}|{digest}".encode()).hexdigest()[:24]
     return Path(platformdirs.user_cache_dir("forecast", appauthor=False)) / "priors" / f"{key}.pickle"
 
 
@@ -190,7 +195,7 @@ def load_priors(root: Path) -> Priors:
     """Load and validate a priors folder; raise PriorsError with file:line: field: problem.
 
     A folder whose files hash the same as one validated before is read from the user cache
-    (our own pickle, keyed by version, path and content hash); any problem there falls back
+    (our own pickle, keyed by version, cache format, path and content hash); any problem there falls back
     to full validation."""
     root = Path(root)
     if not root.is_dir():

@@ -3,9 +3,12 @@ independent textbook RPS, properties, and the reliability diagram's bytes."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 import time
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -22,6 +25,12 @@ from forecaster.analysis.scores import (
     rps,
     score_summary,
 )
+from forecaster.errors import PriorsError
+from forecaster.priors import load_priors
+from forecaster.scenarios import scenario_files
+from forecaster.workspace import defaults_dir
+from forecaster.yamlio import load_yaml
+from tests.helpers import copy_mini, edit_yaml
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -344,3 +353,90 @@ def test_reliability_png_per_hypothesis_state_and_empty() -> None:
     assert reliability_png(both, "Track record").startswith(PNG_MAGIC)
     empty = calibration(np.zeros((0, 2)), np.zeros(0, dtype=int))
     assert reliability_png(empty, "Nothing resolved yet").startswith(PNG_MAGIC)
+
+
+# ----------------------------------------------------------------------------- hypothesis fields
+
+
+def test_bundled_hypotheses_carry_resolution_criteria() -> None:
+    priors = load_priors(defaults_dir() / "priors")
+    for h in priors.hypotheses:
+        assert h.resolution_criteria and len(h.resolution_criteria) > 200, h.id
+        assert "\n" not in h.resolution_criteria  # one paragraph, whitespace folded
+        for state in h.states:
+            assert f"`{state}`" in h.resolution_criteria, (h.id, state)  # every state has a test
+    # two states (RPS = Brier / 2), and two unordered sets: see the comments in network.yaml
+    assert {h.id: h.ordered for h in priors.hypotheses} == {
+        "encirclement": False,
+        "alignment": False,
+        "escalation": False,
+    }
+
+
+def test_ordered_and_resolution_criteria_are_read(tmp_path: Path) -> None:
+    root = copy_mini(tmp_path / "p")
+
+    def fn(d: dict[str, Any]) -> None:
+        d["hypotheses"][0]["ordered"] = True
+        d["hypotheses"][0]["resolution_criteria"] = "Resolve  on\n what   happened."
+
+    edit_yaml(root / "network.yaml", fn)
+    h0, *rest = load_priors(root).hypotheses
+    assert h0.ordered is True and h0.resolution_criteria == "Resolve on what happened."
+    assert all(h.ordered is False and h.resolution_criteria is None for h in rest)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "msg"),
+    [("resolution_criteria", "", "resolution_criteria"), ("orderd", True, "orderd"), ("ordered", "often", "ordered")],
+)
+def test_bad_resolution_fields_are_refused(tmp_path: Path, key: str, value: object, msg: str) -> None:
+    root = copy_mini(tmp_path / "p")
+
+    def fn(d: dict[str, Any]) -> None:
+        d["hypotheses"][0][key] = value
+
+    edit_yaml(root / "network.yaml", fn)
+    with pytest.raises(PriorsError, match=msg):
+        load_priors(root)
+
+
+# ----------------------------------------------------------------------------- bundled resolutions
+
+RESOLUTION_KEYS = {"hypothesis", "state", "from", "to", "rationale", "source", "analyst"}
+SEED_FILES = ("000_44e76504c81b55c5.txt", "001_8a64ac4567ba3041.txt")
+
+
+def _add_months(d: dt.date, months: int) -> dt.date:
+    y, m = divmod(d.month - 1 + months, 12)
+    year, month = d.year + y, m + 1
+    last = (dt.date(year + month // 12, month % 12 + 1, 1) - dt.timedelta(days=1)).day
+    return dt.date(year, month, min(d.day, last))
+
+
+def test_bundled_resolutions_are_consistent_with_the_network_and_the_record() -> None:
+    scenarios = defaults_dir() / "scenarios"
+    data = load_yaml(scenarios / "resolutions.yaml")
+    assert set(data) == {"resolutions"}  # no `name:`, so `scenario list` skips the file
+    assert "resolutions.yaml" not in {p.name for p in scenario_files(scenarios).values()}
+    record = load_yaml(scenarios / "historical_events.yaml")["reports"]
+    latest = max(dt.date.fromisoformat(str(r["date"])) for r in record)
+    priors = load_priors(defaults_dir() / "priors")
+    states = {h.id: h.states for h in priors.hypotheses}
+    rows = data["resolutions"]
+    assert rows
+    for r in rows:
+        assert set(r) == RESOLUTION_KEYS, r
+        assert r["state"] in states[r["hypothesis"]], r
+        start, end = dt.date.fromisoformat(str(r["from"])), dt.date.fromisoformat(str(r["to"]))
+        assert end < latest, "a resolved horizon must lie wholly before the papers' latest dated event"
+        # at least one forecast with the network's horizon fits inside, or the entry scores nothing
+        assert _add_months(start, priors.horizon_months) <= end, r
+        assert r["source"].split(",")[0] in SEED_FILES, r["source"]
+        assert r["analyst"] == "forecast maintainers (illustrative)"
+        assert len(r["rationale"]) > 200
+    for a in rows:
+        for b in rows:
+            if a is not b and a["hypothesis"] == b["hypothesis"]:
+                # ISO dates compare as strings
+                assert str(a["to"]) < str(b["from"]) or str(b["to"]) < str(a["from"]), "overlapping resolutions"
