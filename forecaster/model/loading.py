@@ -10,7 +10,7 @@ from pathlib import Path
 
 from forecaster import __version__
 from forecaster.core.errors import PriorsError
-from forecaster.model.priors import Priors, _content_hash, priors_files
+from forecaster.model.priors import CACHE_FORMAT, Priors, _content_hash, priors_files
 
 
 def _cache_path(root: Path, digest: str) -> Path | None:
@@ -18,7 +18,7 @@ def _cache_path(root: Path, digest: str) -> Path | None:
         return None
     import platformdirs
 
-    key = hashlib.sha256(f"{__version__}|{root.resolve()}|{digest}".encode()).hexdigest()[:24]
+    key = hashlib.sha256(f"{__version__}|{CACHE_FORMAT}|{root.resolve()}|{digest}".encode()).hexdigest()[:24]
     return Path(platformdirs.user_cache_dir("forecast", appauthor=False)) / "priors" / f"{key}.pickle"
 
 

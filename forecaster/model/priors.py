@@ -19,6 +19,9 @@ from forecaster.core.errors import PriorsError, did_you_mean
 from forecaster.model.evidence import GradeTable
 
 CATALOGUE = "catalogue"
+# Bump when the pickled shape of `Priors` (or of a node in it) changes, so that a cache entry
+# written by an older layout is never read back as the new one.
+CACHE_FORMAT = 2
 
 # ----------------------------------------------------------------------------- typed result
 
@@ -49,6 +52,8 @@ class HypothesisNode:
     claimed: str
     definitions: tuple[str, ...]
     citations: tuple[str, ...]
+    resolution_criteria: str | None = None  # one paragraph (MODEL.md §6), whitespace folded
+    ordered: bool = False  # states on a scale, in the listed order: the RPS applies
 
 
 @dataclass(frozen=True)

@@ -102,6 +102,10 @@ class HypothesisSpec(_Strict):
     question: str = ""
     parents: list[str] = Field(default_factory=list)
     states: list[StateSpec] = Field(min_length=2)
+    # MODEL.md §6: how an observer decides, once a horizon has passed, which state held.
+    resolution_criteria: str | None = Field(default=None, min_length=1)
+    # The states, in the order listed, lie on a scale: the ranked probability score applies.
+    ordered: bool = False
 
 
 class NetworkSpec(_Strict):
@@ -407,6 +411,8 @@ def _check_structure(
         hyp_nodes.append(HypothesisNode(
             h.id, h.question, tuple(h.parents), hyp_states[h.id], claimed,
             tuple(s.definition for s in h.states), tuple(s.citation for s in h.states),
+            resolution_criteria=None if h.resolution_criteria is None else " ".join(h.resolution_criteria.split()),
+            ordered=h.ordered,
         ))
 
     grades = GradeTable(
