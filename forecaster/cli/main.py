@@ -82,6 +82,9 @@ def _register() -> None:
     app.add_typer(scenario.app, name="scenario")
     app.command("whatif")(scenario.whatif)
     app.command("collect")(scenario.collect)
+    from forecaster.cli import resolutions, score  # noqa: I001
+    resolutions.register(app)
+    score.register(app)
 
 
 _register()

@@ -109,4 +109,51 @@ def m002_runs(db: sqlite3.Connection) -> None:
         db.execute(sql)
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [m001_reports, m002_runs]
+def m004_resolutions(db: sqlite3.Connection) -> None:
+    """Resolutions (MODEL.md §6) and their retractions, append-only like reports.
+
+    Besides refusing UPDATE and DELETE, a BEFORE INSERT trigger refuses a row whose id (or, for a
+    resolution, content key) is already there: `INSERT OR REPLACE` would otherwise swap a row out,
+    as REPLACE's implicit delete fires no delete trigger. WITHOUT ROWID, so no rowid can be given
+    to replace a row by either."""
+    statements = [
+        """CREATE TABLE resolutions (
+            id TEXT PRIMARY KEY,
+            hypothesis TEXT NOT NULL CHECK (hypothesis <> ''),
+            state TEXT NOT NULL CHECK (state <> ''),
+            period_from TEXT NOT NULL CHECK (period_from GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'),
+            period_to TEXT NOT NULL CHECK (period_to GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'),
+            rationale TEXT NOT NULL CHECK (rationale <> ''),
+            source TEXT NOT NULL CHECK (source <> ''),
+            analyst TEXT NOT NULL CHECK (analyst <> ''),
+            recorded_at TEXT NOT NULL,
+            content_key TEXT NOT NULL UNIQUE,
+            CHECK (period_from <= period_to)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX resolutions_hypothesis ON resolutions (hypothesis, period_from)",
+        """CREATE TABLE resolution_retractions (
+            resolution_id TEXT PRIMARY KEY REFERENCES resolutions (id),
+            reason TEXT NOT NULL CHECK (reason <> ''),
+            retracted_at TEXT NOT NULL,
+            retracted_by TEXT NOT NULL CHECK (retracted_by <> '')
+        ) WITHOUT ROWID""",
+        "CREATE TRIGGER resolutions_no_replace BEFORE INSERT ON resolutions "
+        "WHEN EXISTS (SELECT 1 FROM resolutions WHERE id = NEW.id OR content_key = NEW.content_key) "
+        "BEGIN SELECT RAISE(ABORT, 'resolutions are append-only: this id or content is already recorded'); END",
+        "CREATE TRIGGER resolution_retractions_no_replace BEFORE INSERT ON resolution_retractions "
+        "WHEN EXISTS (SELECT 1 FROM resolution_retractions WHERE resolution_id = NEW.resolution_id) "
+        "BEGIN SELECT RAISE(ABORT, 'resolution_retractions are append-only: this resolution is already retracted'); END",
+    ]
+    for table in ("resolutions", "resolution_retractions"):
+        for op in ("UPDATE", "DELETE"):
+            statements.append(
+                f"CREATE TRIGGER {table}_no_{op.lower()} BEFORE {op} ON {table} "
+                f"BEGIN SELECT RAISE(ABORT, '{table} are append-only'); END"
+            )
+    for sql in statements:
+        db.execute(sql)
+
+
+# MIGRATIONS is positional (version = place in the list). m004_resolutions is third for now:
+# m003_origin (issue 10) is being written alongside and goes before it when both are merged.
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [m001_reports, m002_runs, m004_resolutions]
