@@ -5,6 +5,7 @@ A thin command over forecaster.workflow.track_record (scoring) and forecaster.ou
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -97,8 +98,10 @@ def score(
             return
         from forecaster.core.atomic import write_bytes_atomic
 
+        umask = os.umask(0)
+        os.umask(umask)
         try:
-            write_bytes_atomic(plot, render.track_png(tr))
+            write_bytes_atomic(plot, render.track_png(tr), mode=0o666 & ~umask)
         except OSError as e:
             raise ForecastError(f"cannot write {plot}: {e.strerror or e}") from None
         _say(f"wrote the reliability diagram to {plot}")

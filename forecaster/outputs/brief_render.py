@@ -180,16 +180,37 @@ def _context(brief: Brief) -> dict[str, Any]:
             (hid, [c for c in brief.changes if c.hypothesis == hid]) for hid, _ in brief.hypotheses
         ],
         "provenance": brief.provenance,
+        **_track_context(brief),
     }
 
 
-def render_markdown(brief: Brief, *, chart_file: str | None) -> str:
-    return str(_environment("md").get_template("brief.md.j2").render(**_context(brief), chart_file=chart_file))
+CALIBRATION_SUFFIX = ".calibration.png"  # the track record's reliability diagram, when one is drawn
 
 
-def render_html(brief: Brief, *, png: bytes | None) -> str:
-    chart = None if png is None else "data:image/png;base64," + base64.b64encode(png).decode("ascii")
-    return str(_environment("html").get_template("brief.html.j2").render(**_context(brief), chart=chart))
+def _track_context(brief: Brief) -> dict[str, Any]:
+    from forecaster.outputs.track_record import display_rows, nothing_resolved
+
+    tr = brief.track_record
+    if tr is None:
+        return {"track": None, "track_rows": [], "track_note": ""}
+    return {"track": tr, "track_rows": display_rows(tr), "track_note": "" if tr.resolved else nothing_resolved(tr)}
+
+
+def render_markdown(brief: Brief, *, chart_file: str | None, calibration_file: str | None = None) -> str:
+    return str(
+        _environment("md")
+        .get_template("brief.md.j2")
+        .render(**_context(brief), chart_file=chart_file, calibration_file=calibration_file)
+    )
+
+
+def _data_uri(png: bytes | None) -> str | None:
+    return None if png is None else "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def render_html(brief: Brief, *, png: bytes | None, calibration_png: bytes | None = None) -> str:
+    template = _environment("html").get_template("brief.html.j2")
+    return str(template.render(**_context(brief), chart=_data_uri(png), calibration=_data_uri(calibration_png)))
 
 
 def _r(x: float | None, nd: int = 6) -> float | None:
@@ -297,8 +318,18 @@ def brief_json(brief: Brief) -> dict[str, Any]:
             }
             for a in brief.alerts
         ],
+        **_track_json(brief),
         "provenance": dict(brief.provenance),
     }
+
+
+def _track_json(brief: Brief) -> dict[str, Any]:
+    """The "track_record" key, present only when the brief has a track record (no resolutions: no key)."""
+    if brief.track_record is None:
+        return {}
+    from forecaster.outputs.track_record import track_record_json
+
+    return {"track_record": track_record_json(brief.track_record, forecasts=False)}
 
 
 def _report_json(i: ReportItem) -> dict[str, Any]:
@@ -334,10 +365,24 @@ def render_files(brief: Brief) -> dict[str, bytes]:
     """Every file of the brief, in memory, by suffix."""
     png = trend_png(brief)
     name = brief.period.name
-    md = render_markdown(brief, chart_file=f"{name}.png")
-    html = render_html(brief, png=png)
+    tr = brief.track_record
+    cal = None
+    if tr is not None and tr.resolved:
+        from forecaster.outputs.track_record import track_png
+
+        cal = track_png(tr)
+    md = render_markdown(brief, chart_file=f"{name}.png", calibration_file=f"{name}{CALIBRATION_SUFFIX}" if cal else None)
+    html = render_html(brief, png=png, calibration_png=cal)
     data = json.dumps(brief_json(brief), indent=2, ensure_ascii=False) + "\n"
-    return {".png": png, ".md": md.encode("utf-8"), ".html": html.encode("utf-8"), ".json": data.encode("utf-8")}
+    files = {".png": png, ".md": md.encode("utf-8"), ".html": html.encode("utf-8"), ".json": data.encode("utf-8")}
+    if cal is not None:
+        files[CALIBRATION_SUFFIX] = cal
+    return files
+
+
+def _order(files: dict[str, bytes]) -> list[str]:
+    """The suffixes to write, the JSON (read as "the previous brief") last."""
+    return [s for s in (CALIBRATION_SUFFIX, *SUFFIXES) if s in files]
 
 
 def write_brief(brief: Brief, folder: Path) -> BriefFiles:
@@ -349,7 +394,7 @@ def write_brief(brief: Brief, folder: Path) -> BriefFiles:
         folder.mkdir(parents=True, exist_ok=True)
         _remove_stale_temps(folder, name)
         paths = []
-        for suffix in SUFFIXES:
+        for suffix in _order(files):
             path = folder / f"{name}{suffix}"
             write_bytes_atomic(path, files[suffix])
             paths.append(path)
@@ -361,7 +406,7 @@ def write_brief(brief: Brief, folder: Path) -> BriefFiles:
 def _remove_stale_temps(folder: Path, name: str) -> None:
     """Temp files a killed brief left behind (atomic.py names them .NAME.SUFFIX.*.tmp)."""
     now = time.time()
-    for suffix in SUFFIXES:
+    for suffix in (*SUFFIXES, CALIBRATION_SUFFIX):
         for f in folder.glob(f".{name}{suffix}.*.tmp"):
             try:
                 if now - f.stat().st_mtime > STALE_TEMP_S:

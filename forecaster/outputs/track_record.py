@@ -5,7 +5,6 @@ only: every number comes from forecaster.workflow.track_record (and analysis.sco
 from __future__ import annotations
 
 import csv
-from collections.abc import Sequence
 from typing import IO, Any
 
 from forecaster.analysis.reliability import reliability_png
@@ -173,7 +172,7 @@ def display_rows(tr: TrackRecord) -> list[dict[str, str]]:
             "resolved": str(h.resolved),
             "pending": str(h.pending),
             "kinds": kinds,
-            "period": f"{h.first.isoformat()} – {h.last.isoformat()}" if h.first and h.last else "",
+            "period": f"{h.first.isoformat()}–{h.last.isoformat()}" if h.first and h.last else "",
             "brier": pair(fc.brier if fc else None, pr.brier if pr else None),
             "log": pair(fc.log if fc else None, pr.log if pr else None),
             "baseline": pair(fc.baseline if fc else None, pr.baseline if pr else None, "{:+.1f}"),
@@ -231,21 +230,23 @@ def print_tables(console: Any, tr: TrackRecord) -> None:
         title=f"Track record: {tr.resolved} resolved forecasts ({kinds}), horizon {tr.horizon_months} months",
         title_justify="left", box=None, pad_edge=False, header_style="bold",
     )
-    columns: Sequence[tuple[str, str, dict[str, Any]]] = (
-        ("hypothesis", "hypothesis", {"no_wrap": True}),
-        ("resolved", "resolved", {"justify": "right"}),
-        ("pending", "pending", {"justify": "right"}),
-        ("as of", "period", {"no_wrap": True}),
-        ("Brier (prior)", "brier", {"justify": "right"}),
-        ("log (prior)", "log", {"justify": "right"}),
-        ("baseline (prior)", "baseline", {"justify": "right"}),
-        ("RPS (prior)", "rps", {"justify": "right"}),
-        ("skill", "skill", {"justify": "right"}),
-    )
-    for title, _, kw in columns:
-        table.add_column(title, **kw)
-    for row in display_rows(tr):
-        table.add_row(*(Text(row[key]) for _, key, _ in columns))
+    for title, justify in (("hypothesis", "left"), ("resolved", "right"), ("pending", "right"), ("as of", "left"),
+                           ("", "left"), ("Brier", "right"), ("log", "right"), ("baseline", "right"),
+                           ("RPS", "right"), ("skill", "right")):
+        table.add_column(title, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    for row, h in zip(display_rows(tr), tr.hypotheses, strict=True):
+        fc, pr = h.summary.forecast, h.summary.prior
+        for label, m, first in (("forecast", fc, True), ("prior", pr, False)):
+            table.add_row(
+                *(Text(c) for c in (
+                    row["hypothesis"] if first else "", row["resolved"] if first else "",
+                    row["pending"] if first else "", row["period"] if first else "", label,
+                    num(m.brier if m else None), num(m.log if m else None),
+                    num(m.baseline if m else None, "{:+.1f}"),
+                    (num(m.rps if m else None) if h.ordered else "n/a"),
+                    row["skill"] if first else "",
+                ))
+            )
     console.print(table)
     console.print(
         Text(

@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from forecaster.store.events import EventStore
     from forecaster.store.records import StoredReport
     from forecaster.store.runs import RunRecord
+    from forecaster.workflow.track_record import TrackRecord
 
 
 SCHEMA = "forecast-brief/1"
@@ -185,6 +186,7 @@ class Brief:
     trend_since: dt.date
     alerts: tuple[AlertResult, ...]
     provenance: Mapping[str, Any] = field(default_factory=dict)
+    track_record: TrackRecord | None = None  # only when a resolution was in force by the period's end
 
     @property
     def fired(self) -> tuple[AlertResult, ...]:
@@ -318,6 +320,7 @@ def build_brief(
     )
     trend = _trend(records, result, priors.hash)
 
+    track = _track_record(store, priors, result.as_of, cutoff)
     posts = result.posteriors()
     alert_results = tuple(AlertResult(a, posts[a.hypothesis][a.state]) for a in alerts)
     d = result.diagnostics
@@ -364,7 +367,20 @@ def build_brief(
         trend_since=trend_since,
         alerts=alert_results,
         provenance=provenance,
+        track_record=track,
     )
+
+
+def _track_record(store: EventStore, priors: Priors, as_of: dt.date, known_at: dt.datetime) -> TrackRecord | None:
+    """Scores to date (forecaster.workflow.track_record): recorded updates and back-test points as of
+    `as_of` or earlier, against the resolutions recorded (and not retracted) by the period's end."""
+    from forecaster.store.resolutions import has_resolutions
+    from forecaster.workflow.track_record import KINDS_BACKFILL, track_record
+
+    if not has_resolutions(store):
+        return None
+    tr = track_record(store, priors, until=as_of, kinds=KINDS_BACKFILL, known_at=known_at)
+    return tr if tr.resolutions else None
 
 
 def _item(entry: StoredReport) -> ReportItem:
