@@ -161,9 +161,9 @@ def check_resolution(r: Resolution, hypotheses: Hypotheses | None, *, today: dt.
             f"to {r.end.isoformat()} lies in the future (today is {today.isoformat()}): "
             "a resolution records what held over a period that has passed"
         )
-    for name, value in (("rationale", r.rationale), ("source", r.source), ("analyst", r.analyst)):
+    for name, text in (("rationale", r.rationale), ("source", r.source), ("analyst", r.analyst)):
         try:
-            check_text(name, value, required=True)
+            check_text(name, text, required=True)
         except UsageError as e:
             what = {"rationale": "say why this state held", "source": "cite where that is documented",
                     "analyst": "say who resolves it"}[name]

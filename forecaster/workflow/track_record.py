@@ -259,11 +259,19 @@ def _score_hypothesis(
             outcome[hit] = states.index(r.state)
             used_by[hit] = j
     m = outcome >= 0
+    if m.any():
+        # Clipped and renormalised: the record's float noise must not make analysis.scores refuse a
+        # row; a row that is no probability vector at all (a damaged record) is skipped.
+        p_all = np.clip(np.asarray(p_rows, dtype=np.float64), 0.0, 1.0)
+        q_all = np.clip(np.asarray(q_rows, dtype=np.float64), 0.0, 1.0)
+        bad = ~(np.isfinite(p_all).all(axis=1) & np.isfinite(q_all).all(axis=1)
+                & (p_all.sum(axis=1) > 0) & (q_all.sum(axis=1) > 0))
+        skipped += int((bad & m).sum())
+        m &= ~bad
     n = int(m.sum())
     if n:
-        p = np.asarray(p_rows, dtype=np.float64)[m]
-        q = np.asarray(q_rows, dtype=np.float64)[m]
-        p /= p.sum(axis=1, keepdims=True)  # float noise of the record: each row sums to 1 exactly
+        p, q = p_all[m], q_all[m]
+        p /= p.sum(axis=1, keepdims=True)
         q /= q.sum(axis=1, keepdims=True)
         o = outcome[m]
     else:
@@ -305,7 +313,7 @@ def _score_hypothesis(
         states=states,
         ordered=ordered,
         forecasts=n_all,
-        pending=n_all - n,
+        pending=int((outcome < 0).sum()),
         summary=summary,
         calibration=cal,
         kinds=dict(sorted(counts.items())),
