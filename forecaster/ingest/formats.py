@@ -378,17 +378,21 @@ def _read_acled(path: Path) -> Generator[CodedRow, None, None]:
                         raise CodedFileError(
                             path, start, "event_date", f"{text!r} is not a date: expected 2024-03-15 or 15 March 2024"
                         ) from None
-                precision = _PRECISION.get(cells[i_prec].strip())
+                precision = _PRECISION.get(cells[i_prec]) or _PRECISION.get(cells[i_prec].strip())
                 if precision is None:
                     raise CodedFileError(
                         path, start, "time_precision", f"{cells[i_prec]!r}: expected 1 (day), 2 (week) or 3 (month)"
                     )
-                try:
-                    stamp = _unix(cells[i_ts])
-                except ValueError:
-                    raise CodedFileError(
-                        path, start, "timestamp", f"{cells[i_ts]!r} is not a unix time (whole seconds since 1970)"
-                    ) from None
+                text = cells[i_ts]
+                if text.isdigit():  # the common case, without a call
+                    stamp = int(text)
+                else:
+                    try:
+                        stamp = _unix(text)
+                    except ValueError:
+                        raise CodedFileError(
+                            path, start, "timestamp", f"{text!r} is not a unix time (whole seconds since 1970)"
+                        ) from None
                 yield CodedRow("acled", start, rid, date, precision, stamp, cells, index)
         except csv.Error as e:
             raise CodedFileError(path, start, None, f"malformed CSV: {e}") from None

@@ -318,6 +318,8 @@ class Rule:
     line: int
     fields: tuple[str, ...]
     conditions: tuple[tuple[int, Predicate], ...] = dc_field(compare=False, repr=False)
+    # (position in conditions, cell index, values) of each plain-value condition: map_rows looks rules up by one
+    exact: tuple[tuple[int, int, frozenset[str]], ...] = dc_field(default=(), compare=False, repr=False)
 
     def matches(self, row: CodedRow) -> bool:
         cells = row.cells
@@ -409,7 +411,7 @@ def load_rules_text(text: str, *, name: str, known_indicators: Iterable[str]) ->
         if r.grade_from is not None and r.grade_from not in tables:
             have = f"; the file's grade_tables: {', '.join(tables)}" if tables else "; the file has no grade_tables"
             raise fail([*loc, "grade_from"], f"no grade table for {r.grade_from!r}{did_you_mean(r.grade_from, tables)}{have}")
-        conditions: list[tuple[int, int, Predicate]] = []
+        conditions: list[tuple[int, int, Predicate, frozenset[str] | None]] = []
         for fname, value in r.match.items():
             floc = [*loc, "match", fname]
             if not isinstance(fname, str) or fname not in fields:
@@ -418,17 +420,18 @@ def load_rules_text(text: str, *, name: str, known_indicators: Iterable[str]) ->
                 raise fail(floc, f"unknown {spec.format} field {fname!r}{did_you_mean(str(fname), fields)}{elsewhere}")
             column, kind = fields[fname]
             try:
-                cost, pred = _condition(fname, column, kind, value)
+                cost, pred, exact = _condition(fname, column, kind, value)
             except ValueError as e:
                 raise fail(floc, str(e)) from None
-            conditions.append((cost, index[column], pred))
+            conditions.append((cost, index[column], pred, exact))
         conditions.sort(key=lambda c: c[0])
         grade = None if r.grade is None else parse_grade(r.grade)
         rules.append(
             Rule(
                 id=r.id, indicator=r.indicator, occurred=r.occurred, grade=grade, grade_from=r.grade_from,
                 rationale=r.rationale, citation=r.citation, line=_line_at(raw, loc), fields=tuple(r.match),
-                conditions=tuple((ix, p) for _, ix, p in conditions),
+                conditions=tuple((ix, p) for _, ix, p, _ in conditions),
+                exact=tuple((k, ix, ex) for k, (_, ix, _, ex) in enumerate(conditions) if ex is not None),
             )
         )  # fmt: skip
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
@@ -478,18 +481,22 @@ def _line_at(data: Any, loc: Sequence[int | str]) -> int:
 _FORMS = "a value, a list of values, {regex: …}, {prefix: […]} or {min: N, max: N}"
 
 
-def _condition(fname: str, column: str, kind: Kind, value: Any) -> tuple[int, Predicate]:
-    """(cost class, predicate over the raw cell) for one `field: condition`; ValueError says what is wrong."""
+_LONG_TEXT = {"notes", "source", "source_url", "actor1_name", "actor2_name"}
+
+
+def _condition(fname: str, column: str, kind: Kind, value: Any) -> tuple[int, Predicate, frozenset[str] | None]:
+    """(cost class, predicate over the raw cell, the exact values it accepts if it is a plain
+    value or list on a text field) for one `field: condition`; ValueError says what is wrong."""
     if value is None:
         raise ValueError(f"empty condition: expected {_FORMS}")
     if isinstance(value, dict):
         keys = set(value)
         if keys == {"regex"}:
-            return 3, _regex(fname, kind, value["regex"])
+            return (4 if fname in _LONG_TEXT else 3), _regex(fname, kind, value["regex"]), None
         if keys == {"prefix"}:
-            return 1, _prefix(fname, kind, value["prefix"])
+            return 1, _prefix(fname, kind, value["prefix"]), None
         if keys and keys <= {"min", "max"}:
-            return 2, _range(fname, column, kind, value.get("min"), value.get("max"))
+            return 2, _range(fname, column, kind, value.get("min"), value.get("max")), None
         bad = sorted(str(k) for k in keys - {"regex", "prefix", "min", "max"})
         if bad:
             raise ValueError(f"unknown condition {bad[0]!r}{did_you_mean(bad[0], ('regex', 'prefix', 'min', 'max'))}: expected {_FORMS}")
@@ -497,7 +504,7 @@ def _condition(fname: str, column: str, kind: Kind, value: Any) -> tuple[int, Pr
     if isinstance(value, bool):
         if kind == "number":
             raise ValueError(f"{fname} is a number: true/false apply to text fields (present or empty)")
-        return 0, (bool if value else _empty)
+        return 0, (bool if value else _empty), None
     values = value if isinstance(value, list) else [value]
     if not values:
         raise ValueError(f"empty list: expected {_FORMS}")
@@ -506,15 +513,15 @@ def _condition(fname: str, column: str, kind: Kind, value: Any) -> tuple[int, Pr
             raise ValueError(f"a list holds plain values, got {v!r}: expected {_FORMS}")
     if kind == "number":
         numbers = frozenset(_as_number(fname, v) for v in values)
-        return 2, _number_in(column, numbers)
+        return 2, _number_in(column, numbers), None
     texts = [_as_text(fname, v) for v in values]
     _check_vocabulary(fname, texts)
     if kind == "tags":
         wanted = frozenset(texts)
-        return 1, lambda cell: bool(cell) and any(t.strip() in wanted for t in cell.split(";"))
+        return 1, (lambda cell: bool(cell) and any(t.strip() in wanted for t in cell.split(";"))), None
     if len(texts) == 1:
-        return 0, texts[0].__eq__
-    return 0, frozenset(texts).__contains__
+        return 0, texts[0].__eq__, frozenset(texts)
+    return 0, frozenset(texts).__contains__, frozenset(texts)
 
 
 def _empty(cell: str) -> bool:
@@ -697,36 +704,87 @@ def report_date(event_date: dt.date, precision: int, *, today: dt.date) -> dt.da
     return min(end, today)
 
 
+Plan = list[tuple[Rule, tuple[tuple[int, Predicate], ...]]]
+
+
+def _plan(rules: Sequence[Rule]) -> tuple[int | None, dict[str, Plan], Plan]:
+    """Which rules can match a row, by one cell: the column most rules test for exact values
+    (ACLED's event_type, typically). A row whose cell names none of the values goes straight to
+    the rules that do not test that column. Rules keep the file's order; the tested condition is
+    dropped from the rules it picked, since the lookup has already checked it."""
+    everything: Plan = [(r, r.conditions) for r in rules]
+    counts: dict[int, int] = {}
+    for r in rules:
+        for ix in {ix for _, ix, _ in r.exact}:
+            counts[ix] = counts.get(ix, 0) + 1
+    if not counts:
+        return None, {}, everything
+    column = min(counts, key=lambda ix: (-counts[ix], ix))
+
+    def exact_on(r: Rule) -> frozenset[str] | None:
+        return next((values for _, ix, values in r.exact if ix == column), None)
+
+    def without(r: Rule) -> tuple[tuple[int, Predicate], ...]:
+        k = next(k for k, ix, _ in r.exact if ix == column)
+        return r.conditions[:k] + r.conditions[k + 1 :]
+
+    values = sorted({v for r in rules if (ex := exact_on(r)) is not None for v in ex})
+    table: dict[str, Plan] = {}
+    for v in values:
+        plan: Plan = []
+        for r in rules:
+            ex = exact_on(r)
+            if ex is None:
+                plan.append((r, r.conditions))
+            elif v in ex:
+                plan.append((r, without(r)))
+        table[v] = plan
+    rest: Plan = [(r, r.conditions) for r in rules if exact_on(r) is None]
+    return column, table, rest
+
+
 def map_rows(
     rows: Iterable[CodedRow], rules: Rules, file_name: str, *, today: dt.date | None = None
 ) -> Iterator[MappedRow]:
     """(row line, row id, drafts) for every row, in file order; drafts is empty for a row no rule
-    matches, and holds one draft per matching rule (all sharing the row's origin) otherwise.
-    A cell a rule cannot read (a number field that is not a number) or an event dated after
+    matches, and holds one draft per matching rule, in the rules' order, all sharing the row's
+    origin. A cell a rule cannot read (a number field that is not a number) or an event dated after
     `today` raises CodedFileError naming file_name, the row's line and the field."""
     today = today or dt.date.today()
-    compiled = [(rule, rule.conditions) for rule in rules.rules]
+    column, table, rest = _plan(rules.rules)
     fmt = rules.format
+    make_texter = _acled_texter if fmt == "acled" else _gdelt_texter
+    texter: Texter | None = None
+    layout: Mapping[str, int] | None = None
     for row in rows:
         if row.fmt != fmt:
-            raise RulesError(f"{file_name}:{row.line}: a {row.fmt} row, but the rules {rules.path} are for {fmt} (format: {fmt})")
+            raise RulesError(
+                f"{file_name}:{row.line}: a {row.fmt} row, but the rules {rules.path} are for {fmt} (format: {fmt})"
+            )
         cells = row.cells
-        hits: list[Rule] = []
+        plan = rest if column is None else table.get(cells[column], rest)
         try:
-            for rule, conditions in compiled:
+            hits: list[Rule] = []
+            for rule, conditions in plan:
                 for i, pred in conditions:
                     if not pred(cells[i]):
                         break
                 else:
                     hits.append(rule)
-            drafts = [_draft(row, rule, rules, file_name, today) for rule in hits] if hits else []
+            if not hits:
+                yield row.line, row.id, []
+                continue
+            if row.columns is not layout:
+                layout, texter = row.columns, make_texter(row.columns)
+            assert texter is not None
+            drafts = _drafts(row, hits, rules, file_name, today, texter)
         except _BadCell as e:
             raise CodedFileError(file_name, row.line, e.column, e.problem) from None
         yield row.line, row.id, drafts
 
 
 def _clean(text: str) -> str:
-    return _CONTROL.sub(" ", text)
+    return text if text.isprintable() else _CONTROL.sub(" ", text)
 
 
 def _excerpt(text: str, n: int) -> str:
@@ -734,54 +792,90 @@ def _excerpt(text: str, n: int) -> str:
     return text if len(text) <= n else text[: n - 1].rstrip() + "…"
 
 
-def _draft(row: CodedRow, rule: Rule, rules: Rules, file_name: str, today: dt.date) -> ReportDraft:
+def _drafts(
+    row: CodedRow,
+    hits: Sequence[Rule],
+    rules: Rules,
+    file_name: str,
+    today: dt.date,
+    text_of: Texter,
+) -> list[ReportDraft]:
     if row.date > today:
-        raise _BadCell(_DATE_FIELD[row.fmt], row.date.isoformat(), f"{row.date.isoformat()} lies in the future (today is {today.isoformat()})")
+        when = row.date.isoformat()
+        raise _BadCell(_DATE_FIELD[row.fmt], when, f"{when} lies in the future (today is {today.isoformat()})")
     date = report_date(row.date, row.precision, today=dt.date.max)
     capped = date > today
     date = min(date, today)
-    reliability, credibility = rules.grade_of(rule, row)
-    if row.fmt == "acled":
-        source, note, url = _acled_text(row, rule, file_name)
-    else:
-        source, note, url = _gdelt_text(row, rule, file_name)
+    source, head, body, url = text_of(row, file_name)  # once per row, whatever the number of rules
     if row.precision in (2, 3):
         span = "week" if row.precision == 2 else "month"
         end = "today, that " + span + " not being over" if capped else "the last day of that " + span
-        note += (
+        body += (
             f" Dating: ACLED time_precision {row.precision} (only the {span} is known): ACLED dates it "
             f"{row.date.isoformat()}; recorded as {date.isoformat()}, {end}, as the bundled events date imprecise events."
         )
-    return ReportDraft(
-        indicator=rule.indicator, date=date, occurred=rule.occurred, reliability=reliability, credibility=credibility,
-        source=_clean(source), note=_clean(note), url=_clean(url), origin=row.origin, source_timestamp=row.source_time,
-        rule=rule.id, row_id=row.id, line=row.line, event_date=row.date, precision=row.precision,
+    stamp = row.source_time
+    return [
+        ReportDraft(
+            indicator=rule.indicator, date=date, occurred=rule.occurred, reliability=grade[0], credibility=grade[1],
+            source=source, note=f"{head}, rule {rule.id}: {body}", url=url, origin=row.origin, source_timestamp=stamp,
+            rule=rule.id, row_id=row.id, line=row.line, event_date=row.date, precision=row.precision,
+        )  # fmt: skip
+        for rule in hits
+        for grade in (rules.grade_of(rule, row),)
+    ]
+
+
+Texter = Callable[[CodedRow, str], tuple[str, str, str, str]]
+
+
+def _acled_texter(columns: Mapping[str, int]) -> Texter:
+    """(source, the note's head, the note's body, url) for ACLED rows laid out as `columns`;
+    built once per file (its column order), since it runs for every matched row."""
+    i_src, i_loc, i_adm2, i_adm1, i_cty, i_type, i_sub, i_a1, i_a2, i_dead, i_notes = (
+        columns[c]
+        for c in ("source", "location", "admin2", "admin1", "country", "event_type", "sub_event_type", "actor1",
+                  "actor2", "fatalities", "notes")
     )  # fmt: skip
 
+    def text(row: CodedRow, file_name: str) -> tuple[str, str, str, str]:
+        c = row.cells
+        outlets = _excerpt(c[i_src], 200)
+        source = f"ACLED {row.id}, {file_name}; coded from {outlets}" if outlets else f"ACLED {row.id}, {file_name}"
+        place: list[str] = []
+        for v in (c[i_loc], c[i_adm2], c[i_adm1], c[i_cty]):
+            v = v.strip()
+            if v and v not in place:
+                place.append(v)
+        parts = [
+            f"{c[i_type]} / {c[i_sub]}" if c[i_sub] else c[i_type],
+            ", ".join(place),
+            f"{c[i_a1]} v {c[i_a2]}" if c[i_a2] else c[i_a1],
+            f"{c[i_dead].strip() or '0'} fatalities",
+        ]
+        body = "; ".join([p for p in parts if p]) + "."
+        notes = _excerpt(c[i_notes], NOTE_EXCERPT)
+        if notes:
+            body += " ACLED notes: " + notes
+        return _clean(source), _clean(f"{file_name} line {row.line}, ACLED {row.id}"), _clean(body), ""
 
-def _acled_text(row: CodedRow, rule: Rule, file_name: str) -> tuple[str, str, str]:
-    g = row.get
-    outlets = _excerpt(g("source"), 200)
-    source = f"ACLED {row.id}, {file_name}" + (f"; coded from {outlets}" if outlets else "")
-    place = ", ".join(dict.fromkeys(p for p in (g("location"), g("admin2"), g("admin1"), g("country")) if p.strip()))
-    what = " / ".join(p for p in (g("event_type"), g("sub_event_type")) if p.strip())
-    actors = " v ".join(p for p in (g("actor1"), g("actor2")) if p.strip())
-    notes = _excerpt(g("notes"), NOTE_EXCERPT)
-    parts = [what, place, actors, f"{g('fatalities') or '0'} fatalities"]
-    note = f"{file_name} line {row.line}, ACLED {row.id}, rule {rule.id}: " + "; ".join(p for p in parts if p) + "."
-    if notes:
-        note += f" ACLED notes: {notes}"
-    return source, note, ""
+    return text
 
 
-def _gdelt_text(row: CodedRow, rule: Rule, file_name: str) -> tuple[str, str, str]:
-    g = row.get
+def _gdelt_texter(columns: Mapping[str, int]) -> Texter:
+    return _gdelt_text
+
+
+def _gdelt_text(row: CodedRow, file_name: str) -> tuple[str, str, str, str]:
+    """(source, the note's head, the note's body, url) for a GDELT row."""
+    cells, ix = row.cells, row.columns
+
+    def g(column: str) -> str:
+        return cells[ix[column]]
+
     source = f"GDELT 2.0 event {row.id}, {file_name}"
-    actor1 = g("Actor1Name") or g("Actor1Code")
-    actor2 = g("Actor2Name") or g("Actor2Code")
-    actors = " -> ".join(a for a in (actor1, actor2) if a)
-    place = g("ActionGeo_FullName")
-    country = g("ActionGeo_CountryCode")
+    actors = " -> ".join(a for a in (g("Actor1Name") or g("Actor1Code"), g("Actor2Name") or g("Actor2Code")) if a)
+    place, country = g("ActionGeo_FullName"), g("ActionGeo_CountryCode")
     parts = [
         f"CAMEO {g('EventCode')}",
         f"QuadClass {g('QuadClass')}",
@@ -790,5 +884,5 @@ def _gdelt_text(row: CodedRow, rule: Rule, file_name: str) -> tuple[str, str, st
         actors,
         f"at {place} ({country})" if place else (f"in {country}" if country else ""),
     ]
-    note = f"{file_name} line {row.line}, GDELT event {row.id}, rule {rule.id}: " + "; ".join(p for p in parts if p) + "."
-    return source, note, g("SOURCEURL")
+    body = "; ".join(p for p in parts if p) + "."
+    return _clean(source), _clean(f"{file_name} line {row.line}, GDELT event {row.id}"), _clean(body), _clean(g("SOURCEURL"))
