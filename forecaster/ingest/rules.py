@@ -43,9 +43,10 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+import yaml
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from forecaster.errors import EvidenceError, did_you_mean
 from forecaster.evidence import DEFAULT_GRADES, Report, parse_grade
@@ -155,39 +156,27 @@ def _grade(v: str) -> str:
     return f"{r}{c}"
 
 
+Grade = Annotated[str, AfterValidator(_grade)]
+
+
 class ThresholdSpec(_Strict):
     min: float
-    grade: str
-
-    @field_validator("grade")
-    @classmethod
-    def _g(cls, v: str) -> str:
-        return _grade(v)
+    grade: Grade
 
 
 class GradeTableSpec(_Strict):
     """How a field's value sets the grade: a table of values (text) or thresholds (a number)."""
 
-    values: dict[str, str] | None = None
+    values: dict[str, Grade] | None = None
     thresholds: list[ThresholdSpec] | None = None
-    default: str
+    default: Grade
     rationale: str
     citation: str | None = None
-
-    @field_validator("default")
-    @classmethod
-    def _d(cls, v: str) -> str:
-        return _grade(v)
 
     @field_validator("rationale")
     @classmethod
     def _r(cls, v: str) -> str:
         return _text(v)
-
-    @field_validator("values")
-    @classmethod
-    def _values(cls, v: dict[str, str] | None) -> dict[str, str] | None:
-        return None if v is None else {k: _grade(g) for k, g in v.items()}
 
     @model_validator(mode="after")
     def _one_kind(self) -> GradeTableSpec:
@@ -205,15 +194,10 @@ class RuleSpec(_Strict):
     match: dict[str, Any] = Field(min_length=1)
     indicator: str
     occurred: bool = True
-    grade: str | None = None
+    grade: Grade | None = None
     grade_from: str | None = None
     rationale: str
     citation: str
-
-    @field_validator("grade")
-    @classmethod
-    def _g(cls, v: str | None) -> str | None:
-        return None if v is None else _grade(v)
 
     @field_validator("rationale", "citation")
     @classmethod
@@ -369,11 +353,11 @@ def load_rules_text(text: str, *, name: str, known_indicators: Iterable[str]) ->
     raw = load_yaml_text(text, name=name, error=RulesError)
     if not isinstance(raw, dict):
         raise RulesError(f"{name}: expected a mapping at the top level (format, description, rules), got {type(raw).__name__}")
-    spec = _validate(raw, name)
+    spec = _validate(raw, name, text)
     known = set(known_indicators)
 
     def fail(loc: Sequence[int | str], msg: str) -> RulesError:
-        line = _line_at(raw, loc)
+        line = _line_at(text, loc)
         return RulesError(f"{name}:{line}: {_loc_text(loc)}: {msg}" if line else f"{name}: {_loc_text(loc)}: {msg}")
 
     fields = FIELDS[spec.format]
@@ -429,7 +413,7 @@ def load_rules_text(text: str, *, name: str, known_indicators: Iterable[str]) ->
         rules.append(
             Rule(
                 id=r.id, indicator=r.indicator, occurred=r.occurred, grade=grade, grade_from=r.grade_from,
-                rationale=r.rationale, citation=r.citation, line=_line_at(raw, loc), fields=tuple(r.match),
+                rationale=r.rationale, citation=r.citation, line=getattr(raw["rules"][i], "line", 0), fields=tuple(r.match),
                 conditions=tuple((ix, p) for _, ix, p, _ in conditions),
                 exact=tuple((k, ix, ex) for k, (_, ix, _, ex) in enumerate(conditions) if ex is not None),
             )
@@ -438,11 +422,13 @@ def load_rules_text(text: str, *, name: str, known_indicators: Iterable[str]) ->
     return Rules(name, spec.format, spec.description, tuple(rules), tables, digest)
 
 
-def _validate(raw: dict[str, Any], name: str) -> RulesSpec:
+def _validate(raw: dict[str, Any], name: str, text: str) -> RulesSpec:
     try:
         return RulesSpec.model_validate(raw)
     except ValidationError as e:
-        first = e.errors()[0]
+        errors = e.errors()
+        # an unknown key is most often a misspelt one, whose absence pydantic also reports: name the typo
+        first = next((x for x in errors if x["type"] == "extra_forbidden"), errors[0])
         loc = [p for p in first["loc"] if not (isinstance(p, str) and p.startswith(("function-", "union[")))]
         loc = [p for p in loc if p not in ("float", "str", "int", "bool", "literal['acled','gdelt']")]
         msg = first["msg"].removeprefix("Value error, ")
@@ -452,7 +438,7 @@ def _validate(raw: dict[str, Any], name: str) -> RulesSpec:
         elif first["type"] == "missing":
             msg = "missing: this field is required"
         more = f" (and {e.error_count() - 1} more)" if e.error_count() > 1 else ""
-        line = _line_at(raw, loc)
+        line = _line_at(text, loc)
         where = f"{name}:{line}" if line else name
         raise RulesError(f"{where}: {_loc_text(loc)}: {msg}{more}") from None
 
@@ -464,16 +450,26 @@ def _loc_text(loc: Sequence[int | str]) -> str:
     return out or "(top level)"
 
 
-def _line_at(data: Any, loc: Sequence[int | str]) -> int:
-    line = getattr(data, "line", 0)
-    node = data
+def _line_at(text: str, loc: Sequence[int | str]) -> int:
+    """The line of the deepest key or item of `loc` in the YAML text (0 if none). Runs only on
+    the error path, on text the safe loader has already accepted; composing does not expand aliases."""
+    try:
+        node: Any = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return 0
+    line = node.start_mark.line + 1 if node is not None else 0
     for part in loc:
-        try:
-            node = node[part]
-        except (KeyError, IndexError, TypeError):
+        if isinstance(node, yaml.MappingNode):
+            hit = next(((k, v) for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == str(part)), None)
+            if hit is None:
+                break
+            line, node = hit[0].start_mark.line + 1, hit[1]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
             break
-        line = getattr(node, "line", line)
-    return int(line)
+    return line
 
 
 # ----------------------------------------------------------------------------- conditions
@@ -551,6 +547,8 @@ def _check_vocabulary(fname: str, texts: Sequence[str]) -> None:
             raise ValueError(f"{t!r} is not an ACLED {fname}{did_you_mean(t, vocab)}; expected one of: {', '.join(sorted(vocab))}")
         if fname in _CAMEO_FIELDS and not _CAMEO.match(t):
             raise ValueError(f"{t!r} is not a CAMEO event code (1–4 digits, quoted, e.g. '190' or '043')")
+        if fname in _FIPS_FIELDS and t == "XK":
+            raise ValueError("'XK' is the ISO code for Kosovo; GDELT geography is FIPS 10-4, where Kosovo is KV")
         if fname in _FIPS_FIELDS and not _FIPS.match(t):
             raise ValueError(
                 f"{t!r} is not a FIPS 10-4 country code: GDELT geography uses two capital letters "
