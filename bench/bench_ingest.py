@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from forecaster.ingest import ACLED_COLUMNS, DryRun, load_rules, map_rows, read_coded  # noqa: E402
-from forecaster.priors import load_priors  # noqa: E402
+from forecaster.model.loading import load_priors  # noqa: E402
 
 TARGET_S = 3.0
 EVENTS = [

@@ -19,8 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from forecaster.errors import EvidenceError
-from forecaster.evidence import report_from_mapping
+from forecaster.core.errors import EvidenceError
 from forecaster.ingest import (
     ACLED_COLUMNS,
     GDELT_COLUMNS,
@@ -36,8 +35,9 @@ from forecaster.ingest import (
     read_coded,
     read_deletions,
 )
-from forecaster.ingest.rules import report_date
-from forecaster.priors import load_priors
+from forecaster.ingest.mapping import report_date
+from forecaster.model.evidence import report_from_mapping
+from forecaster.model.loading import load_priors
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).parent / "data" / "ingest"
@@ -328,7 +328,7 @@ def test_bundled_rules_validate_against_the_bundled_catalogue(acled_rules, gdelt
 
 
 def test_bundled_rules_cite_passages_of_the_seed_papers(acled_rules, gdelt_rules) -> None:  # type: ignore[no-untyped-def]
-    from forecaster.audit import citation_problem, load_seeds
+    from forecaster.analysis.seeds import citation_problem, load_seeds
 
     seeds = load_seeds(SEEDS) if SEEDS.is_dir() and any(SEEDS.glob("*.txt")) else None
     for rules in (acled_rules, gdelt_rules):
@@ -658,7 +658,7 @@ def test_dry_run_keeps_at_most_n_examples(tmp_path: Path, known: set[str]) -> No
 def test_ingest_imports_no_store_and_no_sampler() -> None:
     code = (
         "import sys, forecaster.ingest; "
-        "bad = [m for m in ('forecaster.store', 'forecaster.workspace', 'pymc', 'arviz', 'sqlite3') if m in sys.modules]; "
+        "bad = [m for m in ('forecaster.store', 'forecaster.core.workspace', 'pymc', 'arviz', 'sqlite3') if m in sys.modules]; "
         "print(bad); sys.exit(1 if bad else 0)"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,

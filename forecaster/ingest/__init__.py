@@ -1,6 +1,6 @@
 """Coded event data in: ACLED and GDELT exports mapped onto the indicator catalogue by reviewable rules.
 
-Imports only forecaster.core/model-level modules (errors, yamlio, evidence); knows nothing of the store.
+May import: core and model only (errors, yamlio, evidence); knows nothing of the store.
 
 The pieces, in the order an import uses them (issue 15):
 
@@ -18,6 +18,7 @@ it is reached, so a caller that writes all or nothing consumes the whole file be
 
 from __future__ import annotations
 
+from forecaster.ingest.conditions import RulesError
 from forecaster.ingest.dryrun import DryRun, DryRunResult, RuleTally
 from forecaster.ingest.formats import (
     ACLED_COLUMNS,
@@ -32,16 +33,8 @@ from forecaster.ingest.formats import (
     read_coded,
     read_deletions,
 )
-from forecaster.ingest.rules import (
-    ReportDraft,
-    Rule,
-    Rules,
-    RulesError,
-    check_format,
-    load_rules,
-    load_rules_text,
-    map_rows,
-)
+from forecaster.ingest.mapping import ReportDraft, check_format, map_rows
+from forecaster.ingest.rules import Rule, Rules, load_rules, load_rules_text
 
 __all__ = [
     "ACLED_COLUMNS",

@@ -7,7 +7,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from forecaster.ingest.rules import MappedRow, ReportDraft, Rules
+from forecaster.ingest.mapping import MappedRow, ReportDraft
+from forecaster.ingest.rules import Rules
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Literal
 
-from forecaster.errors import EvidenceError, did_you_mean
+from forecaster.core.errors import EvidenceError, did_you_mean
 
 CodedFormat = Literal["acled", "gdelt"]
 FileKind = Literal["acled", "gdelt", "acled-deletions"]
