@@ -237,8 +237,8 @@ def test_sampler_is_the_only_module_importing_pymc() -> None:
     root = Path(__file__).parent.parent / "forecaster"
     offenders = []
     for path in root.rglob("*.py"):
-        if path.name == "sampler.py":
-            continue
+        if path.relative_to(root).as_posix() in ("inference/sampler.py", "inference/pymc_adapter.py"):
+            continue  # the sampler, and the adapter that holds the PyMC internals it relies on (issue 11)
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
             if isinstance(node, ast.ImportFrom) and node.module:

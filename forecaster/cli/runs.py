@@ -135,12 +135,11 @@ def history(
         from forecaster.inference.settings import DEFAULT_SEED
         from forecaster.model.evidence import check_date
         from forecaster.model.loading import load_priors
+        from forecaster.workflow.backfill import backfill_weekly
 
         until = dt.date.today() if as_of is None else _check_as_of(as_of, check_date)
-        from forecaster.workflow import backfill as backfill_job
-
         priors = load_priors(ws.priors_dir)
-        done = backfill_job.backfill_weekly(ws, priors, until=until, seed=DEFAULT_SEED)
+        done = backfill_weekly(ws, priors, until=until, seed=DEFAULT_SEED)
         if done.first is None:
             _say("backfill: the store holds no reports in force; nothing to compute")
         else:

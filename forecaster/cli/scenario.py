@@ -139,26 +139,33 @@ def run(
     Example:  forecast scenario run kfor_drawdown serbia_turns_east --json
     """
     from forecaster.inference.scenarios import find_scenarios
-    from forecaster.inference.settings import DEFAULT_SEED
     from forecaster.model.loading import load_priors
-    from forecaster.workflow.updating import run_scenarios
 
     ws = workspace(ctx)
     priors = load_priors(ws.priors_dir)
-    when = as_of_date(as_of)
     chosen = find_scenarios(ws.scenarios_dir, names, known=priors.indicator_ids)
     kwargs = {k: v for k, v in {"draws": draws, "tune": tune, "chains": chains}.items() if v is not None}
-    with _status("scenarios…", quiet=as_json or exact) as status:
+    _compare(ws, priors, chosen, as_of_date(as_of), seed=seed, exact=exact, sampler_kwargs=kwargs,
+             resample=resample, as_json=as_json, status="scenarios…")
+
+
+def _compare(ws: Any, priors: Any, scenarios: list[Any], when: Any, *, seed: int | None, exact: bool,
+             as_json: bool, status: str, sampler_kwargs: dict[str, int] | None = None, resample: bool = False) -> None:
+    """Run scenarios on the recorded evidence and print the comparison (scenario run and whatif)."""
+    from forecaster.inference.settings import DEFAULT_SEED
+    from forecaster.workflow.updating import run_scenarios
+
+    with _status(status, quiet=as_json or exact) as shown:
         comparison = run_scenarios(
             ws,
             priors,
-            chosen,
+            scenarios,
             as_of=when,
             seed=DEFAULT_SEED if seed is None else seed,
             exact=exact,
-            sampler_kwargs=kwargs,
+            sampler_kwargs=sampler_kwargs,
             resample=resample,
-            progress=None if status is None else status.update,
+            progress=None if shown is None else shown.update,
         )
     _emit(comparison, as_json=as_json)
 
@@ -312,10 +319,8 @@ def whatif(
     Example:  forecast whatif armed_incident_north_kosovo infrastructure_sabotage@A2 csto_move:no
     """
     from forecaster.inference.scenarios import parse_hypothetical, whatif_scenario
-    from forecaster.inference.settings import DEFAULT_SEED
     from forecaster.model.evidence import parse_grade
     from forecaster.model.loading import load_priors
-    from forecaster.workflow.updating import run_scenarios
 
     try:
         parse_grade(grade)
@@ -328,17 +333,8 @@ def whatif(
         parse_hypothetical(token, known=priors.indicator_ids, occurred=not not_occurred, grade=grade, today=when)
         for token in reports
     ]
-    with _status("sampling…", quiet=as_json or not sample) as status:
-        comparison = run_scenarios(
-            ws,
-            priors,
-            [whatif_scenario(typed)],
-            as_of=when,
-            seed=DEFAULT_SEED if seed is None else seed,
-            exact=not sample,
-            progress=None if status is None else status.update,
-        )
-    _emit(comparison, as_json=as_json)
+    _compare(ws, priors, [whatif_scenario(typed)], when, seed=seed, exact=not sample, as_json=as_json,
+             status="sampling…")
 
 
 # ----------------------------------------------------------------------------- collect

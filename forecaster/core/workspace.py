@@ -56,8 +56,9 @@ def init_workspace(target: Path, *, force: bool = False) -> Workspace:
     if (target / "priors").exists() and not force:
         raise UsageError(f"{target} already holds priors/; use --force to overwrite the bundled files")
     target.mkdir(parents=True, exist_ok=True)
-    for sub in ("priors", "scenarios"):
-        shutil.copytree(src / sub, target / sub, dirs_exist_ok=True)
+    for sub in ("priors", "scenarios", "rules"):  # rules/: the bundled ACLED/GDELT mapping rules
+        if (src / sub).is_dir():
+            shutil.copytree(src / sub, target / sub, dirs_exist_ok=True)
     gitignore = target / ".gitignore"
     if not gitignore.exists():
         gitignore.write_text("forecast.db*\nruns/\nbriefs/\n", encoding="utf-8")
