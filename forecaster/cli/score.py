@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from forecaster.cli.common import date_option, err, handle_errors, out, print_json, workspace
+from forecaster.cli.common import date_option, err, handle_errors, out, workspace
 from forecaster.core.errors import ForecastError, UsageError, did_you_mean
 
 
@@ -83,7 +83,7 @@ def score(
     if job.backfill_points is not None:
         _say(f"backfill: {job.backfill_points} weekly points, {job.backfill_added} new")
     if as_json:
-        print_json(render.track_record_json(tr))
+        sys.stdout.write(render.dumps_json(tr))
     elif as_csv:
         render.write_csv(sys.stdout, tr)
     elif tr.resolved:

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
+import numpy.typing as npt
 
 from forecaster.analysis.scores import (
     Calibration,
@@ -42,7 +43,7 @@ from forecaster.analysis.scores import (
     rps,
     score_summary,
 )
-from forecaster.store.resolutions import StoredResolution, forecast_rows, list_resolutions
+from forecaster.store.resolutions import StoredResolution, forecast_runs, forecast_states, list_resolutions
 
 if TYPE_CHECKING:
     from forecaster.core.workspace import Workspace
@@ -85,6 +86,42 @@ class ScoredForecast:
     prior_rps: float | None
 
 
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True, eq=False)
+class ScoredTable:
+    """The resolved forecasts of one hypothesis as columns (row i is one forecast, oldest as-of
+    first): 10,000 of them cost a few arrays, not 10,000 objects. `rows()` gives ScoredForecasts."""
+
+    run_ids: tuple[str, ...]
+    kinds: tuple[str, ...]
+    as_of: tuple[dt.date, ...]
+    horizon_end: tuple[dt.date, ...]
+    resolution_ids: tuple[str, ...]
+    observed: npt.NDArray[np.intp]  # state index
+    forecast: FloatArray  # (n, K)
+    prior: FloatArray
+    scores: Mapping[str, FloatArray]  # brier, log, baseline[, rps], and prior_… the same, each (n,)
+
+    def __len__(self) -> int:
+        return len(self.run_ids)
+
+    def rows(self, hypothesis: str, states: Sequence[str]) -> list[ScoredForecast]:
+        sc = {k: v.tolist() for k, v in self.scores.items()}
+        fc, pr, obs = self.forecast.tolist(), self.prior.tolist(), self.observed.tolist()
+        none: list[None] = [None] * len(self)
+        return [
+            ScoredForecast(
+                self.run_ids[i], self.kinds[i], self.as_of[i], self.horizon_end[i], hypothesis, self.resolution_ids[i],
+                states[obs[i]], tuple(fc[i]), tuple(pr[i]), sc["brier"][i], sc["log"][i], sc["baseline"][i],
+                sc.get("rps", none)[i], sc["prior_brier"][i], sc["prior_log"][i], sc["prior_baseline"][i],
+                sc.get("prior_rps", none)[i],
+            )
+            for i in range(len(self))
+        ]
+
+
 @dataclass(frozen=True)
 class HypothesisRecord:
     """The track record of one hypothesis."""
@@ -101,7 +138,8 @@ class HypothesisRecord:
     first: dt.date | None  # as-of dates of the resolved forecasts
     last: dt.date | None
     resolutions: tuple[str, ...]  # ids of the resolutions that resolved at least one forecast
-    skipped: int = 0  # runs recorded with other states for this hypothesis (older priors): not scored
+    skipped: int = 0  # runs recorded with other states for this hypothesis (older priors), or damaged
+    table: ScoredTable | None = field(default=None, compare=False, repr=False)
 
     @property
     def resolved(self) -> int:
@@ -118,7 +156,6 @@ class TrackRecord:
     resolutions: tuple[StoredResolution, ...]  # in force
     retracted: int  # resolutions retracted (they resolve nothing)
     hypotheses: tuple[HypothesisRecord, ...]
-    forecasts: tuple[ScoredForecast, ...] = field(default=())
 
     @property
     def resolved(self) -> int:
@@ -132,33 +169,60 @@ class TrackRecord:
     def considered(self) -> int:
         return sum(h.forecasts for h in self.hypotheses)
 
+    @property
+    def forecasts(self) -> list[ScoredForecast]:
+        """Every resolved forecast, by as-of date, hypothesis and run id."""
+        out = [f for h in self.hypotheses if h.table is not None for f in h.table.rows(h.hypothesis, h.states)]
+        out.sort(key=lambda f: (f.as_of, f.hypothesis, f.run_id))
+        return out
+
     def calibrations(self) -> dict[str, Calibration]:
         """hypothesis -> calibration, for the hypotheses with a resolved forecast (the diagram's series)."""
         return {h.hypothesis: h.calibration for h in self.hypotheses if h.resolved}
 
 
-def _select(
-    rows: Sequence[tuple[str, str, str, str, str, str, str, float, float]],
-) -> dict[str, tuple[str, dt.date, dict[str, dict[str, tuple[float, float]]]]]:
-    """run_id -> (kind, as_of, hypothesis -> state -> (prior, posterior)); backfill points one per as-of date
-    (the last recorded: rows come ordered by as-of, recording time, run id)."""
-    runs: dict[str, tuple[str, dt.date, dict[str, dict[str, tuple[float, float]]]]] = {}
+@dataclass(frozen=True)
+class _Runs:
+    """The selected runs in order: ids, kinds, as-of dates (and their ordinals and horizon ends)."""
+
+    index: Mapping[str, int]
+    ids: list[str]
+    kinds: list[str]
+    days: list[dt.date]
+    start: npt.NDArray[np.int64]  # as-of ordinals
+    end: npt.NDArray[np.int64]  # horizon-end ordinals
+    ends: list[dt.date]
+
+
+def _select(rows: Sequence[tuple[str, str, str, str]], horizon: int) -> _Runs:
+    """Runs in as-of order; backfill points one per as-of date, the last recorded (rows come
+    ordered by as-of, recording time, run id)."""
+    chosen: dict[str, tuple[str, str]] = {}
     backfill_at: dict[str, str] = {}
-    dates: dict[str, dt.date] = {}
-    for run_id, kind, as_of, _recorded, _ph, hyp, state, prior, post in rows:
-        entry = runs.get(run_id)
-        if entry is None:
-            day = dates.get(as_of)
-            if day is None:
-                day = dates[as_of] = dt.date.fromisoformat(as_of)
-            entry = runs[run_id] = (kind, day, {})
-            if kind == "backfill":
-                held = backfill_at.get(as_of)
-                if held is not None:
-                    del runs[held]
-                backfill_at[as_of] = run_id
-        entry[2].setdefault(hyp, {})[state] = (prior, post)
-    return runs
+    for run_id, kind, as_of, _recorded in rows:
+        if kind == "backfill":
+            held = backfill_at.get(as_of)
+            if held is not None:
+                del chosen[held]
+            backfill_at[as_of] = run_id
+        chosen[run_id] = (kind, as_of)
+    order = sorted(chosen.items(), key=lambda kv: (kv[1][1], kv[0]))
+    dates: dict[str, tuple[dt.date, dt.date]] = {}
+    for _, (_, as_of) in order:
+        if as_of not in dates:
+            d = dt.date.fromisoformat(as_of)
+            dates[as_of] = (d, add_months(d, horizon))
+    days = [dates[a][0] for _, (_, a) in order]
+    ends = [dates[a][1] for _, (_, a) in order]
+    return _Runs(
+        index={rid: i for i, (rid, _) in enumerate(order)},
+        ids=[rid for rid, _ in order],
+        kinds=[k for _, (k, _) in order],
+        days=days,
+        start=np.fromiter((d.toordinal() for d in days), dtype=np.int64, count=len(days)),
+        end=np.fromiter((d.toordinal() for d in ends), dtype=np.int64, count=len(ends)),
+        ends=ends,
+    )
 
 
 def track_record(
@@ -177,28 +241,31 @@ def track_record(
     horizon = priors.horizon_months
     stored = list_resolutions(store, hypothesis=hypothesis, include_retracted=True, known_at=known_at)
     in_force = tuple(e for e in stored if not e.retracted)
-    retracted = len(stored) - len(in_force)
-    rows: list[tuple[str, str, str, str, str, str, str, float, float]] = []
+    window = {"evidence": STORE_EVIDENCE, "since": since, "until": until}
+    rows: list[tuple[str, str, str, str]] = []
     if "update" in kinds:
-        rows += forecast_rows(
-            store, kinds=("update",), evidence=STORE_EVIDENCE, hypothesis=hypothesis, since=since, until=until
-        )
+        rows += forecast_runs(store, kinds=("update",), **window)  # type: ignore[arg-type]
     if "backfill" in kinds:
-        rows += forecast_rows(
-            store, kinds=("backfill",), evidence=STORE_EVIDENCE, hypothesis=hypothesis, since=since, until=until,
-            priors_hash=priors.hash,
-        )
-    runs = _select(rows)
-    ends: dict[dt.date, dt.date] = {}
-    records: list[HypothesisRecord] = []
-    scored: list[ScoredForecast] = []
-    for node in priors.hypotheses:
-        if hypothesis is not None and node.id != hypothesis:
-            continue
-        rec, items = _score_hypothesis(node, runs, in_force, horizon, bins, ends)
-        records.append(rec)
-        scored += items
-    scored.sort(key=lambda f: (f.as_of, f.hypothesis, f.run_id))
+        rows += forecast_runs(store, kinds=("backfill",), priors_hash=priors.hash, **window)  # type: ignore[arg-type]
+    runs = _select(rows, horizon)
+    nodes = [h for h in priors.hypotheses if hypothesis is None or h.id == hypothesis]
+    shape = {h.id: tuple(h.states) for h in nodes}
+    recorded = forecast_states(store, shape, kinds=tuple(kinds), **window) if runs.ids else []  # type: ignore[arg-type]
+    # The runs in as-of order, and their numbers as one array (None, for a state not recorded: NaN).
+    where = np.fromiter((runs.index.get(r[0], -1) for r in recorded), dtype=np.intp, count=len(recorded))
+    width = sum(1 + 2 * len(s) for s in shape.values())
+    nums = np.asarray([r[1:] for r in recorded], dtype=np.float64).reshape(len(recorded), width)
+    chosen = where >= 0
+    where, nums = where[chosen], nums[chosen]
+    order = np.argsort(where, kind="stable")
+    where, nums = where[order], nums[order]
+    records = []
+    col = 0
+    for node in nodes:
+        k = len(node.states)
+        mine = [e for e in in_force if e.resolution.hypothesis == node.id and e.resolution.state in node.states]
+        records.append(_score_hypothesis(node, runs, where, nums[:, col : col + 1 + 2 * k], mine, bins))
+        col += 1 + 2 * k
     return TrackRecord(
         horizon_months=horizon,
         bins=bins,
@@ -206,123 +273,89 @@ def track_record(
         since=since,
         until=until,
         resolutions=in_force,
-        retracted=retracted,
+        retracted=len(stored) - len(in_force),
         hypotheses=tuple(records),
-        forecasts=tuple(scored),
     )
 
 
 def _score_hypothesis(
     node: HypothesisNode,
-    runs: Mapping[str, tuple[str, dt.date, dict[str, dict[str, tuple[float, float]]]]],
+    runs: _Runs,
+    where: npt.NDArray[np.intp],
+    nums: FloatArray,
     resolutions: Sequence[StoredResolution],
-    horizon: int,
     bins: int,
-    ends: dict[dt.date, dt.date],
-) -> tuple[HypothesisRecord, list[ScoredForecast]]:
+) -> HypothesisRecord:
+    """`where[i]`: run i's place in `runs`; `nums[i]`: states recorded for this hypothesis, K priors, K posteriors."""
     hid, states, ordered = node.id, tuple(node.states), node.ordered
     k = len(states)
-    ids: list[str] = []
-    kinds: list[str] = []
-    days: list[dt.date] = []
-    p_rows: list[list[float]] = []
-    q_rows: list[list[float]] = []
-    skipped = 0
-    for run_id, (kind, day, by_hyp) in runs.items():
-        got = by_hyp.get(hid)
-        if got is None:
-            continue
-        if len(got) != k or any(s not in got for s in states):
-            skipped += 1
-            continue
-        ids.append(run_id)
-        kinds.append(kind)
-        days.append(day)
-        q_rows.append([got[s][0] for s in states])
-        p_rows.append([got[s][1] for s in states])
-    n_all = len(ids)
+    recorded = nums[:, 0] > 0
+    where, nums = where[recorded], nums[recorded]
+    q_all = np.clip(nums[:, 1 : 1 + k], 0.0, 1.0)
+    p_all = np.clip(nums[:, 1 + k :], 0.0, 1.0)
+    # A run recorded with other states for this hypothesis (older priors), or a damaged row: not scored.
+    valid = (
+        (nums[:, 0] == k) & np.isfinite(p_all).all(axis=1) & np.isfinite(q_all).all(axis=1)
+        & (p_all.sum(axis=1) > 0) & (q_all.sum(axis=1) > 0)
+    )
+    skipped = int((~valid).sum())
+    where, p_all, q_all = where[valid], p_all[valid], q_all[valid]
+    n_all = len(where)
     outcome = np.full(n_all, -1, dtype=np.intp)
     used_by = np.full(n_all, -1, dtype=np.intp)
-    mine = [e for e in resolutions if e.resolution.hypothesis == hid and e.resolution.state in states]
-    horizon_ends: list[dt.date] = []
-    if n_all and mine:
-        for d in days:
-            end = ends.get(d)
-            if end is None:
-                end = ends[d] = add_months(d, horizon)
-            horizon_ends.append(end)
-        start_o = np.fromiter((d.toordinal() for d in days), dtype=np.int64, count=n_all)
-        end_o = np.fromiter((e.toordinal() for e in horizon_ends), dtype=np.int64, count=n_all)
-        for j, e in enumerate(mine):
-            r = e.resolution
-            hit = (outcome < 0) & (start_o >= r.start.toordinal()) & (end_o <= r.end.toordinal())
-            outcome[hit] = states.index(r.state)
-            used_by[hit] = j
+    start, end = runs.start[where], runs.end[where]
+    for j, e in enumerate(resolutions):
+        r = e.resolution
+        hit = (outcome < 0) & (start >= r.start.toordinal()) & (end <= r.end.toordinal())
+        outcome[hit] = states.index(r.state)
+        used_by[hit] = j
     m = outcome >= 0
-    if m.any():
-        # Clipped and renormalised: the record's float noise must not make analysis.scores refuse a
-        # row; a row that is no probability vector at all (a damaged record) is skipped.
-        p_all = np.clip(np.asarray(p_rows, dtype=np.float64), 0.0, 1.0)
-        q_all = np.clip(np.asarray(q_rows, dtype=np.float64), 0.0, 1.0)
-        bad = ~(np.isfinite(p_all).all(axis=1) & np.isfinite(q_all).all(axis=1)
-                & (p_all.sum(axis=1) > 0) & (q_all.sum(axis=1) > 0))
-        skipped += int((bad & m).sum())
-        m &= ~bad
     n = int(m.sum())
-    if n:
-        p, q = p_all[m], q_all[m]
-        p /= p.sum(axis=1, keepdims=True)
-        q /= q.sum(axis=1, keepdims=True)
-        o = outcome[m]
-    else:
-        p = q = np.zeros((0, k))
-        o = np.zeros(0, dtype=np.intp)
+    p, q, o = p_all[m], q_all[m], outcome[m]
+    # Renormalised: the record's float noise must not make analysis.scores refuse a row.
+    p /= p.sum(axis=1, keepdims=True) if n else 1.0
+    q /= q.sum(axis=1, keepdims=True) if n else 1.0
     summary = score_summary(p, q, o, ordered=ordered)
     cal = calibration(p, o, bins, states=states)
-    items: list[ScoredForecast] = []
+    table = None
     counts: dict[str, int] = {}
-    used: set[str] = set()
+    used: tuple[str, ...] = ()
     first = last = None
     if n:
-        sb, sl, sbase = brier(p, o), log_score(p, o), baseline_score(p, o)
-        pb, pl, pbase = brier(q, o), log_score(q, o), baseline_score(q, o)
-        sr = rps(p, o) if ordered else None
-        pr = rps(q, o) if ordered else None
-        index = np.flatnonzero(m)
-        for row, i in enumerate(index):
-            res = mine[int(used_by[i])].resolution
-            assert res.id is not None
-            used.add(res.id)
-            counts[kinds[i]] = counts.get(kinds[i], 0) + 1
-            items.append(
-                ScoredForecast(
-                    run_id=ids[i], kind=kinds[i], as_of=days[i], horizon_end=horizon_ends[i], hypothesis=hid,
-                    resolution_id=res.id, observed=res.state,
-                    forecast=tuple(float(x) for x in p[row]), prior=tuple(float(x) for x in q[row]),
-                    brier=float(sb[row]), log=float(sl[row]), baseline=float(sbase[row]),
-                    rps=None if sr is None else float(sr[row]),
-                    prior_brier=float(pb[row]), prior_log=float(pl[row]), prior_baseline=float(pbase[row]),
-                    prior_rps=None if pr is None else float(pr[row]),
-                )
-            )
-        resolved_days = [days[i] for i in index]
-        first, last = min(resolved_days), max(resolved_days)
-    rec = HypothesisRecord(
+        scores: dict[str, FloatArray] = {
+            "brier": brier(p, o), "log": log_score(p, o), "baseline": baseline_score(p, o),
+            "prior_brier": brier(q, o), "prior_log": log_score(q, o), "prior_baseline": baseline_score(q, o),
+        }
+        if ordered:
+            scores["rps"], scores["prior_rps"] = rps(p, o), rps(q, o)
+        idx = where[m].tolist()
+        res_ids = [resolutions[j].id for j in used_by[m].tolist()]
+        kinds = [runs.kinds[i] for i in idx]
+        for kind in kinds:
+            counts[kind] = counts.get(kind, 0) + 1
+        table = ScoredTable(
+            run_ids=tuple(runs.ids[i] for i in idx), kinds=tuple(kinds), as_of=tuple(runs.days[i] for i in idx),
+            horizon_end=tuple(runs.ends[i] for i in idx), resolution_ids=tuple(res_ids), observed=o,
+            forecast=p, prior=q, scores=scores,
+        )
+        used = tuple(sorted(set(res_ids)))
+        first, last = runs.days[idx[0]], runs.days[idx[-1]]
+    return HypothesisRecord(
         hypothesis=hid,
         question=node.question,
         states=states,
         ordered=ordered,
         forecasts=n_all,
-        pending=int((outcome < 0).sum()),
+        pending=n_all - n,
         summary=summary,
         calibration=cal,
         kinds=dict(sorted(counts.items())),
         first=first,
         last=last,
-        resolutions=tuple(sorted(used)),
+        resolutions=used,
         skipped=skipped,
+        table=table,
     )
-    return rec, items
 
 
 # ---------------------------------------------------------------------------------------------
@@ -371,6 +404,7 @@ __all__ = [
     "HypothesisRecord",
     "ScoreJob",
     "ScoredForecast",
+    "ScoredTable",
     "TrackRecord",
     "add_months",
     "score_workspace",
