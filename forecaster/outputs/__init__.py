@@ -1,3 +1,4 @@
 """What users read: Rich tables for the terminal, the brief rendered (PNG chart, Markdown, HTML,
-JSON), the audit/show/diff rendered (Markdown, JSON), and BIF/XMLBIF export. Renderers format
+JSON), the audit/show/diff rendered (Markdown, JSON), the track record (tables, JSON, CSV,
+reliability PNG), and BIF/XMLBIF export. Renderers format
 results computed below; they never compute. May import: every layer below."""
