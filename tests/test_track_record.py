@@ -379,3 +379,28 @@ def test_brief_without_resolutions_has_no_section(runner: CliRunner, ws: Workspa
 def test_init_workspace_ships_the_resolutions(tmp_path: Path) -> None:
     ws = init_workspace(tmp_path / "w")
     assert (ws.root / "scenarios" / "resolutions.yaml").is_file()
+
+
+@pytest.mark.parametrize("args", [["score", "--backfill", "weekly"], ["resolutions", "list"], ["score", "--help"]])
+def test_track_record_commands_never_import_pymc(ws: Workspace, args: list[str]) -> None:
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from forecaster.cli.main import app\n"
+        "try:\n"
+        f"    app({args!r})\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print('LOADED:' + ','.join(m for m in ('pymc', 'arviz', 'pytensor') if m in sys.modules))\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                       env={**os.environ, "FORECAST_WORKSPACE": str(ws.root)})
+    assert r.stdout.strip().splitlines()[-1] == "LOADED:", r.stderr
+
+
+def test_backfill_on_an_empty_store_says_so(runner: CliRunner, ws: Workspace) -> None:
+    code, out, err = invoke(runner, ws, "score", "--backfill", "weekly")
+    assert code == 0 and "no reports in force" in err and "no resolutions in force" in err

@@ -80,7 +80,9 @@ def score(
         raise UsageError(f"unknown hypothesis {hypothesis!r}{did_you_mean(hypothesis, priors.hypothesis_ids)}")
     job = score_workspace(ws, priors, hypothesis=hypothesis, since=since_d, backfill=backfill is not None, bins=bins)
     tr = job.record
-    if job.backfill_points is not None:
+    if job.backfill_points == 0:
+        _say("backfill: the store holds no reports in force; no back-test to score")
+    elif job.backfill_points is not None:
         _say(f"backfill: {job.backfill_points} weekly points, {job.backfill_added} new")
     if as_json:
         sys.stdout.write(render.dumps_json(tr))
