@@ -100,6 +100,21 @@ def test_the_migration_is_the_third_and_named(ws: Workspace) -> None:
     assert names[-1] == "m004_resolutions" and len(names) == len(MIGRATIONS)
 
 
+def test_an_older_store_is_migrated_and_keeps_its_reports(ws: Workspace, hyps: dict[str, tuple[str, ...]]) -> None:
+    db = sqlite3.connect(ws.db_path, isolation_level=None)
+    db.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)")
+    for version, migration in enumerate(MIGRATIONS[:2], start=1):
+        migration(db)
+        db.execute("INSERT INTO schema_migrations VALUES (?, ?, 't')", (version, migration.__name__))
+    db.close()
+    with EventStore(ws.db_path) as store:
+        assert store.counts()["total"] == 0
+        assert add_resolution(store, res(), analyst="ana", hypotheses=hyps).id
+    db = sqlite3.connect(ws.db_path)
+    assert [r[0] for r in db.execute("SELECT name FROM schema_migrations ORDER BY version")][-1] == "m004_resolutions"
+    db.close()
+
+
 def test_append_only_against_sqlite_itself(ws: Workspace, hyps: dict[str, tuple[str, ...]]) -> None:
     with EventStore(ws.db_path) as store:
         r = add_resolution(store, res(), analyst="ana", hypotheses=hyps)

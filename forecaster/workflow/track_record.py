@@ -241,16 +241,21 @@ def track_record(
     horizon = priors.horizon_months
     stored = list_resolutions(store, hypothesis=hypothesis, include_retracted=True, known_at=known_at)
     in_force = tuple(e for e in stored if not e.retracted)
-    window = {"evidence": STORE_EVIDENCE, "since": since, "until": until}
     rows: list[tuple[str, str, str, str]] = []
     if "update" in kinds:
-        rows += forecast_runs(store, kinds=("update",), **window)  # type: ignore[arg-type]
+        rows += forecast_runs(store, kinds=("update",), evidence=STORE_EVIDENCE, since=since, until=until)
     if "backfill" in kinds:
-        rows += forecast_runs(store, kinds=("backfill",), priors_hash=priors.hash, **window)  # type: ignore[arg-type]
+        rows += forecast_runs(
+            store, kinds=("backfill",), evidence=STORE_EVIDENCE, since=since, until=until, priors_hash=priors.hash
+        )
     runs = _select(rows, horizon)
     nodes = [h for h in priors.hypotheses if hypothesis is None or h.id == hypothesis]
     shape = {h.id: tuple(h.states) for h in nodes}
-    recorded = forecast_states(store, shape, kinds=tuple(kinds), **window) if runs.ids else []  # type: ignore[arg-type]
+    recorded = (
+        forecast_states(store, shape, kinds=tuple(kinds), evidence=STORE_EVIDENCE, since=since, until=until)
+        if runs.ids
+        else []
+    )
     # The runs in as-of order, and their numbers as one array (None, for a state not recorded: NaN).
     where = np.fromiter((runs.index.get(r[0], -1) for r in recorded), dtype=np.intp, count=len(recorded))
     width = sum(1 + 2 * len(s) for s in shape.values())
@@ -313,8 +318,9 @@ def _score_hypothesis(
     n = int(m.sum())
     p, q, o = p_all[m], q_all[m], outcome[m]
     # Renormalised: the record's float noise must not make analysis.scores refuse a row.
-    p /= p.sum(axis=1, keepdims=True) if n else 1.0
-    q /= q.sum(axis=1, keepdims=True) if n else 1.0
+    if n:
+        p /= p.sum(axis=1, keepdims=True)
+        q /= q.sum(axis=1, keepdims=True)
     summary = score_summary(p, q, o, ordered=ordered)
     cal = calibration(p, o, bins, states=states)
     table = None
