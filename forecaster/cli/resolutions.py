@@ -6,6 +6,7 @@ and exit 2, and nothing is written."""
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -93,8 +94,13 @@ def resolve(
     Example:  forecast resolve escalation grey_zone --from 2023-01-01 --to 2026-03-12 --rationale "Banjska, RS laws; no annexation" --source "000_44e76504c81b55c5.txt, fn 40"
     """
     from forecaster.store.events import EventStore
-    from forecaster.store.resolutions import AlreadyRecorded, Resolution, add_resolution, resolution_to_row
-    from forecaster.store.resolutions import StoredResolution as Stored
+    from forecaster.store.resolutions import (
+        AlreadyRecorded,
+        Resolution,
+        StoredResolution,
+        add_resolution,
+        resolution_to_row,
+    )
 
     if start is None or end is None:
         raise UsageError("--from and --to are required: the period over which the state held, YYYY-MM-DD")
@@ -111,7 +117,7 @@ def resolve(
     with EventStore(ws.db_path) as store:
         try:
             stored = add_resolution(store, res, analyst=who, hypotheses=hyps)
-            entry = Stored(stored)
+            entry = StoredResolution(stored)
         except AlreadyRecorded as e:
             if e.existing.retracted:
                 raise
@@ -123,7 +129,7 @@ def resolve(
         sys.stdout.write(f"{entry.id}\n")
 
 
-def _option_date(value: str, option: str) -> Any:
+def _option_date(value: str, option: str) -> dt.date:
     from forecaster.store.resolutions import ResolutionError, parse_date
 
     try:
