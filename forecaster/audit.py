@@ -66,7 +66,7 @@ from forecaster.engine import _softmax, log_joint_terms, marginals
 from forecaster.errors import PriorsError, UsageError, did_you_mean
 from forecaster.evidence import FoldedEvidence, Report, fold
 from forecaster.network import Network, build_network
-from forecaster.priors import CATALOGUE, HypothesisNode, IndicatorNode, Judgment, Pooled, Priors
+from forecaster.priors import CATALOGUE, IndicatorNode, Judgment, MechanismNode, Node, Pooled, Priors
 from forecaster.terms import TERMS, term_for
 
 Severity = Literal["error", "warning", "note"]
@@ -319,6 +319,30 @@ def _is_indicator(priors: Priors, node: str) -> bool:
     return node in priors.indicator_ids
 
 
+def _kind(priors: Priors, node: str) -> str:
+    if node in priors.indicator_ids:
+        return "indicator"
+    return "mechanism" if node in priors.mechanism_ids else "hypothesis"
+
+
+def _is_binary(priors: Priors, node: str) -> bool:
+    """Indicators and mechanisms: tables of P(occurred | parents)."""
+    return _kind(priors, node) != "hypothesis"
+
+
+def _all_nodes(priors: Priors) -> list[Node]:
+    return [*priors.hypotheses, *priors.indicators, *priors.mechanisms]
+
+
+DIFF_PENDING = (
+    "effects not computed: the exact engine does not know mechanism nodes yet (issue 10, engine part)"
+)
+ENGINE_PENDING = (
+    "influence and diagnosticity not computed: the exact engine does not know mechanism nodes yet "
+    "(issue 10, engine part); the priors' own checks above cover the mechanism tables"
+)
+
+
 def _judgment_findings(priors: Priors, seeds: Mapping[str, SeedPaper] | None, lines: _Lines) -> Iterator[Finding]:
     sizes_label = {"low", "medium", "high"}
     lo_n, hi_n = CONFIDENCE_SCALE
@@ -341,7 +365,9 @@ def _judgment_findings(priors: Priors, seeds: Mapping[str, SeedPaper] | None, li
                 f"{j.source}: no citation: name the seed paper and the section or footnote",
                 lines(j.file, j.field),
             )
-        elif j.source != CATALOGUE:  # the catalogue's rows inherit the indicator's citation, checked once below
+        elif j.source != CATALOGUE or j.citation != getattr(priors.node(j.node), "citation", None):
+            # the catalogue's rows inherit the indicator's (or mechanism's) citation, checked once below;
+            # a catalogue row citing its own passage is checked here
             problem = citation_problem(str(j.citation), seeds)
             if problem:
                 yield Finding(
@@ -376,7 +402,7 @@ def _judgment_findings(priors: Priors, seeds: Mapping[str, SeedPaper] | None, li
                     f"{j.probs[s]:.3f}, outside that range: give numbers, or terms that can sum to one",
                     lines(j.file, f"{j.field}.probabilities.{states[s]}"),
                 )
-        if _is_indicator(priors, j.node) and j.rationale:
+        if _is_binary(priors, j.node) and j.rationale:
             used = rationale_terms(j.rationale)
             p = j.probs[0]
             if used and not any(_in_range(p, t) for t in used):
@@ -392,6 +418,9 @@ def _judgment_findings(priors: Priors, seeds: Mapping[str, SeedPaper] | None, li
 
 
 def _catalogue_field(priors: Priors, indicator: str) -> tuple[str, str]:
+    """File and field of an indicator (or a mechanism) in the catalogue."""
+    if indicator in priors.mechanism_ids:
+        return f"{priors.root.name}/indicators.yaml", f"mechanisms[{priors.mechanism_ids.index(indicator)}]"
     i = [x.id for x in priors.indicators].index(indicator)
     return f"{priors.root.name}/indicators.yaml", f"indicators[{i}]"
 
@@ -416,12 +445,18 @@ def _structure_citation_findings(
                     f"state {h.id}.{state}: {problem[1]}",
                     lines(net_file, fld),
                 )
-    for ind in priors.indicators:
+    catalogue: list[IndicatorNode | MechanismNode] = [*priors.indicators, *priors.mechanisms]
+    for ind in catalogue:
         file, fld = _catalogue_field(priors, ind.id)
         problem = citation_problem(ind.citation, seeds)
         if problem:
             yield Finding(
-                "error", problem[0], file, f"{fld}.citation", f"indicator {ind.id}: {problem[1]}", lines(file, fld)
+                "error",
+                problem[0],
+                file,
+                f"{fld}.citation",
+                f"{_kind(priors, ind.id)} {ind.id}: {problem[1]}",
+                lines(file, fld),
             )
 
 
@@ -515,26 +550,30 @@ def _copy_findings(priors: Priors, lines: _Lines) -> Iterator[Finding]:
 
 
 def _given(priors: Priors, node: str, config: tuple[str, ...]) -> str:
-    pairs = [f"{p}={s}" for p, s in zip(priors.node(node).parents, config, strict=True)]
+    pairs = [f"{p}={s}" for p, s in zip(priors.node(node).table_parents, config, strict=True)]
     return f" | {', '.join(pairs)}" if pairs else ""
 
 
 def _discrimination_findings(priors: Priors, lines: _Lines) -> Iterator[Finding]:
-    for ind in priors.indicators:
+    catalogue: list[IndicatorNode | MechanismNode] = [*priors.indicators, *priors.mechanisms]
+    for ind in catalogue:
         configs = priors.configs(ind.id)
         file, fld = _catalogue_field(priors, ind.id)
+        kind = _kind(priors, ind.id)
+        parents = ind.table_parents
         if len(configs) < 2:
             continue
         pooled = [priors.pooled(ind.id, c).mean[0] for c in configs]
         if max(pooled) - min(pooled) <= FLAT_TOLERANCE:
+            moves = "its reports move nothing" if kind == "indicator" else "its indicators' reports move no hypothesis"
             yield Finding(
                 "error",
                 "no_discrimination",
                 file,
                 f"{fld}.likelihoods",
-                f"indicator {ind.id} cannot discriminate: pooled P(occurred) is {pooled[0]:.3g} "
+                f"{kind} {ind.id} cannot discriminate: pooled P(occurred) is {pooled[0]:.3g} "
                 "under every configuration of "
-                f"{', '.join(ind.parents)}, so its reports move nothing",
+                f"{', '.join(parents)}, so {moves}",
                 lines(file, fld),
             )
             continue
@@ -553,13 +592,13 @@ def _discrimination_findings(priors: Priors, lines: _Lines) -> Iterator[Finding]
                     "no_discrimination",
                     j.file,
                     sfld,
-                    f"{source} gives indicator {ind.id} the same P(occurred) ({row[configs[0]]:.3g}) "
+                    f"{source} gives {kind} {ind.id} the same P(occurred) ({row[configs[0]]:.3g}) "
                     "under every parent configuration",
                     lines(j.file, j.field),
                 )
-        if len(ind.parents) > 1:
+        if len(parents) > 1:
             table = dict(zip(configs, pooled, strict=True))
-            for k, parent in enumerate(ind.parents):
+            for k, parent in enumerate(parents):
                 others = {c[:k] + c[k + 1 :] for c in configs}
                 if all(
                     max(v for c, v in table.items() if c[:k] + c[k + 1 :] == o)
@@ -567,12 +606,13 @@ def _discrimination_findings(priors: Priors, lines: _Lines) -> Iterator[Finding]
                     <= FLAT_TOLERANCE
                     for o in others
                 ):
+                    pfld = f"{fld}.parents[{k}]" if k < len(ind.parents) else f"{fld}.mechanism"
                     yield Finding(
                         "note",
                         "parent_no_effect",
                         file,
-                        f"{fld}.parents[{k}]",
-                        f"indicator {ind.id}: the pooled likelihood never changes with {parent}; the edge can go",
+                        pfld,
+                        f"{kind} {ind.id}: the pooled likelihood never changes with {parent}; the edge can go",
                         lines(file, fld),
                     )
 
@@ -585,8 +625,8 @@ class Disagreement:
     """For one table: the largest difference between two sources' probabilities, and pooled N."""
 
     node: str
-    kind: str  # hypothesis | indicator
-    parents: tuple[str, ...]
+    kind: str  # hypothesis | indicator | mechanism
+    parents: tuple[str, ...]  # the table's parents (an indicator's mechanism last)
     sources: tuple[str, ...]
     largest: float
     between: tuple[str, str] | None
@@ -598,10 +638,9 @@ class Disagreement:
 
 def disagreement(priors: Priors) -> list[Disagreement]:
     out = []
-    all_nodes: list[HypothesisNode | IndicatorNode] = [*priors.hypotheses, *priors.indicators]
-    for node_obj in all_nodes:
+    for node_obj in _all_nodes(priors):
         node = node_obj.id
-        kind = "indicator" if _is_indicator(priors, node) else "hypothesis"
+        kind = _kind(priors, node)
         best: tuple[float, tuple[str, str] | None, tuple[str, ...], str] = (
             0.0,
             None,
@@ -624,7 +663,7 @@ def disagreement(priors: Priors) -> list[Disagreement]:
             Disagreement(
                 node=node,
                 kind=kind,
-                parents=node_obj.parents,
+                parents=node_obj.table_parents,
                 sources=tuple(sources),
                 largest=largest,
                 between=between,
@@ -817,6 +856,8 @@ class AuditReport:
     disagreement: tuple[Disagreement, ...]
     influence: Influence
     diagnosticity: tuple[Diagnosticity, ...]
+    pending: str | None = None  # what the audit could not compute yet (mechanisms before the engine knows them)
+    mechanisms: int = 0
 
     def count(self, severity: Severity) -> int:
         return sum(f.severity == severity for f in self.findings)
@@ -865,7 +906,22 @@ def audit_priors(
     findings += _copy_findings(priors, lines)
     findings += _discrimination_findings(priors, lines)
     evidence = fold(reports, priors.grades)
-    infl = influence(priors, evidence)
+    pending = None
+    if priors.mechanisms:
+        # TODO(issue 10, engine part): influence (leave-one-out, other pool) and diagnosticity need the
+        # exact engine with mechanism nodes (MODEL.md §4: the mechanism summed out per joint state). Once
+        # `build_network` lays mechanisms out, drop this branch; diagnosticity should then rank the
+        # mechanisms too (a mechanism's weight of evidence: its P(occurred | parents) across configurations,
+        # an indicator's: its likelihood with the mechanism summed out at the pooled prior).
+        pending = ENGINE_PENDING
+        reported = tuple(k for k in evidence if k in priors.indicator_ids)
+        n_reports = sum(v.reports for k, v in evidence.items() if k in priors.indicator_ids)
+        infl = Influence(priors.method, n_reports, reported, {}, (), None)
+        diag: list[Diagnosticity] = []
+        findings.append(Finding("note", "engine_pending", f"{priors.root.name}/indicators.yaml", "mechanisms", pending))
+    else:
+        infl = influence(priors, evidence)
+        diag = diagnosticity(priors)
     if infl.refused:
         findings.append(Finding("note", "leave_one_out_refused", f"{priors.root.name}/experts", "", infl.refused))
     rank = {s: i for i, s in enumerate(SEVERITIES)}
@@ -884,7 +940,9 @@ def audit_priors(
         findings=tuple(findings),
         disagreement=tuple(disagreement(priors)),
         influence=infl,
-        diagnosticity=tuple(diagnosticity(priors)),
+        diagnosticity=tuple(diag),
+        pending=pending,
+        mechanisms=len(priors.mechanisms),
     )
 
 
@@ -962,9 +1020,7 @@ def _tv(p: Sequence[float], q: Sequence[float]) -> float:
 def table_views(priors: Priors, node: str | None = None) -> list[TableView]:
     """Every table (or one node's): each source's judgment, the pooled mean and interval, the spread."""
     priors = _Indexed.of(priors)
-    nodes: list[HypothesisNode | IndicatorNode] = (
-        [priors.node(node)] if node is not None else [*priors.hypotheses, *priors.indicators]
-    )
+    nodes: list[Node] = [priors.node(node)] if node is not None else _all_nodes(priors)
     tail = (1 - INTERVAL) / 2
     out = []
     for n in nodes:
@@ -994,8 +1050,7 @@ def table_views(priors: Priors, node: str | None = None) -> list[TableView]:
                 if len(js) >= 3 and distance[j.source] >= max(FAR_FROM_REST, 2 * sum(among) / len(among)):
                     far.append(j.source)
             rows.append(RowView(cfg, tuple(js), pooled, interval, spread, distance, tuple(far)))
-        kind = "indicator" if _is_indicator(priors, n.id) else "hypothesis"
-        out.append(TableView(n.id, kind, n.parents, n.states, tuple(rows)))
+        out.append(TableView(n.id, _kind(priors, n.id), n.table_parents, n.states, tuple(rows)))
     return out
 
 
@@ -1035,6 +1090,7 @@ class PriorsDiff:
     effect: tuple[StateEffect, ...]
     not_comparable: tuple[str, ...]  # hypotheses whose states differ between the two
     reports: int
+    pending: str | None = None  # why effects were not computed (mechanisms before the engine knows them)
 
     @property
     def empty(self) -> bool:
@@ -1077,8 +1133,17 @@ def _structure_lines(old: Priors, new: Priors) -> list[str]:
     for i in sorted(oi.keys() & ni.keys()):
         a_i, b_i = oi[i], ni[i]
         compare(f"indicator {i}: parents", list(a_i.parents), list(b_i.parents))
+        compare(f"indicator {i}: mechanism", a_i.mechanism, b_i.mechanism)
         compare(f"indicator {i}: definition", a_i.definition, b_i.definition)
         compare(f"indicator {i}: citation", a_i.citation, b_i.citation)
+    om_, nm_ = {m.id: m for m in old.mechanisms}, {m.id: m for m in new.mechanisms}
+    out += [f"mechanism removed: {m}" for m in om_ if m not in nm_]
+    out += [f"mechanism added: {m}" for m in nm_ if m not in om_]
+    for m in sorted(om_.keys() & nm_.keys()):
+        a_m, b_m = om_[m], nm_[m]
+        compare(f"mechanism {m}: parents", list(a_m.parents), list(b_m.parents))
+        compare(f"mechanism {m}: definition", a_m.definition, b_m.definition)
+        compare(f"mechanism {m}: citation", a_m.citation, b_m.citation)
     oe, ne = {e.id: e for e in old.experts}, {e.id: e for e in new.experts}
     out += [f"expert removed: {e}" for e in oe if e not in ne]
     out += [f"expert added: {e}" for e in ne if e not in oe]
@@ -1098,7 +1163,8 @@ def _structure_lines(old: Priors, new: Priors) -> list[str]:
 def _signature(p: Priors) -> tuple[Any, ...]:
     return (
         tuple((h.id, h.states, h.parents) for h in p.hypotheses),
-        tuple((i.id, i.parents) for i in p.indicators),
+        tuple((i.id, i.parents, i.mechanism) for i in p.indicators),
+        tuple((m.id, m.parents) for m in p.mechanisms),
     )
 
 
@@ -1113,7 +1179,9 @@ def diff_priors(old: Priors, new: Priors, *, reports: Sequence[Report] = ()) -> 
     key = lambda j: (j.source, j.node, j.config)  # noqa: E731
     om, nm = {key(j): j for j in old.judgments}, {key(j): j for j in new.judgments}
     same_shape = _signature(old) == _signature(new)
-    base = exact_posterior(old, ev_old)
+    # TODO(issue 10, engine part): effects of changes need the exact engine with mechanism nodes
+    pending = DIFF_PENDING if (old.mechanisms or new.mechanisms) else None
+    base = exact_posterior(old, ev_old) if pending is None else {}
     changes: list[JudgmentChange] = []
     for k in [*om, *(k for k in nm if k not in om)]:
         a, b = om.get(k), nm.get(k)
@@ -1136,7 +1204,7 @@ def diff_priors(old: Priors, new: Priors, *, reports: Sequence[Report] = ()) -> 
         else:
             what, largest, change = [], 0.0, "added" if a is None else "removed"
         shift = None
-        if same_shape:
+        if same_shape and pending is None:
             patched = [j for j in old.judgments if key(j) != k] + ([b] if b is not None else [])
             try:
                 post = exact_posterior(
@@ -1145,9 +1213,9 @@ def diff_priors(old: Priors, new: Priors, *, reports: Sequence[Report] = ()) -> 
                 shift = _shift(base, post)[0]
             except PriorsError:
                 shift = None  # the change alone would leave a row with no judgment
-        parents = (new if b is not None else old).node(k[1]).parents
+        parents = (new if b is not None else old).node(k[1]).table_parents
         changes.append(JudgmentChange(change, k[0], k[1], parents, k[2], a, b, tuple(what), largest, shift))
-    after = exact_posterior(new, ev_new)
+    after = exact_posterior(new, ev_new) if pending is None else {}
     effect, skipped = [], []
     for h, states in base.items():
         if h in after and list(after[h]) == list(states):
@@ -1165,6 +1233,7 @@ def diff_priors(old: Priors, new: Priors, *, reports: Sequence[Report] = ()) -> 
         tuple(effect),
         tuple(skipped),
         sum(v.reports for v in ev_new.values()),
+        pending,
     )
 
 
@@ -1257,7 +1326,8 @@ def audit_markdown(report: AuditReport, *, strict: bool = False) -> str:
         f"**{verdict}**: {counts}.",
         "",
         f"- priors: `{r.root}`, hash `{r.hash}`",
-        f"- {r.hypotheses} hypotheses, {r.indicators} indicators, {len(r.experts)} experts ({', '.join(r.experts)}); "
+        f"- {r.hypotheses} hypotheses, {r.indicators} indicators"
+        f"{f', {r.mechanisms} mechanisms' if r.mechanisms else ''}, {len(r.experts)} experts ({', '.join(r.experts)}); "
         f"{r.method} pool",
         f"- evidence: {infl.reports} reports on {len(infl.indicators_reported)} indicators, "
         f"as of {r.as_of.isoformat()}",
@@ -1307,7 +1377,7 @@ def audit_markdown(report: AuditReport, *, strict: bool = False) -> str:
             f"so no disagreement to measure; their lowest pooled N: {min(d.min_pooled_n for d in single):.1f}.",
         ]
     md += ["", "## Influence", ""]
-    md += _influence_lines(infl)
+    md += [f"> {r.pending}", ""] if r.pending else _influence_lines(infl)
     md += [
         "",
         "## Diagnosticity",
@@ -1344,6 +1414,8 @@ def audit_markdown(report: AuditReport, *, strict: bool = False) -> str:
             for k, d in enumerate(r.diagnosticity, 1)
         ),
     )
+    if r.pending:
+        md += ["", f"> {r.pending}"]
     md += ["", "## Method", ""]
     md += [f"- {line}" for line in METHOD_NOTES]
     md += ["", f"Priors hash: `{r.hash}`", ""]
@@ -1471,6 +1543,8 @@ def diff_markdown(d: PriorsDiff) -> str:
         )
         md.append("")
     md += ["## Effect on the current posterior", ""]
+    if d.pending:
+        md += [f"> {d.pending}"]
     if d.effect:
         md += _table(
             ["hypothesis", "state", "old", "new", "change"],
