@@ -12,11 +12,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from forecaster.errors import PriorsError
-from forecaster.priors import load_priors
-from forecaster.scenarios import scenario_files
-from forecaster.workspace import defaults_dir
-from forecaster.yamlio import load_yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -30,6 +25,11 @@ from forecaster.analysis.scores import (
     rps,
     score_summary,
 )
+from forecaster.core.errors import PriorsError
+from forecaster.core.workspace import defaults_dir
+from forecaster.core.yamlio import load_yaml
+from forecaster.inference.scenarios import scenario_files
+from forecaster.model.loading import load_priors
 from tests.helpers import copy_mini, edit_yaml
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -53,6 +53,7 @@ from pathlib import Path
 
 from forecaster.analysis.findings import (
     DEFAULT_MAX_AGE_DAYS,
+    ENGINE_PENDING,
     SEVERITIES,
     Finding,
     Severity,
@@ -90,6 +91,8 @@ class AuditReport:
     disagreement: tuple[Disagreement, ...]
     influence: Influence
     diagnosticity: tuple[Diagnosticity, ...]
+    pending: str | None = None  # what the audit could not compute yet (mechanisms before the engine knows them)
+    mechanisms: int = 0
 
     def count(self, severity: Severity) -> int:
         return sum(f.severity == severity for f in self.findings)
@@ -138,7 +141,22 @@ def audit_priors(
     findings += _copy_findings(priors, lines)
     findings += _discrimination_findings(priors, lines)
     evidence = fold(reports, priors.grades)
-    infl = influence(priors, evidence)
+    pending = None
+    if priors.mechanisms:
+        # TODO(issue 10, engine part): influence (leave-one-out, other pool) and diagnosticity need the
+        # exact engine with mechanism nodes (MODEL.md §4: the mechanism summed out per joint state). Once
+        # `build_network` lays mechanisms out, drop this branch; diagnosticity should then rank the
+        # mechanisms too (a mechanism's weight of evidence: its P(occurred | parents) across configurations,
+        # an indicator's: its likelihood with the mechanism summed out at the pooled prior).
+        pending = ENGINE_PENDING
+        reported = tuple(k for k in evidence if k in priors.indicator_ids)
+        n_reports = sum(v.reports for k, v in evidence.items() if k in priors.indicator_ids)
+        infl = Influence(priors.method, n_reports, reported, {}, (), None)
+        diag: list[Diagnosticity] = []
+        findings.append(Finding("note", "engine_pending", f"{priors.root.name}/indicators.yaml", "mechanisms", pending))
+    else:
+        infl = influence(priors, evidence)
+        diag = diagnosticity(priors)
     if infl.refused:
         findings.append(Finding("note", "leave_one_out_refused", f"{priors.root.name}/experts", "", infl.refused))
     rank = {s: i for i, s in enumerate(SEVERITIES)}
@@ -157,7 +175,9 @@ def audit_priors(
         findings=tuple(findings),
         disagreement=tuple(disagreement(priors)),
         influence=infl,
-        diagnosticity=tuple(diagnosticity(priors)),
+        diagnosticity=tuple(diag),
+        pending=pending,
+        mechanisms=len(priors.mechanisms),
     )
 
 

@@ -10,12 +10,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from forecaster.analysis.findings import _EPS, _is_indicator
+from forecaster.analysis.findings import _EPS, _all_nodes, _kind
 from forecaster.core.errors import PriorsError
 from forecaster.inference.exact import _softmax, log_joint_terms, marginals
 from forecaster.model.evidence import FoldedEvidence
 from forecaster.model.network import Network, build_network
-from forecaster.model.priors import HypothesisNode, IndicatorNode, Priors
+from forecaster.model.priors import Priors
 
 # ----------------------------------------------------------------------------- disagreement
 
@@ -25,8 +25,8 @@ class Disagreement:
     """For one table: the largest difference between two sources' probabilities, and pooled N."""
 
     node: str
-    kind: str  # hypothesis | indicator
-    parents: tuple[str, ...]
+    kind: str  # hypothesis | indicator | mechanism
+    parents: tuple[str, ...]  # the table's parents (an indicator's mechanism last)
     sources: tuple[str, ...]
     largest: float
     between: tuple[str, str] | None
@@ -38,10 +38,9 @@ class Disagreement:
 
 def disagreement(priors: Priors) -> list[Disagreement]:
     out = []
-    all_nodes: list[HypothesisNode | IndicatorNode] = [*priors.hypotheses, *priors.indicators]
-    for node_obj in all_nodes:
+    for node_obj in _all_nodes(priors):
         node = node_obj.id
-        kind = "indicator" if _is_indicator(priors, node) else "hypothesis"
+        kind = _kind(priors, node)
         best: tuple[float, tuple[str, str] | None, tuple[str, ...], str] = (
             0.0,
             None,
@@ -64,7 +63,7 @@ def disagreement(priors: Priors) -> list[Disagreement]:
             Disagreement(
                 node=node,
                 kind=kind,
-                parents=node_obj.parents,
+                parents=node_obj.table_parents,
                 sources=tuple(sources),
                 largest=largest,
                 between=between,

@@ -74,6 +74,15 @@ def build_network(priors: Priors, *, method: str | None = None, exclude: str | N
 
     `method` overrides the pooling method; `exclude` leaves one expert out (sensitivity analyses).
     """
+    if priors.mechanisms:
+        # TODO(issue 10, engine part): lay mechanism rows out (MODEL.md §4). Until then refuse, rather than
+        # read a mechanism-conditioned indicator's (parents × mechanism) table as if it had no mechanism.
+        from forecaster.core.errors import PriorsError
+
+        raise PriorsError(
+            f"the priors define mechanisms ({', '.join(priors.mechanism_ids)}), which the engine does not support "
+            "yet (issue 10); `priors validate`, `priors show` and `priors audit` work"
+        )
     method = method or priors.method
     hyps = priors.hypotheses
     hid = [h.id for h in hyps]
