@@ -300,6 +300,16 @@ def _structure_citation_findings(
 def _settings_findings(priors: Priors, lines: _Lines) -> Iterator[Finding]:
     file = f"{priors.root.name}/settings.yaml"
     raw = lines.data(file)
+    half_life = priors.half_life_days
+    if half_life is not None and not half_life > 0:
+        yield Finding(
+            "error",
+            "half_life",
+            file,
+            "half_life_days",
+            f"half_life_days is {half_life:g}: expected a positive number of days (or none to switch ageing off)",
+            lines(file, "half_life_days"),
+        )
     sizes = ((raw or {}).get("pooling") or {}).get("confidence_sizes") if isinstance(raw, dict) else None
     if not isinstance(sizes, dict):
         return

@@ -11,19 +11,19 @@ import datetime as dt
 import hashlib
 import itertools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeAlias
 
 from forecaster.core.errors import PriorsError, did_you_mean
-from forecaster.model.evidence import GradeTable
+from forecaster.model.evidence import FoldedEvidence, GradeTable, Report, fold
 
 CATALOGUE = "catalogue"
 BINARY_STATES: tuple[str, str] = ("occurred", "not_occurred")  # indicators and mechanisms
 # Bumped whenever the pickled `Priors` changes shape, so that an older cache entry is never loaded
-# (2: mechanism nodes, issue 10).
-CACHE_FORMAT = 2
+# (2: mechanism nodes, issue 10; 3: half_life_days).
+CACHE_FORMAT = 3
 
 # ----------------------------------------------------------------------------- typed result
 
@@ -133,6 +133,15 @@ class Priors:
     grades: GradeTable
     hash: str
     mechanisms: tuple[MechanismNode, ...] = ()  # defaulted: code written before mechanisms still builds Priors
+    half_life_days: float | None = 365.0  # ageing (MODEL.md §3); None: off
+
+    def fold(self, reports: Iterable[Report], *, as_of: dt.date | None, half_life_days: float | None | str = "settings") -> dict[str, FoldedEvidence]:
+        """The reports folded (MODEL.md §3) with this folder's grade table and half-life, aged to
+        `as_of` (None: not aged); `half_life_days` overrides the settings' (None: ageing off)."""
+        hl = self.half_life_days if half_life_days == "settings" else half_life_days
+        if isinstance(hl, str):
+            raise PriorsError(f"half-life {hl!r}: expected a number of days or None")
+        return fold(reports, self.grades, as_of=as_of, half_life_days=hl)
 
     @property
     def indicator_ids(self) -> set[str]:

@@ -201,6 +201,9 @@ class GradesSpec(_Strict):
 class SettingsSpec(_Strict):
     pooling: PoolingSpec = Field(default_factory=PoolingSpec)
     grades: GradesSpec
+    # Ageing (MODEL.md §3): a report's accuracy halves its distance from 0.5 every this many days;
+    # `none` switches ageing off. A non-positive value is an audit finding (`priors audit`).
+    half_life_days: float | Literal["none"] | None = 365.0
 
 
 # ----------------------------------------------------------------------------- loading
@@ -533,6 +536,7 @@ def _check_structure(
         hypotheses=tuple(hyp_nodes), indicators=tuple(ind_nodes), experts=tuple(expert_rows),
         judgments=tuple(judgments), method=settings.pooling.method, weights=dict(settings.pooling.weights),
         grades=grades, hash=digest, mechanisms=tuple(mech_nodes),
+        half_life_days=None if settings.half_life_days in (None, "none") else float(settings.half_life_days),
     )
 
 
