@@ -136,8 +136,14 @@ class _Layout:
 
     The θ tables are grouped by their number of states K (one Dirichlet per group, rows in
     network order); `theta_to_joint` (P, S) counts how often each flat θ entry (in group order)
-    enters log P(s | θ); `q_to_joint` (R, S) the same for each indicator-table row; `q_indicator`
-    (R,) the indicator of each row; `marginals` (S, ΣK) maps joint states to hypothesis states.
+    enters log P(s | θ); `q_to_joint` (R, S) the same for each row of an indicator without
+    mechanism (zero rows for the others); `q_indicator` (R,) the indicator of each indicator
+    row; `marginals` (S, ΣK) maps joint states to hypothesis states.
+
+    Mechanisms (MODEL.md §4 closed form): `occ_to_mech` / `not_to_mech` (R, M·S) send each row of
+    an indicator on mechanism k to (k, s) where it is used with the mechanism occurred / not
+    occurred, so that A = Σ_j log L_j(occurred) and B = Σ_j log L_j(not occurred) come out as
+    (M, S) sums; `m_to_mech` (R_m, M·S) places each mechanism row's m at its (k, s).
     """
 
     groups: tuple[tuple[int, tuple[int, ...]], ...]  # (K, hypotheses with K states)
@@ -146,6 +152,11 @@ class _Layout:
     q_indicator: np.ndarray
     marginals: np.ndarray
     sizes: tuple[int, ...]
+    n_indicator_rows: int = 0
+    n_mechanisms: int = 0
+    occ_to_mech: np.ndarray | None = None
+    not_to_mech: np.ndarray | None = None
+    m_to_mech: np.ndarray | None = None
 
 
 def _layout(net: Network) -> _Layout:
@@ -160,14 +171,29 @@ def _layout(net: Network) -> _Layout:
     theta_to_joint = np.zeros((len(order), net.n_joint))
     for row in net.theta_index:
         np.add.at(theta_to_joint, (position[row], cols), 1.0)
-    n_rows = len(net.q_a)
-    q_to_joint = np.zeros((n_rows, net.n_joint))
-    for row in net.q_index:
-        np.add.at(q_to_joint, (row, cols), 1.0)
+    n_rows = net.n_indicator_rows if net.n_indicator_rows >= 0 else len(net.q_a)
+    n_mech = len(net.mechanism_ids)
+    s_count = net.n_joint
+    q_to_joint = np.zeros((n_rows, s_count))
+    occ = np.zeros((n_rows, n_mech * s_count))
+    not_ = np.zeros((n_rows, n_mech * s_count))
+    mech_of = net.mechanism_of
+    for j, (row1, row0) in enumerate(zip(net.q_index, net.q_not, strict=True)):
+        k = int(mech_of[j])
+        if k < 0:
+            np.add.at(q_to_joint, (row1, cols), 1.0)
+        else:
+            np.add.at(occ, (row1, k * s_count + cols), 1.0)
+            np.add.at(not_, (row0, k * s_count + cols), 1.0)
+    m_to_mech = np.zeros((len(net.q_a) - n_rows, n_mech * s_count))
+    if n_mech and net.m_index is not None:
+        for k, row in enumerate(net.m_index):
+            np.add.at(m_to_mech, (row - n_rows, k * s_count + cols), 1.0)
     bounds = [*net.q_offsets, n_rows]
     q_indicator = np.repeat(np.arange(len(net.q_offsets)), np.diff(bounds)).astype(np.int64)
     marginals = np.hstack(net.marginal_matrices())
-    return _Layout(groups, theta_to_joint, q_to_joint, q_indicator, marginals, sizes)
+    return _Layout(groups, theta_to_joint, q_to_joint, q_indicator, marginals, sizes, n_rows, n_mech,
+                   occ if n_mech else None, not_ if n_mech else None, m_to_mech if n_mech else None)
 
 
 def build_model(net: Network) -> pm.Model:
@@ -187,11 +213,22 @@ def build_model(net: Network) -> pm.Model:
             logp = logp + (pt.log(theta)[:, :, None] * counts).sum(axis=(0, 1))
             row += alpha.size
         if len(net.indicator_ids):
-            q = pm.Beta("q", alpha=net.q_a, beta=net.q_b)
+            # one Beta over every indicator row and then every mechanism row (MODEL.md §2)
+            q_all = pm.Beta("q", alpha=net.q_a, beta=net.q_b)
+            q = q_all[: lay.n_indicator_rows] if lay.n_mechanisms else q_all
             lam = pt.exp(log_lam)[lay.q_indicator]  # (R, 2); (1, 1) for an indicator with no report
             # log(λ1 q + λ0 (1 − q)) per table row: exactly 0 for rows of unreported indicators
             terms = pt.log(lam[:, 1] + (lam[:, 0] - lam[:, 1]) * q)
             logp = logp + (terms[:, None] * lay.q_to_joint).sum(axis=0)
+            if lay.n_mechanisms:
+                # each mechanism summed out per joint state: log(m e^A + (1 − m) e^B)
+                shape = (lay.n_mechanisms, net.n_joint)
+                a = (terms[:, None] * lay.occ_to_mech).sum(axis=0).reshape(shape)
+                b = (terms[:, None] * lay.not_to_mech).sum(axis=0).reshape(shape)
+                m = q_all[lay.n_indicator_rows :]
+                log_m = (pt.log(m)[:, None] * lay.m_to_mech).sum(axis=0).reshape(shape)
+                log_not_m = (pt.log1p(-m)[:, None] * lay.m_to_mech).sum(axis=0).reshape(shape)
+                logp = logp + pt.logaddexp(log_m + a, log_not_m + b).sum(axis=0)
         # log P(E | θ, q) = logsumexp_s logp(s), written as logp(s0) − log_softmax(logp)(s0): the
         # same value, computed stably by one fused op with a compact gradient (softmax).
         pm.Potential("evidence", logp[0] - pt.special.log_softmax(logp)[0])
@@ -341,10 +378,13 @@ def _cache_key(net: Network) -> str:
     c = pytensor.config
     put((_MODE_TAG, c.floatX, c.cxx, c.gcc__cxxflags, c.compiledir))  # the graph has no BLAS ops
     put((net.hypothesis_ids, net.states, net.indicator_ids, net.theta_offsets, net.q_offsets))
+    put((net.mechanism_ids, net.m_offsets, net.n_indicator_rows))
     for a in net.alpha:
         put(a)
-    for a in (net.theta_index, net.q_a, net.q_b, net.q_index, net.joint):
+    for a in (net.theta_index, net.q_a, net.q_b, net.q_index, net.joint, net.q_not, net.mechanism_of):
         put(a)
+    if net.m_index is not None:
+        put(net.m_index)
     return h.hexdigest()[:32]
 
 
