@@ -109,4 +109,10 @@ def m002_runs(db: sqlite3.Connection) -> None:
         db.execute(sql)
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [m001_reports, m002_runs]
+def m003_origin(db: sqlite3.Connection) -> None:
+    """Reports gain an optional origin (MODEL.md §3: same-origin reports on one indicator fold)."""
+    db.execute("ALTER TABLE reports ADD COLUMN origin TEXT CHECK (origin IS NULL OR origin <> '')")
+    db.execute("CREATE INDEX reports_indicator_origin ON reports (indicator, origin)")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [m001_reports, m002_runs, m003_origin]
