@@ -53,7 +53,6 @@ from pathlib import Path
 
 from forecaster.analysis.findings import (
     DEFAULT_MAX_AGE_DAYS,
-    ENGINE_PENDING,
     SEVERITIES,
     Finding,
     Severity,
@@ -141,22 +140,9 @@ def audit_priors(
     findings += _copy_findings(priors, lines)
     findings += _discrimination_findings(priors, lines)
     evidence = fold(reports, priors.grades)
-    pending = None
-    if priors.mechanisms:
-        # TODO(issue 10, engine part): influence (leave-one-out, other pool) and diagnosticity need the
-        # exact engine with mechanism nodes (MODEL.md §4: the mechanism summed out per joint state). Once
-        # `build_network` lays mechanisms out, drop this branch; diagnosticity should then rank the
-        # mechanisms too (a mechanism's weight of evidence: its P(occurred | parents) across configurations,
-        # an indicator's: its likelihood with the mechanism summed out at the pooled prior).
-        pending = ENGINE_PENDING
-        reported = tuple(k for k in evidence if k in priors.indicator_ids)
-        n_reports = sum(v.reports for k, v in evidence.items() if k in priors.indicator_ids)
-        infl = Influence(priors.method, n_reports, reported, {}, (), None)
-        diag: list[Diagnosticity] = []
-        findings.append(Finding("note", "engine_pending", f"{priors.root.name}/indicators.yaml", "mechanisms", pending))
-    else:
-        infl = influence(priors, evidence)
-        diag = diagnosticity(priors)
+    pending = None  # mechanisms are in the exact engine (issue 10): influence and diagnosticity cover them
+    infl = influence(priors, evidence)
+    diag = diagnosticity(priors)
     if infl.refused:
         findings.append(Finding("note", "leave_one_out_refused", f"{priors.root.name}/experts", "", infl.refused))
     rank = {s: i for i, s in enumerate(SEVERITIES)}

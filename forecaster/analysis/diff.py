@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from forecaster.analysis.findings import DIFF_PENDING, _Indexed
+from forecaster.analysis.findings import _Indexed
 from forecaster.analysis.influence import _shift, exact_posterior
 from forecaster.core.errors import PriorsError
 from forecaster.model.evidence import Report, fold
@@ -138,8 +138,7 @@ def diff_priors(old: Priors, new: Priors, *, reports: Sequence[Report] = ()) -> 
     key = lambda j: (j.source, j.node, j.config)  # noqa: E731
     om, nm = {key(j): j for j in old.judgments}, {key(j): j for j in new.judgments}
     same_shape = _signature(old) == _signature(new)
-    # TODO(issue 10, engine part): effects of changes need the exact engine with mechanism nodes
-    pending = DIFF_PENDING if (old.mechanisms or new.mechanisms) else None
+    pending = None  # the exact engine knows mechanisms (issue 10): every effect is computed
     base = exact_posterior(old, ev_old) if pending is None else {}
     changes: list[JudgmentChange] = []
     for k in [*om, *(k for k in nm if k not in om)]:

@@ -12,7 +12,7 @@ import numpy as np
 
 from forecaster.analysis.findings import _EPS, _all_nodes, _kind
 from forecaster.core.errors import PriorsError
-from forecaster.inference.exact import _softmax, log_joint_terms, marginals
+from forecaster.inference.exact import _softmax, log_joint, log_joint_terms, marginals
 from forecaster.model.evidence import FoldedEvidence
 from forecaster.model.network import Network, build_network
 from forecaster.model.priors import Priors
@@ -92,8 +92,7 @@ def exact_posterior(
 
 def _posterior(net: Network, evidence: Mapping[str, FoldedEvidence]) -> Posterior:
     log_lam = net.log_lambda({k: v for k, v in evidence.items() if k in net.indicator_ids})
-    log_prior, terms = log_joint_terms(net, log_lam)
-    margs = marginals(net, _softmax(log_prior + terms.sum(axis=0)))
+    margs = marginals(net, _softmax(log_joint(net, log_lam)))  # mechanisms in closed form (MODEL.md §4)
     return {
         h: {s: float(m[i]) for i, s in enumerate(states)}
         for h, states, m in zip(net.hypothesis_ids, net.states, margs, strict=True)
@@ -195,12 +194,29 @@ class Diagnosticity:
     informs: str
 
 
+def marginal_occurrence(net: Network) -> np.ndarray:
+    """P(I_j occurred | s) for every indicator and joint state (J, S), a mechanism summed out:
+    m(s) · q_j(s, occurred) + (1 − m(s)) · q_j(s, not occurred)."""
+    q = net.q_mean
+    q1, q0 = q[net.q_index], q[net.q_not]
+    mech_of = net.mechanism_of
+    if not len(net.mechanism_ids) or net.m_index is None:
+        return q1
+    m = q[net.m_index]  # (M, S)
+    pm = np.where(mech_of[:, None] >= 0, m[np.maximum(mech_of, 0)], 1.0)
+    return pm * q1 + (1.0 - pm) * q0
+
+
 def diagnosticity(priors: Priors) -> list[Diagnosticity]:
-    """Indicators ranked by how strongly their pooled likelihoods separate the hypothesis states."""
+    """Indicators ranked by how strongly their pooled likelihoods separate the hypothesis states.
+
+    An indicator on a mechanism is judged by what a report on it says about the hypotheses: its
+    likelihood with the mechanism summed out, P(I | hypotheses) = m q(occurred) + (1 − m) q(not),
+    over the configurations of its and its mechanism's hypothesis parents (`parents`)."""
     net = build_network(priors)
     log_prior, _ = log_joint_terms(net, np.zeros((len(net.indicator_ids), 2)))
     joint = _softmax(log_prior)  # (S,)
-    qs = net.q_mean[net.q_index]  # (J, S)
+    qs = marginal_occurrence(net)  # (J, S)
     info = np.zeros((len(net.indicator_ids), len(net.hypothesis_ids)))
     for h, m in enumerate(net.marginal_matrices()):
         px = joint @ m  # (K,)
@@ -211,10 +227,21 @@ def diagnosticity(priors: Priors) -> list[Diagnosticity]:
             t1 = np.where(p1x > 0, p1x * np.log2(p1x / (p1 * px)), 0.0)
             t0 = np.where(p0x > 0, p0x * np.log2(p0x / ((1 - p1) * px)), 0.0)
         info[:, h] = (t1 + t0).sum(axis=1)
+    hpos = {h: i for i, h in enumerate(net.hypothesis_ids)}
+    mech_parents = {m.id: m.parents for m in priors.mechanisms}
     out = []
     for j, ind in enumerate(priors.indicators):
-        configs = priors.configs(ind.id)
-        q = {c: min(max(priors.pooled(ind.id, c).mean[0], 1e-6), 1 - 1e-6) for c in configs}
+        if ind.mechanism:
+            parents = tuple(dict.fromkeys((*ind.parents, *mech_parents[ind.mechanism])))
+            q = {}
+            for s in range(net.n_joint):
+                cfg = tuple(net.states[hpos[p]][net.joint[s, hpos[p]]] for p in parents)
+                q[cfg] = min(max(float(qs[j, s]), 1e-6), 1 - 1e-6)
+            configs = list(q)
+        else:
+            parents = ind.parents
+            configs = priors.configs(ind.id)
+            q = {c: min(max(priors.pooled(ind.id, c).mean[0], 1e-6), 1 - 1e-6) for c in configs}
         best = (0.0, (configs[0], configs[0]), "occurred")
         for a, b in itertools.combinations(configs, 2):
             for outcome, (x, y) in (("occurred", (q[a], q[b])), ("not_occurred", (1 - q[a], 1 - q[b]))):
@@ -225,7 +252,7 @@ def diagnosticity(priors: Priors) -> list[Diagnosticity]:
         out.append(
             Diagnosticity(
                 ind.id,
-                ind.parents,
+                parents,
                 best[0],
                 best[1],
                 best[2],
@@ -235,5 +262,3 @@ def diagnosticity(priors: Priors) -> list[Diagnosticity]:
             )
         )
     return sorted(out, key=lambda d: (-round(d.weight_db, 9), -d.information, d.indicator))
-
-

@@ -39,10 +39,10 @@ from forecaster.store.migrations import APPLICATION_ID, MIGRATIONS
 from forecaster.store.records import (
     BUSY_TIMEOUT_S,
     CLOCK_SKEW,
+    EPISODE_DAYS,
     ID_HEX,
     LOCK_PATIENCE_S,
     SQLITE_MAGIC,
-    EPISODE_DAYS,
     DuplicateReportError,
     Format,
     ImportFileError,
