@@ -400,11 +400,14 @@ def _edit(path: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new), encoding="utf-8")
 
 
-def test_clean_folder_with_a_mechanism_has_only_the_engine_note() -> None:
+def test_clean_folder_with_a_mechanism_audits_clean_with_influence_and_diagnosticity() -> None:
     report = _audit("audit_mechanisms")
-    assert _kinds(report) == {("note", "engine_pending")} and not report.failed()
-    assert report.mechanisms == 1 and report.pending and report.diagnosticity == ()
-    assert report.influence.variants == () and report.influence.baseline == {}
+    assert "engine_pending" not in {k for _, k in _kinds(report)} and not report.failed()
+    assert report.mechanisms == 1 and report.pending is None
+    assert {d.indicator for d in report.diagnosticity} >= {"armed_incident", "kfor_reinforcement"}
+    on_mech = next(d for d in report.diagnosticity if d.indicator == "armed_incident")
+    assert on_mech.parents == ("escalation",)  # the mechanism summed out: a report's weight on the hypotheses
+    assert report.influence.baseline and report.influence.variants
 
 
 def test_mechanism_judgments_get_rationale_citation_and_term_checks(tmp_path: Path) -> None:
@@ -478,18 +481,18 @@ def test_disagreement_and_table_views_include_mechanisms() -> None:
     assert ind.parents == ("escalation", "north_crisis") and ind.rows[1].config == ("grey_zone", "not_occurred")
 
 
-def test_the_engine_refuses_mechanisms_until_it_knows_them() -> None:
-    # TODO(issue 10, engine part): replace with the engine's hand-computed mechanism cases
+def test_the_engine_lays_mechanisms_out() -> None:
+    # hand-computed mechanism cases: tests/test_mechanisms.py
     from forecaster.model.network import build_network
 
-    with pytest.raises(PriorsError, match="mechanisms .north_crisis., which the engine does not support yet"):
-        build_network(load_priors(MECH))
+    net = build_network(load_priors(MECH))
+    assert net.mechanism_ids == ("north_crisis",) and set(net.mechanism_of) >= {-1, 0}
 
 
 def test_diff_names_mechanism_changes() -> None:
     d = diff_priors(load_priors(DATA / "audit_clean"), load_priors(MECH))
     assert "mechanism added: north_crisis" in d.structure and "indicator added: kfor_reinforcement" in d.structure
     assert "indicator armed_incident: mechanism: None -> north_crisis" in d.structure
-    assert d.pending and d.effect == () and all(c.shift is None for c in d.judgments)
+    assert d.pending is None and d.effect  # effects computed; changes alone: shapes differ, so no per-change shift
     added = [c for c in d.judgments if c.node == "north_crisis"]
     assert {c.source for c in added} == {"catalogue", "analyst_b"} and all(c.parents == ("escalation",) for c in added)

@@ -165,14 +165,9 @@ def test_audit_of_the_bundled_priors_exits_0(runner: CliRunner, ws: Workspace) -
     assert data["passed"] is True and data["summary"]["error"] == 0
     assert data["hash"] and data["hypotheses"] == 3 and data["indicators"] == 33 and len(data["experts"]) == 4
     assert data["mechanisms"] == 3
-    if data["pending"]:
-        # TODO(issue 10, engine part): once the engine knows mechanisms, `pending` is None and the
-        # branch below runs (then: diagnosticity ranks the mechanisms too).
-        assert data["influence"]["most_influential_expert"] is None and data["diagnosticity"] == []
-        assert "engine_pending" in {f["kind"] for f in data["findings"]}
-    else:
-        assert data["influence"]["most_influential_expert"] in data["experts"]
-        assert len(data["diagnosticity"]) >= 33
+    assert not data["pending"]
+    assert data["influence"]["most_influential_expert"] in data["experts"]
+    assert len(data["diagnosticity"]) >= 33
     assert {d["node"] for d in data["disagreement"]} >= {
         "encirclement",
         "alignment",
@@ -334,9 +329,7 @@ def test_diff_against_the_workspace(runner: CliRunner, ws: Workspace, tmp_path: 
         "encirclement",
         ["probabilities"],
     )
-    if data["pending"]:  # TODO(issue 10, engine part): effects need the engine with mechanisms
-        assert change["shift"] is None and data["effect"] == []
-        return
+    assert not data["pending"]
     assert change["shift"] > 0
     assert any(
         e["hypothesis"] == "encirclement" and e["new"] < e["old"] for e in data["effect"] if e["state"] == "heightened"
@@ -410,21 +403,21 @@ def test_show_a_mechanism_and_a_mechanism_conditioned_indicator(runner: CliRunne
     assert code == 2 and "did you mean 'north_crisis'" in err
 
 
-def test_audit_with_mechanisms_exits_0_and_says_what_waits_for_the_engine(runner: CliRunner) -> None:
+def test_audit_with_mechanisms_exits_0_with_influence(runner: CliRunner) -> None:
     code, out, err = _run(runner, "priors", "audit", "--priors", str(DATA / "audit_mechanisms"), "--markdown")
     assert code == 0, err
     assert "audit-mech" in out and "1 mechanisms" in out and "| north_crisis | mechanism | 2 |" in out
-    assert "engine_pending" in out and "does not know mechanism nodes yet" in out
+    assert "engine_pending" not in out and "does not know mechanism nodes yet" not in out
 
 
-def test_diff_with_mechanisms_lists_changes_without_effects(runner: CliRunner, tmp_path: Path) -> None:
+def test_diff_with_mechanisms_lists_changes_with_effects(runner: CliRunner, tmp_path: Path) -> None:
     new = shutil.copytree(MECH, tmp_path / "new")
     _replace("experts/analyst_b.yaml", "{given: {escalation: grey_zone}, p: 0.8", "{given: {escalation: grey_zone}, p: 0.7")(
         new
     )
     code, out, _ = _run(runner, "priors", "diff", str(MECH), str(new), "--json")
     data = json.loads(out)
-    assert code == 0 and data["pending"] and data["effect"] == []
+    assert code == 0 and not data["pending"] and data["effect"]
     [change] = data["judgments"]
     assert (change["node"], change["parents"], change["config"]) == ("north_crisis", ["escalation"], ["grey_zone"])
     code, out, _ = _run(runner, "priors", "diff", str(DATA / "mini"), str(MECH), "--markdown")

@@ -529,11 +529,16 @@ def compare(
     def exact_update(reports: Sequence[Report]) -> UpdateResult:
         return run_update(priors, reports, as_of=as_of, seed=seed, exact_only=True, net=net)
 
+    def fresh(sc: Scenario) -> list[Report]:
+        """A hypothetical report counts whatever its date (the module docstring): it is folded as
+        of `as_of`, fresh, never aged nor left out as future (MODEL.md §3 ageing is for the record)."""
+        return [replace(r, date=as_of) for r in sc.reports]
+
     outcomes = []
     if exact:
         baseline = exact_update(recorded)
         for sc in scenarios:
-            result = exact_update([*recorded, *sc.reports])
+            result = exact_update([*recorded, *fresh(sc)])
             outcomes.append(ScenarioOutcome(sc, result, _change(result, baseline), "exact"))
         return Comparison(as_of, "exact", seed, baseline, len(recorded), tuple(outcomes), time.perf_counter() - start)
 
@@ -550,7 +555,7 @@ def compare(
     base_log_lam = net.log_lambda(priors.fold(recorded, as_of=as_of))
     draws = None if resample else parameter_draws(net, baseline.idata, base_log_lam)
     for i, sc in enumerate(scenarios, 1):
-        reports = [*recorded, *sc.reports]
+        reports = [*recorded, *fresh(sc)]
         if draws is not None:
             rw = reweight(net, draws, base_log_lam, net.log_lambda(priors.fold(reports, as_of=as_of)))
             if rw.ess_fraction >= REWEIGHT_MIN_FRACTION:
