@@ -4,13 +4,13 @@ none of it is ever recorded."""
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import replace
 import hashlib
 import json
 import os
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any

@@ -100,7 +100,8 @@ def _weigher(ws: Workspace) -> Any:
 
     from forecaster.model.evidence import DEFAULT_GRADES, DEFAULT_HALF_LIFE_DAYS, GradeTable, aged_accuracy
 
-    grades, half_life = DEFAULT_GRADES, DEFAULT_HALF_LIFE_DAYS
+    grades: GradeTable = DEFAULT_GRADES
+    half_life: float | None = DEFAULT_HALF_LIFE_DAYS
     try:
         loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
         data = yaml.load((ws.priors_dir / "settings.yaml").read_text(encoding="utf-8-sig"), Loader=loader) or {}

@@ -408,7 +408,7 @@ class EventStore:
                     check_text("analyst", who, required=True)
                     key = content_key(r)
                     near = self._similar(db, r) if notes is not None else None
-                    if near is not None and near.duplicate is not None and near.duplicate.report.id != r.id:
+                    if notes is not None and near is not None and near.duplicate is not None and near.duplicate.report.id != r.id:
                         same = db.execute("SELECT 1 FROM reports WHERE content_key = ?", (key,)).fetchone()
                         if same is None:
                             notes.append(f"{where(i)}: duplicate of {near.duplicate.report.id} (same indicator, date, "
