@@ -81,8 +81,8 @@ def evidence_table(result: UpdateResult, *, limit: int | None = None) -> Table:
     t = Table(title="what moved it (pp: posterior with the indicator's reports minus without them; "
                     "a mechanism: all its indicators' reports, the episode as a whole)", title_justify="left",
               box=box.SIMPLE_HEAVY, pad_edge=False)
-    t.add_column("indicator / mechanism")
-    t.add_column("reports", justify="right")
+    t.add_column("indicator / mechanism", no_wrap=True)
+    t.add_column("reports", justify="right", no_wrap=True)
     t.add_column("weight now", justify="right")
     t.add_column("λ occurred : not", justify="right")
     t.add_column("largest shift", justify="right")
