@@ -290,3 +290,14 @@ def test_diagnosticity_of_an_indicator_on_a_mechanism_sums_the_mechanism_out(tmp
     marg = {h: M[h] * Q1[(h, "occurred")] + (1 - M[h]) * Q1[(h, "not_occurred")] for h in "ab"}
     best = max(abs(10 * math.log10(marg["a"] / marg["b"])), abs(10 * math.log10((1 - marg["a"]) / (1 - marg["b"]))))
     assert by_id["i1"].parents == ("h",) and by_id["i1"].weight_db == pytest.approx(best)
+
+
+def test_diagnosticity_ranks_the_mechanisms_too(tmp_path: Path) -> None:
+    import math
+
+    from forecaster.analysis.influence import diagnosticity
+
+    priors = load_priors(mech_priors(tmp_path))
+    [m] = [d for d in diagnosticity(priors) if d.kind == "mechanism"]
+    assert m.indicator == "m" and m.weight_db == pytest.approx(10 * math.log10(M["a"] / M["b"]))
+    assert m.outcome == "occurred" and m.between == (("a",), ("b",)) and 0 < m.information < 1

@@ -192,6 +192,9 @@ class Diagnosticity:
     spread: float  # max − min pooled P(occurred)
     information: float  # bits, with the best-informed hypothesis, under the pooled prior
     informs: str
+    #: "mechanism": the weight of knowing the episode occurred (or not), from its P(occurred | parents);
+    #: no report is ever on a mechanism (MODEL.md §1), its indicators' rows are what a report carries
+    kind: str = "indicator"
 
 
 def marginal_occurrence(net: Network) -> np.ndarray:
@@ -261,4 +264,36 @@ def diagnosticity(priors: Priors) -> list[Diagnosticity]:
                 net.hypothesis_ids[h],
             )
         )
+    out += _mechanism_rows(priors, net, joint)
     return sorted(out, key=lambda d: (-round(d.weight_db, 9), -d.information, d.indicator))
+
+
+def _mechanism_rows(priors: Priors, net: Network, joint: np.ndarray) -> list[Diagnosticity]:
+    """Each mechanism as if it were observed: its weight of evidence across parent configurations
+    and its mutual information with the best-informed hypothesis under the pooled prior."""
+    out = []
+    q = net.q_mean
+    for k, mech in enumerate(priors.mechanisms):
+        configs = priors.configs(mech.id)
+        m = {c: min(max(priors.pooled(mech.id, c).mean[0], 1e-6), 1 - 1e-6) for c in configs}
+        best = (0.0, (configs[0], configs[0]), "occurred")
+        for a, b in itertools.combinations(configs, 2):
+            for outcome, (x, y) in (("occurred", (m[a], m[b])), ("not_occurred", (1 - m[a], 1 - m[b]))):
+                w = abs(10 * math.log10(x / y))
+                if w > best[0]:
+                    best = (w, (a, b) if x >= y else (b, a), outcome)
+        ms = q[net.m_index[k]] if net.m_index is not None else np.zeros(net.n_joint)
+        info = []
+        for mm in net.marginal_matrices():
+            px = joint @ mm
+            p1x = (joint * ms) @ mm
+            p0x = px - p1x
+            p1 = p1x.sum()
+            with np.errstate(divide="ignore", invalid="ignore"):
+                t = np.where(p1x > 0, p1x * np.log2(p1x / (p1 * px)), 0.0).sum()
+                t += np.where(p0x > 0, p0x * np.log2(p0x / ((1 - p1) * px)), 0.0).sum()
+            info.append(float(t))
+        h = int(np.argmax(info))
+        out.append(Diagnosticity(mech.id, mech.parents, best[0], best[1], best[2], max(m.values()) - min(m.values()),
+                                 max(info[h], 0.0), net.hypothesis_ids[h], "mechanism"))
+    return out

@@ -184,7 +184,7 @@ def audit_markdown(report: AuditReport, *, strict: bool = False) -> str:
         (
             [
                 k,
-                d.indicator,
+                f"{d.indicator} (mechanism, if observed)" if d.kind == "mechanism" else d.indicator,
                 ", ".join(d.parents),
                 f"{d.weight_db:.1f}",
                 d.outcome,
