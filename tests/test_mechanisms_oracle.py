@@ -88,9 +88,9 @@ def test_pymc_with_mechanisms_matches_exact_and_the_exact_interval_sampler(tmp_p
         mean = res.draws[h].mean(axis=0)
         mcse = az.mcse(res.idata.posterior, var_names=[name])[name].values
         assert np.all(np.abs(mean - exact[h]) <= 4 * mcse + 1e-4), (hid, mean, exact[h], mcse)
-        post = res.idata.posterior[name]
-        lo = az.mcse(post, method="quantile", prob=0.05).values
-        hi = az.mcse(post, method="quantile", prob=0.95).values
+        post = res.idata.posterior
+        lo = az.mcse(post, var_names=[name], method="quantile", prob=0.05)[name].values
+        hi = az.mcse(post, var_names=[name], method="quantile", prob=0.95)[name].values
         interval = np.quantile(res.draws[h], [0.05, 0.95], axis=0).T
         z = O.interval_z(oracle[h], interval, np.column_stack([lo, hi]))
         assert np.all(np.abs(z) <= 4.5), (hid, interval, oracle[h].interval, z)

@@ -6,8 +6,9 @@ kept as deterministics. The evidence enters as data (`log_lambda`, one row per i
 catalogue, zeros where nothing was reported), so one compiled model serves any set of reports.
 All indicator tables live in one vectorised Beta.
 
-Speed (see bench/bench_update.py): the graph is built from dense one-hot count matrices (no
-advanced indexing in the gradient), the Dirichlets are grouped by number of states and sampled
+Speed (see bench/bench_update.py, bench/bench_mechanisms.py): the graph is built from dense
+one-hot count matrices (no advanced indexing in the gradient; the mechanisms' closed form uses
+one small gather, see `_Layout`), the Dirichlets are grouped by number of states and sampled
 in log-ratio coordinates, NUTS starts from the exact prior moments, chains run in parallel
 (forked processes), and the compiled log-density/gradient and trace functions are kept in a
 disk cache keyed by everything they are built from, and checked on load.
@@ -140,10 +141,13 @@ class _Layout:
     mechanism (zero rows for the others); `q_indicator` (R,) the indicator of each indicator
     row; `marginals` (S, ΣK) maps joint states to hypothesis states.
 
-    Mechanisms (MODEL.md §4 closed form): `occ_to_mech` / `not_to_mech` (R, M·S) send each row of
-    an indicator on mechanism k to (k, s) where it is used with the mechanism occurred / not
-    occurred, so that A = Σ_j log L_j(occurred) and B = Σ_j log L_j(not occurred) come out as
-    (M, S) sums; `m_to_mech` (R_m, M·S) places each mechanism row's m at its (k, s).
+    Mechanisms (MODEL.md §4 closed form): `mech_rows` (2, M, C, S) holds, for mechanism k, its
+    c-th indicator child and joint state s, the row that child uses with the mechanism occurred
+    (first) / not occurred (second), padded with R (an appended zero term) up to the largest
+    number of children C; so A = Σ_j log L_j(occurred) and B = Σ_j log L_j(not occurred) are one
+    small gather and a sum, (2, M, S). A dense (R, M·S) map costs R·M·S per gradient (200
+    indicators, 20 mechanisms: 60 times the rest of the graph); the gather costs 2·M·C·S.
+    `m_rows` (M, S): the row of each mechanism's table under s, counted from the first mechanism row.
     """
 
     groups: tuple[tuple[int, tuple[int, ...]], ...]  # (K, hypotheses with K states)
@@ -154,9 +158,8 @@ class _Layout:
     sizes: tuple[int, ...]
     n_indicator_rows: int = 0
     n_mechanisms: int = 0
-    occ_to_mech: np.ndarray | None = None
-    not_to_mech: np.ndarray | None = None
-    m_to_mech: np.ndarray | None = None
+    mech_rows: np.ndarray | None = None
+    m_rows: np.ndarray | None = None
 
 
 def _layout(net: Network) -> _Layout:
@@ -173,27 +176,28 @@ def _layout(net: Network) -> _Layout:
         np.add.at(theta_to_joint, (position[row], cols), 1.0)
     n_rows = net.n_indicator_rows if net.n_indicator_rows >= 0 else len(net.q_a)
     n_mech = len(net.mechanism_ids)
-    s_count = net.n_joint
-    q_to_joint = np.zeros((n_rows, s_count))
-    occ = np.zeros((n_rows, n_mech * s_count))
-    not_ = np.zeros((n_rows, n_mech * s_count))
+    q_to_joint = np.zeros((n_rows, net.n_joint))
     mech_of = net.mechanism_of
-    for j, (row1, row0) in enumerate(zip(net.q_index, net.q_not, strict=True)):
-        k = int(mech_of[j])
-        if k < 0:
+    children: list[list[int]] = [[] for _ in range(n_mech)]
+    for j, row1 in enumerate(net.q_index):
+        if mech_of[j] < 0:
             np.add.at(q_to_joint, (row1, cols), 1.0)
         else:
-            np.add.at(occ, (row1, k * s_count + cols), 1.0)
-            np.add.at(not_, (row0, k * s_count + cols), 1.0)
-    m_to_mech = np.zeros((len(net.q_a) - n_rows, n_mech * s_count))
-    if n_mech and net.m_index is not None:
-        for k, row in enumerate(net.m_index):
-            np.add.at(m_to_mech, (row - n_rows, k * s_count + cols), 1.0)
+            children[int(mech_of[j])].append(j)
+    mech_rows = m_rows = None
+    if n_mech:
+        width = max(len(c) for c in children)
+        mech_rows = np.full((2, n_mech, width, net.n_joint), n_rows, dtype=np.int64)
+        for k, kids in enumerate(children):
+            for c, j in enumerate(kids):
+                mech_rows[0, k, c] = net.q_index[j]
+                mech_rows[1, k, c] = net.q_not[j]
+        assert net.m_index is not None
+        m_rows = (net.m_index - n_rows).astype(np.int64)
     bounds = [*net.q_offsets, n_rows]
     q_indicator = np.repeat(np.arange(len(net.q_offsets)), np.diff(bounds)).astype(np.int64)
     marginals = np.hstack(net.marginal_matrices())
-    return _Layout(groups, theta_to_joint, q_to_joint, q_indicator, marginals, sizes, n_rows, n_mech,
-                   occ if n_mech else None, not_ if n_mech else None, m_to_mech if n_mech else None)
+    return _Layout(groups, theta_to_joint, q_to_joint, q_indicator, marginals, sizes, n_rows, n_mech, mech_rows, m_rows)
 
 
 def build_model(net: Network) -> pm.Model:
@@ -222,13 +226,15 @@ def build_model(net: Network) -> pm.Model:
             logp = logp + (terms[:, None] * lay.q_to_joint).sum(axis=0)
             if lay.n_mechanisms:
                 # each mechanism summed out per joint state: log(m e^A + (1 − m) e^B)
-                shape = (lay.n_mechanisms, net.n_joint)
-                a = (terms[:, None] * lay.occ_to_mech).sum(axis=0).reshape(shape)
-                b = (terms[:, None] * lay.not_to_mech).sum(axis=0).reshape(shape)
+                assert lay.mech_rows is not None and lay.m_rows is not None
+                shape = lay.mech_rows.shape
+                padded = pt.concatenate([terms, pt.zeros((1,))])  # row R: a child that is not there
+                ab = pt.take(padded, lay.mech_rows.ravel()).reshape(shape).sum(axis=2)  # (2, M, S)
                 m = q_all[lay.n_indicator_rows :]
-                log_m = (pt.log(m)[:, None] * lay.m_to_mech).sum(axis=0).reshape(shape)
-                log_not_m = (pt.log1p(-m)[:, None] * lay.m_to_mech).sum(axis=0).reshape(shape)
-                logp = logp + pt.logaddexp(log_m + a, log_not_m + b).sum(axis=0)
+                flat = lay.m_rows.ravel()
+                log_m = pt.take(pt.log(m), flat).reshape(lay.m_rows.shape)
+                log_not_m = pt.take(pt.log1p(-m), flat).reshape(lay.m_rows.shape)
+                logp = logp + pt.logaddexp(log_m + ab[0], log_not_m + ab[1]).sum(axis=0)
         # log P(E | θ, q) = logsumexp_s logp(s), written as logp(s0) − log_softmax(logp)(s0): the
         # same value, computed stably by one fused op with a compact gradient (softmax).
         pm.Potential("evidence", logp[0] - pt.special.log_softmax(logp)[0])
