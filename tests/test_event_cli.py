@@ -170,7 +170,7 @@ def test_list_table_filters_and_machine_formats(runner: CliRunner, ws: Workspace
 
 def test_list_limit_says_when_more_match(runner: CliRunner, ws: Workspace, ids: list[str]) -> None:
     for i in range(3):
-        add(runner, ids[0], "--grade", "B2", "--note", str(i))
+        add(runner, ids[0], "--grade", "B2", "--note", str(i), source=f"Reuters {i}")  # one source and date: a duplicate
     limited = run(runner, "event", "list", "--limit", "2")
     assert len(limited.stdout.splitlines()) == 3
     assert "more match" in limited.stderr
@@ -389,7 +389,7 @@ def test_event_add_and_list_do_not_load_pymc(ws: Workspace, ids: list[str], argv
 def test_four_cli_processes_adding_at_once_lose_nothing(ws: Workspace, ids: list[str]) -> None:
     script = (
         'for i in 1 2 3; do "$PY" -m forecaster event add "$IND" --date 2025-01-01 --grade B2 '
-        '--source "worker $W" --note "report $i" || exit 1; done'
+        '--source "worker $W $i" --note "report $i" || exit 1; done'
     )
     procs = [
         subprocess.Popen(

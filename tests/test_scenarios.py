@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -156,7 +157,8 @@ def test_a_scenario_equals_the_exact_engine_on_recorded_plus_hypothetical_report
     recorded = [r for r in history if window[0] <= r.date <= window[1]]
     comparison = compare(priors, recorded, [scenario], as_of=as_of, exact=True)
     net = build_network(priors)
-    expected = infer_exact(net, net.log_lambda(fold([*recorded, *scenario.reports], priors.grades))).posterior
+    hypothetical = [replace(r, date=as_of) for r in scenario.reports]  # a hypothetical report is never aged
+    expected = infer_exact(net, net.log_lambda(priors.fold([*recorded, *hypothetical], as_of=as_of))).posterior
     outcome = comparison.outcomes[0]
     for h, hyp in enumerate(outcome.result.hypotheses):
         assert np.allclose([s.posterior for s in hyp.states], expected[h], atol=1e-12)

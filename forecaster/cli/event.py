@@ -5,6 +5,7 @@ paths an analyst types all day (add, list, show): each answers in a fraction of 
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
 import itertools
 import os
@@ -18,7 +19,7 @@ from typing import Annotated, Any
 import typer
 
 from forecaster.cli.common import date_option, err, handle_errors, out, print_json, workspace
-from forecaster.core.errors import UsageError, did_you_mean
+from forecaster.core.errors import EvidenceError, UsageError, did_you_mean
 from forecaster.core.workspace import Workspace
 from forecaster.model.evidence import (
     Report,
@@ -90,6 +91,40 @@ def _indicator_ids(ws: Workspace) -> set[str]:
     return load_priors(ws.priors_dir).indicator_ids
 
 
+def _weigher(ws: Workspace) -> Any:
+    """Each report's weight now (MODEL.md §3: its accuracy aged to today), from settings.yaml's
+    grade table and half-life, read as `_indicator_ids` reads the catalogue (fast)."""
+    import datetime as dt
+
+    import yaml
+
+    from forecaster.model.evidence import DEFAULT_GRADES, DEFAULT_HALF_LIFE_DAYS, GradeTable, aged_accuracy
+
+    grades: GradeTable = DEFAULT_GRADES
+    half_life: float | None = DEFAULT_HALF_LIFE_DAYS
+    try:
+        loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        data = yaml.load((ws.priors_dir / "settings.yaml").read_text(encoding="utf-8-sig"), Loader=loader) or {}
+        g = data.get("grades") or {}
+        grades = GradeTable({str(k): float(v) for k, v in g["reliability"].items()},
+                            {int(k): float(v) for k, v in g["credibility"].items()})
+        hl = data.get("half_life_days", DEFAULT_HALF_LIFE_DAYS)
+        half_life = None if hl in (None, "none") else float(hl)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, KeyError, TypeError, ValueError, AttributeError):
+        pass
+    if half_life is not None and not half_life > 0:
+        half_life = None  # `priors audit` reports it; the weight is shown unaged
+    today = dt.date.today()
+
+    def weigh(entry: StoredReport) -> dict[str, Any]:
+        r = entry.report
+        a = grades.accuracy(r.reliability, r.credibility)
+        age = max(0, (today - r.date).days)
+        return {"accuracy": round(a, 6), "weight": round(aged_accuracy(a, age, half_life), 6), "age_days": age}
+
+    return weigh
+
+
 def _format(value: str) -> Format:
     fmt = value.strip().lower()
     if fmt == "yml":
@@ -126,13 +161,17 @@ def add(
     source: Annotated[str | None, typer.Option("--source", help="Where the report comes from (required).", show_default=False)] = None,
     url: Annotated[str, typer.Option("--url", help="Link to the source.")] = "",
     note: Annotated[str, typer.Option("--note", help="Free text: what exactly was reported.")] = "",
+    origin: Annotated[str | None, typer.Option("--origin", help="The original source this report repeats (one wire story, one ACLED event id): same-origin reports on one indicator count once.", show_default=False)] = None,
     analyst: AnalystOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Record one graded report and print its id.
 
     Nothing is written unless every field is valid. An identical report (same indicator, date,
-    grade, source, URL and note) is recorded once: adding it again prints the existing id.
+    grade, source, URL and note) is recorded once: adding it again prints the existing id. A
+    duplicate (same indicator, date, outcome and source, ignoring Unicode form and spacing) is
+    refused, naming the stored one; a likely report of the same episode (same indicator and
+    outcome within 3 days, no --origin) is recorded with a warning naming the other.
 
     Example:  forecast event add arms_procurement_east --date 2025-03-18 --grade B2 --source "Reuters" --url https://…
     """
@@ -153,9 +192,27 @@ def add(
         raise UsageError("--source is required and must not be empty: say where the report came from")
     report = Report(
         indicator=indicator, date=event_date, occurred=not not_occurred, reliability=rel, credibility=cred,
-        source=source, url=url, note=note,
+        source=source, url=url, note=note, origin=(origin or "").strip() or None,
     )
+    if origin is not None and report.origin is None:
+        raise UsageError("--origin is empty; name the original source, or leave the option out")
+    warning = None
     with EventStore(ws.db_path) as store:
+        near = store.similar(report)
+        if near.duplicate is not None:
+            from forecaster.store.records import content_key, normal_text
+
+            dup = near.duplicate.report
+            same = content_key(dataclasses.replace(dup, id=None, recorded_at=None, analyst="")) == content_key(
+                dataclasses.replace(report, source=report.source.strip())
+            )
+            if not same:
+                raise EvidenceError(
+                    f"a report of {dup.indicator} on {dup.date.isoformat()} ({'occurred' if dup.occurred else 'not occurred'}) "
+                    f"from {normal_text(dup.source)!r} is already recorded as {dup.id}; nothing added "
+                    "(retract it first to correct it)"
+                )
+        warning = near.warning(report)
         try:
             stored = store.add(report, analyst=_analyst(analyst))
         except DuplicateReportError as e:
@@ -164,8 +221,11 @@ def add(
             stored = e.existing.report
             assert stored.recorded_at is not None
             _say(f"already recorded as {stored.id} on {format_time(stored.recorded_at)} by {stored.analyst}; nothing added")
+            warning = None
+    if warning:
+        _say(f"warning: {warning}")
     if as_json:
-        print_json(report_to_row(StoredReport(stored)))
+        print_json({**report_to_row(StoredReport(stored)), **_weigher(ws)(StoredReport(stored))})
     else:
         sys.stdout.write(f"{stored.id}\n")
 
@@ -208,7 +268,8 @@ def list_(
         )
         shown = itertools.islice(rows, cap) if cap else rows
         if machine:
-            n = write_reports(sys.stdout, shown, fmt="json" if as_json else "csv")
+            n = write_reports(sys.stdout, shown, fmt="json" if as_json else "csv",
+                              extra=_weigher(workspace(ctx)) if as_json else None)
         else:
             n = _print_table(shown, retracted_column=include_retracted)
         more = next(rows, None) is not None
@@ -275,8 +336,9 @@ def show(
     with _store(ctx) as store:
         entry = store.get(report_id)
     row = report_to_row(entry)
+    weight = _weigher(workspace(ctx))(entry)
     if as_json:
-        print_json(row)
+        print_json({**row, **weight})
         return
     r, t = entry.report, entry.retraction
     lines = [
@@ -288,8 +350,10 @@ def show(
         ("source", r.source),
         ("url", r.url),
         ("note", r.note),
+        ("origin", r.origin or "(none: its own origin)"),
         ("analyst", r.analyst),
         ("recorded at", row["recorded_at"] or ""),
+        ("weight now", f"{weight['weight']:.3f} (accuracy {weight['accuracy']:.3f}, {weight['age_days']} days old)"),
         ("status", f"RETRACTED on {format_time(t.retracted_at)} by {t.retracted_by}: {t.reason}" if t else "in force"),
     ]
     for key, value in lines:
@@ -344,13 +408,23 @@ def import_(
     known = _indicator_ids(ws)
     batch = read_reports_file(file, known=known, fmt=chosen)
     who = _analyst(analyst)
+    notes: list[str] = []
     with EventStore(ws.db_path) as store:
-        result = store.import_reports(batch.entries, analyst=who, dry_run=dry_run, labels=batch.labels)
+        result = store.import_reports(batch.entries, analyst=who, dry_run=dry_run, labels=batch.labels, notes=notes)
     verb = "would add" if dry_run else "added"
-    line = f"{verb} {result.added} report{'s' if result.added != 1 else ''}; {result.skipped} already in the store"
+    dupes = sum(1 for n in notes if ": duplicate of " in n)
+    episodes = len(notes) - dupes
+    line = (f"{verb} {result.added} report{'s' if result.added != 1 else ''}; "
+            f"{result.skipped - dupes} already in the store")
+    if dupes:
+        line += f"; {dupes} duplicate{'s' if dupes != 1 else ''} skipped"
+    if episodes:
+        line += f"; {episodes} likely same-episode"
     if result.retracted:
         line += f"; {result.retracted} retraction{'s' if result.retracted != 1 else ''}"
     sys.stdout.write(line + (" (dry run: nothing written)" if dry_run else "") + "\n")
+    for n in notes:
+        sys.stdout.write(f"  {n}\n")
 
 
 @app.command()

@@ -104,7 +104,8 @@ def _render_markdown(text: str) -> None:
 def show(
     ctx: typer.Context,
     node: Annotated[
-        Optional[str], typer.Argument(help="A hypothesis or indicator id (default: every table).", show_default=False)
+        Optional[str],
+        typer.Argument(help="A hypothesis, indicator or mechanism id (default: every table).", show_default=False),
     ] = None,
     priors_dir: PriorsOpt = None,
     markdown: MarkdownOpt = False,
@@ -154,6 +155,7 @@ def validate(ctx: typer.Context, priors_dir: PriorsOpt = None, as_json: JsonOpt 
         "priors": str(folder),
         "hypotheses": len(priors.hypotheses),
         "indicators": len(priors.indicators),
+        "mechanisms": len(priors.mechanisms),
         "experts": len(priors.experts),
         "judgments": len(priors.judgments),
         "hash": priors.hash,
@@ -161,9 +163,10 @@ def validate(ctx: typer.Context, priors_dir: PriorsOpt = None, as_json: JsonOpt 
     if as_json:
         print_json(data)
         return
+    mechanisms = f"{len(priors.mechanisms)} mechanisms, " if priors.mechanisms else ""
     out.print(
-        f"ok: {data['hypotheses']} hypotheses, {data['indicators']} indicators, {data['experts']} experts, "
-        f"hash {priors.hash}",
+        f"ok: {data['hypotheses']} hypotheses, {data['indicators']} indicators, {mechanisms}"
+        f"{data['experts']} experts, hash {priors.hash}",
         markup=False,
         highlight=False,
     )

@@ -379,8 +379,9 @@ def collect(
         raise UsageError(f"--grade: {e}") from None
     ws = workspace(ctx)
     priors = load_priors(ws.priors_dir)
-    reports = gather_reports(ws, priors, as_of=as_of_date(as_of))
-    plan = plan_collection(priors, reports, grade=grade, hypothesis=hypothesis)
+    when = as_of_date(as_of)
+    reports = gather_reports(ws, priors, as_of=when)
+    plan = plan_collection(priors, reports, grade=grade, hypothesis=hypothesis, as_of=when)
     if as_json:
         print_json(plan.to_json())
         return

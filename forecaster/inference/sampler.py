@@ -6,8 +6,9 @@ kept as deterministics. The evidence enters as data (`log_lambda`, one row per i
 catalogue, zeros where nothing was reported), so one compiled model serves any set of reports.
 All indicator tables live in one vectorised Beta.
 
-Speed (see bench/bench_update.py): the graph is built from dense one-hot count matrices (no
-advanced indexing in the gradient), the Dirichlets are grouped by number of states and sampled
+Speed (see bench/bench_update.py, bench/bench_mechanisms.py): the graph is built from dense
+one-hot count matrices (no advanced indexing in the gradient; the mechanisms' closed form uses
+one small gather, see `_Layout`), the Dirichlets are grouped by number of states and sampled
 in log-ratio coordinates, NUTS starts from the exact prior moments, chains run in parallel
 (forked processes), and the compiled log-density/gradient and trace functions are kept in a
 disk cache keyed by everything they are built from, and checked on load.
@@ -136,8 +137,17 @@ class _Layout:
 
     The θ tables are grouped by their number of states K (one Dirichlet per group, rows in
     network order); `theta_to_joint` (P, S) counts how often each flat θ entry (in group order)
-    enters log P(s | θ); `q_to_joint` (R, S) the same for each indicator-table row; `q_indicator`
-    (R,) the indicator of each row; `marginals` (S, ΣK) maps joint states to hypothesis states.
+    enters log P(s | θ); `q_to_joint` (R, S) the same for each row of an indicator without
+    mechanism (zero rows for the others); `q_indicator` (R,) the indicator of each indicator
+    row; `marginals` (S, ΣK) maps joint states to hypothesis states.
+
+    Mechanisms (MODEL.md §4 closed form): `mech_rows` (2, M, C, S) holds, for mechanism k, its
+    c-th indicator child and joint state s, the row that child uses with the mechanism occurred
+    (first) / not occurred (second), padded with R (an appended zero term) up to the largest
+    number of children C; so A = Σ_j log L_j(occurred) and B = Σ_j log L_j(not occurred) are one
+    small gather and a sum, (2, M, S). A dense (R, M·S) map costs R·M·S per gradient (200
+    indicators, 20 mechanisms: 60 times the rest of the graph); the gather costs 2·M·C·S.
+    `m_rows` (M, S): the row of each mechanism's table under s, counted from the first mechanism row.
     """
 
     groups: tuple[tuple[int, tuple[int, ...]], ...]  # (K, hypotheses with K states)
@@ -146,6 +156,10 @@ class _Layout:
     q_indicator: np.ndarray
     marginals: np.ndarray
     sizes: tuple[int, ...]
+    n_indicator_rows: int = 0
+    n_mechanisms: int = 0
+    mech_rows: np.ndarray | None = None
+    m_rows: np.ndarray | None = None
 
 
 def _layout(net: Network) -> _Layout:
@@ -160,14 +174,30 @@ def _layout(net: Network) -> _Layout:
     theta_to_joint = np.zeros((len(order), net.n_joint))
     for row in net.theta_index:
         np.add.at(theta_to_joint, (position[row], cols), 1.0)
-    n_rows = len(net.q_a)
+    n_rows = net.n_indicator_rows if net.n_indicator_rows >= 0 else len(net.q_a)
+    n_mech = len(net.mechanism_ids)
     q_to_joint = np.zeros((n_rows, net.n_joint))
-    for row in net.q_index:
-        np.add.at(q_to_joint, (row, cols), 1.0)
+    mech_of = net.mechanism_of
+    children: list[list[int]] = [[] for _ in range(n_mech)]
+    for j, row1 in enumerate(net.q_index):
+        if mech_of[j] < 0:
+            np.add.at(q_to_joint, (row1, cols), 1.0)
+        else:
+            children[int(mech_of[j])].append(j)
+    mech_rows = m_rows = None
+    if n_mech:
+        width = max(len(c) for c in children)
+        mech_rows = np.full((2, n_mech, width, net.n_joint), n_rows, dtype=np.int64)
+        for k, kids in enumerate(children):
+            for c, j in enumerate(kids):
+                mech_rows[0, k, c] = net.q_index[j]
+                mech_rows[1, k, c] = net.q_not[j]
+        assert net.m_index is not None
+        m_rows = (net.m_index - n_rows).astype(np.int64)
     bounds = [*net.q_offsets, n_rows]
     q_indicator = np.repeat(np.arange(len(net.q_offsets)), np.diff(bounds)).astype(np.int64)
     marginals = np.hstack(net.marginal_matrices())
-    return _Layout(groups, theta_to_joint, q_to_joint, q_indicator, marginals, sizes)
+    return _Layout(groups, theta_to_joint, q_to_joint, q_indicator, marginals, sizes, n_rows, n_mech, mech_rows, m_rows)
 
 
 def build_model(net: Network) -> pm.Model:
@@ -187,11 +217,24 @@ def build_model(net: Network) -> pm.Model:
             logp = logp + (pt.log(theta)[:, :, None] * counts).sum(axis=(0, 1))
             row += alpha.size
         if len(net.indicator_ids):
-            q = pm.Beta("q", alpha=net.q_a, beta=net.q_b)
+            # one Beta over every indicator row and then every mechanism row (MODEL.md §2)
+            q_all = pm.Beta("q", alpha=net.q_a, beta=net.q_b)
+            q = q_all[: lay.n_indicator_rows] if lay.n_mechanisms else q_all
             lam = pt.exp(log_lam)[lay.q_indicator]  # (R, 2); (1, 1) for an indicator with no report
             # log(λ1 q + λ0 (1 − q)) per table row: exactly 0 for rows of unreported indicators
             terms = pt.log(lam[:, 1] + (lam[:, 0] - lam[:, 1]) * q)
             logp = logp + (terms[:, None] * lay.q_to_joint).sum(axis=0)
+            if lay.n_mechanisms:
+                # each mechanism summed out per joint state: log(m e^A + (1 − m) e^B)
+                assert lay.mech_rows is not None and lay.m_rows is not None
+                shape = lay.mech_rows.shape
+                padded = pt.concatenate([terms, pt.zeros((1,))])  # row R: a child that is not there
+                ab = pt.take(padded, lay.mech_rows.ravel()).reshape(shape).sum(axis=2)  # (2, M, S)
+                m = q_all[lay.n_indicator_rows :]
+                flat = lay.m_rows.ravel()
+                log_m = pt.take(pt.log(m), flat).reshape(lay.m_rows.shape)
+                log_not_m = pt.take(pt.log1p(-m), flat).reshape(lay.m_rows.shape)
+                logp = logp + pt.logaddexp(log_m + ab[0], log_not_m + ab[1]).sum(axis=0)
         # log P(E | θ, q) = logsumexp_s logp(s), written as logp(s0) − log_softmax(logp)(s0): the
         # same value, computed stably by one fused op with a compact gradient (softmax).
         pm.Potential("evidence", logp[0] - pt.special.log_softmax(logp)[0])
@@ -341,10 +384,13 @@ def _cache_key(net: Network) -> str:
     c = pytensor.config
     put((_MODE_TAG, c.floatX, c.cxx, c.gcc__cxxflags, c.compiledir))  # the graph has no BLAS ops
     put((net.hypothesis_ids, net.states, net.indicator_ids, net.theta_offsets, net.q_offsets))
+    put((net.mechanism_ids, net.m_offsets, net.n_indicator_rows))
     for a in net.alpha:
         put(a)
-    for a in (net.theta_index, net.q_a, net.q_b, net.q_index, net.joint):
+    for a in (net.theta_index, net.q_a, net.q_b, net.q_index, net.joint, net.q_not, net.mechanism_of):
         put(a)
+    if net.m_index is not None:
+        put(net.m_index)
     return h.hexdigest()[:32]
 
 

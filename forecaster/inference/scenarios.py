@@ -36,9 +36,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from forecaster.core.errors import EvidenceError, UsageError, did_you_mean
 from forecaster.core.yamlio import load_yaml
+from forecaster.inference.exact import log_joint
 from forecaster.inference.settings import DEFAULT_SEED, SamplerSettings
-from forecaster.inference.update import HypothesisResult, UpdateResult, run_update
-from forecaster.model.evidence import Report, check_indicator, fold, load_reports_file, parse_grade
+from forecaster.inference.update import HypothesisResult, UpdateResult, outside_scale, run_update
+from forecaster.model.evidence import Report, check_indicator, load_reports_file, parse_grade
 from forecaster.model.network import Network, build_network
 from forecaster.model.priors import Priors
 from forecaster.model.terms import term_for
@@ -399,14 +400,12 @@ def _weighted_quantiles(x: np.ndarray, w: np.ndarray, qs: Sequence[float]) -> np
 
 
 def _log_joint(net: Network, draws: ParameterDraws, log_lam: np.ndarray) -> np.ndarray:
-    """log P(s, E | θ, q) for every draw and joint state (D, S) — MODEL.md §4, vectorised over draws."""
-    out = np.log(draws.theta)[:, net.theta_index].sum(axis=1)
-    reported = np.flatnonzero(np.any(log_lam != 0.0, axis=1))  # silent indicators contribute log 1
-    if reported.size:
-        lam = np.exp(log_lam[reported])  # (R, 2), max 1 per row
-        qs = draws.q[:, net.q_index[reported]]  # (D, R, S)
-        out = out + np.log(lam[None, :, 0, None] * qs + lam[None, :, 1, None] * (1.0 - qs)).sum(axis=1)
-    return out
+    """log P(s, E | θ, q, m) for every draw and joint state (D, S) — MODEL.md §4 (mechanisms in
+    closed form), vectorised over draws: the exact engine's own formula."""
+    reported = np.any(log_lam != 0.0, axis=1)  # silent indicators contribute log 1
+    if not reported.any():
+        return np.log(draws.theta)[:, net.theta_index].sum(axis=1)
+    return log_joint(net, log_lam, theta=draws.theta, q=draws.q)
 
 
 def _logsumexp(x: np.ndarray) -> np.ndarray:
@@ -489,7 +488,8 @@ def _reweighted_result(exact: UpdateResult, rw: Reweighted, baseline: UpdateResu
                 s,
                 posterior=float(means[h][k]),
                 interval=(float(intervals[h][0, k]), float(intervals[h][1, k])),
-                term=term_for(float(means[h][k])),
+                term=None if outside_scale(float(means[h][k])) else term_for(float(means[h][k])),
+                extreme=s.extreme if outside_scale(float(means[h][k])) else None,
             )
             for k, s in enumerate(hyp.states)
         )
@@ -529,11 +529,16 @@ def compare(
     def exact_update(reports: Sequence[Report]) -> UpdateResult:
         return run_update(priors, reports, as_of=as_of, seed=seed, exact_only=True, net=net)
 
+    def fresh(sc: Scenario) -> list[Report]:
+        """A hypothetical report counts whatever its date (the module docstring): it is folded as
+        of `as_of`, fresh, never aged nor left out as future (MODEL.md §3 ageing is for the record)."""
+        return [replace(r, date=as_of) for r in sc.reports]
+
     outcomes = []
     if exact:
         baseline = exact_update(recorded)
         for sc in scenarios:
-            result = exact_update([*recorded, *sc.reports])
+            result = exact_update([*recorded, *fresh(sc)])
             outcomes.append(ScenarioOutcome(sc, result, _change(result, baseline), "exact"))
         return Comparison(as_of, "exact", seed, baseline, len(recorded), tuple(outcomes), time.perf_counter() - start)
 
@@ -547,12 +552,12 @@ def compare(
 
     say("sampling the baseline (recorded evidence)")
     baseline = sampled_update(recorded)
-    base_log_lam = net.log_lambda(fold(recorded, priors.grades))
+    base_log_lam = net.log_lambda(priors.fold(recorded, as_of=as_of))
     draws = None if resample else parameter_draws(net, baseline.idata, base_log_lam)
     for i, sc in enumerate(scenarios, 1):
-        reports = [*recorded, *sc.reports]
+        reports = [*recorded, *fresh(sc)]
         if draws is not None:
-            rw = reweight(net, draws, base_log_lam, net.log_lambda(fold(reports, priors.grades)))
+            rw = reweight(net, draws, base_log_lam, net.log_lambda(priors.fold(reports, as_of=as_of)))
             if rw.ess_fraction >= REWEIGHT_MIN_FRACTION:
                 result = _reweighted_result(exact_update(reports), rw, baseline, ess_min=sampler.ESS_MIN)
                 outcomes.append(ScenarioOutcome(sc, result, _change(result, baseline), "reweighted", rw.ess_fraction))

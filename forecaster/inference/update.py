@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -31,8 +32,10 @@ class StateResult:
     prior_interval: tuple[float, float]
     exact: float
     change: float | None
-    term: str
+    term: str | None  # None outside the ICD 203 scale (below 1 % or above 99 %): see `extreme`
     claimed: bool
+    #: outside the ICD 203 scale: {"side": "low" | "high", "carried_by": [{"kind", "id", "shift"}, …]}
+    extreme: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,11 @@ class EvidenceResult:
     likelihood: tuple[float, float]
     shift: dict[str, dict[str, float]]  # hypothesis -> state -> posterior minus posterior without it
     report_ids: tuple[str, ...] = ()
+    origins: int = 0  # distinct origins among the reports (MODEL.md §3); 0 when unknown (older runs)
+    weights: tuple[dict[str, Any], ...] = ()  # per report: id, accuracy, weight (aged), age_days, origin, counted
+    kind: str = "indicator"  # or "mechanism": all of its indicators' reports, the episode as a whole
+    mechanism: str | None = None  # an indicator's mechanism; a mechanism's own id
+    members: tuple[str, ...] = ()  # a mechanism's reported indicators
 
     @property
     def largest_shift(self) -> float:
@@ -113,6 +121,7 @@ class UpdateResult:
                             "exact": _r(s.exact),
                             "change": None if s.change is None else _r(s.change),
                             "term": s.term,
+                            "extreme": s.extreme,
                         }
                         for s in h.states
                     ],
@@ -126,6 +135,11 @@ class UpdateResult:
                     "report_ids": list(e.report_ids),
                     "likelihood": [e.likelihood[0], e.likelihood[1]],
                     "shift": {h: {s: _r(v) for s, v in st.items()} for h, st in e.shift.items()},
+                    "kind": e.kind,
+                    "mechanism": e.mechanism,
+                    "members": list(e.members),
+                    "origins": e.origins,
+                    "weights": list(e.weights),
                 }
                 for e in self.evidence
             ],
@@ -156,12 +170,14 @@ class UpdateResult:
                     interval=(_f(s["interval"][0]), _f(s["interval"][1])),
                     prior_interval=(s["prior_interval"][0], s["prior_interval"][1]),
                     exact=s["exact"], change=s["change"], term=s["term"], claimed=s["claimed"],
+                    extreme=s.get("extreme"),
                 ) for s in h["states"]))
             for h in data["hypotheses"]
         )
         ev = tuple(
             EvidenceResult(e["indicator"], e["reports"], (e["likelihood"][0], e["likelihood"][1]), e["shift"],
-                           tuple(e.get("report_ids", ())))
+                           tuple(e.get("report_ids", ())), e.get("origins", 0), tuple(e.get("weights", ())),
+                           e.get("kind", "indicator"), e.get("mechanism"), tuple(e.get("members", ())))
             for e in data["evidence"]
         )
         return cls(
@@ -205,7 +221,8 @@ def in_window(reports: Sequence[Report], window: tuple[dt.date, dt.date]) -> lis
 def events_hash(reports: Sequence[Report]) -> str:
     """A hash of the report contents used (order-independent)."""
     rows = sorted(
-        json.dumps([r.indicator, r.date.isoformat(), r.occurred, r.grade, r.source, r.url, r.note, r.id or ""])
+        json.dumps([r.indicator, r.date.isoformat(), r.occurred, r.grade, r.source, r.url, r.note, r.id or ""]
+                   + ([r.origin] if r.origin else []))  # without origin: the hash reports had before origins
         for r in reports
     )
     return hashlib.sha256("\n".join(rows).encode()).hexdigest()[:16]
@@ -256,6 +273,79 @@ def interval(x: np.ndarray) -> np.ndarray:
     return np.quantile(x, [0.05, 0.95], axis=0)
 
 
+def half_life_setting(half_life_days: float | None | str) -> dict[str, Any]:
+    """What a `--half-life` override adds to a run's settings (and so to its id): nothing without one."""
+    if half_life_days == "settings":
+        return {}
+    return {"half_life_days": "none" if half_life_days is None else float(half_life_days)}
+
+
+#: Outside the ICD 203 scale (MODEL.md §3 reading of the terms): below 1 % or above 99 %.
+EXTREME_LOW, EXTREME_HIGH = 0.01, 0.99
+
+
+def outside_scale(p: float) -> bool:
+    return p < EXTREME_LOW or p > EXTREME_HIGH
+
+
+def _extreme(p: float, h: int, sid: str, evidence: Sequence[EvidenceResult], net: Network) -> dict[str, Any] | None:
+    """Which side, and the three reports (indicators) or mechanisms whose removal moves it most
+    back towards the scale (the leave-one-out shifts of what moved it)."""
+    if not outside_scale(p):
+        return None
+    side = "low" if p < EXTREME_LOW else "high"
+    hid = net.hypothesis_ids[h]
+    units = [e for e in evidence if e.kind == "mechanism" or e.mechanism is None]
+    sign = -1.0 if side == "low" else 1.0
+    ranked = sorted(units, key=lambda e: -sign * e.shift[hid][sid])
+    carried = [
+        {"kind": e.kind, "id": e.indicator, "shift": _r(e.shift[hid][sid]), "report_ids": list(e.report_ids)}
+        for e in ranked[:3] if sign * e.shift[hid][sid] > 0
+    ]
+    return {"side": side, "carried_by": carried}
+
+
+def evidence_results(net: Network, folded: dict[str, Any], exact: Any) -> list[EvidenceResult]:
+    """What moved it: one entry per reported indicator and per mechanism with reports (the
+    episode as a whole), a mechanism followed by its indicators, largest shift first."""
+
+    def shift_of(without: list[Any]) -> dict[str, dict[str, float]]:
+        return {
+            hid: {sid: float(exact.posterior[h][k] - without[h][k]) for k, sid in enumerate(net.states[h])}
+            for h, hid in enumerate(net.hypothesis_ids)
+        }
+
+    mech_of = net.mechanism_of
+    pos = {k: j for j, k in enumerate(net.indicator_ids)}
+    per_ind: dict[str, EvidenceResult] = {}
+    for ind, ev in folded.items():
+        without = exact.without.get(ind, exact.posterior)  # λ folded to 1:1 moves nothing
+        k = int(mech_of[pos[ind]]) if ind in pos else -1
+        per_ind[ind] = EvidenceResult(
+            ind, ev.reports, ev.likelihood, shift_of(without), ev.report_ids, ev.origins,
+            tuple(w.to_json() for w in ev.weights), "indicator", net.mechanism_ids[k] if k >= 0 else None,
+        )
+    units: list[tuple[EvidenceResult, list[EvidenceResult]]] = []
+    for k, mid in enumerate(net.mechanism_ids):
+        kids = [per_ind[i] for i in folded if i in pos and mech_of[pos[i]] == k]
+        if not kids:
+            continue
+        without = exact.without_mechanism.get(mid, exact.posterior)
+        l1 = sum(math.log(e.likelihood[0]) for e in kids)
+        l0 = sum(math.log(e.likelihood[1]) for e in kids)
+        top = max(l1, l0)
+        kids.sort(key=lambda e: -e.largest_shift)
+        mech = EvidenceResult(
+            mid, sum(e.reports for e in kids), (math.exp(l1 - top), math.exp(l0 - top)), shift_of(without),
+            tuple(r for e in kids for r in e.report_ids), sum(e.origins for e in kids),
+            tuple(w for e in kids for w in e.weights), "mechanism", mid, tuple(e.indicator for e in kids),
+        )
+        units.append((mech, kids))
+    units += [(e, []) for e in per_ind.values() if e.mechanism is None]
+    units.sort(key=lambda u: -u[0].largest_shift)
+    return [e for head, kids in units for e in (head, *kids)]
+
+
 def run_update(
     priors: Priors,
     reports: Sequence[Report],
@@ -269,15 +359,18 @@ def run_update(
     progress: Callable[[str], None] | None = None,
     net: Network | None = None,
     model: Any = None,
+    half_life_days: float | None | str = "settings",
 ) -> UpdateResult:
-    """Update the forecast on `reports` (already filtered to the evidence window)."""
+    """Update the forecast on `reports` (already filtered to the evidence window).
+
+    Reports are aged to `as_of` with the priors' half-life, or `half_life_days` (a number of days,
+    or None for no ageing) for this run only, which is then recorded in the run's settings."""
     from forecaster.inference.exact import infer_exact
-    from forecaster.model.evidence import fold
     from forecaster.model.network import build_network
 
     start = time.perf_counter()
     net = net or build_network(priors)
-    folded = fold(reports, priors.grades)
+    folded = priors.fold(reports, as_of=as_of, half_life_days=half_life_days)
     log_lam = net.log_lambda(folded)
     exact = infer_exact(net, log_lam)
     prior_ivs = _prior_intervals(net, seed)
@@ -296,9 +389,12 @@ def run_update(
         res = sampler.sample(net, log_lam, seed=seed, settings=ss, model=model)
         post_draws = res.draws
         diag_base = {"sampler": "pymc-nuts", "chains": ss.chains, "draws": ss.draws, "tune": ss.tune}
+    settings.update(half_life_setting(half_life_days))
 
     ev_hash = events_hash(reports)
     s_hash = settings_hash(settings)
+    evidence = evidence_results(net, folded, exact)
+
     hyps = []
     for h, hid in enumerate(net.hypothesis_ids):
         prior_iv = prior_ivs[h]
@@ -320,20 +416,11 @@ def run_update(
                 prior_interval=(float(prior_iv[0, k]), float(prior_iv[1, k])),
                 exact=float(exact.posterior[h][k]),
                 change=None if prev is None else float(post[k]) - prev,
-                term=term_for(float(post[k])),
+                term=None if outside_scale(float(post[k])) else term_for(float(post[k])),
                 claimed=sid == net.claimed[h],
+                extreme=_extreme(float(post[k]), h, sid, evidence, net),
             ))
         hyps.append(HypothesisResult(hid, tuple(states)))
-
-    evidence = []
-    for ind, ev in folded.items():
-        without = exact.without.get(ind, exact.posterior)  # λ folded to 1:1 moves nothing
-        shift = {
-            hid: {sid: float(exact.posterior[h][k] - without[h][k]) for k, sid in enumerate(net.states[h])}
-            for h, hid in enumerate(net.hypothesis_ids)
-        }
-        evidence.append(EvidenceResult(ind, ev.reports, ev.likelihood, shift, ev.report_ids))
-    evidence.sort(key=lambda e: -e.largest_shift)
 
     seconds = time.perf_counter() - start
     if post_draws is not None:

@@ -11,17 +11,19 @@ import datetime as dt
 import hashlib
 import itertools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeAlias
 
 from forecaster.core.errors import PriorsError, did_you_mean
-from forecaster.model.evidence import GradeTable
+from forecaster.model.evidence import FoldedEvidence, GradeTable, Report, fold
 
 CATALOGUE = "catalogue"
-# Bump when the pickled shape of `Priors` (or of a node in it) changes, so that a cache entry
-# written by an older layout is never read back as the new one.
-CACHE_FORMAT = 2
+BINARY_STATES: tuple[str, str] = ("occurred", "not_occurred")  # indicators and mechanisms
+# Bumped whenever the pickled `Priors` changes shape, so that an older cache entry is never loaded
+# (2: mechanism nodes, issue 10; 3: half_life_days).
+CACHE_FORMAT = 3
 
 # ----------------------------------------------------------------------------- typed result
 
@@ -32,7 +34,7 @@ class Judgment:
 
     source: str  # expert id, or "catalogue"
     node: str
-    config: tuple[str, ...]  # parent states, in the node's parent order
+    config: tuple[str, ...]  # parent states, in the node's `table_parents` order (a mechanism's state last)
     probs: tuple[float, ...]  # over the node's states (indicators: occurred, not_occurred)
     n: float  # equivalent sample size
     confidence: str  # as written: "medium" or "12"
@@ -55,15 +57,45 @@ class HypothesisNode:
     resolution_criteria: str | None = None  # one paragraph (MODEL.md §6), whitespace folded
     ordered: bool = False  # states on a scale, in the listed order: the RPS applies
 
+    @property
+    def table_parents(self) -> tuple[str, ...]:
+        return self.parents
+
 
 @dataclass(frozen=True)
 class IndicatorNode:
     id: str
     name: str
     definition: str
-    parents: tuple[str, ...]
+    parents: tuple[str, ...]  # hypothesis parents
     citation: str
-    states: tuple[str, ...] = ("occurred", "not_occurred")
+    states: tuple[str, ...] = BINARY_STATES
+    mechanism: str | None = None  # at most one mechanism parent (MODEL.md §1)
+
+    @property
+    def table_parents(self) -> tuple[str, ...]:
+        """The parents its likelihood table is given over: the hypotheses, then the mechanism."""
+        return (*self.parents, self.mechanism) if self.mechanism else self.parents
+
+
+@dataclass(frozen=True)
+class MechanismNode:
+    """A binary latent event (MODEL.md §1): hypothesis parents, indicator children, never reported on."""
+
+    id: str
+    name: str
+    definition: str
+    parents: tuple[str, ...]  # hypothesis parents
+    citation: str
+    children: tuple[str, ...]  # the indicators that name it, in catalogue order
+    states: tuple[str, ...] = BINARY_STATES
+
+    @property
+    def table_parents(self) -> tuple[str, ...]:
+        return self.parents
+
+
+Node: TypeAlias = HypothesisNode | IndicatorNode | MechanismNode
 
 
 @dataclass(frozen=True)
@@ -100,6 +132,16 @@ class Priors:
     weights: Mapping[str, float]
     grades: GradeTable
     hash: str
+    mechanisms: tuple[MechanismNode, ...] = ()  # defaulted: code written before mechanisms still builds Priors
+    half_life_days: float | None = 365.0  # ageing (MODEL.md §3); None: off
+
+    def fold(self, reports: Iterable[Report], *, as_of: dt.date | None, half_life_days: float | None | str = "settings") -> dict[str, FoldedEvidence]:
+        """The reports folded (MODEL.md §3) with this folder's grade table and half-life, aged to
+        `as_of` (None: not aged); `half_life_days` overrides the settings' (None: ageing off)."""
+        hl = self.half_life_days if half_life_days == "settings" else half_life_days
+        if isinstance(hl, str):
+            raise PriorsError(f"half-life {hl!r}: expected a number of days or None")
+        return fold(reports, self.grades, as_of=as_of, half_life_days=hl)
 
     @property
     def indicator_ids(self) -> set[str]:
@@ -109,18 +151,27 @@ class Priors:
     def hypothesis_ids(self) -> list[str]:
         return [h.id for h in self.hypotheses]
 
-    def node(self, node_id: str) -> HypothesisNode | IndicatorNode:
-        nodes: list[HypothesisNode | IndicatorNode] = [*self.hypotheses, *self.indicators]
+    @property
+    def mechanism_ids(self) -> list[str]:
+        return [m.id for m in self.mechanisms]
+
+    def node(self, node_id: str) -> Node:
+        nodes: list[Node] = [*self.hypotheses, *self.indicators, *self.mechanisms]
         for n in nodes:
             if n.id == node_id:
                 return n
-        raise PriorsError(f"unknown node {node_id!r}{did_you_mean(node_id, [*self.hypothesis_ids, *self.indicator_ids])}")
+        known = [*self.hypothesis_ids, *self.indicator_ids, *self.mechanism_ids]
+        raise PriorsError(f"unknown node {node_id!r}{did_you_mean(node_id, known)}")
 
     def configs(self, node_id: str) -> list[tuple[str, ...]]:
-        """Parent configurations in mixed-radix order (the first parent varies slowest)."""
+        """Parent configurations in mixed-radix order (the first parent varies slowest).
+
+        An indicator with a mechanism parent has its hypothesis parents' configurations times the
+        mechanism's ("occurred", "not_occurred"), the mechanism last (varying fastest)."""
         node = self.node(node_id)
         states = {h.id: h.states for h in self.hypotheses}
-        return list(itertools.product(*(states[p] for p in node.parents)))
+        states.update({m.id: m.states for m in self.mechanisms})
+        return list(itertools.product(*(states[p] for p in node.table_parents)))
 
     def judgments_for(self, node_id: str, config: tuple[str, ...]) -> list[Judgment]:
         return [j for j in self.judgments if j.node == node_id and j.config == config]
@@ -179,4 +230,5 @@ def priors_files(root: Path) -> list[Path]:
     return [*files, *experts]
 
 
-__all__ = ["Priors", "Judgment", "HypothesisNode", "IndicatorNode", "Expert", "Pooled", "pool", "priors_files", "CATALOGUE"]
+__all__ = ["Priors", "Judgment", "HypothesisNode", "IndicatorNode", "MechanismNode", "Node", "Expert", "Pooled",
+           "pool", "priors_files", "CATALOGUE", "BINARY_STATES", "CACHE_FORMAT"]

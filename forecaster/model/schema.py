@@ -8,6 +8,8 @@ import datetime as dt
 import itertools
 import math
 import re
+import types
+import typing
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, Union
@@ -18,11 +20,13 @@ from forecaster.core.errors import PriorsError, did_you_mean
 from forecaster.core.yamlio import load_yaml
 from forecaster.model.evidence import GradeTable
 from forecaster.model.priors import (
+    BINARY_STATES,
     CATALOGUE,
     Expert,
     HypothesisNode,
     IndicatorNode,
     Judgment,
+    MechanismNode,
     Priors,
     _content_hash,
 )
@@ -49,7 +53,7 @@ def _check_term(v: str) -> str:
 
 
 class JudgmentSpec(_Strict):
-    """P(indicator occurred | given): a number or an ICD 203 term."""
+    """P(indicator or mechanism occurred | given): a number or an ICD 203 term."""
 
     given: dict[str, str] = Field(default_factory=dict)
     p: float | None = Field(default=None, ge=0.0, le=1.0)
@@ -122,12 +126,26 @@ class IndicatorSpec(_Strict):
     name: str = ""
     definition: str
     parents: list[str] = Field(min_length=1)
+    # at most one mechanism parent; a list is parsed so that the structure check can say why it is refused
+    mechanism: str | list[str] | None = None
+    citation: str
+    likelihoods: list[JudgmentSpec]
+
+
+class MechanismSpec(_Strict):
+    """A latent event (MODEL.md §1): hypothesis parents, P(occurred | parents) for every configuration."""
+
+    id: str = Field(pattern=_ID)
+    name: str = ""
+    definition: str
+    parents: list[str] = Field(min_length=1)
     citation: str
     likelihoods: list[JudgmentSpec]
 
 
 class CatalogueSpec(_Strict):
     confidence: Confidence = "medium"
+    mechanisms: list[MechanismSpec] = Field(default_factory=list)
     indicators: list[IndicatorSpec] = Field(min_length=1)
 
 
@@ -139,6 +157,7 @@ class ExpertSpec(_Strict):
     reviewed_on: dt.date | None = None
     hypotheses: dict[str, list[VectorJudgmentSpec]]
     indicators: dict[str, list[JudgmentSpec]] = Field(default_factory=dict)
+    mechanisms: dict[str, list[JudgmentSpec]] = Field(default_factory=dict)
 
 
 class PoolingSpec(_Strict):
@@ -182,6 +201,9 @@ class GradesSpec(_Strict):
 class SettingsSpec(_Strict):
     pooling: PoolingSpec = Field(default_factory=PoolingSpec)
     grades: GradesSpec
+    # Ageing (MODEL.md §3): a report's accuracy halves its distance from 0.5 every this many days;
+    # `none` switches ageing off. A non-positive value is an audit finding (`priors audit`).
+    half_life_days: float | Literal["none"] | None = 365.0
 
 
 # ----------------------------------------------------------------------------- loading
@@ -216,6 +238,29 @@ def _line_at(data: Any, loc: Sequence[int | str]) -> int:
     return int(line)
 
 
+def _fields_at(model: type[BaseModel], loc: Sequence[int | str]) -> list[str]:
+    """The keys the schema allows at `loc` (for did-you-mean on an unknown nested key), or none."""
+    current: Any = model
+    for part in loc:
+        if not (isinstance(current, type) and issubclass(current, BaseModel)):
+            origin = typing.get_origin(current)
+            args = [a for a in typing.get_args(current) if a is not type(None)]
+            if origin in (list, dict) and args:
+                current = args[-1]  # list[X] -> X, dict[str, X] -> X: `part` is the index or key
+                continue
+            return []
+        info = current.model_fields.get(str(part))
+        if info is None:
+            return []
+        current = info.annotation
+        args = [a for a in typing.get_args(current) if a is not type(None)]
+        if typing.get_origin(current) in (Union, types.UnionType) and len(args) == 1:
+            current = args[0]
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return []
+
+
 def _parse(model: type[BaseModel], data: Any, path: Path, root: Path) -> Any:
     name = _where(path, root)
     if not isinstance(data, dict):
@@ -230,8 +275,7 @@ def _parse(model: type[BaseModel], data: Any, path: Path, root: Path) -> Any:
         msg = first["msg"].removeprefix("Value error, ")
         if first["type"] == "extra_forbidden":
             key = str(loc[-1])
-            fields = model.model_fields if len(loc) == 1 else {}
-            msg = f"unknown key {key!r}{did_you_mean(key, fields)}"
+            msg = f"unknown key {key!r}{did_you_mean(key, _fields_at(model, loc[:-1]))}"
         elif first["type"] == "missing":
             msg = "missing: this field is required"
         more = f" (and {e.error_count() - 1} more)" if e.error_count() > 1 else ""
@@ -287,15 +331,19 @@ def _check_structure(
     order = _topological(net, lambda i, msg: fail(netf, netraw, ["hypotheses", i, "parents"], msg))
     parents = {h.id: tuple(h.parents) for h in net.hypotheses}
 
+    # the states a table row may condition on: hypotheses, and (for indicators naming one) mechanisms
+    node_states: dict[str, tuple[str, ...]] = dict(hyp_states)
+    node_states.update({m.id: BINARY_STATES for m in cat.mechanisms})
+
     def configs_of(par: Sequence[str]) -> list[tuple[str, ...]]:
-        return list(itertools.product(*(hyp_states[p] for p in par)))
+        return list(itertools.product(*(node_states[p] for p in par)))
 
     def config_of(given: Mapping[str, str], par: Sequence[str], path: Path, raw: Any, loc: list[int | str]) -> tuple[str, ...]:
         for key, state in given.items():
             if key not in par:
                 raise fail(path, raw, [*loc, "given", key], f"{key!r} is not a parent here; parents are {list(par) or 'none'}")
-            if state not in hyp_states[key]:
-                raise fail(path, raw, [*loc, "given", key], f"unknown state {state!r} of {key}{did_you_mean(state, hyp_states[key])}")
+            if state not in node_states[key]:
+                raise fail(path, raw, [*loc, "given", key], f"unknown state {state!r} of {key}{did_you_mean(state, node_states[key])}")
         missing = [p for p in par if p not in given]
         if missing:
             raise fail(path, raw, [*loc, "given"], f"missing parent {missing[0]!r} in this configuration")
@@ -358,6 +406,30 @@ def _check_structure(
             if cfg not in seen:
                 raise fail(path, raw, loc, f"missing parent configuration {dict(zip(par, cfg, strict=True)) or '{}'}")
 
+    # mechanisms (MODEL.md §1): ids, hypothesis parents, their own tables P(occurred | parents)
+    all_ind_ids = {ind.id for ind in cat.indicators}
+    mech_index: dict[str, int] = {}
+    for i, mech in enumerate(cat.mechanisms):
+        if mech.id in mech_index:
+            raise fail(catf, catraw, ["mechanisms", i, "id"], f"duplicate mechanism id {mech.id!r}")
+        if mech.id in hyp_states:
+            raise fail(catf, catraw, ["mechanisms", i, "id"], f"{mech.id!r} is already a hypothesis id")
+        if mech.id in all_ind_ids:
+            raise fail(catf, catraw, ["mechanisms", i, "id"], f"{mech.id!r} is already an indicator id")
+        mech_index[mech.id] = i
+    for i, mech in enumerate(cat.mechanisms):
+        for k, p in enumerate(mech.parents):
+            if p not in hyp_states:
+                what = (" (a mechanism's parents are hypotheses; indicators are its children)" if p in all_ind_ids
+                        else " (a mechanism's parents are hypotheses, never other mechanisms)" if p in mech_index
+                        else did_you_mean(p, hyp_states))
+                raise fail(catf, catraw, ["mechanisms", i, "parents", k], f"unknown parent {p!r}{what}")
+        if len(set(mech.parents)) != len(mech.parents):
+            raise fail(catf, catraw, ["mechanisms", i, "parents"], "a parent is named twice")
+        table_rows(mech.likelihoods, node=mech.id, par=mech.parents, states=BINARY_STATES, source=CATALOGUE,
+                   path=catf, raw=catraw, loc=["mechanisms", i, "likelihoods"], default_conf=cat.confidence,
+                   default_citation=mech.citation)
+
     # indicator catalogue
     ind_nodes: list[IndicatorNode] = []
     seen_ind: set[str] = set()
@@ -368,13 +440,43 @@ def _check_structure(
             raise fail(catf, catraw, ["indicators", i, "id"], f"{ind.id!r} is already a hypothesis id")
         seen_ind.add(ind.id)
         for k, p in enumerate(ind.parents):
+            if p in mech_index:
+                raise fail(catf, catraw, ["indicators", i, "parents", k],
+                           f"{p!r} is a mechanism: name it with `mechanism: {p}`, not among the hypothesis parents")
             if p not in hyp_states:
                 raise fail(catf, catraw, ["indicators", i, "parents", k], f"unknown parent {p!r}{did_you_mean(p, hyp_states)}")
-        table_rows(ind.likelihoods, node=ind.id, par=ind.parents, states=("occurred", "not_occurred"), source=CATALOGUE,
+        if len(set(ind.parents)) != len(ind.parents):
+            raise fail(catf, catraw, ["indicators", i, "parents"], "a parent is named twice")
+        mechanism = ind.mechanism
+        if isinstance(mechanism, list):
+            named = ", ".join(repr(m) for m in mechanism) or "none"
+            raise fail(catf, catraw, ["indicators", i, "mechanism"],
+                       f"names {len(mechanism)} mechanisms ({named}): an indicator has at most one mechanism parent; "
+                       "give one id (if two episodes really drive it, model them as one mechanism)")
+        if mechanism is not None and mechanism not in mech_index:
+            hint = did_you_mean(mechanism, mech_index)
+            if not hint and mechanism in hyp_states:
+                hint = " (a hypothesis: list it under parents)"
+            known = f"; mechanisms are {list(mech_index)}" if mech_index and not hint else (
+                "" if mech_index else "; the catalogue declares no mechanisms: add it under the top-level `mechanisms:`")
+            raise fail(catf, catraw, ["indicators", i, "mechanism"], f"unknown mechanism {mechanism!r}{hint}{known}")
+        table_par = [*ind.parents, *([mechanism] if mechanism else [])]
+        table_rows(ind.likelihoods, node=ind.id, par=table_par, states=BINARY_STATES, source=CATALOGUE,
                    path=catf, raw=catraw, loc=["indicators", i, "likelihoods"], default_conf=cat.confidence,
                    default_citation=ind.citation)
-        ind_nodes.append(IndicatorNode(ind.id, ind.name, ind.definition, tuple(ind.parents), ind.citation))
-    ind_parents = {n.id: n.parents for n in ind_nodes}
+        ind_nodes.append(IndicatorNode(ind.id, ind.name, ind.definition, tuple(ind.parents), ind.citation,
+                                       mechanism=mechanism))
+    ind_parents = {n.id: n.table_parents for n in ind_nodes}
+
+    mech_nodes: list[MechanismNode] = []
+    for i, mech in enumerate(cat.mechanisms):
+        children = tuple(n.id for n in ind_nodes if n.mechanism == mech.id)
+        if not children:
+            raise fail(catf, catraw, ["mechanisms", i],
+                       f"mechanism {mech.id!r} has no indicator: no report is ever about a mechanism, so name it in "
+                       "at least one indicator's `mechanism:` (or remove it)")
+        mech_nodes.append(MechanismNode(mech.id, mech.name, mech.definition, tuple(mech.parents), mech.citation, children))
+    mech_parents = {m.id: m.parents for m in mech_nodes}
 
     # experts
     expert_rows: list[Expert] = []
@@ -391,9 +493,18 @@ def _check_structure(
                        loc=["hypotheses", hid], default_conf="medium", default_citation=None)
         for iid, irows in spec.indicators.items():
             if iid not in ind_parents:
-                raise fail(path, raw, ["indicators", iid], f"unknown indicator {iid!r}{did_you_mean(iid, ind_parents)}")
-            table_rows(irows, node=iid, par=ind_parents[iid], states=("occurred", "not_occurred"), source=spec.id,
+                hint = (" (a mechanism: judge it under the top-level `mechanisms:`)" if iid in mech_parents
+                        else did_you_mean(iid, ind_parents))
+                raise fail(path, raw, ["indicators", iid], f"unknown indicator {iid!r}{hint}")
+            table_rows(irows, node=iid, par=ind_parents[iid], states=BINARY_STATES, source=spec.id,
                        path=path, raw=raw, loc=["indicators", iid], default_conf="medium", default_citation=None)
+        for mid, mrows in spec.mechanisms.items():
+            if mid not in mech_parents:
+                hint = (" (an indicator: judge it under `indicators:`)" if mid in ind_parents
+                        else did_you_mean(mid, mech_parents))
+                raise fail(path, raw, ["mechanisms", mid], f"unknown mechanism {mid!r}{hint}")
+            table_rows(mrows, node=mid, par=mech_parents[mid], states=BINARY_STATES, source=spec.id,
+                       path=path, raw=raw, loc=["mechanisms", mid], default_conf="medium", default_citation=None)
         expert_rows.append(Expert(spec.id, spec.role, spec.illustrative, spec.reviewed_by, spec.reviewed_on, _where(path, root)))
     if not expert_rows:
         raise PriorsError(f"{_where(root / 'experts', root)}: no expert files: the hypothesis tables need at least one panelist")
@@ -424,7 +535,8 @@ def _check_structure(
         horizon_months=net.horizon_months, evidence_window_days=net.evidence_window_days,
         hypotheses=tuple(hyp_nodes), indicators=tuple(ind_nodes), experts=tuple(expert_rows),
         judgments=tuple(judgments), method=settings.pooling.method, weights=dict(settings.pooling.weights),
-        grades=grades, hash=digest,
+        grades=grades, hash=digest, mechanisms=tuple(mech_nodes),
+        half_life_days=None if settings.half_life_days in (None, "none") else float(settings.half_life_days),
     )
 
 

@@ -108,7 +108,8 @@ def audit_markdown(report: AuditReport, *, strict: bool = False) -> str:
         f"**{verdict}**: {counts}.",
         "",
         f"- priors: `{r.root}`, hash `{r.hash}`",
-        f"- {r.hypotheses} hypotheses, {r.indicators} indicators, {len(r.experts)} experts ({', '.join(r.experts)}); "
+        f"- {r.hypotheses} hypotheses, {r.indicators} indicators"
+        f"{f', {r.mechanisms} mechanisms' if r.mechanisms else ''}, {len(r.experts)} experts ({', '.join(r.experts)}); "
         f"{r.method} pool",
         f"- evidence: {infl.reports} reports on {len(infl.indicators_reported)} indicators, "
         f"as of {r.as_of.isoformat()}",
@@ -158,7 +159,7 @@ def audit_markdown(report: AuditReport, *, strict: bool = False) -> str:
             f"so no disagreement to measure; their lowest pooled N: {min(d.min_pooled_n for d in single):.1f}.",
         ]
     md += ["", "## Influence", ""]
-    md += _influence_lines(infl)
+    md += [f"> {r.pending}", ""] if r.pending else _influence_lines(infl)
     md += [
         "",
         "## Diagnosticity",
@@ -183,7 +184,7 @@ def audit_markdown(report: AuditReport, *, strict: bool = False) -> str:
         (
             [
                 k,
-                d.indicator,
+                f"{d.indicator} (mechanism, if observed)" if d.kind == "mechanism" else d.indicator,
                 ", ".join(d.parents),
                 f"{d.weight_db:.1f}",
                 d.outcome,
@@ -195,6 +196,8 @@ def audit_markdown(report: AuditReport, *, strict: bool = False) -> str:
             for k, d in enumerate(r.diagnosticity, 1)
         ),
     )
+    if r.pending:
+        md += ["", f"> {r.pending}"]
     md += ["", "## Method", ""]
     md += [f"- {line}" for line in METHOD_NOTES]
     md += ["", f"Priors hash: `{r.hash}`", ""]
@@ -322,6 +325,8 @@ def diff_markdown(d: PriorsDiff) -> str:
         )
         md.append("")
     md += ["## Effect on the current posterior", ""]
+    if d.pending:
+        md += [f"> {d.pending}"]
     if d.effect:
         md += _table(
             ["hypothesis", "state", "old", "new", "change"],

@@ -39,6 +39,7 @@ from forecaster.store.migrations import APPLICATION_ID, MIGRATIONS
 from forecaster.store.records import (
     BUSY_TIMEOUT_S,
     CLOCK_SKEW,
+    EPISODE_DAYS,
     ID_HEX,
     LOCK_PATIENCE_S,
     SQLITE_MAGIC,
@@ -48,12 +49,14 @@ from forecaster.store.records import (
     ImportResult,
     IndicatorCount,
     Retraction,
+    Similar,
     StoredReport,
     T,
     check_report,
     check_text,
     content_key,
     format_time,
+    normal_text,
     utcnow,
 )
 
@@ -63,7 +66,7 @@ from forecaster.store.records import (
 
 _COLUMNS = (
     "r.id, r.indicator, r.event_date, r.recorded_at, r.occurred, r.reliability, r.credibility, "
-    "r.source, r.url, r.note, r.analyst, t.reason, t.retracted_at, t.retracted_by"
+    "r.source, r.url, r.note, r.analyst, t.reason, t.retracted_at, t.retracted_by, r.origin"
 )
 _FROM = "FROM reports r LEFT JOIN retractions t ON t.report_id = r.id"
 
@@ -74,7 +77,7 @@ def _report(row: Sequence[Any]) -> Report:
     return Report(
         indicator=row[1], date=dt.date.fromisoformat(row[2]), occurred=bool(row[4]), reliability=row[5],
         credibility=row[6], source=row[7], url=row[8], note=row[9], analyst=row[10], id=row[0],
-        recorded_at=dt.datetime.fromisoformat(row[3]),
+        recorded_at=dt.datetime.fromisoformat(row[3]), origin=row[14],
     )
 
 
@@ -267,7 +270,10 @@ class EventStore:
         # The canonical form is what a file import produces (evidence.report_from_mapping), so that
         # the content key of a report is the same however it arrived.
         who = analyst if analyst is not None else report.analyst
-        report = dataclasses.replace(report, source=report.source.strip(), analyst=who.strip(), id=None)
+        report = dataclasses.replace(
+            report, source=report.source.strip(), analyst=who.strip(), id=None,
+            origin=(report.origin or "").strip() or None,
+        )
         check_report(report)
         check_text("analyst", report.analyst, required=True)
         when = recorded_at or utcnow()
@@ -297,10 +303,10 @@ class EventStore:
             try:
                 db.execute(
                     "INSERT INTO reports (id, indicator, event_date, recorded_at, occurred, reliability, credibility, "
-                    "source, url, note, analyst, content_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "source, url, note, analyst, content_key, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         rid, r.indicator, r.date.isoformat(), recorded_at, int(r.occurred), r.reliability,
-                        r.credibility, r.source, r.url, r.note, analyst, key,
+                        r.credibility, r.source, r.url, r.note, analyst, key, r.origin,
                     ),
                 )
                 return rid, None
@@ -313,6 +319,27 @@ class EventStore:
                 assert existing.report.id is not None
                 return existing.report.id, existing
         raise _IdTaken(candidates[-1])
+
+    def similar(self, report: Report) -> Similar:
+        """Stored reports (not retracted) the new `report` may repeat (issue 10): an exact duplicate
+        (same indicator, date, outcome and source after NFC and whitespace folding), and, when it
+        names no origin, likely same-episode reports (same indicator and outcome within 3 days)."""
+        return self._retry("looking for duplicates", lambda: self._similar(self._db, report))
+
+    @staticmethod
+    def _similar(db: sqlite3.Connection, r: Report, *, exclude: str | None = None) -> Similar:
+        lo = (r.date - dt.timedelta(days=EPISODE_DAYS)).isoformat()
+        hi = (r.date + dt.timedelta(days=EPISODE_DAYS)).isoformat()
+        rows = db.execute(
+            f"SELECT {_COLUMNS} {_FROM} WHERE r.indicator = ? AND r.event_date BETWEEN ? AND ? AND r.occurred = ? "
+            "AND t.report_id IS NULL ORDER BY abs(julianday(r.event_date) - julianday(?)), r.recorded_at, r.id",
+            (r.indicator, lo, hi, int(r.occurred), r.date.isoformat()),
+        ).fetchall()
+        entries = [e for e in map(_entry, rows) if e.report.id != exclude]
+        source = normal_text(r.source)
+        duplicate = next((e for e in entries if e.report.date == r.date and normal_text(e.report.source) == source), None)
+        episode = tuple(e for e in entries if e is not duplicate) if not r.origin else ()
+        return Similar(duplicate, episode)
 
     def retract(self, report_id: str, reason: str, who: str) -> Retraction:
         """Withdraw a report (it stays in the store, marked). `report_id` may be a unique prefix."""
@@ -348,6 +375,7 @@ class EventStore:
         analyst: str | None = None,
         dry_run: bool = False,
         labels: Sequence[str] | None = None,
+        notes: builtins.list[str] | None = None,
     ) -> ImportResult:
         """Add many reports in one transaction: all of them or, on any problem, none.
 
@@ -355,7 +383,11 @@ class EventStore:
         fresh id, now, and `analyst`. A report whose content is already stored, or repeated in the
         batch, is skipped; a retraction it carries is added if the stored report has none. An id
         already naming a different report is an error. `labels[i]` (e.g. "file.csv:7") names the
-        i-th report in errors. With `dry_run`, everything is checked and counted, nothing kept."""
+        i-th report in errors. With `dry_run`, everything is checked and counted, nothing kept.
+
+        With `notes` (a list, filled in), each new report is also compared with the store and the
+        batch before it (`similar`): an exact duplicate is skipped, a likely same-episode report
+        added; each gets one line naming its row and the other report's id."""
         entries = [r if isinstance(r, StoredReport) else StoredReport(r) for r in reports]
         now = format_time(utcnow())
         fallback = (analyst or "").strip()
@@ -375,7 +407,19 @@ class EventStore:
                     check_report(r)
                     check_text("analyst", who, required=True)
                     key = content_key(r)
+                    near = self._similar(db, r) if notes is not None else None
+                    if notes is not None and near is not None and near.duplicate is not None and near.duplicate.report.id != r.id:
+                        same = db.execute("SELECT 1 FROM reports WHERE content_key = ?", (key,)).fetchone()
+                        if same is None:
+                            notes.append(f"{where(i)}: duplicate of {near.duplicate.report.id} (same indicator, date, "
+                                         "outcome and source); skipped")
+                            skipped += 1
+                            continue
                     rid, existing = self._place(db, r, key, format_time(r.recorded_at) if r.recorded_at else now, who)
+                    if existing is None and near is not None and near.episode and notes is not None:
+                        other = near.episode[0].report
+                        notes.append(f"{where(i)}: likely the same episode as {other.id} ({other.date.isoformat()}); "
+                                     "give both an origin if they repeat one source")
                 except EvidenceError as e:
                     problems.append(f"{where(i)}: {e}")
                     continue

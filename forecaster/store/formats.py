@@ -9,7 +9,7 @@ import datetime as dt
 import io
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -45,12 +45,14 @@ from forecaster.store.records import (
 
 EXPORT_FIELDS = (
     "id", "indicator", "date", "occurred", "grade", "source", "url", "note", "analyst", "recorded_at",
-    "retracted_at", "retracted_by", "retraction_reason",
+    "retracted_at", "retracted_by", "retraction_reason", "origin",
 )
 _RETRACTION_FIELDS = ("retracted_at", "retracted_by", "retraction_reason")
-_STORE_FIELDS = {"id", "recorded_at", *_RETRACTION_FIELDS}
+#: Read-only fields `event list/show --json` add (the weight now); an import ignores them.
+DERIVED_FIELDS = ("accuracy", "weight", "age_days")
+_STORE_FIELDS = {"id", "recorded_at", *_RETRACTION_FIELDS, *DERIVED_FIELDS}
 _IMPORT_FIELDS = {"indicator", "date", "occurred", "reliability", "credibility", "grade", "source", "url", "note",
-                  "analyst", "citation", *_STORE_FIELDS}
+                  "analyst", "citation", "origin", *_STORE_FIELDS}
 _RISKY = frozenset("=+-@\t\r'")  # the first characters that may need the escape
 _FORMULA = re.compile(r"^'*[=+\-@\t\r]")
 _ESCAPED_FORMULA = re.compile(r"^'+[=+\-@\t\r]")
@@ -81,11 +83,16 @@ def report_to_row(entry: StoredReport) -> dict[str, Any]:
         "retracted_at": format_time(t.retracted_at) if t else None,
         "retracted_by": t.retracted_by if t else None,
         "retraction_reason": t.reason if t else None,
+        "origin": r.origin,
     }
 
 
-def write_reports(stream: IO[str], entries: Iterable[StoredReport], *, fmt: Format) -> int:
-    """Stream reports in an exchange format; returns how many were written."""
+def write_reports(
+    stream: IO[str], entries: Iterable[StoredReport], *, fmt: Format,
+    extra: Callable[[StoredReport], dict[str, Any]] | None = None,
+) -> int:
+    """Stream reports in an exchange format; returns how many were written. `extra` adds
+    read-only fields to each JSON/YAML row (`event list --json`: the weight now); import ignores them."""
     n = 0
     if fmt == "csv":
         writer = csv.writer(stream, lineterminator="\r\n")
@@ -96,7 +103,10 @@ def write_reports(stream: IO[str], entries: Iterable[StoredReport], *, fmt: Form
     elif fmt == "json":
         stream.write('{"reports": [')
         for entry in entries:
-            stream.write(("," if n else "") + "\n  " + json.dumps(_compact(report_to_row(entry)), ensure_ascii=False))
+            row = _compact(report_to_row(entry))
+            if extra is not None:
+                row.update(extra(entry))
+            stream.write(("," if n else "") + "\n  " + json.dumps(row, ensure_ascii=False))
             n += 1
         stream.write("\n]}\n" if n else "]}\n")
     elif fmt == "yaml":
@@ -124,12 +134,13 @@ def _csv_cells(entry: StoredReport) -> list[str]:
         r.note, r.analyst, format_time(r.recorded_at) if r.recorded_at else "",
     ]
     cells += [format_time(t.retracted_at), t.retracted_by, t.reason] if t else ["", "", ""]
+    cells.append(r.origin or "")
     return cells
 
 
 def _compact(row: dict[str, Any]) -> dict[str, Any]:
     """Without the retraction fields of a report that has none (YAML and JSON; CSV keeps empty cells)."""
-    return {k: v for k, v in row.items() if not (k in _RETRACTION_FIELDS and v is None)}
+    return {k: v for k, v in row.items() if not ((k in _RETRACTION_FIELDS or k == "origin") and v is None)}
 
 
 def format_from_name(path: Path) -> Format:
@@ -217,7 +228,8 @@ def entry_from_mapping(
         retraction = Retraction(
             rid or "", text("retraction_reason").strip(), retracted_at, text("retracted_by").strip()
         )
-    for name, value in (("source", report.source), ("url", report.url), ("note", report.note), ("analyst", report.analyst)):
+    for name, value in (("source", report.source), ("url", report.url), ("note", report.note), ("analyst", report.analyst),
+                        ("origin", report.origin or "")):
         try:
             check_text(name, value)
         except EvidenceError as e:

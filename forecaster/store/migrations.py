@@ -109,6 +109,12 @@ def m002_runs(db: sqlite3.Connection) -> None:
         db.execute(sql)
 
 
+def m003_origin(db: sqlite3.Connection) -> None:
+    """Reports gain an optional origin (MODEL.md §3: same-origin reports on one indicator fold)."""
+    db.execute("ALTER TABLE reports ADD COLUMN origin TEXT CHECK (origin IS NULL OR origin <> '')")
+    db.execute("CREATE INDEX reports_indicator_origin ON reports (indicator, origin)")
+
+
 def m004_resolutions(db: sqlite3.Connection) -> None:
     """Resolutions (MODEL.md §6) and their retractions, append-only like reports.
 
@@ -154,6 +160,4 @@ def m004_resolutions(db: sqlite3.Connection) -> None:
         db.execute(sql)
 
 
-# MIGRATIONS is positional (version = place in the list). m004_resolutions is third for now:
-# m003_origin (issue 10) is being written alongside and goes before it when both are merged.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [m001_reports, m002_runs, m004_resolutions]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [m001_reports, m002_runs, m003_origin, m004_resolutions]

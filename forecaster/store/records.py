@@ -7,6 +7,7 @@ import datetime as dt
 import hashlib
 import json
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple, TypeVar
@@ -105,10 +106,12 @@ def parse_time(value: Any) -> dt.datetime:
 
 def content_key(report: Report) -> str:
     """The hash of what a report says (not who recorded it or when): the de-duplication key."""
-    fields = [
+    fields: list[Any] = [
         report.indicator, report.date.isoformat(), report.occurred, report.reliability, report.credibility,
         report.source, report.url, report.note,
     ]
+    if report.origin:  # appended only when given: a report without origin keeps the key (and id) it always had
+        fields.append(report.origin)
     payload = json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
@@ -142,5 +145,31 @@ def check_report(report: Report) -> None:
     check_text("note", report.note)
     if report.analyst:
         check_text("analyst", report.analyst)
+    if report.origin is not None:
+        check_text("origin", report.origin, required=True)
+
+
+#: A likely same-episode report: same indicator and outcome within this many days (issue 10).
+EPISODE_DAYS = 3
+
+
+def normal_text(text: str) -> str:
+    """Unicode NFC, whitespace runs folded to one space, trimmed: how duplicates are compared."""
+    return " ".join(unicodedata.normalize("NFC", text).split())
+
+
+@dataclass(frozen=True)
+class Similar:
+    """What the store already holds that a new report may repeat."""
+
+    duplicate: StoredReport | None  # same indicator, date, outcome and (normalised) source
+    episode: tuple[StoredReport, ...]  # same indicator and outcome within EPISODE_DAYS (the new one has no origin)
+
+    def warning(self, r: Report) -> str | None:
+        if not self.episode:
+            return None
+        other = self.episode[0].report
+        return (f"likely the same episode as {other.id} ({other.indicator}, {other.date.isoformat()}, {other.source}): "
+                f"if both repeat one original source, record it with --origin")
 
 

@@ -205,7 +205,7 @@ def _insert(db: sqlite3.Connection, item: NewRun, recorded_at: dt.datetime) -> N
         "runs",
     ):  # not left to ON DELETE CASCADE: a raw connection may lack foreign_keys
         db.execute(f"DELETE FROM {table} WHERE run_id = ?", (r.run_id,))
-    n_reports = len(r.report_ids) or sum(e.reports for e in r.evidence)
+    n_reports = len(r.report_ids) or sum(e.reports for e in r.evidence if e.kind == "indicator")
     db.execute(
         f"INSERT INTO runs ({_RUN_COLUMNS}, result) VALUES ({', '.join('?' * 21)})",
         (

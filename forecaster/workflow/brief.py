@@ -75,7 +75,7 @@ class Headline:
     definition: str
     posterior: float
     interval: tuple[float, float] | None
-    term: str
+    term: str | None  # None outside the ICD 203 scale
     sentence: str
     claimed: bool
 
@@ -220,10 +220,14 @@ def words(identifier: str) -> str:
     return identifier.replace("_", " ")
 
 
-def icd_sentence(term: str, p: float, interval: tuple[float, float] | None, hypothesis: str, state: str) -> str:
+def icd_sentence(term: str | None, p: float, interval: tuple[float, float] | None, hypothesis: str, state: str) -> str:
     """'It is likely (72 %, 61–80 %) that escalation is grey zone.' (ICD 203 wording: a term that
-    names a chance reads 'There is …')."""
+    names a chance reads 'There is …'). Outside the scale (no term): 'It is > 99 % (…) that …,
+    outside the ICD 203 scale.'"""
     numbers = pct(p) if interval is None else f"{pct(p)}, {interval_pct(*interval)}"
+    if term is None:
+        side = "< 1 %" if p < 0.5 else "> 99 %"
+        return f"It is {side} ({numbers}), outside the ICD 203 scale, that {words(hypothesis)} is {words(state)}."
     if term.endswith("chance"):
         article = "" if term.startswith("almost no") else "a "
         lead = f"There is {article}{term}"

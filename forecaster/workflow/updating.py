@@ -21,6 +21,7 @@ from forecaster.inference.settings import DEFAULT_SEED, SamplerSettings
 from forecaster.inference.update import (
     UpdateResult,
     events_hash,
+    half_life_setting,
     in_window,
     run_id_for,
     run_update,
@@ -87,9 +88,11 @@ def planned_run_id(
     seed: int = DEFAULT_SEED,
     exact: bool = False,
     sampler_kwargs: dict[str, Any] | None = None,
+    half_life_days: float | None | str = "settings",
 ) -> str:
     """The id the update of these inputs gets (and a recorded identical run has)."""
     settings, _ = sampler_settings(sampler_kwargs, exact)
+    settings.update(half_life_setting(half_life_days))
     return run_id_for(priors.hash, events_hash(reports), as_of, seed, settings_hash(settings))
 
 
@@ -105,6 +108,7 @@ def update_forecast(
     force: bool = False,
     sampler_kwargs: dict[str, Any] | None = None,
     record: bool = True,
+    half_life_days: float | None | str = "settings",
 ) -> tuple[UpdateResult, bool]:
     """(result, cached). An identical recorded run is returned as is unless `force`.
 
@@ -116,6 +120,7 @@ def update_forecast(
     start = time.perf_counter()
     reports = gather_reports(ws, priors, as_of=as_of, events_file=events_file, event_time=event_time)
     settings, ss = sampler_settings(sampler_kwargs, exact)
+    settings.update(half_life_setting(half_life_days))  # a --half-life override: a run of its own
     run_id = run_id_for(priors.hash, events_hash(reports), as_of, seed, settings_hash(settings))
     evidence = evidence_label(events_file=events_file, event_time=event_time)
     previous: runs.RunRecord | None = None
@@ -137,6 +142,7 @@ def update_forecast(
         sampler_settings=ss,
         previous=previous.posteriors() if previous else None,
         previous_run_id=previous.run_id if previous else None,
+        half_life_days=half_life_days,
     )
     if record:
         netcdf = None
@@ -209,6 +215,7 @@ def cached_update(
     seed: int = DEFAULT_SEED,
     exact: bool = False,
     sampler_kwargs: dict[str, Any] | None = None,
+    half_life_days: float | None | str = "settings",
 ) -> UpdateResult | None:
     """The recorded run for the current inputs, found without parsing the priors, or None.
 
@@ -224,6 +231,7 @@ def cached_update(
     from forecaster.store.events import EventStore
 
     settings, _ = sampler_settings(sampler_kwargs, exact)
+    settings.update(half_life_setting(half_life_days))
     s_hash = settings_hash(settings)
     with EventStore(ws.db_path) as store:
         for days in runs.window_days_recorded(store, fingerprint):
