@@ -24,8 +24,8 @@ import pytest
 
 from forecaster.inference.exact import infer_exact
 from forecaster.model.evidence import fold
-from forecaster.model.network import build_network
 from forecaster.model.loading import load_priors
+from forecaster.model.network import build_network
 from forecaster.model.priors import Pooled, Priors
 from tests import oracle as O
 from tests.randnet import AS_OF, P_HI, P_LO, RandomNet, random_net, random_reports, to_reports

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from forecaster.cli.common import as_of_date, err, handle_errors, is_terminal, out, print_json, workspace
+from forecaster.cli.common import as_of_date, err, handle_errors, is_terminal, out, print_json, warn, workspace
 from forecaster.core.errors import UsageError
 
 
@@ -99,7 +99,7 @@ def update(
         render_update(result, out, cached=cached)
     for w in result.diagnostics.warnings:
         if as_json or not sys.stdout.isatty():
-            err.print(f"warning: {w}")
+            warn(w)
 
 
 class _null:

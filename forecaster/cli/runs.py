@@ -137,10 +137,10 @@ def history(
         from forecaster.model.loading import load_priors
 
         until = dt.date.today() if as_of is None else _check_as_of(as_of, check_date)
-        from forecaster.workflow import backfill
+        from forecaster.workflow import backfill as backfilling
 
         priors = load_priors(ws.priors_dir)
-        done = backfill.backfill_weekly(ws, priors, until=until, seed=DEFAULT_SEED)
+        done = backfilling.backfill_weekly(ws, priors, until=until, seed=DEFAULT_SEED)
         if done.first is None:
             _say("backfill: the store holds no reports in force; nothing to compute")
         else:

@@ -7,7 +7,21 @@ from dataclasses import dataclass
 from typing import Any
 
 DEFAULT_SEED = 20251118
-PRIOR_DRAWS = 4000
+#: Exact forward draws behind the prior intervals: PRIOR_DRAWS first, doubled until the end
+#: points' order-statistic Monte Carlo error is at most PRIOR_MCSE_TARGET (or PRIOR_DRAWS_MAX).
+PRIOR_DRAWS = 20_000
+PRIOR_DRAWS_MAX = 320_000
+PRIOR_MCSE_TARGET = 0.003
+#: The live check of the sampler: |PyMC mean − exact| ÷ its MCSE above this warns.
+MEAN_CHECK_MAX = 4.0
+#: The interval: the central 90 % of the draws; an end point's Monte Carlo standard error above
+#: INTERVAL_MCSE_MAX warns.
+INTERVAL_PROBS = (0.05, 0.95)
+INTERVAL_MCSE_MAX = 0.01
+
+
+def interval_warning(worst: float) -> str:
+    return f"Monte Carlo error ±{worst:.3f} on a 90% interval end point (> {INTERVAL_MCSE_MAX}); raise --draws"
 
 
 @dataclass(frozen=True)
