@@ -237,7 +237,7 @@ def test_sampler_is_the_only_module_importing_pymc() -> None:
     root = Path(__file__).parent.parent / "forecaster"
     offenders = []
     for path in root.rglob("*.py"):
-        if path.name == "sampler.py":
+        if path.name in ("sampler.py", "pymc_adapter.py"):  # the adapter: PyMC internals, by design
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
