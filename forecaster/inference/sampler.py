@@ -24,6 +24,7 @@ import platform
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -287,8 +288,9 @@ def _compile(model: pm.Model, net: Network, mean: dict[str, np.ndarray]) -> tupl
     return logp_dlogp, trace_fn, names
 
 
-def _compiled(model: pm.Model, net: Network) -> _Compiled:
-    """The model's compiled functions: from the model, else the disk cache, else compiled."""
+def _compiled(model: pm.Model, net: Network, notify: Callable[[str], None] | None = None) -> _Compiled:
+    """The model's compiled functions: from the model, else the disk cache, else compiled (saying
+    so through `notify` before and after: a first run compiles for many seconds)."""
     cached = getattr(model, "_forecast_compiled", None)
     if cached is not None:
         return cached
@@ -301,9 +303,17 @@ def _compiled(model: pm.Model, net: Network) -> _Compiled:
         if loaded is not None:
             logp_dlogp, trace_fn, names = loaded
         else:
+            if notify is not None:
+                notify(f"compiling the model for this network (first run; ~{_compile_estimate(net):.0f} s)")
+            started = time.perf_counter()
             logp_dlogp, trace_fn, names = _compile(model, net, mean)
             if path is not None:
                 _cache_store(path, model, net, mean, logp_dlogp, trace_fn, names)
+            took = time.perf_counter() - started
+            _record_compile_time(net, took)
+            if notify is not None:
+                kept = "cached for the next runs" if path is not None else "not cached: FORECAST_COMPILE_CACHE is off"
+                notify(f"compiling took {took:.1f} s; {kept}")
     adapter.store_march_flags(_cache_root())
     # NUTS calls the compiled function directly with float64 vectors of the right length
     logp_dlogp.trust_input = True
@@ -323,6 +333,51 @@ def _compiled(model: pm.Model, net: Network) -> _Compiled:
 
 
 # --------------------------------------------------------------------------- the disk cache
+
+#: Compile-time estimates (s) before any compile was timed on this machine: PyTensor's own
+#: C-module cache empty (a fresh machine), or already holding this code's modules.
+_COLD_COMPILE_S = 45.0
+_WARM_COMPILE_S = 8.0
+
+
+def _compile_size(net: Network) -> int:
+    return int(net.n_joint) * (int(net.theta_mean_flat.size) + int(net.q_a.size))
+
+
+def _compile_estimate(net: Network) -> float:
+    """Seconds the compile should take: the last one timed here, else a guess from whether
+    PyTensor's compile folder already holds modules."""
+    root = _cache_root()
+    try:
+        if root is not None and (root / "compile-times.json").is_file():
+            import json
+
+            seconds = float(json.loads((root / "compile-times.json").read_text(encoding="utf-8"))["seconds"])
+            if seconds > 0:
+                return seconds
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    try:
+        compiled = Path(pytensor.config.compiledir)
+        warm = compiled.is_dir() and sum(1 for _ in compiled.glob("tmp*")) >= 20
+    except OSError:
+        warm = False
+    return _WARM_COMPILE_S if warm else _COLD_COMPILE_S
+
+
+def _record_compile_time(net: Network, seconds: float) -> None:
+    root = _cache_root()
+    if root is None:
+        return
+    try:
+        import json
+
+        root.mkdir(parents=True, exist_ok=True)
+        tmp = root / f".compile-times.{os.getpid()}.tmp"
+        tmp.write_text(json.dumps({"seconds": round(seconds, 2), "size": _compile_size(net)}), encoding="utf-8")
+        os.replace(tmp, root / "compile-times.json")
+    except OSError:
+        return
 
 
 def _cache_root() -> Path | None:
@@ -515,13 +570,14 @@ def sample(
     settings: SamplerSettings = SamplerSettings(),
     progress: bool = False,
     model: pm.Model | None = None,
+    notify: Callable[[str], None] | None = None,
 ) -> SampleResult:
     """Draw (θ, q) from their posterior with PyMC's NUTS and summarise the hypothesis marginals
     with ArviZ. Each chain starts from its own point drawn around the prior mean, and the mass
     matrix starts at the prior variances (both exact, from α, a, b), so tuning can be short."""
     start = time.perf_counter()
     model = model or _model_for(net)
-    comp = _compiled(model, net)
+    comp = _compiled(model, net, notify)
     log_lambda = np.asarray(log_lambda, dtype=np.float64)
     rng = np.random.default_rng(seed)
     value_names = [v.name for v in model.value_vars]

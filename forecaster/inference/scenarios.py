@@ -562,7 +562,8 @@ def compare(
     model = sampler.build_model(net)
 
     def sampled_update(reports: Sequence[Report]) -> UpdateResult:
-        return run_update(priors, reports, as_of=as_of, seed=seed, sampler_settings=settings, net=net, model=model)
+        return run_update(priors, reports, as_of=as_of, seed=seed, sampler_settings=settings, net=net, model=model,
+                          notify=progress)
 
     say("sampling the baseline (recorded evidence)")
     baseline = sampled_update(recorded)

@@ -399,8 +399,10 @@ def run_update(
     progress: Callable[[str], None] | None = None,
     net: Network | None = None,
     model: Any = None,
+    notify: Callable[[str], None] | None = None,
 ) -> UpdateResult:
-    """Update the forecast on `reports` (already filtered to the evidence window)."""
+    """Update the forecast on `reports` (already filtered to the evidence window). `notify` hears
+    what the user should be told while it runs (a first run's compilation), `progress` each step."""
     from forecaster.inference.exact import infer_exact
     from forecaster.model.evidence import fold
     from forecaster.model.network import build_network
@@ -423,7 +425,7 @@ def run_update(
         settings = {"sampler": "pymc-nuts", **ss.as_dict()}
         if progress:
             progress(f"sampling {ss.chains} chains × {ss.draws} draws (tune {ss.tune})")
-        res = sampler.sample(net, log_lam, seed=seed, settings=ss, model=model)
+        res = sampler.sample(net, log_lam, seed=seed, settings=ss, model=model, notify=notify)
         diag_base = {"sampler": "pymc-nuts", "chains": ss.chains, "draws": ss.draws, "tune": ss.tune}
 
     ev_hash = events_hash(reports)

@@ -105,6 +105,7 @@ def update_forecast(
     force: bool = False,
     sampler_kwargs: dict[str, Any] | None = None,
     record: bool = True,
+    notify: Callable[[str], None] | None = None,
 ) -> tuple[UpdateResult, bool]:
     """(result, cached). An identical recorded run is returned as is unless `force`.
 
@@ -137,6 +138,7 @@ def update_forecast(
         sampler_settings=ss,
         previous=previous.posteriors() if previous else None,
         previous_run_id=previous.run_id if previous else None,
+        notify=notify,
     )
     if record:
         netcdf = None
