@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 # first: the adapter gives PyTensor its compile folder before anything imports PyTensor
+from forecaster.inference import compile_times
 from forecaster.inference import pymc_adapter as adapter
 from forecaster.inference.pymc_adapter import PrecompiledTrace, QuadPotentialDiagAdapt, Transform
 from forecaster.inference.settings import INTERVAL_MCSE_MAX, INTERVAL_PROBS, SamplerSettings, interval_warning
@@ -304,13 +305,14 @@ def _compiled(model: pm.Model, net: Network, notify: Callable[[str], None] | Non
             logp_dlogp, trace_fn, names = loaded
         else:
             if notify is not None:
-                notify(f"compiling the model for this network (first run; ~{_compile_estimate(net):.0f} s)")
+                guess = compile_times.estimate(_cache_root(), Path(pytensor.config.compiledir))
+                notify(f"compiling the model for this network (first run; ~{guess:.0f} s)")
             started = time.perf_counter()
             logp_dlogp, trace_fn, names = _compile(model, net, mean)
             if path is not None:
                 _cache_store(path, model, net, mean, logp_dlogp, trace_fn, names)
             took = time.perf_counter() - started
-            _record_compile_time(net, took)
+            compile_times.record(_cache_root(), took)
             if notify is not None:
                 kept = "cached for the next runs" if path is not None else "not cached: FORECAST_COMPILE_CACHE is off"
                 notify(f"compiling took {took:.1f} s; {kept}")
@@ -333,52 +335,6 @@ def _compiled(model: pm.Model, net: Network, notify: Callable[[str], None] | Non
 
 
 # --------------------------------------------------------------------------- the disk cache
-
-#: Compile-time estimates (s) before any compile was timed on this machine: PyTensor's own
-#: C-module cache empty (a fresh machine), or already holding this code's modules.
-_COLD_COMPILE_S = 45.0
-_WARM_COMPILE_S = 8.0
-
-
-def _compile_size(net: Network) -> int:
-    return int(net.n_joint) * (int(net.theta_mean_flat.size) + int(net.q_a.size))
-
-
-def _compile_estimate(net: Network) -> float:
-    """Seconds the compile should take: the last one timed here, else a guess from whether
-    PyTensor's compile folder already holds modules."""
-    root = _cache_root()
-    try:
-        if root is not None and (root / "compile-times.json").is_file():
-            import json
-
-            seconds = float(json.loads((root / "compile-times.json").read_text(encoding="utf-8"))["seconds"])
-            if seconds > 0:
-                return seconds
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
-    try:
-        compiled = Path(pytensor.config.compiledir)
-        warm = compiled.is_dir() and sum(1 for _ in compiled.glob("tmp*")) >= 20
-    except OSError:
-        warm = False
-    return _WARM_COMPILE_S if warm else _COLD_COMPILE_S
-
-
-def _record_compile_time(net: Network, seconds: float) -> None:
-    root = _cache_root()
-    if root is None:
-        return
-    try:
-        import json
-
-        root.mkdir(parents=True, exist_ok=True)
-        tmp = root / f".compile-times.{os.getpid()}.tmp"
-        tmp.write_text(json.dumps({"seconds": round(seconds, 2), "size": _compile_size(net)}), encoding="utf-8")
-        os.replace(tmp, root / "compile-times.json")
-    except OSError:
-        return
-
 
 def _cache_root() -> Path | None:
     """FORECAST_CACHE_DIR, else the user cache folder; FORECAST_COMPILE_CACHE=0 turns it off."""
