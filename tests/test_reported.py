@@ -256,3 +256,30 @@ def test_update_json_on_the_bundled_network_with_its_history(
     _check_sampled(cases["bundled"], data, oracle_seed=23)
     for line in r.stderr.splitlines():
         assert line.startswith(("warning: ", "compiling")), line
+
+
+@pytest.mark.slow
+def test_reweighted_scenario_intervals_on_the_bundled_network(cases: dict[str, Case], sampler_cache: Path) -> None:
+    """A what-if answered by reweighting the baseline's draws: posterior exact, interval within 4
+    combined standard errors (Kish-ESS MCSE and the oracle's) of the exact sampler's."""
+    from forecaster.inference.scenarios import compare, parse_hypothetical, whatif_scenario
+
+    case = cases["bundled"]
+    typed = parse_hypothetical("csto_move:no@C3", known=case.priors.indicator_ids, today=AS_OF)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("FORECAST_CACHE_DIR", str(sampler_cache))
+        comparison = compare(case.priors, case.reports, [whatif_scenario([typed])], as_of=AS_OF, seed=7,
+                             sampler_settings=SMALL)
+    (outcome,) = comparison.outcomes
+    assert outcome.method == "reweighted"
+    data = json.loads(json.dumps(comparison.to_json()))["scenarios"][0]
+    assert data["diagnostics"]["interval_mcse_max"] > 0
+    evidence = _evidence(case.priors, case.oracle, [*case.reports, typed])
+    summary = O.oracle_summary(case.oracle, evidence, n=ORACLE_DRAWS, seed=29)
+    for hyp in summary:
+        rows = [data["hypotheses"][hyp.id][s] for s in hyp.states]
+        np.testing.assert_allclose([r["posterior"] for r in rows], hyp.exact, atol=1e-6)
+        interval = np.array([r["interval"] for r in rows])
+        se = np.array([r["interval_mcse"] for r in rows])
+        z = O.interval_z(hyp, interval, se)
+        assert np.all(np.abs(z) <= K), (hyp.id, interval, hyp.interval, se, z)
