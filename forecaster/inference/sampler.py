@@ -532,6 +532,7 @@ def sample(
     with ArviZ. Each chain starts from its own point drawn around the prior mean, and the mass
     matrix starts at the prior variances (both exact, from α, a, b), so tuning can be short."""
     start = time.perf_counter()
+    adapter.fast_clock()
     model = model or _model_for(net)
     comp = _compiled(model, net, notify)
     log_lambda = np.asarray(log_lambda, dtype=np.float64)
