@@ -207,6 +207,10 @@ def main() -> None:
     cases: dict[str, dict[str, Any]] = {
         "import pymc": {"cmd": [sys.executable, "-c", "import pymc"]},
         "update 30 reports": {"cmd": update(main_ws, "--events", str(events30)), "update": True},
+        "update 30 reports, 2×1000 draws": {
+            "cmd": update(main_ws, "--events", str(events30), "--draws", "1000", "--tune", "200"),
+            "update": True,
+        },
     }
     if want("store"):
         cases["update 10 reports (store)"] = {"cmd": update(store[10]), "update": True}
@@ -289,6 +293,17 @@ def main() -> None:
 
     u30 = cases["update 30 reports"]
     check("update 30 / import pymc", med["update 30 reports"] / yard, 2.0)
+    rows.append(
+        ("  at 2×1000 draws (the old default)", f"{med['update 30 reports, 2×1000 draws'] / yard:.3g}", "", "info")
+    )
+    rows.append(
+        (
+            "  interval MCSE max at 2×1000",
+            f"{max(cases['update 30 reports, 2×1000 draws']['iv_mcse']):.4f}",
+            "",
+            "info",
+        )
+    )
     rows.append(
         ("ESS min (worst of seeds)", f"{min(u30['ess']):.0f}", "≥ 1000", "PASS" if min(u30["ess"]) >= 1000 else "FAIL")
     )
