@@ -170,6 +170,19 @@ def test_a_record_from_before_issue_9_reads_its_posterior_as_exact(cases: dict[s
     assert again.to_json() == old.to_json()
 
 
+def test_compile_estimate_is_the_last_compile_timed(tmp_path: Path) -> None:
+    from forecaster.inference import compile_times
+
+    empty = tmp_path / "pytensor"
+    assert compile_times.estimate(tmp_path / "cache", empty) == compile_times.COLD_S
+    for i in range(25):
+        (empty / f"tmp{i}").mkdir(parents=True)
+    assert compile_times.estimate(tmp_path / "cache", empty) == compile_times.WARM_S
+    compile_times.record(tmp_path / "cache", 12.34)
+    assert compile_times.estimate(tmp_path / "cache", None) == pytest.approx(12.34)
+    compile_times.record(None, 1.0)  # no cache: nothing kept, nothing fails
+
+
 def test_warnings_are_one_line_on_a_pipe() -> None:
     from forecaster.cli import common
 
@@ -254,8 +267,12 @@ def test_update_json_on_the_bundled_network_with_its_history(
     assert r.exit_code == 0, r.stderr
     data = json.loads(r.stdout)
     _check_sampled(cases["bundled"], data, oracle_seed=23)
-    for line in r.stderr.splitlines():
+    lines = r.stderr.splitlines()
+    for line in lines:
         assert line.startswith(("warning: ", "compiling")), line
+    said = [i for i, line in enumerate(lines) if line.startswith("compiling the model for this network (first run; ~")]
+    took = [i for i, line in enumerate(lines) if line.startswith("compiling took ")]
+    assert len(said) == len(took) <= 1 and all(a < b for a, b in zip(said, took, strict=True))
 
 
 @pytest.mark.slow
