@@ -170,6 +170,16 @@ def test_a_record_from_before_issue_9_reads_its_posterior_as_exact(cases: dict[s
     assert again.to_json() == old.to_json()
 
 
+def test_mean_check_is_the_largest_z() -> None:
+    from forecaster.inference.update import mean_check, mean_check_warning
+
+    exact = [np.array([0.2, 0.8]), np.array([0.5, 0.3, 0.2])]
+    means = [np.array([0.21, 0.79]), np.array([0.5, 0.33, 0.17])]
+    mcse = [np.array([0.01, 0.01]), np.array([0.0, 0.005, 0.01])]  # a zero MCSE is skipped
+    assert mean_check(exact, means, mcse) == pytest.approx(6.0)
+    assert mean_check_warning(6.0).startswith("sampler check failed: the PyMC mean is 6.0 Monte Carlo")
+
+
 def test_compile_estimate_is_the_last_compile_timed(tmp_path: Path) -> None:
     from forecaster.inference import compile_times
 
