@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,16 @@ from typer.testing import CliRunner
 from forecaster.core.workspace import Workspace, init_workspace
 
 DATA = Path(__file__).parent / "data"
+
+# PyTensor's C modules (a cache of compiled code, not data) are shared across test sessions:
+# each test gets its own XDG_CACHE_HOME, so without this the first sampled test of every session
+# would compile them all again (minutes on a busy machine). Set before anything imports PyTensor.
+if "FORECAST_PYTENSOR_COMPILEDIR" not in os.environ and "pytensor" not in sys.modules:
+    import platformdirs
+
+    os.environ["FORECAST_PYTENSOR_COMPILEDIR"] = str(
+        Path(platformdirs.user_cache_dir("forecast", appauthor=False)) / "pytensor-tests"
+    )
 
 
 @pytest.fixture(autouse=True)

@@ -30,7 +30,20 @@ def _width() -> int | None:
 
 
 out = Console(highlight=False, soft_wrap=False, width=_width())
-err = Console(stderr=True, highlight=False)
+# On a terminal Rich wraps to the window; piped or captured, a line stays one line (a warning or
+# an error is never broken at 80 columns: `grep warning:` sees all of it).
+err = Console(stderr=True, highlight=False, soft_wrap=not sys.stderr.isatty())
+
+
+def say(message: str) -> None:
+    """One line of progress on stderr (e.g. a first run's compilation), never wrapped."""
+    err.print(message, markup=False, highlight=False, soft_wrap=True, style="dim" if err.is_terminal else None)
+
+
+def warn(message: str) -> None:
+    """One warning line on stderr: never wrapped, never read as Rich markup."""
+    err.print(f"warning: {message}", markup=False, highlight=False, soft_wrap=True,
+              style="yellow" if err.is_terminal else None)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -94,4 +107,4 @@ def is_terminal() -> bool:
 
 WorkspaceOpt = typer.Option(None, "--workspace", "-w", help="Workspace folder (default: $FORECAST_WORKSPACE, the current folder if it holds priors/, else the user-data workspace).", file_okay=False)
 DbOpt = typer.Option(None, "--db", help="Event store file (default: $FORECAST_DB, else forecast.db in the workspace).", dir_okay=False)
-__all__ = ["out", "err", "handle_errors", "workspace", "print_json", "is_terminal", "Path"]
+__all__ = ["out", "err", "say", "warn", "handle_errors", "workspace", "print_json", "is_terminal", "Path"]

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from forecaster.cli.common import as_of_date, err, handle_errors, is_terminal, out, print_json, workspace
+from forecaster.cli.common import as_of_date, err, handle_errors, is_terminal, out, print_json, say, warn, workspace
 from forecaster.core.errors import UsageError
 
 
@@ -90,7 +90,7 @@ def update(
         with err.status("updating…", spinner="dots") if is_terminal() and not as_json else _null():
             result, cached = update_forecast(
                 ws, priors, as_of=when, events_file=events, event_time=event_time,
-                seed=chosen_seed, exact=exact, force=force, sampler_kwargs=sampler_kwargs, half_life_days=hl,
+                seed=chosen_seed, exact=exact, force=force, sampler_kwargs=sampler_kwargs, half_life_days=hl, notify=say,
             )
     if as_json:
         data = result.to_json()
@@ -102,7 +102,7 @@ def update(
         render_update(result, out, cached=cached)
     for w in result.diagnostics.warnings:
         if as_json or not sys.stdout.isatty():
-            err.print(f"warning: {w}")
+            warn(w)
 
 
 def parse_half_life(text: str | None) -> float | None | str:

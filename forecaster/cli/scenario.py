@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from forecaster.cli.common import as_of_date, err, handle_errors, is_terminal, out, print_json, workspace
+from forecaster.cli.common import as_of_date, err, handle_errors, is_terminal, out, print_json, warn, workspace
 from forecaster.core.errors import EvidenceError, UsageError
 
 if TYPE_CHECKING:
@@ -174,7 +174,7 @@ def _emit(comparison: Any, *, as_json: bool) -> None:
     if as_json:
         print_json(comparison.to_json())
         for w in _warnings(comparison):
-            err.print(f"warning: {w}")
+            warn(w)
         return
     _render_comparison(comparison)
 
@@ -237,7 +237,7 @@ def _render_comparison(comparison: Any) -> None:
     if files:
         _legend(files)
     for w in _warnings(comparison):
-        err.print(f"warning: {w}", style="yellow")
+        warn(w)
     runs = [baseline, *(o.result for o in comparison.outcomes)]
     chains = [baseline, *(o.result for o in comparison.outcomes if o.method == "nuts")]  # each NUTS run once
     if sampled:
@@ -245,8 +245,10 @@ def _render_comparison(comparison: Any) -> None:
         rhat = max(r.diagnostics.r_hat_max or 0.0 for r in chains)
         ess = min(r.diagnostics.ess_min if r.diagnostics.ess_min is not None else float("inf") for r in runs)
         divergences = sum(r.diagnostics.divergences for r in chains)
+        worst = [r.diagnostics.interval_mcse_max for r in runs if r.diagnostics.interval_mcse_max is not None]
         engine = (
-            f"pymc-nuts {d.chains}×{d.draws} draws, R-hat max {rhat:.3f}, ESS min {ess:.0f}, divergences {divergences}"
+            f"posterior exact; pymc-nuts {d.chains}×{d.draws} draws, R-hat max {rhat:.3f}, ESS min {ess:.0f}, "
+            f"divergences {divergences}" + (f", interval MCSE max {max(worst):.3f}" if worst else "")
         )
     else:
         engine = "exact engine (prior-mean network)"

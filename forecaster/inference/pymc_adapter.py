@@ -14,6 +14,12 @@ tests/test_pymc_adapter.py fails with that message instead of a sampler crashing
   shared evidence variable;
 - `pytensor.link.c.cmodule.GCC_compiler.march_flags`: the -march flags g++ probing finds (≈0.5 s
   on the first compile of a process), kept in our cache;
+- `pymc.step_methods.hmc.base_hmc.time`: HMC reads `time.process_time()` twice per draw for its
+  `process_time_diff` statistic; that is a system call (CPU time summed over the process's
+  threads), ≈10–20 µs on a quiet machine but milliseconds when the CPUs are contended, as the
+  call hands the CPU back: with thousands of draws it cost more than the sampling. `fast_clock()`
+  gives that module a clock whose `process_time` is the wall clock (`perf_counter`, no system
+  call), so `process_time_diff` equals `perf_counter_diff`;
 - `pymc.step_methods.hmc.quadpotential.QuadPotentialDiagAdapt` and
   `pymc.logprob.transforms.Transform`: documented classes, imported from their modules.
 """
@@ -25,6 +31,7 @@ import json
 import os
 import platform
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +69,7 @@ from pymc.backends.ndarray import NDArray  # noqa: E402
 from pymc.logprob.transforms import Transform  # noqa: E402
 from pymc.step_methods.hmc.quadpotential import QuadPotentialDiagAdapt  # noqa: E402
 
-__all__ = ["PrecompiledTrace", "QuadPotentialDiagAdapt", "Transform", "check", "raw_function",
+__all__ = ["PrecompiledTrace", "QuadPotentialDiagAdapt", "Transform", "check", "fast_clock", "raw_function",
            "preset_march_flags", "store_march_flags"]
 
 
@@ -79,6 +86,23 @@ class PrecompiledTrace(NDArray):
         new.draw_idx = 0
         return new
 
+
+
+class _WallClock:
+    """The `time` module, except that `process_time` is `perf_counter` (see the module docstring)."""
+
+    process_time = staticmethod(time.perf_counter)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+
+def fast_clock() -> None:
+    """Give PyMC's HMC a clock without system calls (idempotent)."""
+    from pymc.step_methods.hmc import base_hmc
+
+    if getattr(base_hmc, "time", None) is time:
+        base_hmc.time = _WallClock()  # type: ignore[assignment]
 
 
 def raw_function(logp_dlogp: Any) -> Any:
@@ -176,6 +200,13 @@ def check() -> list[str]:
             problems.append(f"pytensor GCC_compiler.march_flags is gone ({versions}): the march-flag cache must follow")
     except ImportError:
         problems.append(f"pytensor.link.c.cmodule.GCC_compiler moved ({versions})")
+    try:
+        from pymc.step_methods.hmc import base_hmc
+
+        if not isinstance(getattr(base_hmc, "time", None), type(time) | _WallClock):
+            problems.append(f"pymc.step_methods.hmc.base_hmc no longer imports time ({versions}): fast_clock must follow")
+    except ImportError:
+        problems.append(f"pymc.step_methods.hmc.base_hmc moved ({versions})")
     for name in ("forward", "backward", "log_jac_det"):
         if not hasattr(Transform, name):
             problems.append(f"pymc.logprob.transforms.Transform has no {name!r} ({versions}): LogRatio must follow")

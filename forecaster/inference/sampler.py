@@ -25,6 +25,7 @@ import platform
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,9 +33,10 @@ from typing import Any
 import numpy as np
 
 # first: the adapter gives PyTensor its compile folder before anything imports PyTensor
+from forecaster.inference import compile_times
 from forecaster.inference import pymc_adapter as adapter
 from forecaster.inference.pymc_adapter import PrecompiledTrace, QuadPotentialDiagAdapt, Transform
-from forecaster.inference.settings import SamplerSettings
+from forecaster.inference.settings import INTERVAL_MCSE_MAX, INTERVAL_PROBS, SamplerSettings, interval_warning
 from forecaster.model.network import Network
 
 warnings.filterwarnings("ignore", category=FutureWarning, module="arviz")
@@ -57,7 +59,8 @@ az.Numba.disable_numba()
 
 R_HAT_MAX = 1.01
 ESS_MIN = 400
-#: Largest acceptable Monte Carlo standard error of a reported posterior probability.
+#: Largest acceptable Monte Carlo standard error of a PyMC posterior mean (kept for callers that
+#: report the mean; the headline posterior is exact, MODEL.md §4).
 MCSE_MAX = 0.005
 
 #: PyTensor compilation mode: full rewrites, C backend, no garbage collection of intermediate
@@ -86,6 +89,17 @@ class SampleResult:
     idata: Any = field(repr=False, default=None)
     #: the largest Monte Carlo standard error (ArviZ) of a posterior mean of P(H = x | E, θ, q)
     mcse_max: float = float("nan")
+    #: per hypothesis, (K,): ArviZ's MCSE of the mean of P(H = x | E, θ, q) over the draws
+    mean_mcse: list[np.ndarray] = field(default_factory=list, repr=False)
+    #: per hypothesis, (2, K): the 5 % and 95 % quantiles of the draws (the interval) ...
+    interval: list[np.ndarray] = field(default_factory=list, repr=False)
+    #: ... and ArviZ's quantile MCSE of each
+    interval_mcse: list[np.ndarray] = field(default_factory=list, repr=False)
+
+    @property
+    def interval_mcse_max(self) -> float:
+        vals = [float(np.nanmax(m)) for m in self.interval_mcse if m.size]
+        return max(vals) if vals else float("nan")
 
     @property
     def warnings(self) -> list[str]:
@@ -96,7 +110,11 @@ class SampleResult:
             out.append(f"ESS {self.ess_min:.0f} < {ESS_MIN}: too few effective draws; raise --draws")
         if self.divergences:
             out.append(f"{self.divergences} divergent transitions: treat intervals with caution; raise --target-accept")
-        if self.mcse_max > MCSE_MAX:
+        if self.interval_mcse:
+            worst = self.interval_mcse_max
+            if worst > INTERVAL_MCSE_MAX:
+                out.append(interval_warning(worst))
+        elif self.mcse_max > MCSE_MAX:
             out.append(
                 f"Monte Carlo error ±{self.mcse_max:.3f} on a posterior probability (> {MCSE_MAX}); raise --draws"
             )
@@ -314,8 +332,9 @@ def _compile(model: pm.Model, net: Network, mean: dict[str, np.ndarray]) -> tupl
     return logp_dlogp, trace_fn, names
 
 
-def _compiled(model: pm.Model, net: Network) -> _Compiled:
-    """The model's compiled functions: from the model, else the disk cache, else compiled."""
+def _compiled(model: pm.Model, net: Network, notify: Callable[[str], None] | None = None) -> _Compiled:
+    """The model's compiled functions: from the model, else the disk cache, else compiled (saying
+    so through `notify` before and after: a first run compiles for many seconds)."""
     cached = getattr(model, "_forecast_compiled", None)
     if cached is not None:
         return cached
@@ -328,9 +347,18 @@ def _compiled(model: pm.Model, net: Network) -> _Compiled:
         if loaded is not None:
             logp_dlogp, trace_fn, names = loaded
         else:
+            if notify is not None:
+                guess = compile_times.estimate(_cache_root(), Path(pytensor.config.compiledir))
+                notify(f"compiling the model for this network (first run; ~{guess:.0f} s)")
+            started = time.perf_counter()
             logp_dlogp, trace_fn, names = _compile(model, net, mean)
             if path is not None:
                 _cache_store(path, model, net, mean, logp_dlogp, trace_fn, names)
+            took = time.perf_counter() - started
+            compile_times.record(_cache_root(), took)
+            if notify is not None:
+                kept = "cached for the next runs" if path is not None else "not cached: FORECAST_COMPILE_CACHE is off"
+                notify(f"compiling took {took:.1f} s; {kept}")
     adapter.store_march_flags(_cache_root())
     # NUTS calls the compiled function directly with float64 vectors of the right length
     logp_dlogp.trust_input = True
@@ -350,7 +378,6 @@ def _compiled(model: pm.Model, net: Network) -> _Compiled:
 
 
 # --------------------------------------------------------------------------- the disk cache
-
 
 def _cache_root() -> Path | None:
     """FORECAST_CACHE_DIR, else the user cache folder; FORECAST_COMPILE_CACHE=0 turns it off."""
@@ -545,13 +572,15 @@ def sample(
     settings: SamplerSettings = SamplerSettings(),
     progress: bool = False,
     model: pm.Model | None = None,
+    notify: Callable[[str], None] | None = None,
 ) -> SampleResult:
     """Draw (θ, q) from their posterior with PyMC's NUTS and summarise the hypothesis marginals
     with ArviZ. Each chain starts from its own point drawn around the prior mean, and the mass
     matrix starts at the prior variances (both exact, from α, a, b), so tuning can be short."""
     start = time.perf_counter()
+    adapter.fast_clock()
     model = model or _model_for(net)
-    comp = _compiled(model, net)
+    comp = _compiled(model, net, notify)
     log_lambda = np.asarray(log_lambda, dtype=np.float64)
     rng = np.random.default_rng(seed)
     value_names = [v.name for v in model.value_vars]
@@ -607,8 +636,16 @@ def sample(
         r_hat_max = float(max(np.nanmax(rhat[n].values) for n in names))
         ess_min = float(min(np.nanmin(ess[n].values) for n in names))
         mcse = az.mcse(post, var_names=names)
-        mcse_max = float(max(np.nanmax(mcse[n].values) for n in names))
+        mean_mcse = [np.asarray(mcse[n].values, dtype=np.float64) for n in names]
+        mcse_max = float(max(np.nanmax(m) for m in mean_mcse))
+        interval = [np.quantile(d, INTERVAL_PROBS, axis=0) for d in draws]
+        interval_mcse = [np.empty_like(iv) for iv in interval]
+        for i, prob in enumerate(INTERVAL_PROBS):
+            q_mcse = az.mcse(post, var_names=names, method="quantile", prob=prob)
+            for h, n in enumerate(names):
+                interval_mcse[h][i] = np.asarray(q_mcse[n].values, dtype=np.float64)
     divergences = int(idata.sample_stats["diverging"].values.sum())
     return SampleResult(
-        draws, r_hat_max, ess_min, divergences, time.perf_counter() - start, settings, idata, mcse_max=mcse_max
+        draws, r_hat_max, ess_min, divergences, time.perf_counter() - start, settings, idata, mcse_max=mcse_max,
+        mean_mcse=mean_mcse, interval=interval, interval_mcse=interval_mcse,
     )

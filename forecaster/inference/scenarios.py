@@ -37,12 +37,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from forecaster.core.errors import EvidenceError, UsageError, did_you_mean
 from forecaster.core.yamlio import load_yaml
 from forecaster.inference.exact import log_joint
-from forecaster.inference.settings import DEFAULT_SEED, SamplerSettings
-from forecaster.inference.update import HypothesisResult, UpdateResult, outside_scale, run_update
+from forecaster.inference.settings import DEFAULT_SEED, INTERVAL_MCSE_MAX, SamplerSettings, interval_warning
+from forecaster.inference.update import HypothesisResult, UpdateResult, run_update
 from forecaster.model.evidence import Report, check_indicator, load_reports_file, parse_grade
 from forecaster.model.network import Network, build_network
 from forecaster.model.priors import Priors
-from forecaster.model.terms import term_for
 
 SCENARIO_SOURCE = "scenario: hypothetical"
 WHATIF_NAME = "whatif"
@@ -333,6 +332,8 @@ def _states_json(result: UpdateResult, change: Shift | None) -> dict[str, dict[s
                 "interval": None if lo != lo else [_r(lo), _r(hi)],
                 "exact": _r(s.exact),
                 "term": s.term,
+                "sampler_mean": None if s.sampler_mean is None else _r(s.sampler_mean),
+                "interval_mcse": None if s.interval_mcse is None else [_r(s.interval_mcse[0]), _r(s.interval_mcse[1])],
             }
             if change is not None:
                 row["change"] = _r(change[h.id][s.id])
@@ -351,6 +352,8 @@ def _diagnostics_json(result: UpdateResult) -> dict[str, Any]:
         "ess_min": None if d.ess_min is None else round(d.ess_min, 1),
         "divergences": d.divergences,
         "warnings": list(d.warnings),
+        "mean_check": None if d.mean_check is None else round(d.mean_check, 3),
+        "interval_mcse_max": None if d.interval_mcse_max is None else round(d.interval_mcse_max, 6),
     }
 
 
@@ -479,27 +482,42 @@ def parameter_draws(net: Network, idata: Any, log_lam: np.ndarray) -> ParameterD
 
 
 def _reweighted_result(exact: UpdateResult, rw: Reweighted, baseline: UpdateResult, *, ess_min: float) -> UpdateResult:
-    """The exact result of the scenario's reports with the sampled fields from the weighted draws."""
-    means, intervals = rw.mean(), rw.interval()
+    """The exact result of the scenario's reports (its posterior stays exact) with the sampled
+    fields from the weighted draws: the sampler mean, the interval, and each end point's Monte
+    Carlo error from the weights' Kish ESS times the baseline draws' efficiency (ESS ÷ draws)."""
+    from forecaster.inference.mcse import quantiles_weighted
+
+    means = rw.mean()
+    d = baseline.diagnostics
+    n = rw.draws[0].shape[0] if rw.draws else 0
+    base_eff = 1.0 if d.ess_min is None or not n else min(1.0, d.ess_min / n)
+    n_eff = max(1.0, rw.ess_fraction * n * base_eff)
     hyps = []
+    worst = 0.0
     for h, hyp in enumerate(exact.hypotheses):
+        iv, se = quantiles_weighted(rw.draws[h], rw.weights, n_eff=n_eff)
+        worst = max(worst, float(np.max(se)))
         states = tuple(
             replace(
                 s,
-                posterior=float(means[h][k]),
-                interval=(float(intervals[h][0, k]), float(intervals[h][1, k])),
-                term=None if outside_scale(float(means[h][k])) else term_for(float(means[h][k])),
-                extreme=s.extreme if outside_scale(float(means[h][k])) else None,
+                interval=(float(iv[0, k]), float(iv[1, k])),
+                interval_mcse=(float(se[0, k]), float(se[1, k])),
+                sampler_mean=float(means[h][k]),
             )
             for k, s in enumerate(hyp.states)
         )
         hyps.append(HypothesisResult(hyp.id, states))
-    d = baseline.diagnostics
     ess = None if d.ess_min is None else d.ess_min * rw.ess_fraction
-    warnings = [w for w in d.warnings if not w.startswith("ESS")]
+    warnings = [w for w in d.warnings if not w.startswith(("ESS", "Monte Carlo error", "sampler check"))]
     if ess is not None and not ess >= ess_min:
         warnings.append(f"ESS {ess:.0f} < {ess_min:.0f} after reweighting: too few effective draws; raise --draws")
-    diagnostics = replace(d, sampler="pymc-nuts-reweighted", ess_min=ess, warnings=tuple(warnings), seconds=0.0)
+    if worst > INTERVAL_MCSE_MAX:
+        warnings.append(interval_warning(worst) + " (after reweighting)")
+    diagnostics = replace(
+        d, sampler="pymc-nuts-reweighted", ess_min=ess, warnings=tuple(warnings), seconds=0.0,
+        interval_mcse_max=worst, mean_check=None,
+        prior_interval_mcse_max=exact.diagnostics.prior_interval_mcse_max, prior_draws=exact.diagnostics.prior_draws,
+    )
     return replace(exact, hypotheses=tuple(hyps), diagnostics=diagnostics, idata=None)
 
 
@@ -548,7 +566,8 @@ def compare(
     model = sampler.build_model(net)
 
     def sampled_update(reports: Sequence[Report]) -> UpdateResult:
-        return run_update(priors, reports, as_of=as_of, seed=seed, sampler_settings=settings, net=net, model=model)
+        return run_update(priors, reports, as_of=as_of, seed=seed, sampler_settings=settings, net=net, model=model,
+                          notify=progress)
 
     say("sampling the baseline (recorded evidence)")
     baseline = sampled_update(recorded)

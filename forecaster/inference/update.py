@@ -13,7 +13,15 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from forecaster import __version__
-from forecaster.inference.settings import DEFAULT_SEED, PRIOR_DRAWS, SamplerSettings
+from forecaster.inference.settings import (
+    DEFAULT_SEED,
+    INTERVAL_PROBS,
+    MEAN_CHECK_MAX,
+    PRIOR_DRAWS,
+    PRIOR_DRAWS_MAX,
+    PRIOR_MCSE_TARGET,
+    SamplerSettings,
+)
 from forecaster.model.terms import term_for
 
 if TYPE_CHECKING:
@@ -25,6 +33,11 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class StateResult:
+    """One hypothesis state. `posterior` is exact (the exact engine on the prior-mean network,
+    MODEL.md §4) whichever sampler ran, and equals `exact`; `sampler_mean` is the PyMC mean of
+    P(H = x | E, θ, q), the live check of the sampler (None on the exact engine). Each interval
+    end point carries its Monte Carlo standard error (`interval_mcse`, `prior_interval_mcse`)."""
+
     id: str
     prior: float
     posterior: float
@@ -36,6 +49,9 @@ class StateResult:
     claimed: bool
     #: outside the ICD 203 scale: {"side": "low" | "high", "carried_by": [{"kind", "id", "shift"}, …]}
     extreme: dict[str, Any] | None = None
+    sampler_mean: float | None = None
+    interval_mcse: tuple[float, float] | None = None
+    prior_interval_mcse: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -77,6 +93,13 @@ class Diagnostics:
     divergences: int
     seconds: float
     warnings: tuple[str, ...] = ()
+    #: max over states of |PyMC mean − exact| ÷ the mean's MCSE (a z-score; > 4 warns)
+    mean_check: float | None = None
+    #: the largest MCSE of a posterior interval end point (> 0.01 warns)
+    interval_mcse_max: float | None = None
+    #: the largest MCSE of a prior interval end point, and the exact prior draws behind it
+    prior_interval_mcse_max: float | None = None
+    prior_draws: int | None = None
 
 
 @dataclass(frozen=True)
@@ -122,6 +145,9 @@ class UpdateResult:
                             "change": None if s.change is None else _r(s.change),
                             "term": s.term,
                             "extreme": s.extreme,
+                            "sampler_mean": None if s.sampler_mean is None else _r(s.sampler_mean),
+                            "interval_mcse": _pair(s.interval_mcse),
+                            "prior_interval_mcse": _pair(s.prior_interval_mcse),
                         }
                         for s in h.states
                     ],
@@ -155,6 +181,10 @@ class UpdateResult:
                 "divergences": d.divergences,
                 "seconds": round(d.seconds, 3),
                 "warnings": list(d.warnings),
+                "mean_check": _opt(d.mean_check, 3),
+                "interval_mcse_max": _opt(d.interval_mcse_max, 6),
+                "prior_interval_mcse_max": _opt(d.prior_interval_mcse_max, 6),
+                "prior_draws": d.prior_draws,
             },
         }
 
@@ -163,15 +193,9 @@ class UpdateResult:
     def from_json(cls, data: dict[str, Any]) -> UpdateResult:
         """Rebuild a recorded run (the cached path: no sampling, no pymc)."""
         d = data["diagnostics"]
+        sampled = d["sampler"] != "exact"
         hyps = tuple(
-            HypothesisResult(h["id"], tuple(
-                StateResult(
-                    id=s["id"], prior=s["prior"], posterior=s["posterior"],
-                    interval=(_f(s["interval"][0]), _f(s["interval"][1])),
-                    prior_interval=(s["prior_interval"][0], s["prior_interval"][1]),
-                    exact=s["exact"], change=s["change"], term=s["term"], claimed=s["claimed"],
-                    extreme=s.get("extreme"),
-                ) for s in h["states"]))
+            HypothesisResult(h["id"], tuple(_state_from_json(s, sampled) for s in h["states"]))
             for h in data["hypotheses"]
         )
         ev = tuple(
@@ -188,6 +212,8 @@ class UpdateResult:
             diagnostics=Diagnostics(
                 sampler=d["sampler"], chains=d["chains"], draws=d["draws"], tune=d["tune"], r_hat_max=d["r_hat_max"],
                 ess_min=d["ess_min"], divergences=d["divergences"], seconds=d["seconds"], warnings=tuple(d["warnings"]),
+                mean_check=d.get("mean_check"), interval_mcse_max=d.get("interval_mcse_max"),
+                prior_interval_mcse_max=d.get("prior_interval_mcse_max"), prior_draws=d.get("prior_draws"),
             ),
             report_ids=tuple(data["report_ids"]), settings_hash=data.get("settings_hash", ""),
             previous_run_id=data.get("previous_run_id"),
@@ -197,8 +223,41 @@ class UpdateResult:
         return {h.id: {s.id: s.posterior for s in h.states} for h in self.hypotheses}
 
 
+def _state_from_json(s: dict[str, Any], sampled: bool) -> StateResult:
+    """A state of a recorded run. Records from before issue 9 (no `sampler_mean` key) printed the
+    PyMC mean as the posterior: it becomes their sampler mean, and the posterior their exact value."""
+    if "sampler_mean" in s:
+        posterior, sampler_mean, term = s["posterior"], s["sampler_mean"], s["term"]
+    else:
+        posterior, sampler_mean = s["exact"], (s["posterior"] if sampled else None)
+        term = None if outside_scale(float(posterior)) else term_for(float(posterior))
+    change = s["change"]
+    if change is not None and "sampler_mean" not in s and sampler_mean is not None:
+        change = change + posterior - sampler_mean  # measured from the same previous run
+    return StateResult(
+        id=s["id"], prior=s["prior"], posterior=posterior,
+        interval=(_f(s["interval"][0]), _f(s["interval"][1])),
+        prior_interval=(s["prior_interval"][0], s["prior_interval"][1]),
+        exact=s["exact"], change=change, term=term, claimed=s["claimed"], extreme=s.get("extreme"),
+        sampler_mean=sampler_mean,
+        interval_mcse=_tuple(s.get("interval_mcse")), prior_interval_mcse=_tuple(s.get("prior_interval_mcse")),
+    )
+
+
 def _f(x: float | None) -> float:
     return float("nan") if x is None else float(x)
+
+
+def _pair(x: tuple[float, float] | None) -> list[float | None] | None:
+    return None if x is None else [_rn(x[0]), _rn(x[1])]
+
+
+def _tuple(x: Any) -> tuple[float, float] | None:
+    return None if x is None else (_f(x[0]), _f(x[1]))
+
+
+def _opt(x: float | None, digits: int) -> float | None:
+    return None if x is None or x != x else round(float(x), digits)
 
 
 def _r(x: float) -> float:
@@ -246,31 +305,102 @@ def prior_draws(net: Network, *, seed: int, n: int = PRIOR_DRAWS) -> list[np.nda
 
     rng = np.random.default_rng(seed)
     theta = np.concatenate([rng.dirichlet(row, size=n) for a in net.alpha for row in a], axis=1)
-    log_prior = np.log(theta)[:, net.theta_index].sum(axis=1)  # (n, S)
-    return marginals(net, _softmax(log_prior))
+    parts: list[list[np.ndarray]] = [[] for _ in net.hypothesis_ids]
+    step = max(1, 4_000_000 // max(1, net.n_joint * net.theta_index.shape[0]))
+    for start in range(0, n, step):
+        log_prior = np.log(theta[start : start + step])[:, net.theta_index].sum(axis=1)  # (n, S)
+        for h, m in enumerate(marginals(net, _softmax(log_prior))):
+            parts[h].append(m)
+    return [np.concatenate(p, axis=0) for p in parts]
 
 
-_PRIOR_MEMO: list[tuple[Network, int, list[np.ndarray], list[np.ndarray]]] = []
+@dataclass(frozen=True)
+class PriorIntervals:
+    """The prior interval of every state from exact forward draws, with the order-statistic MCSE
+    of each end point: per hypothesis (2, K) each; `draws` the number of draws behind them."""
+
+    interval: list[np.ndarray]
+    mcse: list[np.ndarray]
+    draws: int
+
+    @property
+    def mcse_max(self) -> float:
+        return max(float(m.max()) for m in self.mcse) if self.mcse else 0.0
 
 
-def _prior_intervals(net: Network, seed: int) -> list[np.ndarray]:
-    """The prior's 90 % interval per hypothesis (from `prior_draws`), remembered for the last network
-    and seed: a weekly backfill runs hundreds of updates on one network, and the prior's draws,
-    which do not depend on the reports, would otherwise cost most of its time."""
-    for held_net, held_seed, _, ivs in _PRIOR_MEMO:
-        if held_net is net and held_seed == seed:
-            return ivs
-    draws = prior_draws(net, seed=seed)
-    ivs = [interval(d) for d in draws]
-    _PRIOR_MEMO[:] = [(net, seed, draws, ivs)]
-    return ivs
+def prior_intervals(
+    net: Network, *, seed: int, n: int = PRIOR_DRAWS, target: float = PRIOR_MCSE_TARGET, most: int = PRIOR_DRAWS_MAX
+) -> PriorIntervals:
+    """Prior intervals whose end points' Monte Carlo error is at most `target`: `n` exact draws,
+    doubled (fresh draws added, same seed) until the largest order-statistic MCSE is within
+    `target` or `most` draws are reached. Deterministic for a seed; kept per process for the
+    network's tables (a backfill asks for the same ones at every point)."""
+    key = _prior_key(net, seed, n, target, most)
+    found = _PRIOR_MEMO.get(key)
+    if found is None:
+        found = _prior_intervals(net, seed=seed, n=n, target=target, most=most)
+        if len(_PRIOR_MEMO) >= 8:
+            _PRIOR_MEMO.pop(next(iter(_PRIOR_MEMO)))
+        _PRIOR_MEMO[key] = found
+    return found
+
+
+_PRIOR_MEMO: dict[str, PriorIntervals] = {}
+
+
+def _prior_key(net: Network, seed: int, n: int, target: float, most: int) -> str:
+    import numpy as np
+
+    h = hashlib.sha256(repr((seed, n, target, most, net.hypothesis_ids, net.states)).encode())
+    for a in (*net.alpha, net.theta_index):
+        h.update(np.ascontiguousarray(a).tobytes())
+        h.update(str(a.shape).encode())
+    return h.hexdigest()
+
+
+def _prior_intervals(net: Network, *, seed: int, n: int, target: float, most: int) -> PriorIntervals:
+    import numpy as np
+
+    from forecaster.inference.mcse import quantiles_iid
+
+    draws = prior_draws(net, seed=seed, n=n)
+    round_ = 0
+    while True:
+        ivs, ses = zip(*(quantiles_iid(d) for d in draws), strict=True)
+        total = draws[0].shape[0]
+        worst = max(float(se.max()) for se in ses)
+        if worst <= target or total >= most:
+            return PriorIntervals(list(ivs), list(ses), total)
+        round_ += 1
+        more = prior_draws(net, seed=seed + 7919 * round_, n=min(total, most - total))
+        draws = [np.concatenate([a, b], axis=0) for a, b in zip(draws, more, strict=True)]
 
 
 def interval(x: np.ndarray) -> np.ndarray:
     """Central 90 % of draws, per column."""
     import numpy as np
 
-    return np.quantile(x, [0.05, 0.95], axis=0)
+    return np.quantile(x, INTERVAL_PROBS, axis=0)
+
+
+def mean_check(exact: Sequence[np.ndarray], means: Sequence[np.ndarray], mcse: Sequence[np.ndarray]) -> float:
+    """max over states of |mean − exact| ÷ MCSE of the mean (states whose MCSE is 0 are skipped)."""
+    import numpy as np
+
+    worst = 0.0
+    for e, m, se in zip(exact, means, mcse, strict=True):
+        se = np.asarray(se, dtype=float)
+        ok = se > 0
+        if ok.any():
+            worst = max(worst, float(np.max(np.abs(np.asarray(m) - np.asarray(e))[ok] / se[ok])))
+    return worst
+
+
+def mean_check_warning(z: float) -> str:
+    return (
+        f"sampler check failed: the PyMC mean is {z:.1f} Monte Carlo standard errors from the exact "
+        f"posterior (> {MEAN_CHECK_MAX:g}); the intervals may be wrong: raise --tune and --draws"
+    )
 
 
 def half_life_setting(half_life_days: float | None | str) -> dict[str, Any]:
@@ -360,8 +490,10 @@ def run_update(
     net: Network | None = None,
     model: Any = None,
     half_life_days: float | None | str = "settings",
+    notify: Callable[[str], None] | None = None,
 ) -> UpdateResult:
-    """Update the forecast on `reports` (already filtered to the evidence window).
+    """Update the forecast on `reports` (already filtered to the evidence window). `notify` hears
+    what the user should be told while it runs (a first run's compilation), `progress` each step.
 
     Reports are aged to `as_of` with the priors' half-life, or `half_life_days` (a number of days,
     or None for no ageing) for this run only, which is then recorded in the run's settings."""
@@ -373,10 +505,10 @@ def run_update(
     folded = priors.fold(reports, as_of=as_of, half_life_days=half_life_days)
     log_lam = net.log_lambda(folded)
     exact = infer_exact(net, log_lam)
-    prior_ivs = _prior_intervals(net, seed)
+    prior_ivs = prior_intervals(net, seed=seed)
 
     if exact_only:
-        post_draws = None
+        res = None
         diag_base: dict[str, Any] = {"sampler": "exact", "chains": 0, "draws": 0, "tune": 0}
         settings: dict[str, Any] = {"sampler": "exact"}
     else:
@@ -386,8 +518,7 @@ def run_update(
         settings = {"sampler": "pymc-nuts", **ss.as_dict()}
         if progress:
             progress(f"sampling {ss.chains} chains × {ss.draws} draws (tune {ss.tune})")
-        res = sampler.sample(net, log_lam, seed=seed, settings=ss, model=model)
-        post_draws = res.draws
+        res = sampler.sample(net, log_lam, seed=seed, settings=ss, model=model, notify=notify)
         diag_base = {"sampler": "pymc-nuts", "chains": ss.chains, "draws": ss.draws, "tune": ss.tune}
     settings.update(half_life_setting(half_life_days))
 
@@ -397,37 +528,49 @@ def run_update(
 
     hyps = []
     for h, hid in enumerate(net.hypothesis_ids):
-        prior_iv = prior_ivs[h]
-        if post_draws is not None:
-            post = post_draws[h].mean(axis=0)
-            post_iv = interval(post_draws[h])
-        else:
-            post = exact.posterior[h]
-            post_iv = None
+        post = exact.posterior[h]
         states = []
         for k, sid in enumerate(net.states[h]):
             prev = (previous or {}).get(hid, {}).get(sid)
-            lo_hi = (float(post_iv[0, k]), float(post_iv[1, k])) if post_iv is not None else (float("nan"), float("nan"))
+            p = float(post[k])
+            if res is not None:
+                iv, iv_se = res.interval[h], res.interval_mcse[h]
+                lo_hi = (float(iv[0, k]), float(iv[1, k]))
+                lo_hi_se: tuple[float, float] | None = (float(iv_se[0, k]), float(iv_se[1, k]))
+                s_mean: float | None = float(res.draws[h][:, k].mean())
+            else:
+                lo_hi, lo_hi_se, s_mean = (float("nan"), float("nan")), None, None
+            piv, pse = prior_ivs.interval[h], prior_ivs.mcse[h]
             states.append(StateResult(
                 id=sid,
                 prior=float(exact.prior[h][k]),
-                posterior=float(post[k]),
+                posterior=p,
                 interval=lo_hi,
-                prior_interval=(float(prior_iv[0, k]), float(prior_iv[1, k])),
-                exact=float(exact.posterior[h][k]),
-                change=None if prev is None else float(post[k]) - prev,
-                term=None if outside_scale(float(post[k])) else term_for(float(post[k])),
+                prior_interval=(float(piv[0, k]), float(piv[1, k])),
+                exact=p,
+                change=None if prev is None else p - prev,
+                term=None if outside_scale(p) else term_for(p),
                 claimed=sid == net.claimed[h],
-                extreme=_extreme(float(post[k]), h, sid, evidence, net),
+                extreme=_extreme(p, h, sid, evidence, net),
+                sampler_mean=s_mean,
+                interval_mcse=lo_hi_se,
+                prior_interval_mcse=(float(pse[0, k]), float(pse[1, k])),
             ))
         hyps.append(HypothesisResult(hid, tuple(states)))
 
     seconds = time.perf_counter() - start
-    if post_draws is not None:
+    if res is not None:
+        check = mean_check(exact.posterior, [d.mean(axis=0) for d in res.draws], res.mean_mcse)
+        warns = list(res.warnings)
+        if check > MEAN_CHECK_MAX:
+            warns.append(mean_check_warning(check))
         diagnostics = Diagnostics(**diag_base, r_hat_max=res.r_hat_max, ess_min=res.ess_min,
-                                  divergences=res.divergences, seconds=seconds, warnings=tuple(res.warnings))
+                                  divergences=res.divergences, seconds=seconds, warnings=tuple(warns),
+                                  mean_check=check, interval_mcse_max=res.interval_mcse_max,
+                                  prior_interval_mcse_max=prior_ivs.mcse_max, prior_draws=prior_ivs.draws)
     else:
-        diagnostics = Diagnostics(**diag_base, r_hat_max=None, ess_min=None, divergences=0, seconds=seconds)
+        diagnostics = Diagnostics(**diag_base, r_hat_max=None, ess_min=None, divergences=0, seconds=seconds,
+                                  prior_interval_mcse_max=prior_ivs.mcse_max, prior_draws=prior_ivs.draws)
     return UpdateResult(
         run_id=run_id_for(priors.hash, ev_hash, as_of, seed, s_hash),
         as_of=as_of,
@@ -442,5 +585,5 @@ def run_update(
         report_ids=tuple(sorted(r.id for r in reports if r.id)),
         settings_hash=s_hash,
         previous_run_id=previous_run_id,
-        idata=None if post_draws is None else res.idata,
+        idata=None if res is None else res.idata,
     )

@@ -97,13 +97,26 @@ def evidence_table(result: UpdateResult, *, limit: int | None = None) -> Table:
     return t
 
 
+def mcse_text(result: UpdateResult) -> str:
+    """The Monte Carlo error of the sampled numbers, for the footer ('' on the exact engine)."""
+    d = result.diagnostics
+    parts = []
+    if d.interval_mcse_max is not None:
+        parts.append(f"interval MCSE max {d.interval_mcse_max:.3f}")
+    if d.mean_check is not None:
+        parts.append(f"sampler check {d.mean_check:.1f} MCSE")
+    return ", ".join(parts)
+
+
 def footer(result: UpdateResult) -> str:
     d = result.diagnostics
     if d.sampler == "exact":
         diag = "sampler exact (prior-mean network)"
     else:
-        diag = (f"sampler {d.sampler}, {d.chains}×{d.draws} draws, "
-                f"R-hat max {d.r_hat_max:.3f}, ESS min {d.ess_min:.0f}, divergences {d.divergences}")
+        extra = mcse_text(result)
+        diag = (f"posterior exact; sampler {d.sampler}, {d.chains}×{d.draws} draws, "
+                f"R-hat max {d.r_hat_max:.3f}, ESS min {d.ess_min:.0f}, divergences {d.divergences}"
+                + (f", {extra}" if extra else ""))
     return (f"run {result.run_id} · priors {result.priors_hash} · events {result.events_hash} · "
             f"{len(result.report_ids) or sum(e.reports for e in result.evidence if e.kind == 'indicator')} reports "
             f"({result.window[0]} to {result.window[1]}) · seed {result.seed} · {diag} · {d.seconds:.1f}s")
@@ -118,5 +131,5 @@ def render_update(result: UpdateResult, console: Console, *, cached: bool = Fals
     else:
         console.print("no reports in the evidence window: posterior equals prior")
     for w in result.diagnostics.warnings:
-        console.print(f"warning: {w}", style="yellow")
+        console.print(f"warning: {w}", style="yellow", markup=False, soft_wrap=True)
     console.print(footer(result) + ("  (cached: inputs unchanged)" if cached else ""), style="dim")

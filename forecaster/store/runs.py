@@ -337,7 +337,10 @@ def list_runs(
             f"WHERE run_id IN ({', '.join('?' * len(part))}) ORDER BY run_id, rowid",
             part,
         ):
-            states.setdefault(s[0], []).append(RunState(s[1], s[2], s[3], s[4], s[5], s[6], s[7]))
+            # The posterior is the exact value (MODEL.md §4); a run recorded before issue 9 stored the
+            # PyMC mean as its posterior, so history, the brief and "Δ prev" read the exact column.
+            posterior = s[4] if s[7] is None else s[7]
+            states.setdefault(s[0], []).append(RunState(s[1], s[2], s[3], posterior, s[5], s[6], s[7]))
     return [_record(r, tuple(states.get(r[0], ()))) for r in rows]
 
 

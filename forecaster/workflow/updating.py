@@ -109,6 +109,7 @@ def update_forecast(
     sampler_kwargs: dict[str, Any] | None = None,
     record: bool = True,
     half_life_days: float | None | str = "settings",
+    notify: Callable[[str], None] | None = None,
 ) -> tuple[UpdateResult, bool]:
     """(result, cached). An identical recorded run is returned as is unless `force`.
 
@@ -143,6 +144,7 @@ def update_forecast(
         previous=previous.posteriors() if previous else None,
         previous_run_id=previous.run_id if previous else None,
         half_life_days=half_life_days,
+        notify=notify,
     )
     if record:
         netcdf = None
