@@ -193,17 +193,15 @@ def test_compile_estimate_is_the_last_compile_timed(tmp_path: Path) -> None:
     compile_times.record(None, 1.0)  # no cache: nothing kept, nothing fails
 
 
-def test_warnings_are_one_line_on_a_pipe() -> None:
+def test_warnings_are_one_line_on_a_pipe(monkeypatch: pytest.MonkeyPatch) -> None:
     from forecaster.cli import common
 
     long = "Monte Carlo error ±0.013 on a 90% interval end point (> 0.01); raise --draws " + "x" * 200 + " [dim]"
     buf = io.StringIO()
-    saved = common.err.file
-    common.err.file = buf
-    try:
-        common.warn(long)
-    finally:
-        common.err.file = saved
+    # Rich's Console.file falls back to the *current* sys.stderr while `_file` is None: restore
+    # that None (not the stream it resolves to now), or later captured runs lose their stderr.
+    monkeypatch.setattr(common.err, "_file", buf)
+    common.warn(long)
     assert buf.getvalue() == f"warning: {long}\n"
 
 

@@ -35,8 +35,9 @@ import numpy as np
 # first: the adapter gives PyTensor its compile folder before anything imports PyTensor
 from forecaster.inference import compile_times
 from forecaster.inference import pymc_adapter as adapter
-from forecaster.inference.pymc_adapter import PrecompiledTrace, QuadPotentialDiagAdapt, Transform
+from forecaster.inference.pymc_adapter import PrecompiledTrace, QuadPotentialDiagAdapt
 from forecaster.inference.settings import INTERVAL_MCSE_MAX, INTERVAL_PROBS, SamplerSettings, interval_warning
+from forecaster.inference.transforms import LogRatio
 from forecaster.model.network import Network
 
 warnings.filterwarnings("ignore", category=FutureWarning, module="arviz")
@@ -122,31 +123,6 @@ class SampleResult:
 
 
 # ---------------------------------------------------------------------------------- the model
-
-
-class LogRatio(Transform):
-    """Additive log-ratio coordinates for a simplex (last axis): θ = softmax([y, 0]).
-
-    The log-Jacobian of y ↦ θ is Σ_k log θ_k, so a Dirichlet(α) in these coordinates has the
-    log-density Σ_k α_k log θ_k + const: a smaller graph (and gradient) than PyMC's default
-    simplex transform, for the same distribution of θ.
-    """
-
-    name = "logratio"
-
-    def forward(self, value, *inputs):
-        log_value = pt.log(value)
-        return log_value[..., :-1] - log_value[..., -1:]
-
-    def backward(self, value, *inputs):
-        return pt.special.softmax(_pad_zero(value), axis=-1)
-
-    def log_jac_det(self, value, *inputs):
-        return pt.sum(pt.special.log_softmax(_pad_zero(value), axis=-1), axis=-1)
-
-
-def _pad_zero(value):
-    return pt.concatenate([value, pt.zeros_like(value[..., :1])], axis=-1)
 
 
 @dataclass(frozen=True)
