@@ -310,3 +310,22 @@ def test_reweighted_scenario_intervals_on_the_bundled_network(cases: dict[str, C
         se = np.array([r["interval_mcse"] for r in rows])
         z = O.interval_z(hyp, interval, se)
         assert np.all(np.abs(z) <= K), (hyp.id, interval, hyp.interval, se, z)
+
+
+def test_history_reads_the_exact_posterior_of_an_older_record(cases: dict[str, Case], tmp_path: Path) -> None:
+    """A run recorded before issue 9 stored the PyMC mean as its posterior: the run log reads the
+    exact value (history, the brief's trend and "Δ prev" use it)."""
+    from forecaster.store import runs
+    from forecaster.store.events import EventStore
+
+    case = cases["random-28"]
+    result = run_update(case.priors, case.reports, as_of=AS_OF, exact_only=True)
+    old = dataclasses.replace(result, hypotheses=tuple(
+        dataclasses.replace(h, states=tuple(dataclasses.replace(s, posterior=s.exact + 0.01) for s in h.states))
+        for h in result.hypotheses
+    ))
+    with EventStore(tmp_path / "forecast.db") as store:
+        runs.record_run(store, runs.NewRun(old, settings={"sampler": "exact"}))
+        (record,) = runs.list_runs(store)
+    exact = result.posteriors()
+    assert record.posteriors() == {h: {s: pytest.approx(p, abs=1e-12) for s, p in st.items()} for h, st in exact.items()}
