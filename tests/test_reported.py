@@ -301,6 +301,7 @@ def test_reweighted_scenario_intervals_on_the_bundled_network(cases: dict[str, C
     assert outcome.method == "reweighted"
     data = json.loads(json.dumps(comparison.to_json()))["scenarios"][0]
     assert data["diagnostics"]["interval_mcse_max"] > 0
+    assert data["diagnostics"]["mean_check"] <= K  # the weighted PyMC mean against the exact posterior
     evidence = _evidence(case.priors, case.oracle, [*case.reports, typed])
     summary = O.oracle_summary(case.oracle, evidence, n=ORACLE_DRAWS, seed=29)
     for hyp in summary:
