@@ -38,6 +38,8 @@ from tests.randnet import AS_OF, random_net, random_reports, to_reports
 #: linear / log pools, DAG parents (two-parent hypotheses in 25 and 34), shuffled written order,
 #: unequal and equal weights, ICD terms and expert indicator tables in all; 2–4 hypotheses.
 SEEDS = (21, 22, 25, 28, 34, 39)
+#: sampled (one compile each): five of them, linear and log pools, 2–4 hypotheses, DAG parents
+SAMPLED = (22, 25, 28, 34, 39)
 SMALL = SamplerSettings(draws=500, tune=200, chains=2)
 ORACLE_DRAWS = 40_000
 K = 4.0
@@ -249,7 +251,7 @@ def _check_sampled(case: Case, data: dict[str, Any], oracle_seed: int) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", [n for n in NAMES if n != "bundled"])
+@pytest.mark.parametrize("name", [f"random-{s}" for s in SAMPLED])
 def test_sampled_update_on_random_networks(cases: dict[str, Case], sampler_cache: Path, name: str) -> None:
     case = cases[name]
     _check_sampled(case, _sampled_json(case, sampler_cache, seed=5), oracle_seed=17)
@@ -299,6 +301,7 @@ def test_reweighted_scenario_intervals_on_the_bundled_network(cases: dict[str, C
     assert outcome.method == "reweighted"
     data = json.loads(json.dumps(comparison.to_json()))["scenarios"][0]
     assert data["diagnostics"]["interval_mcse_max"] > 0
+    assert data["diagnostics"]["mean_check"] <= K  # the weighted PyMC mean against the exact posterior
     evidence = _evidence(case.priors, case.oracle, [*case.reports, typed])
     summary = O.oracle_summary(case.oracle, evidence, n=ORACLE_DRAWS, seed=29)
     for hyp in summary:
@@ -308,3 +311,22 @@ def test_reweighted_scenario_intervals_on_the_bundled_network(cases: dict[str, C
         se = np.array([r["interval_mcse"] for r in rows])
         z = O.interval_z(hyp, interval, se)
         assert np.all(np.abs(z) <= K), (hyp.id, interval, hyp.interval, se, z)
+
+
+def test_history_reads_the_exact_posterior_of_an_older_record(cases: dict[str, Case], tmp_path: Path) -> None:
+    """A run recorded before issue 9 stored the PyMC mean as its posterior: the run log reads the
+    exact value (history, the brief's trend and "Δ prev" use it)."""
+    from forecaster.store import runs
+    from forecaster.store.events import EventStore
+
+    case = cases["random-28"]
+    result = run_update(case.priors, case.reports, as_of=AS_OF, exact_only=True)
+    old = dataclasses.replace(result, hypotheses=tuple(
+        dataclasses.replace(h, states=tuple(dataclasses.replace(s, posterior=s.exact + 0.01) for s in h.states))
+        for h in result.hypotheses
+    ))
+    with EventStore(tmp_path / "forecast.db") as store:
+        runs.record_run(store, runs.NewRun(old, settings={"sampler": "exact"}))
+        (record,) = runs.list_runs(store)
+    exact = result.posteriors()
+    assert record.posteriors() == {h: {s: pytest.approx(p, abs=1e-12) for s, p in st.items()} for h, st in exact.items()}

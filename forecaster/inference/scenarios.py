@@ -37,8 +37,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from forecaster.core.errors import EvidenceError, UsageError, did_you_mean
 from forecaster.core.yamlio import load_yaml
 from forecaster.inference.exact import log_joint
-from forecaster.inference.settings import DEFAULT_SEED, INTERVAL_MCSE_MAX, SamplerSettings, interval_warning
-from forecaster.inference.update import HypothesisResult, UpdateResult, run_update
+from forecaster.inference.settings import (
+    DEFAULT_SEED,
+    INTERVAL_MCSE_MAX,
+    MEAN_CHECK_MAX,
+    SamplerSettings,
+    interval_warning,
+)
+from forecaster.inference.update import HypothesisResult, UpdateResult, mean_check, mean_check_warning, run_update
 from forecaster.model.evidence import Report, check_indicator, load_reports_file, parse_grade
 from forecaster.model.network import Network, build_network
 from forecaster.model.priors import Priors
@@ -494,9 +500,13 @@ def _reweighted_result(exact: UpdateResult, rw: Reweighted, baseline: UpdateResu
     n_eff = max(1.0, rw.ess_fraction * n * base_eff)
     hyps = []
     worst = 0.0
+    mean_se = []
     for h, hyp in enumerate(exact.hypotheses):
         iv, se = quantiles_weighted(rw.draws[h], rw.weights, n_eff=n_eff)
         worst = max(worst, float(np.max(se)))
+        # self-normalised importance sampling: Var ≈ Σ w² (x − mean)², times the draws' autocorrelation
+        resid = rw.draws[h] - means[h][None, :]
+        mean_se.append(np.sqrt(np.sum((rw.weights[:, None] * resid) ** 2, axis=0) / base_eff))
         states = tuple(
             replace(
                 s,
@@ -513,9 +523,12 @@ def _reweighted_result(exact: UpdateResult, rw: Reweighted, baseline: UpdateResu
         warnings.append(f"ESS {ess:.0f} < {ess_min:.0f} after reweighting: too few effective draws; raise --draws")
     if worst > INTERVAL_MCSE_MAX:
         warnings.append(interval_warning(worst) + " (after reweighting)")
+    check = mean_check([np.array([s.exact for s in h.states]) for h in exact.hypotheses], means, mean_se)
+    if check > MEAN_CHECK_MAX:
+        warnings.append(mean_check_warning(check) + " (after reweighting)")
     diagnostics = replace(
         d, sampler="pymc-nuts-reweighted", ess_min=ess, warnings=tuple(warnings), seconds=0.0,
-        interval_mcse_max=worst, mean_check=None,
+        interval_mcse_max=worst, mean_check=check,
         prior_interval_mcse_max=exact.diagnostics.prior_interval_mcse_max, prior_draws=exact.diagnostics.prior_draws,
     )
     return replace(exact, hypotheses=tuple(hyps), diagnostics=diagnostics, idata=None)

@@ -132,4 +132,4 @@ def render_update(result: UpdateResult, console: Console, *, cached: bool = Fals
         console.print("no reports in the evidence window: posterior equals prior")
     for w in result.diagnostics.warnings:
         console.print(f"warning: {w}", style="yellow", markup=False, soft_wrap=True)
-    console.print(footer(result) + ("  (cached: inputs unchanged)" if cached else ""), style="dim")
+    console.print(footer(result) + ("  (cached: inputs unchanged)" if cached else ""), style="dim", soft_wrap=True)
