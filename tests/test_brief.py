@@ -195,10 +195,14 @@ def test_brief_content(runner: CliRunner, gws: Workspace, tmp_path: Path) -> Non
     assert [h["hypothesis"] for h in data["headline"]] == ["encirclement", "alignment", "escalation"]
     for h in data["headline"]:
         assert h["sentence"].startswith(("It is ", "There is ")) and f"{round(100 * h['posterior'])} %" in h["sentence"]
-    assert data["baseline"]["kind"] == "run" and "backfill point" in data["baseline"]["label"]
+    # The backfill points select by event date (the retracted russian_pact report is gone from them):
+    # a knowledge-time brief compares like with like, a replay of what the store knew on 15 November.
+    assert data["clock"] == "knowledge"
+    assert data["baseline"]["kind"] == "replay" and "2026-11-15" in data["baseline"]["label"]
     assert [r["indicator"] for r in data["reports"]["new"]] == ["cfsp_alignment", "armed_incident"]
     assert [r["indicator"] for r in data["reports"]["retracted"]] == ["russian_pact"]
-    assert {d["indicator"] for d in data["drivers"]} == {"cfsp_alignment", "armed_incident"}
+    assert data["reports"]["left_window"] == []
+    assert {d["indicator"] for d in data["drivers"]} == {"cfsp_alignment", "armed_incident", "russian_pact"}
     changes = {(c["hypothesis"], c["state"]): c["change"] for c in data["changes"]}
     by_driver = {d["indicator"]: d["shift"] for d in data["drivers"]}
     # Drivers on different indicators add up to the change when the baseline is the same priors.

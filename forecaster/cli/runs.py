@@ -374,6 +374,14 @@ def brief(
         int | None, typer.Option("--tune", min=100, help="Tuning steps per chain.", show_default=False)
     ] = None,
     chains: Annotated[int | None, typer.Option("--chains", min=1, max=8, help="Chains.", show_default=False)] = None,
+    event_time: Annotated[
+        bool,
+        typer.Option(
+            "--event-time",
+            help="Select reports by event date, as `update --event-time` does (default: what the store knew "
+            "at each date; event time is chosen by itself when the store knew nothing before the period).",
+        ),
+    ] = False,
 ) -> None:
     """Write the brief for a period: briefs/2026-W47.md, .html (self-contained, chart embedded),
     .json and the chart .png, each atomically.
@@ -411,6 +419,7 @@ def brief(
             exact=exact,
             sampler_kwargs=sampler_kwargs,
             on_update=(status.start if status is not None else None),
+            event_time=event_time,
         )
     finally:
         if status is not None:
@@ -419,7 +428,7 @@ def brief(
     how = {"cached": "recorded run", "updated": "new run", "stale": "STALE run (--no-update)"}[made.how]
     line = (
         f"brief {made.files.name}: wrote {_shown(made.files.folder)}/{made.files.name}.{{md,html,json,png}} "
-        f"from {how} {b.result.run_id} as of {b.result.as_of.isoformat()}"
+        f"from {how} {b.result.run_id} as of {b.result.as_of.isoformat()} ({b.clock.name} time)"
     )
     if b.result.diagnostics.warnings:
         n = len(b.result.diagnostics.warnings)

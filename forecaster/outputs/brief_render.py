@@ -24,8 +24,10 @@ from forecaster.workflow.brief import (
     SUFFIXES,
     WATCH_GRADE,
     Brief,
+    Clock,
     ReportItem,
     build_brief,
+    choose_clock,
     interval_pct,
     pct,
     pp,
@@ -203,6 +205,8 @@ def brief_json(brief: Brief) -> dict[str, Any]:
         "name": brief.period.name,
         "period": {"since": brief.period.since.isoformat(), "until": brief.period.until.isoformat()},
         "as_of": r.as_of.isoformat(),
+        "clock": brief.clock.name,
+        "clock_note": brief.clock.sentence,
         "stale": brief.stale,
         "headline": [
             {
@@ -394,6 +398,7 @@ def make_brief(
     exact: bool = False,
     sampler_kwargs: dict[str, Any] | None = None,
     on_update: Callable[[], None] | None = None,
+    event_time: bool = False,
 ) -> MadeBrief:
     """Find the run for the current inputs (as of the period's end), run it if it is missing
     (unless `update` is False: then the last recorded run, marked stale), build and write the brief."""
@@ -402,14 +407,21 @@ def make_brief(
     from forecaster.workflow.updating import gather_reports, planned_run_id, update_forecast
 
     as_of = period.until
-    reports = gather_reports(ws, priors, as_of=as_of)
+    clock = Clock()
+    if ws.db_path.exists() or event_time:
+        with EventStore(ws.db_path) as store:
+            clock = choose_clock(store, period, event_time=event_time)
+    reports = gather_reports(ws, priors, as_of=as_of, event_time=clock.event_time)
     run_id = planned_run_id(priors, reports, as_of=as_of, seed=seed, exact=exact, sampler_kwargs=sampler_kwargs)
     with EventStore(ws.db_path) as store:
         result = runs.load_result(store, run_id)
         how = "cached"
         if result is None and not update:
             latest = [
-                r for r in runs.list_runs(store, kinds=("update",), evidence=("store",), until=as_of, with_states=False)
+                r
+                for r in runs.list_runs(
+                    store, kinds=("update",), evidence=clock.evidence, until=as_of, with_states=False
+                )
             ]
             if not latest:
                 raise ForecastError(
@@ -424,7 +436,15 @@ def make_brief(
     if result is None:
         if on_update is not None:
             on_update()
-        result, cached = update_forecast(ws, priors, as_of=as_of, seed=seed, exact=exact, sampler_kwargs=sampler_kwargs)
+        result, cached = update_forecast(
+            ws,
+            priors,
+            as_of=as_of,
+            seed=seed,
+            exact=exact,
+            sampler_kwargs=sampler_kwargs,
+            event_time=clock.event_time,
+        )
         how = "cached" if cached else "updated"
     with EventStore(ws.db_path) as store:
         # The brief reads the run as recorded (rounded as its JSON is), whether it was computed just
@@ -443,5 +463,6 @@ def make_brief(
             previous_briefs=folder,
             stale=how == "stale",
             netcdf=netcdf,
+            clock=clock,
         )
     return MadeBrief(brief, write_brief(brief, folder), how)

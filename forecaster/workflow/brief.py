@@ -146,7 +146,7 @@ class TrendPoint:
 
 @dataclass(frozen=True)
 class Baseline:
-    kind: str  # "brief" | "run" | "prior"
+    kind: str  # "brief" | "run" | "replay" (exact engine, computed for the brief) | "prior"
     label: str
     run_id: str | None
     as_of: dt.date | None
@@ -163,6 +163,66 @@ class AlertResult:
     @property
     def fired(self) -> bool:
         return self.alert.fires(self.value)
+
+
+@dataclass(frozen=True)
+class Clock:
+    """Which reports a brief uses: `knowledge` (what the store knew at the end of each date, recorded
+    by then, hidden by retractions recorded by then) or `event` (every report whose event date lies
+    in the window, less every retraction: `update --event-time`). `reason` says why, when not the default."""
+
+    name: str = "knowledge"
+    reason: str = ""
+
+    @property
+    def event_time(self) -> bool:
+        return self.name == "event"
+
+    @property
+    def evidence(self) -> tuple[str, ...]:
+        """The run-log evidence labels of runs on this clock (forecaster.store.runs.EVIDENCE)."""
+        return ("store-event-time",) if self.event_time else ("store", "unknown")
+
+    @property
+    def sentence(self) -> str:
+        if self.event_time:
+            lead = (
+                "Clock: event time. Reports are selected by event date (every report in force whose event "
+                "date lies in the evidence window, whenever it was recorded), on both sides of the comparison."
+            )
+        else:
+            lead = (
+                "Clock: knowledge time. Reports are those the store knew at the end of each date (recorded by "
+                "then; retractions count from when they were recorded), on both sides of the comparison."
+            )
+        return f"{lead} {self.reason}".strip()
+
+
+def choose_clock(store: EventStore, period: Period, *, event_time: bool) -> Clock:
+    """The brief's clock: event time when asked (--event-time), or when the store knew no report before
+    the period began (a new workspace or a bulk import: a knowledge-time replay would start from nothing
+    and show the whole history as this period's news); knowledge time otherwise."""
+    if event_time:
+        return Clock("event", "Asked for with --event-time.")
+    rows = store._read("reading reports", "SELECT MIN(recorded_at) FROM reports")
+    first = rows[0][0] if rows else None
+    if first is None:
+        return Clock()
+    start = dt.datetime.combine(period.since, dt.time(), tzinfo=dt.UTC)
+    try:
+        first_at = dt.datetime.fromisoformat(str(first).replace("Z", "+00:00"))
+    except ValueError:
+        return Clock()
+    if first_at.tzinfo is None:
+        first_at = first_at.replace(tzinfo=dt.UTC)
+    if first_at >= start:
+        return Clock(
+            "event",
+            f"Chosen because every report in the store was recorded on or after {first_at.date().isoformat()}, "
+            f"after the period began ({period.since.isoformat()}): a replay by knowledge time would compare "
+            "against an empty store. Use --event-time to ask for it explicitly.",
+        )
+    return Clock()
 
 
 @dataclass(frozen=True)
@@ -185,6 +245,7 @@ class Brief:
     trend_since: dt.date
     alerts: tuple[AlertResult, ...]
     provenance: Mapping[str, Any] = field(default_factory=dict)
+    clock: Clock = field(default_factory=Clock)
 
     @property
     def fired(self) -> tuple[AlertResult, ...]:
@@ -245,6 +306,7 @@ def build_brief(
     previous_briefs: Path | None = None,
     stale: bool = False,
     netcdf: str | None = None,
+    clock: Clock | None = None,
 ) -> Brief:
     """Everything the brief says, computed (exact engine for drivers and value of information)."""
     from forecaster.model.network import build_network
@@ -276,7 +338,8 @@ def build_brief(
             )
         )
 
-    baseline = _baseline(store, result, period, previous_briefs)
+    clock = clock or Clock()
+    baseline = _baseline(store, result, period, previous_briefs, clock, priors, net)
     changes = tuple(
         Change(h.id, s.id, baseline.posteriors.get(h.id, {}).get(s.id, s.prior), s.posterior)
         for h in result.hypotheses
@@ -344,6 +407,7 @@ def build_brief(
         "version": __version__,
         "netcdf": netcdf,
         "stale": stale,
+        "clock": clock.name,
     }
     return Brief(
         period=period,
@@ -364,6 +428,7 @@ def build_brief(
         trend_since=trend_since,
         alerts=alert_results,
         provenance=provenance,
+        clock=clock,
     )
 
 
@@ -384,10 +449,21 @@ def _item(entry: StoredReport) -> ReportItem:
     )
 
 
-def _baseline(store: EventStore, result: UpdateResult, period: Period, folder: Path | None) -> Baseline:
+def _baseline(
+    store: EventStore,
+    result: UpdateResult,
+    period: Period,
+    folder: Path | None,
+    clock: Clock,
+    priors: Priors,
+    net: Network,
+) -> Baseline:
+    """What "what changed" compares against, on the brief's own clock (like with like): the previous
+    brief written on the same clock; else the last run before the period whose reports are the ones the
+    clock selects at its date; else an exact-engine replay of the store at the day before the period."""
     from forecaster.store import runs
 
-    earlier = previous_brief(folder, before=period.since) if folder is not None else None
+    earlier = previous_brief(folder, before=period.since, clock=clock.name) if folder is not None else None
     if earlier is not None:
         name, data = earlier
         prov = data.get("provenance", {})
@@ -400,26 +476,65 @@ def _baseline(store: EventStore, result: UpdateResult, period: Period, folder: P
             frozenset(prov.get("report_ids", [])),
             prov.get("priors_hash"),
         )
+    window_days = priors.evidence_window_days
     records = runs.list_runs(store, evidence=STORE_EVIDENCE, until=period.since - dt.timedelta(days=1))
     if records:
         last = max(
             records,
-            key=lambda r: (r.as_of, r.priors_hash == result.priors_hash, r.kind == "update", r.sampled, r.recorded_at),
+            key=lambda r: (
+                r.as_of,
+                r.priors_hash == result.priors_hash,
+                r.evidence in clock.evidence,
+                r.kind == "update",
+                r.sampled == (result.diagnostics.sampler != "exact"),
+                r.recorded_at,
+            ),
         )
         old = runs.load_result(store, last.run_id)
         ids = frozenset(old.report_ids) if old else frozenset()
-        what = "backfill point" if last.kind == "backfill" else "run"
+        chosen = store.reports_for_update(as_of=last.as_of, window_days=window_days, by_event_time=clock.event_time)
+        if old is not None and ids == frozenset(r.id for r in chosen if r.id):
+            what = "backfill point" if last.kind == "backfill" else "run"
+            return Baseline(
+                "run",
+                f"the start of the period ({what} {last.run_id} as of {last.as_of.isoformat()})",
+                last.run_id,
+                last.as_of,
+                last.posteriors(),
+                ids,
+                last.priors_hash,
+            )
+    day = period.since - dt.timedelta(days=1)
+    reports = store.reports_for_update(as_of=day, window_days=window_days, by_event_time=clock.event_time)
+    if not reports:
+        known = {h.id: {s.id: s.prior for s in h.states} for h in result.hypotheses}
         return Baseline(
-            "run",
-            f"the start of the period ({what} {last.run_id} as of {last.as_of.isoformat()})",
-            last.run_id,
-            last.as_of,
-            last.posteriors(),
-            ids,
-            last.priors_hash,
+            "prior",
+            f"the prior (no report {'dated' if clock.event_time else 'known'} by {day.isoformat()} in the evidence window)",
+            None,
+            day,
+            known,
+            frozenset(),
+            None,
         )
-    priors = {h.id: {s.id: s.prior for s in h.states} for h in result.hypotheses}
-    return Baseline("prior", "the prior (no run recorded before the period)", None, None, priors, frozenset(), None)
+    from forecaster.inference.exact import joint_posterior, marginals
+    from forecaster.model.evidence import fold
+
+    post = marginals(net, joint_posterior(net, net.log_lambda(fold(reports, priors.grades))))
+    posteriors = {
+        hid: {sid: float(post[h][k]) for k, sid in enumerate(net.states[h])} for h, hid in enumerate(net.hypothesis_ids)
+    }
+    how = "reports by event date" if clock.event_time else "the store as known at the end of that day"
+    return Baseline(
+        "replay",
+        f"the start of the period (exact-engine replay as of {day.isoformat()}, {how}, {len(reports)} "
+        f"report{'s' if len(reports) != 1 else ''})",
+        None,
+        day,
+        posteriors,
+        frozenset(r.id for r in reports if r.id),
+        priors.hash,
+    )
 
 
 def _date(value: Any) -> dt.date | None:
@@ -429,8 +544,9 @@ def _date(value: Any) -> dt.date | None:
         return None
 
 
-def previous_brief(folder: Path, *, before: dt.date) -> tuple[str, dict[str, Any]] | None:
-    """The newest brief JSON in `folder` whose period ended before `before`: (name, data)."""
+def previous_brief(folder: Path, *, before: dt.date, clock: str | None = None) -> tuple[str, dict[str, Any]] | None:
+    """The newest brief JSON in `folder` whose period ended before `before` (and, given `clock`, written
+    on that clock; a brief without one was written on knowledge time): (name, data)."""
     if not folder.is_dir():
         return None
     best: tuple[dt.date, str, dict[str, Any]] | None = None
@@ -443,6 +559,8 @@ def previous_brief(folder: Path, *, before: dt.date) -> tuple[str, dict[str, Any
         except (OSError, ValueError, KeyError, TypeError):
             continue
         if not isinstance(data, dict) or data.get("schema") != SCHEMA or until >= before:
+            continue
+        if clock is not None and data.get("clock", "knowledge") != clock:
             continue
         if best is None or (until, f.stem) > (best[0], best[1]):
             best = (until, f.stem, data)

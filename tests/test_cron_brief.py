@@ -1,0 +1,110 @@
+"""Issue 12, "Cron and the brief": the brief of a new workspace, the clock it uses, cron without a
+workspace, and Markdown fit for a mail body."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from forecaster.cli.main import app
+from forecaster.core.workspace import Workspace
+from forecaster.model.evidence import Report
+from forecaster.store.events import EventStore
+from forecaster.store.records import StoredReport
+from tests.helpers import MINI
+
+
+def _monday_before(day: dt.date) -> dt.date:
+    return day - dt.timedelta(days=day.weekday())
+
+
+def bulk_imported(root: Path) -> Workspace:
+    """A new workspace: the mini priors and a year of history, all of it recorded just now."""
+    shutil.copytree(MINI, root / "priors")
+    ws = Workspace(root)
+    today = dt.date.today()
+    start = _monday_before(today) - dt.timedelta(weeks=30)
+    rows = [
+        ("arms_east", 0, True, "B", 2),
+        ("armed_incident", 6, True, "C", 3),
+        ("cfsp_alignment", 12, False, "B", 2),
+        ("armed_incident", 20, True, "B", 2),
+        ("russian_pact", 27, True, "C", 3),
+    ]
+    entries = [
+        StoredReport(Report(ind, start + dt.timedelta(weeks=w), occ, rel, cred, "Wire", "", "History.", "ana"))
+        for ind, w, occ, rel, cred in rows
+    ]
+    with EventStore(ws.db_path) as store:
+        store.import_reports(entries, analyst="ana")
+    return ws
+
+
+def _run(runner: CliRunner, ws: Workspace, *args: str) -> tuple[int, str, str]:
+    r = runner.invoke(app, ["-w", str(ws.root), *args])
+    return r.exit_code, r.stdout, r.stderr
+
+
+def _last_week_brief(runner: CliRunner, ws: Workspace, out: Path, *extra: str) -> dict:
+    code, _, err = _run(runner, ws, "brief", "--exact", "--period", "last-week", "--output", str(out), *extra)
+    assert code == 0, err
+    [path] = sorted(out.glob("*.json"))
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def test_first_brief_after_a_bulk_import_uses_the_history_by_event_date(runner: CliRunner, tmp_path: Path) -> None:
+    ws = bulk_imported(tmp_path / "ws")
+    code, _, err = _run(runner, ws, "history", "--backfill", "weekly")
+    assert code == 0, err
+    data = _last_week_brief(runner, ws, tmp_path / "b")
+    # Knowledge time would replay an empty store as of last Sunday: event time is chosen, and said.
+    assert data["clock"] == "event" and "event time" in data["clock_note"].lower()
+    assert data["provenance"]["reports"] == 5 and data["provenance"]["clock"] == "event"
+    # No historical report "left the window", none is "new" this week, and nothing swung.
+    assert data["reports"]["left_window"] == [] and data["reports"]["new"] == []
+    assert all(abs(c["change"]) < 1e-6 for c in data["changes"]), data["changes"]
+    assert data["baseline"]["kind"] in ("run", "replay")
+    md = next((tmp_path / "b").glob("*.md")).read_text(encoding="utf-8")
+    html = next((tmp_path / "b").glob("*.html")).read_text(encoding="utf-8")
+    assert "Clock: event time" in md and "Clock: event time" in html
+
+
+def test_a_brief_without_a_backfill_also_compares_like_with_like(runner: CliRunner, tmp_path: Path) -> None:
+    ws = bulk_imported(tmp_path / "ws")
+    data = _last_week_brief(runner, ws, tmp_path / "b")
+    assert data["clock"] == "event" and data["provenance"]["reports"] == 5
+    assert data["reports"]["left_window"] == [] and data["reports"]["new"] == []
+    assert all(abs(c["change"]) < 1e-6 for c in data["changes"])
+
+
+def test_brief_event_time_flag_and_knowledge_clock(runner: CliRunner, tmp_path: Path) -> None:
+    ws = bulk_imported(tmp_path / "ws")
+    # This week's brief: the reports were recorded in the period, so knowledge time sees them all
+    # at the end, but an earlier record exists only if the store knew something before the period.
+    data = _last_week_brief(runner, ws, tmp_path / "b", "--event-time")
+    assert data["clock"] == "event" and "--event-time" in data["clock_note"]
+    code, _, err = _run(runner, ws, "brief", "--exact", "--output", str(tmp_path / "c"))
+    assert code == 0, err
+    week = json.loads(next((tmp_path / "c").glob("*.json")).read_text(encoding="utf-8"))
+    assert week["clock"] in ("knowledge", "event") and week["provenance"]["reports"] == 5
+    assert "(event time)" in err or "(knowledge time)" in err
+
+
+def test_knowledge_clock_when_the_store_knew_reports_before_the_period(runner: CliRunner, tmp_path: Path) -> None:
+    from tests.test_brief import UNTIL, golden_workspace
+
+    ws = golden_workspace(tmp_path / "g")
+    code, _, err = _run(runner, ws, "brief", "--exact", "--until", UNTIL, "--output", str(tmp_path / "b"))
+    assert code == 0, err
+    data = json.loads(next((tmp_path / "b").glob("*.json")).read_text(encoding="utf-8"))
+    assert data["clock"] == "knowledge" and "knowledge time" in data["clock_note"]
+    ev = _run(runner, ws, "brief", "--exact", "--until", UNTIL, "--event-time", "--output", str(tmp_path / "e"))
+    assert ev[0] == 0, ev[2]
+    data = json.loads(next((tmp_path / "e").glob("*.json")).read_text(encoding="utf-8"))
+    # By event date the retracted report never counted: it neither drops out nor drives anything.
+    assert data["clock"] == "event" and data["reports"]["left_window"] == []
+    assert "russian_pact" not in {d["indicator"] for d in data["drivers"]}
