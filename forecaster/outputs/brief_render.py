@@ -18,16 +18,14 @@ from typing import TYPE_CHECKING, Any
 
 from forecaster.core.atomic import write_bytes_atomic
 from forecaster.core.errors import ForecastError
+from forecaster.workflow.baseline import SCHEMA, Clock, choose_clock
 from forecaster.workflow.brief import (
-    SCHEMA,
     STALE_TEMP_S,
     SUFFIXES,
     WATCH_GRADE,
     Brief,
-    Clock,
     ReportItem,
     build_brief,
-    choose_clock,
     interval_pct,
     pct,
     pp,
