@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from forecaster.cli.main import app
@@ -108,3 +112,48 @@ def test_knowledge_clock_when_the_store_knew_reports_before_the_period(runner: C
     # By event date the retracted report never counted: it neither drops out nor drives anything.
     assert data["clock"] == "event" and data["reports"]["left_window"] == []
     assert "russian_pact" not in {d["indicator"] for d in data["drivers"]}
+
+
+# ---------------------------------------------------------------------------------------------
+# Cron without a workspace
+# ---------------------------------------------------------------------------------------------
+
+
+def test_no_terminal_and_no_workspace_is_refused_not_created(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("FORECAST_WORKSPACE")
+    empty = tmp_path / "cwd"
+    empty.mkdir()
+    monkeypatch.chdir(empty)
+    for args in (["brief", "--exact"], ["update", "--exact"], ["info"], ["event", "list"], ["history"]):
+        r = runner.invoke(app, args)
+        assert r.exit_code == 2, (args, r.stderr)
+        assert len(r.stderr.strip().splitlines()) == 1 and "no workspace found" in r.stderr
+        assert "Traceback" not in r.stderr
+    assert not (tmp_path / "xdg").exists() and list(empty.iterdir()) == []
+
+
+def test_cron_subprocess_without_a_workspace(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("FORECAST_WORKSPACE", "FORECAST_DB")}
+    env["XDG_DATA_HOME"] = str(tmp_path / "xdg")
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    r = subprocess.run(
+        [sys.executable, "-m", "forecaster", "brief", "--exact", "--period", "last-week"],
+        capture_output=True, text=True, env=env, cwd=cwd, stdin=subprocess.DEVNULL, timeout=120,
+    )
+    assert r.returncode == 2 and r.stdout == ""
+    assert len(r.stderr.splitlines()) == 1 and "-w" in r.stderr
+    assert not (tmp_path / "xdg").exists() and list(cwd.iterdir()) == []
+
+
+def test_at_a_terminal_the_default_workspace_is_still_made(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("FORECAST_WORKSPACE")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("forecaster.cli.common.interactive", lambda: True)
+    r = runner.invoke(app, ["info", "--json"])
+    assert r.exit_code == 0 and json.loads(r.stdout)["workspace"].startswith(str(tmp_path / "xdg"))
