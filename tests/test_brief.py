@@ -248,7 +248,9 @@ def test_analyst_text_is_escaped_and_nothing_loads(runner: CliRunner, gws: Works
         assert not re.search(pattern, html), pattern
     assert "Content-Security-Policy" in html and "default-src 'none'" in html
     md = (out / f"{NAME}.md").read_text(encoding="utf-8")
-    assert "<script" not in md and "&lt;script&gt;" in md and "\\*friend\\*" in md and "\\|" in md
+    # Markdown escapes, not HTML entities: a mail body shows the text as written (issue 12).
+    assert not re.search(r"(?<!\\)<(script|b)", md) and "\\<script>" in md and "\\*friend\\*" in md and "\\|" in md
+    assert "&lt;" not in md and "&gt;" not in md and "&amp;" not in md and "&#" not in md
     data = json.loads((out / f"{NAME}.json").read_text(encoding="utf-8"))
     assert data["reports"]["new"][-1]["note"] == SCRIPT_NOTE  # JSON keeps the text as written
 
@@ -256,7 +258,8 @@ def test_analyst_text_is_escaped_and_nothing_loads(runner: CliRunner, gws: Works
 def test_md_escape() -> None:
     esc = brief_render.md_escape
     assert esc("grey_zone") == "grey_zone" and esc("_x_") == "\\_x\\_"
-    assert esc("a\nb  c") == "a b c" and esc("[x](y)") == "\\[x\\](y)" and esc("<i>") == "&lt;i&gt;"
+    assert esc("a\nb  c") == "a b c" and esc("[x](y)") == "\\[x\\](y)" and esc("<i>") == "\\<i>"
+    assert esc("a > b & c") == "a > b & c" and esc("&amp;") == "\\&amp;"
 
 
 # ---------------------------------------------------------------------------------------------

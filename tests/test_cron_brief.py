@@ -157,3 +157,57 @@ def test_at_a_terminal_the_default_workspace_is_still_made(
     monkeypatch.setattr("forecaster.cli.common.interactive", lambda: True)
     r = runner.invoke(app, ["info", "--json"])
     assert r.exit_code == 0 and json.loads(r.stdout)["workspace"].startswith(str(tmp_path / "xdg"))
+
+
+# ---------------------------------------------------------------------------------------------
+# The Markdown brief in a mail body; question, horizon, bottom line, panel statement
+# ---------------------------------------------------------------------------------------------
+
+
+def test_markdown_brief_reads_as_plain_text_and_says_what_it_is_about(runner: CliRunner, tmp_path: Path) -> None:
+    from tests.helpers import edit_yaml
+    from tests.test_brief import UNTIL, golden_workspace
+
+    ws = golden_workspace(tmp_path / "g")
+
+    def about(net: dict) -> None:
+        net["horizon_months"] = 6
+        net["illustrative"] = "A worked example & nobody's view: Q > 50 % <b>means</b> nothing."
+        for h in net["hypotheses"]:
+            h["question"] = f"Where will {h['id']} be (A & B > C)?"
+
+    edit_yaml(ws.priors_dir / "network.yaml", about)
+    with EventStore(ws.db_path) as store:
+        store.add(Report("arms_east", dt.date(2026, 11, 21), True, "B", 2, "Wire & Co", "", "x > y & <i>z</i>", "ana"))
+    out = tmp_path / "b"  # by event time: the report was recorded today, after the period
+    code, _, err = _run(runner, ws, "brief", "--exact", "--until", UNTIL, "--event-time", "--output", str(out))
+    assert code == 0, err
+    md = (out / "2026-W47.md").read_text(encoding="utf-8")
+    html = (out / "2026-W47.html").read_text(encoding="utf-8")
+    data = json.loads((out / "2026-W47.json").read_text(encoding="utf-8"))
+    for entity in ("&gt;", "&lt;", "&amp;", "&#39;", "&quot;"):
+        assert entity not in md, entity
+    assert "Wire & Co" in md and "x > y & \\<i>z\\</i>" in md
+    assert "<i>" not in html and "&lt;i&gt;" in html and "Wire &amp; Co" in html  # HTML keeps autoescape
+    assert "Where will escalation be (A & B > C)?" in md and "Where will escalation be (A &amp; B &gt; C)?" in html
+    assert [h["question"] for h in data["headline"]][0] == "Where will encirclement be (A & B > C)?"
+    assert "over the 6 months after 2026-11-22" in md and "over the 6 months after 2026-11-22" in html
+    assert data["horizon_months"] == 6 and data["horizon"] == "over the 6 months after 2026-11-22"
+    assert "**Illustrative panel**: A worked example & nobody's view: Q > 50 % \\<b>means\\</b> nothing." in md
+    assert "Illustrative panel" in html and data["illustrative"].startswith("A worked example")
+    para = md.split("## Bottom line\n\n", 1)[1].split("\n\n", 1)[0]
+    assert "\n" not in para and para.startswith("Over the 6 months after 2026-11-22, it is ")
+    assert "new report" in para and para == data["bottom_line"]
+    assert "Bottom line" in html
+
+
+def test_the_panel_statement_falls_back_to_the_experts(tmp_path: Path) -> None:
+    from forecaster.model.loading import load_priors
+    from forecaster.workflow.brief import panel_statement
+    from tests.helpers import copy_mini, edit_yaml
+
+    root = copy_mini(tmp_path / "p")
+    edit_yaml(root / "network.yaml", lambda n: n.pop("illustrative", None))
+    for f in (root / "experts").glob("*.yaml"):
+        edit_yaml(f, lambda e: e.update(illustrative="Illustrative expert, not a real person."))
+    assert panel_statement(load_priors(root)) == "Illustrative expert, not a real person."

@@ -121,18 +121,25 @@ def _nan(x: float | None) -> float:
 
 _MD_SPECIAL = re.compile(r"([\\`*\[\]|#~])")
 _MD_UNDERSCORE = re.compile(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
+_MD_TAG = re.compile(r"<(?=[A-Za-z/!?])")  # what could open raw HTML or an autolink
+_MD_ENTITY = re.compile(r"&(?=#?[A-Za-z0-9]+;)")  # what a viewer would read as a character reference
 
 
 def md_escape(value: Any) -> str:
-    """Analyst text made inert in Markdown: HTML special characters as entities (a Markdown viewer
-    passes raw HTML through), Markdown punctuation backslash-escaped, line breaks as spaces."""
+    """Analyst text made inert in Markdown by Markdown's own escapes, not HTML's: the brief is read
+    as plain text in a mail body too, where `&amp;` or `&gt;` would show as such. A `<` that could
+    open a tag and an `&` that could start an entity are backslash-escaped (`\\<b>` shows as `<b>`
+    in a viewer and passes no HTML through), as is Markdown punctuation; line breaks become spaces."""
     from markupsafe import Markup
 
     if isinstance(value, Markup):
         return str(value)
     text = " ".join(str(value).split())
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     text = _MD_SPECIAL.sub(r"\\\1", text)
+    text = _MD_TAG.sub(r"\\<", text)
+    text = _MD_ENTITY.sub(r"\\&", text)
+    if text.startswith(">"):  # a block quote, were the value to start a line
+        text = "\\" + text
     return _MD_UNDERSCORE.sub(r"\\_", text)
 
 
@@ -205,10 +212,15 @@ def brief_json(brief: Brief) -> dict[str, Any]:
         "as_of": r.as_of.isoformat(),
         "clock": brief.clock.name,
         "clock_note": brief.clock.sentence,
+        "horizon_months": brief.horizon_months,
+        "horizon": brief.horizon,
+        "illustrative": brief.illustrative,
+        "bottom_line": brief.bottom_line,
         "stale": brief.stale,
         "headline": [
             {
                 "hypothesis": h.hypothesis,
+                "question": h.question,
                 "state": h.state,
                 "posterior": _r(h.posterior),
                 "interval": None if h.interval is None else [_r(h.interval[0]), _r(h.interval[1])],

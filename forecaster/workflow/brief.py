@@ -179,6 +179,15 @@ class Brief:
     alerts: tuple[AlertResult, ...]
     provenance: Mapping[str, Any] = field(default_factory=dict)
     clock: Clock = field(default_factory=Clock)
+    horizon_months: int = 12
+    illustrative: str = ""  # the panel statement (network.yaml `illustrative`, else the experts')
+    bottom_line: str = ""
+
+    @property
+    def horizon(self) -> str:
+        """'over the 12 months after 2026-11-22': what the forecast is about (the priors' horizon)."""
+        months = f"{self.horizon_months} month{'s' if self.horizon_months != 1 else ''}"
+        return f"over the {months} after {self.result.as_of.isoformat()}"
 
     @property
     def fired(self) -> tuple[AlertResult, ...]:
@@ -342,6 +351,19 @@ def build_brief(
         "stale": stale,
         "clock": clock.name,
     }
+    fired = sum(1 for a in alert_results if a.fired)
+    summary = bottom_line(
+        f"Over the {priors.horizon_months} month{'s' if priors.horizon_months != 1 else ''} after "
+        f"{result.as_of.isoformat()}",
+        headline,
+        changes,
+        baseline.label,
+        drivers,
+        new=len(new),
+        retracted=len(retracted),
+        fired=fired,
+        stale=stale,
+    )
     return Brief(
         period=period,
         result=result,
@@ -362,7 +384,57 @@ def build_brief(
         alerts=alert_results,
         provenance=provenance,
         clock=clock,
+        horizon_months=priors.horizon_months,
+        illustrative=panel_statement(priors),
+        bottom_line=summary,
     )
+
+
+def panel_statement(priors: Priors) -> str:
+    """The illustrative-panel statement: network.yaml `illustrative`, else each expert's own (once)."""
+    if priors.illustrative.strip():
+        return " ".join(priors.illustrative.split())
+    own = dict.fromkeys(" ".join(e.illustrative.split()) for e in priors.experts if e.illustrative.strip())
+    return " ".join(own)
+
+
+def bottom_line(
+    lead: str,
+    headline: Sequence[Headline],
+    changes: Sequence[Change],
+    since: str,
+    drivers: Sequence[Driver],
+    *,
+    new: int,
+    retracted: int,
+    fired: int,
+    stale: bool,
+) -> str:
+    """One paragraph: the most likely state of each hypothesis, the largest move and what drove it,
+    the period's reports and alerts."""
+    said = "; ".join(h.sentence[:1].lower() + h.sentence[1:].rstrip(".") for h in headline)
+    parts = [f"{lead}, {said}." if said else f"{lead}: no hypothesis."]
+    top = max(changes, key=lambda c: (abs(c.delta), c.hypothesis, c.state), default=None)
+    if top is None or abs(top.delta) < 0.005:
+        parts.append(f"Nothing moved by half a percentage point or more since {since}.")
+    else:
+        move = (
+            f"The largest move since {since} is {top.hypothesis}.{top.state}, "
+            f"{pp(top.delta)} pp ({pct(top.before)} to {pct(top.after)})"
+        )
+        if drivers:
+            move += f", driven most by {drivers[0].name or words(drivers[0].indicator)}"
+        parts.append(move + ".")
+    counts = (
+        f"{new} new report{'s' if new != 1 else ''} and {retracted} retraction{'s' if retracted != 1 else ''} "
+        "in the period"
+    )
+    if fired:
+        counts += f"; {fired} alert{'s' if fired != 1 else ''} fired"
+    parts.append(counts[:1].upper() + counts[1:] + ".")
+    if stale:
+        parts.append("The run is stale: the inputs changed since it was recorded.")
+    return " ".join(parts)
 
 
 def _item(entry: StoredReport) -> ReportItem:
