@@ -77,10 +77,22 @@ def _reports(
 
     if events is not None:
         return gather_reports(Workspace(priors.root.parent), priors, as_of=as_of, events_file=events)
-    named = ctx.find_root().obj or {}
-    if from_workspace or named.get("workspace") is not None or named.get("db") is not None:
+    if from_workspace or _workspace_named(ctx):
         return gather_reports(workspace(ctx), priors, as_of=as_of)
     return []
+
+
+def _workspace_named(ctx: typer.Context) -> bool:
+    """A workspace or store named by -w/--db or, the same, by $FORECAST_WORKSPACE/$FORECAST_DB (issue 12:
+    the two ways of naming a workspace give the same evidence). An environment variable that names
+    no workspace or store is not a choice of evidence (a global setting left over from elsewhere)."""
+    import os
+
+    named = ctx.find_root().obj or {}
+    if named.get("workspace") is not None or named.get("db") is not None:
+        return True
+    env_ws, env_db = os.environ.get("FORECAST_WORKSPACE"), os.environ.get("FORECAST_DB")
+    return bool(env_ws and (Path(env_ws) / "priors").is_dir()) or bool(env_db and Path(env_db).is_file())
 
 
 def _one_format(markdown: bool, as_json: bool) -> None:
@@ -268,6 +280,12 @@ def diff(
     if as_json:
         data = to_jsonable(result)
         data["empty"] = result.empty
+        for item, change in zip(data["judgments"], result.judgments, strict=True):
+            # Each vector with its states' names, beside the bare lists.
+            for side, states in (("old", change.states), ("new", change.new_states)):
+                j = getattr(change, side)
+                if j is not None and len(states) == len(j.probs):
+                    item[f"{side}_by_state"] = {s: round(p, 6) for s, p in zip(states, j.probs, strict=True)}
         print_json(data)
     elif markdown:
         _write(diff_markdown(result))
