@@ -75,3 +75,84 @@ def test_priors_diff_markdown_names_the_states(runner: CliRunner, ws: Workspace,
     code, out, err = _run(runner, "priors", "diff", str(old), "--markdown")
     assert code == 0, err
     assert "heightened 0.50, contained 0.50" in out and "heightened 0.40, contained 0.60" in out
+
+
+# ---------------------------------------------------------------------------------------------
+# priors validate lists every problem; validate and audit agree on what is an error
+# ---------------------------------------------------------------------------------------------
+
+
+def _broken_mini(dest: Path) -> Path:
+    from tests.helpers import MINI
+
+    shutil.copytree(MINI, dest)
+    a = dest / "experts" / "analyst_a.yaml"
+    text = a.read_text(encoding="utf-8").replace("reviewed_by: tests", "reviewd_by: tests")
+    text = text.replace("{hedging: 0.6, west: 0.1, east: 0.3}, confidence: medium, rationale: r",
+                        "{hedging: 0.6, west: 0.1, east: 0.3}, confidence: medium, rationle: r")
+    a.write_text(text, encoding="utf-8")
+    b = dest / "experts" / "analyst_b.yaml"
+    b.write_text(b.read_text(encoding="utf-8").replace("0.6", "0.7", 1), encoding="utf-8")
+    net = dest / "network.yaml"
+    net.write_text(net.read_text(encoding="utf-8").replace("horizon_months: 12", "horizon_month: 12"), encoding="utf-8")
+    return dest
+
+
+def test_validate_lists_every_problem_with_did_you_mean(runner: CliRunner, tmp_path: Path) -> None:
+    folder = _broken_mini(tmp_path / "mini")
+    code, out, err = _run(runner, "priors", "validate", "--priors", str(folder))
+    assert code == 2 and out == "" and "Traceback" not in err
+    lines = [x for x in err.splitlines() if x.startswith("error: ")]
+    assert len(lines) == 4, err
+    text = "\n".join(lines)
+    assert "unknown key 'reviewd_by' (did you mean 'reviewed_by'" in text
+    assert "unknown key 'rationle' (did you mean 'rationale'" in text  # a key inside a table row
+    assert "unknown key 'horizon_month' (did you mean 'horizon_months'?)" in text
+    assert "analyst_b.yaml" in text and "sum to" in text
+    code, out, _ = _run(runner, "priors", "validate", "--priors", str(folder), "--json")
+    data = json.loads(out)
+    assert code == 2 and data["ok"] is False and len(data["errors"]) == 4
+    for e in data["errors"]:
+        assert set(e) == {"file", "line", "field", "problem"} and e["file"].endswith(".yaml") and e["problem"]
+    fields = {e["field"] for e in data["errors"]}
+    assert "reviewd_by" in fields and "horizon_month" in fields
+    assert all(isinstance(e["line"], int) and e["line"] > 0 for e in data["errors"])
+
+
+def test_structural_problems_are_all_listed_too(runner: CliRunner, tmp_path: Path) -> None:
+    from tests.helpers import MINI
+
+    folder = shutil.copytree(MINI, tmp_path / "mini")
+    for name in ("analyst_a.yaml", "analyst_b.yaml"):
+        f = folder / "experts" / name
+        f.write_text(f.read_text(encoding="utf-8").replace("{encirclement: contained}", "{encirclement: containd}"),
+                     encoding="utf-8")
+    code, _, err = _run(runner, "priors", "validate", "--priors", str(folder), "--json")
+    data = json.loads(_run(runner, "priors", "validate", "--priors", str(folder), "--json")[1])
+    assert code == 2
+    files = {e["file"].rsplit("/", 1)[-1] for e in data["errors"]}
+    assert files == {"analyst_a.yaml", "analyst_b.yaml"}
+    assert all("did you mean 'contained'" in e["problem"] for e in data["errors"])
+    assert not any("missing parent configuration" in e["problem"] for e in data["errors"])  # no cascade
+
+
+def test_validate_and_audit_agree_on_a_judgment_without_citation(runner: CliRunner, tmp_path: Path) -> None:
+    from tests.helpers import MINI
+
+    folder = shutil.copytree(MINI, tmp_path / "mini")
+    a = folder / "experts" / "analyst_a.yaml"
+    a.write_text(a.read_text(encoding="utf-8").replace(', citation: "000_44e76504c81b55c5.txt, fn 4"', "", 1),
+                 encoding="utf-8")
+    code, _, err = _run(runner, "priors", "validate", "--priors", str(folder))
+    assert code == 2 and "no citation" in err and len(err.strip().splitlines()) == 1
+    code, out, _ = _run(runner, "priors", "audit", "--priors", str(folder), "--json")
+    kinds = {(f["severity"], f["kind"]) for f in json.loads(out)["findings"]}
+    assert code == 1 and ("error", "missing_citation") in kinds
+    # The other way round: no finding the audit calls an error among validate's kinds passes validate.
+    from forecaster.analysis.findings import VALIDATE_KINDS
+
+    audit_errors = {f["kind"] for f in json.loads(out)["findings"] if f["severity"] == "error"} & VALIDATE_KINDS
+    assert audit_errors == {"missing_citation"}
+    # A clean folder passes both.
+    code, out, _ = _run(runner, "priors", "validate", "--priors", str(MINI), "--json")
+    assert code == 0 and json.loads(out)["errors"] == []

@@ -414,3 +414,18 @@ def _discrimination_findings(priors: Priors, lines: _Lines) -> Iterator[Finding]
                     )
 
 
+
+
+# ----------------------------------------------------------------------------- shared with validate
+
+# The audit's errors that `priors validate` reports too: a judgment's completeness (rationale,
+# citation) and consistency (terms against numbers, the confidence scale). They need neither seed
+# papers nor evidence, so validate and audit agree on them; the audit adds the review checks.
+VALIDATE_KINDS = frozenset({"missing_rationale", "missing_citation", "term_range", "confidence_scale"})
+
+
+def validation_findings(priors: Priors) -> list[Finding]:
+    """The errors of VALIDATE_KINDS, as the audit finds them."""
+    lines = _Lines(priors)
+    found = [*_judgment_findings(priors, None, lines), *_settings_findings(priors, lines)]
+    return [f for f in found if f.severity == "error" and f.kind in VALIDATE_KINDS]

@@ -147,20 +147,42 @@ def show(
 @app.command("validate")
 @handle_errors
 def validate(ctx: typer.Context, priors_dir: PriorsOpt = None, as_json: JsonOpt = False) -> None:
-    """Check the priors folder's schema and structure (fast; no sampler). Exit 2 on the first problem,
-    named by file, line and field.
+    """Check the priors folder's schema and structure, and each judgment's rationale, citation, terms
+    and confidence (fast; no sampler). Lists every problem, one per line (file:line: field: problem,
+    with did-you-mean on unknown keys), and exits 2 if there is any; `--json` gives them as a list
+    of {file, line, field, problem}. What validate calls an error, `priors audit` does too.
 
     Example:  forecast priors validate --priors ./priors
     """
+    from forecaster.analysis.findings import validation_findings
+    from forecaster.core.errors import PriorsError, Problem
     from forecaster.model.loading import load_priors
 
     folder = _priors_dir(ctx, priors_dir)
+    problems: list[Problem] = []
     try:
         priors = load_priors(folder)
-    except UsageError as e:  # PriorsError, or malformed YAML
+    except PriorsError as e:
+        problems = list(e.problems) or [Problem(str(folder), 0, "", str(e))]
+    except UsageError as e:  # malformed YAML, an unreadable file
+        problems = [Problem(str(folder), 0, "", str(e))]
+    else:
+        problems = [Problem(f.file, f.line, f.field, f.message) for f in validation_findings(priors)]
+    if problems:
         if as_json:
-            print_json({"ok": False, "priors": str(folder), "error": str(e)})
-        raise
+            print_json(
+                {
+                    "ok": False,
+                    "priors": str(folder),
+                    "error": str(problems[0]) if len(problems) == 1 else str(PriorsError.of(problems)),
+                    "errors": [p.to_json() for p in problems],
+                }
+            )
+        for p in problems:
+            err.print(f"error: {p}", markup=False, highlight=False, soft_wrap=True)
+        if len(problems) > 1:
+            err.print(f"priors validate: {len(problems)} problems", markup=False, highlight=False)
+        raise typer.Exit(code=2)
     data = {
         "ok": True,
         "priors": str(folder),
@@ -169,6 +191,7 @@ def validate(ctx: typer.Context, priors_dir: PriorsOpt = None, as_json: JsonOpt 
         "experts": len(priors.experts),
         "judgments": len(priors.judgments),
         "hash": priors.hash,
+        "errors": [],
     }
     if as_json:
         print_json(data)
