@@ -156,3 +156,66 @@ def test_validate_and_audit_agree_on_a_judgment_without_citation(runner: CliRunn
     # A clean folder passes both.
     code, out, _ = _run(runner, "priors", "validate", "--priors", str(MINI), "--json")
     assert code == 0 and json.loads(out)["errors"] == []
+
+
+# ---------------------------------------------------------------------------------------------
+# Reports the model ignores: said on add, marked in list; indicators and collect count alike
+# ---------------------------------------------------------------------------------------------
+
+
+def _cli_add(runner: CliRunner, indicator: str, day: dt.date) -> tuple[int, str, str]:
+    return _run(runner, "event", "add", indicator, "--date", day.isoformat(), "--grade", "B2", "--source", "Wire")
+
+
+def test_reports_the_model_ignores_are_said_and_marked(runner: CliRunner, ws: Workspace) -> None:
+    today = dt.date.today()
+    old_day = today - dt.timedelta(days=3000)
+    code, out, err = _cli_add(runner, "arms_procurement_east", old_day)
+    assert code == 0 and out.startswith("r-")
+    assert len(err.strip().splitlines()) == 1 and "before the evidence window" in err and "ignores" in err
+    code, _, err = _cli_add(runner, "arms_procurement_east", today - dt.timedelta(days=10))
+    assert code == 0 and err == ""  # in the window: nothing to say
+    listing = _run(runner, "event", "list")
+    lines = listing[1].splitlines()
+    assert "IGNORED" in lines[0].split()
+    old_line = next(x for x in lines if old_day.isoformat() in x)
+    new_line = next(x for x in lines[1:] if old_day.isoformat() not in x)
+    assert "before window" in old_line and "before window" not in new_line
+    assert "1 listed report is ignored by the model" in listing[2]
+
+
+def test_import_says_how_many_reports_the_model_ignores(runner: CliRunner, ws: Workspace, tmp_path: Path) -> None:
+    today = dt.date.today()
+    f = tmp_path / "r.yaml"
+    f.write_text(
+        "reports:\n"
+        f"  - {{indicator: arms_procurement_east, date: {(today - dt.timedelta(days=3000)).isoformat()}, occurred: true, "
+        "reliability: B, credibility: 2, source: Wire}\n"
+        f"  - {{indicator: arms_procurement_west, date: {(today - dt.timedelta(days=5)).isoformat()}, occurred: true, "
+        "reliability: B, credibility: 2, source: Wire}\n",
+        encoding="utf-8",
+    )
+    code, out, err = _run(runner, "event", "import", str(f))
+    assert code == 0, err
+    assert "ignores 1 of the 2 reports" in err and len(err.strip().splitlines()) == 1
+
+
+def test_indicators_and_collect_count_the_same_reports(runner: CliRunner, ws: Workspace) -> None:
+    today = dt.date.today()
+    _cli_add(runner, "arms_procurement_east", today - dt.timedelta(days=3000))  # before the window
+    _cli_add(runner, "arms_procurement_west", today - dt.timedelta(days=30))
+    _cli_add(runner, "conscription_reintroduced", today - dt.timedelta(days=2))
+    for as_of in (None, (today - dt.timedelta(days=10)).isoformat()):
+        extra = [] if as_of is None else ["--as-of", as_of]
+        code, out, err = _run(runner, "indicators", "--json", *extra)
+        assert code == 0, err
+        rows = {r["id"]: r for r in json.loads(out)}
+        code, out, err = _run(runner, "collect", "--json", *extra)
+        assert code == 0, err
+        plan = json.loads(out)
+        assert plan["reports"] == sum(r["reports"] for r in rows.values())
+        assert {r["id"] for r in rows.values() if r["reports"]} == set(plan["reported_indicators"])
+        assert rows["arms_procurement_east"]["reports"] == 0 and rows["arms_procurement_east"]["ignored"] == 1
+    assert rows["conscription_reintroduced"]["reports"] == 0  # dated after that as-of date
+    # ... and, by knowledge time, nothing recorded today was known ten days ago: both say 0.
+    assert rows["conscription_reintroduced"]["ignored"] == 1 and plan["reports"] == 0

@@ -395,7 +395,7 @@ def _render_plan(plan: Any, *, limit: int | None) -> None:
     about = f"about {focus}" if focus else "about all hypotheses jointly"
     out.print(
         f"what to collect next: a report graded {plan.grade} (accuracy {plan.accuracy:.2f}) on each indicator with no "
-        f"report, given {plan.reports} recorded reports; ranked by expected information {about}"
+        f"report, given {plan.reports} reports in force in the evidence window; ranked by expected information {about}"
     )
     if not plan.ranked:
         out.print("every indicator already has a report")
