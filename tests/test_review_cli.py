@@ -219,3 +219,41 @@ def test_indicators_and_collect_count_the_same_reports(runner: CliRunner, ws: Wo
     assert rows["conscription_reintroduced"]["reports"] == 0  # dated after that as-of date
     # ... and, by knowledge time, nothing recorded today was known ten days ago: both say 0.
     assert rows["conscription_reintroduced"]["ignored"] == 1 and plan["reports"] == 0
+
+
+# ---------------------------------------------------------------------------------------------
+# "Δ prev": like with like
+# ---------------------------------------------------------------------------------------------
+
+
+def test_change_since_previous_compares_like_with_like(ws: Workspace) -> None:
+    from dataclasses import replace
+
+    from forecaster.model.loading import load_priors
+    from forecaster.store import runs
+    from forecaster.workflow.updating import previous_like, update_forecast
+
+    priors = load_priors(ws.priors_dir)
+    day = dt.date.today() - dt.timedelta(days=20)
+    _add(ws, "arms_procurement_east", day - dt.timedelta(days=5))
+    exact_run, _ = update_forecast(ws, priors, as_of=day, exact=True)
+    # A sampled run recorded later for a later date (faked: its numbers far from the exact engine's).
+    sampled = replace(
+        exact_run,
+        run_id="5a3b1ed00000",
+        as_of=day + dt.timedelta(days=1),
+        diagnostics=replace(exact_run.diagnostics, sampler="pymc-nuts", chains=2, draws=100, tune=100),
+    )
+    with EventStore(ws.db_path) as store:
+        runs.record_run(store, runs.NewRun(sampled, settings={"sampler": "pymc-nuts"}))
+        # A replay of an events file is another kind of evidence: never a baseline for the store's runs.
+        replay = replace(exact_run, run_id="f11e00000000", as_of=day + dt.timedelta(days=2))
+        runs.record_run(store, runs.NewRun(replay, evidence="file", settings={"sampler": "exact"}))
+        later = day + dt.timedelta(days=3)
+        exact_prev = previous_like(store, as_of=later, evidence="store", exclude="", sampled=False)
+        sampled_prev = previous_like(store, as_of=later, evidence="store", exclude="", sampled=True)
+    assert exact_prev is not None and exact_prev.run_id == exact_run.run_id
+    assert sampled_prev is not None and sampled_prev.run_id == sampled.run_id
+    _add(ws, "conscription_reintroduced", day)
+    result, cached = update_forecast(ws, priors, as_of=day + dt.timedelta(days=3), exact=True)
+    assert not cached and result.previous_run_id == exact_run.run_id  # not the later sampled one
