@@ -257,3 +257,33 @@ def test_change_since_previous_compares_like_with_like(ws: Workspace) -> None:
     _add(ws, "conscription_reintroduced", day)
     result, cached = update_forecast(ws, priors, as_of=day + dt.timedelta(days=3), exact=True)
     assert not cached and result.previous_run_id == exact_run.run_id  # not the later sampled one
+
+
+# ---------------------------------------------------------------------------------------------
+# event show with an ambiguous prefix lists the matches
+# ---------------------------------------------------------------------------------------------
+
+
+def test_event_show_ambiguous_prefix_lists_the_matches(runner: CliRunner, ws: Workspace) -> None:
+    day = dt.date.today() - dt.timedelta(days=3)
+    ids = [_add(ws, "arms_procurement_east", day - dt.timedelta(days=i)) for i in range(40)]
+    # Some one-character prefix is shared by several of 40 random hex ids.
+    first = {}
+    for rid in ids:
+        first.setdefault(rid[2], []).append(rid)
+    digit, shared = max(first.items(), key=lambda kv: len(kv[1]))
+    assert len(shared) >= 2
+    for prefix in (digit, f"r-{digit}"):
+        for cmd in (["event", "show", prefix], ["event", "retract", prefix, "--reason", "x"]):
+            code, out, err = _run(runner, *cmd)
+            assert code == 2 and out == "" and "Traceback" not in err
+            assert len(err.strip().splitlines()) == 1 and "ambiguous" in err
+            assert all(rid in err for rid in sorted(shared)[:10])
+    lone = next((d, s) for d, s in first.items() if len(s) == 1) if any(len(s) == 1 for s in first.values()) else None
+    if lone is not None:
+        code, _, err = _run(runner, "event", "show", lone[0])
+        assert code == 2 and lone[1][0] in err and "at least 4 digits" in err
+    code, _, err = _run(runner, "event", "show", "r-zzzz")
+    assert code == 2 and "no report" in err
+    with EventStore(ws.db_path) as store:  # nothing was retracted
+        assert all(not e.retracted for e in store.all())

@@ -280,6 +280,33 @@ def _print_table(entries: Iterator[StoredReport], *, retracted_column: bool, win
     return n, marked
 
 
+def _get(store: EventStore, report_id: str) -> StoredReport:
+    """store.get, with the matches listed when a prefix names several reports (or one, but is too
+    short to be taken as naming it): never a bare "no report" for a prefix that matches."""
+    try:
+        return store.get(report_id)
+    except UsageError as e:
+        if not str(e).startswith("no report"):
+            raise
+        rid = report_id.strip().lower()
+        if rid and not rid.startswith("r-"):
+            rid = "r-" + rid
+        if len(rid) <= 2:
+            raise
+        rows = store._read(
+            "reading reports", "SELECT id FROM reports WHERE id >= ? AND id < ? ORDER BY id LIMIT 11", (rid, rid + "\U0010ffff")
+        )
+        ids = [r[0] for r in rows]
+        if not ids:
+            raise
+        shown = ", ".join(ids[:10]) + (", …" if len(ids) > 10 else "")
+        if len(ids) == 1:
+            raise UsageError(f"report id {report_id!r} is too short to name a report (give at least 4 digits): it matches {shown}") from None
+        raise UsageError(
+            f"report id {report_id!r} is ambiguous: {'over 10' if len(ids) > 10 else len(ids)} reports start with it: {shown}; give more digits"
+        ) from None
+
+
 @app.command()
 @handle_errors
 def show(
@@ -292,7 +319,7 @@ def show(
     Example:  forecast event show r-3fa2c91b07e4
     """
     with _store(ctx) as store:
-        entry = store.get(report_id)
+        entry = _get(store, report_id)
     row = report_to_row(entry)
     if as_json:
         print_json(row)
@@ -334,7 +361,7 @@ def retract(
         raise UsageError("--reason is required and must not be empty: say why the report is withdrawn")
     who = _analyst(analyst)
     with _store(ctx) as store:
-        t = store.retract(report_id, reason, who)
+        t = store.retract(_get(store, report_id).report.id or report_id, reason, who)
     sys.stdout.write(f"retracted {t.report_id}\n")
 
 
