@@ -287,3 +287,71 @@ def test_event_show_ambiguous_prefix_lists_the_matches(runner: CliRunner, ws: Wo
     assert code == 2 and "no report" in err
     with EventStore(ws.db_path) as store:  # nothing was retracted
         assert all(not e.retracted for e in store.all())
+
+
+# ---------------------------------------------------------------------------------------------
+# Ids are never cut in a table, even at 80 columns
+# ---------------------------------------------------------------------------------------------
+
+
+def _at_80(ws: Workspace, *args: str) -> str:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "COLUMNS": "80", "FORECAST_WORKSPACE": str(ws.root)}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
+    r = subprocess.run([sys.executable, "-m", "forecaster", *args], capture_output=True, text=True, env=env,
+                       timeout=300, stdin=subprocess.DEVNULL)
+    assert r.returncode == 0, r.stderr
+    assert "…" not in r.stdout, r.stdout
+    return r.stdout
+
+
+def test_ids_are_never_cut_at_80_columns(ws: Workspace) -> None:
+    from forecaster.model.loading import load_priors
+
+    priors = load_priors(ws.priors_dir)
+    today = dt.date.today()
+    long_ids = sorted(priors.indicator_ids, key=len)[-6:]
+    for k, ind in enumerate(long_ids):
+        _add(ws, ind, today - dt.timedelta(days=5 + k))
+    text = _at_80(ws, "update", "--exact")
+    for ind in long_ids:
+        assert ind in text, ind
+    for h in priors.hypotheses:
+        for s in h.states:
+            assert s in text
+    text = _at_80(ws, "collect")
+    for ind in sorted(priors.indicator_ids - set(long_ids)):
+        assert ind in text, ind
+    text = _at_80(ws, "indicators")
+    for ind in priors.indicator_ids:
+        assert ind in text, ind
+    text = _at_80(ws, "runs", "list")
+    with EventStore(ws.db_path) as store:
+        from forecaster.store import runs
+
+        run_ids = [r.run_id for r in runs.list_runs(store, with_states=False)]
+    assert run_ids and all(rid in text for rid in run_ids)
+    text = _at_80(ws, "history")
+    assert all(rid in text for rid in run_ids)
+
+
+def test_never_cut_keeps_ids_whole_and_wraps_the_rest() -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from forecaster.outputs.columns import never_cut
+
+    t = Table()
+    t.add_column("indicator", no_wrap=True)
+    t.add_column("definition")
+    t.add_column("bits", justify="right", no_wrap=True)
+    t.add_row("rs_laws_against_state_institutions", "A long definition " * 8, "0.1234")
+    t.add_row("parallel_institutions_north_kosovo", "short", "0.5")
+    console = Console(width=80, record=True, file=__import__("io").StringIO())
+    console.print(never_cut(t, 0))
+    text = console.export_text()
+    assert "rs_laws_against_state_institutions" in text and "parallel_institutions_north_kosovo" in text
+    assert "…" not in text and "0.1234" in text

@@ -29,6 +29,7 @@ from forecaster.model.evidence import (
     check_reliability,
     parse_grade,
 )
+from forecaster.outputs.columns import never_cut
 from forecaster.store.events import EventStore
 from forecaster.store.formats import format_from_name, read_reports_file, report_to_row, write_reports
 from forecaster.store.records import FORMATS, DuplicateReportError, Format, StoredReport, format_time
@@ -525,7 +526,7 @@ def indicators(
             cells.append(str(row["ignored"]))
         cells.append(row["last_report"] or "—")
         table.add_row(*(Text(c) for c in cells))  # Text: catalogue text is never read as Rich markup
-    out.print(table)
+    out.print(never_cut(table, 0))
     if ignored:
         _say(
             f"reports: in force and in the evidence window as of {when.isoformat()} (what update and collect use); "

@@ -15,6 +15,7 @@ import typer
 
 from forecaster.cli.common import date_option, err, handle_errors, is_terminal, out, print_json, workspace
 from forecaster.core.errors import UsageError
+from forecaster.outputs.columns import never_cut
 
 if TYPE_CHECKING:
     from forecaster.store.runs import RunRecord
@@ -287,8 +288,8 @@ def _history_table(records: list[RunRecord], columns: list[tuple[str, str]], tot
         t.add_column(head, justify="right", overflow="fold", min_width=5)
     for r in records:
         by = {(s.hypothesis, s.state): s.posterior for s in r.states}
-        t.add_row(r.as_of.isoformat(), r.run_id[:8], _how(r), *(_pct(by.get(c)) for c in columns))
-    out.print(t)
+        t.add_row(r.as_of.isoformat(), r.run_id, _how(r), *(_pct(by.get(c)) for c in columns))
+    out.print(never_cut(t, 0, 1, 2))
     if total > len(records):
         _say(f"showing the newest {len(records)} of {total} runs (--limit 0 shows all)")
     series = records[-SPARK_WIDTH:]
@@ -506,7 +507,7 @@ def list_(
             f"{r.wall_seconds:.1f}",
             "yes" if r.netcdf and (ws.runs_dir / r.netcdf).is_file() else "",
         )
-    out.print(t)
+    out.print(never_cut(t, 0))
     if len(records) > len(shown):
         _say(f"showing the newest {len(shown)} of {len(records)} runs (--limit 0 shows all)")
 

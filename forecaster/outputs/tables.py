@@ -7,6 +7,7 @@ from rich.console import Console
 from rich.table import Table
 
 from forecaster.inference.update import UpdateResult
+from forecaster.outputs.columns import never_cut
 
 
 def pct(x: float) -> str:
@@ -42,7 +43,7 @@ def hypothesis_tables(result: UpdateResult) -> list[Table]:
         for s in h.states:
             name = f"{s.id} *" if s.claimed else s.id
             t.add_row(name, pct(s.prior), pct(s.posterior), interval_text(*s.interval), pp(s.change), s.term)
-        tables.append(t)
+        tables.append(never_cut(t, 0))
     return tables
 
 
@@ -59,7 +60,7 @@ def evidence_table(result: UpdateResult, *, limit: int | None = None) -> Table:
             ((h, s, v) for h, d in e.shift.items() for s, v in d.items()), key=lambda x: abs(x[2]), default=("", "", 0.0)
         )
         t.add_row(e.indicator, str(e.reports), f"{e.likelihood[0]:.3g} : {e.likelihood[1]:.3g}", f"{pp(v)} {hyp}.{state}")
-    return t
+    return never_cut(t, 0)
 
 
 def footer(result: UpdateResult) -> str:
