@@ -355,3 +355,116 @@ def test_never_cut_keeps_ids_whole_and_wraps_the_rest() -> None:
     text = console.export_text()
     assert "rs_laws_against_state_institutions" in text and "parallel_institutions_north_kosovo" in text
     assert "…" not in text and "0.1234" in text
+
+
+# ---------------------------------------------------------------------------------------------
+# Shell completion, date metavars, one JSON shape for a hypothesis' states
+# ---------------------------------------------------------------------------------------------
+
+
+def test_shell_completion_works_for_the_app_and_every_sub_app(runner: CliRunner) -> None:
+    helped = runner.invoke(app, ["--help"], prog_name="forecast")
+    assert "--install-completion" in helped.stdout and "--show-completion" in helped.stdout
+    shown = runner.invoke(app, ["--show-completion", "bash"], prog_name="forecast")
+    assert shown.exit_code == 0 and "_FORECAST_COMPLETE=complete_bash" in shown.stdout
+    for words, expected in (
+        ("forecast ev", "event"),
+        ("forecast event ", "retract"),
+        ("forecast priors va", "validate"),
+        ("forecast runs pr", "prune"),
+        ("forecast scenario ", "run"),
+        ("forecast brief --per", "--period"),
+    ):
+        env = {"_FORECAST_COMPLETE": "complete_bash", "COMP_WORDS": words, "COMP_CWORD": str(len(words.split(" ")) - 1)}
+        r = runner.invoke(app, [], prog_name="forecast", env=env)
+        assert r.exit_code == 0 and expected in r.stdout.split(), (words, r.stdout)
+
+
+def _options(command: object, path: tuple[str, ...] = ("forecast",)):  # type: ignore[no-untyped-def]
+    for name, sub in getattr(command, "commands", {}).items():
+        yield from _options(sub, (*path, name))
+    for p in getattr(command, "params", []):
+        if type(p).__name__.endswith("Option"):
+            yield path, p
+
+
+def test_every_date_option_has_the_same_metavar() -> None:
+    import typer.main
+
+    dates = 0
+    for path, p in _options(typer.main.get_command(app)):
+        if set(p.opts) & {"--as-of", "--since", "--until", "--date"} or "YYYY-MM-DD" in (p.help or ""):
+            dates += 1
+            assert p.metavar == "YYYY-MM-DD", (path, p.opts, p.metavar)
+    assert dates >= 12
+
+
+def _state_objects(block: object) -> list[dict]:
+    """Every state object in a JSON value (lists of {id, states} or mappings id -> {state id -> object})."""
+    found = []
+    if isinstance(block, list):
+        for h in block:
+            found += h["states"]
+    else:
+        for states in block.values():  # type: ignore[union-attr]
+            found += states.values()
+    return found
+
+
+def test_one_json_shape_for_the_states_in_update_whatif_scenario_history_collect(
+    runner: CliRunner, ws: Workspace
+) -> None:
+    from forecaster.inference.states import STATE_KEYS
+
+    _add(ws, "arms_procurement_east", dt.date.today() - dt.timedelta(days=4))
+    code, out, err = _run(runner, "update", "--exact", "--json")
+    assert code == 0, err
+    update = json.loads(out)
+    code, out, err = _run(runner, "whatif", "conscription_reintroduced@B2", "--json")
+    assert code == 0, err
+    whatif = json.loads(out)
+    code, out, err = _run(runner, "scenario", "run", "kfor_drawdown", "--exact", "--json")
+    assert code == 0, err
+    scenario = json.loads(out)
+    code, out, err = _run(runner, "history", "--json")
+    assert code == 0, err
+    history = json.loads(out)
+    code, out, err = _run(runner, "collect", "--json")
+    assert code == 0, err
+    collect = json.loads(out)
+    blocks = {
+        "update": update["hypotheses"],
+        "whatif baseline": whatif["baseline"]["hypotheses"],
+        "whatif scenario": whatif["scenarios"][0]["hypotheses"],
+        "scenario": scenario["scenarios"][0]["hypotheses"],
+        "history": history[-1]["hypotheses"],
+        "collect": collect["hypotheses"],
+    }
+    by_block = {}
+    for name, block in blocks.items():
+        states = _state_objects(block)
+        assert states, name
+        for s in states:
+            assert set(STATE_KEYS) <= set(s), (name, sorted(set(STATE_KEYS) - set(s)))
+            assert isinstance(s["id"], str) and isinstance(s["claimed"], bool) and isinstance(s["term"], str)
+            assert isinstance(s["interval"], list) and len(s["interval"]) == 2
+        by_block[name] = {s["id"]: s for s in states}
+    # The same run seen through update, history and the baseline of whatif gives the same numbers.
+    for sid, s in by_block["update"].items():
+        for other in ("history", "whatif baseline", "collect"):
+            o = by_block[other][sid]
+            assert o["posterior"] == pytest.approx(s["posterior"], abs=1e-6), (other, sid)
+            assert o["claimed"] == s["claimed"] and o["term"] == s["term"]
+        assert by_block["history"][sid]["prior"] == pytest.approx(s["prior"], abs=1e-6)
+    assert all(s["interval"] == [None, None] for s in by_block["collect"].values())
+
+
+def test_readme_documents_the_json_shape() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## JSON", 1)[1].split("\n## ", 1)[0]
+    from forecaster.inference.states import STATE_KEYS
+
+    for key in STATE_KEYS:
+        assert f"`{key}`" in section, key
+    for command in ("update", "whatif", "scenario run", "history", "collect"):
+        assert command in section

@@ -41,7 +41,6 @@ app = typer.Typer(
         "Example:  forecast event add arms_procurement_east --date 2025-03-18 --grade B2 --source Reuters"
     ),
     no_args_is_help=True,
-    add_completion=False,
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -120,7 +119,7 @@ def _one_line(text: str) -> str:
 def add(
     ctx: typer.Context,
     indicator: Annotated[str, typer.Argument(help="Indicator id from the catalogue (see `forecast indicators`).", show_default=False)],
-    date: Annotated[str | None, typer.Option("--date", help="Event date, YYYY-MM-DD (not in the future).", show_default=False)] = None,
+    date: Annotated[str | None, typer.Option("--date", metavar="YYYY-MM-DD", help="Event date, YYYY-MM-DD (not in the future).", show_default=False)] = None,
     not_occurred: Annotated[bool, typer.Option("--not-occurred", help="The report says the indicator did NOT occur.")] = False,
     grade: Annotated[str | None, typer.Option("--grade", help="Admiralty grade: reliability A–F then credibility 1–6, e.g. B2.", show_default=False)] = None,
     reliability: Annotated[str | None, typer.Option("--reliability", help="Source reliability A–F (instead of --grade).", show_default=False)] = None,
@@ -178,8 +177,8 @@ def add(
 def list_(
     ctx: typer.Context,
     indicator: Annotated[str | None, typer.Option("--indicator", "-i", help="Only this indicator.", show_default=False)] = None,
-    since: Annotated[str | None, typer.Option("--since", help="Event date on or after, YYYY-MM-DD.", show_default=False)] = None,
-    until: Annotated[str | None, typer.Option("--until", help="Event date on or before, YYYY-MM-DD.", show_default=False)] = None,
+    since: Annotated[str | None, typer.Option("--since", metavar="YYYY-MM-DD", help="Event date on or after, YYYY-MM-DD.", show_default=False)] = None,
+    until: Annotated[str | None, typer.Option("--until", metavar="YYYY-MM-DD", help="Event date on or before, YYYY-MM-DD.", show_default=False)] = None,
     include_retracted: Annotated[bool, typer.Option("--include-retracted", help="Show retracted reports too, marked.")] = False,
     limit: Annotated[
         int | None,

@@ -27,7 +27,6 @@ app = typer.Typer(
         "Example:  forecast priors audit --markdown > audit.md"
     ),
     no_args_is_help=True,
-    add_completion=False,
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -52,7 +51,7 @@ EventsOpt = Annotated[
     ),
 ]
 AsOfOpt = Annotated[
-    Optional[str], typer.Option("--as-of", help="Evidence known on this date (YYYY-MM-DD; default today).")
+    Optional[str], typer.Option("--as-of", metavar="YYYY-MM-DD", help="Evidence known on this date (YYYY-MM-DD; default today).")
 ]
 
 

@@ -5,7 +5,6 @@ to sample: `brief` only when the last run is stale and it updates."""
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import sys
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from forecaster.cli.common import date_option, err, handle_errors, is_terminal, out, print_json, workspace
+from forecaster.cli.history_rows import _claimed_states, _history_csv, _history_row
 from forecaster.core.errors import UsageError
 from forecaster.outputs.columns import never_cut
 
@@ -25,7 +25,6 @@ app = typer.Typer(
     help="The run log: every update recorded in the event store, its draws in runs/RUN_ID.nc.\n\n"
     "Example:  forecast runs prune --keep 10",
     no_args_is_help=True,
-    add_completion=False,
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -94,7 +93,7 @@ def history(
     as_of: Annotated[
         str | None,
         typer.Option(
-            "--as-of", metavar="DATE", help="With --backfill: the last week's date (default today).", show_default=False
+            "--as-of", metavar="YYYY-MM-DD", help="With --backfill: the last week's date (default today).", show_default=False
         ),
     ] = None,
     kind: Annotated[
@@ -161,7 +160,17 @@ def history(
     cap = limit if limit is not None else (0 if as_json or as_csv else HISTORY_LIMIT)
     shown = records[-cap:] if cap else records
     if as_json:
-        print_json([_history_row(r, hypothesis) for r in shown])
+        claimed = _claimed_states(ws)
+        previous: dict[tuple[str, str, bool], RunRecord] = {}
+        shown_ids = {id(r) for r in shown}
+        rows = []
+        for r in records:  # every record, so that the first one shown has its predecessor
+            like = (r.kind, r.evidence, r.sampled)  # change: against the previous run of the same kind
+            before = previous.get(like)
+            previous[like] = r
+            if id(r) in shown_ids:
+                rows.append(_history_row(r, hypothesis, claimed=claimed, before=before))
+        print_json(rows)
     elif as_csv:
         _history_csv(shown, columns)
     else:
@@ -194,76 +203,6 @@ def _state_columns(records: list[RunRecord], hypothesis: str | None) -> list[tup
                 f"known: {', '.join(known)}"
             )
     return columns
-
-
-def _history_row(r: RunRecord, hypothesis: str | None) -> dict[str, Any]:
-    states: dict[str, dict[str, dict[str, float | None]]] = {}
-    for s in r.states:
-        if hypothesis is None or s.hypothesis == hypothesis:
-            states.setdefault(s.hypothesis, {})[s.state] = {
-                "posterior": s.posterior,
-                "low": s.low,
-                "high": s.high,
-                "prior": s.prior,
-            }
-    return {
-        "run_id": r.run_id,
-        "kind": r.kind,
-        "evidence": r.evidence,
-        "as_of": r.as_of.isoformat(),
-        "recorded_at": r.recorded_at.isoformat().replace("+00:00", "Z"),
-        "sampler": r.sampler,
-        "seed": r.seed,
-        "priors_hash": r.priors_hash,
-        "events_hash": r.events_hash,
-        "reports": r.reports,
-        "states": states,
-    }
-
-
-def _history_csv(records: list[RunRecord], columns: list[tuple[str, str]]) -> None:
-    w = csv.writer(sys.stdout, lineterminator="\n")
-    head = [
-        "run_id",
-        "kind",
-        "evidence",
-        "as_of",
-        "recorded_at",
-        "sampler",
-        "seed",
-        "priors_hash",
-        "events_hash",
-        "reports",
-    ]
-    for h, s in columns:
-        head += [f"{h}.{s}", f"{h}.{s}.low", f"{h}.{s}.high"]
-    w.writerow(head)
-    for r in records:
-        by = {(s.hypothesis, s.state): s for s in r.states}
-        row: list[Any] = [
-            r.run_id,
-            r.kind,
-            r.evidence,
-            r.as_of.isoformat(),
-            r.recorded_at.isoformat().replace("+00:00", "Z"),
-            r.sampler,
-            r.seed,
-            r.priors_hash,
-            r.events_hash,
-            r.reports,
-        ]
-        for c in columns:
-            st = by.get(c)
-            row += (
-                ["", "", ""]
-                if st is None
-                else [
-                    f"{st.posterior:.6f}",
-                    "" if st.low is None else f"{st.low:.6f}",
-                    "" if st.high is None else f"{st.high:.6f}",
-                ]
-            )
-        w.writerow(row)
 
 
 def _history_table(records: list[RunRecord], columns: list[tuple[str, str]], total: int) -> None:
@@ -326,13 +265,13 @@ def brief(
     ] = "week",
     since: Annotated[
         str | None,
-        typer.Option("--since", metavar="DATE", help="Start of a custom period (YYYY-MM-DD).", show_default=False),
+        typer.Option("--since", metavar="YYYY-MM-DD", help="Start of a custom period (YYYY-MM-DD).", show_default=False),
     ] = None,
     until: Annotated[
         str | None,
         typer.Option(
             "--until",
-            metavar="DATE",
+            metavar="YYYY-MM-DD",
             help="End of the period and as-of date of the forecast (default today).",
             show_default=False,
         ),

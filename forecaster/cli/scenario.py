@@ -26,7 +26,6 @@ app = typer.Typer(
         "Example:  forecast scenario run kfor_drawdown second_banjska --exact"
     ),
     no_args_is_help=True,
-    add_completion=False,
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -35,7 +34,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for machines."
 AsOfOpt = Annotated[
     str | None,
     typer.Option(
-        "--as-of", help="Recorded evidence as known on this date (YYYY-MM-DD; default today).", show_default=False
+        "--as-of", metavar="YYYY-MM-DD", help="Recorded evidence as known on this date (YYYY-MM-DD; default today).", show_default=False
     ),
 ]
 SeedOpt = Annotated[
