@@ -468,3 +468,20 @@ def test_readme_documents_the_json_shape() -> None:
         assert f"`{key}`" in section, key
     for command in ("update", "whatif", "scenario run", "history", "collect"):
         assert command in section
+
+
+def test_markdown_tables_in_the_terminal_keep_ids_whole() -> None:
+    import io
+
+    from rich.console import Console
+
+    from forecaster.outputs.columns import markdown
+
+    md = (
+        "| indicator | expert | p | rationale |\n|---|---|---|---|\n"
+        "| rs_laws_against_state_institutions | regional_security_analyst | 0.35 | " + "words " * 20 + "|\n"
+    )
+    console = Console(width=80, record=True, file=io.StringIO())
+    console.print(markdown(md))
+    text = console.export_text()
+    assert "rs_laws_against_state_institutions" in text and "regional_security_analyst" in text and "…" not in text

@@ -105,9 +105,9 @@ def _write(text: str) -> None:
 
 
 def _render_markdown(text: str) -> None:
-    from rich.markdown import Markdown
+    from forecaster.outputs.columns import markdown
 
-    out.print(Markdown(text))
+    out.print(markdown(text))  # tables that never cut an id
 
 
 @app.command("show")

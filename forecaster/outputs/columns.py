@@ -27,3 +27,27 @@ def never_cut(table: Table, *id_columns: int) -> Table:
         elif col.justify != "right":
             col.no_wrap = False  # text wraps; numbers (right-justified) stay on one line, folded if need be
     return table
+
+
+def _single_token(col: Any) -> bool:
+    cells = [c for c in col._cells if _width(c)]
+    return bool(cells) and all(len((c.plain if isinstance(c, Text) else str(c)).split()) == 1 for c in cells)
+
+
+def markdown(text: str) -> Any:
+    """Rich Markdown whose tables never cut an id: a column of single tokens (ids, numbers, dates)
+    keeps them whole; the others wrap (Rich's own tables end long words in an ellipsis)."""
+    from rich.markdown import Markdown, TableElement
+
+    class _Table(TableElement):
+        def __rich_console__(self, console: Any, options: Any) -> Any:
+            for table in super().__rich_console__(console, options):
+                if isinstance(table, Table):
+                    ids = [i for i, col in enumerate(table.columns) if _single_token(col)]
+                    never_cut(table, *ids)
+                yield table
+
+    class _Markdown(Markdown):
+        elements = {**Markdown.elements, "table_open": _Table}
+
+    return _Markdown(text)
