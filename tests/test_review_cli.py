@@ -182,6 +182,10 @@ def test_reports_the_model_ignores_are_said_and_marked(runner: CliRunner, ws: Wo
     new_line = next(x for x in lines[1:] if old_day.isoformat() not in x)
     assert "before window" in old_line and "before window" not in new_line
     assert "1 listed report is ignored by the model" in listing[2]
+    old_id = old_line.split()[0]
+    shown = _run(runner, "event", "show", old_id)[1]
+    assert "ignored: dated before the evidence window" in shown
+    assert "ignored" not in _run(runner, "event", "show", new_line.split()[0])[1]
 
 
 def test_import_says_how_many_reports_the_model_ignores(runner: CliRunner, ws: Workspace, tmp_path: Path) -> None:

@@ -338,6 +338,12 @@ def show(
         ("recorded at", row["recorded_at"] or ""),
         ("status", f"RETRACTED on {format_time(t.retracted_at)} by {t.retracted_by}: {t.reason}" if t else "in force"),
     ]
+    if t is None:
+        from forecaster.cli.window import evidence_window
+
+        window = evidence_window(workspace(ctx))
+        if window is not None and window.why_ignored(r.date):
+            lines.append(("model", f"ignored: dated before the evidence window (opens {window.start.isoformat()})"))
     for key, value in lines:
         text = value.replace("\n", "\n" + " " * 13)
         sys.stdout.write(f"{key:<12} {text}\n")
