@@ -65,8 +65,22 @@ def _fields_at(model: type[BaseModel], loc: Sequence[int | str]) -> Mapping[str,
     return {}
 
 
-def _validation_problems(model: type[BaseModel], data: Any, name: str, e: ValidationError) -> list[Problem]:
-    """Every error pydantic found, as problems (file, line, field, problem), unknown keys with did-you-mean."""
+def _key_line(text: str | None, start: int, key: str) -> int:
+    """The line, from `start` on, where `key:` is written (a block or flow mapping); 0 if not found."""
+    if not text or not key:
+        return 0
+    pattern = re.compile(rf"(^|[\s{{,-]){re.escape(key)}\s*:")
+    for i, line in enumerate(text.splitlines()[max(start - 1, 0):], max(start, 1)):
+        if pattern.search(line):
+            return i
+    return 0
+
+
+def _validation_problems(
+    model: type[BaseModel], data: Any, name: str, e: ValidationError, text: str | None = None
+) -> list[Problem]:
+    """Every error pydantic found, as problems (file, line, field, problem), unknown keys with did-you-mean
+    (and, given the file's `text`, the line of the unknown key itself)."""
     problems: list[Problem] = []
     seen: set[tuple[str, str]] = set()
     for error in e.errors():
@@ -79,11 +93,14 @@ def _validation_problems(model: type[BaseModel], data: Any, name: str, e: Valida
         elif error["type"] == "missing":
             msg = "missing: this field is required"
         field = _loc_text(loc)
+        line = _line_at(data, loc)
+        if error["type"] == "extra_forbidden" and loc:
+            line = _key_line(text, line, str(loc[-1])) or line
         if (field, msg) in seen:  # a union reports one problem once per branch
             continue
         seen.add((field, msg))
-        problems.append(Problem(name, _line_at(data, loc), field, msg))
-    return problems
+        problems.append(Problem(name, line, field, msg))
+    return sorted(problems, key=lambda p: p.line)  # in the order of the file
 
 
 def _without_unknown(model: type[BaseModel], data: Any) -> Any:

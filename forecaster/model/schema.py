@@ -211,7 +211,11 @@ def _parse(model: type[BaseModel], data: Any, path: Path, root: Path) -> Any:
     try:
         return model.model_validate(data)
     except ValidationError as e:
-        raise PriorsError.of(_validation_problems(model, data, name, e)) from None
+        try:
+            text = path.read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError):
+            text = None
+        raise PriorsError.of(_validation_problems(model, data, name, e, text)) from None
 
 
 _CONF_RE = re.compile(r"^\d+(\.\d+)?$")
