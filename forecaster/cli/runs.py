@@ -327,7 +327,9 @@ def brief(
     .json and the chart .png, each atomically.
 
     If no run is recorded for the current inputs (priors, reports, as-of date, seed, settings), an
-    update runs first (unless --no-update). Made for cron: without a terminal, no colour and no
+    update runs first (unless --no-update). The brief says its clock: knowledge time (what the store
+    knew at each date) unless --event-time, or unless the store knew no report before the period (a
+    new workspace or a bulk import), when it selects reports by event date on both sides. Made for cron: without a terminal, no colour and no
     progress, one summary line on stderr. Exit codes: 0 written, 1 error, 2 bad usage or input,
     3 written and an --alert fired.
 
