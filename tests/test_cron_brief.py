@@ -211,3 +211,17 @@ def test_the_panel_statement_falls_back_to_the_experts(tmp_path: Path) -> None:
     for f in (root / "experts").glob("*.yaml"):
         edit_yaml(f, lambda e: e.update(illustrative="Illustrative expert, not a real person."))
     assert panel_statement(load_priors(root)) == "Illustrative expert, not a real person."
+
+
+def test_a_knowledge_time_brief_says_what_was_recorded_too_late_for_it(runner: CliRunner, tmp_path: Path) -> None:
+    from tests.test_brief import UNTIL, golden_workspace
+
+    ws = golden_workspace(tmp_path / "g")
+    with EventStore(ws.db_path) as store:  # recorded now, after the period: not known on 22 November
+        store.add(Report("arms_east", dt.date(2026, 11, 20), True, "B", 2, "Wire", "", "late", "ana"))
+    code, _, err = _run(runner, ws, "brief", "--exact", "--until", UNTIL, "--output", str(tmp_path / "b"))
+    assert code == 0, err
+    data = json.loads(next((tmp_path / "b").glob("*.json")).read_text(encoding="utf-8"))
+    assert data["clock"] == "knowledge" and data["provenance"]["reports"] == 4
+    assert "1 report dated in the evidence window was recorded after 2026-11-22" in data["clock_note"]
+    assert "--event-time" in data["clock_note"]

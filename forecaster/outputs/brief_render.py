@@ -420,7 +420,7 @@ def make_brief(
     clock = Clock()
     if ws.db_path.exists() or event_time:
         with EventStore(ws.db_path) as store:
-            clock = choose_clock(store, period, event_time=event_time)
+            clock = choose_clock(store, period, event_time=event_time, window_days=priors.evidence_window_days)
     reports = gather_reports(ws, priors, as_of=as_of, event_time=clock.event_time)
     run_id = planned_run_id(priors, reports, as_of=as_of, seed=seed, exact=exact, sampler_kwargs=sampler_kwargs)
     with EventStore(ws.db_path) as store:

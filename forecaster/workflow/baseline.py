@@ -66,7 +66,7 @@ class Clock:
         return f"{lead} {self.reason}".strip()
 
 
-def choose_clock(store: EventStore, period: Period, *, event_time: bool) -> Clock:
+def choose_clock(store: EventStore, period: Period, *, event_time: bool, window_days: int | None = None) -> Clock:
     """The brief's clock: event time when asked (--event-time), or when the store knew no report before
     the period began (a new workspace or a bulk import: a knowledge-time replay would start from nothing
     and show the whole history as this period's news); knowledge time otherwise."""
@@ -83,6 +83,15 @@ def choose_clock(store: EventStore, period: Period, *, event_time: bool) -> Cloc
         return Clock()
     if first_at.tzinfo is None:
         first_at = first_at.replace(tzinfo=dt.UTC)
+    if first_at < start and window_days is not None:
+        late = _recorded_late(store, period.until, window_days)
+        if late:
+            return Clock(
+                "knowledge",
+                f"{late} report{'s' if late != 1 else ''} dated in the evidence window "
+                f"{'were' if late != 1 else 'was'} recorded after {period.until.isoformat()} and "
+                f"{'are' if late != 1 else 'is'} not in this brief; --event-time selects reports by event date.",
+            )
     if first_at >= start:
         return Clock(
             "event",
@@ -91,6 +100,13 @@ def choose_clock(store: EventStore, period: Period, *, event_time: bool) -> Cloc
             "against an empty store. Use --event-time to ask for it explicitly.",
         )
     return Clock()
+
+
+def _recorded_late(store: EventStore, as_of: dt.date, window_days: int) -> int:
+    """Reports in force dated in the window ending `as_of` but recorded after it."""
+    everything = store.reports_for_update(as_of=as_of, window_days=window_days, by_event_time=True)
+    known = store.reports_for_update(as_of=as_of, window_days=window_days)
+    return len({r.id for r in everything} - {r.id for r in known})
 
 
 @dataclass(frozen=True)
