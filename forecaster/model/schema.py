@@ -476,12 +476,13 @@ def validate_priors_folder(root: Path) -> Priors:
     if not root.is_dir():
         raise PriorsError(f"{root}: no priors folder here")
     files = {name: root / f"{name}.yaml" for name in ("network", "indicators", "settings")}
-    for name, f in files.items():
-        if not f.is_file():
-            raise PriorsError(f"{_where(f, root)}: missing: a priors folder needs {name}.yaml")
     expert_files = sorted((root / "experts").glob("*.yaml")) if (root / "experts").is_dir() else []
 
-    problems: list[Problem] = []
+    problems: list[Problem] = [
+        Problem(_where(f, root), 0, "", f"missing: a priors folder needs {name}.yaml")
+        for name, f in files.items()
+        if not f.is_file()
+    ]
 
     def parsed(model: type[BaseModel], f: Path) -> tuple[Any, Any]:
         """(spec, raw) of one file, or (None, raw) with its problems noted: every file is read. A file
@@ -500,7 +501,8 @@ def validate_priors_folder(root: Path) -> Priors:
             return None, None
 
     models: dict[str, type[BaseModel]] = {"network": NetworkSpec, "indicators": CatalogueSpec, "settings": SettingsSpec}
-    specs = {name: parsed(models[name], f) for name, f in files.items()}
+    missing: tuple[Any, Any] = (None, None)
+    specs = {name: parsed(models[name], f) if f.is_file() else missing for name, f in files.items()}
     raw = {name: specs[name][1] for name in files}
     experts: list[tuple[ExpertSpec, Path, Any]] = []
     expert_failures = 0  # files set aside with their problem noted (an id that is not the file name)
