@@ -489,3 +489,16 @@ def test_markdown_tables_in_the_terminal_keep_ids_whole() -> None:
     console.print(markdown(md))
     text = console.export_text()
     assert "rs_laws_against_state_institutions" in text and "regional_security_analyst" in text and "…" not in text
+
+
+def test_validate_lists_a_missing_file_beside_the_other_problems(runner: CliRunner, tmp_path: Path) -> None:
+    from tests.helpers import MINI
+
+    folder = shutil.copytree(MINI, tmp_path / "mini")
+    (folder / "settings.yaml").unlink()
+    net = folder / "network.yaml"
+    net.write_text(net.read_text(encoding="utf-8").replace("horizon_months: 12", "horizon_month: 12"), encoding="utf-8")
+    code, out, _ = _run(runner, "priors", "validate", "--priors", str(folder), "--json")
+    problems = [e["problem"] for e in json.loads(out)["errors"]]
+    assert code == 2 and len(problems) == 2
+    assert any("settings.yaml" in p for p in problems) and any("horizon_month" in p for p in problems)
