@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     from forecaster.store.runs import RunRecord
 
 
-def _claimed_states(ws: Any) -> dict[str, str]:
+def claimed_states(ws: Any) -> dict[str, str]:
     """hypothesis -> its claimed state, from the current priors ({} if they do not load)."""
     from forecaster.core.errors import ForecastError
     from forecaster.model.loading import load_priors
@@ -21,7 +21,7 @@ def _claimed_states(ws: Any) -> dict[str, str]:
         return {}
 
 
-def _history_row(
+def history_row(
     r: RunRecord, hypothesis: str | None, *, claimed: dict[str, str] | None = None, before: RunRecord | None = None
 ) -> dict[str, Any]:
     from forecaster.inference.states import hypothesis_json, state_json
@@ -68,7 +68,7 @@ def _history_row(
     }
 
 
-def _history_csv(records: list[RunRecord], columns: list[tuple[str, str]]) -> None:
+def history_csv(records: list[RunRecord], columns: list[tuple[str, str]]) -> None:
     w = csv.writer(sys.stdout, lineterminator="\n")
     head = [
         "run_id",

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from forecaster.cli.common import date_option, err, handle_errors, is_terminal, out, print_json, workspace
-from forecaster.cli.history_rows import _claimed_states, _history_csv, _history_row
+from forecaster.cli.history_rows import claimed_states, history_csv, history_row
 from forecaster.core.errors import UsageError
 from forecaster.outputs.columns import never_cut
 
@@ -160,7 +160,7 @@ def history(
     cap = limit if limit is not None else (0 if as_json or as_csv else HISTORY_LIMIT)
     shown = records[-cap:] if cap else records
     if as_json:
-        claimed = _claimed_states(ws)
+        claimed = claimed_states(ws)
         previous: dict[tuple[str, str, bool], RunRecord] = {}
         shown_ids = {id(r) for r in shown}
         rows = []
@@ -169,10 +169,10 @@ def history(
             before = previous.get(like)
             previous[like] = r
             if id(r) in shown_ids:
-                rows.append(_history_row(r, hypothesis, claimed=claimed, before=before))
+                rows.append(history_row(r, hypothesis, claimed=claimed, before=before))
         print_json(rows)
     elif as_csv:
-        _history_csv(shown, columns)
+        history_csv(shown, columns)
     else:
         _history_table(shown, columns, total)
 
