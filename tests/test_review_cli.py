@@ -502,3 +502,19 @@ def test_validate_lists_a_missing_file_beside_the_other_problems(runner: CliRunn
     problems = [e["problem"] for e in json.loads(out)["errors"]]
     assert code == 2 and len(problems) == 2
     assert any("settings.yaml" in p for p in problems) and any("horizon_month" in p for p in problems)
+
+
+@pytest.mark.parametrize(
+    "folder",
+    sorted(p.name for p in (Path(__file__).parent / "data").glob("audit_*") if (p / "network.yaml").is_file()),
+)
+def test_validate_reports_exactly_the_audits_errors_of_its_kinds(runner: CliRunner, folder: str) -> None:
+    from forecaster.analysis.findings import VALIDATE_KINDS
+
+    path = str(Path(__file__).parent / "data" / folder)
+    code, out, _ = _run(runner, "priors", "audit", "--priors", path, "--json")
+    audit_errors = [f for f in json.loads(out)["findings"] if f["severity"] == "error" and f["kind"] in VALIDATE_KINDS]
+    code, out, _ = _run(runner, "priors", "validate", "--priors", path, "--json")
+    data = json.loads(out)
+    assert len(data["errors"]) == len(audit_errors), (folder, data["errors"], audit_errors)
+    assert (code == 2) == bool(audit_errors)

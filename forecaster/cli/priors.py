@@ -146,8 +146,9 @@ def show(
 @app.command("validate")
 @handle_errors
 def validate(ctx: typer.Context, priors_dir: PriorsOpt = None, as_json: JsonOpt = False) -> None:
-    """Check the priors folder's schema and structure, and each judgment's rationale, citation, terms
-    and confidence (fast; no sampler). Lists every problem, one per line (file:line: field: problem,
+    """Check the priors folder's schema and structure, and the audit's errors that need no seed papers:
+    rationale and citation present, terms, confidence, sign-off, copies, indicators that cannot
+    discriminate (fast; no sampler). Lists every problem, one per line (file:line: field: problem,
     with did-you-mean on unknown keys), and exits 2 if there is any; `--json` gives them as a list
     of {file, line, field, problem}. What validate calls an error, `priors audit` does too.
 
