@@ -28,6 +28,8 @@ class JudgmentChange:
     fields: tuple[str, ...]  # what changed: probabilities, confidence, terms, rationale, citation
     largest: float  # max |Δp| over states (added/removed: 0)
     shift: float | None  # largest posterior change from this change alone, on the old priors; None if not comparable
+    states: tuple[str, ...] = ()  # the node's states, in the order of `probs` (old side first when they differ)
+    new_states: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -172,7 +174,13 @@ def diff_priors(old: Priors, new: Priors, *, reports: Sequence[Report] = ()) -> 
             except PriorsError:
                 shift = None  # the change alone would leave a row with no judgment
         parents = (new if b is not None else old).node(k[1]).table_parents
-        changes.append(JudgmentChange(change, k[0], k[1], parents, k[2], a, b, tuple(what), largest, shift))
+        old_states = tuple(old.node(k[1]).states) if a is not None else ()
+        new_states = tuple(new.node(k[1]).states) if b is not None else ()
+        changes.append(
+            JudgmentChange(
+                change, k[0], k[1], parents, k[2], a, b, tuple(what), largest, shift, old_states, new_states
+            )
+        )
     after = exact_posterior(new, ev_new) if pending is None else {}
     effect, skipped = [], []
     for h, states in base.items():

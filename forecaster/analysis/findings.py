@@ -464,3 +464,36 @@ def _discrimination_findings(priors: Priors, lines: _Lines) -> Iterator[Finding]
                     )
 
 
+
+
+# ----------------------------------------------------------------------------- shared with validate
+
+# The audit's errors that `priors validate` reports too: a judgment's completeness (rationale,
+# citation, a sign-off) and consistency (terms against numbers, the confidence scale, copies, an
+# indicator that cannot discriminate). They need neither seed papers nor evidence, so validate and
+# audit agree on them; the audit adds the citation checks against the seed papers.
+VALIDATE_KINDS = frozenset(
+    {
+        "missing_rationale",
+        "missing_citation",
+        "term_range",
+        "confidence_scale",
+        "no_signoff",
+        "copied_judgment",
+        "no_discrimination",
+    }
+)
+
+
+def validation_findings(priors: Priors) -> list[Finding]:
+    """The errors of VALIDATE_KINDS, as the audit finds them."""
+    indexed = _Indexed.of(priors)
+    lines = _Lines(indexed)
+    found = [
+        *_judgment_findings(indexed, None, lines),
+        *_settings_findings(indexed, lines),
+        *_signoff_findings(indexed, lines, today=dt.date.today(), max_age_days=DEFAULT_MAX_AGE_DAYS),
+        *_copy_findings(indexed, lines),
+        *_discrimination_findings(indexed, lines),
+    ]
+    return [f for f in found if f.severity == "error" and f.kind in VALIDATE_KINDS]

@@ -65,11 +65,23 @@ def handle_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def interactive() -> bool:
+    """Someone at a terminal (stdin or stderr is one); cron, pipes and CI are not."""
+    for stream in (sys.stdin, sys.stderr):
+        try:
+            if stream is not None and stream.isatty():
+                return True
+        except (AttributeError, ValueError):
+            continue
+    return False
+
+
 def workspace(ctx: typer.Context) -> Workspace:
-    """The workspace named by the global options (see `forecast --help`)."""
+    """The workspace named by the global options (see `forecast --help`). Without a terminal the
+    user-data default is never created: a cron job with no workspace stops with exit 2."""
     root = ctx.find_root()
     obj = root.obj or {}
-    return find_workspace(obj.get("workspace"), db=obj.get("db"))
+    return find_workspace(obj.get("workspace"), db=obj.get("db"), create_default=interactive())
 
 
 def as_of_date(value: str | None) -> dt.date:

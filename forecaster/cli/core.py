@@ -53,7 +53,7 @@ def info(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json", hel
 def update(
     ctx: typer.Context,
     events: Annotated[Optional[Path], typer.Option("--events", dir_okay=False, help="Read reports from this YAML file instead of the event store.")] = None,
-    as_of: Annotated[Optional[str], typer.Option("--as-of", help="Replay what was known on this date (YYYY-MM-DD; default today).")] = None,
+    as_of: Annotated[Optional[str], typer.Option("--as-of", metavar="YYYY-MM-DD", help="Replay what was known on this date (YYYY-MM-DD; default today).")] = None,
     event_time: Annotated[bool, typer.Option("--event-time", help="With --as-of: select reports by event date, not by when they were recorded.")] = False,
     seed: Annotated[Optional[int], typer.Option("--seed", help="Random seed (default fixed, so runs reproduce).")] = None,
     draws: Annotated[Optional[int], typer.Option("--draws", min=100, help="Draws per chain.")] = None,

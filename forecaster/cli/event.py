@@ -6,6 +6,7 @@ paths an analyst types all day (add, list, show): each answers in a fraction of 
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import getpass
 import itertools
 import os
@@ -29,6 +30,7 @@ from forecaster.model.evidence import (
     check_reliability,
     parse_grade,
 )
+from forecaster.outputs.columns import never_cut
 from forecaster.store.events import EventStore
 from forecaster.store.formats import format_from_name, read_reports_file, report_to_row, write_reports
 from forecaster.store.records import FORMATS, DuplicateReportError, Format, StoredReport, format_time
@@ -40,7 +42,6 @@ app = typer.Typer(
         "Example:  forecast event add arms_procurement_east --date 2025-03-18 --grade B2 --source Reuters"
     ),
     no_args_is_help=True,
-    add_completion=False,
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -153,7 +154,7 @@ def _one_line(text: str) -> str:
 def add(
     ctx: typer.Context,
     indicator: Annotated[str, typer.Argument(help="Indicator id from the catalogue (see `forecast indicators`).", show_default=False)],
-    date: Annotated[str | None, typer.Option("--date", help="Event date, YYYY-MM-DD (not in the future).", show_default=False)] = None,
+    date: Annotated[str | None, typer.Option("--date", metavar="YYYY-MM-DD", help="Event date, YYYY-MM-DD (not in the future).", show_default=False)] = None,
     not_occurred: Annotated[bool, typer.Option("--not-occurred", help="The report says the indicator did NOT occur.")] = False,
     grade: Annotated[str | None, typer.Option("--grade", help="Admiralty grade: reliability A–F then credibility 1–6, e.g. B2.", show_default=False)] = None,
     reliability: Annotated[str | None, typer.Option("--reliability", help="Source reliability A–F (instead of --grade).", show_default=False)] = None,
@@ -224,6 +225,7 @@ def add(
             warning = None
     if warning:
         _say(f"warning: {warning}")
+    _warn_ignored(ws, [event_date])
     if as_json:
         print_json({**report_to_row(StoredReport(stored)), **_weigher(ws)(StoredReport(stored))})
     else:
@@ -235,8 +237,8 @@ def add(
 def list_(
     ctx: typer.Context,
     indicator: Annotated[str | None, typer.Option("--indicator", "-i", help="Only this indicator.", show_default=False)] = None,
-    since: Annotated[str | None, typer.Option("--since", help="Event date on or after, YYYY-MM-DD.", show_default=False)] = None,
-    until: Annotated[str | None, typer.Option("--until", help="Event date on or before, YYYY-MM-DD.", show_default=False)] = None,
+    since: Annotated[str | None, typer.Option("--since", metavar="YYYY-MM-DD", help="Event date on or after, YYYY-MM-DD.", show_default=False)] = None,
+    until: Annotated[str | None, typer.Option("--until", metavar="YYYY-MM-DD", help="Event date on or before, YYYY-MM-DD.", show_default=False)] = None,
     include_retracted: Annotated[bool, typer.Option("--include-retracted", help="Show retracted reports too, marked.")] = False,
     limit: Annotated[
         int | None,
@@ -271,7 +273,15 @@ def list_(
             n = write_reports(sys.stdout, shown, fmt="json" if as_json else "csv",
                               extra=_weigher(workspace(ctx)) if as_json else None)
         else:
-            n = _print_table(shown, retracted_column=include_retracted)
+            from forecaster.cli.window import evidence_window
+
+            window = evidence_window(workspace(ctx))
+            n, ignored = _print_table(shown, retracted_column=include_retracted, window=window)
+            if ignored and window is not None:
+                _say(
+                    f"{ignored} listed report{'s are' if ignored != 1 else ' is'} ignored by the model (IGNORED): "
+                    f"the evidence window opens on {window.start.isoformat()} ({window.days} days before today)"
+                )
         more = next(rows, None) is not None
         rows.close()
     if n == 0 and not machine:
@@ -290,12 +300,15 @@ def _warn_unknown_indicator(ctx: typer.Context, indicator: str, store: EventStor
         _say(f"note: {indicator!r} is not in the catalogue{did_you_mean(indicator, known)}")
 
 
-def _print_table(entries: Iterator[StoredReport], *, retracted_column: bool) -> int:
+def _print_table(entries: Iterator[StoredReport], *, retracted_column: bool, window: Any = None) -> tuple[int, int]:
     """Plain aligned columns, streamed: a table of 100,000 rows costs no more memory than one row.
-    Column widths come from the first 500 rows."""
+    Column widths come from the first 500 rows. An IGNORED column marks reports in force that the
+    model leaves out (before the evidence window) when the store holds any. (rows, rows marked)"""
     head = list(itertools.islice(entries, 500))
     if not head:
-        return 0
+        return 0, 0
+    why = (lambda e: "" if e.retracted else window.why_ignored(e.report.date)) if window is not None else (lambda e: "")
+    mark_column = window is not None and any(why(e) for e in head)
     tty = sys.stdout.isatty()
     width = shutil.get_terminal_size().columns if tty else 0
     ind_w = max(9, *(len(e.report.indicator) for e in head))
@@ -303,23 +316,56 @@ def _print_table(entries: Iterator[StoredReport], *, retracted_column: bool) -> 
     titles = ["ID".ljust(id_w), "DATE      ", "INDICATOR".ljust(ind_w), "OCC", "GRADE"]
     if retracted_column:
         titles.append("STATUS   ")
+    if mark_column:
+        titles.append("IGNORED      ")
     titles.append("SOURCE")
     write = sys.stdout.write
     write("  ".join(titles) + "\n")
     prefix_w = sum(len(t) + 2 for t in titles[:-1])
-    n = 0
+    n = marked = 0
     for e in itertools.chain(head, entries):
         r = e.report
         cells = [(r.id or "").ljust(id_w), r.date.isoformat(), r.indicator.ljust(ind_w), "yes" if r.occurred else "no ", r.grade.ljust(5)]
         if retracted_column:
             cells.append("retracted" if e.retracted else "         ")
+        if mark_column:
+            reason = why(e)
+            marked += bool(reason)
+            cells.append(reason.ljust(13))
         source = _one_line(r.source)
         if width and len(source) > width - prefix_w:
             source = source[: max(width - prefix_w - 1, 10)] + "…"
         cells.append(source)
         write("  ".join(cells) + "\n")
         n += 1
-    return n
+    return n, marked
+
+
+def _get(store: EventStore, report_id: str) -> StoredReport:
+    """store.get, with the matches listed when a prefix names several reports (or one, but is too
+    short to be taken as naming it): never a bare "no report" for a prefix that matches."""
+    try:
+        return store.get(report_id)
+    except UsageError as e:
+        if not str(e).startswith("no report"):
+            raise
+        rid = report_id.strip().lower()
+        if rid and not rid.startswith("r-"):
+            rid = "r-" + rid
+        if len(rid) <= 2:
+            raise
+        rows = store._read(
+            "reading reports", "SELECT id FROM reports WHERE id >= ? AND id < ? ORDER BY id LIMIT 11", (rid, rid + "\U0010ffff")
+        )
+        ids = [r[0] for r in rows]
+        if not ids:
+            raise
+        shown = ", ".join(ids[:10]) + (", …" if len(ids) > 10 else "")
+        if len(ids) == 1:
+            raise UsageError(f"report id {report_id!r} is too short to name a report (give at least 4 digits): it matches {shown}") from None
+        raise UsageError(
+            f"report id {report_id!r} is ambiguous: {'over 10' if len(ids) > 10 else len(ids)} reports start with it: {shown}; give more digits"
+        ) from None
 
 
 @app.command()
@@ -334,7 +380,7 @@ def show(
     Example:  forecast event show r-3fa2c91b07e4
     """
     with _store(ctx) as store:
-        entry = store.get(report_id)
+        entry = _get(store, report_id)
     row = report_to_row(entry)
     weight = _weigher(workspace(ctx))(entry)
     if as_json:
@@ -356,6 +402,12 @@ def show(
         ("weight now", f"{weight['weight']:.3f} (accuracy {weight['accuracy']:.3f}, {weight['age_days']} days old)"),
         ("status", f"RETRACTED on {format_time(t.retracted_at)} by {t.retracted_by}: {t.reason}" if t else "in force"),
     ]
+    if t is None:
+        from forecaster.cli.window import evidence_window
+
+        window = evidence_window(workspace(ctx))
+        if window is not None and window.why_ignored(r.date):
+            lines.append(("model", f"ignored: dated before the evidence window (opens {window.start.isoformat()})"))
     for key, value in lines:
         text = value.replace("\n", "\n" + " " * 13)
         sys.stdout.write(f"{key:<12} {text}\n")
@@ -379,7 +431,7 @@ def retract(
         raise UsageError("--reason is required and must not be empty: say why the report is withdrawn")
     who = _analyst(analyst)
     with _store(ctx) as store:
-        t = store.retract(report_id, reason, who)
+        t = store.retract(_get(store, report_id).report.id or report_id, reason, who)
     sys.stdout.write(f"retracted {t.report_id}\n")
 
 
@@ -425,6 +477,19 @@ def import_(
     sys.stdout.write(line + (" (dry run: nothing written)" if dry_run else "") + "\n")
     for n in notes:
         sys.stdout.write(f"  {n}\n")
+    _warn_ignored(ws, [e.report.date for e in batch.entries if not e.retracted])
+
+
+def _warn_ignored(ws: Workspace, dates: list[dt.date]) -> None:
+    """One warning line when the model ignores reports just recorded (forecaster.cli.window)."""
+    from forecaster.cli.window import evidence_window, ignored_summary
+
+    window = evidence_window(ws)
+    if window is None or not dates:
+        return
+    line = window.warning(dates[0]) if len(dates) == 1 else ignored_summary(window, dates)
+    if line:
+        _say(line)
 
 
 @app.command()
@@ -470,33 +535,50 @@ def _export_to_file(store: EventStore, path: Path, fmt: Format) -> int:
 def indicators(
     ctx: typer.Context,
     as_json: JsonOpt = False,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", metavar="YYYY-MM-DD", help="Count the reports an update as of this date uses (default today).", show_default=False),
+    ] = None,
 ) -> None:
     """The indicator catalogue: id, definition, parents, number of reports, last report date.
 
-    Counts leave out retracted reports. Reports on an indicator the catalogue no longer has are
+    `reports` counts what the model uses, by the rule `forecast update` and `forecast collect` use:
+    reports in force whose event date lies in the evidence window as of --as-of (and known by
+    then). `ignored` counts the others in force (before the window, or after the as-of date);
+    retracted reports are counted apart. Reports on an indicator the catalogue no longer has are
     listed at the end, marked.
 
     Example:  forecast indicators --json
     """
+    from collections import Counter
+
+    from forecaster.cli.common import as_of_date
     from forecaster.model.loading import load_priors
 
     ws = workspace(ctx)
-    catalogue = load_priors(ws.priors_dir).indicators
+    when = as_of_date(as_of)
+    priors = load_priors(ws.priors_dir)
+    catalogue = priors.indicators
     with EventStore(ws.db_path) as store:
         counts = store.indicator_counts()
+        used = Counter(
+            r.indicator for r in store.reports_for_update(as_of=when, window_days=priors.evidence_window_days)
+        )
     rows: list[dict[str, Any]] = []
     for ind in catalogue:
         c = counts.get(ind.id)
         rows.append({
             "id": ind.id, "definition": ind.definition, "parents": list(ind.parents), "in_catalogue": True,
-            "reports": c.reports if c else 0, "retracted": c.retracted if c else 0,
+            "reports": used[ind.id], "ignored": (c.reports if c else 0) - used[ind.id],
+            "in_force": c.reports if c else 0, "retracted": c.retracted if c else 0,
             "last_report": c.last_date.isoformat() if c and c.last_date else None,
         })
     listed = {ind.id for ind in catalogue}
     for ind_id, c in counts.items():
         if ind_id not in listed:
             rows.append({
-                "id": ind_id, "definition": "", "parents": [], "in_catalogue": False, "reports": c.reports,
+                "id": ind_id, "definition": "", "parents": [], "in_catalogue": False, "reports": 0,
+                "ignored": c.reports, "in_force": c.reports,
                 "retracted": c.retracted, "last_report": c.last_date.isoformat() if c.last_date else None,
             })
     if as_json:
@@ -506,13 +588,29 @@ def indicators(
     from rich.text import Text
 
     table = Table(box=None, pad_edge=False, header_style="bold")
-    for name, kw in (("id", {"no_wrap": True}), ("definition", {"ratio": 1}), ("parents", {}), ("reports", {"justify": "right"}), ("last report", {"no_wrap": True})):
+    ignored = any(row["ignored"] for row in rows)
+    columns: list[tuple[str, dict[str, Any]]] = [
+        ("id", {"no_wrap": True, "overflow": "fold"}), ("definition", {"ratio": 1}), ("parents", {}),
+        ("reports", {"justify": "right", "no_wrap": True}),
+    ]
+    if ignored:
+        columns.append(("ignored", {"justify": "right", "no_wrap": True}))
+    columns.append(("last report", {"no_wrap": True}))
+    for name, kw in columns:
         table.add_column(name, **kw)
     for row in rows:
         definition = row["definition"] if row["in_catalogue"] else "(not in the catalogue: reports on an unknown indicator)"
-        cells = (row["id"], definition, ", ".join(row["parents"]), str(row["reports"]), row["last_report"] or "—")
+        cells = [row["id"], definition, ", ".join(row["parents"]), str(row["reports"])]
+        if ignored:
+            cells.append(str(row["ignored"]))
+        cells.append(row["last_report"] or "—")
         table.add_row(*(Text(c) for c in cells))  # Text: catalogue text is never read as Rich markup
-    out.print(table)
+    out.print(never_cut(table, 0))
+    if ignored:
+        _say(
+            f"reports: in force and in the evidence window as of {when.isoformat()} (what update and collect use); "
+            "ignored: in force but outside it"
+        )
 
 
 def register(root: typer.Typer) -> None:

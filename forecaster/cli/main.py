@@ -18,7 +18,7 @@ app = typer.Typer(
         "Example:  forecast init ./ws && forecast -w ./ws update"
     ),
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # `forecast --install-completion` / `--show-completion SHELL`; sub-apps inherit it
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -67,7 +67,7 @@ def init(
 
 
 def run() -> None:
-    app()
+    app(prog_name="forecast")  # the same name (and completion variable, _FORECAST_COMPLETE) however started
 
 
 def _register() -> None:

@@ -327,24 +327,16 @@ def _r(x: float) -> float | None:
 
 
 def _states_json(result: UpdateResult, change: Shift | None) -> dict[str, dict[str, dict[str, Any]]]:
-    out: dict[str, dict[str, dict[str, Any]]] = {}
-    for h in result.hypotheses:
-        out[h.id] = {}
-        for s in h.states:
-            lo, hi = s.interval
-            row: dict[str, Any] = {
-                "claimed": s.claimed,
-                "posterior": _r(s.posterior),
-                "interval": None if lo != lo else [_r(lo), _r(hi)],
-                "exact": _r(s.exact),
-                "term": s.term,
-                "sampler_mean": None if s.sampler_mean is None else _r(s.sampler_mean),
-                "interval_mcse": None if s.interval_mcse is None else [_r(s.interval_mcse[0]), _r(s.interval_mcse[1])],
-            }
-            if change is not None:
-                row["change"] = _r(change[h.id][s.id])
-            out[h.id][s.id] = row
-    return out
+    """Hypothesis id -> state id -> the state in the shared shape (forecaster.inference.states); the
+    baseline's change is null, a scenario's is its change from the baseline."""
+    from forecaster.inference.states import from_result
+
+    shaped = from_result(result, change) if change is not None else from_result(result, _no_change(result))
+    return {h["id"]: {st["id"]: st for st in h["states"]} for h in shaped}
+
+
+def _no_change(result: UpdateResult) -> dict[str, dict[str, Any]]:
+    return {h.id: {s.id: None for s in h.states} for h in result.hypotheses}
 
 
 def _diagnostics_json(result: UpdateResult) -> dict[str, Any]:

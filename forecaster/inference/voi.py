@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -72,6 +72,25 @@ class CollectionPlan:
     reported: tuple[str, ...]  # indicators that have reports (not ranked)
     posterior: Mapping[str, Mapping[str, float]]  # P(H | E) on the exact engine
     ranked: tuple[IndicatorValue, ...]
+    prior: Mapping[str, Mapping[str, float]] = field(default_factory=dict)  # P(H), the same engine
+    claimed: Mapping[str, str] = field(default_factory=dict)  # hypothesis -> the papers' claimed state
+
+    def _hypotheses_json(self) -> list[dict[str, object]]:
+        """The forecast in the shared shape (forecaster.inference.states): exact engine, no interval."""
+        from forecaster.inference.states import hypothesis_json, state_json
+
+        return [
+            hypothesis_json(
+                h,
+                [
+                    state_json(
+                        s, claimed=self.claimed.get(h) == s, prior=self.prior.get(h, {}).get(s), posterior=p, exact=p
+                    )
+                    for s, p in st.items()
+                ],
+            )
+            for h, st in self.posterior.items()
+        ]
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -81,6 +100,7 @@ class CollectionPlan:
             "reports": self.reports,
             "reported_indicators": list(self.reported),
             "posterior": {h: {s: round(p, 6) for s, p in st.items()} for h, st in self.posterior.items()},
+            "hypotheses": self._hypotheses_json(),
             "indicators": [
                 {
                     "rank": i,
@@ -226,4 +246,14 @@ def plan_collection(
         reported=tuple(sorted(folded)),
         posterior=posterior,
         ranked=tuple(values),
+        prior=_marginals(net, net.log_lambda({})),
+        claimed=dict(zip(net.hypothesis_ids, net.claimed, strict=True)),
     )
+
+
+def _marginals(net: Network, log_lam: np.ndarray) -> dict[str, dict[str, float]]:
+    post = joint_posterior(net, log_lam)
+    return {
+        hid: {s: float(p) for s, p in zip(net.states[h], post @ m, strict=True)}
+        for h, (hid, m) in enumerate(zip(net.hypothesis_ids, net.marginal_matrices(), strict=True))
+    }

@@ -315,8 +315,8 @@ def diff_markdown(d: PriorsDiff) -> str:
                     c.source,
                     c.node,
                     _cfg_text(c.parents, c.config),
-                    _probs_text(c.old),
-                    _probs_text(c.new),
+                    _probs_text(c.old, c.states),
+                    _probs_text(c.new, c.new_states),
                     ", ".join(c.fields) or "—",
                     _pp(c.shift) if c.shift is not None else "n/a",
                 ]
@@ -340,8 +340,11 @@ def diff_markdown(d: PriorsDiff) -> str:
     return "\n".join(md) + "\n"
 
 
-def _probs_text(j: Judgment | None) -> str:
+def _probs_text(j: Judgment | None, states: Sequence[str] = ()) -> str:
+    """'heightened 0.60, contained 0.40 (medium)': each probability with its state's name."""
     if j is None:
         return "—"
+    if len(states) == len(j.probs):
+        return ", ".join(f"{s} {p:.2f}" for s, p in zip(states, j.probs, strict=True)) + f" ({j.confidence})"
     return "/".join(f"{p:.2f}" for p in j.probs) + f" ({j.confidence})"
 

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from forecaster.core.atomic import write_bytes_atomic
 from forecaster.core.errors import ForecastError
+from forecaster.workflow.baseline import SCHEMA, Clock, choose_clock
 from forecaster.workflow.brief import (
-    SCHEMA,
     STALE_TEMP_S,
     SUFFIXES,
     WATCH_GRADE,
@@ -121,18 +121,25 @@ def _nan(x: float | None) -> float:
 
 _MD_SPECIAL = re.compile(r"([\\`*\[\]|#~])")
 _MD_UNDERSCORE = re.compile(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
+_MD_TAG = re.compile(r"<(?=[A-Za-z/!?])")  # what could open raw HTML or an autolink
+_MD_ENTITY = re.compile(r"&(?=#?[A-Za-z0-9]+;)")  # what a viewer would read as a character reference
 
 
 def md_escape(value: Any) -> str:
-    """Analyst text made inert in Markdown: HTML special characters as entities (a Markdown viewer
-    passes raw HTML through), Markdown punctuation backslash-escaped, line breaks as spaces."""
+    """Analyst text made inert in Markdown by Markdown's own escapes, not HTML's: the brief is read
+    as plain text in a mail body too, where `&amp;` or `&gt;` would show as such. A `<` that could
+    open a tag and an `&` that could start an entity are backslash-escaped (`\\<b>` shows as `<b>`
+    in a viewer and passes no HTML through), as is Markdown punctuation; line breaks become spaces."""
     from markupsafe import Markup
 
     if isinstance(value, Markup):
         return str(value)
     text = " ".join(str(value).split())
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     text = _MD_SPECIAL.sub(r"\\\1", text)
+    text = _MD_TAG.sub(r"\\<", text)
+    text = _MD_ENTITY.sub(r"\\&", text)
+    if text.startswith(">"):  # a block quote, were the value to start a line
+        text = "\\" + text
     return _MD_UNDERSCORE.sub(r"\\_", text)
 
 
@@ -224,10 +231,17 @@ def brief_json(brief: Brief) -> dict[str, Any]:
         "name": brief.period.name,
         "period": {"since": brief.period.since.isoformat(), "until": brief.period.until.isoformat()},
         "as_of": r.as_of.isoformat(),
+        "clock": brief.clock.name,
+        "clock_note": brief.clock.sentence,
+        "horizon_months": brief.horizon_months,
+        "horizon": brief.horizon,
+        "illustrative": brief.illustrative,
+        "bottom_line": brief.bottom_line,
         "stale": brief.stale,
         "headline": [
             {
                 "hypothesis": h.hypothesis,
+                "question": h.question,
                 "state": h.state,
                 "posterior": _r(h.posterior),
                 "interval": None if h.interval is None else [_r(h.interval[0]), _r(h.interval[1])],
@@ -439,6 +453,7 @@ def make_brief(
     exact: bool = False,
     sampler_kwargs: dict[str, Any] | None = None,
     on_update: Callable[[], None] | None = None,
+    event_time: bool = False,
 ) -> MadeBrief:
     """Find the run for the current inputs (as of the period's end), run it if it is missing
     (unless `update` is False: then the last recorded run, marked stale), build and write the brief."""
@@ -447,14 +462,21 @@ def make_brief(
     from forecaster.workflow.updating import gather_reports, planned_run_id, update_forecast
 
     as_of = period.until
-    reports = gather_reports(ws, priors, as_of=as_of)
+    clock = Clock()
+    if ws.db_path.exists() or event_time:
+        with EventStore(ws.db_path) as store:
+            clock = choose_clock(store, period, event_time=event_time, window_days=priors.evidence_window_days)
+    reports = gather_reports(ws, priors, as_of=as_of, event_time=clock.event_time)
     run_id = planned_run_id(priors, reports, as_of=as_of, seed=seed, exact=exact, sampler_kwargs=sampler_kwargs)
     with EventStore(ws.db_path) as store:
         result = runs.load_result(store, run_id)
         how = "cached"
         if result is None and not update:
             latest = [
-                r for r in runs.list_runs(store, kinds=("update",), evidence=("store",), until=as_of, with_states=False)
+                r
+                for r in runs.list_runs(
+                    store, kinds=("update",), evidence=clock.evidence, until=as_of, with_states=False
+                )
             ]
             if not latest:
                 raise ForecastError(
@@ -469,7 +491,15 @@ def make_brief(
     if result is None:
         if on_update is not None:
             on_update()
-        result, cached = update_forecast(ws, priors, as_of=as_of, seed=seed, exact=exact, sampler_kwargs=sampler_kwargs)
+        result, cached = update_forecast(
+            ws,
+            priors,
+            as_of=as_of,
+            seed=seed,
+            exact=exact,
+            sampler_kwargs=sampler_kwargs,
+            event_time=clock.event_time,
+        )
         how = "cached" if cached else "updated"
     with EventStore(ws.db_path) as store:
         # The brief reads the run as recorded (rounded as its JSON is), whether it was computed just
@@ -488,5 +518,6 @@ def make_brief(
             previous_briefs=folder,
             stale=how == "stale",
             netcdf=netcdf,
+            clock=clock,
         )
     return MadeBrief(brief, write_brief(brief, folder), how)

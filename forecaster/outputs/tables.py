@@ -7,6 +7,7 @@ from rich.console import Console
 from rich.table import Table
 
 from forecaster.inference.update import EvidenceResult, StateResult, UpdateResult
+from forecaster.outputs.columns import never_cut
 
 
 def pct(x: float) -> str:
@@ -73,7 +74,7 @@ def hypothesis_tables(result: UpdateResult) -> list[Table]:
         for s in h.states:
             name = f"{s.id} *" if s.claimed else s.id
             t.add_row(name, pct(s.prior), pct_state(s.posterior), interval_text(*s.interval), pp(s.change), term_text(s))
-        tables.append(t)
+        tables.append(never_cut(t, 0))
     return tables
 
 
@@ -94,7 +95,7 @@ def evidence_table(result: UpdateResult, *, limit: int | None = None) -> Table:
         name = f"mechanism {e.indicator}" if e.kind == "mechanism" else (f"  {e.indicator}" if e.mechanism else e.indicator)
         t.add_row(name, reports_text(e), "" if e.kind == "mechanism" else weight_text(e),
                   f"{e.likelihood[0]:.3g} : {e.likelihood[1]:.3g}", f"{pp(v)} {hyp}.{state}")
-    return t
+    return never_cut(t, 0)
 
 
 def mcse_text(result: UpdateResult) -> str:

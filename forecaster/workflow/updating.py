@@ -33,6 +33,7 @@ from forecaster.model.evidence import Report, load_reports_file
 if TYPE_CHECKING:
     from forecaster.inference.scenarios import Comparison, Scenario
     from forecaster.model.priors import Priors
+    from forecaster.store import runs as runs_module
 
 
 def gather_reports(
@@ -133,7 +134,7 @@ def update_forecast(
                 cached = runs.load_result(store, run_id)
                 if cached is not None:
                     return cached, True
-            previous = runs.previous_update(store, as_of=as_of, evidence=evidence, exclude=run_id)
+            previous = previous_like(store, as_of=as_of, evidence=evidence, exclude=run_id, sampled=not exact)
     result = run_update(
         priors,
         reports,
@@ -164,6 +165,25 @@ def update_forecast(
                 ),
             )
     return result, False
+
+
+def previous_like(
+    store: Any, *, as_of: dt.date, evidence: str, exclude: str, sampled: bool
+) -> runs_module.RunRecord | None:
+    """The "Δ prev" baseline, like with like: the latest update recorded for an as-of date not after
+    `as_of` that chose its reports the same way (`evidence`) and ran the same engine (sampled, or
+    exact). A sampled run's posterior is never compared with the exact engine's prior-mean one."""
+    from forecaster.store import runs
+
+    candidates = [
+        r
+        for r in runs.list_runs(store, kinds=("update",), evidence=(evidence,), until=as_of, with_states=False)
+        if r.run_id != exclude and r.sampled == sampled
+    ]
+    if not candidates:
+        return None
+    last = max(candidates, key=lambda r: (r.as_of, r.recorded_at, r.run_id))
+    return runs.list_runs(store, run_ids=[last.run_id])[0]
 
 
 def recorded_runs(ws: Workspace) -> list[dict[str, Any]]:
