@@ -70,7 +70,8 @@ def test_first_brief_after_a_bulk_import_uses_the_history_by_event_date(runner: 
     assert data["provenance"]["reports"] == 5 and data["provenance"]["clock"] == "event"
     # No historical report "left the window", none is "new" this week, and nothing swung.
     assert data["reports"]["left_window"] == [] and data["reports"]["new"] == []
-    assert all(abs(c["change"]) < 1e-6 for c in data["changes"]), data["changes"]
+    # no report came in: only ageing (a week older, MODEL.md §3) moves the numbers, by well under 1 pp
+    assert all(abs(c["change"]) < 0.01 for c in data["changes"]), data["changes"]
     assert data["baseline"]["kind"] in ("run", "replay")
     md = next((tmp_path / "b").glob("*.md")).read_text(encoding="utf-8")
     html = next((tmp_path / "b").glob("*.html")).read_text(encoding="utf-8")
@@ -82,7 +83,7 @@ def test_a_brief_without_a_backfill_also_compares_like_with_like(runner: CliRunn
     data = _last_week_brief(runner, ws, tmp_path / "b")
     assert data["clock"] == "event" and data["provenance"]["reports"] == 5
     assert data["reports"]["left_window"] == [] and data["reports"]["new"] == []
-    assert all(abs(c["change"]) < 1e-6 for c in data["changes"])
+    assert all(abs(c["change"]) < 0.01 for c in data["changes"]), data["changes"]  # ageing only
 
 
 def test_brief_event_time_flag_and_knowledge_clock(runner: CliRunner, tmp_path: Path) -> None:

@@ -65,11 +65,11 @@ def resolve(
     hypothesis: Annotated[str, typer.Argument(help="Hypothesis id (see `forecast priors show`).", show_default=False)],
     state: Annotated[str, typer.Argument(help="The state that held over the whole period.", show_default=False)],
     start: Annotated[
-        str | None, typer.Option("--from", metavar="DATE", help="First day of the period, YYYY-MM-DD.", show_default=False)
+        str | None, typer.Option("--from", metavar="YYYY-MM-DD", help="First day of the period, YYYY-MM-DD.", show_default=False)
     ] = None,
     end: Annotated[
         str | None,
-        typer.Option("--to", metavar="DATE", help="Last day of the period, YYYY-MM-DD (inclusive; not in the future).",
+        typer.Option("--to", metavar="YYYY-MM-DD", help="Last day of the period, YYYY-MM-DD (inclusive; not in the future).",
                      show_default=False),
     ] = None,
     rationale: Annotated[

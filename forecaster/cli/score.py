@@ -28,7 +28,7 @@ def score(
     ] = None,
     since: Annotated[
         str | None,
-        typer.Option("--since", metavar="DATE", help="Only forecasts as of this date or later.", show_default=False),
+        typer.Option("--since", metavar="YYYY-MM-DD", help="Only forecasts as of this date or later.", show_default=False),
     ] = None,
     backfill: Annotated[
         str | None,

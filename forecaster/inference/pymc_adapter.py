@@ -69,7 +69,7 @@ from pymc.backends.ndarray import NDArray  # noqa: E402
 from pymc.logprob.transforms import Transform  # noqa: E402
 from pymc.step_methods.hmc.quadpotential import QuadPotentialDiagAdapt  # noqa: E402
 
-__all__ = ["PrecompiledTrace", "QuadPotentialDiagAdapt", "Transform", "check", "fast_clock", "raw_function",
+__all__ = ["LogRatio", "PrecompiledTrace", "QuadPotentialDiagAdapt", "Transform", "check", "fast_clock", "raw_function",
            "preset_march_flags", "store_march_flags"]
 
 
@@ -211,3 +211,32 @@ def check() -> list[str]:
         if not hasattr(Transform, name):
             problems.append(f"pymc.logprob.transforms.Transform has no {name!r} ({versions}): LogRatio must follow")
     return problems
+
+
+# The simplex transform the sampler's Dirichlets use: a subclass of PyMC's Transform.
+import pytensor.tensor as pt  # noqa: E402
+
+
+class LogRatio(Transform):
+    """Additive log-ratio coordinates for a simplex (last axis): θ = softmax([y, 0]).
+
+    The log-Jacobian of y ↦ θ is Σ_k log θ_k, so a Dirichlet(α) in these coordinates has the
+    log-density Σ_k α_k log θ_k + const: a smaller graph (and gradient) than PyMC's default
+    simplex transform, for the same distribution of θ.
+    """
+
+    name = "logratio"
+
+    def forward(self, value, *inputs):
+        log_value = pt.log(value)
+        return log_value[..., :-1] - log_value[..., -1:]
+
+    def backward(self, value, *inputs):
+        return pt.special.softmax(_pad_zero(value), axis=-1)
+
+    def log_jac_det(self, value, *inputs):
+        return pt.sum(pt.special.log_softmax(_pad_zero(value), axis=-1), axis=-1)
+
+
+def _pad_zero(value):
+    return pt.concatenate([value, pt.zeros_like(value[..., :1])], axis=-1)

@@ -35,9 +35,8 @@ import numpy as np
 # first: the adapter gives PyTensor its compile folder before anything imports PyTensor
 from forecaster.inference import compile_times
 from forecaster.inference import pymc_adapter as adapter
-from forecaster.inference.pymc_adapter import PrecompiledTrace, QuadPotentialDiagAdapt
+from forecaster.inference.pymc_adapter import LogRatio, PrecompiledTrace, QuadPotentialDiagAdapt
 from forecaster.inference.settings import INTERVAL_MCSE_MAX, INTERVAL_PROBS, SamplerSettings, interval_warning
-from forecaster.inference.transforms import LogRatio
 from forecaster.model.network import Network
 
 warnings.filterwarnings("ignore", category=FutureWarning, module="arviz")

@@ -308,9 +308,9 @@ def _check_structure(
         before = len(problems)
         for key, state in given.items():
             if key not in par:
-                raise fail(path, raw, [*loc, "given", key], f"{key!r} is not a parent here; parents are {list(par) or 'none'}")
-            if state not in node_states[key]:
-                raise fail(path, raw, [*loc, "given", key], f"unknown state {state!r} of {key}{did_you_mean(state, node_states[key])}")
+                note(path, raw, [*loc, "given", key], f"{key!r} is not a parent here; parents are {list(par) or 'none'}")
+            elif state not in node_states[key]:
+                note(path, raw, [*loc, "given", key], f"unknown state {state!r} of {key}{did_you_mean(state, node_states[key])}")
         missing = [p for p in par if p not in given]
         if missing:
             note(path, raw, [*loc, "given"], f"missing parent {missing[0]!r} in this configuration")
@@ -478,7 +478,8 @@ def _check_structure(
             if iid not in ind_parents:
                 hint = (" (a mechanism: judge it under the top-level `mechanisms:`)" if iid in mech_parents
                         else did_you_mean(iid, ind_parents))
-                raise fail(path, raw, ["indicators", iid], f"unknown indicator {iid!r}{hint}")
+                note(path, raw, ["indicators", iid], f"unknown indicator {iid!r}{hint}")
+                continue
             table_rows(irows, node=iid, par=ind_parents[iid], states=BINARY_STATES, source=spec.id,
                        path=path, raw=raw, loc=["indicators", iid], default_conf="medium", default_citation=None)
         for mid, mrows in spec.mechanisms.items():

@@ -189,9 +189,8 @@ def baseline_for(
             None,
         )
     from forecaster.inference.exact import joint_posterior, marginals
-    from forecaster.model.evidence import fold
 
-    post = marginals(net, joint_posterior(net, net.log_lambda(fold(reports, priors.grades))))
+    post = marginals(net, joint_posterior(net, net.log_lambda(priors.fold(reports, as_of=day))))
     posteriors = {
         hid: {sid: float(post[h][k]) for k, sid in enumerate(net.states[h])} for h, hid in enumerate(net.hypothesis_ids)
     }

@@ -320,8 +320,8 @@ def build_brief(
     current_reports = [stored[i].report for i in sorted(current) if i in stored]
     baseline_reports = [stored[i].report for i in sorted(before) if i in stored]
     touched = sorted({stored[i].report.indicator for i in (current ^ before) if i in stored} & set(net.indicator_ids))
-    drivers = _drivers(net, priors, current_reports, baseline_reports, touched, current, before)
-    watch, unreported = _watch(net, priors, current_reports)
+    drivers = _drivers(net, priors, current_reports, baseline_reports, touched, current, before, as_of=result.as_of)
+    watch, unreported = _watch(net, priors, current_reports, as_of=result.as_of)
 
     trend_since = result.as_of - dt.timedelta(weeks=TREND_WEEKS)
     records = runs.list_runs(
@@ -482,21 +482,23 @@ def _drivers(
     touched: list[str],
     current_ids: set[str],
     baseline_ids: set[str],
+    *,
+    as_of: dt.date | None = None,
 ) -> tuple[Driver, ...]:
     """For each indicator whose reports changed: posterior now minus posterior with its reports as at the baseline."""
     if not touched:
         return ()
     from forecaster.inference.exact import joint_posterior, marginals
-    from forecaster.model.evidence import fold
 
-    lam = net.log_lambda(fold(current, priors.grades))
+    # both sides aged to the brief's as-of date: a driver is a change of reports, not of their age
+    lam = net.log_lambda(priors.fold(current, as_of=as_of))
     now = marginals(net, joint_posterior(net, lam))
     pos = {k: i for i, k in enumerate(net.indicator_ids)}
     names = {i.id: i.name for i in priors.indicators}
     out = []
     for ind in touched:
         swapped = lam.copy()
-        swapped[pos[ind]] = net.log_lambda(fold([r for r in baseline if r.indicator == ind], priors.grades))[pos[ind]]
+        swapped[pos[ind]] = net.log_lambda(priors.fold([r for r in baseline if r.indicator == ind], as_of=as_of))[pos[ind]]
         then = marginals(net, joint_posterior(net, swapped))
         shift = {
             hid: {sid: float(now[h][k] - then[h][k]) for k, sid in enumerate(net.states[h])}
@@ -509,13 +511,12 @@ def _drivers(
     return tuple(out[:DRIVERS_TOP])
 
 
-def _watch(net: Network, priors: Priors, reports: Iterable[Any]) -> tuple[tuple[WatchItem, ...], int]:
+def _watch(net: Network, priors: Priors, reports: Iterable[Any], *, as_of: dt.date | None = None) -> tuple[tuple[WatchItem, ...], int]:
     """The unreported indicators ranked as `forecast collect` ranks them (forecaster.inference.voi): by the
     information a report at grade B2 would give about all hypotheses jointly."""
     from forecaster.inference.voi import information_values
-    from forecaster.model.evidence import fold
 
-    lam = net.log_lambda(fold(reports, priors.grades))
+    lam = net.log_lambda(priors.fold(reports, as_of=as_of))
     values = information_values(net, lam, accuracy=priors.grades.accuracy(*WATCH_GRADE))
     nodes = {i.id: i for i in priors.indicators}
     items = []
