@@ -160,4 +160,28 @@ def m004_resolutions(db: sqlite3.Connection) -> None:
         db.execute(sql)
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [m001_reports, m002_runs, m003_origin, m004_resolutions]
+def m005_append_only(db: sqlite3.Connection) -> None:
+    """Append-only in the database itself, for every SQL path. m001's UPDATE/DELETE triggers do not
+    see `INSERT OR REPLACE`, `REPLACE INTO` or an upsert: REPLACE deletes the clashing row without
+    firing delete triggers (unless recursive_triggers is on). A BEFORE INSERT trigger runs before
+    any conflict resolution, so refusing an insert whose id, content key or rowid is taken already
+    closes them all. A retraction must name a stored report and cannot predate it."""
+    statements = [
+        """CREATE TRIGGER reports_no_replace BEFORE INSERT ON reports
+        WHEN EXISTS (SELECT 1 FROM reports WHERE id = NEW.id OR content_key = NEW.content_key OR seq = NEW.seq)
+        BEGIN SELECT RAISE(ABORT, 'reports are append-only: UNIQUE id or content already stored'); END""",
+        """CREATE TRIGGER retractions_no_replace BEFORE INSERT ON retractions
+        WHEN EXISTS (SELECT 1 FROM retractions WHERE report_id = NEW.report_id OR rowid = NEW.rowid)
+        BEGIN SELECT RAISE(ABORT, 'retractions are append-only: UNIQUE report already retracted'); END""",
+        """CREATE TRIGGER retractions_need_report BEFORE INSERT ON retractions
+        WHEN NOT EXISTS (SELECT 1 FROM reports WHERE id = NEW.report_id)
+        BEGIN SELECT RAISE(ABORT, 'a retraction must name a stored report'); END""",
+        """CREATE TRIGGER retractions_not_before_report BEFORE INSERT ON retractions
+        WHEN NEW.retracted_at < (SELECT recorded_at FROM reports WHERE id = NEW.report_id)
+        BEGIN SELECT RAISE(ABORT, 'a retraction cannot predate its report'); END""",
+    ]
+    for sql in statements:
+        db.execute(sql)
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [m001_reports, m002_runs, m003_origin, m004_resolutions, m005_append_only]
