@@ -121,7 +121,7 @@ def golden_workspace(root: Path) -> Workspace:
         ),
     ]
     with EventStore(ws.db_path) as store:
-        store.import_reports(entries, analyst="ana")
+        store.import_reports(entries, analyst="ana", keep_times=True)  # a history: its own times
     return ws
 
 

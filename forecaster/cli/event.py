@@ -446,8 +446,10 @@ def import_(
 ) -> None:
     """Import reports from a file: all rows or, if any row is bad, none.
 
-    Fields as `forecast event export` writes them; id, recorded_at, analyst and the retraction
-    fields may be left out (a new id, now, and --analyst are used). Errors name the file, line and
+    Fields as `forecast event export` writes them; id, analyst and the retraction fields may be
+    left out (a new id and --analyst are used). Knowledge time is this store's clock: every report
+    imported is recorded now and every retraction retracted now, whatever recorded_at and
+    retracted_at the file says (they are checked, not kept). Errors name the file, line and
     field of every bad row. Reports already in the store (same content) are skipped, so importing
     a file twice adds nothing. CSV may have a UTF-8 BOM, CRLF line ends and quoted commas or line
     breaks; a leading apostrophe before = + - @ (the export's guard against spreadsheet formulas)

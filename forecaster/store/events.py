@@ -355,7 +355,9 @@ class EventStore:
                     f"{entry.report.id} was already retracted on {format_time(t.retracted_at)} by {t.retracted_by}: {t.reason}"
                 )
             assert entry.report.id is not None
-            retraction = Retraction(entry.report.id, reason, utcnow(), who)
+            # Never before the report was recorded (an API caller may record up to CLOCK_SKEW ahead).
+            when = max(utcnow(), entry.report.recorded_at or utcnow())
+            retraction = Retraction(entry.report.id, reason, when, who)
             self._insert_retraction(db, retraction)
             return retraction
 
@@ -376,11 +378,18 @@ class EventStore:
         dry_run: bool = False,
         labels: Sequence[str] | None = None,
         notes: builtins.list[str] | None = None,
+        keep_times: bool = False,
     ) -> ImportResult:
         """Add many reports in one transaction: all of them or, on any problem, none.
 
-        A report keeps the id, recorded_at and analyst it carries (an export's); missing ones get a
-        fresh id, now, and `analyst`. A report whose content is already stored, or repeated in the
+        Knowledge time is this store's clock, never the file's: every report added is recorded
+        now, and every retraction added is retracted now, whatever times the entries carry (so an
+        import cannot backdate what a past as-of replay saw, and a retraction never predates its
+        report). Only a trusted caller rebuilding a store from its own history (tests, benchmarks)
+        passes `keep_times`; the CLI never does.
+
+        A report keeps the id and analyst it carries (an export's); missing ones get a fresh id
+        and `analyst`. A report whose content is already stored, or repeated in the
         batch, is skipped; a retraction it carries is added if the stored report has none. An id
         already naming a different report is an error. `labels[i]` (e.g. "file.csv:7") names the
         i-th report in errors. With `dry_run`, everything is checked and counted, nothing kept.
@@ -389,7 +398,8 @@ class EventStore:
         batch before it (`similar`): an exact duplicate is skipped, a likely same-episode report
         added; each gets one line naming its row and the other report's id."""
         entries = [r if isinstance(r, StoredReport) else StoredReport(r) for r in reports]
-        now = format_time(utcnow())
+        now_t = utcnow()
+        now = format_time(now_t)
         fallback = (analyst or "").strip()
 
         def where(i: int) -> str:
@@ -415,7 +425,8 @@ class EventStore:
                                          "outcome and source); skipped")
                             skipped += 1
                             continue
-                    rid, existing = self._place(db, r, key, format_time(r.recorded_at) if r.recorded_at else now, who)
+                    when = format_time(r.recorded_at) if keep_times and r.recorded_at else now
+                    rid, existing = self._place(db, r, key, when, who)
                     if existing is None and near is not None and near.episode and notes is not None:
                         other = near.episode[0].report
                         notes.append(f"{where(i)}: likely the same episode as {other.id} ({other.date.isoformat()}); "
@@ -436,7 +447,10 @@ class EventStore:
                 else:
                     added += 1
                 if entry.retraction is not None:
-                    self._insert_retraction(db, dataclasses.replace(entry.retraction, report_id=rid))
+                    t = dataclasses.replace(entry.retraction, report_id=rid)
+                    if not keep_times:
+                        t = dataclasses.replace(t, retracted_at=now_t)
+                    self._insert_retraction(db, t)
                     retracted += 1
             if problems:
                 raise ImportFileError("import", problems)
