@@ -235,7 +235,7 @@ def test_import_real_world_csv_all_or_nothing_and_idempotent(runner: CliRunner, 
     assert stored(ws) == []
     first = run(runner, "event", "import", str(good))
     assert first.exit_code == 0 and first.stdout.startswith("added 2 reports; 0 already in the store")
-    assert sorted(n for _, n in stored(ws)) == ["-2 brigades", "quoted\r\nline break"]
+    assert sorted(n for _, n in stored(ws)) == ["-2 brigades", "quoted\nline break"]  # CRLF stored as LF
     again = run(runner, "event", "import", str(good))
     assert again.stdout.startswith("added 0 reports; 2 already in the store")
 

@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 import forecaster
 from forecaster.core.errors import EvidenceError, StoreError, UsageError
+from forecaster.core.text import canonical_text
 from forecaster.model.evidence import Report
 from forecaster.store.events import EventStore
 from forecaster.store.formats import escape_cell, read_reports_file, unescape_cell
@@ -32,6 +33,7 @@ from forecaster.store.records import (
     Format,
     ImportFileError,
     StoredReport,
+    canonical_report,
     content_key,
 )
 
@@ -610,10 +612,10 @@ _reports = st.builds(
     occurred=st.booleans(),
     reliability=st.sampled_from("ABCDEF"),
     credibility=st.integers(1, 6),
-    source=_text.map(str.strip).filter(bool),
+    source=_text.map(lambda s: canonical_text(s, single_line=True)).filter(bool),
     url=_text,
     note=_text,
-    analyst=_text.map(str.strip).filter(bool),
+    analyst=_text.map(lambda s: canonical_text(s, single_line=True)).filter(bool),
 )
 
 
@@ -625,8 +627,8 @@ def _export(store: EventStore, fmt: Format) -> str:
 
 @pytest.mark.parametrize("fmt", ["csv", "yaml", "json"])
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(reports=st.lists(_reports, min_size=1, max_size=4, unique_by=content_key), retract=st.lists(st.booleans(), min_size=4, max_size=4),
-       reason=_text.map(str.strip).filter(bool))
+@given(reports=st.lists(_reports, min_size=1, max_size=4, unique_by=lambda r: content_key(canonical_report(r))),
+       retract=st.lists(st.booleans(), min_size=4, max_size=4), reason=_text.map(canonical_text).filter(bool))
 def test_round_trip_is_lossless(fmt: Format, reports: list[Report], retract: list[bool], reason: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)

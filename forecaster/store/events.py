@@ -33,6 +33,7 @@ from types import TracebackType
 from typing import IO, Any, Self
 
 from forecaster.core.errors import EvidenceError, StoreError, UsageError
+from forecaster.core.text import canonical_text
 from forecaster.model.evidence import Report
 from forecaster.store.formats import write_reports
 from forecaster.store.migrations import APPLICATION_ID, MIGRATIONS
@@ -52,6 +53,7 @@ from forecaster.store.records import (
     Similar,
     StoredReport,
     T,
+    canonical_report,
     check_report,
     check_text,
     content_key,
@@ -270,10 +272,7 @@ class EventStore:
         # The canonical form is what a file import produces (evidence.report_from_mapping), so that
         # the content key of a report is the same however it arrived.
         who = analyst if analyst is not None else report.analyst
-        report = dataclasses.replace(
-            report, source=report.source.strip(), analyst=who.strip(), id=None,
-            origin=(report.origin or "").strip() or None,
-        )
+        report = canonical_report(dataclasses.replace(report, analyst=who, id=None))
         check_report(report)
         check_text("analyst", report.analyst, required=True)
         when = recorded_at or utcnow()
@@ -343,7 +342,7 @@ class EventStore:
 
     def retract(self, report_id: str, reason: str, who: str) -> Retraction:
         """Withdraw a report (it stays in the store, marked). `report_id` may be a unique prefix."""
-        reason, who = reason.strip(), who.strip()
+        reason, who = canonical_text(reason), canonical_text(who, single_line=True)
         check_text("reason", reason, required=True)
         check_text("who", who, required=True)
 
@@ -410,12 +409,18 @@ class EventStore:
             problems: list[str] = []
             for i, entry in enumerate(entries):
                 r = entry.report
-                if r.source != r.source.strip():  # the canonical form, as in add()
-                    r = dataclasses.replace(r, source=r.source.strip())
-                who = (r.analyst or fallback).strip()
+                t = entry.retraction
                 try:
+                    r = canonical_report(r)  # the canonical form, as in add()
+                    who = canonical_text(r.analyst or fallback, single_line=True)
                     check_report(r)
                     check_text("analyst", who, required=True)
+                    if t is not None:
+                        t = dataclasses.replace(
+                            t, reason=canonical_text(t.reason), retracted_by=canonical_text(t.retracted_by, single_line=True)
+                        )
+                        check_text("retraction_reason", t.reason, required=True)
+                        check_text("retracted_by", t.retracted_by, required=True)
                     key = content_key(r)
                     near = self._similar(db, r) if notes is not None else None
                     if notes is not None and near is not None and near.duplicate is not None and near.duplicate.report.id != r.id:
@@ -442,14 +447,12 @@ class EventStore:
                         problems.append(f"{where(i)}: field 'id': the store holds this report as {rid}, not {r.id}")
                         continue
                     skipped += 1
-                    if entry.retraction is None or existing.retraction is not None:
+                    if t is None or existing.retraction is not None:
                         continue
                 else:
                     added += 1
-                if entry.retraction is not None:
-                    t = dataclasses.replace(entry.retraction, report_id=rid)
-                    if not keep_times:
-                        t = dataclasses.replace(t, retracted_at=now_t)
+                if t is not None:
+                    t = dataclasses.replace(t, report_id=rid, retracted_at=t.retracted_at if keep_times else now_t)
                     self._insert_retraction(db, t)
                     retracted += 1
             if problems:

@@ -3,6 +3,7 @@ store's clock, and the checks every report passes before it is written."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple, TypeVar
 
 from forecaster.core.errors import EvidenceError
+from forecaster.core.text import canonical_text
 from forecaster.model.evidence import CREDIBILITY, RELIABILITY, Report
 
 T = TypeVar("T")
@@ -102,6 +104,27 @@ def parse_time(value: Any) -> dt.datetime:
     if t.tzinfo is None:
         t = t.replace(tzinfo=dt.UTC)
     return t.astimezone(dt.UTC)
+
+
+def canonical_report(report: Report) -> Report:
+    """The report in the form the store keeps and hashes: every text field in canonical_text's
+    form (NFC, plain spaces, no zero-width characters, LF line ends, no trailing spaces; names,
+    sources and the url on one line), so look-alike texts are one report with one id."""
+    for name in ("indicator", "source", "url", "note", "analyst"):
+        value = getattr(report, name)
+        if not isinstance(value, str):
+            raise EvidenceError(f"field {name!r}: expected text, got {type(value).__name__} {value!r}")
+    origin = getattr(report, "origin", None)
+    canon = dataclasses.replace(
+        report,
+        origin=(canonical_text(origin, single_line=True) or None) if origin else None,
+        indicator=canonical_text(report.indicator, single_line=True),
+        source=canonical_text(report.source, single_line=True),
+        url=canonical_text(report.url, single_line=True),
+        note=canonical_text(report.note),
+        analyst=canonical_text(report.analyst, single_line=True),
+    )
+    return report if canon == report else canon
 
 
 def content_key(report: Report) -> str:
