@@ -37,7 +37,7 @@ def info(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json", hel
         "hypotheses": len(priors.hypotheses),
         "indicators": len(priors.indicators),
         "experts": len(priors.experts),
-        "scenarios": len(list(ws.scenarios_dir.glob("*.yaml"))) if ws.scenarios_dir.is_dir() else 0,
+        "scenarios": len([*ws.scenarios_dir.glob("*.yaml"), *ws.scenarios_dir.glob("*.yml")]) if ws.scenarios_dir.is_dir() else 0,
         "evidence_window_days": priors.evidence_window_days,
         "pooling": priors.method,
         **{f"reports_{k}": v for k, v in counts.items()},

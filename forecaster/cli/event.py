@@ -73,7 +73,13 @@ def _indicator_ids(ws: Workspace) -> set[str]:
     validate everything. When the file cannot be read this way, the full loader explains why."""
     import yaml
 
-    path = ws.priors_dir / "indicators.yaml"
+    from forecaster.core.errors import PriorsError
+    from forecaster.model.priors import main_file
+
+    try:
+        path = main_file(ws.priors_dir, "indicators")
+    except PriorsError:
+        path = ws.priors_dir / "indicators.yaml"  # the full loader below explains
     try:
         # libyaml's safe loader: no tags beyond plain data, ten times faster than the pure-Python
         # one in yamlio (which keeps line numbers this does not need). Only the top-level list is

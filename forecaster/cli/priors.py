@@ -61,7 +61,10 @@ def _priors_dir(ctx: typer.Context, given: Path | None) -> Path:
 
 def _as_priors_dir(path: Path) -> Path:
     """A priors folder, or a workspace or checkout that holds one in priors/."""
-    if not (path / "network.yaml").is_file() and (path / "priors" / "network.yaml").is_file():
+    def has_network(folder: Path) -> bool:
+        return any((folder / f"network{suffix}").is_file() for suffix in (".yaml", ".yml"))
+
+    if not has_network(path) and has_network(path / "priors"):
         return path / "priors"
     return path
 

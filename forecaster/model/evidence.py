@@ -214,11 +214,27 @@ def fold(
     return out
 
 
-_REPORT_KEYS = {"indicator", "date", "occurred", "reliability", "credibility", "grade", "source", "url", "note", "analyst", "id", "recorded_at", "citation", "origin"}
+_REPORT_KEYS = {"indicator", "date", "occurred", "reliability", "credibility", "grade", "source", "url", "note", "analyst", "id", "recorded_at", "origin"}
+_TEXT_KEYS = ("indicator", "source", "url", "note", "analyst", "origin")
+
+
+def check_field_types(row: Mapping[str, Any], where: str) -> None:
+    """Text fields hold text: a number, list or mapping is an error, never coerced (`note: 0`
+    is not ''). `citation` is not a report field: say so rather than drop it."""
+    if "citation" in row:
+        raise EvidenceError(
+            f"{where}: field 'citation': reports do not carry a citation; put the source in 'source', "
+            "the link in 'url' and the passage in 'note'"
+        )
+    for name in _TEXT_KEYS:
+        value = row.get(name)
+        if value is not None and not isinstance(value, str):
+            raise EvidenceError(f"{where}: field {name!r}: expected text, got {type(value).__name__} {value!r}")
 
 
 def report_from_mapping(row: Mapping[str, Any], *, known: Iterable[str], where: str, today: dt.date | None = None) -> Report:
     """Validate one report given as a mapping (a YAML entry or a CSV row); errors name `where` and the field."""
+    check_field_types(row, where)
     unknown = set(row) - _REPORT_KEYS
     if unknown:
         key = sorted(unknown)[0]
@@ -270,12 +286,24 @@ def report_from_mapping(row: Mapping[str, Any], *, known: Iterable[str], where: 
     )
 
 
+def reports_list(data: Any, path: Path | str) -> Any:
+    """The reports of a parsed file: the list itself, or the mapping's `reports:`. An empty file,
+    or a mapping without `reports:`, is an error, never "0 reports" (`reports: []` says none)."""
+    if data is None:
+        raise EvidenceError(f"{path}: empty file; expected a list of reports, or a mapping with a 'reports:' list")
+    if isinstance(data, dict):
+        if "reports" not in data:
+            raise EvidenceError(f"{path}: no 'reports:' key; expected a list of reports, or a mapping with a 'reports:' list")
+        if data["reports"] is None:
+            raise EvidenceError(f"{path}: 'reports:' is empty; write 'reports: []' for a file with no reports")
+        return data["reports"]
+    return data
+
+
 def load_reports_file(path: Path, *, known: Iterable[str], today: dt.date | None = None) -> list[Report]:
     """Reports from a YAML file: a list, or a mapping with a `reports:` list (events and scenarios)."""
     data = load_yaml(path, error=EvidenceError)
-    rows = data.get("reports") if isinstance(data, dict) else data
-    if rows is None:
-        rows = []
+    rows = reports_list(data, path)
     if not isinstance(rows, list):
         raise EvidenceError(f"{path}: expected a list of reports (or a mapping with 'reports:')")
     known = set(known)

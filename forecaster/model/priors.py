@@ -223,11 +223,36 @@ def _content_hash(root: Path, files: Sequence[Path]) -> str:
     return h.hexdigest()[:16]
 
 
+MAIN_FILES = ("network", "indicators", "settings")
+YAML_SUFFIXES = (".yaml", ".yml")  # both are read, everywhere; one name in both is an error
+
+
+def main_file(root: Path, name: str) -> Path:
+    """`root/name.yaml`, or `root/name.yml` when only that exists (the .yaml path when neither
+    does, for the message); both present is a PriorsError, never a silent choice."""
+    found = [root / f"{name}{suffix}" for suffix in YAML_SUFFIXES if (root / f"{name}{suffix}").exists()]
+    if len(found) > 1:
+        raise PriorsError(f"{root}: both {name}.yaml and {name}.yml: keep one")
+    return found[0] if found else root / f"{name}.yaml"
+
+
+def expert_files(root: Path) -> list[Path]:
+    """Every expert file in `root/experts` (.yaml and .yml); one expert in two files is an error."""
+    folder = root / "experts"
+    if not folder.is_dir():
+        return []
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in YAML_SUFFIXES and not p.name.startswith("."))
+    seen: dict[str, Path] = {}
+    for f in files:
+        if f.stem in seen:
+            raise PriorsError(f"{folder}: expert {f.stem!r} is in both {seen[f.stem].name} and {f.name}: keep one")
+        seen[f.stem] = f
+    return files
+
+
 def priors_files(root: Path) -> list[Path]:
     """The files that define a priors folder (and its hash)."""
-    files = [root / f"{name}.yaml" for name in ("network", "indicators", "settings")]
-    experts = sorted((root / "experts").glob("*.yaml")) if (root / "experts").is_dir() else []
-    return [*files, *experts]
+    return [*(main_file(root, name) for name in MAIN_FILES), *expert_files(root)]
 
 
 __all__ = ["Priors", "Judgment", "HypothesisNode", "IndicatorNode", "MechanismNode", "Node", "Expert", "Pooled",

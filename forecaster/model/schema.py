@@ -20,6 +20,7 @@ from forecaster.model.evidence import GradeTable
 from forecaster.model.priors import (
     BINARY_STATES,
     CATALOGUE,
+    MAIN_FILES,
     Expert,
     HypothesisNode,
     IndicatorNode,
@@ -27,6 +28,8 @@ from forecaster.model.priors import (
     MechanismNode,
     Priors,
     _content_hash,
+    expert_files,
+    main_file,
 )
 from forecaster.model.problems import (
     _line_at,
@@ -559,8 +562,8 @@ def validate_priors_folder(root: Path) -> Priors:
     root = Path(root)
     if not root.is_dir():
         raise PriorsError(f"{root}: no priors folder here")
-    files = {name: root / f"{name}.yaml" for name in ("network", "indicators", "settings")}
-    expert_files = sorted((root / "experts").glob("*.yaml")) if (root / "experts").is_dir() else []
+    files = {name: main_file(root, name) for name in MAIN_FILES}
+    expert_paths = expert_files(root)
 
     problems: list[Problem] = [
         Problem(_where(f, root), 0, "", f"missing: a priors folder needs {name}.yaml")
@@ -590,7 +593,7 @@ def validate_priors_folder(root: Path) -> Priors:
     raw = {name: specs[name][1] for name in files}
     experts: list[tuple[ExpertSpec, Path, Any]] = []
     expert_failures = 0  # files set aside with their problem noted (an id that is not the file name)
-    for f in expert_files:
+    for f in expert_paths:
         spec, raw_expert = parsed(ExpertSpec, f)
         if spec is None:
             continue
@@ -601,13 +604,13 @@ def validate_priors_folder(root: Path) -> Priors:
             expert_failures += 1
             continue
         experts.append((spec, f, raw_expert))
-    if any(spec is None for spec, _ in specs.values()) or len(experts) + expert_failures < len(expert_files):
+    if any(spec is None for spec, _ in specs.values()) or len(experts) + expert_failures < len(expert_paths):
         raise PriorsError.of(problems)
     net: NetworkSpec = specs["network"][0]
     cat: CatalogueSpec = specs["indicators"][0]
     settings: SettingsSpec = specs["settings"][0]
 
-    digest = _content_hash(root, [*files.values(), *expert_files])
+    digest = _content_hash(root, [*files.values(), *expert_paths])
     return _check_structure(
         root, net, cat, settings, experts, digest, raw_files={name: (files[name], raw[name]) for name in files},
         earlier=problems,

@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import IO, Any
 
 from forecaster.core.errors import EvidenceError, UsageError, did_you_mean
+from forecaster.core.jsonio import load_json_text
 from forecaster.core.yamlio import line_of, load_yaml
-from forecaster.model.evidence import report_from_mapping
+from forecaster.model.evidence import check_field_types, report_from_mapping, reports_list
 from forecaster.store.records import (
     _ID,
     CLOCK_SKEW,
@@ -52,7 +53,10 @@ _RETRACTION_FIELDS = ("retracted_at", "retracted_by", "retraction_reason")
 DERIVED_FIELDS = ("accuracy", "weight", "age_days")
 _STORE_FIELDS = {"id", "recorded_at", *_RETRACTION_FIELDS, *DERIVED_FIELDS}
 _IMPORT_FIELDS = {"indicator", "date", "occurred", "reliability", "credibility", "grade", "source", "url", "note",
-                  "analyst", "citation", "origin", *_STORE_FIELDS}
+                  "analyst", "origin", *_STORE_FIELDS}
+# A CSV cell may be as long as the text a report holds; Python's csv module stops at 131,072
+# characters by default, so an export with a long note would not re-import.
+CSV_FIELD_LIMIT = 2**31 - 1
 _RISKY = frozenset("=+-@\t\r'")  # the first characters that may need the escape
 _FORMULA = re.compile(r"^'*[=+\-@\t\r]")
 _ESCAPED_FORMULA = re.compile(r"^'+[=+\-@\t\r]")
@@ -202,6 +206,11 @@ def entry_from_mapping(
     bad_keys = [k for k in row if not isinstance(k, str)]
     if bad_keys:
         raise EvidenceError(f"{where}: field names must be text, got {bad_keys[0]!r}")
+    check_field_types(row, where)
+    for name in ("id", "recorded_at", *_RETRACTION_FIELDS):
+        value = row.get(name)
+        if value is not None and not isinstance(value, str):
+            raise EvidenceError(f"{where}: field {name!r}: expected text, got {type(value).__name__} {value!r}")
     unknown = sorted(set(row) - _IMPORT_FIELDS)
     if unknown:
         raise EvidenceError(f"{where}: unknown field {unknown[0]!r}{did_you_mean(unknown[0], _IMPORT_FIELDS)}")
@@ -271,6 +280,8 @@ def _csv_rows(path: Path) -> list[Row]:
         raise UsageError(f"{path}:{line}: not UTF-8 text; save the file as UTF-8 (CSV UTF-8 in Excel)") from None
     except OSError as e:
         raise UsageError(f"{path}: cannot read: {e.strerror}") from None
+    if csv.field_size_limit() < CSV_FIELD_LIMIT:
+        csv.field_size_limit(CSV_FIELD_LIMIT)
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         header = next(reader)
@@ -279,6 +290,8 @@ def _csv_rows(path: Path) -> list[Row]:
     except csv.Error as e:
         raise EvidenceError(f"{path}:1: malformed CSV header: {e}") from None
     columns = [h.strip().lower() for h in header]
+    if "citation" in columns:
+        check_field_types({"citation": ""}, f"{path}:1")
     unknown = [c for c in columns if c not in _IMPORT_FIELDS]
     if unknown:
         raise EvidenceError(
@@ -320,9 +333,7 @@ def _csv_rows(path: Path) -> list[Row]:
 
 def _yaml_rows(path: Path) -> list[Row]:
     data = load_yaml(path)
-    items = data.get("reports") if isinstance(data, dict) else data
-    if items is None:
-        items = []
+    items = reports_list(data, path)
     if not isinstance(items, list):
         raise EvidenceError(f"{path}: expected a list of reports, or a mapping with a 'reports:' list")
     rows: list[Row] = []
@@ -335,14 +346,13 @@ def _yaml_rows(path: Path) -> list[Row]:
 def _json_rows(path: Path) -> list[Row]:
     """JSON has no line numbers after parsing; rows are named by position (report N) instead."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8-sig"))
+        text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise UsageError(f"{path}: no such file") from None
-    except json.JSONDecodeError as e:
-        raise UsageError(f"{path}:{e.lineno}: malformed JSON: {e.msg}") from None
     except (OSError, UnicodeDecodeError) as e:
         raise UsageError(f"{path}: cannot read: {e}") from None
-    items = data.get("reports") if isinstance(data, dict) else data
+    data = load_json_text(text, name=str(path))
+    items = reports_list(data, path)
     if not isinstance(items, list):
         raise EvidenceError(f"{path}: expected a list of reports, or an object with a \"reports\" list")
     return [

@@ -213,13 +213,18 @@ def recorded_runs(ws: Workspace) -> list[dict[str, Any]]:
 def priors_fingerprint(root: Path) -> str | None:
     """The priors hash computed from the files alone, as `priors.load_priors` computes it (tests
     pin the two together); None when the folder is not complete (the full loader explains)."""
-    files = [root / f"{name}.yaml" for name in ("network", "indicators", "settings")]
-    if not all(f.is_file() for f in files):
+    from forecaster.core.errors import PriorsError
+    from forecaster.model.priors import MAIN_FILES, priors_files
+
+    try:
+        files = priors_files(root)
+    except (PriorsError, OSError):
         return None
-    experts = sorted((root / "experts").glob("*.yaml")) if (root / "experts").is_dir() else []
+    if not all(f.is_file() for f in files[: len(MAIN_FILES)]):
+        return None
     h = hashlib.sha256()
     try:
-        for f in sorted([*files, *experts]):
+        for f in sorted(files):
             h.update(str(f.relative_to(root)).encode())
             h.update(b"\0")
             h.update(f.read_bytes().replace(b"\r\n", b"\n"))
