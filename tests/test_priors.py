@@ -234,7 +234,7 @@ def test_validated_priors_are_cached_by_content(tmp_path: Path) -> None:
 
     root = copy_mini(tmp_path / "p")
     first = load_priors(root)
-    cached = list((tmp_path / "xdg-cache").rglob("*.pickle"))
+    cached = list((tmp_path / "xdg-cache").rglob("*.json"))  # JSON, never a pickle
     assert len(cached) == 1
     assert load_priors(root) == first
     # an edit changes the hash: revalidated, and an invalid edit is still caught

@@ -151,8 +151,9 @@ def export(
         sys.stdout.write(text)
     else:
         from forecaster.core.atomic import write_text_atomic
+        from forecaster.core.safe_cache import public_mode
 
-        write_text_atomic(output, text)
+        write_text_atomic(output, text, mode=public_mode())
         err.print(f"wrote {output}")
 
 

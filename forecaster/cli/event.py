@@ -532,6 +532,9 @@ def _export_to_file(store: EventStore, path: Path, fmt: Format) -> int:
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             n = store.export(f, fmt=fmt)
+        from forecaster.core.safe_cache import public_mode
+
+        os.chmod(tmp, public_mode())  # as the umask says, never group- or world-writable
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

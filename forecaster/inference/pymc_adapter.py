@@ -58,6 +58,12 @@ def _private_compiledir() -> None:
         base = Path(platformdirs.user_cache_dir("forecast", appauthor=False)) / "pytensor"
     if "," in str(base):  # PYTENSOR_FLAGS is comma-separated
         return
+    try:  # compiled modules are code: their folder is the user's alone, whatever the umask
+        from forecaster.core.safe_cache import private_dir
+
+        private_dir(base)
+    except OSError:
+        pass
     os.environ["PYTENSOR_FLAGS"] = ",".join(f for f in (flags, f"base_compiledir={base}") if f)
 
 

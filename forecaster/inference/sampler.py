@@ -451,10 +451,9 @@ def _cache_store(
             },
             protocol=pickle.HIGHEST_PROTOCOL,
         )
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(blob)
-        os.replace(tmp, path)
+        from forecaster.core.safe_cache import write_private
+
+        write_private(path, blob)  # 0600 in 0700 folders, whatever the umask
         entries = sorted(path.parent.glob("model-*.pkl"), key=lambda f: f.stat().st_mtime, reverse=True)
         for old in entries[_CACHE_KEEP:]:
             old.unlink(missing_ok=True)
@@ -466,8 +465,11 @@ def _cache_load(
     path: Path, model: pm.Model, net: Network, mean: dict[str, np.ndarray]
 ) -> tuple[Any, Any, list[str]] | None:
     """The cached functions, if present and if they reproduce their recorded values exactly."""
+    from forecaster.core.safe_cache import trusted_file
+
     try:
-        if not path.is_file():
+        # A pickle runs code as it loads: only one that nobody but this user could have written.
+        if not trusted_file(path, root=path.parent.parent):
             return None
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

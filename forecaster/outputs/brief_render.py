@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from forecaster.core.atomic import write_bytes_atomic
 from forecaster.core.errors import ForecastError
+from forecaster.core.safe_cache import public_mode
 from forecaster.workflow.baseline import SCHEMA, Clock, choose_clock
 from forecaster.workflow.brief import (
     STALE_TEMP_S,
@@ -408,9 +409,10 @@ def write_brief(brief: Brief, folder: Path) -> BriefFiles:
         folder.mkdir(parents=True, exist_ok=True)
         _remove_stale_temps(folder, name)
         paths = []
+        mode = public_mode()  # readable as the umask says, never group- or world-writable
         for suffix in _order(files):
             path = folder / f"{name}{suffix}"
-            write_bytes_atomic(path, files[suffix])
+            write_bytes_atomic(path, files[suffix], mode=mode)
             paths.append(path)
     except OSError as e:
         raise ForecastError(f"cannot write the brief to {folder}: {e.strerror or e}") from None

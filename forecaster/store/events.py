@@ -88,6 +88,18 @@ def _entry(row: Sequence[Any]) -> StoredReport:
     return StoredReport(_report(row), retraction)
 
 
+def _tighten(path: Path) -> None:
+    """The store is private (0600) whatever the umask was: a file of ours (and its WAL and shared
+    memory files) opened to the group or the world is closed again."""
+    for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            st = p.stat()
+            if st.st_uid == os.getuid() and st.st_mode & 0o077:
+                os.chmod(p, st.st_mode & 0o700)
+        except (OSError, AttributeError):
+            continue
+
+
 def _is_busy(e: sqlite3.Error) -> bool:
     msg = str(e).lower()
     return "locked" in msg or "busy" in msg
@@ -121,6 +133,7 @@ class EventStore:
             raise StoreError(f"cannot create the event store {path}: {e.strerror}") from None
         if not created:
             self._inspect()
+            _tighten(path)
         try:
             db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
         except sqlite3.Error as e:

@@ -416,11 +416,14 @@ def write_netcdf(idata: Any, path: Path) -> None:
     """InferenceData -> NetCDF, atomically (temp file in the same folder, then rename)."""
     import tempfile
 
-    path.parent.mkdir(parents=True, exist_ok=True)
+    from forecaster.core.safe_cache import PRIVATE_FILE, private_dir
+
+    private_dir(path.parent)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
-        idata.to_netcdf(tmp)
+        idata.to_netcdf(tmp)  # may recreate the file with the umask's mode: made private again
+        os.chmod(tmp, PRIVATE_FILE)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
