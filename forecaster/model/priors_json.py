@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from forecaster.model.evidence import GradeTable
-from forecaster.model.priors import Expert, HypothesisNode, IndicatorNode, Judgment, Priors
+from forecaster.model.priors import Expert, HypothesisNode, IndicatorNode, Judgment, MechanismNode, Priors
 
 _TYPES: dict[str, type] = {
-    t.__name__: t for t in (Priors, HypothesisNode, IndicatorNode, Expert, Judgment, GradeTable)
+    t.__name__: t for t in (Priors, HypothesisNode, IndicatorNode, MechanismNode, Expert, Judgment, GradeTable)
 }
 
 
