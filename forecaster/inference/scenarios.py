@@ -340,19 +340,7 @@ def _no_change(result: UpdateResult) -> dict[str, dict[str, Any]]:
 
 
 def _diagnostics_json(result: UpdateResult) -> dict[str, Any]:
-    d = result.diagnostics
-    return {
-        "sampler": d.sampler,
-        "chains": d.chains,
-        "draws": d.draws,
-        "tune": d.tune,
-        "r_hat_max": None if d.r_hat_max is None else round(d.r_hat_max, 4),
-        "ess_min": None if d.ess_min is None else round(d.ess_min, 1),
-        "divergences": d.divergences,
-        "warnings": list(d.warnings),
-        "mean_check": None if d.mean_check is None else round(d.mean_check, 3),
-        "interval_mcse_max": None if d.interval_mcse_max is None else round(d.interval_mcse_max, 6),
-    }
+    return result.diagnostics.to_json(run=False)
 
 
 def _change(result: UpdateResult, baseline: UpdateResult) -> dict[str, dict[str, float]]:

@@ -101,6 +101,28 @@ class Diagnostics:
     prior_interval_mcse_max: float | None = None
     prior_draws: int | None = None
 
+    def to_json(self, *, run: bool = True) -> dict[str, Any]:
+        """The diagnostics as JSON: a run's (update), or without the run's own keys (its seconds and
+        prior draws) as each scenario of a comparison reports them."""
+        out: dict[str, Any] = {
+            "sampler": self.sampler,
+            "chains": self.chains,
+            "draws": self.draws,
+            "tune": self.tune,
+            "r_hat_max": _opt(self.r_hat_max, 4),
+            "ess_min": _opt(self.ess_min, 1),
+            "divergences": self.divergences,
+        }
+        if run:
+            out["seconds"] = round(self.seconds, 3)
+        out["warnings"] = list(self.warnings)
+        out["mean_check"] = _opt(self.mean_check, 3)
+        out["interval_mcse_max"] = _opt(self.interval_mcse_max, 6)
+        if run:
+            out["prior_interval_mcse_max"] = _opt(self.prior_interval_mcse_max, 6)
+            out["prior_draws"] = self.prior_draws
+        return out
+
 
 @dataclass(frozen=True)
 class UpdateResult:
@@ -171,21 +193,7 @@ class UpdateResult:
             ],
             "report_ids": list(self.report_ids),
             "settings_hash": self.settings_hash,
-            "diagnostics": {
-                "sampler": d.sampler,
-                "chains": d.chains,
-                "draws": d.draws,
-                "tune": d.tune,
-                "r_hat_max": None if d.r_hat_max is None else round(d.r_hat_max, 4),
-                "ess_min": None if d.ess_min is None else round(d.ess_min, 1),
-                "divergences": d.divergences,
-                "seconds": round(d.seconds, 3),
-                "warnings": list(d.warnings),
-                "mean_check": _opt(d.mean_check, 3),
-                "interval_mcse_max": _opt(d.interval_mcse_max, 6),
-                "prior_interval_mcse_max": _opt(d.prior_interval_mcse_max, 6),
-                "prior_draws": d.prior_draws,
-            },
+            "diagnostics": d.to_json(),
         }
 
 
