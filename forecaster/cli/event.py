@@ -445,12 +445,18 @@ def retract(
 @handle_errors
 def import_(
     ctx: typer.Context,
-    file: Annotated[Path, typer.Argument(metavar="FILE", help="CSV, YAML or JSON file with the export's fields.", dir_okay=False, show_default=False)],
-    fmt: Annotated[str | None, typer.Option("--format", help="csv | yaml | json (default: from the file name).", show_default=False)] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Check every row and count; write nothing.")] = False,
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="CSV, YAML or JSON file with the export's fields; or an ACLED or GDELT export, or an ACLED deletions file.", dir_okay=False, show_default=False)],
+    fmt: Annotated[str | None, typer.Option("--format", help="csv | yaml | json | acled | gdelt (default: from the file name; ACLED and GDELT from the first line).", show_default=False)] = None,
+    rules: Annotated[Path | None, typer.Option("--rules", metavar="RULES.yaml", help="Mapping rules for an ACLED or GDELT export: a file, or the name of one in the workspace's rules/ folder.", dir_okay=False, show_default=False)] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Check every row and count (ACLED/GDELT: per rule, with examples); write nothing.")] = False,
     analyst: AnalystOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Import reports from a file: all rows or, if any row is bad, none.
+
+    ACLED and GDELT 2.0 exports go through mapping rules (--rules; `forecast init` copies the bundled
+    ones into rules/). Re-importing adds nothing; a row newer at source supersedes its event's
+    reports ("updated at source"); an ACLED deletions file retracts its events. See the README.
 
     Fields as `forecast event export` writes them; id, analyst and the retraction fields may be
     left out (a new id and --analyst are used). Knowledge time is this store's clock: every report
@@ -461,8 +467,16 @@ def import_(
     breaks; a leading apostrophe before = + - @ (the export's guard against spreadsheet formulas)
     is removed.
 
-    Example:  forecast event import scenarios/historical_events.yaml
+    Examples:  forecast event import scenarios/historical_events.yaml
+               forecast event import acled_2025-06.csv --rules acled_balkans.yaml --dry-run
+               forecast event import 20250601.export.CSV --rules gdelt_balkans.yaml
+               forecast event import acled_deletions.csv
     """
+    from forecaster.cli.coded import coded_kind, import_coded_file
+
+    kind = coded_kind(file, fmt, rules)
+    if kind is not None:
+        return import_coded_file(ctx, file, kind=kind, rules=rules, analyst=_analyst(analyst), dry_run=dry_run, as_json=as_json)
     ws = workspace(ctx)
     chosen = _format(fmt) if fmt is not None else format_from_name(file)
     known = _indicator_ids(ws)
@@ -471,6 +485,8 @@ def import_(
     notes: list[str] = []
     with EventStore(ws.db_path) as store:
         result = store.import_reports(batch.entries, analyst=who, dry_run=dry_run, labels=batch.labels, notes=notes)
+    if as_json:
+        return print_json({"added": result.added, "skipped": result.skipped, "retracted": result.retracted, "dry_run": dry_run, "notes": notes})
     verb = "would add" if dry_run else "added"
     dupes = sum(1 for n in notes if ": duplicate of " in n)
     episodes = len(notes) - dupes

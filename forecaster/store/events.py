@@ -35,6 +35,7 @@ from typing import IO, Any, Self
 from forecaster.core.errors import EvidenceError, StoreError, UsageError
 from forecaster.core.text import canonical_text
 from forecaster.model.evidence import Report
+from forecaster.store.coded import CodedImports
 from forecaster.store.formats import write_reports
 from forecaster.store.migrations import APPLICATION_ID, MIGRATIONS
 from forecaster.store.records import (
@@ -105,10 +106,11 @@ def _is_busy(e: sqlite3.Error) -> bool:
     return "locked" in msg or "busy" in msg
 
 
-class EventStore:
+class EventStore(CodedImports):
     """The event store in one SQLite file, opened (created and migrated if need be) on construction.
 
-    Use as a context manager, or call `close()`. One instance per thread."""
+    Use as a context manager, or call `close()`. One instance per thread. Coded event data
+    (`coded_reports`, `apply_coded`; issue 15) comes from `forecaster.store.coded`."""
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
@@ -302,23 +304,24 @@ class EventStore:
         return self._write("adding a report", insert)
 
     def _place(
-        self, db: sqlite3.Connection, r: Report, key: str, recorded_at: str, analyst: str
+        self, db: sqlite3.Connection, r: Report, key: str, recorded_at: str, analyst: str, *, source_time: str | None = None
     ) -> tuple[str, StoredReport | None]:
         """Insert a report unless its content is stored already: (new id, None) or (id, the stored one).
 
         A new report's id is r- and the first 12 hex digits of its content key, so the same report
         gets the same id in every store; in the rare clash with another report's id, a longer prefix.
         A report that carries an id (from an export) keeps it; _IdTaken if it names another report.
-        One INSERT per report in the common case: the unique indexes do the looking up."""
+        One INSERT per report in the common case: the unique indexes do the looking up.
+        `source_time` (m007): the coded source's time of the row a report came from (issue 15)."""
         candidates = [r.id] if r.id is not None else ["r-" + key[:n] for n in (ID_HEX, 16, 24, 64)]
         for rid in candidates:
             try:
                 db.execute(
                     "INSERT INTO reports (id, indicator, event_date, recorded_at, occurred, reliability, credibility, "
-                    "source, url, note, analyst, content_key, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "source, url, note, analyst, content_key, origin, source_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         rid, r.indicator, r.date.isoformat(), recorded_at, int(r.occurred), r.reliability,
-                        r.credibility, r.source, r.url, r.note, analyst, key, r.origin,
+                        r.credibility, r.source, r.url, r.note, analyst, key, r.origin, source_time,
                     ),
                 )
                 return rid, None

@@ -184,4 +184,16 @@ def m005_append_only(db: sqlite3.Connection) -> None:
         db.execute(sql)
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [m001_reports, m002_runs, m003_origin, m004_resolutions, m005_append_only]
+def m007_source_time(db: sqlite3.Connection) -> None:
+    """Reports imported from coded event data (ACLED, GDELT; issue 15) keep the source's own time
+    of the row they came from (ACLED's `timestamp`, GDELT's DATEADDED; UTC, in format_time's
+    fixed-width form), so a re-import tells a repeat (same time) from an update at source (a
+    newer one); NULL for every other report. The index finds an event's reports by origin.
+    Portable SQL (SQLite and PostgreSQL alike). Numbered 7: 6 is the run-draws migration (issue 13)."""
+    db.execute("ALTER TABLE reports ADD COLUMN source_time TEXT")
+    db.execute("CREATE INDEX reports_origin_source_time ON reports (origin, source_time)")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
+    m001_reports, m002_runs, m003_origin, m004_resolutions, m005_append_only, m007_source_time,
+]

@@ -1,0 +1,102 @@
+"""`forecast event import FILE --rules RULES.yaml`: coded event data (ACLED, GDELT; issue 15).
+
+`event import` hands a file here when --rules or --format acled|gdelt is given, or when its first
+line is ACLED's header, ACLED's deletions header or a GDELT 2.0 event. The job is
+`workflow.coded_import.import_coded`; the text is `outputs.coded_import`'s."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+from forecaster.cli.common import out, print_json, workspace
+from forecaster.core.errors import EvidenceError, UsageError
+from forecaster.ingest import CodedFileError, FileKind, detect_format
+
+CODED_FORMATS = ("acled", "gdelt")
+_TEXT_SUFFIXES = {".yaml", ".yml", ".json"}  # our own report files: never coded data
+
+
+def _first_line(path: Path) -> str:
+    try:
+        with path.open("rb") as f:
+            return f.readline(65536).decode("utf-8", errors="replace").lower()
+    except OSError:
+        return ""
+
+
+def coded_kind(path: Path, fmt: str | None, rules: Path | None) -> FileKind | None:
+    """What coded file `path` is, or None for a file of reports (the CSV/YAML/JSON import).
+    A file that looks coded but is not readable as such is a CodedFileError here, naming file,
+    line and field; so is a file of reports given --rules."""
+    chosen = fmt.strip().lower() if fmt is not None else None
+    if chosen in CODED_FORMATS:
+        detected = detect_format(path)
+        if chosen == "acled" and detected == "acled-deletions":
+            return detected
+        if detected != chosen:
+            names = {"acled": "an ACLED export", "gdelt": "a GDELT 2.0 events file", "acled-deletions": "an ACLED deletions file"}
+            raise CodedFileError(path, 1, None, f"--format {chosen}, but the file is {names[detected]}")
+        return detected
+    if chosen is not None and rules is None:
+        return None  # --format csv|yaml|json: reports
+    if rules is not None:
+        if chosen is not None:
+            raise UsageError(f"--format {fmt!r} with --rules: give --format acled or gdelt, or leave it out (the file's first line tells)")
+        return detect_format(path)  # a file of reports is refused here ("import it without --rules")
+    if path.suffix.lower() in _TEXT_SUFFIXES or not path.is_file():
+        return None
+    line = _first_line(path)
+    if path.suffix.lower() == ".zip" or "\t" in line or "event_id_cnty" in line or "deleted_timestamp" in line:
+        return detect_format(path)
+    return None
+
+
+def _rules_path(ctx: typer.Context, given: Path) -> Path:
+    """--rules as given, else the file of that name in the workspace's rules/ folder."""
+    if given.exists() or given.is_absolute() or len(given.parts) > 1:
+        return given
+    bundled = workspace(ctx).root / "rules" / given.name
+    return bundled if bundled.is_file() else given
+
+
+def import_coded_file(
+    ctx: typer.Context, file: Path, *, kind: FileKind, rules: Path | None, analyst: str, dry_run: bool, as_json: bool
+) -> None:
+    """Run the coded import and print what it did (or, with dry_run, would do)."""
+    from forecaster.cli.event import _indicator_ids, _say, _warn_ignored
+    from forecaster.ingest import load_rules
+    from forecaster.outputs.coded_import import print_dry_run, summary_lines
+    from forecaster.store.events import EventStore
+    from forecaster.workflow.coded_import import import_coded
+
+    ws = workspace(ctx)
+    loaded = None
+    if kind == "acled-deletions":
+        if rules is not None and not as_json:
+            _say(f"note: {file} is an ACLED deletions file: it needs no rules (--rules ignored)")
+    elif rules is None:
+        example = "acled_balkans.yaml" if kind == "acled" else "gdelt_balkans.yaml"
+        raise EvidenceError(
+            f"{file} is {'an ACLED export' if kind == 'acled' else 'a GDELT 2.0 events file'}: give the mapping rules, "
+            f"e.g. --rules {example} (the workspace's rules/ folder holds the bundled ones)"
+        )
+    else:
+        loaded = load_rules(_rules_path(ctx, rules), _indicator_ids(ws))
+    if dry_run and not ws.db_path.exists():
+        result = import_coded(None, file, kind=kind, rules=loaded, analyst=analyst, dry_run=True)
+    else:
+        with EventStore(ws.db_path) as store:
+            result = import_coded(store, file, kind=kind, rules=loaded, analyst=analyst, dry_run=dry_run)
+    if as_json:
+        print_json(result.to_dict())
+        return
+    for line in summary_lines(result):
+        sys.stdout.write(line + "\n")
+    if dry_run:
+        out.print()
+        print_dry_run(out, result)
+    elif result.dates:
+        _warn_ignored(ws, [d for d, k in result.dates for _ in range(k)])

@@ -1,0 +1,388 @@
+"""Coded event data into the store (issue 15): the job behind `forecast event import FILE --rules`.
+
+    kind = detect_format(path)                         # or given: "acled", "gdelt", "acled-deletions"
+    result = import_coded(store, path, kind=kind, rules=rules, analyst="ana", dry_run=False)
+
+All or nothing, in four steps:
+1. Read the whole file (streamed) and map every row through the rules (`ingest.map_rows`); a bad
+   row stops the import here, naming file, line and field, before anything is written. Only a
+   few numbers per event are kept: its newest row's line, timestamp and what its reports say.
+2. Look the file's events up in the store (`EventStore.coded_reports`, by origin).
+3. Plan, per event (the newest of its rows in the file):
+   - not imported before: add its reports (one per matching rule, all sharing the origin);
+   - imported, and this row is newer at source (ACLED `timestamp`, GDELT DATEADDED): supersede —
+     retract each of its reports in force, "updated at source", and add the new row's reports;
+   - the same version again: nothing (but the reports of rules it did not match before);
+   - an older version: ignored.
+   A deletions file retracts the reports in force of each event it names ("deleted at source").
+4. Unless a dry run, write the plan in ONE transaction (`EventStore.apply_coded`). The reports
+   to add are mapped again from the file as they are written, so memory stays flat whatever the
+   file's size; if the store changed since step 2 (another writer), steps 2–4 run again.
+Knowledge time is the store's clock; the source's time of each row is kept as `source_time`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from forecaster.core.errors import EvidenceError
+from forecaster.ingest import (
+    CodedFormat,
+    CodedRow,
+    DryRun,
+    DryRunResult,
+    FileKind,
+    ReportDraft,
+    Rules,
+    check_format,
+    map_rows,
+    read_coded,
+    read_deletions,
+)
+from forecaster.model.evidence import Report
+from forecaster.store.coded import CodedAdd, CodedRetraction, CodedStored, StoreChangedError
+from forecaster.store.events import EventStore
+
+ATTEMPTS = 3  # plans made again when another writer changes the store in between
+SAMPLE = 5  # retractions and reports shown by a dry run
+
+Ident = tuple[str, bool]  # what a report of an event says: (indicator, occurred)
+
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    """The newest row of one event in the file: all the plan keeps of it."""
+
+    line: int
+    stamp: int
+    idents: tuple[Ident, ...]
+
+
+@dataclass(frozen=True)
+class CodedImportResult:
+    """What an import did (or, with dry_run, would do). Events are counted once each, by their
+    newest row in the file; reports are the store's."""
+
+    file: str
+    kind: FileKind
+    rules_file: str | None
+    dry_run: bool
+    rows: int  # rows read (events or deletions)
+    events: int  # distinct events in the file
+    new_events: int = 0  # not imported before, with reports to add
+    updated_events: int = 0  # newer at source than the version imported: superseded
+    repeated_events: int = 0  # the version imported already: nothing to do
+    extended_events: int = 0  # the version imported already, matching a rule it did not before
+    older_rows: int = 0  # events whose row is older than the version imported: ignored
+    repeated_rows: int = 0  # an event's other rows in the file (not its newest): ignored
+    unmatched_events: int = 0  # not imported before and matching no rule
+    deleted_events: int = 0  # deletions that retract reports
+    kept_events: int = 0  # deletions older than the version imported: nothing retracted
+    already_deleted: int = 0  # deletions applied before
+    unknown_deletions: int = 0  # deletions naming no imported event
+    to_add: int = 0  # reports the plan adds
+    to_retract: int = 0  # reports the plan retracts
+    added: int = 0  # written (0 for a dry run)
+    skipped: int = 0  # same content stored already (added another way)
+    retracted: int = 0
+    add_per_indicator: tuple[tuple[str, int], ...] = ()
+    tally: DryRunResult | None = None  # per rule: rows matched, examples; rows matched by none
+    sample: tuple[Report, ...] = ()  # the first reports to add, as they would be stored
+    retractions: tuple[tuple[str, str], ...] = field(default=())  # the first (report id, reason)
+    dates: tuple[tuple[dt.date, int], ...] = ()  # event dates of the reports added, with how many
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "file": self.file, "format": self.kind, "rules_file": self.rules_file, "dry_run": self.dry_run,
+            "rows": self.rows, "events": self.events,
+        }  # fmt: skip
+        if self.kind == "acled-deletions":
+            out["deletions"] = {
+                "deleted_events": self.deleted_events, "kept_events": self.kept_events,
+                "already_deleted": self.already_deleted, "unknown": self.unknown_deletions,
+                "repeated_rows": self.repeated_rows,
+            }  # fmt: skip
+        else:
+            out["events_by_status"] = {
+                "new": self.new_events, "updated": self.updated_events, "repeated": self.repeated_events,
+                "extended": self.extended_events, "older": self.older_rows, "unmatched": self.unmatched_events,
+                "repeated_rows": self.repeated_rows,
+            }  # fmt: skip
+        out["plan"] = {"add": self.to_add, "retract": self.to_retract, "add_per_indicator": dict(self.add_per_indicator)}
+        out["written"] = {"added": self.added, "skipped": self.skipped, "retracted": self.retracted}
+        if self.tally is not None:
+            t = self.tally.to_dict()
+            for key in ("matched_rows", "unmatched_rows", "unmatched_examples", "per_rule", "drafts", "per_indicator"):
+                out[key] = t[key]
+        out["sample"] = [
+            {"indicator": r.indicator, "date": r.date.isoformat(), "occurred": r.occurred, "grade": r.grade,
+             "source": r.source, "url": r.url, "note": r.note, "origin": r.origin}
+            for r in self.sample
+        ]  # fmt: skip
+        out["retractions"] = [{"report_id": rid, "reason": reason} for rid, reason in self.retractions]
+        return out
+
+
+# ----------------------------------------------------------------------------- step 1: read the file
+
+
+class _Last:
+    """The row map_rows is on: it maps one row at a time, in order, yielding one item per row."""
+
+    row: CodedRow | None = None
+
+    def feed(self, rows: Iterator[CodedRow]) -> Iterator[CodedRow]:
+        for row in rows:
+            self.row = row
+            yield row
+
+
+def _scan_rows(path: Path, kind: FileKind, rules: Rules, today: dt.date) -> tuple[dict[str, _Row], int, int, DryRun]:
+    """(newest row per origin, rows read, other rows of the same events, the dry-run tally)."""
+    tally = DryRun(rules)
+    last = _Last()
+    latest: dict[str, _Row] = {}
+    rows = repeats = 0
+    empty: tuple[Ident, ...] = ()
+    fmt: CodedFormat = "acled" if kind == "acled" else "gdelt"
+    for item in tally.watch(map_rows(last.feed(read_coded(path, fmt)), rules, path.name, today=today)):
+        row = last.row
+        assert row is not None and row.line == item[0]
+        rows += 1
+        drafts = item[2]
+        seen = latest.get(row.origin)
+        if seen is not None:
+            repeats += 1
+            if row.timestamp <= seen.stamp:
+                continue  # the file's newest row of an event counts; the first of equal ones
+        latest[row.origin] = _Row(row.line, row.timestamp, tuple((d.indicator, d.occurred) for d in drafts) if drafts else empty)
+    return latest, rows, repeats, tally
+
+
+def _scan_deletions(path: Path) -> tuple[dict[str, _Row], int, int]:
+    latest: dict[str, _Row] = {}
+    rows = repeats = 0
+    for d in read_deletions(path):
+        rows += 1
+        seen = latest.get(d.origin)
+        if seen is not None:
+            repeats += 1
+            if d.deleted_timestamp <= seen.stamp:
+                continue
+        latest[d.origin] = _Row(d.line, d.deleted_timestamp, ())
+    return latest, rows, repeats
+
+
+# ----------------------------------------------------------------------------- step 3: the plan
+
+
+@dataclass
+class _Plan:
+    wanted: dict[str, tuple[_Row, frozenset[int] | None]] = field(default_factory=dict)  # origin -> row, drafts to add (None: all)
+    retractions: list[CodedRetraction] = field(default_factory=list)
+    counts: Counter[str] = field(default_factory=Counter)
+    per_indicator: Counter[str] = field(default_factory=Counter)
+    dates: Counter[dt.date] = field(default_factory=Counter)  # of the reports written, filled by _adds
+
+
+def _utc(stamp: int) -> str:
+    return dt.datetime.fromtimestamp(stamp, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _stamp(t: dt.datetime) -> int:
+    return int(t.timestamp())
+
+
+def _plan_rows(latest: Mapping[str, _Row], stored: Mapping[str, list[CodedStored]], file: str, who: str) -> _Plan:
+    plan = _Plan()
+    c = plan.counts
+    for origin, row in latest.items():
+        mine = stored.get(origin)
+        if not mine:
+            if row.idents:
+                plan.wanted[origin] = (row, None)
+                c["new"] += 1
+            else:
+                c["unmatched"] += 1
+            continue
+        newest = max(_stamp(s.source_time) for s in mine)
+        if row.stamp > newest:
+            c["updated"] += 1
+            source, event = origin.split(":", 1)
+            for s in mine:
+                if not s.retracted:
+                    reason = (f"updated at source: {file} line {row.line} holds a newer version of {source.upper()} "
+                              f"{event} ({_utc(row.stamp)}; this report is of the version of {_utc(_stamp(s.source_time))})")  # fmt: skip
+                    plan.retractions.append(CodedRetraction(s.id, reason, who))
+            if row.idents:
+                plan.wanted[origin] = (row, None)
+        elif row.stamp == newest:
+            have = {(s.indicator, s.occurred) for s in mine if _stamp(s.source_time) == row.stamp}
+            mask = frozenset(i for i, ident in enumerate(row.idents) if ident not in have)
+            if mask:
+                plan.wanted[origin] = (row, mask)
+                c["extended"] += 1
+            else:
+                c["repeated"] += 1
+        else:
+            c["older"] += 1
+    for kept, only in plan.wanted.values():
+        for i, (indicator, _) in enumerate(kept.idents):
+            if only is None or i in only:
+                plan.per_indicator[indicator] += 1
+    return plan
+
+
+def _plan_deletions(latest: Mapping[str, _Row], stored: Mapping[str, list[CodedStored]], file: str, who: str) -> _Plan:
+    plan = _Plan()
+    c = plan.counts
+    for origin, row in latest.items():
+        mine = stored.get(origin)
+        if not mine:
+            c["unknown"] += 1
+            continue
+        live = [s for s in mine if not s.retracted]
+        gone = [s for s in live if _stamp(s.source_time) <= row.stamp]
+        if gone:
+            c["deleted"] += 1
+            event = origin.split(":", 1)[1]
+            for s in gone:
+                reason = f"deleted at source: the ACLED deletions file {file} line {row.line} deletes {event} ({_utc(row.stamp)})"
+                plan.retractions.append(CodedRetraction(s.id, reason, who))
+        elif live:
+            c["kept"] += 1  # the version imported is newer than the deletion
+        else:
+            c["already"] += 1
+    return plan
+
+
+# ----------------------------------------------------------------------------- step 4: the reports to add
+
+
+_VERSION = {"acled": "ACLED timestamp", "gdelt": "GDELT DATEADDED"}
+
+
+def to_report(d: ReportDraft, *, analyst: str) -> Report:
+    """A draft as the store keeps it: with its origin, and the source's version of the row in the
+    note (so a newer version is never mistaken for the same content)."""
+    fmt = d.origin.split(":", 1)[0]
+    raw = str(int(d.source_timestamp.timestamp())) if fmt == "acled" else d.source_timestamp.strftime("%Y%m%d%H%M%S")
+    note = f"{d.note} Source version: {_VERSION.get(fmt, 'timestamp')} {raw} ({d.source_timestamp.strftime('%Y-%m-%d %H:%M:%S UTC')})."
+    return Report(
+        indicator=d.indicator, date=d.date, occurred=d.occurred, reliability=d.reliability, credibility=d.credibility,
+        source=d.source, url=d.url, note=note, analyst=analyst, origin=d.origin,
+    )  # fmt: skip
+
+
+def _adds(path: Path, kind: FileKind, rules: Rules, today: dt.date, plan: _Plan, who: str) -> Iterator[CodedAdd]:
+    """The plan's reports, mapped from the file a second time (run inside the write transaction)."""
+    wanted = plan.wanted
+    expected = sum(len(r.idents) if m is None else len(m) for r, m in wanted.values())
+    fmt: CodedFormat = "acled" if kind == "acled" else "gdelt"
+    rows = (r for r in read_coded(path, fmt) if (w := wanted.get(r.origin)) is not None and w[0].line == r.line)
+    n = 0
+    changed = EvidenceError(f"{path}: the file changed while it was imported; nothing was written — run it again")
+    for line, _, drafts in map_rows(rows, rules, path.name, today=today):
+        if not drafts:
+            raise changed
+        row, mask = wanted[drafts[0].origin]
+        if row.line != line or tuple((d.indicator, d.occurred) for d in drafts) != row.idents:
+            raise changed
+        for i, d in enumerate(drafts):
+            if _stamp(d.source_timestamp) != row.stamp:
+                raise changed
+            if mask is None or i in mask:
+                n += 1
+                plan.dates[d.date] += 1
+                yield CodedAdd(to_report(d, analyst=who), d.source_timestamp, f"{path.name}:{line}, rule {d.rule}")
+    if n != expected:
+        raise changed
+
+
+def _sample(path: Path, kind: FileKind, rules: Rules, today: dt.date, plan: _Plan, who: str) -> tuple[Report, ...]:
+    """The first reports the plan adds (a dry run shows them), read from the file's start."""
+    if not plan.wanted:
+        return ()
+    out: list[Report] = []
+    for a in _adds(path, kind, rules, today, _first(plan, SAMPLE), who):
+        out.append(a.report)
+        if len(out) >= SAMPLE:
+            break
+    return tuple(out)
+
+
+def _first(plan: _Plan, n: int) -> _Plan:
+    """The plan cut to its first `n` events in file order (for the sample)."""
+    first = sorted(plan.wanted.items(), key=lambda kv: kv[1][0].line)[:n]
+    return _Plan(wanted=dict(first))
+
+
+# ----------------------------------------------------------------------------- the job
+
+
+def import_coded(
+    store: EventStore | None,
+    path: Path,
+    *,
+    kind: FileKind,
+    rules: Rules | None,
+    analyst: str,
+    dry_run: bool = False,
+    today: dt.date | None = None,
+) -> CodedImportResult:
+    """Import (or, with dry_run, plan) one ACLED/GDELT export or ACLED deletions file; see the
+    module's docstring. `store` None: plan against an empty store (a dry run before the store
+    exists). `rules` are required for an export and ignored for a deletions file."""
+    today = today or dt.date.today()
+    tally: DryRun | None = None
+    if kind == "acled-deletions":
+        latest, rows, repeats = _scan_deletions(path)
+    else:
+        if rules is None:
+            raise EvidenceError(f"{path}: importing coded event data needs mapping rules: give --rules RULES.yaml")
+        check_format(rules, kind, path)
+        latest, rows, repeats, tally = _scan_rows(path, kind, rules, today)
+    for attempt in range(ATTEMPTS):
+        stored: dict[str, list[CodedStored]] = {}
+        token = None
+        if store is not None:
+            lookup = store.coded_reports(latest)
+            token = lookup.token
+            for s in lookup.reports:
+                stored.setdefault(s.origin, []).append(s)
+        if kind == "acled-deletions":
+            plan = _plan_deletions(latest, stored, path.name, analyst)
+        else:
+            plan = _plan_rows(latest, stored, path.name, analyst)
+        to_add = sum(plan.per_indicator.values())
+        written = (0, 0, 0)
+        if not dry_run and (to_add or plan.retractions):
+            assert store is not None
+            adds = _adds(path, kind, rules, today, plan, analyst) if rules is not None and to_add else iter(())
+            try:
+                done = store.apply_coded(adds, plan.retractions, expect=token)
+                written = (done.added, done.skipped, done.retracted)
+            except StoreChangedError:
+                if attempt == ATTEMPTS - 1:
+                    raise
+                continue
+        break
+    c = plan.counts
+    sample = _sample(path, kind, rules, today, plan, analyst) if dry_run and rules is not None and kind != "acled-deletions" else ()
+    return CodedImportResult(
+        file=str(path), kind=kind, rules_file=rules.path if rules is not None and kind != "acled-deletions" else None,
+        dry_run=dry_run, rows=rows, events=len(latest), new_events=c["new"], updated_events=c["updated"],
+        repeated_events=c["repeated"], extended_events=c["extended"], older_rows=c["older"], repeated_rows=repeats,
+        unmatched_events=c["unmatched"], deleted_events=c["deleted"], kept_events=c["kept"],
+        already_deleted=c["already"], unknown_deletions=c["unknown"], to_add=to_add, to_retract=len(plan.retractions),
+        added=written[0], skipped=written[1], retracted=written[2],
+        add_per_indicator=tuple(sorted(plan.per_indicator.items(), key=lambda kv: (-kv[1], kv[0]))),
+        tally=tally.result() if tally is not None else None, sample=sample,
+        retractions=tuple((t.report_id, t.reason) for t in plan.retractions[:SAMPLE]),
+        dates=tuple(sorted(plan.dates.items())) if written[0] else (),
+    )  # fmt: skip
