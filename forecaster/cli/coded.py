@@ -6,13 +6,16 @@ line is ACLED's header, ACLED's deletions header or a GDELT 2.0 event. The job i
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import typer
 
-from forecaster.cli.common import out, print_json, workspace
+from forecaster.cli.common import out, print_json, say, workspace
 from forecaster.core.errors import EvidenceError, UsageError
+from forecaster.core.workspace import Workspace
 from forecaster.ingest import CodedFileError, FileKind, detect_format
 
 CODED_FORMATS = ("acled", "gdelt")
@@ -63,10 +66,19 @@ def _rules_path(ctx: typer.Context, given: Path) -> Path:
 
 
 def import_coded_file(
-    ctx: typer.Context, file: Path, *, kind: FileKind, rules: Path | None, analyst: str, dry_run: bool, as_json: bool
+    ctx: typer.Context,
+    file: Path,
+    *,
+    kind: FileKind,
+    rules: Path | None,
+    analyst: str,
+    dry_run: bool,
+    as_json: bool,
+    indicator_ids: Callable[[Workspace], set[str]],
+    warn_ignored: Callable[[Workspace, list[dt.date]], None],
 ) -> None:
-    """Run the coded import and print what it did (or, with dry_run, would do)."""
-    from forecaster.cli.event import _indicator_ids, _say, _warn_ignored
+    """Run the coded import and print what it did (or, with dry_run, would do). `indicator_ids`
+    and `warn_ignored` are `event import`'s own (the catalogue's ids, the evidence-window warning)."""
     from forecaster.ingest import load_rules
     from forecaster.outputs.coded_import import print_dry_run, summary_lines
     from forecaster.store.events import EventStore
@@ -76,7 +88,7 @@ def import_coded_file(
     loaded = None
     if kind == "acled-deletions":
         if rules is not None and not as_json:
-            _say(f"note: {file} is an ACLED deletions file: it needs no rules (--rules ignored)")
+            say(f"note: {file} is an ACLED deletions file: it needs no rules (--rules ignored)")
     elif rules is None:
         example = "acled_balkans.yaml" if kind == "acled" else "gdelt_balkans.yaml"
         raise EvidenceError(
@@ -84,7 +96,7 @@ def import_coded_file(
             f"e.g. --rules {example} (the workspace's rules/ folder holds the bundled ones)"
         )
     else:
-        loaded = load_rules(_rules_path(ctx, rules), _indicator_ids(ws))
+        loaded = load_rules(_rules_path(ctx, rules), indicator_ids(ws))
     if dry_run and not ws.db_path.exists():
         result = import_coded(None, file, kind=kind, rules=loaded, analyst=analyst, dry_run=True)
     else:
@@ -99,4 +111,4 @@ def import_coded_file(
         out.print()
         print_dry_run(out, result)
     elif result.dates:
-        _warn_ignored(ws, [d for d, k in result.dates for _ in range(k)])
+        warn_ignored(ws, [d for d, k in result.dates for _ in range(k)])

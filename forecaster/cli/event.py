@@ -454,10 +454,6 @@ def import_(
 ) -> None:
     """Import reports from a file: all rows or, if any row is bad, none.
 
-    ACLED and GDELT 2.0 exports go through mapping rules (--rules; `forecast init` copies the bundled
-    ones into rules/). Re-importing adds nothing; a row newer at source supersedes its event's
-    reports ("updated at source"); an ACLED deletions file retracts its events. See the README.
-
     Fields as `forecast event export` writes them; id, analyst and the retraction fields may be
     left out (a new id and --analyst are used). Knowledge time is this store's clock: every report
     imported is recorded now and every retraction retracted now, whatever recorded_at and
@@ -467,16 +463,21 @@ def import_(
     breaks; a leading apostrophe before = + - @ (the export's guard against spreadsheet formulas)
     is removed.
 
-    Examples:  forecast event import scenarios/historical_events.yaml
-               forecast event import acled_2025-06.csv --rules acled_balkans.yaml --dry-run
-               forecast event import 20250601.export.CSV --rules gdelt_balkans.yaml
-               forecast event import acled_deletions.csv
+    Example:  forecast event import scenarios/historical_events.yaml
+
+    \b
+    ACLED and GDELT exports go through mapping rules (`forecast init` copies the bundled ones into
+    rules/); an event updated at source supersedes its reports; see the README:
+      forecast event import acled_2025-06.csv --rules acled_balkans.yaml --dry-run
+      forecast event import 20250601.export.CSV --rules gdelt_balkans.yaml --json
+      forecast event import acled_deletions.csv
     """
     from forecaster.cli.coded import coded_kind, import_coded_file
 
     kind = coded_kind(file, fmt, rules)
     if kind is not None:
-        return import_coded_file(ctx, file, kind=kind, rules=rules, analyst=_analyst(analyst), dry_run=dry_run, as_json=as_json)
+        return import_coded_file(ctx, file, kind=kind, rules=rules, analyst=_analyst(analyst), dry_run=dry_run, as_json=as_json,
+                                 indicator_ids=_indicator_ids, warn_ignored=_warn_ignored)
     ws = workspace(ctx)
     chosen = _format(fmt) if fmt is not None else format_from_name(file)
     known = _indicator_ids(ws)
