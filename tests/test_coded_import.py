@@ -403,3 +403,24 @@ def test_a_kill_mid_import_leaves_nothing(tmp_path: Path) -> None:
     assert again.stdout.split()[-2:] == [str(added), str(added)]
     with EventStore(db) as store:
         assert store.counts() == {"total": 2 * added, "active": added, "retracted": added}
+
+
+def test_reports_held_or_mapped_again_are_the_same(tmp_path: Path) -> None:
+    """Up to KEEP_DRAFTS reports are held from the first reading; beyond, they are mapped again
+    from the file while written (flat memory). Both ways store the same reports."""
+    from forecaster.ingest import load_rules
+    from forecaster.model.loading import load_priors
+    from forecaster.workflow.coded_import import import_coded
+
+    rules = load_rules(ROOT / "rules" / "acled_balkans.yaml", load_priors(ROOT / "priors").indicator_ids)
+    stores = []
+    for keep in (0, 1, 50_000):
+        db = tmp_path / f"keep{keep}.db"
+        with EventStore(db) as store:
+            for path in (WEEK1, WEEK2):
+                import_coded(store, path, kind="acled", rules=rules, analyst="ana", keep=keep)
+        raw = sqlite3.connect(db)
+        stores.append(raw.execute("SELECT r.id, r.note, r.source_time, t.reason FROM reports r "
+                                  "LEFT JOIN retractions t ON t.report_id = r.id ORDER BY r.id").fetchall())  # fmt: skip
+        raw.close()
+    assert stores[0] == stores[1] == stores[2] and len(stores[0]) == 9

@@ -5,8 +5,9 @@
 
 All or nothing, in four steps:
 1. Read the whole file (streamed) and map every row through the rules (`ingest.map_rows`); a bad
-   row stops the import here, naming file, line and field, before anything is written. Only a
-   few numbers per event are kept: its newest row's line, timestamp and what its reports say.
+   row stops the import here, naming file, line and field, before anything is written. Per event
+   only its newest row's line, timestamp and what its reports say are kept (and, up to
+   KEEP_DRAFTS, the reports themselves).
 2. Look the file's events up in the store (`EventStore.coded_reports`, by origin).
 3. Plan, per event (the newest of its rows in the file):
    - not imported before: add its reports (one per matching rule, all sharing the origin);
@@ -15,9 +16,10 @@ All or nothing, in four steps:
    - the same version again: nothing (but the reports of rules it did not match before);
    - an older version: ignored.
    A deletions file retracts the reports in force of each event it names ("deleted at source").
-4. Unless a dry run, write the plan in ONE transaction (`EventStore.apply_coded`). The reports
-   to add are mapped again from the file as they are written, so memory stays flat whatever the
-   file's size; if the store changed since step 2 (another writer), steps 2–4 run again.
+4. Unless a dry run, write the plan in ONE transaction (`EventStore.apply_coded`). Up to
+   KEEP_DRAFTS reports are held from step 1; beyond that they are mapped again from the file as
+   they are written, so memory stays bounded whatever the file's size. If the store changed
+   since step 2 (another writer), steps 2–4 run again.
 Knowledge time is the store's clock; the source's time of each row is kept as `source_time`.
 """
 
@@ -50,6 +52,9 @@ from forecaster.store.events import EventStore
 
 ATTEMPTS = 3  # plans made again when another writer changes the store in between
 SAMPLE = 5  # retractions and reports shown by a dry run
+# Reports held in memory between reading the file and writing them (about 1 KB each); a file
+# making more is mapped again while it is written, so memory stays bounded whatever its size.
+KEEP_DRAFTS = 50_000
 
 Ident = tuple[str, bool]  # what a report of an event says: (indicator, occurred)
 
@@ -142,11 +147,19 @@ class _Last:
             yield row
 
 
-def _scan_rows(path: Path, kind: FileKind, rules: Rules, today: dt.date) -> tuple[dict[str, _Row], int, int, DryRun]:
-    """(newest row per origin, rows read, other rows of the same events, the dry-run tally)."""
+Kept = dict[str, list[ReportDraft]]
+
+
+def _scan_rows(
+    path: Path, kind: FileKind, rules: Rules, today: dt.date, keep: int
+) -> tuple[dict[str, _Row], int, int, DryRun, Kept | None]:
+    """(newest row per origin, rows read, other rows of the same events, the dry-run tally, the
+    newest rows' drafts while they number at most `keep`, else None: the write maps them again)."""
     tally = DryRun(rules)
     last = _Last()
     latest: dict[str, _Row] = {}
+    kept: Kept | None = {} if keep > 0 else None
+    held = 0
     rows = repeats = 0
     empty: tuple[Ident, ...] = ()
     fmt: CodedFormat = "acled" if kind == "acled" else "gdelt"
@@ -160,8 +173,15 @@ def _scan_rows(path: Path, kind: FileKind, rules: Rules, today: dt.date) -> tupl
             repeats += 1
             if row.timestamp <= seen.stamp:
                 continue  # the file's newest row of an event counts; the first of equal ones
+            if kept is not None:
+                kept.pop(row.origin, None)
         latest[row.origin] = _Row(row.line, row.timestamp, tuple((d.indicator, d.occurred) for d in drafts) if drafts else empty)
-    return latest, rows, repeats, tally
+        if drafts and kept is not None:
+            kept[row.origin] = drafts
+            held += len(drafts)
+            if held > keep:
+                kept = None  # too many to hold: mapped again from the file as they are written
+    return latest, rows, repeats, tally, kept
 
 
 def _scan_deletions(path: Path) -> tuple[dict[str, _Row], int, int]:
@@ -279,15 +299,29 @@ def to_report(d: ReportDraft, *, analyst: str) -> Report:
     )  # fmt: skip
 
 
-def _adds(path: Path, kind: FileKind, rules: Rules, today: dt.date, plan: _Plan, who: str) -> Iterator[CodedAdd]:
-    """The plan's reports, mapped from the file a second time (run inside the write transaction)."""
+def _mapped(path: Path, kind: FileKind, rules: Rules, today: dt.date, plan: _Plan, kept: Kept | None) -> Iterator[tuple[int, list[ReportDraft]]]:
+    """(line, drafts) of the plan's rows, in file order: held from the first reading, or mapped again."""
     wanted = plan.wanted
-    expected = sum(len(r.idents) if m is None else len(m) for r, m in wanted.values())
+    if kept is not None:
+        for origin, (row, _) in sorted(wanted.items(), key=lambda kv: kv[1][0].line):
+            yield row.line, kept[origin]
+        return
     fmt: CodedFormat = "acled" if kind == "acled" else "gdelt"
     rows = (r for r in read_coded(path, fmt) if (w := wanted.get(r.origin)) is not None and w[0].line == r.line)
+    for line, _, drafts in map_rows(rows, rules, path.name, today=today):
+        yield line, drafts
+
+
+def _adds(
+    path: Path, kind: FileKind, rules: Rules, today: dt.date, plan: _Plan, who: str, kept: Kept | None
+) -> Iterator[CodedAdd]:
+    """The plan's reports (run inside the write transaction); a file that changed since it was
+    first read (rows mapped again differ) stops the import, writing nothing."""
+    wanted = plan.wanted
+    expected = sum(len(r.idents) if m is None else len(m) for r, m in wanted.values())
     n = 0
     changed = EvidenceError(f"{path}: the file changed while it was imported; nothing was written — run it again")
-    for line, _, drafts in map_rows(rows, rules, path.name, today=today):
+    for line, drafts in _mapped(path, kind, rules, today, plan, kept):
         if not drafts:
             raise changed
         row, mask = wanted[drafts[0].origin]
@@ -304,12 +338,14 @@ def _adds(path: Path, kind: FileKind, rules: Rules, today: dt.date, plan: _Plan,
         raise changed
 
 
-def _sample(path: Path, kind: FileKind, rules: Rules, today: dt.date, plan: _Plan, who: str) -> tuple[Report, ...]:
+def _sample(
+    path: Path, kind: FileKind, rules: Rules, today: dt.date, plan: _Plan, who: str, kept: Kept | None
+) -> tuple[Report, ...]:
     """The first reports the plan adds (a dry run shows them), read from the file's start."""
     if not plan.wanted:
         return ()
     out: list[Report] = []
-    for a in _adds(path, kind, rules, today, _first(plan, SAMPLE), who):
+    for a in _adds(path, kind, rules, today, _first(plan, SAMPLE), who, kept):
         out.append(a.report)
         if len(out) >= SAMPLE:
             break
@@ -334,19 +370,22 @@ def import_coded(
     analyst: str,
     dry_run: bool = False,
     today: dt.date | None = None,
+    keep: int = KEEP_DRAFTS,
 ) -> CodedImportResult:
     """Import (or, with dry_run, plan) one ACLED/GDELT export or ACLED deletions file; see the
     module's docstring. `store` None: plan against an empty store (a dry run before the store
-    exists). `rules` are required for an export and ignored for a deletions file."""
+    exists). `rules` are required for an export and ignored for a deletions file. Up to `keep`
+    reports are held in memory from the first reading; more are mapped again as they are written."""
     today = today or dt.date.today()
     tally: DryRun | None = None
+    kept: Kept | None = None
     if kind == "acled-deletions":
         latest, rows, repeats = _scan_deletions(path)
     else:
         if rules is None:
             raise EvidenceError(f"{path}: importing coded event data needs mapping rules: give --rules RULES.yaml")
         check_format(rules, kind, path)
-        latest, rows, repeats, tally = _scan_rows(path, kind, rules, today)
+        latest, rows, repeats, tally, kept = _scan_rows(path, kind, rules, today, keep)
     for attempt in range(ATTEMPTS):
         stored: dict[str, list[CodedStored]] = {}
         token = None
@@ -363,7 +402,7 @@ def import_coded(
         written = (0, 0, 0)
         if not dry_run and (to_add or plan.retractions):
             assert store is not None
-            adds = _adds(path, kind, rules, today, plan, analyst) if rules is not None and to_add else iter(())
+            adds = _adds(path, kind, rules, today, plan, analyst, kept) if rules is not None and to_add else iter(())
             try:
                 done = store.apply_coded(adds, plan.retractions, expect=token)
                 written = (done.added, done.skipped, done.retracted)
@@ -373,7 +412,7 @@ def import_coded(
                 continue
         break
     c = plan.counts
-    sample = _sample(path, kind, rules, today, plan, analyst) if dry_run and rules is not None and kind != "acled-deletions" else ()
+    sample = _sample(path, kind, rules, today, plan, analyst, kept) if dry_run and rules is not None and kind != "acled-deletions" else ()
     return CodedImportResult(
         file=str(path), kind=kind, rules_file=rules.path if rules is not None and kind != "acled-deletions" else None,
         dry_run=dry_run, rows=rows, events=len(latest), new_events=c["new"], updated_events=c["updated"],
