@@ -81,6 +81,7 @@ class CodedRetraction:
     report_id: str
     reason: str
     who: str
+    recorded_at: dt.datetime | None = None  # the report's, from the lookup: with `expect`, no need to read it again
 
 
 class StoreChangedError(StoreError):
@@ -171,13 +172,17 @@ class CodedImports:
                 reason, who = canonical_text(t.reason), canonical_text(t.who, single_line=True)
                 check_text("reason", reason, required=True)
                 check_text("retracted_by", who, required=True)
-                row = db.execute(
-                    "SELECT r.recorded_at, t.report_id FROM reports r LEFT JOIN retractions t ON t.report_id = r.id "
-                    "WHERE r.id = ?", (t.report_id,),
-                ).fetchone()  # fmt: skip
-                if row is None or row[1] is not None:
-                    raise StoreChangedError(self.path)  # gone or retracted since the plan
-                when = max(now_t, _time(row[0]))
+                if expect is not None and t.recorded_at is not None:
+                    recorded = t.recorded_at  # unchanged since the lookup: the token says so
+                else:
+                    row = db.execute(
+                        "SELECT r.recorded_at, t.report_id FROM reports r LEFT JOIN retractions t ON t.report_id = r.id "
+                        "WHERE r.id = ?", (t.report_id,),
+                    ).fetchone()  # fmt: skip
+                    if row is None or row[1] is not None:
+                        raise StoreChangedError(self.path)  # gone or retracted since the plan
+                    recorded = _time(row[0])
+                when = max(now_t, recorded)
                 self._insert_retraction(db, Retraction(t.report_id, reason, when, who))
                 retracted += 1
             problems: list[str] = []

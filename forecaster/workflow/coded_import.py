@@ -218,7 +218,10 @@ def _stamp(t: dt.datetime) -> int:
     return int(t.timestamp())
 
 
-def _plan_rows(latest: Mapping[str, _Row], stored: Mapping[str, list[CodedStored]], file: str, who: str) -> _Plan:
+Stored = Mapping[str, list[tuple[int, CodedStored]]]  # origin -> (source time as unix seconds, report)
+
+
+def _plan_rows(latest: Mapping[str, _Row], stored: Stored, file: str, who: str) -> _Plan:
     plan = _Plan()
     c = plan.counts
     for origin, row in latest.items():
@@ -230,19 +233,19 @@ def _plan_rows(latest: Mapping[str, _Row], stored: Mapping[str, list[CodedStored
             else:
                 c["unmatched"] += 1
             continue
-        newest = max(_stamp(s.source_time) for s in mine)
+        newest = max(stamp for stamp, _ in mine)
         if row.stamp > newest:
             c["updated"] += 1
             source, event = origin.split(":", 1)
-            for s in mine:
+            head = f"updated at source: {file} line {row.line} holds a newer version of {source.upper()} {event} ({_utc(row.stamp)}"
+            for stamp, s in mine:
                 if not s.retracted:
-                    reason = (f"updated at source: {file} line {row.line} holds a newer version of {source.upper()} "
-                              f"{event} ({_utc(row.stamp)}; this report is of the version of {_utc(_stamp(s.source_time))})")  # fmt: skip
-                    plan.retractions.append(CodedRetraction(s.id, reason, who))
+                    reason = f"{head}; this report is of the version of {_utc(stamp)})"
+                    plan.retractions.append(CodedRetraction(s.id, reason, who, s.recorded_at))
             if row.idents:
                 plan.wanted[origin] = (row, None)
         elif row.stamp == newest:
-            have = {(s.indicator, s.occurred) for s in mine if _stamp(s.source_time) == row.stamp}
+            have = {(s.indicator, s.occurred) for stamp, s in mine if stamp == row.stamp}
             mask = frozenset(i for i, ident in enumerate(row.idents) if ident not in have)
             if mask:
                 plan.wanted[origin] = (row, mask)
@@ -258,7 +261,7 @@ def _plan_rows(latest: Mapping[str, _Row], stored: Mapping[str, list[CodedStored
     return plan
 
 
-def _plan_deletions(latest: Mapping[str, _Row], stored: Mapping[str, list[CodedStored]], file: str, who: str) -> _Plan:
+def _plan_deletions(latest: Mapping[str, _Row], stored: Stored, file: str, who: str) -> _Plan:
     plan = _Plan()
     c = plan.counts
     for origin, row in latest.items():
@@ -266,14 +269,14 @@ def _plan_deletions(latest: Mapping[str, _Row], stored: Mapping[str, list[CodedS
         if not mine:
             c["unknown"] += 1
             continue
-        live = [s for s in mine if not s.retracted]
-        gone = [s for s in live if _stamp(s.source_time) <= row.stamp]
+        live = [(stamp, s) for stamp, s in mine if not s.retracted]
+        gone = [s for stamp, s in live if stamp <= row.stamp]
         if gone:
             c["deleted"] += 1
             event = origin.split(":", 1)[1]
             for s in gone:
                 reason = f"deleted at source: the ACLED deletions file {file} line {row.line} deletes {event} ({_utc(row.stamp)})"
-                plan.retractions.append(CodedRetraction(s.id, reason, who))
+                plan.retractions.append(CodedRetraction(s.id, reason, who, s.recorded_at))
         elif live:
             c["kept"] += 1  # the version imported is newer than the deletion
         else:
@@ -379,6 +382,8 @@ def import_coded(
     today = today or dt.date.today()
     tally: DryRun | None = None
     kept: Kept | None = None
+    if dry_run:
+        keep = 0  # nothing to write: the sample maps its few rows again
     if kind == "acled-deletions":
         latest, rows, repeats = _scan_deletions(path)
     else:
@@ -387,13 +392,13 @@ def import_coded(
         check_format(rules, kind, path)
         latest, rows, repeats, tally, kept = _scan_rows(path, kind, rules, today, keep)
     for attempt in range(ATTEMPTS):
-        stored: dict[str, list[CodedStored]] = {}
+        stored: dict[str, list[tuple[int, CodedStored]]] = {}
         token = None
         if store is not None:
             lookup = store.coded_reports(latest)
             token = lookup.token
             for s in lookup.reports:
-                stored.setdefault(s.origin, []).append(s)
+                stored.setdefault(s.origin, []).append((_stamp(s.source_time), s))
         if kind == "acled-deletions":
             plan = _plan_deletions(latest, stored, path.name, analyst)
         else:
