@@ -405,22 +405,63 @@ def test_a_kill_mid_import_leaves_nothing(tmp_path: Path) -> None:
         assert store.counts() == {"total": 2 * added, "active": added, "retracted": added}
 
 
-def test_reports_held_or_mapped_again_are_the_same(tmp_path: Path) -> None:
+def test_reports_held_or_mapped_again_and_looked_up_in_any_chunks_are_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Up to KEEP_DRAFTS reports are held from the first reading; beyond, they are mapped again
-    from the file while written (flat memory). Both ways store the same reports."""
+    from the file while written. Events are looked up LOOKUP_ROWS rows at a time. However it
+    goes, the same reports are stored (an event repeated across chunks included)."""
     from forecaster.ingest import load_rules
     from forecaster.model.loading import load_priors
-    from forecaster.workflow.coded_import import import_coded
+    from forecaster.workflow import coded_import
 
     rules = load_rules(ROOT / "rules" / "acled_balkans.yaml", load_priors(ROOT / "priors").indicator_ids)
+    both = tmp_path / "both.csv"  # XKX90001 twice: the older version (line 2), the newer (line 10)
+    both.write_text(WEEK1.read_text(encoding="utf-8") + WEEK2.read_text(encoding="utf-8").split("\n", 1)[1], encoding="utf-8")
     stores = []
-    for keep in (0, 1, 50_000):
-        db = tmp_path / f"keep{keep}.db"
+    for chunk, keep in ((10_000, 0), (10_000, 1), (10_000, 50_000), (2, 50_000), (1, 0)):
+        monkeypatch.setattr(coded_import, "LOOKUP_ROWS", chunk)
+        db = tmp_path / f"c{chunk}k{keep}.db"
         with EventStore(db) as store:
-            for path in (WEEK1, WEEK2):
-                import_coded(store, path, kind="acled", rules=rules, analyst="ana", keep=keep)
+            results = [coded_import.import_coded(store, p, kind="acled", rules=rules, analyst="ana", keep=keep)
+                       for p in (WEEK1, both, WEEK2)]  # fmt: skip
+        assert [(r.added, r.retracted) for r in results] == [(7, 0), (2, 1), (0, 0)]
         raw = sqlite3.connect(db)
         stores.append(raw.execute("SELECT r.id, r.note, r.source_time, t.reason FROM reports r "
                                   "LEFT JOIN retractions t ON t.report_id = r.id ORDER BY r.id").fetchall())  # fmt: skip
         raw.close()
-    assert stores[0] == stores[1] == stores[2] and len(stores[0]) == 9
+    assert all(s == stores[0] for s in stores) and len(stores[0]) == 9
+
+
+CONCURRENT = textwrap.dedent(
+    """
+    set -e
+    "$PY" -m forecaster event import "$A" --rules acled_balkans.yaml --json > "$OUT.a" &
+    "$PY" -m forecaster event import "$B" --rules acled_balkans.yaml --json > "$OUT.b" &
+    wait
+    """
+)
+
+
+def test_two_imports_of_one_export_at_once_store_it_once(ws: Workspace, tmp_path: Path) -> None:
+    """Two analysts import the same week (two downloads, so two file names) at the same moment:
+    whichever writes second finds the store changed since it looked, looks again and adds nothing."""
+    import os
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        import bench_ingest
+    finally:
+        sys.path.pop(0)
+    a, b = tmp_path / "download_a.csv", tmp_path / "download_b.csv"
+    bench_ingest.write_rows(a, 6000, seed=11)
+    b.write_bytes(a.read_bytes())
+    EventStore(ws.db_path).close()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PY": sys.executable, "A": str(a), "B": str(b), "OUT": str(tmp_path / "out")}
+    done = subprocess.run(["bash", "-c", CONCURRENT], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    results = [json.loads((tmp_path / f"out.{x}").read_text(encoding="utf-8")) for x in "ab"]
+    added = sorted(r["written"]["added"] for r in results)
+    assert added[0] == 0 and added[1] > 1000
+    assert counts(ws) == {"total": added[1], "active": added[1], "retracted": 0}
+    assert {r["attempts"] for r in results} <= {1, 2}  # 2: it planned before the other wrote, and planned again

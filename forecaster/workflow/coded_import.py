@@ -5,10 +5,11 @@
 
 All or nothing, in four steps:
 1. Read the whole file (streamed) and map every row through the rules (`ingest.map_rows`); a bad
-   row stops the import here, naming file, line and field, before anything is written. Per event
-   only its newest row's line, timestamp and what its reports say are kept (and, up to
-   KEEP_DRAFTS, the reports themselves).
-2. Look the file's events up in the store (`EventStore.coded_reports`, by origin).
+   row stops the import here, naming file, line and field, before anything is written.
+2. Meanwhile, every LOOKUP_ROWS rows, look their events up in the store (`coded_reports`, by
+   origin). Per event only its newest row's line, timestamp and what its reports say are kept
+   (and, up to KEEP_DRAFTS, the reports themselves); a row matching no rule whose event was
+   never imported is only counted. Memory follows the rows that matter, not the file.
 3. Plan, per event (the newest of its rows in the file):
    - not imported before: add its reports (one per matching rule, all sharing the origin);
    - imported, and this row is newer at source (ACLED `timestamp`, GDELT DATEADDED): supersede —
@@ -19,7 +20,7 @@ All or nothing, in four steps:
 4. Unless a dry run, write the plan in ONE transaction (`EventStore.apply_coded`). Up to
    KEEP_DRAFTS reports are held from step 1; beyond that they are mapped again from the file as
    they are written, so memory stays bounded whatever the file's size. If the store changed
-   since step 2 (another writer), steps 2–4 run again.
+   since step 2 (another writer), the import starts again (at most ATTEMPTS times).
 Knowledge time is the store's clock; the source's time of each row is kept as `source_time`.
 """
 
@@ -55,6 +56,7 @@ SAMPLE = 5  # retractions and reports shown by a dry run
 # Reports held in memory between reading the file and writing them (about 1 KB each); a file
 # making more is mapped again while it is written, so memory stays bounded whatever its size.
 KEEP_DRAFTS = 50_000
+LOOKUP_ROWS = 10_000  # rows read between two look-ups of their events in the store
 
 Ident = tuple[str, bool]  # what a report of an event says: (indicator, occurred)
 
@@ -100,6 +102,7 @@ class CodedImportResult:
     sample: tuple[Report, ...] = ()  # the first reports to add, as they would be stored
     retractions: tuple[tuple[str, str], ...] = field(default=())  # the first (report id, reason)
     dates: tuple[tuple[dt.date, int], ...] = ()  # event dates of the reports added, with how many
+    attempts: int = 1  # plans made (more than one: another writer changed the store meanwhile)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -120,6 +123,7 @@ class CodedImportResult:
             }  # fmt: skip
         out["plan"] = {"add": self.to_add, "retract": self.to_retract, "add_per_indicator": dict(self.add_per_indicator)}
         out["written"] = {"added": self.added, "skipped": self.skipped, "retracted": self.retracted}
+        out["attempts"] = self.attempts
         if self.tally is not None:
             t = self.tally.to_dict()
             for key in ("matched_rows", "unmatched_rows", "unmatched_examples", "per_rule", "drafts", "per_indicator"):
@@ -148,40 +152,79 @@ class _Last:
 
 
 Kept = dict[str, list[ReportDraft]]
+Stored = Mapping[str, list[tuple[int, CodedStored]]]  # origin -> (source time as unix seconds, report)
+
+
+class _Looker:
+    """The store's reports of the file's events, looked up a chunk of rows at a time (`coded_reports`),
+    with the store's state before the first look (`token`; None without a store)."""
+
+    def __init__(self, store: EventStore | None) -> None:
+        self.store = store
+        self.stored: dict[str, list[tuple[int, CodedStored]]] = {}
+        self.token: str | None = None
+
+    def look(self, origins: list[str]) -> None:
+        origins = [o for o in origins if o not in self.stored]  # an event found in an earlier chunk: known
+        if self.store is None or not origins:
+            return
+        lookup = self.store.coded_reports(origins)
+        if self.token is None:
+            self.token = lookup.token
+        for s in lookup.reports:
+            self.stored.setdefault(s.origin, []).append((_stamp(s.source_time), s))
 
 
 def _scan_rows(
-    path: Path, kind: FileKind, rules: Rules, today: dt.date, keep: int
-) -> tuple[dict[str, _Row], int, int, DryRun, Kept | None]:
-    """(newest row per origin, rows read, other rows of the same events, the dry-run tally, the
-    newest rows' drafts while they number at most `keep`, else None: the write maps them again)."""
+    path: Path, kind: FileKind, rules: Rules, today: dt.date, keep: int, looker: _Looker
+) -> tuple[dict[str, _Row], int, int, int, DryRun, Kept | None]:
+    """(newest row per event worth planning, rows read, other rows of the same events, rows
+    dropped, the dry-run tally, the kept rows' drafts while they number at most `keep`, else None:
+    the write maps them again). A row matching no rule whose event the store has never imported
+    needs nothing: it is only counted (dropped), so memory follows the rows that matter."""
     tally = DryRun(rules)
     last = _Last()
     latest: dict[str, _Row] = {}
-    kept: Kept | None = {} if keep > 0 else None
     held = 0
-    rows = repeats = 0
+    rows = repeats = dropped = 0
     empty: tuple[Ident, ...] = ()
     fmt: CodedFormat = "acled" if kind == "acled" else "gdelt"
+    pending: list[tuple[str, _Row, list[ReportDraft]]] = []
+    kept: Kept | None = {} if keep > 0 else None
+
+    def flush() -> None:
+        nonlocal repeats, dropped, held, kept
+        looker.look([origin for origin, _, _ in pending])
+        for origin, new, drafts in pending:
+            seen = latest.get(origin)
+            if seen is not None:
+                repeats += 1
+                if new.stamp <= seen.stamp:
+                    continue  # the file's newest row of an event counts; the first of equal ones
+                if kept is not None:
+                    kept.pop(origin, None)
+            elif not drafts and origin not in looker.stored:
+                dropped += 1
+                continue
+            latest[origin] = new
+            if drafts and kept is not None:
+                kept[origin] = drafts
+                held += len(drafts)
+                if held > keep:
+                    kept = None  # too many to hold: mapped again from the file as they are written
+        pending.clear()
+
     for item in tally.watch(map_rows(last.feed(read_coded(path, fmt)), rules, path.name, today=today)):
         row = last.row
         assert row is not None and row.line == item[0]
         rows += 1
         drafts = item[2]
-        seen = latest.get(row.origin)
-        if seen is not None:
-            repeats += 1
-            if row.timestamp <= seen.stamp:
-                continue  # the file's newest row of an event counts; the first of equal ones
-            if kept is not None:
-                kept.pop(row.origin, None)
-        latest[row.origin] = _Row(row.line, row.timestamp, tuple((d.indicator, d.occurred) for d in drafts) if drafts else empty)
-        if drafts and kept is not None:
-            kept[row.origin] = drafts
-            held += len(drafts)
-            if held > keep:
-                kept = None  # too many to hold: mapped again from the file as they are written
-    return latest, rows, repeats, tally, kept
+        idents = tuple((d.indicator, d.occurred) for d in drafts) if drafts else empty
+        pending.append((row.origin, _Row(row.line, row.timestamp, idents), drafts))
+        if len(pending) >= LOOKUP_ROWS:
+            flush()
+    flush()
+    return latest, rows, repeats, dropped, tally, kept
 
 
 def _scan_deletions(path: Path) -> tuple[dict[str, _Row], int, int]:
@@ -216,9 +259,6 @@ def _utc(stamp: int) -> str:
 
 def _stamp(t: dt.datetime) -> int:
     return int(t.timestamp())
-
-
-Stored = Mapping[str, list[tuple[int, CodedStored]]]  # origin -> (source time as unix seconds, report)
 
 
 def _plan_rows(latest: Mapping[str, _Row], stored: Stored, file: str, who: str) -> _Plan:
@@ -384,25 +424,25 @@ def import_coded(
     kept: Kept | None = None
     if dry_run:
         keep = 0  # nothing to write: the sample maps its few rows again
-    if kind == "acled-deletions":
-        latest, rows, repeats = _scan_deletions(path)
-    else:
+    if kind != "acled-deletions":
         if rules is None:
             raise EvidenceError(f"{path}: importing coded event data needs mapping rules: give --rules RULES.yaml")
         check_format(rules, kind, path)
-        latest, rows, repeats, tally, kept = _scan_rows(path, kind, rules, today, keep)
     for attempt in range(ATTEMPTS):
-        stored: dict[str, list[tuple[int, CodedStored]]] = {}
-        token = None
-        if store is not None:
-            lookup = store.coded_reports(latest)
-            token = lookup.token
-            for s in lookup.reports:
-                stored.setdefault(s.origin, []).append((_stamp(s.source_time), s))
+        looker = _Looker(store)
+        dropped = 0
+        if kind == "acled-deletions":
+            latest, rows, repeats = _scan_deletions(path)
+            looker.look(list(latest))
+        else:
+            assert rules is not None
+            latest, rows, repeats, dropped, tally, kept = _scan_rows(path, kind, rules, today, keep, looker)
+        stored, token = looker.stored, looker.token
         if kind == "acled-deletions":
             plan = _plan_deletions(latest, stored, path.name, analyst)
         else:
             plan = _plan_rows(latest, stored, path.name, analyst)
+            plan.counts["unmatched"] += dropped
         to_add = sum(plan.per_indicator.values())
         written = (0, 0, 0)
         if not dry_run and (to_add or plan.retractions):
@@ -420,7 +460,7 @@ def import_coded(
     sample = _sample(path, kind, rules, today, plan, analyst, kept) if dry_run and rules is not None and kind != "acled-deletions" else ()
     return CodedImportResult(
         file=str(path), kind=kind, rules_file=rules.path if rules is not None and kind != "acled-deletions" else None,
-        dry_run=dry_run, rows=rows, events=len(latest), new_events=c["new"], updated_events=c["updated"],
+        dry_run=dry_run, rows=rows, events=len(latest) + dropped, new_events=c["new"], updated_events=c["updated"],
         repeated_events=c["repeated"], extended_events=c["extended"], older_rows=c["older"], repeated_rows=repeats,
         unmatched_events=c["unmatched"], deleted_events=c["deleted"], kept_events=c["kept"],
         already_deleted=c["already"], unknown_deletions=c["unknown"], to_add=to_add, to_retract=len(plan.retractions),
@@ -428,5 +468,5 @@ def import_coded(
         add_per_indicator=tuple(sorted(plan.per_indicator.items(), key=lambda kv: (-kv[1], kv[0]))),
         tally=tally.result() if tally is not None else None, sample=sample,
         retractions=tuple((t.report_id, t.reason) for t in plan.retractions[:SAMPLE]),
-        dates=tuple(sorted(plan.dates.items())) if written[0] else (),
+        dates=tuple(sorted(plan.dates.items())) if written[0] else (), attempts=attempt + 1,
     )  # fmt: skip
