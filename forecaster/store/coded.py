@@ -124,20 +124,11 @@ class CodedImports:
         token_text = f"{token[0]}/{token[1]}"
         if not wanted:
             return CodedLookup((), token_text)
-        lo, hi = wanted[0], wanted[-1]
-        (n,) = self._read(
-            "looking up imported events",
-            "SELECT COUNT(*) FROM reports WHERE source_time IS NOT NULL AND origin BETWEEN ? AND ?", (lo, hi),
-        )[0]  # fmt: skip
         rows: list[Any] = []
-        if n <= len(wanted):  # few stored in the range (often none): read it whole
-            keep = set(wanted)
-            rows = [r for r in self._read("looking up imported events", _SELECT + "r.origin BETWEEN ? AND ?", (lo, hi)) if r[1] in keep]
-        else:
-            for i in range(0, len(wanted), _CHUNK):
-                chunk = wanted[i : i + _CHUNK]
-                marks = ", ".join("?" * len(chunk))
-                rows += self._read("looking up imported events", _SELECT + f"r.origin IN ({marks})", chunk)
+        for i in range(0, len(wanted), _CHUNK):  # each origin one probe of the (origin, source_time) index
+            chunk = wanted[i : i + _CHUNK]
+            marks = ", ".join("?" * len(chunk))
+            rows += self._read("looking up imported events", _SELECT + f"r.origin IN ({marks})", chunk)
         reports = tuple(
             CodedStored(r[0], r[1], r[2], bool(r[3]), _time(r[4]), _time(r[5]), r[6] is not None) for r in rows
         )
