@@ -93,5 +93,5 @@ def is_terminal() -> bool:
 
 
 WorkspaceOpt = typer.Option(None, "--workspace", "-w", help="Workspace folder (default: $FORECAST_WORKSPACE, the current folder if it holds priors/, else the user-data workspace).", file_okay=False)
-DbOpt = typer.Option(None, "--db", help="Event store file (default: $FORECAST_DB, else forecast.db in the workspace).", dir_okay=False)
+DbOpt = typer.Option(None, "--db", metavar="PATH|URL", help="Event store: a file, sqlite:///PATH or postgresql://user@host:port/dbname (default: $FORECAST_DB, else forecast.db in the workspace).")
 __all__ = ["out", "err", "handle_errors", "workspace", "print_json", "is_terminal", "Path"]

@@ -23,17 +23,17 @@ def info(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json", hel
     ws = workspace(ctx)
     priors = load_priors(ws.priors_dir)
     counts: dict[str, int] = {}
-    if ws.db_path.exists():
+    if ws.has_store():
         from forecaster.store.events import EventStore
 
-        with EventStore(ws.db_path) as store:
+        with EventStore(ws.db) as store:
             counts = store.counts()
     data = {
         "workspace": str(ws.root),
         "priors": str(ws.priors_dir),
         "priors_hash": priors.hash,
-        "database": str(ws.db_path),
-        "database_exists": ws.db_path.exists(),
+        "database": ws.db_shown,
+        "database_exists": ws.has_store(),
         "hypotheses": len(priors.hypotheses),
         "indicators": len(priors.indicators),
         "experts": len(priors.experts),

@@ -101,7 +101,7 @@ def _format(value: str) -> Format:
 
 
 def _store(ctx: typer.Context) -> EventStore:
-    return EventStore(workspace(ctx).db_path)
+    return EventStore(workspace(ctx).db)
 
 
 def _say(message: str) -> None:
@@ -155,7 +155,7 @@ def add(
         indicator=indicator, date=event_date, occurred=not not_occurred, reliability=rel, credibility=cred,
         source=source, url=url, note=note,
     )
-    with EventStore(ws.db_path) as store:
+    with EventStore(ws.db) as store:
         try:
             stored = store.add(report, analyst=_analyst(analyst))
         except DuplicateReportError as e:
@@ -344,7 +344,7 @@ def import_(
     known = _indicator_ids(ws)
     batch = read_reports_file(file, known=known, fmt=chosen)
     who = _analyst(analyst)
-    with EventStore(ws.db_path) as store:
+    with EventStore(ws.db) as store:
         result = store.import_reports(batch.entries, analyst=who, dry_run=dry_run, labels=batch.labels)
     verb = "would add" if dry_run else "added"
     line = f"{verb} {result.added} report{'s' if result.added != 1 else ''}; {result.skipped} already in the store"
@@ -408,7 +408,7 @@ def indicators(
 
     ws = workspace(ctx)
     catalogue = load_priors(ws.priors_dir).indicators
-    with EventStore(ws.db_path) as store:
+    with EventStore(ws.db) as store:
         counts = store.indicator_counts()
     rows: list[dict[str, Any]] = []
     for ind in catalogue:

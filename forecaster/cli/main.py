@@ -41,8 +41,11 @@ def main(
         ),
     ] = None,
     db: Annotated[
-        Optional[Path],
-        typer.Option("--db", dir_okay=False, help="Event store file (default: $FORECAST_DB, else forecast.db in the workspace)."),
+        Optional[str],
+        typer.Option(
+            "--db", metavar="PATH|URL",
+            help="Event store: a file, sqlite:///PATH or postgresql://user@host:port/dbname (default: $FORECAST_DB, else forecast.db in the workspace).",
+        ),
     ] = None,
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False,
 ) -> None:

@@ -1,4 +1,4 @@
-"""`forecast history`, `forecast brief` and `forecast runs list/show/prune` (issue 4).
+"""`forecast history`, `forecast brief` and `forecast runs list/show/export/prune` (issues 4, 13).
 
 Thin commands over forecaster.store.runs and forecaster.workflow.brief. None of them imports pymc unless it has
 to sample: `brief` only when the last run is stale and it updates."""
@@ -9,7 +9,7 @@ import csv
 import datetime as dt
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 
 app = typer.Typer(
     name="runs",
-    help="The run log: every update recorded in the event store, its draws in runs/RUN_ID.nc.\n\n"
+    help="The run log: every update recorded in the event store, a sampled run's draws with it "
+    "(`runs export` writes runs/RUN_ID.nc).\n\n"
     "Example:  forecast runs prune --keep 10",
     no_args_is_help=True,
     add_completion=False,
@@ -149,11 +150,11 @@ def history(
             )
     elif as_of is not None:
         raise UsageError("--as-of goes with --backfill")
-    if not ws.db_path.exists():
+    if not ws.has_store():
         records: list[RunRecord] = []
     else:
         evidence = None if include_files else ("store", "store-event-time", "unknown")
-        with EventStore(ws.db_path) as store:
+        with EventStore(ws.db) as store:
             records = runs.list_runs(store, kinds=(kind,) if kind else runs.KINDS, evidence=evidence)
     columns = _state_columns(records, hypothesis)
     total = len(records)
@@ -464,10 +465,10 @@ def list_(
     from forecaster.store.events import EventStore
 
     ws = workspace(ctx)
-    if not ws.db_path.exists():
+    if not ws.has_store():
         records: list[RunRecord] = []
     else:
-        with EventStore(ws.db_path) as store:
+        with EventStore(ws.db) as store:
             records = sorted(runs.list_runs(store, with_states=False), key=lambda r: (r.recorded_at, r.run_id))
     shown = records[-limit:] if limit else records
     if as_json:
@@ -480,9 +481,9 @@ def list_(
     from rich.table import Table
 
     t = Table(box=box.SIMPLE_HEAVY, pad_edge=False, header_style="bold")
-    for name in ("run", "how", "as of", "recorded (UTC)", "reports", "R-hat", "ESS", "div", "wall s", "nc"):
+    for name in ("run", "how", "as of", "recorded (UTC)", "reports", "R-hat", "ESS", "div", "wall s", "draws"):
         t.add_column(
-            name, no_wrap=True, justify="left" if name in ("run", "how", "as of", "recorded (UTC)", "nc") else "right"
+            name, no_wrap=True, justify="left" if name in ("run", "how", "as of", "recorded (UTC)", "draws") else "right"
         )
     for r in shown:
         t.add_row(
@@ -495,7 +496,7 @@ def list_(
             "" if r.ess_min is None else f"{r.ess_min:.0f}",
             str(r.divergences) if r.sampled else "",
             f"{r.wall_seconds:.1f}",
-            "yes" if r.netcdf and (ws.runs_dir / r.netcdf).is_file() else "",
+            "yes" if r.netcdf else "",
         )
     out.print(t)
     if len(records) > len(shown):
@@ -542,9 +543,9 @@ def show(
     from forecaster.store.events import EventStore
 
     ws = workspace(ctx)
-    if not ws.db_path.exists():
-        raise UsageError(f"no run {run_id!r} recorded: {ws.db_path} does not exist")
-    with EventStore(ws.db_path) as store:
+    if not ws.has_store():
+        raise UsageError(f"no run {run_id!r} recorded: {ws.db_shown} does not exist")
+    with EventStore(ws.db) as store:
         record = runs.get_run(store, run_id)
         result = runs.load_result(store, record.run_id)
     if as_json:
@@ -559,8 +560,8 @@ def show(
     meta = _run_meta(record)
     for key in ("kind", "evidence", "recorded_at", "settings", "version", "wall_seconds", "netcdf"):
         value = meta[key]
-        if key == "netcdf" and value:
-            value = str(ws.runs_dir / value) + ("" if (ws.runs_dir / value).is_file() else " (pruned)")
+        if key == "netcdf":
+            value = f"in the store (`forecast runs export {record.run_id}` writes runs/{value})" if value else "none (exact, or pruned)"
         out.print(Text(f"{key:<13} {value if value is not None else '—'}"))
 
 
@@ -569,15 +570,16 @@ def show(
 def prune(
     ctx: typer.Context,
     keep: Annotated[
-        int, typer.Option("--keep", min=0, help="How many of the most recent runs keep their NetCDF file.")
+        int, typer.Option("--keep", min=0, help="How many of the most recent runs keep their draws.")
     ] = 10,
     records: Annotated[
         bool, typer.Option("--records", help="Also delete the records of the older runs (history then starts later).")
     ] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would go; delete nothing.")] = False,
 ) -> None:
-    """Delete the NetCDF draws of all but the N most recently recorded runs (and stray files in
-    runs/). Run records stay, so history and briefs are unchanged, unless --records.
+    """Delete the NetCDF draws of all but the N most recently recorded runs, from this store (and
+    their exports in runs/, and stale temp files there). Run records stay, so history and briefs
+    are unchanged, unless --records. Only this store's runs are touched.
 
     Example:  forecast runs prune --keep 5
     """
@@ -585,10 +587,10 @@ def prune(
     from forecaster.store.events import EventStore
 
     ws = workspace(ctx)
-    if not ws.db_path.exists():
+    if not ws.has_store():
         _say("no runs recorded; nothing to prune")
         return
-    with EventStore(ws.db_path) as store:
+    with EventStore(ws.db) as store:
         done = runs.prune(ws, store, keep=keep, records=records, dry_run=dry_run)
     verb = "would delete" if dry_run else "deleted"
     n = len(done.netcdf_deleted)
@@ -596,6 +598,33 @@ def prune(
     if records:
         line += f"; {verb} {done.records_deleted} run record{'s' if done.records_deleted != 1 else ''}"
     sys.stdout.write(line + "\n")
+
+
+@app.command("export")
+@handle_errors
+def export_run(
+    ctx: typer.Context,
+    run_id: Annotated[str, typer.Argument(metavar="RUN_ID", help="Run id or a unique prefix.", show_default=False)],
+    output: Annotated[
+        Optional[Path], typer.Option("--output", "-o", dir_okay=False, help="File to write (default: runs/RUN_ID.nc).")
+    ] = None,
+) -> None:
+    """Write a sampled run's draws (ArviZ InferenceData, NetCDF) from the store to a file.
+
+    Example:  forecast runs export 1b2312a5
+    """
+    from forecaster.store import runs
+    from forecaster.store.events import EventStore
+
+    ws = workspace(ctx)
+    if not ws.has_store():
+        raise UsageError(f"no run {run_id!r} recorded: {ws.db_shown} does not exist")
+    with EventStore(ws.db) as store:
+        record = runs.get_run(store, run_id)
+        path = output or ws.runs_dir / runs.netcdf_name(record.run_id)
+        n = runs.export_draws(store, record.run_id, path)
+    sys.stdout.write(f"{path}\n")
+    _say(f"wrote the draws of run {record.run_id} ({n / 1e6:.1f} MB)")
 
 
 def register(root: typer.Typer) -> None:

@@ -404,7 +404,7 @@ def make_brief(
     as_of = period.until
     reports = gather_reports(ws, priors, as_of=as_of)
     run_id = planned_run_id(priors, reports, as_of=as_of, seed=seed, exact=exact, sampler_kwargs=sampler_kwargs)
-    with EventStore(ws.db_path) as store:
+    with EventStore(ws.db) as store:
         result = runs.load_result(store, run_id)
         how = "cached"
         if result is None and not update:
@@ -426,13 +426,13 @@ def make_brief(
             on_update()
         result, cached = update_forecast(ws, priors, as_of=as_of, seed=seed, exact=exact, sampler_kwargs=sampler_kwargs)
         how = "cached" if cached else "updated"
-    with EventStore(ws.db_path) as store:
+    with EventStore(ws.db) as store:
         # The brief reads the run as recorded (rounded as its JSON is), whether it was computed just
         # now or long ago: the same store gives the same bytes either way.
         result = runs.load_result(store, result.run_id) or result
         record = runs.list_runs(store, run_ids=[result.run_id], with_states=False)
         netcdf = (
-            record[0].netcdf if record and record[0].netcdf and (ws.runs_dir / record[0].netcdf).is_file() else None
+            record[0].netcdf if record and record[0].netcdf else None  # the store holds the draws
         )
         brief = build_brief(
             store,

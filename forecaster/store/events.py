@@ -4,7 +4,7 @@ The only module that touches SQLite for reports. It also reads and writes the ex
 (CSV, YAML, JSON) that `forecast event import` and `export` use, so that a notebook can do all of it
 without the CLI:
 
-    with EventStore(ws.db_path) as store:
+    with EventStore(ws.db) as store:
         report = store.add(Report("arms_purchase_east", dt.date(2025, 3, 18), True, "B", 2, "Reuters"), analyst="ana")
         store.retract(report.id, reason="misread the source", who="ana")
 
@@ -24,24 +24,24 @@ import dataclasses
 import datetime as dt
 import os
 import random
-import sqlite3
 import time
-import urllib.parse
 from collections.abc import Callable, Generator, Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Self
 
+from sqlalchemy import exc as sa_exc
+
 from forecaster.core.errors import EvidenceError, StoreError, UsageError
 from forecaster.model.evidence import Report
+from forecaster.store.backend import Db, Target, connect, connection_error, parse_target
 from forecaster.store.formats import write_reports
-from forecaster.store.migrations import APPLICATION_ID, MIGRATIONS
+from forecaster.store.migrations import MIGRATIONS
+from forecaster.store.opening import FileBusy, inspect_file
 from forecaster.store.records import (
-    BUSY_TIMEOUT_S,
     CLOCK_SKEW,
     ID_HEX,
     LOCK_PATIENCE_S,
-    SQLITE_MAGIC,
     DuplicateReportError,
     Format,
     ImportFileError,
@@ -63,7 +63,7 @@ from forecaster.store.records import (
 
 _COLUMNS = (
     "r.id, r.indicator, r.event_date, r.recorded_at, r.occurred, r.reliability, r.credibility, "
-    "r.source, r.url, r.note, r.analyst, t.reason, t.retracted_at, t.retracted_by"
+    "r.source, r.url, r.note, r.analyst, t.reason, t.retracted_at, t.retracted_by, r.content_key"
 )
 _FROM = "FROM reports r LEFT JOIN retractions t ON t.report_id = r.id"
 
@@ -83,99 +83,73 @@ def _entry(row: Sequence[Any]) -> StoredReport:
     return StoredReport(_report(row), retraction)
 
 
-def _is_busy(e: sqlite3.Error) -> bool:
-    msg = str(e).lower()
-    return "locked" in msg or "busy" in msg
+def _is_busy(e: sa_exc.DBAPIError) -> bool:
+    """SQLite's "database is locked"/busy; PostgreSQL's deadlock or serialization failure."""
+    if getattr(e.orig, "sqlstate", None) in ("40001", "40P01"):
+        return True
+    msg = str(e.orig).lower()
+    return isinstance(e, sa_exc.OperationalError) and ("database is locked" in msg or "busy" in msg)
 
 
 class EventStore:
-    """The event store in one SQLite file, opened (created and migrated if need be) on construction.
+    """The event store: an SQLite file, or a PostgreSQL database (issue 13), opened on construction.
 
-    Use as a context manager, or call `close()`. One instance per thread."""
+    `where` is a path, `sqlite:///PATH` or `postgresql://user@host:port/dbname`. A file is created
+    and migrated if need be; a server database must be at this version's schema (`forecast db
+    upgrade`, or `upgrade=True`, migrates it). Use as a context manager, or call `close()`. One
+    instance per thread."""
 
-    def __init__(self, path: Path | str) -> None:
-        self.path = Path(path)
-        self._db = self._retry("open", self._open)
+    def __init__(self, where: Path | str | Target, *, upgrade: bool = False) -> None:
+        self.target = where if isinstance(where, Target) else parse_target(where)
+        self.path = self.target.path  # the file (SQLite); None for a server
+        self.name = self.target.shown  # for messages: the file, or the URL without its password
+        self.schema_before = 0  # the schema version found on opening (before any migration)
+        self._upgrade = upgrade or self.target.is_file
+        self._db = self._retry("opening the store", self._open)
+
+    @property
+    def dialect(self) -> str:
+        return self.target.dialect
 
     # -- opening -----------------------------------------------------------------------------
 
-    def _open(self) -> sqlite3.Connection:
-        path = self.path
-        if path.is_dir():
-            raise StoreError(f"{path} is a folder, not an event store file")
-        if not path.parent.is_dir():
-            raise StoreError(f"cannot create the event store {path}: folder {path.parent} does not exist")
-        created = False
+    def _open(self) -> Db:
+        if self.path is not None:
+            self._create_file(self.path)
+        db = connect(self.target)
         try:
-            # Created here, mode 0600, so SQLite never creates it with the umask's wider mode.
-            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
-            created = True
-        except FileExistsError:
-            pass
-        except OSError as e:
-            raise StoreError(f"cannot create the event store {path}: {e.strerror}") from None
-        if not created:
-            self._inspect()
-        try:
-            db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
-        except sqlite3.Error as e:
-            raise StoreError(f"cannot open the event store {path}: {e}") from None
-        try:
-            db.execute("PRAGMA foreign_keys = ON")
-            # Up to 64 MiB of page cache (taken only as used): a large import into a large store
-            # touches pages all over the unique indexes, and a small cache turns that into disk I/O.
-            db.execute("PRAGMA cache_size = -65536")
-            if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                db.execute("PRAGMA journal_mode = WAL")
             self._migrate(db)
         except BaseException:
+            with contextlib.suppress(Exception):
+                if db.in_transaction:
+                    db.rollback()
             db.close()
             raise
         return db
 
-    def _inspect(self) -> None:
-        """Refuse a file that is not ours before writing a byte: check the header, then the schema
-        through a read-only connection."""
-        path = self.path
+    def _create_file(self, path: Path) -> None:
+        if path.is_dir():
+            raise StoreError(f"{path} is a folder, not an event store file")
+        if not path.parent.is_dir():
+            raise StoreError(f"cannot create the event store {path}: folder {path.parent} does not exist")
         try:
-            with path.open("rb") as f:
-                header = f.read(100)
+            # Created here, mode 0600, so SQLite never creates it with the umask's wider mode.
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        except FileExistsError:
+            inspect_file(path)
         except OSError as e:
-            raise StoreError(f"cannot read the event store {path}: {e.strerror}") from None
-        if not header:
-            return  # an empty file is an empty SQLite database: ours to set up
-        if not header.startswith(SQLITE_MAGIC) or len(header) < 100:
-            raise StoreError(f"{path} is not a forecast event store: not an SQLite database (left untouched)")
-        if int.from_bytes(header[68:72], "big") == APPLICATION_ID:
-            return
-        uri = "file:" + urllib.parse.quote(str(path.resolve())) + "?mode=ro"
-        try:
-            ro = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S)
-            try:
-                app_id = ro.execute("PRAGMA application_id").fetchone()[0]
-                tables = [r[0] for r in ro.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
-            finally:
-                ro.close()
-        except sqlite3.OperationalError as e:
-            if _is_busy(e):
-                raise
-            raise StoreError(f"{path} is not a readable forecast event store ({e}); left untouched") from None
-        except sqlite3.DatabaseError as e:
-            raise StoreError(f"{path} is corrupt or not a forecast event store ({e}); left untouched") from None
-        if app_id == APPLICATION_ID or not tables:
-            return
-        shown = ", ".join(tables[:5]) + (", …" if len(tables) > 5 else "")
-        raise StoreError(
-            f"{path} is an SQLite database of another program (tables: {shown}), not a forecast event store; "
-            "left untouched — choose another file with --db"
-        )
+            raise StoreError(f"cannot create the event store {path}: {e.strerror}") from None
 
-    def _migrate(self, db: sqlite3.Connection) -> None:
-        if self._applied(db) == len(MIGRATIONS):
+    def _migrate(self, db: Db) -> None:
+        done = self.schema_before = self._applied(db)
+        if done == len(MIGRATIONS):
             return  # the common case: no write lock taken just to open
-        db.execute("BEGIN IMMEDIATE")
+        if not self._upgrade:
+            have = "holds no forecast store yet" if done == 0 else f"is at schema {done} of {len(MIGRATIONS)}"
+            raise StoreError(f"{self.name} {have}: run `forecast db upgrade` (as the database's owner)")
+        db.begin_write()
         try:
-            db.execute(
+            db.driver_sql(
                 "CREATE TABLE IF NOT EXISTS schema_migrations "
                 "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
             )
@@ -186,28 +160,60 @@ class EventStore:
                     "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
                     (version, migration.__name__, format_time(utcnow())),
                 )
-            db.execute("COMMIT")
+            db.commit()
         except BaseException:
             if db.in_transaction:
-                db.execute("ROLLBACK")
+                db.rollback()
             raise
 
-    def _applied(self, db: sqlite3.Connection) -> int:
-        """How many migrations the file records (0 for a fresh file); refuses a newer schema."""
-        has_table = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'").fetchone()
-        if not has_table:
+    def _applied(self, db: Db) -> int:
+        """How many migrations the store records (0 for a fresh one); refuses a newer schema and a
+        server database that holds another program's tables."""
+        tables = db.tables()
+        if "schema_migrations" not in tables:
+            if tables and not self.target.is_file:
+                shown = ", ".join(tables[:5]) + (", …" if len(tables) > 5 else "")
+                raise StoreError(
+                    f"{self.name} holds tables of another program ({shown}), not a forecast store; left untouched — "
+                    "choose another database or schema"
+                )
+            self._end_read(db)
             return 0
         versions = [r[0] for r in db.execute("SELECT version FROM schema_migrations ORDER BY version")]
+        self._end_read(db)
         if versions != list(range(1, len(versions) + 1)):
-            raise StoreError(f"{self.path}: schema_migrations is inconsistent ({versions}); refusing to touch it")
+            raise StoreError(f"{self.name}: schema_migrations is inconsistent ({versions}); refusing to touch it")
         if len(versions) > len(MIGRATIONS):
             raise StoreError(
-                f"{self.path} was written by a newer forecast (schema {len(versions)}; this one knows {len(MIGRATIONS)}): upgrade forecast"
+                f"{self.name} was written by a newer forecast (schema {len(versions)}; this one knows {len(MIGRATIONS)}): upgrade forecast"
             )
         return len(versions)
 
+    @staticmethod
+    def _end_read(db: Db) -> None:
+        if db.in_transaction and not db.conn.info.get("writing_tx"):
+            db.rollback()
+
+    def tables(self) -> builtins.list[str]:
+        def fetch() -> builtins.list[str]:
+            try:
+                return self._db.tables()
+            finally:
+                self._end_read(self._db)
+
+        return self._retry("reading the schema", fetch)
+
+    @property
+    def schema_version(self) -> int:
+        return len(MIGRATIONS)
+
     def close(self) -> None:
-        self._db.close()
+        db = getattr(self, "_db", None)
+        if db is not None:
+            with contextlib.suppress(Exception):
+                if db.in_transaction:
+                    db.rollback()
+            db.close()
 
     def __enter__(self) -> Self:
         return self
@@ -219,43 +225,56 @@ class EventStore:
 
     def _retry(self, what: str, fn: Callable[[], T]) -> T:
         """Run fn, waiting out other writers. SQLite's busy timeout covers most waits; it does not
-        cover a few (switching to WAL, WAL recovery after a crash), which return SQLITE_BUSY at once.
-        Those are retried with jittered backoff, so "database is locked" never reaches the user."""
+        cover a few (switching to WAL, WAL recovery after a crash), which return SQLITE_BUSY at once;
+        PostgreSQL writers queue on a lock but may still meet a deadlock or serialization failure.
+        Those are retried with jittered backoff, so "database is locked" never reaches the user.
+        A dropped connection is not retried: the server rolled back, and the error says so."""
         deadline = time.monotonic() + LOCK_PATIENCE_S
         delay = 0.005
         while True:
             try:
                 return fn()
-            except sqlite3.OperationalError as e:
+            except FileBusy:
+                if time.monotonic() > deadline:
+                    raise StoreError(f"{self.name}: another process kept the event store busy; try again") from None
+            except sa_exc.DBAPIError as e:
                 if not _is_busy(e):
-                    raise StoreError(f"{self.path}: {what} failed: {e}") from None
+                    raise connection_error(self.target, what, e) from None
                 if time.monotonic() > deadline:
                     raise StoreError(
-                        f"{self.path}: another process kept the event store busy for over {LOCK_PATIENCE_S:.0f} s; try again"
+                        f"{self.name}: another process kept the event store busy for over {LOCK_PATIENCE_S:.0f} s; try again"
                     ) from None
-            except sqlite3.Error as e:
-                raise StoreError(f"{self.path}: {what} failed: {e}") from None
             time.sleep(delay * random.uniform(0.5, 1.5))
             delay = min(delay * 2, 0.25)
 
-    def _write(self, what: str, fn: Callable[[sqlite3.Connection], T]) -> T:
+    def _write(self, what: str, fn: Callable[[Db], T]) -> T:
         """fn inside one write transaction (taken at once, so writers queue instead of deadlocking)."""
 
         def attempt() -> T:
-            self._db.execute("BEGIN IMMEDIATE")
+            db = self._db
+            if db.in_transaction:
+                db.rollback()  # a read's snapshot, left open by a stream
+            db.begin_write()
             try:
-                result = fn(self._db)
-                self._db.execute("COMMIT")
+                result = fn(db)
+                db.commit()
             except BaseException:
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
+                with contextlib.suppress(sa_exc.DBAPIError):
+                    if db.in_transaction:
+                        db.rollback()
                 raise
             return result
 
         return self._retry(what, attempt)
 
     def _read(self, what: str, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        return self._retry(what, lambda: self._db.execute(sql, params).fetchall())
+        def fetch() -> list[Any]:
+            try:
+                return list(self._db.execute(sql, params).fetchall())
+            finally:
+                self._end_read(self._db)
+
+        return self._retry(what, fetch)
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -275,44 +294,15 @@ class EventStore:
             raise EvidenceError(f"recorded_at {format_time(when)} lies in the future")
         key = content_key(report)
 
-        def insert(db: sqlite3.Connection) -> Report:
-            rid, existing = self._place(db, report, key, format_time(when), report.analyst)
+        def insert(db: Db) -> Report:
+            placer = _Placer(db, [(report, report.analyst, key)])
+            rid, existing = placer.place(report, key, format_time(when), report.analyst)
             if existing is not None:
                 raise DuplicateReportError(existing)
+            placer.flush()
             return dataclasses.replace(report, id=rid, recorded_at=when)
 
         return self._write("adding a report", insert)
-
-    def _place(
-        self, db: sqlite3.Connection, r: Report, key: str, recorded_at: str, analyst: str
-    ) -> tuple[str, StoredReport | None]:
-        """Insert a report unless its content is stored already: (new id, None) or (id, the stored one).
-
-        A new report's id is r- and the first 12 hex digits of its content key, so the same report
-        gets the same id in every store; in the rare clash with another report's id, a longer prefix.
-        A report that carries an id (from an export) keeps it; _IdTaken if it names another report.
-        One INSERT per report in the common case: the unique indexes do the looking up."""
-        candidates = [r.id] if r.id is not None else ["r-" + key[:n] for n in (ID_HEX, 16, 24, 64)]
-        for rid in candidates:
-            try:
-                db.execute(
-                    "INSERT INTO reports (id, indicator, event_date, recorded_at, occurred, reliability, credibility, "
-                    "source, url, note, analyst, content_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        rid, r.indicator, r.date.isoformat(), recorded_at, int(r.occurred), r.reliability,
-                        r.credibility, r.source, r.url, r.note, analyst, key,
-                    ),
-                )
-                return rid, None
-            except sqlite3.IntegrityError as e:
-                if "UNIQUE" not in str(e):
-                    raise
-            row = db.execute(f"SELECT {_COLUMNS} {_FROM} WHERE r.content_key = ?", (key,)).fetchone()
-            if row is not None:
-                existing = _entry(row)
-                assert existing.report.id is not None
-                return existing.report.id, existing
-        raise _IdTaken(candidates[-1])
 
     def retract(self, report_id: str, reason: str, who: str) -> Retraction:
         """Withdraw a report (it stays in the store, marked). `report_id` may be a unique prefix."""
@@ -320,7 +310,7 @@ class EventStore:
         check_text("reason", reason, required=True)
         check_text("who", who, required=True)
 
-        def insert(db: sqlite3.Connection) -> Retraction:
+        def insert(db: Db) -> Retraction:
             entry = self._resolve(db, report_id)
             if entry.retraction is not None:
                 t = entry.retraction
@@ -329,17 +319,10 @@ class EventStore:
                 )
             assert entry.report.id is not None
             retraction = Retraction(entry.report.id, reason, utcnow(), who)
-            self._insert_retraction(db, retraction)
+            db.execute(_INSERT_RETRACTION, _retraction_row(retraction))
             return retraction
 
         return self._write("retracting a report", insert)
-
-    @staticmethod
-    def _insert_retraction(db: sqlite3.Connection, t: Retraction) -> None:
-        db.execute(
-            "INSERT INTO retractions (report_id, reason, retracted_at, retracted_by) VALUES (?, ?, ?, ?)",
-            (t.report_id, t.reason, format_time(t.retracted_at), t.retracted_by),
-        )
 
     def import_reports(
         self,
@@ -363,28 +346,37 @@ class EventStore:
         def where(i: int) -> str:
             return labels[i] if labels is not None else f"report {i + 1}"
 
-        def run(db: sqlite3.Connection) -> ImportResult:
+        def check(i: int, entry: StoredReport) -> tuple[Report, str, str] | str:
+            """The canonical report, its analyst and content key; or what is wrong with it."""
+            r = entry.report
+            if r.source != r.source.strip():  # the canonical form, as in add()
+                r = dataclasses.replace(r, source=r.source.strip())
+            who = (r.analyst or fallback).strip()
+            try:
+                check_report(r)
+                check_text("analyst", who, required=True)
+                return r, who, content_key(r)
+            except EvidenceError as e:
+                return f"{where(i)}: {e}"
+
+        checked = [check(i, e) for i, e in enumerate(entries)]
+
+        def run(db: Db) -> ImportResult:
             added = skipped = retracted = 0
-            problems: list[str] = []
-            for i, entry in enumerate(entries):
-                r = entry.report
-                if r.source != r.source.strip():  # the canonical form, as in add()
-                    r = dataclasses.replace(r, source=r.source.strip())
-                who = (r.analyst or fallback).strip()
-                try:
-                    check_report(r)
-                    check_text("analyst", who, required=True)
-                    key = content_key(r)
-                    rid, existing = self._place(db, r, key, format_time(r.recorded_at) if r.recorded_at else now, who)
-                except EvidenceError as e:
-                    problems.append(f"{where(i)}: {e}")
+            problems = [(i, c) for i, c in enumerate(checked) if isinstance(c, str)]
+            placer = _Placer(db, [c for c in checked if not isinstance(c, str)])
+            for i, (entry, c) in enumerate(zip(entries, checked, strict=True)):
+                if isinstance(c, str):
                     continue
+                r, who, key = c
+                try:
+                    rid, existing = placer.place(r, key, format_time(r.recorded_at) if r.recorded_at else now, who)
                 except _IdTaken as e:
-                    problems.append(f"{where(i)}: field 'id': {e.report_id} already names a different report in the store")
+                    problems.append((i, f"{where(i)}: field 'id': {e.report_id} already names a different report in the store"))
                     continue
                 if existing is not None:
                     if r.id is not None and r.id != rid:
-                        problems.append(f"{where(i)}: field 'id': the store holds this report as {rid}, not {r.id}")
+                        problems.append((i, f"{where(i)}: field 'id': the store holds this report as {rid}, not {r.id}"))
                         continue
                     skipped += 1
                     if entry.retraction is None or existing.retraction is not None:
@@ -392,10 +384,11 @@ class EventStore:
                 else:
                     added += 1
                 if entry.retraction is not None:
-                    self._insert_retraction(db, dataclasses.replace(entry.retraction, report_id=rid))
+                    placer.retract(dataclasses.replace(entry.retraction, report_id=rid))
                     retracted += 1
             if problems:
-                raise ImportFileError("import", problems)
+                raise ImportFileError("import", [p for _, p in sorted(problems)])
+            placer.flush()
             if dry_run:
                 raise _DryRun(ImportResult(added, skipped, retracted))
             return ImportResult(added, skipped, retracted)
@@ -409,9 +402,15 @@ class EventStore:
 
     def get(self, report_id: str) -> StoredReport:
         """One report by id or unique id prefix (with or without the `r-`)."""
-        return self._retry("reading a report", lambda: self._resolve(self._db, report_id))
+        def resolve() -> StoredReport:
+            try:
+                return self._resolve(self._db, report_id)
+            finally:
+                self._end_read(self._db)
 
-    def _resolve(self, db: sqlite3.Connection, report_id: str) -> StoredReport:
+        return self._retry("reading a report", resolve)
+
+    def _resolve(self, db: Db, report_id: str) -> StoredReport:
         rid = report_id.strip().lower()
         if rid and not rid.startswith("r-"):
             rid = "r-" + rid
@@ -427,7 +426,7 @@ class EventStore:
             if rows:
                 shown = ", ".join(r[0] for r in rows[:5])
                 raise UsageError(f"report id {report_id!r} is ambiguous: it starts {shown}{', …' if len(rows) > 5 else ''}")
-        raise UsageError(f"no report {report_id!r} in {self.path} (see `forecast event list`)")
+        raise UsageError(f"no report {report_id!r} in {self.name} (see `forecast event list`)")
 
     def list(
         self,
@@ -461,16 +460,19 @@ class EventStore:
         return self._stream("listing reports", sql, params)
 
     def _stream(self, what: str, sql: str, params: Sequence[Any]) -> Generator[StoredReport, None, None]:
-        cursor = self._retry(what, lambda: self._db.execute(sql, params))
+        db = self._db
+        if db.in_transaction and not db.conn.info.get("writing_tx"):
+            db.rollback()
         try:
+            cursor = self._retry(what, lambda: db.execute(sql, params, stream=True))
             while True:
                 rows = self._retry(what, lambda: cursor.fetchmany(500))
                 if not rows:
                     return
                 yield from (_entry(r) for r in rows)
         finally:
-            with contextlib.suppress(sqlite3.ProgrammingError):  # the store was closed first
-                cursor.close()
+            with contextlib.suppress(Exception):  # the store was closed first, or the connection dropped
+                self._end_read(db)
 
     def all(self) -> Generator[StoredReport, None, None]:
         """Every report, retracted ones too, in the order they became known (recorded_at, then id)."""
@@ -492,7 +494,8 @@ class EventStore:
         """Per indicator: reports not retracted, retracted, and the latest event date."""
         rows = self._read(
             "counting reports",
-            "SELECT r.indicator, SUM(t.report_id IS NULL), SUM(t.report_id IS NOT NULL), "
+            "SELECT r.indicator, SUM(CASE WHEN t.report_id IS NULL THEN 1 ELSE 0 END), "
+            "SUM(CASE WHEN t.report_id IS NULL THEN 0 ELSE 1 END), "
             f"MAX(CASE WHEN t.report_id IS NULL THEN r.event_date END) {_FROM} GROUP BY r.indicator ORDER BY r.indicator",
         )
         return {
@@ -516,6 +519,90 @@ class EventStore:
             params += [cutoff, cutoff]
         sql += " ORDER BY r.event_date, r.id"
         return [_report(r) for r in self._read("reading reports", sql, params)]
+
+
+_INSERT_REPORT = (
+    "INSERT INTO reports (id, indicator, event_date, recorded_at, occurred, reliability, credibility, "
+    "source, url, note, analyst, content_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_INSERT_RETRACTION = "INSERT INTO retractions (report_id, reason, retracted_at, retracted_by) VALUES (?, ?, ?, ?)"
+_CHUNK = 500  # keys per IN (...) look-up
+
+
+def _retraction_row(t: Retraction) -> tuple[Any, ...]:
+    return (t.report_id, t.reason, format_time(t.retracted_at), t.retracted_by)
+
+
+class _Placer:
+    """Placing a batch of reports in one write transaction, on either backend, with two look-ups
+    per 500 reports and one multi-row INSERT, not a statement per report: which content keys and
+    which candidate ids the store holds already, then every decision in memory (writers hold the
+    write lock, so nothing changes underneath), then `flush`.
+
+    A new report's id is r- and the first 12 hex digits of its content key, so the same report
+    gets the same id in every store; in the rare clash with another report's id, a longer prefix.
+    A report that carries an id (from an export) keeps it; _IdTaken if it names another report.
+    No INSERT ever meets a unique index: PostgreSQL would abort the whole transaction on one."""
+
+    def __init__(self, db: Db, items: Sequence[tuple[Report, str, str]]) -> None:
+        """`items`: (report, analyst, content key) of every report the batch may place."""
+        self.db = db
+        keys = {k for _, _, k in items}
+        self.by_key: dict[str, StoredReport] = {}
+        self.key_of: dict[str, str] = {}  # id -> content key, for what this batch placed
+        for part in _chunks(sorted(keys)):
+            for row in db.execute(f"SELECT {_COLUMNS} {_FROM} WHERE r.content_key IN ({_marks(part)})", part):
+                self.by_key[row[-1]] = _entry(row)
+                self.key_of[row[0]] = row[-1]
+        candidates = {r.id for r, _, _ in items if r.id is not None}
+        for key in keys:
+            candidates.update("r-" + key[:n] for n in (ID_HEX, 16, 24, 64))
+        self.taken: set[str] = set()
+        for part in _chunks(sorted(candidates)):
+            self.taken.update(row[0] for row in db.execute(f"SELECT id FROM reports WHERE id IN ({_marks(part)})", part))
+        self.reports: list[tuple[Any, ...]] = []
+        self.retractions: list[tuple[Any, ...]] = []
+
+    def place(self, r: Report, key: str, recorded_at: str, analyst: str) -> tuple[str, StoredReport | None]:
+        """(new id, None), or (id, the stored report) when its content is stored or placed already."""
+        existing = self.by_key.get(key)
+        if existing is not None:
+            assert existing.report.id is not None
+            return existing.report.id, existing
+        candidates = [r.id] if r.id is not None else ["r-" + key[:n] for n in (ID_HEX, 16, 24, 64)]
+        for rid in candidates:
+            if rid in self.taken:
+                continue
+            self.taken.add(rid)
+            when = dt.datetime.fromisoformat(recorded_at)
+            self.by_key[key] = StoredReport(dataclasses.replace(r, id=rid, analyst=analyst, recorded_at=when))
+            self.key_of[rid] = key
+            self.reports.append((
+                rid, r.indicator, r.date.isoformat(), recorded_at, int(r.occurred), r.reliability,
+                r.credibility, r.source, r.url, r.note, analyst, key,
+            ))
+            return rid, None
+        raise _IdTaken(candidates[-1])
+
+    def retract(self, t: Retraction) -> None:
+        key = self.key_of.get(t.report_id)
+        if key is not None:
+            self.by_key[key] = dataclasses.replace(self.by_key[key], retraction=t)
+        self.retractions.append(_retraction_row(t))
+
+    def flush(self) -> None:
+        self.db.executemany(_INSERT_REPORT, self.reports)
+        self.db.executemany(_INSERT_RETRACTION, self.retractions)
+        self.reports, self.retractions = [], []
+
+
+def _chunks(items: Sequence[str]) -> Generator[builtins.list[str], None, None]:
+    for i in range(0, len(items), _CHUNK):
+        yield builtins.list(items[i : i + _CHUNK])
+
+
+def _marks(part: Sequence[Any]) -> str:
+    return ", ".join("?" * len(part))
 
 
 class _IdTaken(Exception):

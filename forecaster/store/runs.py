@@ -5,12 +5,15 @@ every input, `inference.run_id_for`), when it was recorded, the as-of date and e
 the priors hash, the ids of the reports used and their hash, the package version, the seed, the
 sampler settings, every state's prior, posterior and interval, the diagnostics and the wall time.
 The whole `UpdateResult` is kept as JSON too, so an identical update is answered from the record
-without sampling (and without importing pymc). A sampled run's ArviZ InferenceData lives beside
-the store as `runs/RUN_ID.nc`; `prune` removes old ones.
+without sampling (and without importing pymc). A sampled run's ArviZ InferenceData is kept IN the
+store too (issue 13: gzip-compressed NetCDF bytes, table `run_draws`), so every member of a team
+reads it from the server; `runs export ID` writes `runs/RUN_ID.nc`; `prune` drops old draws and,
+with `--records`, old records — of this store only.
 
-Tables (migration `m002_runs`): `runs` (one row per run), `run_states` (one row per hypothesis
-state, for SQL over the history) and `run_reports` (which reports each run used). A run id names
-its inputs, so recording the same run again (`--force`) replaces the record.
+Tables (migrations `m002_runs`, `m006_run_draws`): `runs` (one row per run), `run_states` (one row
+per hypothesis state, for SQL over the history), `run_reports` (which reports each run used) and
+`run_draws`. A run id names its inputs, so recording the same run again (`--force`) replaces the
+record; `runs.netcdf` names the export file when the store holds the run's draws.
 
 **Backfill** (`forecast history --backfill weekly`): the weekly series the evidence implies by
 event time, on the exact engine, one point per ISO week (its Sunday, or the as-of date in the
@@ -25,17 +28,19 @@ Nothing here prints; `forecaster.cli.runs` renders.
 from __future__ import annotations
 
 import datetime as dt
+import gzip
+import hashlib
 import json
 import math
 import os
-import sqlite3
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from forecaster.core.errors import UsageError
+from forecaster.core.errors import StoreError, UsageError
+from forecaster.store.backend import Db
 from forecaster.store.events import EventStore
 from forecaster.store.migrations import EVIDENCE, KINDS
 from forecaster.store.records import format_time, parse_time, utcnow
@@ -169,8 +174,9 @@ class NewRun:
     evidence: str = "store"
     settings: dict[str, Any] = field(default_factory=dict)
     wall_seconds: float | None = None
-    netcdf: str | None = None
+    netcdf: str | None = None  # unused since the draws live in the store (issue 13); kept for callers
     recorded_at: dt.datetime | None = None
+    draws: bytes | None = None  # NetCDF bytes (`netcdf_bytes`), kept in the store compressed
 
 
 def record_runs(store: EventStore, runs: Iterable[NewRun]) -> int:
@@ -183,7 +189,7 @@ def record_runs(store: EventStore, runs: Iterable[NewRun]) -> int:
             raise ValueError(f"unknown evidence selection {item.evidence!r}")
     now = utcnow()
 
-    def insert(db: sqlite3.Connection) -> int:
+    def insert(db: Db) -> int:
         for item in items:
             _insert(db, item, item.recorded_at or now)
         return len(items)
@@ -195,11 +201,12 @@ def record_run(store: EventStore, run: NewRun) -> None:
     record_runs(store, [run])
 
 
-def _insert(db: sqlite3.Connection, item: NewRun, recorded_at: dt.datetime) -> None:
+def _insert(db: Db, item: NewRun, recorded_at: dt.datetime) -> None:
     r = item.result
     d = r.diagnostics
     data = r.to_json()
     for table in (
+        "run_draws",
         "run_states",
         "run_reports",
         "runs",
@@ -227,15 +234,16 @@ def _insert(db: sqlite3.Connection, item: NewRun, recorded_at: dt.datetime) -> N
             _num(d.ess_min),
             d.divergences,
             float(d.seconds if item.wall_seconds is None else item.wall_seconds),
-            item.netcdf,
+            netcdf_name(r.run_id) if item.draws is not None else None,
             r.previous_run_id,
             json.dumps(data, ensure_ascii=False),
         ),
     )
+    states = [(h, k, s) for h in r.hypotheses for k, s in enumerate(h.states)]
     db.executemany(
         "INSERT INTO run_states (run_id, hypothesis, state, position, prior, prior_low, prior_high, posterior, low, high, "
-        "exact) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "exact, ord) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             (
                 r.run_id,
@@ -249,32 +257,40 @@ def _insert(db: sqlite3.Connection, item: NewRun, recorded_at: dt.datetime) -> N
                 _num(s.interval[0]),
                 _num(s.interval[1]),
                 s.exact,
+                i,
             )
-            for h in r.hypotheses
-            for k, s in enumerate(h.states)
+            for i, (h, k, s) in enumerate(states)
         ],
     )
     db.executemany(
-        "INSERT OR IGNORE INTO run_reports (run_id, report_id) VALUES (?, ?)", [(r.run_id, rid) for rid in r.report_ids]
+        "INSERT INTO run_reports (run_id, report_id) VALUES (?, ?)", [(r.run_id, rid) for rid in dict.fromkeys(r.report_ids)]
     )
+    if item.draws is not None:
+        db.execute(
+            "INSERT INTO run_draws (run_id, encoding, size, sha256, data) VALUES (?, 'netcdf+gzip', ?, ?, ?)",
+            (r.run_id, len(item.draws), hashlib.sha256(item.draws).hexdigest(), gzip.compress(item.draws, 6, mtime=0)),
+        )
 
 
 def delete_runs(store: EventStore, run_ids: Iterable[str]) -> int:
     ids = list(run_ids)
 
-    def delete(db: sqlite3.Connection) -> int:
-        db.executemany("DELETE FROM runs WHERE run_id = ?", [(i,) for i in ids])
+    def delete(db: Db) -> int:
+        for table in ("run_draws", "run_states", "run_reports", "runs"):
+            db.executemany(f"DELETE FROM {table} WHERE run_id = ?", [(i,) for i in ids])
         return len(ids)
 
     return store._write("deleting runs", delete)
 
 
-def _forget_netcdf(store: EventStore, run_ids: Iterable[str]) -> None:
-    ids = list(run_ids)
-    store._write(
-        "updating runs",
-        lambda db: db.executemany("UPDATE runs SET netcdf = NULL WHERE run_id = ?", [(i,) for i in ids]),
-    )
+def _forget_draws(store: EventStore, run_ids: Iterable[str]) -> None:
+    ids = [(i,) for i in run_ids]
+
+    def forget(db: Db) -> None:
+        db.executemany("DELETE FROM run_draws WHERE run_id = ?", ids)
+        db.executemany("UPDATE runs SET netcdf = NULL WHERE run_id = ?", ids)
+
+    store._write("pruning draws", forget)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -334,7 +350,7 @@ def list_runs(
         for s in store._read(
             "reading runs",
             "SELECT run_id, hypothesis, state, prior, posterior, low, high, exact FROM run_states "
-            f"WHERE run_id IN ({', '.join('?' * len(part))}) ORDER BY run_id, rowid",
+            f"WHERE run_id IN ({', '.join('?' * len(part))}) ORDER BY run_id, ord",
             part,
         ):
             states.setdefault(s[0], []).append(RunState(s[1], s[2], s[3], s[4], s[5], s[6], s[7]))
@@ -374,12 +390,14 @@ def previous_update(store: EventStore, *, as_of: dt.date, evidence: str, exclude
 def window_days_recorded(store: EventStore, priors_hash: str) -> list[int]:
     """The evidence windows (days) of the runs recorded with these priors, most used first."""
     rows = store._read(
-        "reading runs",
-        "SELECT CAST(julianday(as_of) - julianday(window_start) AS INTEGER) AS days, COUNT(*) FROM runs "
-        "WHERE priors_hash = ? GROUP BY days ORDER BY COUNT(*) DESC",
+        "reading runs", "SELECT as_of, window_start, COUNT(*) FROM runs WHERE priors_hash = ? GROUP BY as_of, window_start",
         (priors_hash,),
     )
-    return [int(r[0]) for r in rows]
+    days: dict[int, int] = {}
+    for as_of, start, n in rows:
+        d = (dt.date.fromisoformat(as_of) - dt.date.fromisoformat(start)).days
+        days[d] = days.get(d, 0) + n
+    return sorted(days, key=lambda d: -days[d])
 
 
 def recorded_ids(store: EventStore, run_ids: Iterable[str]) -> set[str]:
@@ -397,11 +415,11 @@ def recorded_ids(store: EventStore, run_ids: Iterable[str]) -> set[str]:
 
 
 def has_runs_table(store: EventStore) -> bool:
-    return bool(store._read("reading the schema", "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'runs'"))
+    return "runs" in store.tables()
 
 
 # ---------------------------------------------------------------------------------------------
-# NetCDF files and pruning
+# Draws: NetCDF bytes in the store, exported to runs/RUN_ID.nc; pruning
 # ---------------------------------------------------------------------------------------------
 
 
@@ -409,24 +427,86 @@ def netcdf_name(run_id: str) -> str:
     return f"{run_id}.nc"
 
 
-def write_netcdf(idata: Any, path: Path) -> None:
-    """InferenceData -> NetCDF, atomically (temp file in the same folder, then rename)."""
+def netcdf_bytes(idata: Any) -> bytes:
+    """InferenceData -> NetCDF bytes (through a temp file: the netCDF writers want a path)."""
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(prefix="forecast-draws-", suffix=".nc")
+    os.close(fd)
+    try:
+        idata.to_netcdf(tmp)
+        return Path(tmp).read_bytes()
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def load_draws(store: EventStore, run_id: str) -> bytes | None:
+    """A recorded run's NetCDF bytes from the store (checked against their hash), or None."""
+    rows = store._read("reading draws", "SELECT size, sha256, data FROM run_draws WHERE run_id = ?", (run_id,))
+    if not rows:
+        return None
+    size, digest, data = rows[0]
+    raw = gzip.decompress(bytes(data))
+    if len(raw) != size or hashlib.sha256(raw).hexdigest() != digest:
+        raise StoreError(f"{store.name}: the draws of run {run_id} are damaged (size or hash differs)")
+    return raw
+
+
+def draws_sizes(store: EventStore) -> dict[str, int]:
+    """run id -> bytes of NetCDF the store holds for it (uncompressed)."""
+    return {r[0]: r[1] for r in store._read("reading draws", "SELECT run_id, size FROM run_draws")}
+
+
+def load_idata(store: EventStore, run_id: str) -> Any:
+    """A recorded run's ArviZ InferenceData (read into memory), or None when it has no draws."""
+    raw = load_draws(store, run_id)
+    if raw is None:
+        return None
+    import tempfile
+
+    import arviz as az
+
+    with tempfile.TemporaryDirectory(prefix="forecast-draws-") as d:
+        path = Path(d) / netcdf_name(run_id)
+        path.write_bytes(raw)
+        idata = az.from_netcdf(path)
+        idata.load()
+        return idata
+
+
+def export_draws(store: EventStore, run_id: str, path: Path) -> int:
+    """Write a run's draws to `path` (atomically); returns the bytes written. UsageError when the
+    store holds none (an exact run, or pruned)."""
+    raw = load_draws(store, run_id)
+    if raw is None:
+        raise UsageError(f"run {run_id} has no draws in the store (an exact run, or pruned)")
+    write_file(path, raw)
+    return len(raw)
+
+
+def write_file(path: Path, data: bytes) -> None:
+    """Bytes to a file, atomically (temp file in the same folder, then rename)."""
     import tempfile
 
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
     try:
-        idata.to_netcdf(tmp)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
+def write_netcdf(idata: Any, path: Path) -> None:
+    """InferenceData -> NetCDF file, atomically."""
+    write_file(path, netcdf_bytes(idata))
+
+
 @dataclass(frozen=True)
 class PruneResult:
-    netcdf_deleted: tuple[str, ...]  # file names
+    netcdf_deleted: tuple[str, ...]  # the runs' export names whose draws were dropped
     bytes_freed: int
     records_deleted: int
     netcdf_kept: int
@@ -434,48 +514,34 @@ class PruneResult:
 
 
 def prune(ws: Workspace, store: EventStore, *, keep: int, records: bool = False, dry_run: bool = False) -> PruneResult:
-    """Keep the NetCDF files of the `keep` most recently recorded runs; delete the others, files
-    that no record names, and temp files left by killed writers. With `records`, also delete
-    the records of every run but the `keep` most recent (history then starts later)."""
+    """Keep the draws of the `keep` most recently recorded runs; drop the others' from the store
+    (and their exports in runs/, RUN_ID.nc, and temp files left there by killed writers). With
+    `records`, also delete the records of every run but the `keep` most recent (history then
+    starts later). Only this store's runs are touched: an export in runs/ that names a run this
+    store does not hold (another store's, on a shared folder) stays."""
     if keep < 0:
         raise UsageError("--keep must be 0 or more")
-    rows = store._read("reading runs", "SELECT run_id, netcdf FROM runs ORDER BY recorded_at DESC, run_id DESC")
+    rows = store._read("reading runs", "SELECT run_id FROM runs ORDER BY recorded_at DESC, run_id DESC")
     newest = {r[0] for r in rows[:keep]}
-    runs_dir = ws.runs_dir
-    named = {r[1]: r[0] for r in rows if r[1]}
-    doomed_files: list[Path] = []
-    forget: list[str] = []
-    for name, rid in named.items():
-        if rid not in newest:
-            doomed_files.append(runs_dir / name)
-            forget.append(rid)
-    if runs_dir.is_dir():
+    sizes = draws_sizes(store)
+    forget = [rid for rid in sizes if rid not in newest]
+    doomed_files = [ws.runs_dir / netcdf_name(rid) for rid in forget]
+    if ws.runs_dir.is_dir():
         now = time.time()
-        for f in sorted(runs_dir.iterdir()):
-            if f.suffix == ".nc" and f.name not in named:
-                doomed_files.append(f)  # no record names it
-            elif f.name.startswith(".") and f.name.endswith(".tmp") and now - f.stat().st_mtime > STALE_TEMP_S:
+        for f in sorted(ws.runs_dir.iterdir()):
+            if f.name.startswith(".") and f.name.endswith(".tmp") and now - f.stat().st_mtime > STALE_TEMP_S:
                 doomed_files.append(f)
     doomed_records = [r[0] for r in rows[keep:]] if records else []
-    freed = 0
-    for f in doomed_files:
-        try:
-            freed += f.stat().st_size
-        except FileNotFoundError:
-            continue
+    freed = sum(sizes[rid] for rid in forget)
     if not dry_run:
         if doomed_records:
             delete_runs(store, doomed_records)
         if forget:
-            _forget_netcdf(store, [r for r in forget if r not in set(doomed_records)])
+            _forget_draws(store, [r for r in forget if r not in set(doomed_records)])
         for f in doomed_files:  # after the records: a record never names a missing file for long
             f.unlink(missing_ok=True)
     return PruneResult(
-        tuple(f.name for f in doomed_files if f.suffix == ".nc"),
-        freed,
-        len(doomed_records),
-        sum(1 for rid in named.values() if rid in newest),
-        dry_run,
+        tuple(netcdf_name(rid) for rid in forget), freed, len(doomed_records), sum(1 for rid in sizes if rid in newest), dry_run
     )
 
 
@@ -512,8 +578,8 @@ def import_json_runs(ws: Workspace, store: EventStore) -> int:
                 kind="update",
                 evidence="unknown",
                 settings={"sampler": result.diagnostics.sampler},
-                netcdf=nc.name if nc.is_file() else None,
                 recorded_at=recorded,
+                draws=nc.read_bytes() if nc.is_file() else None,
             )
         )
         moved.append(f)

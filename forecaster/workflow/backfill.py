@@ -47,7 +47,7 @@ def backfill_weekly(ws: Workspace, priors: Priors, *, until: dt.date, seed: int,
     from forecaster.inference.update import events_hash, run_id_for, run_update, settings_hash
     from forecaster.model.network import build_network
 
-    with EventStore(ws.db_path) as store:
+    with EventStore(ws.db) as store:
         first_rows = store._read(
             "reading reports",
             "SELECT MIN(r.event_date) FROM reports r LEFT JOIN retractions t ON t.report_id = r.id "
