@@ -31,6 +31,7 @@ from forecaster.workflow.updating import (
     recorded_runs,
     update_forecast,
 )
+from tests.backends import Backend
 from tests.helpers import MINI
 
 # Reports imported in a test are recorded now, so only an as-of date of today sees them (knowledge time).
@@ -44,6 +45,17 @@ def invoke(runner: CliRunner, *args: str) -> tuple[int, str, str]:
 
 
 @pytest.fixture
+def ws(ws: Workspace, backend: Backend, monkeypatch: pytest.MonkeyPatch) -> Workspace:
+    """The bundled workspace on each backend (issue 13): its own file, or a PostgreSQL store
+    chosen through $FORECAST_DB as a team member would."""
+    if not backend.is_pg:
+        return ws
+    url = backend.new_store()
+    monkeypatch.setenv("FORECAST_DB", url)
+    return dataclasses.replace(ws, db_override=url)
+
+
+@pytest.fixture
 def stocked(ws: Workspace, runner: CliRunner) -> Workspace:
     """The bundled workspace with the seed papers' events in its store."""
     code, _, err = invoke(runner, "event", "import", str(ws.scenarios_dir / "historical_events.yaml"))
@@ -52,11 +64,8 @@ def stocked(ws: Workspace, runner: CliRunner) -> Workspace:
 
 
 def _runs_rows(ws: Workspace, sql: str) -> list[tuple[object, ...]]:
-    db = sqlite3.connect(ws.db_path)
-    try:
-        return db.execute(sql).fetchall()
-    finally:
-        db.close()
+    with EventStore(ws.db) as store:
+        return [tuple(r) for r in store._read("test", sql)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -74,7 +83,7 @@ def test_update_is_recorded_in_the_store_with_every_field(runner: CliRunner, sto
     code, out, err = invoke(runner, "update", "--exact", "--as-of", AS_OF, "--json")
     assert code == 0, err
     data = json.loads(out)
-    with EventStore(stocked.db_path) as store:
+    with EventStore(stocked.db) as store:
         (record,) = runs.list_runs(store)
     assert record.run_id == data["run_id"] and record.kind == "update" and record.evidence == "store"
     assert record.as_of == TODAY and record.priors_hash == data["priors_hash"]
@@ -190,7 +199,7 @@ def _record_as_sampled(ws: Workspace, as_of: dt.date) -> str:
         result.diagnostics, sampler="pymc-nuts", chains=2, draws=1000, tune=500, r_hat_max=1.001, ess_min=900.0
     )
     fake = dataclasses.replace(result, run_id=run_id, settings_hash=settings_hash(settings), diagnostics=diag)
-    with EventStore(ws.db_path) as store:
+    with EventStore(ws.db) as store:
         runs.record_run(store, runs.NewRun(fake, settings=settings))
     return run_id
 
@@ -318,49 +327,55 @@ def test_backfill_weekly_by_event_time(runner: CliRunner, tmp_path: Path, monkey
 
 
 def _fake_runs(ws: Workspace, n: int) -> list[str]:
-    """n recorded runs an hour apart, each naming a NetCDF file that exists."""
+    """n recorded runs an hour apart, each with 1,000 bytes of draws in the store."""
     priors = load_priors(ws.priors_dir)
     base = run_update(priors, [], as_of=dt.date(2026, 1, 1), exact_only=True)
-    ws.runs_dir.mkdir(exist_ok=True)
     ids = []
     items = []
     for i in range(n):
         rid = f"{i:012x}"
-        (ws.runs_dir / runs.netcdf_name(rid)).write_bytes(b"x" * 1000)
         items.append(
             runs.NewRun(
                 dataclasses.replace(base, run_id=rid, as_of=dt.date(2026, 1, 1) + dt.timedelta(days=i)),
-                netcdf=runs.netcdf_name(rid),
                 recorded_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC) + dt.timedelta(hours=i),
+                draws=bytes([i]) * 1000,
             )
         )
         ids.append(rid)
-    with EventStore(ws.db_path) as store:
+    with EventStore(ws.db) as store:
         runs.record_runs(store, items)
     return ids
 
 
-def test_prune_keeps_the_newest_netcdf_files(runner: CliRunner, ws: Workspace) -> None:
+def test_prune_keeps_the_newest_draws_and_touches_only_this_store(runner: CliRunner, ws: Workspace) -> None:
     ids = _fake_runs(ws, 4)
-    (ws.runs_dir / "orphan.nc").write_bytes(b"y")
+    ws.runs_dir.mkdir(exist_ok=True)
+    for rid in (ids[0], ids[3]):  # exported earlier
+        assert invoke(runner, "runs", "export", rid)[0] == 0
+    assert (ws.runs_dir / f"{ids[0]}.nc").read_bytes() == bytes([0]) * 1000
+    (ws.runs_dir / "0123456789ab.nc").write_bytes(b"y")  # another store's export, on a shared folder
     stale = ws.runs_dir / ".abc.nc.123.tmp"
     stale.write_bytes(b"z")
     os.utime(stale, (time.time() - 3600, time.time() - 3600))
     fresh = ws.runs_dir / ".def.nc.456.tmp"  # a writer at work right now: left alone
     fresh.write_bytes(b"z")
     code, out, _ = invoke(runner, "runs", "prune", "--keep", "2", "--dry-run")
-    assert code == 0 and "would delete 3 NetCDF files" in out and len(list(ws.runs_dir.glob("*.nc"))) == 5
+    assert code == 0 and "would delete 2 NetCDF files (0.0 MB); 2 kept" in out and len(list(ws.runs_dir.glob("*.nc"))) == 3
     code, out, _ = invoke(runner, "runs", "prune", "--keep", "2")
-    assert code == 0 and "deleted 3 NetCDF files" in out and "2 kept" in out
-    assert sorted(f.name for f in ws.runs_dir.glob("*.nc")) == [f"{ids[2]}.nc", f"{ids[3]}.nc"]
+    assert code == 0 and "deleted 2 NetCDF files" in out and "2 kept" in out
+    assert sorted(f.name for f in ws.runs_dir.glob("*.nc")) == [f"{ids[3]}.nc", "0123456789ab.nc"]
     assert not stale.exists() and fresh.exists()
-    with EventStore(ws.db_path) as store:
+    with EventStore(ws.db) as store:
         records = {r.run_id: r for r in runs.list_runs(store, with_states=False)}
+        assert runs.load_draws(store, ids[0]) is None and runs.load_draws(store, ids[2]) == bytes([2]) * 1000
     assert len(records) == 4 and records[ids[0]].netcdf is None and records[ids[3]].netcdf == f"{ids[3]}.nc"
+    code, _, err = invoke(runner, "runs", "export", ids[0])
+    assert code == 2 and "no draws in the store" in err
     code, out, _ = invoke(runner, "runs", "prune", "--keep", "1", "--records")
     assert code == 0 and "deleted 3 run records" in out
     assert _runs_rows(ws, "SELECT run_id FROM runs") == [(ids[3],)]
     assert _runs_rows(ws, f"SELECT COUNT(*) FROM run_states WHERE run_id <> '{ids[3]}'") == [(0,)]
+    assert _runs_rows(ws, "SELECT COUNT(*) FROM run_draws") == [(1,)]
 
 
 def test_runs_list_and_show(runner: CliRunner, stocked: Workspace) -> None:
