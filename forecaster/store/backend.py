@@ -210,10 +210,11 @@ class Db:
         self.conn = conn
         self.target = target
         self.dialect: Dialect = target.dialect
+        self.writing_tx = False  # a write transaction is open (not on conn.info: a dropped connection has none)
 
     def execute(
         self, sql: str, params: Sequence[Any] | Mapping[str, Any] = (), *, stream: bool = False
-    ) -> sa.CursorResult[Any]:
+    ) -> Any:  # a CursorResult (its type parameters differ between SQLAlchemy 2.0 and 2.1)
         """`stream`: rows fetched as read (a server-side cursor on PostgreSQL), not all at once."""
         options = {"stream_results": True, "max_row_buffer": 1000} if stream else None
         if isinstance(params, Mapping):
@@ -243,16 +244,16 @@ class Db:
             self.conn.begin()
         finally:
             self.conn.info["writing"] = False
-        self.conn.info["writing_tx"] = True
+        self.writing_tx = True
         if self.dialect == "postgresql":
             self.conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITE_LOCK})")
 
     def commit(self) -> None:
-        self.conn.info["writing_tx"] = False
+        self.writing_tx = False
         self.conn.commit()
 
     def rollback(self) -> None:
-        self.conn.info["writing_tx"] = False
+        self.writing_tx = False
         self.conn.rollback()
 
     def tables(self) -> list[str]:

@@ -191,7 +191,7 @@ class EventStore:
 
     @staticmethod
     def _end_read(db: Db) -> None:
-        if db.in_transaction and not db.conn.info.get("writing_tx"):
+        if db.in_transaction and not db.writing_tx:
             db.rollback()
 
     def tables(self) -> builtins.list[str]:
@@ -264,6 +264,25 @@ class EventStore:
                         db.rollback()
                 raise
             return result
+
+        return self._retry(what, attempt)
+
+    def _snapshot(self, what: str, fn: Callable[[Db], T]) -> T:
+        """fn inside one read-only transaction that sees one state of the store throughout
+        (SQLite's WAL snapshot; PostgreSQL's REPEATABLE READ), without holding up writers."""
+
+        def attempt() -> T:
+            db = self._db
+            if db.in_transaction:
+                db.rollback()
+            db.conn.begin()
+            try:
+                if db.dialect == "postgresql":
+                    db.driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                return fn(db)
+            finally:
+                with contextlib.suppress(sa_exc.DBAPIError):
+                    db.rollback()
 
         return self._retry(what, attempt)
 
@@ -461,7 +480,7 @@ class EventStore:
 
     def _stream(self, what: str, sql: str, params: Sequence[Any]) -> Generator[StoredReport, None, None]:
         db = self._db
-        if db.in_transaction and not db.conn.info.get("writing_tx"):
+        if db.in_transaction and not db.writing_tx:
             db.rollback()
         try:
             cursor = self._retry(what, lambda: db.execute(sql, params, stream=True))

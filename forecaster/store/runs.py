@@ -205,13 +205,11 @@ def _insert(db: Db, item: NewRun, recorded_at: dt.datetime) -> None:
     r = item.result
     d = r.diagnostics
     data = r.to_json()
-    for table in (
-        "run_draws",
-        "run_states",
-        "run_reports",
-        "runs",
-    ):  # not left to ON DELETE CASCADE: a raw connection may lack foreign_keys
-        db.execute(f"DELETE FROM {table} WHERE run_id = ?", (r.run_id,))
+    # Replacing a record (--force) deletes the old one: only then, so that a login that may only
+    # insert and read (the analyst role on PostgreSQL) records new runs.
+    if db.execute("SELECT 1 FROM runs WHERE run_id = ?", (r.run_id,)).fetchone():
+        for table in ("run_draws", "run_states", "run_reports", "runs"):  # not left to ON DELETE CASCADE
+            db.execute(f"DELETE FROM {table} WHERE run_id = ?", (r.run_id,))
     n_reports = len(r.report_ids) or sum(e.reports for e in r.evidence)
     db.execute(
         f"INSERT INTO runs ({_RUN_COLUMNS}, result) VALUES ({', '.join('?' * 21)})",
