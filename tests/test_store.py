@@ -477,7 +477,7 @@ IMPORTER = textwrap.dedent(
                       note=f"row {i}") for i in range(5000)]
     with EventStore(path) as store:
         if slow:
-            raw = store._db.conn.connection.dbapi_connection
+            raw = store._db.raw
             if store.dialect == "sqlite":
                 # A small page cache spills the transaction's pages into the WAL early (so the kill finds
                 # uncommitted frames on disk), and a progress handler slows it enough to be killed mid-way.

@@ -8,6 +8,7 @@ import dataclasses
 import datetime as dt
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -201,10 +202,7 @@ def test_the_analyst_role_can_only_insert_and_read(runner: CliRunner, ws: Worksp
         db.execute(f"DROP ROLE IF EXISTS {login}")
         db.execute(f"CREATE ROLE {login} LOGIN PASSWORD 'ana-pw' IN ROLE {admin.ANALYST_ROLE}")
     try:
-        from sqlalchemy.engine import make_url
-
-        u = make_url(url.replace("postgresql://", "postgresql+psycopg://", 1)).set(username=login, password="ana-pw")
-        ana = u.set(drivername="postgresql").render_as_string(hide_password=False)
+        ana = re.sub(r"://[^@]*@", f"://{login}:ana-pw@", url, count=1)
         code, out, err = invoke(runner, "--db", ana, "event", "add", "north_kosovo_unrest", "--date", "2025-03-18",
                                 "--grade", "B2", "--source", "TASS", "--analyst", "ana")
         assert code == 0, err
@@ -269,7 +267,7 @@ def test_server_gone_mid_import_leaves_nothing_and_says_so(pg: Backend, monkeypa
 
 def test_dropped_connection_during_update_records_no_partial_run(ws: Workspace, pg: Backend, monkeypatch: pytest.MonkeyPatch) -> None:
     from forecaster.model.loading import load_priors
-    from forecaster.store.backend import Db
+    from forecaster.store.pg import PostgresDb as Db
     from forecaster.workflow.updating import update_forecast
 
     url = pg.new_store()

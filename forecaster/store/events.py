@@ -30,11 +30,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Self
 
-from sqlalchemy import exc as sa_exc
-
 from forecaster.core.errors import EvidenceError, StoreError, UsageError
 from forecaster.model.evidence import Report
-from forecaster.store.backend import Db, Target, connect, connection_error, parse_target
+from forecaster.store.backend import Db, DriverError, Target, connect, connection_error, parse_target
 from forecaster.store.formats import write_reports
 from forecaster.store.migrations import MIGRATIONS
 from forecaster.store.opening import FileBusy, inspect_file
@@ -83,12 +81,6 @@ def _entry(row: Sequence[Any]) -> StoredReport:
     return StoredReport(_report(row), retraction)
 
 
-def _is_busy(e: sa_exc.DBAPIError) -> bool:
-    """SQLite's "database is locked"/busy; PostgreSQL's deadlock or serialization failure."""
-    if getattr(e.orig, "sqlstate", None) in ("40001", "40P01"):
-        return True
-    msg = str(e.orig).lower()
-    return isinstance(e, sa_exc.OperationalError) and ("database is locked" in msg or "busy" in msg)
 
 
 class EventStore:
@@ -237,8 +229,8 @@ class EventStore:
             except FileBusy:
                 if time.monotonic() > deadline:
                     raise StoreError(f"{self.name}: another process kept the event store busy; try again") from None
-            except sa_exc.DBAPIError as e:
-                if not _is_busy(e):
+            except DriverError as e:
+                if not e.busy:
                     raise connection_error(self.target, what, e) from None
                 if time.monotonic() > deadline:
                     raise StoreError(
@@ -259,7 +251,7 @@ class EventStore:
                 result = fn(db)
                 db.commit()
             except BaseException:
-                with contextlib.suppress(sa_exc.DBAPIError):
+                with contextlib.suppress(DriverError):
                     if db.in_transaction:
                         db.rollback()
                 raise
@@ -275,13 +267,11 @@ class EventStore:
             db = self._db
             if db.in_transaction:
                 db.rollback()
-            db.conn.begin()
+            db.begin_read()
             try:
-                if db.dialect == "postgresql":
-                    db.driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                 return fn(db)
             finally:
-                with contextlib.suppress(sa_exc.DBAPIError):
+                with contextlib.suppress(DriverError):
                     db.rollback()
 
         return self._retry(what, attempt)
