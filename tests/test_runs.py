@@ -397,3 +397,19 @@ def test_commands_have_help_with_examples(runner: CliRunner) -> None:
     for cmd in (["history"], ["brief"], ["runs", "list"], ["runs", "show"], ["runs", "prune"]):
         code, out, _ = invoke(runner, *cmd, "--help")
         assert code == 0 and "Example:" in out
+
+
+def test_draws_of_an_old_store_move_in_from_runs_folder(ws: Workspace) -> None:
+    """A store from before issue 13 named runs/RUN_ID.nc files; the next update moves them in."""
+    if ws.db_on_server:
+        pytest.skip("only a file store predates the draws in the store")
+    ids = _fake_runs(ws, 3)
+    with EventStore(ws.db) as store:
+        store._write("test", lambda db: db.executemany("DELETE FROM run_draws WHERE run_id = ?", [(i,) for i in ids]))
+    ws.runs_dir.mkdir(exist_ok=True)
+    (ws.runs_dir / runs.netcdf_name(ids[1])).write_bytes(b"old draws")
+    with EventStore(ws.db) as store:
+        assert runs.import_json_runs(ws, store) == 0
+        records = {r.run_id: r for r in runs.list_runs(store, with_states=False)}
+        assert runs.load_draws(store, ids[1]) == b"old draws"
+    assert records[ids[1]].netcdf == runs.netcdf_name(ids[1]) and records[ids[0]].netcdf is None

@@ -556,6 +556,16 @@ def test_import_is_all_or_nothing_and_idempotent(db: str) -> None:
         assert {e.report.analyst for e in store.list()} == {"ana"}
 
 
+def test_an_id_clash_takes_a_longer_id(db: str) -> None:
+    other = report(note="other")
+    squatter = StoredReport(Report(**{**report(note="squatter").__dict__, "id": "r-" + content_key(other)[:12]}))
+    with EventStore(db) as store:
+        store.import_reports([squatter], analyst="ana")
+        placed = store.add(other, analyst="ana")
+        assert placed.id == "r-" + content_key(other)[:16]
+        assert store.import_reports([other], analyst="bob") == (0, 1, 0)
+
+
 def test_import_keeps_ids_times_analysts_and_retractions(db: str) -> None:
     when = dt.datetime(2024, 5, 1, 8, 30, 0, 123456, tzinfo=UTC)
     entry = StoredReport(

@@ -323,14 +323,3 @@ class SqliteDb(Db):
 
     def close(self) -> None:
         self._conn.close()
-
-
-def connect(target: Target) -> Db:
-    """One connection to the store (no transaction open). DriverError when it cannot be had."""
-    if target.is_file:
-        return SqliteDb(target)
-    try:
-        from forecaster.store.pg import PostgresDb
-    except ImportError:
-        raise StoreError(f"{target.shown}: {POSTGRES_EXTRA}") from None
-    return PostgresDb(target)

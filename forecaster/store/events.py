@@ -32,7 +32,7 @@ from typing import IO, Any, Self
 
 from forecaster.core.errors import EvidenceError, StoreError, UsageError
 from forecaster.model.evidence import Report
-from forecaster.store.backend import Db, DriverError, Target, connect, connection_error, parse_target
+from forecaster.store.backend import POSTGRES_EXTRA, Db, DriverError, SqliteDb, Target, connection_error, parse_target
 from forecaster.store.formats import write_reports
 from forecaster.store.migrations import MIGRATIONS
 from forecaster.store.opening import FileBusy, inspect_file
@@ -81,6 +81,18 @@ def _entry(row: Sequence[Any]) -> StoredReport:
     return StoredReport(_report(row), retraction)
 
 
+
+
+def connect(target: Target) -> Db:
+    """One connection to the store (no transaction open); DriverError when it cannot be had.
+    The PostgreSQL driver (SQLAlchemy, psycopg) is imported only for a server store."""
+    if target.is_file:
+        return SqliteDb(target)
+    try:
+        from forecaster.store.pg import PostgresDb
+    except ImportError:
+        raise StoreError(f"{target.shown}: {POSTGRES_EXTRA}") from None
+    return PostgresDb(target)
 
 
 class EventStore:
@@ -563,9 +575,9 @@ class _Placer:
             for row in db.execute(f"SELECT {_COLUMNS} {_FROM} WHERE r.content_key IN ({_marks(part)})", part):
                 self.by_key[row[-1]] = _entry(row)
                 self.key_of[row[0]] = row[-1]
-        candidates = {r.id for r, _, _ in items if r.id is not None}
-        for key in keys:
-            candidates.update("r-" + key[:n] for n in (ID_HEX, 16, 24, 64))
+        # The first candidate id of each report; the longer ones are looked up only on a clash.
+        candidates = {r.id if r.id is not None else "r-" + k[:ID_HEX] for r, _, k in items}
+        self.checked = set(candidates)
         self.taken: set[str] = set()
         for part in _chunks(sorted(candidates)):
             self.taken.update(row[0] for row in db.execute(f"SELECT id FROM reports WHERE id IN ({_marks(part)})", part))
@@ -580,6 +592,10 @@ class _Placer:
             return existing.report.id, existing
         candidates = [r.id] if r.id is not None else ["r-" + key[:n] for n in (ID_HEX, 16, 24, 64)]
         for rid in candidates:
+            if rid not in self.checked:  # a clash on a shorter id: the rare path
+                self.checked.add(rid)
+                if self.db.execute("SELECT 1 FROM reports WHERE id = ?", (rid,)).fetchone():
+                    self.taken.add(rid)
             if rid in self.taken:
                 continue
             self.taken.add(rid)

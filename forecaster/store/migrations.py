@@ -7,7 +7,7 @@ The same numbered steps run on both backends (issue 13). A migration writes its 
 SQLite's words, and passes it to `run`, which translates the few words PostgreSQL spells
 differently (`pg_ddl`: INTEGER -> BIGINT, REAL -> DOUBLE PRECISION, BLOB -> BYTEA, TEXT sorted
 bytewise as SQLite does, GLOB -> a regular expression, the INTEGER PRIMARY KEY row id -> an
-identity column). Triggers differ in kind, not words: `append_only` writes SQLite triggers or a
+identity column, WITHOUT ROWID dropped). Triggers differ in kind, not words: `append_only` writes SQLite triggers or a
 PL/pgSQL trigger function; other SQLite-only statements go through `sqlite_only`."""
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ def pg_ddl(sql: str) -> str:
     sql = re.sub(r"\bREAL\b", "DOUBLE PRECISION", sql)
     sql = re.sub(r"\bBLOB\b", "BYTEA", sql)
     sql = re.sub(r"\bTEXT\b", 'TEXT COLLATE "C"', sql)  # byte order, as SQLite compares text
+    sql = re.sub(r"\)\s*WITHOUT ROWID\s*$", ")", sql)  # PostgreSQL tables have no rowid to begin with
     return re.sub(r"(\w+) GLOB '([^']*)'", lambda m: f"{m.group(1)} ~ '{_glob_regex(m.group(2))}'", sql)
 
 

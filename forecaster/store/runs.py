@@ -548,10 +548,39 @@ def prune(ws: Workspace, store: EventStore, *, keep: int, records: bool = False,
 # ---------------------------------------------------------------------------------------------
 
 
+def adopt_netcdf_files(ws: Workspace, store: EventStore) -> int:
+    """Move the draws of runs recorded before they lived in the store (runs/RUN_ID.nc, named by
+    the record) into it; a record naming a file long pruned forgets it. Returns how many moved.
+    The files stay, as exports."""
+    rows = store._read(
+        "reading runs",
+        "SELECT r.run_id, r.netcdf FROM runs r LEFT JOIN run_draws d ON d.run_id = r.run_id "
+        "WHERE r.netcdf IS NOT NULL AND d.run_id IS NULL",
+    )
+    if not rows:
+        return 0
+    found = {rid: ws.runs_dir / name for rid, name in rows if (ws.runs_dir / name).is_file()}
+
+    def move(db: Db) -> None:
+        for rid, path in found.items():
+            raw = path.read_bytes()
+            db.execute(
+                "INSERT INTO run_draws (run_id, encoding, size, sha256, data) VALUES (?, 'netcdf+gzip', ?, ?, ?)",
+                (rid, len(raw), hashlib.sha256(raw).hexdigest(), gzip.compress(raw, 6, mtime=0)),
+            )
+        db.executemany("UPDATE runs SET netcdf = NULL WHERE run_id = ?", [(rid,) for rid, _ in rows if rid not in found])
+
+    store._write("moving draws into the store", move)
+    return len(found)
+
+
 def import_json_runs(ws: Workspace, store: EventStore) -> int:
     """Move run records of the JSON-file log (runs/RUN_ID.json) into the store; returns how many.
+    Draws that still live in runs/ (a store from before issue 13) move in too.
 
     Each file is deleted once its record is committed; a file that does not parse is left alone."""
+    if store.dialect == "sqlite":  # only a file store can predate the draws in the store
+        adopt_netcdf_files(ws, store)
     runs_dir = ws.runs_dir
     if not runs_dir.is_dir():
         return 0
