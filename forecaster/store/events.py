@@ -1,19 +1,23 @@
-"""The event store (issue 3): graded reports in an embedded SQLite file, append-only.
+"""The event store (issues 3, 13): graded reports, append-only, in an embedded SQLite file or in a
+PostgreSQL database shared by a team — the same code for both, through `backend.Db`.
 
-The only module that touches SQLite for reports. It also reads and writes the exchange formats
-(CSV, YAML, JSON) that `forecast event import` and `export` use, so that a notebook can do all of it
+The only module that writes reports. It also reads and writes the exchange formats (CSV, YAML,
+JSON) that `forecast event import` and `export` use, so that a notebook can do all of it
 without the CLI:
 
-    with EventStore(ws.db) as store:
+    with EventStore(ws.db) as store:   # a path, sqlite:///PATH or postgresql://user@host/db
         report = store.add(Report("arms_purchase_east", dt.date(2025, 3, 18), True, "B", 2, "Reuters"), analyst="ana")
         store.retract(report.id, reason="misread the source", who="ana")
 
-Guarantees, each pinned by a test in tests/test_store.py:
-- a file that is not ours (not SQLite, or SQLite with other tables) is refused before anything is
-  written to it; a fresh or old file of ours is migrated on open (`MIGRATIONS`);
-- concurrent writers wait for each other (WAL, a busy timeout, and a retry), never "database is locked";
-- every multi-row write is one transaction: an import killed half-way leaves nothing behind;
-- reports and retractions are never updated or deleted (triggers refuse it).
+Guarantees, each pinned by a test in tests/test_store.py (both backends) or test_team_store.py:
+- a file or database that is not ours is refused before anything is written to it; a fresh or
+  old file of ours is migrated on open (`MIGRATIONS`), a server database only by `upgrade=True`
+  (`forecast db upgrade`); a newer schema is refused on both;
+- concurrent writers wait for each other (SQLite: WAL, a busy timeout and a retry; PostgreSQL:
+  an advisory lock per write transaction), never "database is locked";
+- every multi-row write is one transaction: an import killed half-way, or cut off by a server
+  that stops, leaves nothing behind;
+- reports and retractions are never updated or deleted (the database's triggers refuse it).
 """
 
 from __future__ import annotations
