@@ -82,7 +82,7 @@ def copy(
     destination: Annotated[str, typer.Argument(metavar="DST", help="The store to copy into (created or migrated if need be).")],
     as_json: JsonOpt = False,
 ) -> None:
-    """Copy every report, retraction and run of SRC into DST, all or nothing; counts and content
+    """Copy every report, resolution, retraction and run of SRC into DST, all or nothing; counts and content
     hashes are checked before it commits, and re-running adds nothing.
 
     Example:  forecast db copy ws/forecast.db postgresql://ana@db.team/forecast
