@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Generator
 from pathlib import Path
 
@@ -12,6 +14,16 @@ from forecaster.core.workspace import Workspace, init_workspace
 from tests.backends import Backend
 
 DATA = Path(__file__).parent / "data"
+
+# PyTensor's C modules (a cache of compiled code, not data) are shared across test sessions:
+# each test gets its own XDG_CACHE_HOME, so without this the first sampled test of every session
+# would compile them all again (minutes on a busy machine). Set before anything imports PyTensor.
+if "FORECAST_PYTENSOR_COMPILEDIR" not in os.environ and "pytensor" not in sys.modules:
+    import platformdirs
+
+    os.environ["FORECAST_PYTENSOR_COMPILEDIR"] = str(
+        Path(platformdirs.user_cache_dir("forecast", appauthor=False)) / "pytensor-tests"
+    )
 
 
 @pytest.fixture(autouse=True)

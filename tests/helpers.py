@@ -23,12 +23,16 @@ def edit_yaml(path: Path, fn: Any) -> None:
 
 
 def write_priors(dest: Path, *, hypotheses: list[dict[str, Any]], indicators: list[dict[str, Any]],
-                 experts: dict[str, dict[str, Any]], method: str = "linear") -> Path:
+                 experts: dict[str, dict[str, Any]], method: str = "linear",
+                 mechanisms: list[dict[str, Any]] | None = None, half_life_days: Any = "absent") -> Path:
     """A priors folder from plain dicts (hand-computed cases)."""
     (dest / "experts").mkdir(parents=True)
     net = {"name": "t", "evidence_window_days": 3650, "hypotheses": hypotheses}
     (dest / "network.yaml").write_text(yaml.safe_dump(net), encoding="utf-8")
-    (dest / "indicators.yaml").write_text(yaml.safe_dump({"confidence": "medium", "indicators": indicators}), encoding="utf-8")
+    catalogue: dict[str, Any] = {"confidence": "medium", "indicators": indicators}
+    if mechanisms:
+        catalogue["mechanisms"] = mechanisms
+    (dest / "indicators.yaml").write_text(yaml.safe_dump(catalogue), encoding="utf-8")
     settings = {
         "pooling": {"method": method},
         "grades": {
@@ -36,6 +40,8 @@ def write_priors(dest: Path, *, hypotheses: list[dict[str, Any]], indicators: li
             "credibility": {"1": 0.98, "2": 0.8, "3": 0.6, "4": 0.4, "5": 0.1, "6": 0.5},
         },
     }
+    if half_life_days != "absent":
+        settings["half_life_days"] = half_life_days
     (dest / "settings.yaml").write_text(yaml.safe_dump(settings), encoding="utf-8")
     for name, spec in experts.items():
         (dest / "experts" / f"{name}.yaml").write_text(yaml.safe_dump({"id": name, "role": name, **spec}), encoding="utf-8")

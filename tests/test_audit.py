@@ -383,3 +383,116 @@ def test_diff_structure_change_is_not_attributed_per_judgment(tmp_path: Path, cl
     settings.write_text(settings.read_text().replace("method: linear", "method: logarithmic"))
     d = diff_priors(clean, load_priors(folder))
     assert d.structure == ("pooling method: linear -> logarithmic",) and d.judgments == ()
+
+
+# ----------------------------------------------------------------------------- mechanisms (issue 10)
+
+MECH = DATA / "audit_mechanisms"
+
+
+def _mech_copy(tmp_path: Path) -> Path:
+    return Path(shutil.copytree(MECH, tmp_path / "audit_mechanisms"))
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert text.count(old) == 1, old
+    path.write_text(text.replace(old, new), encoding="utf-8")
+
+
+def test_clean_folder_with_a_mechanism_audits_clean_with_influence_and_diagnosticity() -> None:
+    report = _audit("audit_mechanisms")
+    assert "engine_pending" not in {k for _, k in _kinds(report)} and not report.failed()
+    assert report.mechanisms == 1 and report.pending is None
+    assert {d.indicator for d in report.diagnosticity} >= {"armed_incident", "kfor_reinforcement"}
+    on_mech = next(d for d in report.diagnosticity if d.indicator == "armed_incident")
+    assert on_mech.parents == ("escalation",)  # the mechanism summed out: a report's weight on the hypotheses
+    assert report.influence.baseline and report.influence.variants
+
+
+def test_mechanism_judgments_get_rationale_citation_and_term_checks(tmp_path: Path) -> None:
+    root = _mech_copy(tmp_path)
+    cat, expert = root / "indicators.yaml", root / "experts" / "analyst_b.yaml"
+    # the catalogue's mechanism row loses its rationale; its kfor row says 'very likely' at p = 0.3
+    _edit(cat, "p: 0.6, rationale: Deniable violence is the grey zone's tool.", "p: 0.6")
+    _edit(cat, "p: 0.3, rationale: Unrest can also draw troops.", "p: 0.3, rationale: Unrest is very likely to draw troops.")
+    # the expert's mechanism row cites a footnote the paper does not have
+    _edit(expert, "rationale: Proxies act often in the north., citation: \"000_44e76504c81b55c5.txt, fn 9\"",
+          "rationale: Proxies act often in the north., citation: \"000_44e76504c81b55c5.txt, fn 99\"")
+    # and the mechanism's own citation is bad
+    _edit(cat, "    parents: [escalation]\n    citation: \"000_44e76504c81b55c5.txt, fn 9\"\n    likelihoods:\n      - {given: {escalation: grey_zone}, p: 0.6}",
+          "    parents: [escalation]\n    citation: \"000_44e76504c81b55c5.txt\"\n    likelihoods:\n      - {given: {escalation: grey_zone}, p: 0.6}")
+    report = audit_priors(load_priors(root), as_of=TODAY, today=TODAY, seeds_dir=SEEDS)
+    by_field = {(f.kind, f.field): f for f in report.findings}
+    assert ("missing_rationale", "mechanisms[0].likelihoods[0]") in by_field
+    warn = by_field[("term_range", "indicators[2].likelihoods[1].rationale")]
+    assert warn.severity == "warning" and "'very likely'" in warn.message and warn.line > 0
+    cited = [f for f in report.findings if f.field == "mechanisms.north_crisis[0].citation"]
+    assert cited and cited[0].severity == "error" and cited[0].file.endswith("experts/analyst_b.yaml")
+    own = [f for f in report.findings if f.field == "mechanisms[0].citation"]
+    assert own and "mechanism north_crisis" in own[0].message
+
+
+def test_a_catalogue_row_citing_its_own_passage_is_checked(tmp_path: Path) -> None:
+    root = _mech_copy(tmp_path)
+    _edit(root / "indicators.yaml", "p: 0.05, rationale: No crisis leaves no attack.}",
+          "p: 0.05, rationale: No crisis leaves no attack., citation: \"000_44e76504c81b55c5.txt, fn 77\"}")
+    report = audit_priors(load_priors(root), as_of=TODAY, today=TODAY, seeds_dir=SEEDS)
+    assert any(f.field == "indicators[1].likelihoods[1].citation" and f.severity == "error" for f in report.findings)
+
+
+def test_flat_mechanism_cannot_discriminate(tmp_path: Path) -> None:
+    root = _mech_copy(tmp_path)
+    cat, expert = root / "indicators.yaml", root / "experts" / "analyst_b.yaml"
+    _edit(cat, "p: 0.7, rationale: An overt move in Kosovo", "p: 0.6, rationale: An overt move in Kosovo")
+    _edit(cat, "p: 0.2, rationale: Crises fade", "p: 0.6, rationale: Crises fade")
+    for old in ("p: 0.8, confidence: low, rationale: Proxies", "p: 0.9, confidence: low, rationale: An overt",
+                "p: 0.3, confidence: low, rationale: The window"):
+        _edit(expert, old, "p: 0.5" + old[6:])
+    report = audit_priors(load_priors(root), as_of=TODAY, today=TODAY, seeds_dir=SEEDS)
+    flat = [f for f in report.findings if f.kind == "no_discrimination" and f.severity == "error"]
+    assert [f.field for f in flat] == ["mechanisms[0].likelihoods"] and "mechanism north_crisis" in flat[0].message
+
+
+def test_mechanism_with_no_effect_on_an_indicator_is_a_note(tmp_path: Path) -> None:
+    root = _mech_copy(tmp_path)
+    cat = root / "indicators.yaml"
+    for old, new in (("p: 0.8, rationale: NATO answers", "p: 0.3, rationale: NATO answers"),
+                     ("p: 0.6, rationale: An eroded", "p: 0.3, rationale: An eroded"),
+                     ("p: 0.7, rationale: An earlier crisis drew", "p: 0.1, rationale: An earlier crisis drew")):
+        _edit(cat, old, new)
+    report = audit_priors(load_priors(root), as_of=TODAY, today=TODAY, seeds_dir=SEEDS)
+    notes = [f for f in report.findings if f.kind == "parent_no_effect"]
+    assert [f.field for f in notes] == ["indicators[2].mechanism"] and "never changes with north_crisis" in notes[0].message
+
+
+def test_disagreement_and_table_views_include_mechanisms() -> None:
+    priors = load_priors(MECH)
+    rows = {d.node: d for d in disagreement(priors)}
+    mech = rows["north_crisis"]
+    assert (mech.kind, mech.parents, mech.sources) == ("mechanism", ("escalation",), ("catalogue", "analyst_b"))
+    assert mech.largest == pytest.approx(0.2) and mech.config in {("grey_zone",), ("annexation",)}
+    assert rows["armed_incident"].parents == ("escalation", "north_crisis")
+    views = {v.node: v for v in table_views(priors)}
+    assert views["north_crisis"].kind == "mechanism" and len(views["north_crisis"].rows) == 3
+    [row] = [r for r in views["north_crisis"].rows if r.config == ("grey_zone",)]
+    assert row.pooled.mean[0] == pytest.approx(0.7) and row.spread[0] == pytest.approx(0.2)
+    ind = views["armed_incident"]
+    assert ind.parents == ("escalation", "north_crisis") and ind.rows[1].config == ("grey_zone", "not_occurred")
+
+
+def test_the_engine_lays_mechanisms_out() -> None:
+    # hand-computed mechanism cases: tests/test_mechanisms.py
+    from forecaster.model.network import build_network
+
+    net = build_network(load_priors(MECH))
+    assert net.mechanism_ids == ("north_crisis",) and set(net.mechanism_of) >= {-1, 0}
+
+
+def test_diff_names_mechanism_changes() -> None:
+    d = diff_priors(load_priors(DATA / "audit_clean"), load_priors(MECH))
+    assert "mechanism added: north_crisis" in d.structure and "indicator added: kfor_reinforcement" in d.structure
+    assert "indicator armed_incident: mechanism: None -> north_crisis" in d.structure
+    assert d.pending is None and d.effect  # effects computed; changes alone: shapes differ, so no per-change shift
+    added = [c for c in d.judgments if c.node == "north_crisis"]
+    assert {c.source for c in added} == {"catalogue", "analyst_b"} and all(c.parents == ("escalation",) for c in added)

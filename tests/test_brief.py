@@ -121,7 +121,7 @@ def golden_workspace(root: Path) -> Workspace:
         ),
     ]
     with EventStore(ws.db_path) as store:
-        store.import_reports(entries, analyst="ana")
+        store.import_reports(entries, analyst="ana", keep_times=True)  # a history: its own times
     return ws
 
 
@@ -195,10 +195,14 @@ def test_brief_content(runner: CliRunner, gws: Workspace, tmp_path: Path) -> Non
     assert [h["hypothesis"] for h in data["headline"]] == ["encirclement", "alignment", "escalation"]
     for h in data["headline"]:
         assert h["sentence"].startswith(("It is ", "There is ")) and f"{round(100 * h['posterior'])} %" in h["sentence"]
-    assert data["baseline"]["kind"] == "run" and "backfill point" in data["baseline"]["label"]
+    # The backfill points select by event date (the retracted russian_pact report is gone from them):
+    # a knowledge-time brief compares like with like, a replay of what the store knew on 15 November.
+    assert data["clock"] == "knowledge"
+    assert data["baseline"]["kind"] == "replay" and "2026-11-15" in data["baseline"]["label"]
     assert [r["indicator"] for r in data["reports"]["new"]] == ["cfsp_alignment", "armed_incident"]
     assert [r["indicator"] for r in data["reports"]["retracted"]] == ["russian_pact"]
-    assert {d["indicator"] for d in data["drivers"]} == {"cfsp_alignment", "armed_incident"}
+    assert data["reports"]["left_window"] == []
+    assert {d["indicator"] for d in data["drivers"]} == {"cfsp_alignment", "armed_incident", "russian_pact"}
     changes = {(c["hypothesis"], c["state"]): c["change"] for c in data["changes"]}
     by_driver = {d["indicator"]: d["shift"] for d in data["drivers"]}
     # Drivers on different indicators add up to the change when the baseline is the same priors.
@@ -244,7 +248,9 @@ def test_analyst_text_is_escaped_and_nothing_loads(runner: CliRunner, gws: Works
         assert not re.search(pattern, html), pattern
     assert "Content-Security-Policy" in html and "default-src 'none'" in html
     md = (out / f"{NAME}.md").read_text(encoding="utf-8")
-    assert "<script" not in md and "&lt;script&gt;" in md and "\\*friend\\*" in md and "\\|" in md
+    # Markdown escapes, not HTML entities: a mail body shows the text as written (issue 12).
+    assert not re.search(r"(?<!\\)<(script|b)", md) and "\\<script>" in md and "\\*friend\\*" in md and "\\|" in md
+    assert "&lt;" not in md and "&gt;" not in md and "&amp;" not in md and "&#" not in md
     data = json.loads((out / f"{NAME}.json").read_text(encoding="utf-8"))
     assert data["reports"]["new"][-1]["note"] == SCRIPT_NOTE  # JSON keeps the text as written
 
@@ -252,7 +258,8 @@ def test_analyst_text_is_escaped_and_nothing_loads(runner: CliRunner, gws: Works
 def test_md_escape() -> None:
     esc = brief_render.md_escape
     assert esc("grey_zone") == "grey_zone" and esc("_x_") == "\\_x\\_"
-    assert esc("a\nb  c") == "a b c" and esc("[x](y)") == "\\[x\\](y)" and esc("<i>") == "&lt;i&gt;"
+    assert esc("a\nb  c") == "a b c" and esc("[x](y)") == "\\[x\\](y)" and esc("<i>") == "\\<i>"
+    assert esc("a > b & c") == "a > b & c" and esc("&amp;") == "\\&amp;"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -54,6 +54,7 @@ def test_not_a_workspace(runner: CliRunner, tmp_path: Path) -> None:
 def test_default_workspace_created_in_user_data(runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("FORECAST_WORKSPACE")
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("forecaster.cli.common.interactive", lambda: True)  # at a terminal (issue 12)
     code, out, _ = invoke(runner, "info", "--json")
     assert code == 0
     assert json.loads(out)["workspace"].startswith(str(tmp_path / "xdg"))

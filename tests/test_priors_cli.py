@@ -43,10 +43,11 @@ def test_validate_ok_on_the_bundled_priors(runner: CliRunner, ws: Workspace) -> 
     digest = load_priors(ws.priors_dir).hash
     code, out, _ = _run(runner, "priors", "validate")
     assert code == 0
-    assert out.strip() == f"ok: 3 hypotheses, 33 indicators, 4 experts, hash {digest}"
+    assert out.strip() == f"ok: 3 hypotheses, 33 indicators, 3 mechanisms, 4 experts, hash {digest}"
     code, out, _ = _run(runner, "priors", "validate", "--json")
     data = json.loads(out)
     assert code == 0 and data["ok"] is True and data["hash"] == digest and data["indicators"] == 33
+    assert data["mechanisms"] == 3
 
 
 def _replace(rel: str, old: str, new: str) -> Callable[[Path], None]:
@@ -163,10 +164,15 @@ def test_audit_of_the_bundled_priors_exits_0(runner: CliRunner, ws: Workspace) -
     assert code == 0, err
     assert data["passed"] is True and data["summary"]["error"] == 0
     assert data["hash"] and data["hypotheses"] == 3 and data["indicators"] == 33 and len(data["experts"]) == 4
+    assert data["mechanisms"] == 3
+    assert not data["pending"]
     assert data["influence"]["most_influential_expert"] in data["experts"]
-    assert len(data["diagnosticity"]) == 33 and {d["node"] for d in data["disagreement"]} >= {
+    assert len(data["diagnosticity"]) >= 33
+    assert {d["node"] for d in data["disagreement"]} >= {
         "encirclement",
         "alignment",
+        "north_kosovo_armed_crisis",
+        "rs_secession_push",
     }
     assert "priors audit: pass" in err
 
@@ -323,6 +329,7 @@ def test_diff_against_the_workspace(runner: CliRunner, ws: Workspace, tmp_path: 
         "encirclement",
         ["probabilities"],
     )
+    assert not data["pending"]
     assert change["shift"] > 0
     assert any(
         e["hypothesis"] == "encirclement" and e["new"] < e["old"] for e in data["effect"] if e["state"] == "heightened"
@@ -364,3 +371,54 @@ def test_priors_commands_never_import_pymc(ws: Workspace, command: list[str]) ->
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "HEAVY=\n" in proc.stderr
+
+
+# ----------------------------------------------------------------------------- mechanisms (issue 10)
+
+MECH = DATA / "mini_mech"
+
+
+def test_validate_counts_mechanisms(runner: CliRunner) -> None:
+    code, out, _ = _run(runner, "priors", "validate", "--priors", str(MECH))
+    assert code == 0 and out.startswith("ok: 3 hypotheses, 5 indicators, 1 mechanisms, 2 experts, hash ")
+
+
+def test_validate_mechanism_error_is_one_line_with_file_and_field(runner: CliRunner, tmp_path: Path) -> None:
+    folder = shutil.copytree(MECH, tmp_path / "m")
+    _replace("indicators.yaml", "    mechanism: north_crisis\n    citation: \"000", "    mechanism: [north_crisis, x]\n"
+             "    citation: \"000")(folder)
+    code, _, err = _run(runner, "priors", "validate", "--priors", str(folder))
+    assert code == 2 and "indicators.yaml:" in err and "indicators[2].mechanism" in err
+    assert "at most one mechanism parent" in err and "Traceback" not in err
+
+
+def test_show_a_mechanism_and_a_mechanism_conditioned_indicator(runner: CliRunner) -> None:
+    code, out, _ = _run(runner, "priors", "show", "north_crisis", "--priors", str(MECH), "--markdown")
+    assert code == 0 and "## north_crisis (mechanism; given escalation)" in out and "analyst_b" in out
+    code, out, _ = _run(runner, "priors", "show", "armed_incident", "--priors", str(MECH), "--json")
+    [table] = json.loads(out)["tables"]
+    assert table["kind"] == "indicator" and table["parents"] == ["escalation", "north_crisis"]
+    assert [r["config"] for r in table["rows"]][:2] == [["grey_zone", "occurred"], ["grey_zone", "not_occurred"]]
+    code, _, err = _run(runner, "priors", "show", "north_crsis", "--priors", str(MECH))
+    assert code == 2 and "did you mean 'north_crisis'" in err
+
+
+def test_audit_with_mechanisms_exits_0_with_influence(runner: CliRunner) -> None:
+    code, out, err = _run(runner, "priors", "audit", "--priors", str(DATA / "audit_mechanisms"), "--markdown")
+    assert code == 0, err
+    assert "audit-mech" in out and "1 mechanisms" in out and "| north_crisis | mechanism | 2 |" in out
+    assert "engine_pending" not in out and "does not know mechanism nodes yet" not in out
+
+
+def test_diff_with_mechanisms_lists_changes_with_effects(runner: CliRunner, tmp_path: Path) -> None:
+    new = shutil.copytree(MECH, tmp_path / "new")
+    _replace("experts/analyst_b.yaml", "{given: {escalation: grey_zone}, p: 0.8", "{given: {escalation: grey_zone}, p: 0.7")(
+        new
+    )
+    code, out, _ = _run(runner, "priors", "diff", str(MECH), str(new), "--json")
+    data = json.loads(out)
+    assert code == 0 and not data["pending"] and data["effect"]
+    [change] = data["judgments"]
+    assert (change["node"], change["parents"], change["config"]) == ("north_crisis", ["escalation"], ["grey_zone"])
+    code, out, _ = _run(runner, "priors", "diff", str(DATA / "mini"), str(MECH), "--markdown")
+    assert code == 0 and "- mechanism added: north_crisis" in out and "- indicator armed_incident: mechanism: None -> north_crisis" in out

@@ -103,7 +103,9 @@ def test_bundled_network_with_the_historical_events_matches_the_exact_engine(
     res = sampler.sample(net, log_lam, seed=11, settings=SamplerSettings(draws=600, tune=200, chains=2), model=model)
     _check_against_exact(net, log_lam, res)
     assert res.ess_min >= 400 and res.r_hat_max <= 1.01 and res.divergences == 0
-    assert res.warnings == []
+    # 600 draws are too few for the interval's error target (issue 9), and say so; nothing else warns
+    assert [w for w in res.warnings if "interval end point" not in w] == []
+    assert any("interval end point" in w for w in res.warnings) == (res.interval_mcse_max > 0.01)
 
 
 @pytest.mark.slow
@@ -160,6 +162,11 @@ def test_failed_diagnostics_become_warnings() -> None:
     text = " ".join(bad.warnings)
     assert "R-hat" in text and "ESS" in text and "divergent" in text and "Monte Carlo error" in text
     assert sampler.SampleResult([], float("nan"), float("nan"), 0, 1.0, SMALL).warnings  # NaN never passes
+    wide = sampler.SampleResult(
+        [], 1.0, 5000.0, 0, 1.0, SMALL, interval_mcse=[np.array([[0.002, 0.013], [0.004, 0.001]])]
+    )
+    assert wide.interval_mcse_max == 0.013
+    assert wide.warnings == ["Monte Carlo error ±0.013 on a 90% interval end point (> 0.01); raise --draws"]
 
 
 def test_log_ratio_transform_has_the_right_jacobian() -> None:

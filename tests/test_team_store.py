@@ -353,7 +353,7 @@ ADDER = textwrap.dedent(
     for i in range(n):  # `forecast event add` itself, 100 times in one process (no interpreter start-up each)
         try:
             app(["event", "add", "north_kosovo_unrest", "--date", "2025-01-01", "--grade", "B2",
-                 "--source", f"worker {worker}", "--note", f"report {i}", "--analyst", f"w{worker}"])
+                 "--source", f"worker {worker} wire {i}", "--note", f"report {i}", "--analyst", f"w{worker}"])
         except SystemExit as e:
             if e.code:
                 sys.exit(f"event add {i} exited {e.code}")
@@ -365,7 +365,7 @@ def test_eight_writers_imports_updates_and_briefs_at_once_store_every_report_onc
     url = pg.new_store("busy")
     go = tmp_path / "go"
     batch = tmp_path / "batch.csv"
-    lines = ["indicator,date,grade,source,note"] + [f"kfor_reinforcement,2025-02-{1 + i % 28:02d},B2,AP,import {i}" for i in range(300)]
+    lines = ["indicator,date,grade,source,note"] + [f"kfor_reinforcement,2025-02-{1 + i % 28:02d},B2,AP wire {i},import {i}" for i in range(300)]
     batch.write_text("\n".join(lines) + "\n", encoding="utf-8")
     env = child_env(FORECAST_DB=url, FORECAST_WORKSPACE=str(ws.root))
     adders = [
@@ -388,8 +388,8 @@ def test_eight_writers_imports_updates_and_briefs_at_once_store_every_report_onc
         entries = list(store.list(limit=None))
         check = admin.check_store(store)
     added = [(e.report.source, e.report.note) for e in entries if e.report.source.startswith("worker")]
-    assert sorted(added) == sorted((f"worker {w}", f"report {i}") for w in range(8) for i in range(100))
-    imported = [e.report.note for e in entries if e.report.source == "AP"]
+    assert sorted(added) == sorted((f"worker {w} wire {i}", f"report {i}") for w in range(8) for i in range(100))
+    imported = [e.report.note for e in entries if e.report.source.startswith("AP wire")]
     assert sorted(imported) == sorted(f"import {i}" for i in range(300))  # two imports of one file: each report once
     assert len({e.report.id for e in entries}) == len(entries) == 1100
     assert check.ok, check.problems

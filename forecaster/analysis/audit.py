@@ -90,6 +90,8 @@ class AuditReport:
     disagreement: tuple[Disagreement, ...]
     influence: Influence
     diagnosticity: tuple[Diagnosticity, ...]
+    pending: str | None = None  # what the audit could not compute yet (mechanisms before the engine knows them)
+    mechanisms: int = 0
 
     def count(self, severity: Severity) -> int:
         return sum(f.severity == severity for f in self.findings)
@@ -138,7 +140,9 @@ def audit_priors(
     findings += _copy_findings(priors, lines)
     findings += _discrimination_findings(priors, lines)
     evidence = fold(reports, priors.grades)
+    pending = None  # mechanisms are in the exact engine (issue 10): influence and diagnosticity cover them
     infl = influence(priors, evidence)
+    diag = diagnosticity(priors)
     if infl.refused:
         findings.append(Finding("note", "leave_one_out_refused", f"{priors.root.name}/experts", "", infl.refused))
     rank = {s: i for i, s in enumerate(SEVERITIES)}
@@ -157,7 +161,9 @@ def audit_priors(
         findings=tuple(findings),
         disagreement=tuple(disagreement(priors)),
         influence=infl,
-        diagnosticity=tuple(diagnosticity(priors)),
+        diagnosticity=tuple(diag),
+        pending=pending,
+        mechanisms=len(priors.mechanisms),
     )
 
 

@@ -28,6 +28,8 @@ class JudgmentChange:
     fields: tuple[str, ...]  # what changed: probabilities, confidence, terms, rationale, citation
     largest: float  # max |Δp| over states (added/removed: 0)
     shift: float | None  # largest posterior change from this change alone, on the old priors; None if not comparable
+    states: tuple[str, ...] = ()  # the node's states, in the order of `probs` (old side first when they differ)
+    new_states: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,7 @@ class PriorsDiff:
     effect: tuple[StateEffect, ...]
     not_comparable: tuple[str, ...]  # hypotheses whose states differ between the two
     reports: int
+    pending: str | None = None  # why effects were not computed (mechanisms before the engine knows them)
 
     @property
     def empty(self) -> bool:
@@ -91,8 +94,17 @@ def _structure_lines(old: Priors, new: Priors) -> list[str]:
     for i in sorted(oi.keys() & ni.keys()):
         a_i, b_i = oi[i], ni[i]
         compare(f"indicator {i}: parents", list(a_i.parents), list(b_i.parents))
+        compare(f"indicator {i}: mechanism", a_i.mechanism, b_i.mechanism)
         compare(f"indicator {i}: definition", a_i.definition, b_i.definition)
         compare(f"indicator {i}: citation", a_i.citation, b_i.citation)
+    om_, nm_ = {m.id: m for m in old.mechanisms}, {m.id: m for m in new.mechanisms}
+    out += [f"mechanism removed: {m}" for m in om_ if m not in nm_]
+    out += [f"mechanism added: {m}" for m in nm_ if m not in om_]
+    for m in sorted(om_.keys() & nm_.keys()):
+        a_m, b_m = om_[m], nm_[m]
+        compare(f"mechanism {m}: parents", list(a_m.parents), list(b_m.parents))
+        compare(f"mechanism {m}: definition", a_m.definition, b_m.definition)
+        compare(f"mechanism {m}: citation", a_m.citation, b_m.citation)
     oe, ne = {e.id: e for e in old.experts}, {e.id: e for e in new.experts}
     out += [f"expert removed: {e}" for e in oe if e not in ne]
     out += [f"expert added: {e}" for e in ne if e not in oe]
@@ -112,7 +124,8 @@ def _structure_lines(old: Priors, new: Priors) -> list[str]:
 def _signature(p: Priors) -> tuple[Any, ...]:
     return (
         tuple((h.id, h.states, h.parents) for h in p.hypotheses),
-        tuple((i.id, i.parents) for i in p.indicators),
+        tuple((i.id, i.parents, i.mechanism) for i in p.indicators),
+        tuple((m.id, m.parents) for m in p.mechanisms),
     )
 
 
@@ -127,7 +140,8 @@ def diff_priors(old: Priors, new: Priors, *, reports: Sequence[Report] = ()) -> 
     key = lambda j: (j.source, j.node, j.config)  # noqa: E731
     om, nm = {key(j): j for j in old.judgments}, {key(j): j for j in new.judgments}
     same_shape = _signature(old) == _signature(new)
-    base = exact_posterior(old, ev_old)
+    pending = None  # the exact engine knows mechanisms (issue 10): every effect is computed
+    base = exact_posterior(old, ev_old) if pending is None else {}
     changes: list[JudgmentChange] = []
     for k in [*om, *(k for k in nm if k not in om)]:
         a, b = om.get(k), nm.get(k)
@@ -150,7 +164,7 @@ def diff_priors(old: Priors, new: Priors, *, reports: Sequence[Report] = ()) -> 
         else:
             what, largest, change = [], 0.0, "added" if a is None else "removed"
         shift = None
-        if same_shape:
+        if same_shape and pending is None:
             patched = [j for j in old.judgments if key(j) != k] + ([b] if b is not None else [])
             try:
                 post = exact_posterior(
@@ -159,9 +173,15 @@ def diff_priors(old: Priors, new: Priors, *, reports: Sequence[Report] = ()) -> 
                 shift = _shift(base, post)[0]
             except PriorsError:
                 shift = None  # the change alone would leave a row with no judgment
-        parents = (new if b is not None else old).node(k[1]).parents
-        changes.append(JudgmentChange(change, k[0], k[1], parents, k[2], a, b, tuple(what), largest, shift))
-    after = exact_posterior(new, ev_new)
+        parents = (new if b is not None else old).node(k[1]).table_parents
+        old_states = tuple(old.node(k[1]).states) if a is not None else ()
+        new_states = tuple(new.node(k[1]).states) if b is not None else ()
+        changes.append(
+            JudgmentChange(
+                change, k[0], k[1], parents, k[2], a, b, tuple(what), largest, shift, old_states, new_states
+            )
+        )
+    after = exact_posterior(new, ev_new) if pending is None else {}
     effect, skipped = [], []
     for h, states in base.items():
         if h in after and list(after[h]) == list(states):
@@ -179,6 +199,7 @@ def diff_priors(old: Priors, new: Priors, *, reports: Sequence[Report] = ()) -> 
         tuple(effect),
         tuple(skipped),
         sum(v.reports for v in ev_new.values()),
+        pending,
     )
 
 

@@ -13,13 +13,11 @@ from typing import Any, Literal
 import yaml
 
 from forecaster.analysis.seeds import SeedPaper, citation_problem
-from forecaster.model.priors import CATALOGUE, Judgment, Priors
+from forecaster.model.priors import CATALOGUE, IndicatorNode, Judgment, MechanismNode, Node, Priors
 from forecaster.model.terms import TERMS, term_for
 
 Severity = Literal["error", "warning", "note"]
 SEVERITIES: tuple[Severity, ...] = ("error", "warning", "note")
-
-
 
 CONFIDENCE_SCALE = (2.0, 200.0)
 FAR_FROM_REST = 0.25
@@ -27,6 +25,8 @@ FLAT_TOLERANCE = 1e-6
 DEFAULT_MAX_AGE_DAYS = 365
 INTERVAL = 0.90
 _EPS = 1e-9
+
+
 # ----------------------------------------------------------------------------- findings
 
 
@@ -156,6 +156,30 @@ def _is_indicator(priors: Priors, node: str) -> bool:
     return node in priors.indicator_ids
 
 
+def _kind(priors: Priors, node: str) -> str:
+    if node in priors.indicator_ids:
+        return "indicator"
+    return "mechanism" if node in priors.mechanism_ids else "hypothesis"
+
+
+def _is_binary(priors: Priors, node: str) -> bool:
+    """Indicators and mechanisms: tables of P(occurred | parents)."""
+    return _kind(priors, node) != "hypothesis"
+
+
+def _all_nodes(priors: Priors) -> list[Node]:
+    return [*priors.hypotheses, *priors.indicators, *priors.mechanisms]
+
+
+DIFF_PENDING = (
+    "effects not computed: the exact engine does not know mechanism nodes yet (issue 10, engine part)"
+)
+ENGINE_PENDING = (
+    "influence and diagnosticity not computed: the exact engine does not know mechanism nodes yet "
+    "(issue 10, engine part); the priors' own checks above cover the mechanism tables"
+)
+
+
 def _judgment_findings(priors: Priors, seeds: Mapping[str, SeedPaper] | None, lines: _Lines) -> Iterator[Finding]:
     sizes_label = {"low", "medium", "high"}
     lo_n, hi_n = CONFIDENCE_SCALE
@@ -178,7 +202,9 @@ def _judgment_findings(priors: Priors, seeds: Mapping[str, SeedPaper] | None, li
                 f"{j.source}: no citation: name the seed paper and the section or footnote",
                 lines(j.file, j.field),
             )
-        elif j.source != CATALOGUE:  # the catalogue's rows inherit the indicator's citation, checked once below
+        elif j.source != CATALOGUE or j.citation != getattr(priors.node(j.node), "citation", None):
+            # the catalogue's rows inherit the indicator's (or mechanism's) citation, checked once below;
+            # a catalogue row citing its own passage is checked here
             problem = citation_problem(str(j.citation), seeds)
             if problem:
                 yield Finding(
@@ -213,7 +239,7 @@ def _judgment_findings(priors: Priors, seeds: Mapping[str, SeedPaper] | None, li
                     f"{j.probs[s]:.3f}, outside that range: give numbers, or terms that can sum to one",
                     lines(j.file, f"{j.field}.probabilities.{states[s]}"),
                 )
-        if _is_indicator(priors, j.node) and j.rationale:
+        if _is_binary(priors, j.node) and j.rationale:
             used = rationale_terms(j.rationale)
             p = j.probs[0]
             if used and not any(_in_range(p, t) for t in used):
@@ -229,6 +255,9 @@ def _judgment_findings(priors: Priors, seeds: Mapping[str, SeedPaper] | None, li
 
 
 def _catalogue_field(priors: Priors, indicator: str) -> tuple[str, str]:
+    """File and field of an indicator (or a mechanism) in the catalogue."""
+    if indicator in priors.mechanism_ids:
+        return f"{priors.root.name}/indicators.yaml", f"mechanisms[{priors.mechanism_ids.index(indicator)}]"
     i = [x.id for x in priors.indicators].index(indicator)
     return f"{priors.root.name}/indicators.yaml", f"indicators[{i}]"
 
@@ -253,18 +282,34 @@ def _structure_citation_findings(
                     f"state {h.id}.{state}: {problem[1]}",
                     lines(net_file, fld),
                 )
-    for ind in priors.indicators:
+    catalogue: list[IndicatorNode | MechanismNode] = [*priors.indicators, *priors.mechanisms]
+    for ind in catalogue:
         file, fld = _catalogue_field(priors, ind.id)
         problem = citation_problem(ind.citation, seeds)
         if problem:
             yield Finding(
-                "error", problem[0], file, f"{fld}.citation", f"indicator {ind.id}: {problem[1]}", lines(file, fld)
+                "error",
+                problem[0],
+                file,
+                f"{fld}.citation",
+                f"{_kind(priors, ind.id)} {ind.id}: {problem[1]}",
+                lines(file, fld),
             )
 
 
 def _settings_findings(priors: Priors, lines: _Lines) -> Iterator[Finding]:
     file = f"{priors.root.name}/settings.yaml"
     raw = lines.data(file)
+    half_life = priors.half_life_days
+    if half_life is not None and not half_life > 0:
+        yield Finding(
+            "error",
+            "half_life",
+            file,
+            "half_life_days",
+            f"half_life_days is {half_life:g}: expected a positive number of days (or none to switch ageing off)",
+            lines(file, "half_life_days"),
+        )
     sizes = ((raw or {}).get("pooling") or {}).get("confidence_sizes") if isinstance(raw, dict) else None
     if not isinstance(sizes, dict):
         return
@@ -352,26 +397,30 @@ def _copy_findings(priors: Priors, lines: _Lines) -> Iterator[Finding]:
 
 
 def _given(priors: Priors, node: str, config: tuple[str, ...]) -> str:
-    pairs = [f"{p}={s}" for p, s in zip(priors.node(node).parents, config, strict=True)]
+    pairs = [f"{p}={s}" for p, s in zip(priors.node(node).table_parents, config, strict=True)]
     return f" | {', '.join(pairs)}" if pairs else ""
 
 
 def _discrimination_findings(priors: Priors, lines: _Lines) -> Iterator[Finding]:
-    for ind in priors.indicators:
+    catalogue: list[IndicatorNode | MechanismNode] = [*priors.indicators, *priors.mechanisms]
+    for ind in catalogue:
         configs = priors.configs(ind.id)
         file, fld = _catalogue_field(priors, ind.id)
+        kind = _kind(priors, ind.id)
+        parents = ind.table_parents
         if len(configs) < 2:
             continue
         pooled = [priors.pooled(ind.id, c).mean[0] for c in configs]
         if max(pooled) - min(pooled) <= FLAT_TOLERANCE:
+            moves = "its reports move nothing" if kind == "indicator" else "its indicators' reports move no hypothesis"
             yield Finding(
                 "error",
                 "no_discrimination",
                 file,
                 f"{fld}.likelihoods",
-                f"indicator {ind.id} cannot discriminate: pooled P(occurred) is {pooled[0]:.3g} "
+                f"{kind} {ind.id} cannot discriminate: pooled P(occurred) is {pooled[0]:.3g} "
                 "under every configuration of "
-                f"{', '.join(ind.parents)}, so its reports move nothing",
+                f"{', '.join(parents)}, so {moves}",
                 lines(file, fld),
             )
             continue
@@ -390,13 +439,13 @@ def _discrimination_findings(priors: Priors, lines: _Lines) -> Iterator[Finding]
                     "no_discrimination",
                     j.file,
                     sfld,
-                    f"{source} gives indicator {ind.id} the same P(occurred) ({row[configs[0]]:.3g}) "
+                    f"{source} gives {kind} {ind.id} the same P(occurred) ({row[configs[0]]:.3g}) "
                     "under every parent configuration",
                     lines(j.file, j.field),
                 )
-        if len(ind.parents) > 1:
+        if len(parents) > 1:
             table = dict(zip(configs, pooled, strict=True))
-            for k, parent in enumerate(ind.parents):
+            for k, parent in enumerate(parents):
                 others = {c[:k] + c[k + 1 :] for c in configs}
                 if all(
                     max(v for c, v in table.items() if c[:k] + c[k + 1 :] == o)
@@ -404,13 +453,47 @@ def _discrimination_findings(priors: Priors, lines: _Lines) -> Iterator[Finding]
                     <= FLAT_TOLERANCE
                     for o in others
                 ):
+                    pfld = f"{fld}.parents[{k}]" if k < len(ind.parents) else f"{fld}.mechanism"
                     yield Finding(
                         "note",
                         "parent_no_effect",
                         file,
-                        f"{fld}.parents[{k}]",
-                        f"indicator {ind.id}: the pooled likelihood never changes with {parent}; the edge can go",
+                        pfld,
+                        f"{kind} {ind.id}: the pooled likelihood never changes with {parent}; the edge can go",
                         lines(file, fld),
                     )
 
 
+
+
+# ----------------------------------------------------------------------------- shared with validate
+
+# The audit's errors that `priors validate` reports too: a judgment's completeness (rationale,
+# citation, a sign-off) and consistency (terms against numbers, the confidence scale, copies, an
+# indicator that cannot discriminate). They need neither seed papers nor evidence, so validate and
+# audit agree on them; the audit adds the citation checks against the seed papers.
+VALIDATE_KINDS = frozenset(
+    {
+        "missing_rationale",
+        "missing_citation",
+        "term_range",
+        "confidence_scale",
+        "no_signoff",
+        "copied_judgment",
+        "no_discrimination",
+    }
+)
+
+
+def validation_findings(priors: Priors) -> list[Finding]:
+    """The errors of VALIDATE_KINDS, as the audit finds them."""
+    indexed = _Indexed.of(priors)
+    lines = _Lines(indexed)
+    found = [
+        *_judgment_findings(indexed, None, lines),
+        *_settings_findings(indexed, lines),
+        *_signoff_findings(indexed, lines, today=dt.date.today(), max_age_days=DEFAULT_MAX_AGE_DAYS),
+        *_copy_findings(indexed, lines),
+        *_discrimination_findings(indexed, lines),
+    ]
+    return [f for f in found if f.severity == "error" and f.kind in VALIDATE_KINDS]

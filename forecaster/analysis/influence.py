@@ -10,12 +10,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from forecaster.analysis.findings import _EPS, _is_indicator
+from forecaster.analysis.findings import _EPS, _all_nodes, _kind
 from forecaster.core.errors import PriorsError
-from forecaster.inference.exact import _softmax, log_joint_terms, marginals
+from forecaster.inference.exact import _softmax, log_joint, log_joint_terms, marginals
 from forecaster.model.evidence import FoldedEvidence
 from forecaster.model.network import Network, build_network
-from forecaster.model.priors import HypothesisNode, IndicatorNode, Priors
+from forecaster.model.priors import Priors
 
 # ----------------------------------------------------------------------------- disagreement
 
@@ -25,8 +25,8 @@ class Disagreement:
     """For one table: the largest difference between two sources' probabilities, and pooled N."""
 
     node: str
-    kind: str  # hypothesis | indicator
-    parents: tuple[str, ...]
+    kind: str  # hypothesis | indicator | mechanism
+    parents: tuple[str, ...]  # the table's parents (an indicator's mechanism last)
     sources: tuple[str, ...]
     largest: float
     between: tuple[str, str] | None
@@ -38,10 +38,9 @@ class Disagreement:
 
 def disagreement(priors: Priors) -> list[Disagreement]:
     out = []
-    all_nodes: list[HypothesisNode | IndicatorNode] = [*priors.hypotheses, *priors.indicators]
-    for node_obj in all_nodes:
+    for node_obj in _all_nodes(priors):
         node = node_obj.id
-        kind = "indicator" if _is_indicator(priors, node) else "hypothesis"
+        kind = _kind(priors, node)
         best: tuple[float, tuple[str, str] | None, tuple[str, ...], str] = (
             0.0,
             None,
@@ -64,7 +63,7 @@ def disagreement(priors: Priors) -> list[Disagreement]:
             Disagreement(
                 node=node,
                 kind=kind,
-                parents=node_obj.parents,
+                parents=node_obj.table_parents,
                 sources=tuple(sources),
                 largest=largest,
                 between=between,
@@ -93,8 +92,7 @@ def exact_posterior(
 
 def _posterior(net: Network, evidence: Mapping[str, FoldedEvidence]) -> Posterior:
     log_lam = net.log_lambda({k: v for k, v in evidence.items() if k in net.indicator_ids})
-    log_prior, terms = log_joint_terms(net, log_lam)
-    margs = marginals(net, _softmax(log_prior + terms.sum(axis=0)))
+    margs = marginals(net, _softmax(log_joint(net, log_lam)))  # mechanisms in closed form (MODEL.md §4)
     return {
         h: {s: float(m[i]) for i, s in enumerate(states)}
         for h, states, m in zip(net.hypothesis_ids, net.states, margs, strict=True)
@@ -194,14 +192,34 @@ class Diagnosticity:
     spread: float  # max − min pooled P(occurred)
     information: float  # bits, with the best-informed hypothesis, under the pooled prior
     informs: str
+    #: "mechanism": the weight of knowing the episode occurred (or not), from its P(occurred | parents);
+    #: no report is ever on a mechanism (MODEL.md §1), its indicators' rows are what a report carries
+    kind: str = "indicator"
+
+
+def marginal_occurrence(net: Network) -> np.ndarray:
+    """P(I_j occurred | s) for every indicator and joint state (J, S), a mechanism summed out:
+    m(s) · q_j(s, occurred) + (1 − m(s)) · q_j(s, not occurred)."""
+    q = net.q_mean
+    q1, q0 = q[net.q_index], q[net.q_not]
+    mech_of = net.mechanism_of
+    if not len(net.mechanism_ids) or net.m_index is None:
+        return q1
+    m = q[net.m_index]  # (M, S)
+    pm = np.where(mech_of[:, None] >= 0, m[np.maximum(mech_of, 0)], 1.0)
+    return pm * q1 + (1.0 - pm) * q0
 
 
 def diagnosticity(priors: Priors) -> list[Diagnosticity]:
-    """Indicators ranked by how strongly their pooled likelihoods separate the hypothesis states."""
+    """Indicators ranked by how strongly their pooled likelihoods separate the hypothesis states.
+
+    An indicator on a mechanism is judged by what a report on it says about the hypotheses: its
+    likelihood with the mechanism summed out, P(I | hypotheses) = m q(occurred) + (1 − m) q(not),
+    over the configurations of its and its mechanism's hypothesis parents (`parents`)."""
     net = build_network(priors)
     log_prior, _ = log_joint_terms(net, np.zeros((len(net.indicator_ids), 2)))
     joint = _softmax(log_prior)  # (S,)
-    qs = net.q_mean[net.q_index]  # (J, S)
+    qs = marginal_occurrence(net)  # (J, S)
     info = np.zeros((len(net.indicator_ids), len(net.hypothesis_ids)))
     for h, m in enumerate(net.marginal_matrices()):
         px = joint @ m  # (K,)
@@ -212,10 +230,21 @@ def diagnosticity(priors: Priors) -> list[Diagnosticity]:
             t1 = np.where(p1x > 0, p1x * np.log2(p1x / (p1 * px)), 0.0)
             t0 = np.where(p0x > 0, p0x * np.log2(p0x / ((1 - p1) * px)), 0.0)
         info[:, h] = (t1 + t0).sum(axis=1)
+    hpos = {h: i for i, h in enumerate(net.hypothesis_ids)}
+    mech_parents = {m.id: m.parents for m in priors.mechanisms}
     out = []
     for j, ind in enumerate(priors.indicators):
-        configs = priors.configs(ind.id)
-        q = {c: min(max(priors.pooled(ind.id, c).mean[0], 1e-6), 1 - 1e-6) for c in configs}
+        if ind.mechanism:
+            parents = tuple(dict.fromkeys((*ind.parents, *mech_parents[ind.mechanism])))
+            q = {}
+            for s in range(net.n_joint):
+                cfg = tuple(net.states[hpos[p]][net.joint[s, hpos[p]]] for p in parents)
+                q[cfg] = min(max(float(qs[j, s]), 1e-6), 1 - 1e-6)
+            configs = list(q)
+        else:
+            parents = ind.parents
+            configs = priors.configs(ind.id)
+            q = {c: min(max(priors.pooled(ind.id, c).mean[0], 1e-6), 1 - 1e-6) for c in configs}
         best = (0.0, (configs[0], configs[0]), "occurred")
         for a, b in itertools.combinations(configs, 2):
             for outcome, (x, y) in (("occurred", (q[a], q[b])), ("not_occurred", (1 - q[a], 1 - q[b]))):
@@ -226,7 +255,7 @@ def diagnosticity(priors: Priors) -> list[Diagnosticity]:
         out.append(
             Diagnosticity(
                 ind.id,
-                ind.parents,
+                parents,
                 best[0],
                 best[1],
                 best[2],
@@ -235,6 +264,36 @@ def diagnosticity(priors: Priors) -> list[Diagnosticity]:
                 net.hypothesis_ids[h],
             )
         )
+    out += _mechanism_rows(priors, net, joint)
     return sorted(out, key=lambda d: (-round(d.weight_db, 9), -d.information, d.indicator))
 
 
+def _mechanism_rows(priors: Priors, net: Network, joint: np.ndarray) -> list[Diagnosticity]:
+    """Each mechanism as if it were observed: its weight of evidence across parent configurations
+    and its mutual information with the best-informed hypothesis under the pooled prior."""
+    out = []
+    q = net.q_mean
+    for k, mech in enumerate(priors.mechanisms):
+        configs = priors.configs(mech.id)
+        m = {c: min(max(priors.pooled(mech.id, c).mean[0], 1e-6), 1 - 1e-6) for c in configs}
+        best = (0.0, (configs[0], configs[0]), "occurred")
+        for a, b in itertools.combinations(configs, 2):
+            for outcome, (x, y) in (("occurred", (m[a], m[b])), ("not_occurred", (1 - m[a], 1 - m[b]))):
+                w = abs(10 * math.log10(x / y))
+                if w > best[0]:
+                    best = (w, (a, b) if x >= y else (b, a), outcome)
+        ms = q[net.m_index[k]] if net.m_index is not None else np.zeros(net.n_joint)
+        info = []
+        for mm in net.marginal_matrices():
+            px = joint @ mm
+            p1x = (joint * ms) @ mm
+            p0x = px - p1x
+            p1 = p1x.sum()
+            with np.errstate(divide="ignore", invalid="ignore"):
+                t = np.where(p1x > 0, p1x * np.log2(p1x / (p1 * px)), 0.0).sum()
+                t += np.where(p0x > 0, p0x * np.log2(p0x / ((1 - p1) * px)), 0.0).sum()
+            info.append(float(t))
+        h = int(np.argmax(info))
+        out.append(Diagnosticity(mech.id, mech.parents, best[0], best[1], best[2], max(m.values()) - min(m.values()),
+                                 max(info[h], 0.0), net.hypothesis_ids[h], "mechanism"))
+    return out

@@ -14,6 +14,8 @@ from forecaster.core.errors import PriorsError, UsageError, did_you_mean
 
 MAX_FOOTNOTE = 300
 SEEDS_ENV = "FORECAST_SEEDS"
+
+
 def _normal(text: str) -> str:
     """Casefolded, quotes and dashes unified, markdown markers and surrounding quotes dropped."""
     t = unicodedata.normalize("NFKC", text).casefold()

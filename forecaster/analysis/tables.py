@@ -7,8 +7,8 @@ import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from forecaster.analysis.findings import FAR_FROM_REST, INTERVAL, _Indexed, _is_indicator
-from forecaster.model.priors import HypothesisNode, IndicatorNode, Judgment, Pooled, Priors
+from forecaster.analysis.findings import FAR_FROM_REST, INTERVAL, _all_nodes, _Indexed, _kind
+from forecaster.model.priors import Judgment, Node, Pooled, Priors
 
 # ----------------------------------------------------------------------------- show: the tables
 
@@ -55,9 +55,7 @@ def _tv(p: Sequence[float], q: Sequence[float]) -> float:
 def table_views(priors: Priors, node: str | None = None) -> list[TableView]:
     """Every table (or one node's): each source's judgment, the pooled mean and interval, the spread."""
     priors = _Indexed.of(priors)
-    nodes: list[HypothesisNode | IndicatorNode] = (
-        [priors.node(node)] if node is not None else [*priors.hypotheses, *priors.indicators]
-    )
+    nodes: list[Node] = [priors.node(node)] if node is not None else _all_nodes(priors)
     tail = (1 - INTERVAL) / 2
     out = []
     for n in nodes:
@@ -87,8 +85,7 @@ def table_views(priors: Priors, node: str | None = None) -> list[TableView]:
                 if len(js) >= 3 and distance[j.source] >= max(FAR_FROM_REST, 2 * sum(among) / len(among)):
                     far.append(j.source)
             rows.append(RowView(cfg, tuple(js), pooled, interval, spread, distance, tuple(far)))
-        kind = "indicator" if _is_indicator(priors, n.id) else "hypothesis"
-        out.append(TableView(n.id, kind, n.parents, n.states, tuple(rows)))
+        out.append(TableView(n.id, _kind(priors, n.id), n.table_parents, n.states, tuple(rows)))
     return out
 
 

@@ -30,7 +30,20 @@ def _width() -> int | None:
 
 
 out = Console(highlight=False, soft_wrap=False, width=_width())
-err = Console(stderr=True, highlight=False)
+# On a terminal Rich wraps to the window; piped or captured, a line stays one line (a warning or
+# an error is never broken at 80 columns: `grep warning:` sees all of it).
+err = Console(stderr=True, highlight=False, soft_wrap=not sys.stderr.isatty())
+
+
+def say(message: str) -> None:
+    """One line of progress on stderr (e.g. a first run's compilation), never wrapped."""
+    err.print(message, markup=False, highlight=False, soft_wrap=True, style="dim" if err.is_terminal else None)
+
+
+def warn(message: str) -> None:
+    """One warning line on stderr: never wrapped, never read as Rich markup."""
+    err.print(f"warning: {message}", markup=False, highlight=False, soft_wrap=True,
+              style="yellow" if err.is_terminal else None)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -52,11 +65,23 @@ def handle_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def interactive() -> bool:
+    """Someone at a terminal (stdin or stderr is one); cron, pipes and CI are not."""
+    for stream in (sys.stdin, sys.stderr):
+        try:
+            if stream is not None and stream.isatty():
+                return True
+        except (AttributeError, ValueError):
+            continue
+    return False
+
+
 def workspace(ctx: typer.Context) -> Workspace:
-    """The workspace named by the global options (see `forecast --help`)."""
+    """The workspace named by the global options (see `forecast --help`). Without a terminal the
+    user-data default is never created: a cron job with no workspace stops with exit 2."""
     root = ctx.find_root()
     obj = root.obj or {}
-    return find_workspace(obj.get("workspace"), db=obj.get("db"))
+    return find_workspace(obj.get("workspace"), db=obj.get("db"), create_default=interactive())
 
 
 def as_of_date(value: str | None) -> dt.date:
@@ -94,4 +119,4 @@ def is_terminal() -> bool:
 
 WorkspaceOpt = typer.Option(None, "--workspace", "-w", help="Workspace folder (default: $FORECAST_WORKSPACE, the current folder if it holds priors/, else the user-data workspace).", file_okay=False)
 DbOpt = typer.Option(None, "--db", metavar="PATH|URL", help="Event store: a file, sqlite:///PATH or postgresql://user@host:port/dbname (default: $FORECAST_DB, else forecast.db in the workspace).")
-__all__ = ["out", "err", "handle_errors", "workspace", "print_json", "is_terminal", "Path"]
+__all__ = ["out", "err", "say", "warn", "handle_errors", "workspace", "print_json", "is_terminal", "Path"]

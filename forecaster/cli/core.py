@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from forecaster.cli.common import as_of_date, err, handle_errors, is_terminal, out, print_json, workspace
+from forecaster.cli.common import as_of_date, err, handle_errors, is_terminal, out, print_json, say, warn, workspace
 from forecaster.core.errors import UsageError
 
 
@@ -37,7 +37,7 @@ def info(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json", hel
         "hypotheses": len(priors.hypotheses),
         "indicators": len(priors.indicators),
         "experts": len(priors.experts),
-        "scenarios": len(list(ws.scenarios_dir.glob("*.yaml"))) if ws.scenarios_dir.is_dir() else 0,
+        "scenarios": len([*ws.scenarios_dir.glob("*.yaml"), *ws.scenarios_dir.glob("*.yml")]) if ws.scenarios_dir.is_dir() else 0,
         "evidence_window_days": priors.evidence_window_days,
         "pooling": priors.method,
         **{f"reports_{k}": v for k, v in counts.items()},
@@ -53,7 +53,7 @@ def info(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json", hel
 def update(
     ctx: typer.Context,
     events: Annotated[Optional[Path], typer.Option("--events", dir_okay=False, help="Read reports from this YAML file instead of the event store.")] = None,
-    as_of: Annotated[Optional[str], typer.Option("--as-of", help="Replay what was known on this date (YYYY-MM-DD; default today).")] = None,
+    as_of: Annotated[Optional[str], typer.Option("--as-of", metavar="YYYY-MM-DD", help="Replay what was known on this date (YYYY-MM-DD; default today).")] = None,
     event_time: Annotated[bool, typer.Option("--event-time", help="With --as-of: select reports by event date, not by when they were recorded.")] = False,
     seed: Annotated[Optional[int], typer.Option("--seed", help="Random seed (default fixed, so runs reproduce).")] = None,
     draws: Annotated[Optional[int], typer.Option("--draws", min=100, help="Draws per chain.")] = None,
@@ -62,6 +62,7 @@ def update(
     exact: Annotated[bool, typer.Option("--exact", help="Exact engine only: instant, prior-mean network, no intervals.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Recompute even if an identical run is recorded.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (schema in README).")] = False,
+    half_life: Annotated[Optional[str], typer.Option("--half-life", metavar="DAYS|none", help="Age reports with this half-life for this run (default: settings.yaml's half_life_days).")] = None,
 ) -> None:
     """Update the forecast on the reports in the evidence window and print it.
 
@@ -74,9 +75,11 @@ def update(
     when = as_of_date(as_of)
     sampler_kwargs = {k: v for k, v in {"draws": draws, "tune": tune, "chains": chains}.items() if v is not None}
     chosen_seed = DEFAULT_SEED if seed is None else seed
+    hl = parse_half_life(half_life)
     # An unchanged update is answered from its record without parsing the priors (issue 4: <= 0.5 s).
     found = None if events is not None or force else cached_update(
         ws, as_of=when, event_time=event_time, seed=chosen_seed, exact=exact, sampler_kwargs=sampler_kwargs,
+        half_life_days=hl,
     )
     if found is not None:
         result, cached = found, True
@@ -87,7 +90,7 @@ def update(
         with err.status("updating…", spinner="dots") if is_terminal() and not as_json else _null():
             result, cached = update_forecast(
                 ws, priors, as_of=when, events_file=events, event_time=event_time,
-                seed=chosen_seed, exact=exact, force=force, sampler_kwargs=sampler_kwargs,
+                seed=chosen_seed, exact=exact, force=force, sampler_kwargs=sampler_kwargs, half_life_days=hl, notify=say,
             )
     if as_json:
         data = result.to_json()
@@ -99,7 +102,22 @@ def update(
         render_update(result, out, cached=cached)
     for w in result.diagnostics.warnings:
         if as_json or not sys.stdout.isatty():
-            err.print(f"warning: {w}")
+            warn(w)
+
+
+def parse_half_life(text: str | None) -> float | None | str:
+    """`--half-life`: a positive number of days, or `none` (no ageing); absent: the settings'."""
+    if text is None:
+        return "settings"
+    if text.strip().lower() == "none":
+        return None
+    try:
+        days = float(text)
+    except ValueError:
+        days = float("nan")
+    if not days > 0 or days == float("inf"):
+        raise UsageError(f"--half-life {text!r}: expected a positive number of days, or none")
+    return days
 
 
 class _null:
@@ -133,8 +151,9 @@ def export(
         sys.stdout.write(text)
     else:
         from forecaster.core.atomic import write_text_atomic
+        from forecaster.core.safe_cache import public_mode
 
-        write_text_atomic(output, text)
+        write_text_atomic(output, text, mode=public_mode())
         err.print(f"wrote {output}")
 
 

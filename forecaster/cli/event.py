@@ -5,6 +5,8 @@ paths an analyst types all day (add, list, show): each answers in a fraction of 
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import getpass
 import itertools
 import os
@@ -18,7 +20,7 @@ from typing import Annotated, Any
 import typer
 
 from forecaster.cli.common import date_option, err, handle_errors, out, print_json, workspace
-from forecaster.core.errors import UsageError, did_you_mean
+from forecaster.core.errors import EvidenceError, UsageError, did_you_mean
 from forecaster.core.workspace import Workspace
 from forecaster.model.evidence import (
     Report,
@@ -28,6 +30,7 @@ from forecaster.model.evidence import (
     check_reliability,
     parse_grade,
 )
+from forecaster.outputs.columns import never_cut
 from forecaster.store.events import EventStore
 from forecaster.store.formats import format_from_name, read_reports_file, report_to_row, write_reports
 from forecaster.store.records import FORMATS, DuplicateReportError, Format, StoredReport, format_time
@@ -39,7 +42,6 @@ app = typer.Typer(
         "Example:  forecast event add arms_procurement_east --date 2025-03-18 --grade B2 --source Reuters"
     ),
     no_args_is_help=True,
-    add_completion=False,
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -71,7 +73,13 @@ def _indicator_ids(ws: Workspace) -> set[str]:
     validate everything. When the file cannot be read this way, the full loader explains why."""
     import yaml
 
-    path = ws.priors_dir / "indicators.yaml"
+    from forecaster.core.errors import PriorsError
+    from forecaster.model.priors import main_file
+
+    try:
+        path = main_file(ws.priors_dir, "indicators")
+    except PriorsError:
+        path = ws.priors_dir / "indicators.yaml"  # the full loader below explains
     try:
         # libyaml's safe loader: no tags beyond plain data, ten times faster than the pure-Python
         # one in yamlio (which keeps line numbers this does not need). Only the top-level list is
@@ -88,6 +96,40 @@ def _indicator_ids(ws: Workspace) -> set[str]:
     from forecaster.model.loading import load_priors
 
     return load_priors(ws.priors_dir).indicator_ids
+
+
+def _weigher(ws: Workspace) -> Any:
+    """Each report's weight now (MODEL.md §3: its accuracy aged to today), from settings.yaml's
+    grade table and half-life, read as `_indicator_ids` reads the catalogue (fast)."""
+    import datetime as dt
+
+    import yaml
+
+    from forecaster.model.evidence import DEFAULT_GRADES, DEFAULT_HALF_LIFE_DAYS, GradeTable, aged_accuracy
+
+    grades: GradeTable = DEFAULT_GRADES
+    half_life: float | None = DEFAULT_HALF_LIFE_DAYS
+    try:
+        loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        data = yaml.load((ws.priors_dir / "settings.yaml").read_text(encoding="utf-8-sig"), Loader=loader) or {}
+        g = data.get("grades") or {}
+        grades = GradeTable({str(k): float(v) for k, v in g["reliability"].items()},
+                            {int(k): float(v) for k, v in g["credibility"].items()})
+        hl = data.get("half_life_days", DEFAULT_HALF_LIFE_DAYS)
+        half_life = None if hl in (None, "none") else float(hl)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, KeyError, TypeError, ValueError, AttributeError):
+        pass
+    if half_life is not None and not half_life > 0:
+        half_life = None  # `priors audit` reports it; the weight is shown unaged
+    today = dt.date.today()
+
+    def weigh(entry: StoredReport) -> dict[str, Any]:
+        r = entry.report
+        a = grades.accuracy(r.reliability, r.credibility)
+        age = max(0, (today - r.date).days)
+        return {"accuracy": round(a, 6), "weight": round(aged_accuracy(a, age, half_life), 6), "age_days": age}
+
+    return weigh
 
 
 def _format(value: str) -> Format:
@@ -118,7 +160,7 @@ def _one_line(text: str) -> str:
 def add(
     ctx: typer.Context,
     indicator: Annotated[str, typer.Argument(help="Indicator id from the catalogue (see `forecast indicators`).", show_default=False)],
-    date: Annotated[str | None, typer.Option("--date", help="Event date, YYYY-MM-DD (not in the future).", show_default=False)] = None,
+    date: Annotated[str | None, typer.Option("--date", metavar="YYYY-MM-DD", help="Event date, YYYY-MM-DD (not in the future).", show_default=False)] = None,
     not_occurred: Annotated[bool, typer.Option("--not-occurred", help="The report says the indicator did NOT occur.")] = False,
     grade: Annotated[str | None, typer.Option("--grade", help="Admiralty grade: reliability A–F then credibility 1–6, e.g. B2.", show_default=False)] = None,
     reliability: Annotated[str | None, typer.Option("--reliability", help="Source reliability A–F (instead of --grade).", show_default=False)] = None,
@@ -126,13 +168,17 @@ def add(
     source: Annotated[str | None, typer.Option("--source", help="Where the report comes from (required).", show_default=False)] = None,
     url: Annotated[str, typer.Option("--url", help="Link to the source.")] = "",
     note: Annotated[str, typer.Option("--note", help="Free text: what exactly was reported.")] = "",
+    origin: Annotated[str | None, typer.Option("--origin", help="The original source this report repeats (one wire story, one ACLED event id): same-origin reports on one indicator count once.", show_default=False)] = None,
     analyst: AnalystOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Record one graded report and print its id.
 
     Nothing is written unless every field is valid. An identical report (same indicator, date,
-    grade, source, URL and note) is recorded once: adding it again prints the existing id.
+    grade, source, URL and note) is recorded once: adding it again prints the existing id. A
+    duplicate (same indicator, date, outcome and source, ignoring Unicode form and spacing) is
+    refused, naming the stored one; a likely report of the same episode (same indicator and
+    outcome within 3 days, no --origin) is recorded with a warning naming the other.
 
     Example:  forecast event add arms_procurement_east --date 2025-03-18 --grade B2 --source "Reuters" --url https://…
     """
@@ -153,9 +199,27 @@ def add(
         raise UsageError("--source is required and must not be empty: say where the report came from")
     report = Report(
         indicator=indicator, date=event_date, occurred=not not_occurred, reliability=rel, credibility=cred,
-        source=source, url=url, note=note,
+        source=source, url=url, note=note, origin=(origin or "").strip() or None,
     )
+    if origin is not None and report.origin is None:
+        raise UsageError("--origin is empty; name the original source, or leave the option out")
+    warning = None
     with EventStore(ws.db) as store:
+        near = store.similar(report)
+        if near.duplicate is not None:
+            from forecaster.store.records import content_key, normal_text
+
+            dup = near.duplicate.report
+            same = content_key(dataclasses.replace(dup, id=None, recorded_at=None, analyst="")) == content_key(
+                dataclasses.replace(report, source=report.source.strip())
+            )
+            if not same:
+                raise EvidenceError(
+                    f"a report of {dup.indicator} on {dup.date.isoformat()} ({'occurred' if dup.occurred else 'not occurred'}) "
+                    f"from {normal_text(dup.source)!r} is already recorded as {dup.id}; nothing added "
+                    "(retract it first to correct it)"
+                )
+        warning = near.warning(report)
         try:
             stored = store.add(report, analyst=_analyst(analyst))
         except DuplicateReportError as e:
@@ -164,8 +228,12 @@ def add(
             stored = e.existing.report
             assert stored.recorded_at is not None
             _say(f"already recorded as {stored.id} on {format_time(stored.recorded_at)} by {stored.analyst}; nothing added")
+            warning = None
+    if warning:
+        _say(f"warning: {warning}")
+    _warn_ignored(ws, [event_date])
     if as_json:
-        print_json(report_to_row(StoredReport(stored)))
+        print_json({**report_to_row(StoredReport(stored)), **_weigher(ws)(StoredReport(stored))})
     else:
         sys.stdout.write(f"{stored.id}\n")
 
@@ -175,8 +243,8 @@ def add(
 def list_(
     ctx: typer.Context,
     indicator: Annotated[str | None, typer.Option("--indicator", "-i", help="Only this indicator.", show_default=False)] = None,
-    since: Annotated[str | None, typer.Option("--since", help="Event date on or after, YYYY-MM-DD.", show_default=False)] = None,
-    until: Annotated[str | None, typer.Option("--until", help="Event date on or before, YYYY-MM-DD.", show_default=False)] = None,
+    since: Annotated[str | None, typer.Option("--since", metavar="YYYY-MM-DD", help="Event date on or after, YYYY-MM-DD.", show_default=False)] = None,
+    until: Annotated[str | None, typer.Option("--until", metavar="YYYY-MM-DD", help="Event date on or before, YYYY-MM-DD.", show_default=False)] = None,
     include_retracted: Annotated[bool, typer.Option("--include-retracted", help="Show retracted reports too, marked.")] = False,
     limit: Annotated[
         int | None,
@@ -208,9 +276,18 @@ def list_(
         )
         shown = itertools.islice(rows, cap) if cap else rows
         if machine:
-            n = write_reports(sys.stdout, shown, fmt="json" if as_json else "csv")
+            n = write_reports(sys.stdout, shown, fmt="json" if as_json else "csv",
+                              extra=_weigher(workspace(ctx)) if as_json else None)
         else:
-            n = _print_table(shown, retracted_column=include_retracted)
+            from forecaster.cli.window import evidence_window
+
+            window = evidence_window(workspace(ctx))
+            n, ignored = _print_table(shown, retracted_column=include_retracted, window=window)
+            if ignored and window is not None:
+                _say(
+                    f"{ignored} listed report{'s are' if ignored != 1 else ' is'} ignored by the model (IGNORED): "
+                    f"the evidence window opens on {window.start.isoformat()} ({window.days} days before today)"
+                )
         more = next(rows, None) is not None
         rows.close()
     if n == 0 and not machine:
@@ -229,12 +306,15 @@ def _warn_unknown_indicator(ctx: typer.Context, indicator: str, store: EventStor
         _say(f"note: {indicator!r} is not in the catalogue{did_you_mean(indicator, known)}")
 
 
-def _print_table(entries: Iterator[StoredReport], *, retracted_column: bool) -> int:
+def _print_table(entries: Iterator[StoredReport], *, retracted_column: bool, window: Any = None) -> tuple[int, int]:
     """Plain aligned columns, streamed: a table of 100,000 rows costs no more memory than one row.
-    Column widths come from the first 500 rows."""
+    Column widths come from the first 500 rows. An IGNORED column marks reports in force that the
+    model leaves out (before the evidence window) when the store holds any. (rows, rows marked)"""
     head = list(itertools.islice(entries, 500))
     if not head:
-        return 0
+        return 0, 0
+    why = (lambda e: "" if e.retracted else window.why_ignored(e.report.date)) if window is not None else (lambda e: "")
+    mark_column = window is not None and any(why(e) for e in head)
     tty = sys.stdout.isatty()
     width = shutil.get_terminal_size().columns if tty else 0
     ind_w = max(9, *(len(e.report.indicator) for e in head))
@@ -242,23 +322,56 @@ def _print_table(entries: Iterator[StoredReport], *, retracted_column: bool) -> 
     titles = ["ID".ljust(id_w), "DATE      ", "INDICATOR".ljust(ind_w), "OCC", "GRADE"]
     if retracted_column:
         titles.append("STATUS   ")
+    if mark_column:
+        titles.append("IGNORED      ")
     titles.append("SOURCE")
     write = sys.stdout.write
     write("  ".join(titles) + "\n")
     prefix_w = sum(len(t) + 2 for t in titles[:-1])
-    n = 0
+    n = marked = 0
     for e in itertools.chain(head, entries):
         r = e.report
         cells = [(r.id or "").ljust(id_w), r.date.isoformat(), r.indicator.ljust(ind_w), "yes" if r.occurred else "no ", r.grade.ljust(5)]
         if retracted_column:
             cells.append("retracted" if e.retracted else "         ")
+        if mark_column:
+            reason = why(e)
+            marked += bool(reason)
+            cells.append(reason.ljust(13))
         source = _one_line(r.source)
         if width and len(source) > width - prefix_w:
             source = source[: max(width - prefix_w - 1, 10)] + "…"
         cells.append(source)
         write("  ".join(cells) + "\n")
         n += 1
-    return n
+    return n, marked
+
+
+def _get(store: EventStore, report_id: str) -> StoredReport:
+    """store.get, with the matches listed when a prefix names several reports (or one, but is too
+    short to be taken as naming it): never a bare "no report" for a prefix that matches."""
+    try:
+        return store.get(report_id)
+    except UsageError as e:
+        if not str(e).startswith("no report"):
+            raise
+        rid = report_id.strip().lower()
+        if rid and not rid.startswith("r-"):
+            rid = "r-" + rid
+        if len(rid) <= 2:
+            raise
+        rows = store._read(
+            "reading reports", "SELECT id FROM reports WHERE id >= ? AND id < ? ORDER BY id LIMIT 11", (rid, rid + "\U0010ffff")
+        )
+        ids = [r[0] for r in rows]
+        if not ids:
+            raise
+        shown = ", ".join(ids[:10]) + (", …" if len(ids) > 10 else "")
+        if len(ids) == 1:
+            raise UsageError(f"report id {report_id!r} is too short to name a report (give at least 4 digits): it matches {shown}") from None
+        raise UsageError(
+            f"report id {report_id!r} is ambiguous: {'over 10' if len(ids) > 10 else len(ids)} reports start with it: {shown}; give more digits"
+        ) from None
 
 
 @app.command()
@@ -273,10 +386,11 @@ def show(
     Example:  forecast event show r-3fa2c91b07e4
     """
     with _store(ctx) as store:
-        entry = store.get(report_id)
+        entry = _get(store, report_id)
     row = report_to_row(entry)
+    weight = _weigher(workspace(ctx))(entry)
     if as_json:
-        print_json(row)
+        print_json({**row, **weight})
         return
     r, t = entry.report, entry.retraction
     lines = [
@@ -288,10 +402,18 @@ def show(
         ("source", r.source),
         ("url", r.url),
         ("note", r.note),
+        ("origin", r.origin or "(none: its own origin)"),
         ("analyst", r.analyst),
         ("recorded at", row["recorded_at"] or ""),
+        ("weight now", f"{weight['weight']:.3f} (accuracy {weight['accuracy']:.3f}, {weight['age_days']} days old)"),
         ("status", f"RETRACTED on {format_time(t.retracted_at)} by {t.retracted_by}: {t.reason}" if t else "in force"),
     ]
+    if t is None:
+        from forecaster.cli.window import evidence_window
+
+        window = evidence_window(workspace(ctx))
+        if window is not None and window.why_ignored(r.date):
+            lines.append(("model", f"ignored: dated before the evidence window (opens {window.start.isoformat()})"))
     for key, value in lines:
         text = value.replace("\n", "\n" + " " * 13)
         sys.stdout.write(f"{key:<12} {text}\n")
@@ -315,7 +437,7 @@ def retract(
         raise UsageError("--reason is required and must not be empty: say why the report is withdrawn")
     who = _analyst(analyst)
     with _store(ctx) as store:
-        t = store.retract(report_id, reason, who)
+        t = store.retract(_get(store, report_id).report.id or report_id, reason, who)
     sys.stdout.write(f"retracted {t.report_id}\n")
 
 
@@ -330,8 +452,10 @@ def import_(
 ) -> None:
     """Import reports from a file: all rows or, if any row is bad, none.
 
-    Fields as `forecast event export` writes them; id, recorded_at, analyst and the retraction
-    fields may be left out (a new id, now, and --analyst are used). Errors name the file, line and
+    Fields as `forecast event export` writes them; id, analyst and the retraction fields may be
+    left out (a new id and --analyst are used). Knowledge time is this store's clock: every report
+    imported is recorded now and every retraction retracted now, whatever recorded_at and
+    retracted_at the file says (they are checked, not kept). Errors name the file, line and
     field of every bad row. Reports already in the store (same content) are skipped, so importing
     a file twice adds nothing. CSV may have a UTF-8 BOM, CRLF line ends and quoted commas or line
     breaks; a leading apostrophe before = + - @ (the export's guard against spreadsheet formulas)
@@ -344,13 +468,36 @@ def import_(
     known = _indicator_ids(ws)
     batch = read_reports_file(file, known=known, fmt=chosen)
     who = _analyst(analyst)
+    notes: list[str] = []
     with EventStore(ws.db) as store:
-        result = store.import_reports(batch.entries, analyst=who, dry_run=dry_run, labels=batch.labels)
+        result = store.import_reports(batch.entries, analyst=who, dry_run=dry_run, labels=batch.labels, notes=notes)
     verb = "would add" if dry_run else "added"
-    line = f"{verb} {result.added} report{'s' if result.added != 1 else ''}; {result.skipped} already in the store"
+    dupes = sum(1 for n in notes if ": duplicate of " in n)
+    episodes = len(notes) - dupes
+    line = (f"{verb} {result.added} report{'s' if result.added != 1 else ''}; "
+            f"{result.skipped - dupes} already in the store")
+    if dupes:
+        line += f"; {dupes} duplicate{'s' if dupes != 1 else ''} skipped"
+    if episodes:
+        line += f"; {episodes} likely same-episode"
     if result.retracted:
         line += f"; {result.retracted} retraction{'s' if result.retracted != 1 else ''}"
     sys.stdout.write(line + (" (dry run: nothing written)" if dry_run else "") + "\n")
+    for n in notes:
+        sys.stdout.write(f"  {n}\n")
+    _warn_ignored(ws, [e.report.date for e in batch.entries if not e.retracted])
+
+
+def _warn_ignored(ws: Workspace, dates: list[dt.date]) -> None:
+    """One warning line when the model ignores reports just recorded (forecaster.cli.window)."""
+    from forecaster.cli.window import evidence_window, ignored_summary
+
+    window = evidence_window(ws)
+    if window is None or not dates:
+        return
+    line = window.warning(dates[0]) if len(dates) == 1 else ignored_summary(window, dates)
+    if line:
+        _say(line)
 
 
 @app.command()
@@ -385,6 +532,9 @@ def _export_to_file(store: EventStore, path: Path, fmt: Format) -> int:
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             n = store.export(f, fmt=fmt)
+        from forecaster.core.safe_cache import public_mode
+
+        os.chmod(tmp, public_mode())  # as the umask says, never group- or world-writable
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -396,33 +546,50 @@ def _export_to_file(store: EventStore, path: Path, fmt: Format) -> int:
 def indicators(
     ctx: typer.Context,
     as_json: JsonOpt = False,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", metavar="YYYY-MM-DD", help="Count the reports an update as of this date uses (default today).", show_default=False),
+    ] = None,
 ) -> None:
     """The indicator catalogue: id, definition, parents, number of reports, last report date.
 
-    Counts leave out retracted reports. Reports on an indicator the catalogue no longer has are
+    `reports` counts what the model uses, by the rule `forecast update` and `forecast collect` use:
+    reports in force whose event date lies in the evidence window as of --as-of (and known by
+    then). `ignored` counts the others in force (before the window, or after the as-of date);
+    retracted reports are counted apart. Reports on an indicator the catalogue no longer has are
     listed at the end, marked.
 
     Example:  forecast indicators --json
     """
+    from collections import Counter
+
+    from forecaster.cli.common import as_of_date
     from forecaster.model.loading import load_priors
 
     ws = workspace(ctx)
-    catalogue = load_priors(ws.priors_dir).indicators
+    when = as_of_date(as_of)
+    priors = load_priors(ws.priors_dir)
+    catalogue = priors.indicators
     with EventStore(ws.db) as store:
         counts = store.indicator_counts()
+        used = Counter(
+            r.indicator for r in store.reports_for_update(as_of=when, window_days=priors.evidence_window_days)
+        )
     rows: list[dict[str, Any]] = []
     for ind in catalogue:
         c = counts.get(ind.id)
         rows.append({
             "id": ind.id, "definition": ind.definition, "parents": list(ind.parents), "in_catalogue": True,
-            "reports": c.reports if c else 0, "retracted": c.retracted if c else 0,
+            "reports": used[ind.id], "ignored": (c.reports if c else 0) - used[ind.id],
+            "in_force": c.reports if c else 0, "retracted": c.retracted if c else 0,
             "last_report": c.last_date.isoformat() if c and c.last_date else None,
         })
     listed = {ind.id for ind in catalogue}
     for ind_id, c in counts.items():
         if ind_id not in listed:
             rows.append({
-                "id": ind_id, "definition": "", "parents": [], "in_catalogue": False, "reports": c.reports,
+                "id": ind_id, "definition": "", "parents": [], "in_catalogue": False, "reports": 0,
+                "ignored": c.reports, "in_force": c.reports,
                 "retracted": c.retracted, "last_report": c.last_date.isoformat() if c.last_date else None,
             })
     if as_json:
@@ -432,13 +599,29 @@ def indicators(
     from rich.text import Text
 
     table = Table(box=None, pad_edge=False, header_style="bold")
-    for name, kw in (("id", {"no_wrap": True}), ("definition", {"ratio": 1}), ("parents", {}), ("reports", {"justify": "right"}), ("last report", {"no_wrap": True})):
+    ignored = any(row["ignored"] for row in rows)
+    columns: list[tuple[str, dict[str, Any]]] = [
+        ("id", {"no_wrap": True, "overflow": "fold"}), ("definition", {"ratio": 1}), ("parents", {}),
+        ("reports", {"justify": "right", "no_wrap": True}),
+    ]
+    if ignored:
+        columns.append(("ignored", {"justify": "right", "no_wrap": True}))
+    columns.append(("last report", {"no_wrap": True}))
+    for name, kw in columns:
         table.add_column(name, **kw)
     for row in rows:
         definition = row["definition"] if row["in_catalogue"] else "(not in the catalogue: reports on an unknown indicator)"
-        cells = (row["id"], definition, ", ".join(row["parents"]), str(row["reports"]), row["last_report"] or "—")
+        cells = [row["id"], definition, ", ".join(row["parents"]), str(row["reports"])]
+        if ignored:
+            cells.append(str(row["ignored"]))
+        cells.append(row["last_report"] or "—")
         table.add_row(*(Text(c) for c in cells))  # Text: catalogue text is never read as Rich markup
-    out.print(table)
+    out.print(never_cut(table, 0))
+    if ignored:
+        _say(
+            f"reports: in force and in the evidence window as of {when.isoformat()} (what update and collect use); "
+            "ignored: in force but outside it"
+        )
 
 
 def register(root: typer.Typer) -> None:

@@ -18,7 +18,7 @@ app = typer.Typer(
         "Example:  forecast init ./ws && forecast -w ./ws update"
     ),
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # `forecast --install-completion` / `--show-completion SHELL`; sub-apps inherit it
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -70,7 +70,7 @@ def init(
 
 
 def run() -> None:
-    app()
+    app(prog_name="forecast")  # the same name (and completion variable, _FORECAST_COMPLETE) however started
 
 
 def _register() -> None:
@@ -86,6 +86,9 @@ def _register() -> None:
     app.add_typer(scenario.app, name="scenario")
     app.command("whatif")(scenario.whatif)
     app.command("collect")(scenario.collect)
+    from forecaster.cli import resolutions, score  # noqa: I001
+    resolutions.register(app)
+    score.register(app)
 
 
 _register()

@@ -27,7 +27,6 @@ app = typer.Typer(
         "Example:  forecast priors audit --markdown > audit.md"
     ),
     no_args_is_help=True,
-    add_completion=False,
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -52,7 +51,7 @@ EventsOpt = Annotated[
     ),
 ]
 AsOfOpt = Annotated[
-    Optional[str], typer.Option("--as-of", help="Evidence known on this date (YYYY-MM-DD; default today).")
+    Optional[str], typer.Option("--as-of", metavar="YYYY-MM-DD", help="Evidence known on this date (YYYY-MM-DD; default today).")
 ]
 
 
@@ -62,7 +61,10 @@ def _priors_dir(ctx: typer.Context, given: Path | None) -> Path:
 
 def _as_priors_dir(path: Path) -> Path:
     """A priors folder, or a workspace or checkout that holds one in priors/."""
-    if not (path / "network.yaml").is_file() and (path / "priors" / "network.yaml").is_file():
+    def has_network(folder: Path) -> bool:
+        return any((folder / f"network{suffix}").is_file() for suffix in (".yaml", ".yml"))
+
+    if not has_network(path) and has_network(path / "priors"):
         return path / "priors"
     return path
 
@@ -77,10 +79,22 @@ def _reports(
 
     if events is not None:
         return gather_reports(Workspace(priors.root.parent), priors, as_of=as_of, events_file=events)
-    named = ctx.find_root().obj or {}
-    if from_workspace or named.get("workspace") is not None or named.get("db") is not None:
+    if from_workspace or _workspace_named(ctx):
         return gather_reports(workspace(ctx), priors, as_of=as_of)
     return []
+
+
+def _workspace_named(ctx: typer.Context) -> bool:
+    """A workspace or store named by -w/--db or, the same, by $FORECAST_WORKSPACE/$FORECAST_DB (issue 12:
+    the two ways of naming a workspace give the same evidence). An environment variable that names
+    no workspace or store is not a choice of evidence (a global setting left over from elsewhere)."""
+    import os
+
+    named = ctx.find_root().obj or {}
+    if named.get("workspace") is not None or named.get("db") is not None:
+        return True
+    env_ws, env_db = os.environ.get("FORECAST_WORKSPACE"), os.environ.get("FORECAST_DB")
+    return bool(env_ws and (Path(env_ws) / "priors").is_dir()) or bool(env_db and Path(env_db).is_file())
 
 
 def _one_format(markdown: bool, as_json: bool) -> None:
@@ -94,9 +108,9 @@ def _write(text: str) -> None:
 
 
 def _render_markdown(text: str) -> None:
-    from rich.markdown import Markdown
+    from forecaster.outputs.columns import markdown
 
-    out.print(Markdown(text))
+    out.print(markdown(text))  # tables that never cut an id
 
 
 @app.command("show")
@@ -104,7 +118,8 @@ def _render_markdown(text: str) -> None:
 def show(
     ctx: typer.Context,
     node: Annotated[
-        Optional[str], typer.Argument(help="A hypothesis or indicator id (default: every table).", show_default=False)
+        Optional[str],
+        typer.Argument(help="A hypothesis, indicator or mechanism id (default: every table).", show_default=False),
     ] = None,
     priors_dir: PriorsOpt = None,
     markdown: MarkdownOpt = False,
@@ -135,35 +150,61 @@ def show(
 @app.command("validate")
 @handle_errors
 def validate(ctx: typer.Context, priors_dir: PriorsOpt = None, as_json: JsonOpt = False) -> None:
-    """Check the priors folder's schema and structure (fast; no sampler). Exit 2 on the first problem,
-    named by file, line and field.
+    """Check the priors folder's schema and structure, and the audit's errors that need no seed papers:
+    rationale and citation present, terms, confidence, sign-off, copies, indicators that cannot
+    discriminate (fast; no sampler). Lists every problem, one per line (file:line: field: problem,
+    with did-you-mean on unknown keys), and exits 2 if there is any; `--json` gives them as a list
+    of {file, line, field, problem}. What validate calls an error, `priors audit` does too.
 
     Example:  forecast priors validate --priors ./priors
     """
+    from forecaster.analysis.findings import validation_findings
+    from forecaster.core.errors import PriorsError, Problem
     from forecaster.model.loading import load_priors
 
     folder = _priors_dir(ctx, priors_dir)
+    problems: list[Problem] = []
     try:
         priors = load_priors(folder)
-    except UsageError as e:  # PriorsError, or malformed YAML
+    except PriorsError as e:
+        problems = list(e.problems) or [Problem(str(folder), 0, "", str(e))]
+    except UsageError as e:  # malformed YAML, an unreadable file
+        problems = [Problem(str(folder), 0, "", str(e))]
+    else:
+        problems = [Problem(f.file, f.line, f.field, f.message) for f in validation_findings(priors)]
+    if problems:
         if as_json:
-            print_json({"ok": False, "priors": str(folder), "error": str(e)})
-        raise
+            print_json(
+                {
+                    "ok": False,
+                    "priors": str(folder),
+                    "error": str(problems[0]) if len(problems) == 1 else str(PriorsError.of(problems)),
+                    "errors": [p.to_json() for p in problems],
+                }
+            )
+        for p in problems:
+            err.print(f"error: {p}", markup=False, highlight=False, soft_wrap=True)
+        if len(problems) > 1:
+            err.print(f"priors validate: {len(problems)} problems", markup=False, highlight=False)
+        raise typer.Exit(code=2)
     data = {
         "ok": True,
         "priors": str(folder),
         "hypotheses": len(priors.hypotheses),
         "indicators": len(priors.indicators),
+        "mechanisms": len(priors.mechanisms),
         "experts": len(priors.experts),
         "judgments": len(priors.judgments),
         "hash": priors.hash,
+        "errors": [],
     }
     if as_json:
         print_json(data)
         return
+    mechanisms = f"{len(priors.mechanisms)} mechanisms, " if priors.mechanisms else ""
     out.print(
-        f"ok: {data['hypotheses']} hypotheses, {data['indicators']} indicators, {data['experts']} experts, "
-        f"hash {priors.hash}",
+        f"ok: {data['hypotheses']} hypotheses, {data['indicators']} indicators, {mechanisms}"
+        f"{data['experts']} experts, hash {priors.hash}",
         markup=False,
         highlight=False,
     )
@@ -268,6 +309,12 @@ def diff(
     if as_json:
         data = to_jsonable(result)
         data["empty"] = result.empty
+        for item, change in zip(data["judgments"], result.judgments, strict=True):
+            # Each vector with its states' names, beside the bare lists.
+            for side, states in (("old", change.states), ("new", change.new_states)):
+                j = getattr(change, side)
+                if j is not None and len(states) == len(j.probs):
+                    item[f"{side}_by_state"] = {s: round(p, 6) for s, p in zip(states, j.probs, strict=True)}
         print_json(data)
     elif markdown:
         _write(diff_markdown(result))

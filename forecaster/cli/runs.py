@@ -5,7 +5,6 @@ to sample: `brief` only when the last run is stale and it updates."""
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import sys
 from pathlib import Path
@@ -14,7 +13,9 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 import typer
 
 from forecaster.cli.common import date_option, err, handle_errors, is_terminal, out, print_json, workspace
+from forecaster.cli.history_rows import claimed_states, history_csv, history_row
 from forecaster.core.errors import UsageError
+from forecaster.outputs.columns import never_cut
 
 if TYPE_CHECKING:
     from forecaster.store.runs import RunRecord
@@ -25,7 +26,6 @@ app = typer.Typer(
     "(`runs export` writes runs/RUN_ID.nc).\n\n"
     "Example:  forecast runs prune --keep 10",
     no_args_is_help=True,
-    add_completion=False,
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -94,7 +94,7 @@ def history(
     as_of: Annotated[
         str | None,
         typer.Option(
-            "--as-of", metavar="DATE", help="With --backfill: the last week's date (default today).", show_default=False
+            "--as-of", metavar="YYYY-MM-DD", help="With --backfill: the last week's date (default today).", show_default=False
         ),
     ] = None,
     kind: Annotated[
@@ -161,9 +161,19 @@ def history(
     cap = limit if limit is not None else (0 if as_json or as_csv else HISTORY_LIMIT)
     shown = records[-cap:] if cap else records
     if as_json:
-        print_json([_history_row(r, hypothesis) for r in shown])
+        claimed = claimed_states(ws)
+        previous: dict[tuple[str, str, bool], RunRecord] = {}
+        shown_ids = {id(r) for r in shown}
+        rows = []
+        for r in records:  # every record, so that the first one shown has its predecessor
+            like = (r.kind, r.evidence, r.sampled)  # change: against the previous run of the same kind
+            before = previous.get(like)
+            previous[like] = r
+            if id(r) in shown_ids:
+                rows.append(history_row(r, hypothesis, claimed=claimed, before=before))
+        print_json(rows)
     elif as_csv:
-        _history_csv(shown, columns)
+        history_csv(shown, columns)
     else:
         _history_table(shown, columns, total)
 
@@ -196,76 +206,6 @@ def _state_columns(records: list[RunRecord], hypothesis: str | None) -> list[tup
     return columns
 
 
-def _history_row(r: RunRecord, hypothesis: str | None) -> dict[str, Any]:
-    states: dict[str, dict[str, dict[str, float | None]]] = {}
-    for s in r.states:
-        if hypothesis is None or s.hypothesis == hypothesis:
-            states.setdefault(s.hypothesis, {})[s.state] = {
-                "posterior": s.posterior,
-                "low": s.low,
-                "high": s.high,
-                "prior": s.prior,
-            }
-    return {
-        "run_id": r.run_id,
-        "kind": r.kind,
-        "evidence": r.evidence,
-        "as_of": r.as_of.isoformat(),
-        "recorded_at": r.recorded_at.isoformat().replace("+00:00", "Z"),
-        "sampler": r.sampler,
-        "seed": r.seed,
-        "priors_hash": r.priors_hash,
-        "events_hash": r.events_hash,
-        "reports": r.reports,
-        "states": states,
-    }
-
-
-def _history_csv(records: list[RunRecord], columns: list[tuple[str, str]]) -> None:
-    w = csv.writer(sys.stdout, lineterminator="\n")
-    head = [
-        "run_id",
-        "kind",
-        "evidence",
-        "as_of",
-        "recorded_at",
-        "sampler",
-        "seed",
-        "priors_hash",
-        "events_hash",
-        "reports",
-    ]
-    for h, s in columns:
-        head += [f"{h}.{s}", f"{h}.{s}.low", f"{h}.{s}.high"]
-    w.writerow(head)
-    for r in records:
-        by = {(s.hypothesis, s.state): s for s in r.states}
-        row: list[Any] = [
-            r.run_id,
-            r.kind,
-            r.evidence,
-            r.as_of.isoformat(),
-            r.recorded_at.isoformat().replace("+00:00", "Z"),
-            r.sampler,
-            r.seed,
-            r.priors_hash,
-            r.events_hash,
-            r.reports,
-        ]
-        for c in columns:
-            st = by.get(c)
-            row += (
-                ["", "", ""]
-                if st is None
-                else [
-                    f"{st.posterior:.6f}",
-                    "" if st.low is None else f"{st.low:.6f}",
-                    "" if st.high is None else f"{st.high:.6f}",
-                ]
-            )
-        w.writerow(row)
-
-
 def _history_table(records: list[RunRecord], columns: list[tuple[str, str]], total: int) -> None:
     from rich.table import Table
     from rich.text import Text
@@ -288,8 +228,8 @@ def _history_table(records: list[RunRecord], columns: list[tuple[str, str]], tot
         t.add_column(head, justify="right", overflow="fold", min_width=5)
     for r in records:
         by = {(s.hypothesis, s.state): s.posterior for s in r.states}
-        t.add_row(r.as_of.isoformat(), r.run_id[:8], _how(r), *(_pct(by.get(c)) for c in columns))
-    out.print(t)
+        t.add_row(r.as_of.isoformat(), r.run_id, _how(r), *(_pct(by.get(c)) for c in columns))
+    out.print(never_cut(t, 0, 1, 2))
     if total > len(records):
         _say(f"showing the newest {len(records)} of {total} runs (--limit 0 shows all)")
     series = records[-SPARK_WIDTH:]
@@ -326,13 +266,13 @@ def brief(
     ] = "week",
     since: Annotated[
         str | None,
-        typer.Option("--since", metavar="DATE", help="Start of a custom period (YYYY-MM-DD).", show_default=False),
+        typer.Option("--since", metavar="YYYY-MM-DD", help="Start of a custom period (YYYY-MM-DD).", show_default=False),
     ] = None,
     until: Annotated[
         str | None,
         typer.Option(
             "--until",
-            metavar="DATE",
+            metavar="YYYY-MM-DD",
             help="End of the period and as-of date of the forecast (default today).",
             show_default=False,
         ),
@@ -375,12 +315,22 @@ def brief(
         int | None, typer.Option("--tune", min=100, help="Tuning steps per chain.", show_default=False)
     ] = None,
     chains: Annotated[int | None, typer.Option("--chains", min=1, max=8, help="Chains.", show_default=False)] = None,
+    event_time: Annotated[
+        bool,
+        typer.Option(
+            "--event-time",
+            help="Select reports by event date, as `update --event-time` does (default: what the store knew "
+            "at each date; event time is chosen by itself when the store knew nothing before the period).",
+        ),
+    ] = False,
 ) -> None:
     """Write the brief for a period: briefs/2026-W47.md, .html (self-contained, chart embedded),
     .json and the chart .png, each atomically.
 
     If no run is recorded for the current inputs (priors, reports, as-of date, seed, settings), an
-    update runs first (unless --no-update). Made for cron: without a terminal, no colour and no
+    update runs first (unless --no-update). The brief says its clock: knowledge time (what the store
+    knew at each date) unless --event-time, or unless the store knew no report before the period (a
+    new workspace or a bulk import), when it selects reports by event date on both sides. Made for cron: without a terminal, no colour and no
     progress, one summary line on stderr. Exit codes: 0 written, 1 error, 2 bad usage or input,
     3 written and an --alert fired.
 
@@ -412,6 +362,7 @@ def brief(
             exact=exact,
             sampler_kwargs=sampler_kwargs,
             on_update=(status.start if status is not None else None),
+            event_time=event_time,
         )
     finally:
         if status is not None:
@@ -420,7 +371,7 @@ def brief(
     how = {"cached": "recorded run", "updated": "new run", "stale": "STALE run (--no-update)"}[made.how]
     line = (
         f"brief {made.files.name}: wrote {_shown(made.files.folder)}/{made.files.name}.{{md,html,json,png}} "
-        f"from {how} {b.result.run_id} as of {b.result.as_of.isoformat()}"
+        f"from {how} {b.result.run_id} as of {b.result.as_of.isoformat()} ({b.clock.name} time)"
     )
     if b.result.diagnostics.warnings:
         n = len(b.result.diagnostics.warnings)
@@ -498,7 +449,7 @@ def list_(
             f"{r.wall_seconds:.1f}",
             "yes" if r.netcdf else "",
         )
-    out.print(t)
+    out.print(never_cut(t, 0))
     if len(records) > len(shown):
         _say(f"showing the newest {len(shown)} of {len(records)} runs (--limit 0 shows all)")
 

@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from forecaster.cli.common import as_of_date, err, handle_errors, is_terminal, out, print_json, workspace
+from forecaster.cli.common import as_of_date, err, handle_errors, is_terminal, out, print_json, warn, workspace
 from forecaster.core.errors import EvidenceError, UsageError
+from forecaster.outputs.columns import never_cut
 
 if TYPE_CHECKING:
     from rich.text import Text
@@ -25,7 +26,6 @@ app = typer.Typer(
         "Example:  forecast scenario run kfor_drawdown second_banjska --exact"
     ),
     no_args_is_help=True,
-    add_completion=False,
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -34,7 +34,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for machines."
 AsOfOpt = Annotated[
     str | None,
     typer.Option(
-        "--as-of", help="Recorded evidence as known on this date (YYYY-MM-DD; default today).", show_default=False
+        "--as-of", metavar="YYYY-MM-DD", help="Recorded evidence as known on this date (YYYY-MM-DD; default today).", show_default=False
     ),
 ]
 SeedOpt = Annotated[
@@ -88,7 +88,7 @@ def list_scenarios(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     for s in scenarios:
         said = ", ".join(_said(r.indicator, r.occurred, r.grade) for r in s.reports)
         table.add_row(Text(s.name), Text(s.title), Text(said), Text(s.citation))
-    out.print(table)
+    out.print(never_cut(table, 0))
     out.print("run one with: forecast scenario run NAME [NAME …] [--exact]", style="dim")
 
 
@@ -174,7 +174,7 @@ def _emit(comparison: Any, *, as_json: bool) -> None:
     if as_json:
         print_json(comparison.to_json())
         for w in _warnings(comparison):
-            err.print(f"warning: {w}")
+            warn(w)
         return
     _render_comparison(comparison)
 
@@ -225,7 +225,7 @@ def _render_comparison(comparison: Any) -> None:
         for o in comparison.outcomes:
             states = next(x for x in o.result.hypotheses if x.id == h.id).states
             t.add_row(Text(o.scenario.name), *(_cell(s, o.change[h.id][s.id]) for s in states))
-        out.print(t)
+        out.print(never_cut(t, 0))
     files = [o for o in comparison.outcomes if o.scenario.path is not None]
     typed = [o for o in comparison.outcomes if o.scenario.path is None]
     for o in typed:
@@ -237,7 +237,7 @@ def _render_comparison(comparison: Any) -> None:
     if files:
         _legend(files)
     for w in _warnings(comparison):
-        err.print(f"warning: {w}", style="yellow")
+        warn(w)
     runs = [baseline, *(o.result for o in comparison.outcomes)]
     chains = [baseline, *(o.result for o in comparison.outcomes if o.method == "nuts")]  # each NUTS run once
     if sampled:
@@ -245,8 +245,10 @@ def _render_comparison(comparison: Any) -> None:
         rhat = max(r.diagnostics.r_hat_max or 0.0 for r in chains)
         ess = min(r.diagnostics.ess_min if r.diagnostics.ess_min is not None else float("inf") for r in runs)
         divergences = sum(r.diagnostics.divergences for r in chains)
+        worst = [r.diagnostics.interval_mcse_max for r in runs if r.diagnostics.interval_mcse_max is not None]
         engine = (
-            f"pymc-nuts {d.chains}×{d.draws} draws, R-hat max {rhat:.3f}, ESS min {ess:.0f}, divergences {divergences}"
+            f"posterior exact; pymc-nuts {d.chains}×{d.draws} draws, R-hat max {rhat:.3f}, ESS min {ess:.0f}, "
+            f"divergences {divergences}" + (f", interval MCSE max {max(worst):.3f}" if worst else "")
         )
     else:
         engine = "exact engine (prior-mean network)"
@@ -276,7 +278,7 @@ def _legend(outcomes: list[Any]) -> None:
     for o in outcomes:
         said = ", ".join(_said(r.indicator, r.occurred, r.grade) for r in o.scenario.reports)
         legend.add_row(Text(o.scenario.name), Text(o.scenario.title), Text(said))
-    out.print(legend)
+    out.print(never_cut(legend, 0))
 
 
 # ----------------------------------------------------------------------------- whatif
@@ -379,8 +381,9 @@ def collect(
         raise UsageError(f"--grade: {e}") from None
     ws = workspace(ctx)
     priors = load_priors(ws.priors_dir)
-    reports = gather_reports(ws, priors, as_of=as_of_date(as_of))
-    plan = plan_collection(priors, reports, grade=grade, hypothesis=hypothesis)
+    when = as_of_date(as_of)
+    reports = gather_reports(ws, priors, as_of=when)
+    plan = plan_collection(priors, reports, grade=grade, hypothesis=hypothesis, as_of=when)
     if as_json:
         print_json(plan.to_json())
         return
@@ -395,7 +398,7 @@ def _render_plan(plan: Any, *, limit: int | None) -> None:
     about = f"about {focus}" if focus else "about all hypotheses jointly"
     out.print(
         f"what to collect next: a report graded {plan.grade} (accuracy {plan.accuracy:.2f}) on each indicator with no "
-        f"report, given {plan.reports} recorded reports; ranked by expected information {about}"
+        f"report, given {plan.reports} reports in force in the evidence window; ranked by expected information {about}"
     )
     if not plan.ranked:
         out.print("every indicator already has a report")
@@ -425,7 +428,7 @@ def _render_plan(plan: Any, *, limit: int | None) -> None:
             _pct(v.p_report_yes),
             Text(f"{label} {_pp(yes)} / {_pp(no)}"),
         )
-    out.print(t)
+    out.print(never_cut(t, 1))
     more = len(plan.ranked) - len(rows)
     notes = [f"{more} more (--limit)"] if more > 0 else []
     if plan.reported:

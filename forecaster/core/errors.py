@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 
 class ForecastError(Exception):
@@ -18,8 +19,35 @@ class UsageError(ForecastError):
     exit_code = 2
 
 
+@dataclass(frozen=True)
+class Problem:
+    """One problem in a priors folder: file (relative to the folder's parent), line (0 unknown),
+    field path and what is wrong."""
+
+    file: str
+    line: int
+    field: str
+    problem: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.field}: {self.problem}" if self.field else f"{where}: {self.problem}"
+
+    def to_json(self) -> dict[str, object]:
+        return {"file": self.file, "line": self.line or None, "field": self.field, "problem": self.problem}
+
+
 class PriorsError(UsageError):
-    """The priors folder is invalid."""
+    """The priors folder is invalid. `problems` lists every problem found (the message names the first)."""
+
+    def __init__(self, message: str, problems: Iterable[Problem] = ()) -> None:
+        super().__init__(message)
+        self.problems: tuple[Problem, ...] = tuple(problems)
+
+    @classmethod
+    def of(cls, problems: Sequence[Problem]) -> PriorsError:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        return cls(f"{problems[0]}{more}", problems)
 
 
 class EvidenceError(UsageError):

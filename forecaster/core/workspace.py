@@ -112,10 +112,11 @@ def user_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("forecast", appauthor=False))
 
 
-def find_workspace(explicit: Path | None = None, *, db: Path | str | None = None) -> Workspace:
+def find_workspace(explicit: Path | None = None, *, db: Path | str | None = None, create_default: bool = True) -> Workspace:
     """--workspace, else $FORECAST_WORKSPACE, else the current folder if it holds priors/,
-    else the user-data default (created from the bundled defaults on first use). `db` (else
-    $FORECAST_DB) is a file, sqlite:///PATH or postgresql://user@host:port/dbname."""
+    else the user-data default (created from the bundled defaults on first use, unless not
+    `create_default`: then a UsageError, so a cron job never works on a workspace it just made).
+    `db` (else $FORECAST_DB) is a file, sqlite:///PATH or postgresql://user@host:port/dbname."""
     db = db or os.environ.get("FORECAST_DB") or None
     if explicit is None and os.environ.get("FORECAST_WORKSPACE"):
         explicit = Path(os.environ["FORECAST_WORKSPACE"])
@@ -128,5 +129,10 @@ def find_workspace(explicit: Path | None = None, *, db: Path | str | None = None
         return Workspace(cwd, db)
     default = user_data_dir()
     if not (default / "priors").is_dir():
+        if not create_default:
+            raise UsageError(
+                "no workspace found (no -w, no $FORECAST_WORKSPACE, no priors/ in the current folder) and no "
+                f"terminal to confirm creating the default one at {default}: pass -w DIR or set $FORECAST_WORKSPACE"
+            )
         init_workspace(default, force=True)
     return Workspace(default, db)

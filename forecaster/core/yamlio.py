@@ -32,6 +32,22 @@ class _Loader(yaml.SafeLoader):
         return super().compose_node(parent, index)
 
     def construct_line_mapping(self, node: yaml.MappingNode, deep: bool = False) -> LineDict:
+        # A key written twice is an error (PyYAML would keep the last one silently). Merge keys
+        # (`<<: *base`) may still be overridden: that is what they are for.
+        seen: set[Any] = set()
+        for key_node, _value in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                fresh = key not in seen
+            except TypeError:
+                continue  # an unhashable key: construct_mapping explains
+            if not fresh:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (each key may appear once in a mapping)", key_node.start_mark
+                )
+            seen.add(key)
         data = LineDict(self.construct_mapping(node, deep=True))  # type: ignore[arg-type]
         data.line = node.start_mark.line + 1
         return data
@@ -45,6 +61,11 @@ _Loader.add_constructor("tag:yaml.org,2002:timestamp", yaml.SafeLoader.construct
 def load_yaml_text(text: str, *, name: str, error: type[UsageError] = UsageError) -> Any:
     try:
         return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader subclass
+    except RecursionError:
+        raise error(f"{name}: malformed YAML: nested too deeply") from None
+    except ValueError as e:  # e.g. an integer of more than 4,300 digits
+        what = "a number with more than 4,300 digits" if "digits" in str(e) else " ".join(str(e).split())[:200]
+        raise error(f"{name}: malformed YAML: {what}") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"{name}:{mark.line + 1}" if mark is not None else name

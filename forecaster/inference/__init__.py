@@ -1,4 +1,5 @@
 """Inference on the model (MODEL.md §4–5): the exact engine, the PyMC sampler (the only place
 pymc, pytensor and arviz are imported, with every PyMC internal behind `pymc_adapter`), one update
-as a library call (`UpdateResult`), scenarios and what-ifs, and the value of information. Never
+as a library call (`UpdateResult`), scenarios and what-ifs, the value of information, and the one JSON shape of a hypothesis'
+states (`states`). Never
 prints, never touches the store. May import: core, model."""

@@ -14,6 +14,12 @@ tests/test_pymc_adapter.py fails with that message instead of a sampler crashing
   shared evidence variable;
 - `pytensor.link.c.cmodule.GCC_compiler.march_flags`: the -march flags g++ probing finds (≈0.5 s
   on the first compile of a process), kept in our cache;
+- `pymc.step_methods.hmc.base_hmc.time`: HMC reads `time.process_time()` twice per draw for its
+  `process_time_diff` statistic; that is a system call (CPU time summed over the process's
+  threads), ≈10–20 µs on a quiet machine but milliseconds when the CPUs are contended, as the
+  call hands the CPU back: with thousands of draws it cost more than the sampling. `fast_clock()`
+  gives that module a clock whose `process_time` is the wall clock (`perf_counter`, no system
+  call), so `process_time_diff` equals `perf_counter_diff`;
 - `pymc.step_methods.hmc.quadpotential.QuadPotentialDiagAdapt` and
   `pymc.logprob.transforms.Transform`: documented classes, imported from their modules.
 """
@@ -25,6 +31,7 @@ import json
 import os
 import platform
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +58,12 @@ def _private_compiledir() -> None:
         base = Path(platformdirs.user_cache_dir("forecast", appauthor=False)) / "pytensor"
     if "," in str(base):  # PYTENSOR_FLAGS is comma-separated
         return
+    try:  # compiled modules are code: their folder is the user's alone, whatever the umask
+        from forecaster.core.safe_cache import private_dir
+
+        private_dir(base)
+    except OSError:
+        pass
     os.environ["PYTENSOR_FLAGS"] = ",".join(f for f in (flags, f"base_compiledir={base}") if f)
 
 
@@ -62,7 +75,7 @@ from pymc.backends.ndarray import NDArray  # noqa: E402
 from pymc.logprob.transforms import Transform  # noqa: E402
 from pymc.step_methods.hmc.quadpotential import QuadPotentialDiagAdapt  # noqa: E402
 
-__all__ = ["PrecompiledTrace", "QuadPotentialDiagAdapt", "Transform", "check", "raw_function",
+__all__ = ["LogRatio", "PrecompiledTrace", "QuadPotentialDiagAdapt", "Transform", "check", "fast_clock", "raw_function",
            "preset_march_flags", "store_march_flags"]
 
 
@@ -79,6 +92,23 @@ class PrecompiledTrace(NDArray):
         new.draw_idx = 0
         return new
 
+
+
+class _WallClock:
+    """The `time` module, except that `process_time` is `perf_counter` (see the module docstring)."""
+
+    process_time = staticmethod(time.perf_counter)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+
+def fast_clock() -> None:
+    """Give PyMC's HMC a clock without system calls (idempotent)."""
+    from pymc.step_methods.hmc import base_hmc
+
+    if getattr(base_hmc, "time", None) is time:
+        base_hmc.time = _WallClock()  # type: ignore[assignment]
 
 
 def raw_function(logp_dlogp: Any) -> Any:
@@ -176,7 +206,58 @@ def check() -> list[str]:
             problems.append(f"pytensor GCC_compiler.march_flags is gone ({versions}): the march-flag cache must follow")
     except ImportError:
         problems.append(f"pytensor.link.c.cmodule.GCC_compiler moved ({versions})")
+    try:
+        from pymc.step_methods.hmc import base_hmc
+
+        if not isinstance(getattr(base_hmc, "time", None), type(time) | _WallClock):
+            problems.append(f"pymc.step_methods.hmc.base_hmc no longer imports time ({versions}): fast_clock must follow")
+    except ImportError:
+        problems.append(f"pymc.step_methods.hmc.base_hmc moved ({versions})")
     for name in ("forward", "backward", "log_jac_det"):
         if not hasattr(Transform, name):
             problems.append(f"pymc.logprob.transforms.Transform has no {name!r} ({versions}): LogRatio must follow")
     return problems
+
+
+# The simplex transform the sampler's Dirichlets use: a subclass of PyMC's Transform.
+import pytensor.tensor as pt  # noqa: E402
+
+
+class LogRatio(Transform):
+    """Additive log-ratio coordinates for a simplex (last axis): θ = softmax([y, 0]).
+
+    The log-Jacobian of y ↦ θ is Σ_k log θ_k, so a Dirichlet(α) in these coordinates has the
+    log-density Σ_k α_k log θ_k + const: a smaller graph (and gradient) than PyMC's default
+    simplex transform, for the same distribution of θ.
+    """
+
+    name = "logratio"
+
+    def forward(self, value, *inputs):
+        log_value = pt.log(value)
+        return log_value[..., :-1] - log_value[..., -1:]
+
+    def backward(self, value, *inputs):
+        return pt.special.softmax(_pad_zero(value), axis=-1)
+
+    def log_jac_det(self, value, *inputs):
+        return pt.sum(pt.special.log_softmax(_pad_zero(value), axis=-1), axis=-1)
+
+
+def _pad_zero(value):
+    return pt.concatenate([value, pt.zeros_like(value[..., :1])], axis=-1)
+
+
+def idata_from_netcdf(raw: bytes) -> Any:
+    """(ArviZ I/O, kept beside the PyMC internals so that only the sampler and this module import
+    PyMC, PyTensor or ArviZ.) NetCDF bytes (a recorded run's draws) -> ArviZ InferenceData, read into memory."""
+    import tempfile
+
+    import arviz as az
+
+    with tempfile.TemporaryDirectory(prefix="forecast-draws-") as d:
+        path = Path(d) / "draws.nc"
+        path.write_bytes(raw)
+        idata = az.from_netcdf(path)
+        idata.load()
+        return idata

@@ -6,8 +6,9 @@ kept as deterministics. The evidence enters as data (`log_lambda`, one row per i
 catalogue, zeros where nothing was reported), so one compiled model serves any set of reports.
 All indicator tables live in one vectorised Beta.
 
-Speed (see bench/bench_update.py): the graph is built from dense one-hot count matrices (no
-advanced indexing in the gradient), the Dirichlets are grouped by number of states and sampled
+Speed (see bench/bench_update.py, bench/bench_mechanisms.py): the graph is built from dense
+one-hot count matrices (no advanced indexing in the gradient; the mechanisms' closed form uses
+one small gather, see `_Layout`), the Dirichlets are grouped by number of states and sampled
 in log-ratio coordinates, NUTS starts from the exact prior moments, chains run in parallel
 (forked processes), and the compiled log-density/gradient and trace functions are kept in a
 disk cache keyed by everything they are built from, and checked on load.
@@ -24,6 +25,7 @@ import platform
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,9 +33,10 @@ from typing import Any
 import numpy as np
 
 # first: the adapter gives PyTensor its compile folder before anything imports PyTensor
+from forecaster.inference import compile_times
 from forecaster.inference import pymc_adapter as adapter
-from forecaster.inference.pymc_adapter import PrecompiledTrace, QuadPotentialDiagAdapt, Transform
-from forecaster.inference.settings import SamplerSettings
+from forecaster.inference.pymc_adapter import LogRatio, PrecompiledTrace, QuadPotentialDiagAdapt
+from forecaster.inference.settings import INTERVAL_MCSE_MAX, INTERVAL_PROBS, SamplerSettings, interval_warning
 from forecaster.model.network import Network
 
 warnings.filterwarnings("ignore", category=FutureWarning, module="arviz")
@@ -56,7 +59,8 @@ az.Numba.disable_numba()
 
 R_HAT_MAX = 1.01
 ESS_MIN = 400
-#: Largest acceptable Monte Carlo standard error of a reported posterior probability.
+#: Largest acceptable Monte Carlo standard error of a PyMC posterior mean (kept for callers that
+#: report the mean; the headline posterior is exact, MODEL.md §4).
 MCSE_MAX = 0.005
 
 #: PyTensor compilation mode: full rewrites, C backend, no garbage collection of intermediate
@@ -85,6 +89,17 @@ class SampleResult:
     idata: Any = field(repr=False, default=None)
     #: the largest Monte Carlo standard error (ArviZ) of a posterior mean of P(H = x | E, θ, q)
     mcse_max: float = float("nan")
+    #: per hypothesis, (K,): ArviZ's MCSE of the mean of P(H = x | E, θ, q) over the draws
+    mean_mcse: list[np.ndarray] = field(default_factory=list, repr=False)
+    #: per hypothesis, (2, K): the 5 % and 95 % quantiles of the draws (the interval) ...
+    interval: list[np.ndarray] = field(default_factory=list, repr=False)
+    #: ... and ArviZ's quantile MCSE of each
+    interval_mcse: list[np.ndarray] = field(default_factory=list, repr=False)
+
+    @property
+    def interval_mcse_max(self) -> float:
+        vals = [float(np.nanmax(m)) for m in self.interval_mcse if m.size]
+        return max(vals) if vals else float("nan")
 
     @property
     def warnings(self) -> list[str]:
@@ -95,7 +110,11 @@ class SampleResult:
             out.append(f"ESS {self.ess_min:.0f} < {ESS_MIN}: too few effective draws; raise --draws")
         if self.divergences:
             out.append(f"{self.divergences} divergent transitions: treat intervals with caution; raise --target-accept")
-        if self.mcse_max > MCSE_MAX:
+        if self.interval_mcse:
+            worst = self.interval_mcse_max
+            if worst > INTERVAL_MCSE_MAX:
+                out.append(interval_warning(worst))
+        elif self.mcse_max > MCSE_MAX:
             out.append(
                 f"Monte Carlo error ±{self.mcse_max:.3f} on a posterior probability (> {MCSE_MAX}); raise --draws"
             )
@@ -105,39 +124,23 @@ class SampleResult:
 # ---------------------------------------------------------------------------------- the model
 
 
-class LogRatio(Transform):
-    """Additive log-ratio coordinates for a simplex (last axis): θ = softmax([y, 0]).
-
-    The log-Jacobian of y ↦ θ is Σ_k log θ_k, so a Dirichlet(α) in these coordinates has the
-    log-density Σ_k α_k log θ_k + const: a smaller graph (and gradient) than PyMC's default
-    simplex transform, for the same distribution of θ.
-    """
-
-    name = "logratio"
-
-    def forward(self, value, *inputs):
-        log_value = pt.log(value)
-        return log_value[..., :-1] - log_value[..., -1:]
-
-    def backward(self, value, *inputs):
-        return pt.special.softmax(_pad_zero(value), axis=-1)
-
-    def log_jac_det(self, value, *inputs):
-        return pt.sum(pt.special.log_softmax(_pad_zero(value), axis=-1), axis=-1)
-
-
-def _pad_zero(value):
-    return pt.concatenate([value, pt.zeros_like(value[..., :1])], axis=-1)
-
-
 @dataclass(frozen=True)
 class _Layout:
     """Constants that map the network's tables onto the joint hypothesis states.
 
     The θ tables are grouped by their number of states K (one Dirichlet per group, rows in
     network order); `theta_to_joint` (P, S) counts how often each flat θ entry (in group order)
-    enters log P(s | θ); `q_to_joint` (R, S) the same for each indicator-table row; `q_indicator`
-    (R,) the indicator of each row; `marginals` (S, ΣK) maps joint states to hypothesis states.
+    enters log P(s | θ); `q_to_joint` (R, S) the same for each row of an indicator without
+    mechanism (zero rows for the others); `q_indicator` (R,) the indicator of each indicator
+    row; `marginals` (S, ΣK) maps joint states to hypothesis states.
+
+    Mechanisms (MODEL.md §4 closed form): `mech_rows` (2, M, C, S) holds, for mechanism k, its
+    c-th indicator child and joint state s, the row that child uses with the mechanism occurred
+    (first) / not occurred (second), padded with R (an appended zero term) up to the largest
+    number of children C; so A = Σ_j log L_j(occurred) and B = Σ_j log L_j(not occurred) are one
+    small gather and a sum, (2, M, S). A dense (R, M·S) map costs R·M·S per gradient (200
+    indicators, 20 mechanisms: 60 times the rest of the graph); the gather costs 2·M·C·S.
+    `m_rows` (M, S): the row of each mechanism's table under s, counted from the first mechanism row.
     """
 
     groups: tuple[tuple[int, tuple[int, ...]], ...]  # (K, hypotheses with K states)
@@ -146,6 +149,10 @@ class _Layout:
     q_indicator: np.ndarray
     marginals: np.ndarray
     sizes: tuple[int, ...]
+    n_indicator_rows: int = 0
+    n_mechanisms: int = 0
+    mech_rows: np.ndarray | None = None
+    m_rows: np.ndarray | None = None
 
 
 def _layout(net: Network) -> _Layout:
@@ -160,14 +167,30 @@ def _layout(net: Network) -> _Layout:
     theta_to_joint = np.zeros((len(order), net.n_joint))
     for row in net.theta_index:
         np.add.at(theta_to_joint, (position[row], cols), 1.0)
-    n_rows = len(net.q_a)
+    n_rows = net.n_indicator_rows if net.n_indicator_rows >= 0 else len(net.q_a)
+    n_mech = len(net.mechanism_ids)
     q_to_joint = np.zeros((n_rows, net.n_joint))
-    for row in net.q_index:
-        np.add.at(q_to_joint, (row, cols), 1.0)
+    mech_of = net.mechanism_of
+    children: list[list[int]] = [[] for _ in range(n_mech)]
+    for j, row1 in enumerate(net.q_index):
+        if mech_of[j] < 0:
+            np.add.at(q_to_joint, (row1, cols), 1.0)
+        else:
+            children[int(mech_of[j])].append(j)
+    mech_rows = m_rows = None
+    if n_mech:
+        width = max(len(c) for c in children)
+        mech_rows = np.full((2, n_mech, width, net.n_joint), n_rows, dtype=np.int64)
+        for k, kids in enumerate(children):
+            for c, j in enumerate(kids):
+                mech_rows[0, k, c] = net.q_index[j]
+                mech_rows[1, k, c] = net.q_not[j]
+        assert net.m_index is not None
+        m_rows = (net.m_index - n_rows).astype(np.int64)
     bounds = [*net.q_offsets, n_rows]
     q_indicator = np.repeat(np.arange(len(net.q_offsets)), np.diff(bounds)).astype(np.int64)
     marginals = np.hstack(net.marginal_matrices())
-    return _Layout(groups, theta_to_joint, q_to_joint, q_indicator, marginals, sizes)
+    return _Layout(groups, theta_to_joint, q_to_joint, q_indicator, marginals, sizes, n_rows, n_mech, mech_rows, m_rows)
 
 
 def build_model(net: Network) -> pm.Model:
@@ -187,11 +210,24 @@ def build_model(net: Network) -> pm.Model:
             logp = logp + (pt.log(theta)[:, :, None] * counts).sum(axis=(0, 1))
             row += alpha.size
         if len(net.indicator_ids):
-            q = pm.Beta("q", alpha=net.q_a, beta=net.q_b)
+            # one Beta over every indicator row and then every mechanism row (MODEL.md §2)
+            q_all = pm.Beta("q", alpha=net.q_a, beta=net.q_b)
+            q = q_all[: lay.n_indicator_rows] if lay.n_mechanisms else q_all
             lam = pt.exp(log_lam)[lay.q_indicator]  # (R, 2); (1, 1) for an indicator with no report
             # log(λ1 q + λ0 (1 − q)) per table row: exactly 0 for rows of unreported indicators
             terms = pt.log(lam[:, 1] + (lam[:, 0] - lam[:, 1]) * q)
             logp = logp + (terms[:, None] * lay.q_to_joint).sum(axis=0)
+            if lay.n_mechanisms:
+                # each mechanism summed out per joint state: log(m e^A + (1 − m) e^B)
+                assert lay.mech_rows is not None and lay.m_rows is not None
+                shape = lay.mech_rows.shape
+                padded = pt.concatenate([terms, pt.zeros((1,))])  # row R: a child that is not there
+                ab = pt.take(padded, lay.mech_rows.ravel()).reshape(shape).sum(axis=2)  # (2, M, S)
+                m = q_all[lay.n_indicator_rows :]
+                flat = lay.m_rows.ravel()
+                log_m = pt.take(pt.log(m), flat).reshape(lay.m_rows.shape)
+                log_not_m = pt.take(pt.log1p(-m), flat).reshape(lay.m_rows.shape)
+                logp = logp + pt.logaddexp(log_m + ab[0], log_not_m + ab[1]).sum(axis=0)
         # log P(E | θ, q) = logsumexp_s logp(s), written as logp(s0) − log_softmax(logp)(s0): the
         # same value, computed stably by one fused op with a compact gradient (softmax).
         pm.Potential("evidence", logp[0] - pt.special.log_softmax(logp)[0])
@@ -271,8 +307,9 @@ def _compile(model: pm.Model, net: Network, mean: dict[str, np.ndarray]) -> tupl
     return logp_dlogp, trace_fn, names
 
 
-def _compiled(model: pm.Model, net: Network) -> _Compiled:
-    """The model's compiled functions: from the model, else the disk cache, else compiled."""
+def _compiled(model: pm.Model, net: Network, notify: Callable[[str], None] | None = None) -> _Compiled:
+    """The model's compiled functions: from the model, else the disk cache, else compiled (saying
+    so through `notify` before and after: a first run compiles for many seconds)."""
     cached = getattr(model, "_forecast_compiled", None)
     if cached is not None:
         return cached
@@ -285,9 +322,18 @@ def _compiled(model: pm.Model, net: Network) -> _Compiled:
         if loaded is not None:
             logp_dlogp, trace_fn, names = loaded
         else:
+            if notify is not None:
+                guess = compile_times.estimate(_cache_root(), Path(pytensor.config.compiledir))
+                notify(f"compiling the model for this network (first run; ~{guess:.0f} s)")
+            started = time.perf_counter()
             logp_dlogp, trace_fn, names = _compile(model, net, mean)
             if path is not None:
                 _cache_store(path, model, net, mean, logp_dlogp, trace_fn, names)
+            took = time.perf_counter() - started
+            compile_times.record(_cache_root(), took)
+            if notify is not None:
+                kept = "cached for the next runs" if path is not None else "not cached: FORECAST_COMPILE_CACHE is off"
+                notify(f"compiling took {took:.1f} s; {kept}")
     adapter.store_march_flags(_cache_root())
     # NUTS calls the compiled function directly with float64 vectors of the right length
     logp_dlogp.trust_input = True
@@ -307,7 +353,6 @@ def _compiled(model: pm.Model, net: Network) -> _Compiled:
 
 
 # --------------------------------------------------------------------------- the disk cache
-
 
 def _cache_root() -> Path | None:
     """FORECAST_CACHE_DIR, else the user cache folder; FORECAST_COMPILE_CACHE=0 turns it off."""
@@ -341,10 +386,13 @@ def _cache_key(net: Network) -> str:
     c = pytensor.config
     put((_MODE_TAG, c.floatX, c.cxx, c.gcc__cxxflags, c.compiledir))  # the graph has no BLAS ops
     put((net.hypothesis_ids, net.states, net.indicator_ids, net.theta_offsets, net.q_offsets))
+    put((net.mechanism_ids, net.m_offsets, net.n_indicator_rows))
     for a in net.alpha:
         put(a)
-    for a in (net.theta_index, net.q_a, net.q_b, net.q_index, net.joint):
+    for a in (net.theta_index, net.q_a, net.q_b, net.q_index, net.joint, net.q_not, net.mechanism_of):
         put(a)
+    if net.m_index is not None:
+        put(net.m_index)
     return h.hexdigest()[:32]
 
 
@@ -403,10 +451,9 @@ def _cache_store(
             },
             protocol=pickle.HIGHEST_PROTOCOL,
         )
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(blob)
-        os.replace(tmp, path)
+        from forecaster.core.safe_cache import write_private
+
+        write_private(path, blob)  # 0600 in 0700 folders, whatever the umask
         entries = sorted(path.parent.glob("model-*.pkl"), key=lambda f: f.stat().st_mtime, reverse=True)
         for old in entries[_CACHE_KEEP:]:
             old.unlink(missing_ok=True)
@@ -418,8 +465,11 @@ def _cache_load(
     path: Path, model: pm.Model, net: Network, mean: dict[str, np.ndarray]
 ) -> tuple[Any, Any, list[str]] | None:
     """The cached functions, if present and if they reproduce their recorded values exactly."""
+    from forecaster.core.safe_cache import trusted_file
+
     try:
-        if not path.is_file():
+        # A pickle runs code as it loads: only one that nobody but this user could have written.
+        if not trusted_file(path, root=path.parent.parent):
             return None
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -499,13 +549,15 @@ def sample(
     settings: SamplerSettings = SamplerSettings(),
     progress: bool = False,
     model: pm.Model | None = None,
+    notify: Callable[[str], None] | None = None,
 ) -> SampleResult:
     """Draw (θ, q) from their posterior with PyMC's NUTS and summarise the hypothesis marginals
     with ArviZ. Each chain starts from its own point drawn around the prior mean, and the mass
     matrix starts at the prior variances (both exact, from α, a, b), so tuning can be short."""
     start = time.perf_counter()
+    adapter.fast_clock()
     model = model or _model_for(net)
-    comp = _compiled(model, net)
+    comp = _compiled(model, net, notify)
     log_lambda = np.asarray(log_lambda, dtype=np.float64)
     rng = np.random.default_rng(seed)
     value_names = [v.name for v in model.value_vars]
@@ -561,8 +613,16 @@ def sample(
         r_hat_max = float(max(np.nanmax(rhat[n].values) for n in names))
         ess_min = float(min(np.nanmin(ess[n].values) for n in names))
         mcse = az.mcse(post, var_names=names)
-        mcse_max = float(max(np.nanmax(mcse[n].values) for n in names))
+        mean_mcse = [np.asarray(mcse[n].values, dtype=np.float64) for n in names]
+        mcse_max = float(max(np.nanmax(m) for m in mean_mcse))
+        interval = [np.quantile(d, INTERVAL_PROBS, axis=0) for d in draws]
+        interval_mcse = [np.empty_like(iv) for iv in interval]
+        for i, prob in enumerate(INTERVAL_PROBS):
+            q_mcse = az.mcse(post, var_names=names, method="quantile", prob=prob)
+            for h, n in enumerate(names):
+                interval_mcse[h][i] = np.asarray(q_mcse[n].values, dtype=np.float64)
     divergences = int(idata.sample_stats["diverging"].values.sum())
     return SampleResult(
-        draws, r_hat_max, ess_min, divergences, time.perf_counter() - start, settings, idata, mcse_max=mcse_max
+        draws, r_hat_max, ess_min, divergences, time.perf_counter() - start, settings, idata, mcse_max=mcse_max,
+        mean_mcse=mean_mcse, interval=interval, interval_mcse=interval_mcse,
     )

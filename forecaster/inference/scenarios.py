@@ -36,12 +36,18 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from forecaster.core.errors import EvidenceError, UsageError, did_you_mean
 from forecaster.core.yamlio import load_yaml
-from forecaster.inference.settings import DEFAULT_SEED, SamplerSettings
-from forecaster.inference.update import HypothesisResult, UpdateResult, run_update
-from forecaster.model.evidence import Report, check_indicator, fold, load_reports_file, parse_grade
+from forecaster.inference.exact import log_joint
+from forecaster.inference.settings import (
+    DEFAULT_SEED,
+    INTERVAL_MCSE_MAX,
+    MEAN_CHECK_MAX,
+    SamplerSettings,
+    interval_warning,
+)
+from forecaster.inference.update import HypothesisResult, UpdateResult, mean_check, mean_check_warning, run_update
+from forecaster.model.evidence import Report, check_indicator, load_reports_file, parse_grade
 from forecaster.model.network import Network, build_network
 from forecaster.model.priors import Priors
-from forecaster.model.terms import term_for
 
 SCENARIO_SOURCE = "scenario: hypothetical"
 WHATIF_NAME = "whatif"
@@ -321,36 +327,20 @@ def _r(x: float) -> float | None:
 
 
 def _states_json(result: UpdateResult, change: Shift | None) -> dict[str, dict[str, dict[str, Any]]]:
-    out: dict[str, dict[str, dict[str, Any]]] = {}
-    for h in result.hypotheses:
-        out[h.id] = {}
-        for s in h.states:
-            lo, hi = s.interval
-            row: dict[str, Any] = {
-                "claimed": s.claimed,
-                "posterior": _r(s.posterior),
-                "interval": None if lo != lo else [_r(lo), _r(hi)],
-                "exact": _r(s.exact),
-                "term": s.term,
-            }
-            if change is not None:
-                row["change"] = _r(change[h.id][s.id])
-            out[h.id][s.id] = row
-    return out
+    """Hypothesis id -> state id -> the state in the shared shape (forecaster.inference.states); the
+    baseline's change is null, a scenario's is its change from the baseline."""
+    from forecaster.inference.states import from_result
+
+    shaped = from_result(result, change) if change is not None else from_result(result, _no_change(result))
+    return {h["id"]: {st["id"]: st for st in h["states"]} for h in shaped}
+
+
+def _no_change(result: UpdateResult) -> dict[str, dict[str, Any]]:
+    return {h.id: {s.id: None for s in h.states} for h in result.hypotheses}
 
 
 def _diagnostics_json(result: UpdateResult) -> dict[str, Any]:
-    d = result.diagnostics
-    return {
-        "sampler": d.sampler,
-        "chains": d.chains,
-        "draws": d.draws,
-        "tune": d.tune,
-        "r_hat_max": None if d.r_hat_max is None else round(d.r_hat_max, 4),
-        "ess_min": None if d.ess_min is None else round(d.ess_min, 1),
-        "divergences": d.divergences,
-        "warnings": list(d.warnings),
-    }
+    return result.diagnostics.to_json(run=False)
 
 
 def _change(result: UpdateResult, baseline: UpdateResult) -> dict[str, dict[str, float]]:
@@ -399,14 +389,12 @@ def _weighted_quantiles(x: np.ndarray, w: np.ndarray, qs: Sequence[float]) -> np
 
 
 def _log_joint(net: Network, draws: ParameterDraws, log_lam: np.ndarray) -> np.ndarray:
-    """log P(s, E | θ, q) for every draw and joint state (D, S) — MODEL.md §4, vectorised over draws."""
-    out = np.log(draws.theta)[:, net.theta_index].sum(axis=1)
-    reported = np.flatnonzero(np.any(log_lam != 0.0, axis=1))  # silent indicators contribute log 1
-    if reported.size:
-        lam = np.exp(log_lam[reported])  # (R, 2), max 1 per row
-        qs = draws.q[:, net.q_index[reported]]  # (D, R, S)
-        out = out + np.log(lam[None, :, 0, None] * qs + lam[None, :, 1, None] * (1.0 - qs)).sum(axis=1)
-    return out
+    """log P(s, E | θ, q, m) for every draw and joint state (D, S) — MODEL.md §4 (mechanisms in
+    closed form), vectorised over draws: the exact engine's own formula."""
+    reported = np.any(log_lam != 0.0, axis=1)  # silent indicators contribute log 1
+    if not reported.any():
+        return np.log(draws.theta)[:, net.theta_index].sum(axis=1)
+    return log_joint(net, log_lam, theta=draws.theta, q=draws.q)
 
 
 def _logsumexp(x: np.ndarray) -> np.ndarray:
@@ -480,26 +468,49 @@ def parameter_draws(net: Network, idata: Any, log_lam: np.ndarray) -> ParameterD
 
 
 def _reweighted_result(exact: UpdateResult, rw: Reweighted, baseline: UpdateResult, *, ess_min: float) -> UpdateResult:
-    """The exact result of the scenario's reports with the sampled fields from the weighted draws."""
-    means, intervals = rw.mean(), rw.interval()
+    """The exact result of the scenario's reports (its posterior stays exact) with the sampled
+    fields from the weighted draws: the sampler mean, the interval, and each end point's Monte
+    Carlo error from the weights' Kish ESS times the baseline draws' efficiency (ESS ÷ draws)."""
+    from forecaster.inference.mcse import quantiles_weighted
+
+    means = rw.mean()
+    d = baseline.diagnostics
+    n = rw.draws[0].shape[0] if rw.draws else 0
+    base_eff = 1.0 if d.ess_min is None or not n else min(1.0, d.ess_min / n)
+    n_eff = max(1.0, rw.ess_fraction * n * base_eff)
     hyps = []
+    worst = 0.0
+    mean_se = []
     for h, hyp in enumerate(exact.hypotheses):
+        iv, se = quantiles_weighted(rw.draws[h], rw.weights, n_eff=n_eff)
+        worst = max(worst, float(np.max(se)))
+        # self-normalised importance sampling: Var ≈ Σ w² (x − mean)², times the draws' autocorrelation
+        resid = rw.draws[h] - means[h][None, :]
+        mean_se.append(np.sqrt(np.sum((rw.weights[:, None] * resid) ** 2, axis=0) / base_eff))
         states = tuple(
             replace(
                 s,
-                posterior=float(means[h][k]),
-                interval=(float(intervals[h][0, k]), float(intervals[h][1, k])),
-                term=term_for(float(means[h][k])),
+                interval=(float(iv[0, k]), float(iv[1, k])),
+                interval_mcse=(float(se[0, k]), float(se[1, k])),
+                sampler_mean=float(means[h][k]),
             )
             for k, s in enumerate(hyp.states)
         )
         hyps.append(HypothesisResult(hyp.id, states))
-    d = baseline.diagnostics
     ess = None if d.ess_min is None else d.ess_min * rw.ess_fraction
-    warnings = [w for w in d.warnings if not w.startswith("ESS")]
+    warnings = [w for w in d.warnings if not w.startswith(("ESS", "Monte Carlo error", "sampler check"))]
     if ess is not None and not ess >= ess_min:
         warnings.append(f"ESS {ess:.0f} < {ess_min:.0f} after reweighting: too few effective draws; raise --draws")
-    diagnostics = replace(d, sampler="pymc-nuts-reweighted", ess_min=ess, warnings=tuple(warnings), seconds=0.0)
+    if worst > INTERVAL_MCSE_MAX:
+        warnings.append(interval_warning(worst) + " (after reweighting)")
+    check = mean_check([np.array([s.exact for s in h.states]) for h in exact.hypotheses], means, mean_se)
+    if check > MEAN_CHECK_MAX:
+        warnings.append(mean_check_warning(check) + " (after reweighting)")
+    diagnostics = replace(
+        d, sampler="pymc-nuts-reweighted", ess_min=ess, warnings=tuple(warnings), seconds=0.0,
+        interval_mcse_max=worst, mean_check=check,
+        prior_interval_mcse_max=exact.diagnostics.prior_interval_mcse_max, prior_draws=exact.diagnostics.prior_draws,
+    )
     return replace(exact, hypotheses=tuple(hyps), diagnostics=diagnostics, idata=None)
 
 
@@ -529,11 +540,16 @@ def compare(
     def exact_update(reports: Sequence[Report]) -> UpdateResult:
         return run_update(priors, reports, as_of=as_of, seed=seed, exact_only=True, net=net)
 
+    def fresh(sc: Scenario) -> list[Report]:
+        """A hypothetical report counts whatever its date (the module docstring): it is folded as
+        of `as_of`, fresh, never aged nor left out as future (MODEL.md §3 ageing is for the record)."""
+        return [replace(r, date=as_of) for r in sc.reports]
+
     outcomes = []
     if exact:
         baseline = exact_update(recorded)
         for sc in scenarios:
-            result = exact_update([*recorded, *sc.reports])
+            result = exact_update([*recorded, *fresh(sc)])
             outcomes.append(ScenarioOutcome(sc, result, _change(result, baseline), "exact"))
         return Comparison(as_of, "exact", seed, baseline, len(recorded), tuple(outcomes), time.perf_counter() - start)
 
@@ -543,16 +559,17 @@ def compare(
     model = sampler.build_model(net)
 
     def sampled_update(reports: Sequence[Report]) -> UpdateResult:
-        return run_update(priors, reports, as_of=as_of, seed=seed, sampler_settings=settings, net=net, model=model)
+        return run_update(priors, reports, as_of=as_of, seed=seed, sampler_settings=settings, net=net, model=model,
+                          notify=progress)
 
     say("sampling the baseline (recorded evidence)")
     baseline = sampled_update(recorded)
-    base_log_lam = net.log_lambda(fold(recorded, priors.grades))
+    base_log_lam = net.log_lambda(priors.fold(recorded, as_of=as_of))
     draws = None if resample else parameter_draws(net, baseline.idata, base_log_lam)
     for i, sc in enumerate(scenarios, 1):
-        reports = [*recorded, *sc.reports]
+        reports = [*recorded, *fresh(sc)]
         if draws is not None:
-            rw = reweight(net, draws, base_log_lam, net.log_lambda(fold(reports, priors.grades)))
+            rw = reweight(net, draws, base_log_lam, net.log_lambda(priors.fold(reports, as_of=as_of)))
             if rw.ess_fraction >= REWEIGHT_MIN_FRACTION:
                 result = _reweighted_result(exact_update(reports), rw, baseline, ess_min=sampler.ESS_MIN)
                 outcomes.append(ScenarioOutcome(sc, result, _change(result, baseline), "reweighted", rw.ess_fraction))

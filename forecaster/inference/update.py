@@ -6,13 +6,22 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from forecaster import __version__
-from forecaster.inference.settings import DEFAULT_SEED, PRIOR_DRAWS, SamplerSettings
+from forecaster.inference.settings import (
+    DEFAULT_SEED,
+    INTERVAL_PROBS,
+    MEAN_CHECK_MAX,
+    PRIOR_DRAWS,
+    PRIOR_DRAWS_MAX,
+    PRIOR_MCSE_TARGET,
+    SamplerSettings,
+)
 from forecaster.model.terms import term_for
 
 if TYPE_CHECKING:
@@ -24,6 +33,11 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class StateResult:
+    """One hypothesis state. `posterior` is exact (the exact engine on the prior-mean network,
+    MODEL.md §4) whichever sampler ran, and equals `exact`; `sampler_mean` is the PyMC mean of
+    P(H = x | E, θ, q), the live check of the sampler (None on the exact engine). Each interval
+    end point carries its Monte Carlo standard error (`interval_mcse`, `prior_interval_mcse`)."""
+
     id: str
     prior: float
     posterior: float
@@ -31,8 +45,13 @@ class StateResult:
     prior_interval: tuple[float, float]
     exact: float
     change: float | None
-    term: str
+    term: str | None  # None outside the ICD 203 scale (below 1 % or above 99 %): see `extreme`
     claimed: bool
+    #: outside the ICD 203 scale: {"side": "low" | "high", "carried_by": [{"kind", "id", "shift"}, …]}
+    extreme: dict[str, Any] | None = None
+    sampler_mean: float | None = None
+    interval_mcse: tuple[float, float] | None = None
+    prior_interval_mcse: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -52,6 +71,11 @@ class EvidenceResult:
     likelihood: tuple[float, float]
     shift: dict[str, dict[str, float]]  # hypothesis -> state -> posterior minus posterior without it
     report_ids: tuple[str, ...] = ()
+    origins: int = 0  # distinct origins among the reports (MODEL.md §3); 0 when unknown (older runs)
+    weights: tuple[dict[str, Any], ...] = ()  # per report: id, accuracy, weight (aged), age_days, origin, counted
+    kind: str = "indicator"  # or "mechanism": all of its indicators' reports, the episode as a whole
+    mechanism: str | None = None  # an indicator's mechanism; a mechanism's own id
+    members: tuple[str, ...] = ()  # a mechanism's reported indicators
 
     @property
     def largest_shift(self) -> float:
@@ -69,6 +93,35 @@ class Diagnostics:
     divergences: int
     seconds: float
     warnings: tuple[str, ...] = ()
+    #: max over states of |PyMC mean − exact| ÷ the mean's MCSE (a z-score; > 4 warns)
+    mean_check: float | None = None
+    #: the largest MCSE of a posterior interval end point (> 0.01 warns)
+    interval_mcse_max: float | None = None
+    #: the largest MCSE of a prior interval end point, and the exact prior draws behind it
+    prior_interval_mcse_max: float | None = None
+    prior_draws: int | None = None
+
+    def to_json(self, *, run: bool = True) -> dict[str, Any]:
+        """The diagnostics as JSON: a run's (update), or without the run's own keys (its seconds and
+        prior draws) as each scenario of a comparison reports them."""
+        out: dict[str, Any] = {
+            "sampler": self.sampler,
+            "chains": self.chains,
+            "draws": self.draws,
+            "tune": self.tune,
+            "r_hat_max": _opt(self.r_hat_max, 4),
+            "ess_min": _opt(self.ess_min, 1),
+            "divergences": self.divergences,
+        }
+        if run:
+            out["seconds"] = round(self.seconds, 3)
+        out["warnings"] = list(self.warnings)
+        out["mean_check"] = _opt(self.mean_check, 3)
+        out["interval_mcse_max"] = _opt(self.interval_mcse_max, 6)
+        if run:
+            out["prior_interval_mcse_max"] = _opt(self.prior_interval_mcse_max, 6)
+            out["prior_draws"] = self.prior_draws
+        return out
 
 
 @dataclass(frozen=True)
@@ -113,6 +166,10 @@ class UpdateResult:
                             "exact": _r(s.exact),
                             "change": None if s.change is None else _r(s.change),
                             "term": s.term,
+                            "extreme": s.extreme,
+                            "sampler_mean": None if s.sampler_mean is None else _r(s.sampler_mean),
+                            "interval_mcse": _pair(s.interval_mcse),
+                            "prior_interval_mcse": _pair(s.prior_interval_mcse),
                         }
                         for s in h.states
                     ],
@@ -126,22 +183,17 @@ class UpdateResult:
                     "report_ids": list(e.report_ids),
                     "likelihood": [e.likelihood[0], e.likelihood[1]],
                     "shift": {h: {s: _r(v) for s, v in st.items()} for h, st in e.shift.items()},
+                    "kind": e.kind,
+                    "mechanism": e.mechanism,
+                    "members": list(e.members),
+                    "origins": e.origins,
+                    "weights": list(e.weights),
                 }
                 for e in self.evidence
             ],
             "report_ids": list(self.report_ids),
             "settings_hash": self.settings_hash,
-            "diagnostics": {
-                "sampler": d.sampler,
-                "chains": d.chains,
-                "draws": d.draws,
-                "tune": d.tune,
-                "r_hat_max": None if d.r_hat_max is None else round(d.r_hat_max, 4),
-                "ess_min": None if d.ess_min is None else round(d.ess_min, 1),
-                "divergences": d.divergences,
-                "seconds": round(d.seconds, 3),
-                "warnings": list(d.warnings),
-            },
+            "diagnostics": d.to_json(),
         }
 
 
@@ -149,19 +201,15 @@ class UpdateResult:
     def from_json(cls, data: dict[str, Any]) -> UpdateResult:
         """Rebuild a recorded run (the cached path: no sampling, no pymc)."""
         d = data["diagnostics"]
+        sampled = d["sampler"] != "exact"
         hyps = tuple(
-            HypothesisResult(h["id"], tuple(
-                StateResult(
-                    id=s["id"], prior=s["prior"], posterior=s["posterior"],
-                    interval=(_f(s["interval"][0]), _f(s["interval"][1])),
-                    prior_interval=(s["prior_interval"][0], s["prior_interval"][1]),
-                    exact=s["exact"], change=s["change"], term=s["term"], claimed=s["claimed"],
-                ) for s in h["states"]))
+            HypothesisResult(h["id"], tuple(_state_from_json(s, sampled) for s in h["states"]))
             for h in data["hypotheses"]
         )
         ev = tuple(
             EvidenceResult(e["indicator"], e["reports"], (e["likelihood"][0], e["likelihood"][1]), e["shift"],
-                           tuple(e.get("report_ids", ())))
+                           tuple(e.get("report_ids", ())), e.get("origins", 0), tuple(e.get("weights", ())),
+                           e.get("kind", "indicator"), e.get("mechanism"), tuple(e.get("members", ())))
             for e in data["evidence"]
         )
         return cls(
@@ -172,6 +220,8 @@ class UpdateResult:
             diagnostics=Diagnostics(
                 sampler=d["sampler"], chains=d["chains"], draws=d["draws"], tune=d["tune"], r_hat_max=d["r_hat_max"],
                 ess_min=d["ess_min"], divergences=d["divergences"], seconds=d["seconds"], warnings=tuple(d["warnings"]),
+                mean_check=d.get("mean_check"), interval_mcse_max=d.get("interval_mcse_max"),
+                prior_interval_mcse_max=d.get("prior_interval_mcse_max"), prior_draws=d.get("prior_draws"),
             ),
             report_ids=tuple(data["report_ids"]), settings_hash=data.get("settings_hash", ""),
             previous_run_id=data.get("previous_run_id"),
@@ -181,8 +231,41 @@ class UpdateResult:
         return {h.id: {s.id: s.posterior for s in h.states} for h in self.hypotheses}
 
 
+def _state_from_json(s: dict[str, Any], sampled: bool) -> StateResult:
+    """A state of a recorded run. Records from before issue 9 (no `sampler_mean` key) printed the
+    PyMC mean as the posterior: it becomes their sampler mean, and the posterior their exact value."""
+    if "sampler_mean" in s:
+        posterior, sampler_mean, term = s["posterior"], s["sampler_mean"], s["term"]
+    else:
+        posterior, sampler_mean = s["exact"], (s["posterior"] if sampled else None)
+        term = None if outside_scale(float(posterior)) else term_for(float(posterior))
+    change = s["change"]
+    if change is not None and "sampler_mean" not in s and sampler_mean is not None:
+        change = change + posterior - sampler_mean  # measured from the same previous run
+    return StateResult(
+        id=s["id"], prior=s["prior"], posterior=posterior,
+        interval=(_f(s["interval"][0]), _f(s["interval"][1])),
+        prior_interval=(s["prior_interval"][0], s["prior_interval"][1]),
+        exact=s["exact"], change=change, term=term, claimed=s["claimed"], extreme=s.get("extreme"),
+        sampler_mean=sampler_mean,
+        interval_mcse=_tuple(s.get("interval_mcse")), prior_interval_mcse=_tuple(s.get("prior_interval_mcse")),
+    )
+
+
 def _f(x: float | None) -> float:
     return float("nan") if x is None else float(x)
+
+
+def _pair(x: tuple[float, float] | None) -> list[float | None] | None:
+    return None if x is None else [_rn(x[0]), _rn(x[1])]
+
+
+def _tuple(x: Any) -> tuple[float, float] | None:
+    return None if x is None else (_f(x[0]), _f(x[1]))
+
+
+def _opt(x: float | None, digits: int) -> float | None:
+    return None if x is None or x != x else round(float(x), digits)
 
 
 def _r(x: float) -> float:
@@ -205,7 +288,8 @@ def in_window(reports: Sequence[Report], window: tuple[dt.date, dt.date]) -> lis
 def events_hash(reports: Sequence[Report]) -> str:
     """A hash of the report contents used (order-independent)."""
     rows = sorted(
-        json.dumps([r.indicator, r.date.isoformat(), r.occurred, r.grade, r.source, r.url, r.note, r.id or ""])
+        json.dumps([r.indicator, r.date.isoformat(), r.occurred, r.grade, r.source, r.url, r.note, r.id or ""]
+                   + ([r.origin] if r.origin else []))  # without origin: the hash reports had before origins
         for r in reports
     )
     return hashlib.sha256("\n".join(rows).encode()).hexdigest()[:16]
@@ -229,15 +313,175 @@ def prior_draws(net: Network, *, seed: int, n: int = PRIOR_DRAWS) -> list[np.nda
 
     rng = np.random.default_rng(seed)
     theta = np.concatenate([rng.dirichlet(row, size=n) for a in net.alpha for row in a], axis=1)
-    log_prior = np.log(theta)[:, net.theta_index].sum(axis=1)  # (n, S)
-    return marginals(net, _softmax(log_prior))
+    parts: list[list[np.ndarray]] = [[] for _ in net.hypothesis_ids]
+    step = max(1, 4_000_000 // max(1, net.n_joint * net.theta_index.shape[0]))
+    for start in range(0, n, step):
+        log_prior = np.log(theta[start : start + step])[:, net.theta_index].sum(axis=1)  # (n, S)
+        for h, m in enumerate(marginals(net, _softmax(log_prior))):
+            parts[h].append(m)
+    return [np.concatenate(p, axis=0) for p in parts]
+
+
+@dataclass(frozen=True)
+class PriorIntervals:
+    """The prior interval of every state from exact forward draws, with the order-statistic MCSE
+    of each end point: per hypothesis (2, K) each; `draws` the number of draws behind them."""
+
+    interval: list[np.ndarray]
+    mcse: list[np.ndarray]
+    draws: int
+
+    @property
+    def mcse_max(self) -> float:
+        return max(float(m.max()) for m in self.mcse) if self.mcse else 0.0
+
+
+def prior_intervals(
+    net: Network, *, seed: int, n: int = PRIOR_DRAWS, target: float = PRIOR_MCSE_TARGET, most: int = PRIOR_DRAWS_MAX
+) -> PriorIntervals:
+    """Prior intervals whose end points' Monte Carlo error is at most `target`: `n` exact draws,
+    doubled (fresh draws added, same seed) until the largest order-statistic MCSE is within
+    `target` or `most` draws are reached. Deterministic for a seed; kept per process for the
+    network's tables (a backfill asks for the same ones at every point)."""
+    key = _prior_key(net, seed, n, target, most)
+    found = _PRIOR_MEMO.get(key)
+    if found is None:
+        found = _prior_intervals(net, seed=seed, n=n, target=target, most=most)
+        if len(_PRIOR_MEMO) >= 8:
+            _PRIOR_MEMO.pop(next(iter(_PRIOR_MEMO)))
+        _PRIOR_MEMO[key] = found
+    return found
+
+
+_PRIOR_MEMO: dict[str, PriorIntervals] = {}
+
+
+def _prior_key(net: Network, seed: int, n: int, target: float, most: int) -> str:
+    import numpy as np
+
+    h = hashlib.sha256(repr((seed, n, target, most, net.hypothesis_ids, net.states)).encode())
+    for a in (*net.alpha, net.theta_index):
+        h.update(np.ascontiguousarray(a).tobytes())
+        h.update(str(a.shape).encode())
+    return h.hexdigest()
+
+
+def _prior_intervals(net: Network, *, seed: int, n: int, target: float, most: int) -> PriorIntervals:
+    import numpy as np
+
+    from forecaster.inference.mcse import quantiles_iid
+
+    draws = prior_draws(net, seed=seed, n=n)
+    round_ = 0
+    while True:
+        ivs, ses = zip(*(quantiles_iid(d) for d in draws), strict=True)
+        total = draws[0].shape[0]
+        worst = max(float(se.max()) for se in ses)
+        if worst <= target or total >= most:
+            return PriorIntervals(list(ivs), list(ses), total)
+        round_ += 1
+        more = prior_draws(net, seed=seed + 7919 * round_, n=min(total, most - total))
+        draws = [np.concatenate([a, b], axis=0) for a, b in zip(draws, more, strict=True)]
 
 
 def interval(x: np.ndarray) -> np.ndarray:
     """Central 90 % of draws, per column."""
     import numpy as np
 
-    return np.quantile(x, [0.05, 0.95], axis=0)
+    return np.quantile(x, INTERVAL_PROBS, axis=0)
+
+
+def mean_check(exact: Sequence[np.ndarray], means: Sequence[np.ndarray], mcse: Sequence[np.ndarray]) -> float:
+    """max over states of |mean − exact| ÷ MCSE of the mean (states whose MCSE is 0 are skipped)."""
+    import numpy as np
+
+    worst = 0.0
+    for e, m, se in zip(exact, means, mcse, strict=True):
+        se = np.asarray(se, dtype=float)
+        ok = se > 0
+        if ok.any():
+            worst = max(worst, float(np.max(np.abs(np.asarray(m) - np.asarray(e))[ok] / se[ok])))
+    return worst
+
+
+def mean_check_warning(z: float) -> str:
+    return (
+        f"sampler check failed: the PyMC mean is {z:.1f} Monte Carlo standard errors from the exact "
+        f"posterior (> {MEAN_CHECK_MAX:g}); the intervals may be wrong: raise --tune and --draws"
+    )
+
+
+def half_life_setting(half_life_days: float | None | str) -> dict[str, Any]:
+    """What a `--half-life` override adds to a run's settings (and so to its id): nothing without one."""
+    if half_life_days == "settings":
+        return {}
+    return {"half_life_days": "none" if half_life_days is None else float(half_life_days)}
+
+
+#: Outside the ICD 203 scale (MODEL.md §3 reading of the terms): below 1 % or above 99 %.
+EXTREME_LOW, EXTREME_HIGH = 0.01, 0.99
+
+
+def outside_scale(p: float) -> bool:
+    return p < EXTREME_LOW or p > EXTREME_HIGH
+
+
+def _extreme(p: float, h: int, sid: str, evidence: Sequence[EvidenceResult], net: Network) -> dict[str, Any] | None:
+    """Which side, and the three reports (indicators) or mechanisms whose removal moves it most
+    back towards the scale (the leave-one-out shifts of what moved it)."""
+    if not outside_scale(p):
+        return None
+    side = "low" if p < EXTREME_LOW else "high"
+    hid = net.hypothesis_ids[h]
+    units = [e for e in evidence if e.kind == "mechanism" or e.mechanism is None]
+    sign = -1.0 if side == "low" else 1.0
+    ranked = sorted(units, key=lambda e: -sign * e.shift[hid][sid])
+    carried = [
+        {"kind": e.kind, "id": e.indicator, "shift": _r(e.shift[hid][sid]), "report_ids": list(e.report_ids)}
+        for e in ranked[:3] if sign * e.shift[hid][sid] > 0
+    ]
+    return {"side": side, "carried_by": carried}
+
+
+def evidence_results(net: Network, folded: dict[str, Any], exact: Any) -> list[EvidenceResult]:
+    """What moved it: one entry per reported indicator and per mechanism with reports (the
+    episode as a whole), a mechanism followed by its indicators, largest shift first."""
+
+    def shift_of(without: list[Any]) -> dict[str, dict[str, float]]:
+        return {
+            hid: {sid: float(exact.posterior[h][k] - without[h][k]) for k, sid in enumerate(net.states[h])}
+            for h, hid in enumerate(net.hypothesis_ids)
+        }
+
+    mech_of = net.mechanism_of
+    pos = {k: j for j, k in enumerate(net.indicator_ids)}
+    per_ind: dict[str, EvidenceResult] = {}
+    for ind, ev in folded.items():
+        without = exact.without.get(ind, exact.posterior)  # λ folded to 1:1 moves nothing
+        k = int(mech_of[pos[ind]]) if ind in pos else -1
+        per_ind[ind] = EvidenceResult(
+            ind, ev.reports, ev.likelihood, shift_of(without), ev.report_ids, ev.origins,
+            tuple(w.to_json() for w in ev.weights), "indicator", net.mechanism_ids[k] if k >= 0 else None,
+        )
+    units: list[tuple[EvidenceResult, list[EvidenceResult]]] = []
+    for k, mid in enumerate(net.mechanism_ids):
+        kids = [per_ind[i] for i in folded if i in pos and mech_of[pos[i]] == k]
+        if not kids:
+            continue
+        without = exact.without_mechanism.get(mid, exact.posterior)
+        l1 = sum(math.log(e.likelihood[0]) for e in kids)
+        l0 = sum(math.log(e.likelihood[1]) for e in kids)
+        top = max(l1, l0)
+        kids.sort(key=lambda e: -e.largest_shift)
+        mech = EvidenceResult(
+            mid, sum(e.reports for e in kids), (math.exp(l1 - top), math.exp(l0 - top)), shift_of(without),
+            tuple(r for e in kids for r in e.report_ids), sum(e.origins for e in kids),
+            tuple(w for e in kids for w in e.weights), "mechanism", mid, tuple(e.indicator for e in kids),
+        )
+        units.append((mech, kids))
+    units += [(e, []) for e in per_ind.values() if e.mechanism is None]
+    units.sort(key=lambda u: -u[0].largest_shift)
+    return [e for head, kids in units for e in (head, *kids)]
 
 
 def run_update(
@@ -253,21 +497,26 @@ def run_update(
     progress: Callable[[str], None] | None = None,
     net: Network | None = None,
     model: Any = None,
+    half_life_days: float | None | str = "settings",
+    notify: Callable[[str], None] | None = None,
 ) -> UpdateResult:
-    """Update the forecast on `reports` (already filtered to the evidence window)."""
+    """Update the forecast on `reports` (already filtered to the evidence window). `notify` hears
+    what the user should be told while it runs (a first run's compilation), `progress` each step.
+
+    Reports are aged to `as_of` with the priors' half-life, or `half_life_days` (a number of days,
+    or None for no ageing) for this run only, which is then recorded in the run's settings."""
     from forecaster.inference.exact import infer_exact
-    from forecaster.model.evidence import fold
     from forecaster.model.network import build_network
 
     start = time.perf_counter()
     net = net or build_network(priors)
-    folded = fold(reports, priors.grades)
+    folded = priors.fold(reports, as_of=as_of, half_life_days=half_life_days)
     log_lam = net.log_lambda(folded)
     exact = infer_exact(net, log_lam)
-    p_draws = prior_draws(net, seed=seed)
+    prior_ivs = prior_intervals(net, seed=seed)
 
     if exact_only:
-        post_draws = None
+        res = None
         diag_base: dict[str, Any] = {"sampler": "exact", "chains": 0, "draws": 0, "tune": 0}
         settings: dict[str, Any] = {"sampler": "exact"}
     else:
@@ -277,54 +526,59 @@ def run_update(
         settings = {"sampler": "pymc-nuts", **ss.as_dict()}
         if progress:
             progress(f"sampling {ss.chains} chains × {ss.draws} draws (tune {ss.tune})")
-        res = sampler.sample(net, log_lam, seed=seed, settings=ss, model=model)
-        post_draws = res.draws
+        res = sampler.sample(net, log_lam, seed=seed, settings=ss, model=model, notify=notify)
         diag_base = {"sampler": "pymc-nuts", "chains": ss.chains, "draws": ss.draws, "tune": ss.tune}
+    settings.update(half_life_setting(half_life_days))
 
     ev_hash = events_hash(reports)
     s_hash = settings_hash(settings)
+    evidence = evidence_results(net, folded, exact)
+
     hyps = []
     for h, hid in enumerate(net.hypothesis_ids):
-        prior_iv = interval(p_draws[h])
-        if post_draws is not None:
-            post = post_draws[h].mean(axis=0)
-            post_iv = interval(post_draws[h])
-        else:
-            post = exact.posterior[h]
-            post_iv = None
+        post = exact.posterior[h]
         states = []
         for k, sid in enumerate(net.states[h]):
             prev = (previous or {}).get(hid, {}).get(sid)
-            lo_hi = (float(post_iv[0, k]), float(post_iv[1, k])) if post_iv is not None else (float("nan"), float("nan"))
+            p = float(post[k])
+            if res is not None:
+                iv, iv_se = res.interval[h], res.interval_mcse[h]
+                lo_hi = (float(iv[0, k]), float(iv[1, k]))
+                lo_hi_se: tuple[float, float] | None = (float(iv_se[0, k]), float(iv_se[1, k]))
+                s_mean: float | None = float(res.draws[h][:, k].mean())
+            else:
+                lo_hi, lo_hi_se, s_mean = (float("nan"), float("nan")), None, None
+            piv, pse = prior_ivs.interval[h], prior_ivs.mcse[h]
             states.append(StateResult(
                 id=sid,
                 prior=float(exact.prior[h][k]),
-                posterior=float(post[k]),
+                posterior=p,
                 interval=lo_hi,
-                prior_interval=(float(prior_iv[0, k]), float(prior_iv[1, k])),
-                exact=float(exact.posterior[h][k]),
-                change=None if prev is None else float(post[k]) - prev,
-                term=term_for(float(post[k])),
+                prior_interval=(float(piv[0, k]), float(piv[1, k])),
+                exact=p,
+                change=None if prev is None else p - prev,
+                term=None if outside_scale(p) else term_for(p),
                 claimed=sid == net.claimed[h],
+                extreme=_extreme(p, h, sid, evidence, net),
+                sampler_mean=s_mean,
+                interval_mcse=lo_hi_se,
+                prior_interval_mcse=(float(pse[0, k]), float(pse[1, k])),
             ))
         hyps.append(HypothesisResult(hid, tuple(states)))
 
-    evidence = []
-    for ind, ev in folded.items():
-        without = exact.without.get(ind, exact.posterior)  # λ folded to 1:1 moves nothing
-        shift = {
-            hid: {sid: float(exact.posterior[h][k] - without[h][k]) for k, sid in enumerate(net.states[h])}
-            for h, hid in enumerate(net.hypothesis_ids)
-        }
-        evidence.append(EvidenceResult(ind, ev.reports, ev.likelihood, shift, ev.report_ids))
-    evidence.sort(key=lambda e: -e.largest_shift)
-
     seconds = time.perf_counter() - start
-    if post_draws is not None:
+    if res is not None:
+        check = mean_check(exact.posterior, [d.mean(axis=0) for d in res.draws], res.mean_mcse)
+        warns = list(res.warnings)
+        if check > MEAN_CHECK_MAX:
+            warns.append(mean_check_warning(check))
         diagnostics = Diagnostics(**diag_base, r_hat_max=res.r_hat_max, ess_min=res.ess_min,
-                                  divergences=res.divergences, seconds=seconds, warnings=tuple(res.warnings))
+                                  divergences=res.divergences, seconds=seconds, warnings=tuple(warns),
+                                  mean_check=check, interval_mcse_max=res.interval_mcse_max,
+                                  prior_interval_mcse_max=prior_ivs.mcse_max, prior_draws=prior_ivs.draws)
     else:
-        diagnostics = Diagnostics(**diag_base, r_hat_max=None, ess_min=None, divergences=0, seconds=seconds)
+        diagnostics = Diagnostics(**diag_base, r_hat_max=None, ess_min=None, divergences=0, seconds=seconds,
+                                  prior_interval_mcse_max=prior_ivs.mcse_max, prior_draws=prior_ivs.draws)
     return UpdateResult(
         run_id=run_id_for(priors.hash, ev_hash, as_of, seed, s_hash),
         as_of=as_of,
@@ -339,5 +593,5 @@ def run_update(
         report_ids=tuple(sorted(r.id for r in reports if r.id)),
         settings_hash=s_hash,
         previous_run_id=previous_run_id,
-        idata=None if post_draws is None else res.idata,
+        idata=None if res is None else res.idata,
     )

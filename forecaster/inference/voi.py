@@ -5,6 +5,10 @@ stated grade (accuracy `a`) says *occurred* with probability, in joint hypothesi
 
     P(R = yes | s) = a · q_j(s) + (1 − a) · (1 − q_j(s))
 
+(for an indicator on a mechanism k, q_j(s) = P(I_j occurred | s, E) goes through the mechanism:
+P(M_k | s, E) · q_j(s, occurred) + (1 − P(M_k | s, E)) · q_j(s, not occurred), where
+P(M_k | s, E) already weighs the reports on k's other indicators, MODEL.md §4)
+
 on the exact engine (the prior-mean network, MODEL.md §4). With the posterior P(s | E) on the
 evidence so far, that gives the joint P(s, R | E), hence for each hypothesis H:
 
@@ -19,14 +23,15 @@ computed at once with numpy; no pymc here, so `forecast collect` answers in well
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from forecaster.core.errors import UsageError, did_you_mean
-from forecaster.inference.exact import joint_posterior
-from forecaster.model.evidence import Report, fold, parse_grade
+from forecaster.inference.exact import joint_posterior, terms_for
+from forecaster.model.evidence import Report, parse_grade
 from forecaster.model.network import Network, build_network
 from forecaster.model.priors import Priors
 
@@ -67,6 +72,25 @@ class CollectionPlan:
     reported: tuple[str, ...]  # indicators that have reports (not ranked)
     posterior: Mapping[str, Mapping[str, float]]  # P(H | E) on the exact engine
     ranked: tuple[IndicatorValue, ...]
+    prior: Mapping[str, Mapping[str, float]] = field(default_factory=dict)  # P(H), the same engine
+    claimed: Mapping[str, str] = field(default_factory=dict)  # hypothesis -> the papers' claimed state
+
+    def _hypotheses_json(self) -> list[dict[str, object]]:
+        """The forecast in the shared shape (forecaster.inference.states): exact engine, no interval."""
+        from forecaster.inference.states import hypothesis_json, state_json
+
+        return [
+            hypothesis_json(
+                h,
+                [
+                    state_json(
+                        s, claimed=self.claimed.get(h) == s, prior=self.prior.get(h, {}).get(s), posterior=p, exact=p
+                    )
+                    for s, p in st.items()
+                ],
+            )
+            for h, st in self.posterior.items()
+        ]
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -76,6 +100,7 @@ class CollectionPlan:
             "reports": self.reports,
             "reported_indicators": list(self.reported),
             "posterior": {h: {s: round(p, 6) for s, p in st.items()} for h, st in self.posterior.items()},
+            "hypotheses": self._hypotheses_json(),
             "indicators": [
                 {
                     "rank": i,
@@ -108,6 +133,24 @@ def _bits(pxr: np.ndarray) -> np.ndarray:
     return np.where(mi < ZERO_BITS, 0.0, mi)
 
 
+def occurrence_given_state(net: Network, log_lam: np.ndarray) -> np.ndarray:
+    """P(I_j occurred | s, E) for every indicator (J, S), at the prior means. An indicator without
+    mechanism: q_j(s). On mechanism k: the mechanism's posterior given s and the reports on its
+    indicators, P(M_k | s, E) = m e^A / (m e^A + (1 − m) e^B), mixes the two rows (MODEL.md §4).
+    (For a reported indicator of k this leaves its own reports in A and B: only unreported
+    indicators are asked about.)"""
+    t = terms_for(net, log_lam)
+    q = net.q_mean
+    q1, q0 = q[net.q_index], q[net.q_not]
+    mech_of = net.mechanism_of
+    if not len(net.mechanism_ids):
+        return q1
+    log_occ = t.log_m + t.a
+    p_mech = np.exp(log_occ - np.logaddexp(log_occ, t.log_not_m + t.b))  # (M, S)
+    pm = np.where(mech_of[:, None] >= 0, p_mech[np.maximum(mech_of, 0)], 1.0)  # (J, S)
+    return pm * q1 + (1.0 - pm) * q0
+
+
 def information_values(
     net: Network,
     log_lam: np.ndarray,
@@ -124,7 +167,7 @@ def information_values(
         return []
     cand = np.array([pos[k] for k in indicators], dtype=np.int64)
     post = joint_posterior(net, log_lam)  # P(s | E), (S,)
-    q = net.q_mean[net.q_index[cand]]  # P(I_j occurred | s), (C, S)
+    q = occurrence_given_state(net, log_lam)[cand]  # P(I_j occurred | s, E), (C, S)
     yes = accuracy * q + (1.0 - accuracy) * (1.0 - q)  # P(R_j = yes | s)
     joint = post[None, :, None] * np.stack([yes, 1.0 - yes], axis=-1)  # P(s, R_j | E), (C, S, 2)
     p_r = joint.sum(axis=1)  # (C, 2)
@@ -171,9 +214,11 @@ def plan_collection(
     grade: str = "B2",
     hypothesis: str | None = None,
     net: Network | None = None,
+    as_of: dt.date | None = None,
 ) -> CollectionPlan:
     """Every indicator without a report in `reports`, ranked by the information (bits) a report on
-    it at `grade` would give about `hypothesis` (default: all hypotheses jointly), most first."""
+    it at `grade` would give about `hypothesis` (default: all hypotheses jointly), most first.
+    With `as_of`, the recorded reports are aged to it (the hypothetical report is fresh)."""
     reliability, credibility = parse_grade(grade)
     if hypothesis is not None and hypothesis not in priors.hypothesis_ids:
         raise UsageError(
@@ -182,7 +227,7 @@ def plan_collection(
         )
     reports = list(reports)
     net = net or build_network(priors)
-    folded = fold(reports, priors.grades)
+    folded = priors.fold(reports, as_of=as_of)
     log_lam = net.log_lambda(folded)
     accuracy = priors.grades.accuracy(reliability, credibility)
     unreported = [k for k in net.indicator_ids if k not in folded]
@@ -201,4 +246,14 @@ def plan_collection(
         reported=tuple(sorted(folded)),
         posterior=posterior,
         ranked=tuple(values),
+        prior=_marginals(net, net.log_lambda({})),
+        claimed=dict(zip(net.hypothesis_ids, net.claimed, strict=True)),
     )
+
+
+def _marginals(net: Network, log_lam: np.ndarray) -> dict[str, dict[str, float]]:
+    post = joint_posterior(net, log_lam)
+    return {
+        hid: {s: float(p) for s, p in zip(net.states[h], post @ m, strict=True)}
+        for h, (hid, m) in enumerate(zip(net.hypothesis_ids, net.marginal_matrices(), strict=True))
+    }

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,7 @@ class Report:
     analyst: str = ""
     id: str | None = None
     recorded_at: dt.datetime | None = None
+    origin: str | None = None  # the original source (MODEL.md §3): same-origin reports on one indicator fold
 
     @property
     def grade(self) -> str:
@@ -108,14 +110,56 @@ def check_indicator(indicator: str, known: Iterable[str]) -> str:
     return indicator
 
 
+#: Ageing off: `half_life_days: none` in settings.yaml, or `update --half-life none`.
+NO_AGEING = None
+DEFAULT_HALF_LIFE_DAYS = 365.0
+
+
+def aged_accuracy(a: float, age_days: float, half_life_days: float | None) -> float:
+    """a_t = 0.5 + (a − 0.5) · 2^(−t / half_life) (MODEL.md §3); no ageing when half_life is None."""
+    if half_life_days is None or age_days <= 0:
+        return a
+    if not half_life_days > 0:
+        raise EvidenceError(f"half-life {half_life_days:g} days: expected a positive number of days (or none)")
+    return 0.5 + (a - 0.5) * 2.0 ** (-age_days / half_life_days)
+
+
+def normalise_origin(origin: str | None) -> str | None:
+    """Origins compare after Unicode NFC and whitespace folding, case-insensitively; blank is none."""
+    if origin is None:
+        return None
+    text = " ".join(unicodedata.normalize("NFC", str(origin)).split())
+    return text.casefold() or None
+
+
+@dataclass(frozen=True)
+class ReportWeight:
+    """One report's weight now: its accuracy, aged to the as-of date, and whether it counts
+    (False: folded into a stronger report of the same origin)."""
+
+    id: str
+    accuracy: float
+    aged: float
+    age_days: int
+    origin: str | None
+    counted: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "accuracy": round(self.accuracy, 6), "weight": round(self.aged, 6),
+                "age_days": self.age_days, "origin": self.origin, "counted": self.counted}
+
+
 @dataclass(frozen=True)
 class FoldedEvidence:
-    """All reports on one indicator combined: λ multiplied (in logs), scaled so max(λ) = 1."""
+    """All reports on one indicator combined: same-origin reports folded into their strongest,
+    then λ multiplied over origins (in logs), scaled so max(λ) = 1."""
 
     indicator: str
     reports: int
     log_lambda: tuple[float, float]
     report_ids: tuple[str, ...] = field(default=())
+    origins: int = 0  # distinct origins among the reports (a report without origin is its own)
+    weights: tuple[ReportWeight, ...] = field(default=())
 
     @property
     def likelihood(self) -> tuple[float, float]:
@@ -124,30 +168,73 @@ class FoldedEvidence:
         return (math.exp(l1 - top), math.exp(l0 - top))
 
 
-def fold(reports: Iterable[Report], grades: GradeTable) -> dict[str, FoldedEvidence]:
-    """One λ per indicator: reports are independent given the indicator, so their λ multiply."""
-    sums: dict[str, list[float]] = {}
-    counts: dict[str, int] = {}
-    ids: dict[str, list[str]] = {}
-    for r in reports:
-        l1, l0 = grades.likelihood(r.occurred, r.reliability, r.credibility)
-        s = sums.setdefault(r.indicator, [0.0, 0.0])
-        s[0] += math.log(l1)
-        s[1] += math.log(l0)
-        counts[r.indicator] = counts.get(r.indicator, 0) + 1
-        if r.id is not None:
-            ids.setdefault(r.indicator, []).append(r.id)
-    return {
-        k: FoldedEvidence(k, counts[k], (v[0], v[1]), tuple(ids.get(k, ())))
-        for k, v in sorted(sums.items())
-    }
+def fold(
+    reports: Iterable[Report],
+    grades: GradeTable,
+    *,
+    as_of: dt.date | None = None,
+    half_life_days: float | None = None,
+) -> dict[str, FoldedEvidence]:
+    """One λ per indicator (MODEL.md §3).
+
+    With `as_of`, each report's accuracy is aged by `half_life_days` (None: no ageing) and a
+    report dated after `as_of` is left out. On one indicator, reports sharing an origin fold into
+    the one with the highest aged accuracy; reports without origin are each their own origin.
+    Reports of distinct origins are independent given the indicator, so their λ multiply."""
+    by_ind: dict[str, list[tuple[int, Report, float, float, int]]] = {}
+    for n, r in enumerate(reports):
+        a = grades.accuracy(r.reliability, r.credibility)
+        age = 0 if as_of is None else (as_of - r.date).days
+        if as_of is not None and age < 0:
+            continue
+        a_t = aged_accuracy(a, age, half_life_days if as_of is not None else None)
+        by_ind.setdefault(r.indicator, []).append((n, r, a, a_t, age))
+    out: dict[str, FoldedEvidence] = {}
+    for k in sorted(by_ind):
+        rows = by_ind[k]
+        best: dict[str, tuple[int, Report, float, float, int]] = {}
+        for row in rows:
+            key = normalise_origin(row[1].origin)
+            okey = f"\0{row[0]}" if key is None else key
+            held = best.get(okey)
+            if held is None or row[3] > held[3]:
+                best[okey] = row
+        kept = {row[0] for row in best.values()}
+        l1 = l0 = 0.0
+        for _, r, _a, a_t, _age in sorted(best.values(), key=lambda x: x[0]):
+            lam1, lam0 = (a_t, 1.0 - a_t) if r.occurred else (1.0 - a_t, a_t)
+            l1 += math.log(lam1)
+            l0 += math.log(lam0)
+        weights = tuple(
+            ReportWeight(r.id or "", a, a_t, age, r.origin, n in kept) for n, r, a, a_t, age in rows
+        )
+        out[k] = FoldedEvidence(
+            k, len(rows), (l1, l0), tuple(r.id for _, r, *_ in rows if r.id is not None), len(best), weights
+        )
+    return out
 
 
-_REPORT_KEYS = {"indicator", "date", "occurred", "reliability", "credibility", "grade", "source", "url", "note", "analyst", "id", "recorded_at", "citation"}
+_REPORT_KEYS = {"indicator", "date", "occurred", "reliability", "credibility", "grade", "source", "url", "note", "analyst", "id", "recorded_at", "origin"}
+_TEXT_KEYS = ("indicator", "source", "url", "note", "analyst", "origin")
+
+
+def check_field_types(row: Mapping[str, Any], where: str) -> None:
+    """Text fields hold text: a number, list or mapping is an error, never coerced (`note: 0`
+    is not ''). `citation` is not a report field: say so rather than drop it."""
+    if "citation" in row:
+        raise EvidenceError(
+            f"{where}: field 'citation': reports do not carry a citation; put the source in 'source', "
+            "the link in 'url' and the passage in 'note'"
+        )
+    for name in _TEXT_KEYS:
+        value = row.get(name)
+        if value is not None and not isinstance(value, str):
+            raise EvidenceError(f"{where}: field {name!r}: expected text, got {type(value).__name__} {value!r}")
 
 
 def report_from_mapping(row: Mapping[str, Any], *, known: Iterable[str], where: str, today: dt.date | None = None) -> Report:
     """Validate one report given as a mapping (a YAML entry or a CSV row); errors name `where` and the field."""
+    check_field_types(row, where)
     unknown = set(row) - _REPORT_KEYS
     if unknown:
         key = sorted(unknown)[0]
@@ -195,15 +282,28 @@ def report_from_mapping(row: Mapping[str, Any], *, known: Iterable[str], where: 
         url=str(row.get("url") or ""),
         note=str(row.get("note") or ""),
         analyst=str(row.get("analyst") or ""),
+        origin=(str(row["origin"]).strip() or None) if row.get("origin") not in (None, "") else None,
     )
+
+
+def reports_list(data: Any, path: Path | str) -> Any:
+    """The reports of a parsed file: the list itself, or the mapping's `reports:`. An empty file,
+    or a mapping without `reports:`, is an error, never "0 reports" (`reports: []` says none)."""
+    if data is None:
+        raise EvidenceError(f"{path}: empty file; expected a list of reports, or a mapping with a 'reports:' list")
+    if isinstance(data, dict):
+        if "reports" not in data:
+            raise EvidenceError(f"{path}: no 'reports:' key; expected a list of reports, or a mapping with a 'reports:' list")
+        if data["reports"] is None:
+            raise EvidenceError(f"{path}: 'reports:' is empty; write 'reports: []' for a file with no reports")
+        return data["reports"]
+    return data
 
 
 def load_reports_file(path: Path, *, known: Iterable[str], today: dt.date | None = None) -> list[Report]:
     """Reports from a YAML file: a list, or a mapping with a `reports:` list (events and scenarios)."""
     data = load_yaml(path, error=EvidenceError)
-    rows = data.get("reports") if isinstance(data, dict) else data
-    if rows is None:
-        rows = []
+    rows = reports_list(data, path)
     if not isinstance(rows, list):
         raise EvidenceError(f"{path}: expected a list of reports (or a mapping with 'reports:')")
     known = set(known)

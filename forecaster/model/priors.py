@@ -11,17 +11,19 @@ import datetime as dt
 import hashlib
 import itertools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeAlias
 
 from forecaster.core.errors import PriorsError, did_you_mean
-from forecaster.model.evidence import GradeTable
+from forecaster.model.evidence import FoldedEvidence, GradeTable, Report, fold
 
 CATALOGUE = "catalogue"
-# Bump when the pickled shape of `Priors` (or of a node in it) changes, so that a cache entry
-# written by an older layout is never read back as the new one.
-CACHE_FORMAT = 2
+BINARY_STATES: tuple[str, str] = ("occurred", "not_occurred")  # indicators and mechanisms
+# Bumped whenever the pickled `Priors` changes shape, so that an older cache entry is never loaded
+# (2: mechanism nodes, issue 10; 3: half_life_days).
+CACHE_FORMAT = 3
 
 # ----------------------------------------------------------------------------- typed result
 
@@ -32,7 +34,7 @@ class Judgment:
 
     source: str  # expert id, or "catalogue"
     node: str
-    config: tuple[str, ...]  # parent states, in the node's parent order
+    config: tuple[str, ...]  # parent states, in the node's `table_parents` order (a mechanism's state last)
     probs: tuple[float, ...]  # over the node's states (indicators: occurred, not_occurred)
     n: float  # equivalent sample size
     confidence: str  # as written: "medium" or "12"
@@ -55,15 +57,45 @@ class HypothesisNode:
     resolution_criteria: str | None = None  # one paragraph (MODEL.md §6), whitespace folded
     ordered: bool = False  # states on a scale, in the listed order: the RPS applies
 
+    @property
+    def table_parents(self) -> tuple[str, ...]:
+        return self.parents
+
 
 @dataclass(frozen=True)
 class IndicatorNode:
     id: str
     name: str
     definition: str
-    parents: tuple[str, ...]
+    parents: tuple[str, ...]  # hypothesis parents
     citation: str
-    states: tuple[str, ...] = ("occurred", "not_occurred")
+    states: tuple[str, ...] = BINARY_STATES
+    mechanism: str | None = None  # at most one mechanism parent (MODEL.md §1)
+
+    @property
+    def table_parents(self) -> tuple[str, ...]:
+        """The parents its likelihood table is given over: the hypotheses, then the mechanism."""
+        return (*self.parents, self.mechanism) if self.mechanism else self.parents
+
+
+@dataclass(frozen=True)
+class MechanismNode:
+    """A binary latent event (MODEL.md §1): hypothesis parents, indicator children, never reported on."""
+
+    id: str
+    name: str
+    definition: str
+    parents: tuple[str, ...]  # hypothesis parents
+    citation: str
+    children: tuple[str, ...]  # the indicators that name it, in catalogue order
+    states: tuple[str, ...] = BINARY_STATES
+
+    @property
+    def table_parents(self) -> tuple[str, ...]:
+        return self.parents
+
+
+Node: TypeAlias = HypothesisNode | IndicatorNode | MechanismNode
 
 
 @dataclass(frozen=True)
@@ -100,6 +132,16 @@ class Priors:
     weights: Mapping[str, float]
     grades: GradeTable
     hash: str
+    mechanisms: tuple[MechanismNode, ...] = ()  # defaulted: code written before mechanisms still builds Priors
+    half_life_days: float | None = 365.0  # ageing (MODEL.md §3); None: off
+
+    def fold(self, reports: Iterable[Report], *, as_of: dt.date | None, half_life_days: float | None | str = "settings") -> dict[str, FoldedEvidence]:
+        """The reports folded (MODEL.md §3) with this folder's grade table and half-life, aged to
+        `as_of` (None: not aged); `half_life_days` overrides the settings' (None: ageing off)."""
+        hl = self.half_life_days if half_life_days == "settings" else half_life_days
+        if isinstance(hl, str):
+            raise PriorsError(f"half-life {hl!r}: expected a number of days or None")
+        return fold(reports, self.grades, as_of=as_of, half_life_days=hl)
 
     @property
     def indicator_ids(self) -> set[str]:
@@ -109,18 +151,27 @@ class Priors:
     def hypothesis_ids(self) -> list[str]:
         return [h.id for h in self.hypotheses]
 
-    def node(self, node_id: str) -> HypothesisNode | IndicatorNode:
-        nodes: list[HypothesisNode | IndicatorNode] = [*self.hypotheses, *self.indicators]
+    @property
+    def mechanism_ids(self) -> list[str]:
+        return [m.id for m in self.mechanisms]
+
+    def node(self, node_id: str) -> Node:
+        nodes: list[Node] = [*self.hypotheses, *self.indicators, *self.mechanisms]
         for n in nodes:
             if n.id == node_id:
                 return n
-        raise PriorsError(f"unknown node {node_id!r}{did_you_mean(node_id, [*self.hypothesis_ids, *self.indicator_ids])}")
+        known = [*self.hypothesis_ids, *self.indicator_ids, *self.mechanism_ids]
+        raise PriorsError(f"unknown node {node_id!r}{did_you_mean(node_id, known)}")
 
     def configs(self, node_id: str) -> list[tuple[str, ...]]:
-        """Parent configurations in mixed-radix order (the first parent varies slowest)."""
+        """Parent configurations in mixed-radix order (the first parent varies slowest).
+
+        An indicator with a mechanism parent has its hypothesis parents' configurations times the
+        mechanism's ("occurred", "not_occurred"), the mechanism last (varying fastest)."""
         node = self.node(node_id)
         states = {h.id: h.states for h in self.hypotheses}
-        return list(itertools.product(*(states[p] for p in node.parents)))
+        states.update({m.id: m.states for m in self.mechanisms})
+        return list(itertools.product(*(states[p] for p in node.table_parents)))
 
     def judgments_for(self, node_id: str, config: tuple[str, ...]) -> list[Judgment]:
         return [j for j in self.judgments if j.node == node_id and j.config == config]
@@ -172,11 +223,37 @@ def _content_hash(root: Path, files: Sequence[Path]) -> str:
     return h.hexdigest()[:16]
 
 
+MAIN_FILES = ("network", "indicators", "settings")
+YAML_SUFFIXES = (".yaml", ".yml")  # both are read, everywhere; one name in both is an error
+
+
+def main_file(root: Path, name: str) -> Path:
+    """`root/name.yaml`, or `root/name.yml` when only that exists (the .yaml path when neither
+    does, for the message); both present is a PriorsError, never a silent choice."""
+    found = [root / f"{name}{suffix}" for suffix in YAML_SUFFIXES if (root / f"{name}{suffix}").exists()]
+    if len(found) > 1:
+        raise PriorsError(f"{root}: both {name}.yaml and {name}.yml: keep one")
+    return found[0] if found else root / f"{name}.yaml"
+
+
+def expert_files(root: Path) -> list[Path]:
+    """Every expert file in `root/experts` (.yaml and .yml); one expert in two files is an error."""
+    folder = root / "experts"
+    if not folder.is_dir():
+        return []
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in YAML_SUFFIXES and not p.name.startswith("."))
+    seen: dict[str, Path] = {}
+    for f in files:
+        if f.stem in seen:
+            raise PriorsError(f"{folder}: expert {f.stem!r} is in both {seen[f.stem].name} and {f.name}: keep one")
+        seen[f.stem] = f
+    return files
+
+
 def priors_files(root: Path) -> list[Path]:
     """The files that define a priors folder (and its hash)."""
-    files = [root / f"{name}.yaml" for name in ("network", "indicators", "settings")]
-    experts = sorted((root / "experts").glob("*.yaml")) if (root / "experts").is_dir() else []
-    return [*files, *experts]
+    return [*(main_file(root, name) for name in MAIN_FILES), *expert_files(root)]
 
 
-__all__ = ["Priors", "Judgment", "HypothesisNode", "IndicatorNode", "Expert", "Pooled", "pool", "priors_files", "CATALOGUE"]
+__all__ = ["Priors", "Judgment", "HypothesisNode", "IndicatorNode", "MechanismNode", "Node", "Expert", "Pooled",
+           "pool", "priors_files", "CATALOGUE", "BINARY_STATES", "CACHE_FORMAT"]

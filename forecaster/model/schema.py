@@ -14,17 +14,29 @@ from typing import Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from forecaster.core.errors import PriorsError, did_you_mean
+from forecaster.core.errors import PriorsError, Problem, did_you_mean
 from forecaster.core.yamlio import load_yaml
 from forecaster.model.evidence import GradeTable
 from forecaster.model.priors import (
+    BINARY_STATES,
     CATALOGUE,
+    MAIN_FILES,
     Expert,
     HypothesisNode,
     IndicatorNode,
     Judgment,
+    MechanismNode,
     Priors,
     _content_hash,
+    expert_files,
+    main_file,
+)
+from forecaster.model.problems import (
+    _line_at,
+    _loc_text,
+    _problem_from_text,
+    _validation_problems,
+    _without_unknown,
 )
 from forecaster.model.terms import TERMS, term_probability
 
@@ -49,7 +61,7 @@ def _check_term(v: str) -> str:
 
 
 class JudgmentSpec(_Strict):
-    """P(indicator occurred | given): a number or an ICD 203 term."""
+    """P(indicator or mechanism occurred | given): a number or an ICD 203 term."""
 
     given: dict[str, str] = Field(default_factory=dict)
     p: float | None = Field(default=None, ge=0.0, le=1.0)
@@ -122,12 +134,26 @@ class IndicatorSpec(_Strict):
     name: str = ""
     definition: str
     parents: list[str] = Field(min_length=1)
+    # at most one mechanism parent; a list is parsed so that the structure check can say why it is refused
+    mechanism: str | list[str] | None = None
+    citation: str
+    likelihoods: list[JudgmentSpec]
+
+
+class MechanismSpec(_Strict):
+    """A latent event (MODEL.md §1): hypothesis parents, P(occurred | parents) for every configuration."""
+
+    id: str = Field(pattern=_ID)
+    name: str = ""
+    definition: str
+    parents: list[str] = Field(min_length=1)
     citation: str
     likelihoods: list[JudgmentSpec]
 
 
 class CatalogueSpec(_Strict):
     confidence: Confidence = "medium"
+    mechanisms: list[MechanismSpec] = Field(default_factory=list)
     indicators: list[IndicatorSpec] = Field(min_length=1)
 
 
@@ -139,6 +165,7 @@ class ExpertSpec(_Strict):
     reviewed_on: dt.date | None = None
     hypotheses: dict[str, list[VectorJudgmentSpec]]
     indicators: dict[str, list[JudgmentSpec]] = Field(default_factory=dict)
+    mechanisms: dict[str, list[JudgmentSpec]] = Field(default_factory=dict)
 
 
 class PoolingSpec(_Strict):
@@ -182,6 +209,9 @@ class GradesSpec(_Strict):
 class SettingsSpec(_Strict):
     pooling: PoolingSpec = Field(default_factory=PoolingSpec)
     grades: GradesSpec
+    # Ageing (MODEL.md §3): a report's accuracy halves its distance from 0.5 every this many days;
+    # `none` switches ageing off. A non-positive value is an audit finding (`priors audit`).
+    half_life_days: float | Literal["none"] | None = 365.0
 
 
 # ----------------------------------------------------------------------------- loading
@@ -194,49 +224,21 @@ def _where(path: Path, root: Path) -> str:
         return str(path)
 
 
-def _loc_text(loc: Sequence[int | str]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + str(part)
-    return out or "(top level)"
-
-
-def _line_at(data: Any, loc: Sequence[int | str]) -> int:
-    line = getattr(data, "line", 0)
-    node = data
-    for part in loc:
-        try:
-            node = node[part]
-        except (KeyError, IndexError, TypeError):
-            break
-        line = getattr(node, "line", line)
-    return int(line)
-
-
 def _parse(model: type[BaseModel], data: Any, path: Path, root: Path) -> Any:
     name = _where(path, root)
     if not isinstance(data, dict):
-        raise PriorsError(f"{name}: expected a mapping at the top level, got {type(data).__name__}")
+        raise PriorsError(
+            f"{name}: expected a mapping at the top level, got {type(data).__name__}",
+            [Problem(name, 0, "", f"expected a mapping at the top level, got {type(data).__name__}")],
+        )
     try:
         return model.model_validate(data)
     except ValidationError as e:
-        first = e.errors()[0]
-        loc = [p for p in first["loc"] if not (isinstance(p, str) and p.startswith(("function-", "union[")))]
-        loc = [p for p in loc if p not in ("float", "str", "literal['low','medium','high']", "int")]
-        line = _line_at(data, loc)
-        msg = first["msg"].removeprefix("Value error, ")
-        if first["type"] == "extra_forbidden":
-            key = str(loc[-1])
-            fields = model.model_fields if len(loc) == 1 else {}
-            msg = f"unknown key {key!r}{did_you_mean(key, fields)}"
-        elif first["type"] == "missing":
-            msg = "missing: this field is required"
-        more = f" (and {e.error_count() - 1} more)" if e.error_count() > 1 else ""
-        where = f"{name}:{line}" if line else name
-        raise PriorsError(f"{where}: {_loc_text(loc)}: {msg}{more}") from None
+        try:
+            text = path.read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError):
+            text = None
+        raise PriorsError.of(_validation_problems(model, data, name, e, text)) from None
 
 
 _CONF_RE = re.compile(r"^\d+(\.\d+)?$")
@@ -257,49 +259,65 @@ def _check_structure(
     experts: list[tuple[ExpertSpec, Path, Any]],
     digest: str,
     raw_files: Mapping[str, tuple[Path, Any]],
+    earlier: Sequence[Problem] = (),
 ) -> Priors:
     netf, netraw = raw_files["network"]
     catf, catraw = raw_files["indicators"]
     setf, setraw = raw_files["settings"]
 
-    def fail(path: Path, raw: Any, loc: Sequence[int | str], msg: str) -> PriorsError:
-        line = _line_at(raw, loc)
-        where = f"{_where(path, root)}:{line}" if line else _where(path, root)
-        return PriorsError(f"{where}: {_loc_text(loc)}: {msg}")
+    # Every problem is noted and the checks go on where that is safe, so that `priors validate` can
+    # list them all; the first one is the PriorsError's message.
+    problems: list[Problem] = list(earlier)
 
-    # hypotheses: unique ids and states, known parents, no cycle
+    def note(path: Path, raw: Any, loc: Sequence[int | str], msg: str) -> None:
+        problems.append(Problem(_where(path, root), _line_at(raw, loc), _loc_text(loc), msg))
+
+    def fail(path: Path, raw: Any, loc: Sequence[int | str], msg: str) -> PriorsError:
+        note(path, raw, loc, msg)
+        return PriorsError.of(problems)
+
+    # hypotheses: unique ids and states, known parents, no cycle (problems before these are other files')
     hyp_states: dict[str, tuple[str, ...]] = {}
     for i, h in enumerate(net.hypotheses):
         if h.id in hyp_states:
-            raise fail(netf, netraw, ["hypotheses", i, "id"], f"duplicate hypothesis id {h.id!r}")
+            note(netf, netraw, ["hypotheses", i, "id"], f"duplicate hypothesis id {h.id!r}")
+            continue
         ids = [s.id for s in h.states]
         if len(set(ids)) != len(ids):
-            raise fail(netf, netraw, ["hypotheses", i, "states"], "duplicate state id")
+            note(netf, netraw, ["hypotheses", i, "states"], "duplicate state id")
         if sum(s.claimed for s in h.states) > 1:
-            raise fail(netf, netraw, ["hypotheses", i, "states"], "more than one state is marked claimed")
+            note(netf, netraw, ["hypotheses", i, "states"], "more than one state is marked claimed")
         hyp_states[h.id] = tuple(ids)
     for i, h in enumerate(net.hypotheses):
         for k, p in enumerate(h.parents):
             if p not in hyp_states:
-                raise fail(netf, netraw, ["hypotheses", i, "parents", k], f"unknown parent {p!r}{did_you_mean(p, hyp_states)}")
-            if p == h.id:
-                raise fail(netf, netraw, ["hypotheses", i, "parents", k], f"cycle: {h.id} is its own parent")
+                note(netf, netraw, ["hypotheses", i, "parents", k], f"unknown parent {p!r}{did_you_mean(p, hyp_states)}")
+            elif p == h.id:
+                note(netf, netraw, ["hypotheses", i, "parents", k], f"cycle: {h.id} is its own parent")
+    if len(problems) > len(earlier):  # the rest needs a sound network
+        raise PriorsError.of(problems)
     order = _topological(net, lambda i, msg: fail(netf, netraw, ["hypotheses", i, "parents"], msg))
     parents = {h.id: tuple(h.parents) for h in net.hypotheses}
 
-    def configs_of(par: Sequence[str]) -> list[tuple[str, ...]]:
-        return list(itertools.product(*(hyp_states[p] for p in par)))
+    # the states a table row may condition on: hypotheses, and (for indicators naming one) mechanisms
+    node_states: dict[str, tuple[str, ...]] = dict(hyp_states)
+    node_states.update({m.id: BINARY_STATES for m in cat.mechanisms})
 
-    def config_of(given: Mapping[str, str], par: Sequence[str], path: Path, raw: Any, loc: list[int | str]) -> tuple[str, ...]:
+    def configs_of(par: Sequence[str]) -> list[tuple[str, ...]]:
+        return list(itertools.product(*(node_states[p] for p in par)))
+
+    def config_of(given: Mapping[str, str], par: Sequence[str], path: Path, raw: Any, loc: list[int | str]) -> tuple[str, ...] | None:
+        """The row's parent configuration, or None with its problems noted."""
+        before = len(problems)
         for key, state in given.items():
             if key not in par:
-                raise fail(path, raw, [*loc, "given", key], f"{key!r} is not a parent here; parents are {list(par) or 'none'}")
-            if state not in hyp_states[key]:
-                raise fail(path, raw, [*loc, "given", key], f"unknown state {state!r} of {key}{did_you_mean(state, hyp_states[key])}")
+                note(path, raw, [*loc, "given", key], f"{key!r} is not a parent here; parents are {list(par) or 'none'}")
+            elif state not in node_states[key]:
+                note(path, raw, [*loc, "given", key], f"unknown state {state!r} of {key}{did_you_mean(state, node_states[key])}")
         missing = [p for p in par if p not in given]
         if missing:
-            raise fail(path, raw, [*loc, "given"], f"missing parent {missing[0]!r} in this configuration")
-        return tuple(given[p] for p in par)
+            note(path, raw, [*loc, "given"], f"missing parent {missing[0]!r} in this configuration")
+        return None if len(problems) > before else tuple(given[p] for p in par)
 
     sizes = dict(settings.pooling.confidence_sizes)
     judgments: list[Judgment] = []
@@ -318,15 +336,21 @@ def _check_structure(
         default_citation: str | None,
     ) -> None:
         seen: dict[tuple[str, ...], int] = {}
+        unresolved = False
         for r, row in enumerate(rows):
             rloc: list[int | str] = [*loc, r]
             cfg = config_of(row.given, par, path, raw, rloc)
+            if cfg is None:
+                unresolved = True
+                continue
             if cfg in seen:
-                raise fail(path, raw, rloc, f"duplicate parent configuration {dict(zip(par, cfg, strict=True))}")
+                note(path, raw, rloc, f"duplicate parent configuration {dict(zip(par, cfg, strict=True))}")
+                continue
             seen[cfg] = r
             n, conf_label = _sample_size(row.confidence, default_conf, sizes)
             if not (n > 0 and math.isfinite(n)):
-                raise fail(path, raw, [*rloc, "confidence"], f"{row.confidence!r}: expected low, medium, high or a number > 0")
+                note(path, raw, [*rloc, "confidence"], f"{row.confidence!r}: expected low, medium, high or a number > 0")
+                continue
             if isinstance(row, JudgmentSpec):
                 p = row.p if row.p is not None else term_probability(str(row.term))
                 probs: tuple[float, ...] = (p, 1.0 - p)
@@ -335,9 +359,11 @@ def _check_structure(
                 got = set(row.probabilities)
                 if got != set(states):
                     extra = sorted(got - set(states))
-                    if extra:
-                        raise fail(path, raw, [*rloc, "probabilities", extra[0]], f"unknown state {extra[0]!r}{did_you_mean(extra[0], states)}")
-                    raise fail(path, raw, [*rloc, "probabilities"], f"missing state {sorted(set(states) - got)[0]!r}")
+                    for state in extra:
+                        note(path, raw, [*rloc, "probabilities", state], f"unknown state {state!r}{did_you_mean(state, states)}")
+                    if not extra:
+                        note(path, raw, [*rloc, "probabilities"], f"missing state {sorted(set(states) - got)[0]!r}")
+                    continue
                 values = [row.probabilities[s] for s in states]
                 terms = tuple(v if isinstance(v, str) else None for v in values)
                 nums = [term_probability(v) if isinstance(v, str) else float(v) for v in values]
@@ -345,7 +371,8 @@ def _check_structure(
                     total = sum(nums)
                     nums = [x / total for x in nums]  # ICD terms are ranges: normalise their midpoints
                 elif abs(sum(nums) - 1.0) > SUM_TOLERANCE:
-                    raise fail(path, raw, [*rloc, "probabilities"], f"probabilities sum to {sum(nums):.6g}, not 1")
+                    note(path, raw, [*rloc, "probabilities"], f"probabilities sum to {sum(nums):.6g}, not 1")
+                    continue
                 probs = tuple(nums)
             judgments.append(
                 Judgment(
@@ -354,54 +381,129 @@ def _check_structure(
                     file=_where(path, root), field=_loc_text(rloc),
                 )
             )
-        for cfg in configs_of(par):
+        for cfg in configs_of(par) if not unresolved else ():
             if cfg not in seen:
-                raise fail(path, raw, loc, f"missing parent configuration {dict(zip(par, cfg, strict=True)) or '{}'}")
+                note(path, raw, loc, f"missing parent configuration {dict(zip(par, cfg, strict=True)) or '{}'}")
+
+    # mechanisms (MODEL.md §1): ids, hypothesis parents, their own tables P(occurred | parents)
+    all_ind_ids = {ind.id for ind in cat.indicators}
+    mech_index: dict[str, int] = {}
+    for i, mech in enumerate(cat.mechanisms):
+        if mech.id in mech_index:
+            raise fail(catf, catraw, ["mechanisms", i, "id"], f"duplicate mechanism id {mech.id!r}")
+        if mech.id in hyp_states:
+            raise fail(catf, catraw, ["mechanisms", i, "id"], f"{mech.id!r} is already a hypothesis id")
+        if mech.id in all_ind_ids:
+            raise fail(catf, catraw, ["mechanisms", i, "id"], f"{mech.id!r} is already an indicator id")
+        mech_index[mech.id] = i
+    for i, mech in enumerate(cat.mechanisms):
+        for k, p in enumerate(mech.parents):
+            if p not in hyp_states:
+                what = (" (a mechanism's parents are hypotheses; indicators are its children)" if p in all_ind_ids
+                        else " (a mechanism's parents are hypotheses, never other mechanisms)" if p in mech_index
+                        else did_you_mean(p, hyp_states))
+                raise fail(catf, catraw, ["mechanisms", i, "parents", k], f"unknown parent {p!r}{what}")
+        if len(set(mech.parents)) != len(mech.parents):
+            raise fail(catf, catraw, ["mechanisms", i, "parents"], "a parent is named twice")
+        table_rows(mech.likelihoods, node=mech.id, par=mech.parents, states=BINARY_STATES, source=CATALOGUE,
+                   path=catf, raw=catraw, loc=["mechanisms", i, "likelihoods"], default_conf=cat.confidence,
+                   default_citation=mech.citation)
 
     # indicator catalogue
     ind_nodes: list[IndicatorNode] = []
     seen_ind: set[str] = set()
+    broken: set[str] = set()  # indicators whose own problems are noted: the experts' tables on them are skipped
     for i, ind in enumerate(cat.indicators):
         if ind.id in seen_ind:
-            raise fail(catf, catraw, ["indicators", i, "id"], f"duplicate indicator id {ind.id!r}")
+            note(catf, catraw, ["indicators", i, "id"], f"duplicate indicator id {ind.id!r}")
+            continue
         if ind.id in hyp_states:
-            raise fail(catf, catraw, ["indicators", i, "id"], f"{ind.id!r} is already a hypothesis id")
+            note(catf, catraw, ["indicators", i, "id"], f"{ind.id!r} is already a hypothesis id")
+            continue
         seen_ind.add(ind.id)
         for k, p in enumerate(ind.parents):
+            if p in mech_index:
+                raise fail(catf, catraw, ["indicators", i, "parents", k],
+                           f"{p!r} is a mechanism: name it with `mechanism: {p}`, not among the hypothesis parents")
             if p not in hyp_states:
                 raise fail(catf, catraw, ["indicators", i, "parents", k], f"unknown parent {p!r}{did_you_mean(p, hyp_states)}")
-        table_rows(ind.likelihoods, node=ind.id, par=ind.parents, states=("occurred", "not_occurred"), source=CATALOGUE,
+        if len(set(ind.parents)) != len(ind.parents):
+            raise fail(catf, catraw, ["indicators", i, "parents"], "a parent is named twice")
+        mechanism = ind.mechanism
+        if isinstance(mechanism, list):
+            named = ", ".join(repr(m) for m in mechanism) or "none"
+            raise fail(catf, catraw, ["indicators", i, "mechanism"],
+                       f"names {len(mechanism)} mechanisms ({named}): an indicator has at most one mechanism parent; "
+                       "give one id (if two episodes really drive it, model them as one mechanism)")
+        if mechanism is not None and mechanism not in mech_index:
+            hint = did_you_mean(mechanism, mech_index)
+            if not hint and mechanism in hyp_states:
+                hint = " (a hypothesis: list it under parents)"
+            known = f"; mechanisms are {list(mech_index)}" if mech_index and not hint else (
+                "" if mech_index else "; the catalogue declares no mechanisms: add it under the top-level `mechanisms:`")
+            raise fail(catf, catraw, ["indicators", i, "mechanism"], f"unknown mechanism {mechanism!r}{hint}{known}")
+        table_par = [*ind.parents, *([mechanism] if mechanism else [])]
+        table_rows(ind.likelihoods, node=ind.id, par=table_par, states=BINARY_STATES, source=CATALOGUE,
                    path=catf, raw=catraw, loc=["indicators", i, "likelihoods"], default_conf=cat.confidence,
                    default_citation=ind.citation)
-        ind_nodes.append(IndicatorNode(ind.id, ind.name, ind.definition, tuple(ind.parents), ind.citation))
-    ind_parents = {n.id: n.parents for n in ind_nodes}
+        ind_nodes.append(IndicatorNode(ind.id, ind.name, ind.definition, tuple(ind.parents), ind.citation,
+                                       mechanism=mechanism))
+    ind_parents = {n.id: n.table_parents for n in ind_nodes}
+
+    mech_nodes: list[MechanismNode] = []
+    for i, mech in enumerate(cat.mechanisms):
+        children = tuple(n.id for n in ind_nodes if n.mechanism == mech.id)
+        if not children:
+            raise fail(catf, catraw, ["mechanisms", i],
+                       f"mechanism {mech.id!r} has no indicator: no report is ever about a mechanism, so name it in "
+                       "at least one indicator's `mechanism:` (or remove it)")
+        mech_nodes.append(MechanismNode(mech.id, mech.name, mech.definition, tuple(mech.parents), mech.citation, children))
+    mech_parents = {m.id: m.parents for m in mech_nodes}
 
     # experts
     expert_rows: list[Expert] = []
     for spec, path, raw in experts:
         if spec.id == CATALOGUE:
-            raise fail(path, raw, ["id"], f"{CATALOGUE!r} is reserved for the indicator catalogue")
+            note(path, raw, ["id"], f"{CATALOGUE!r} is reserved for the indicator catalogue")
+            continue
         for hid in hyp_states:
             if hid not in spec.hypotheses:
-                raise fail(path, raw, ["hypotheses"], f"missing table for hypothesis {hid!r}: every panelist gives every hypothesis table")
+                note(path, raw, ["hypotheses"], f"missing table for hypothesis {hid!r}: every panelist gives every hypothesis table")
         for hid, rows in spec.hypotheses.items():
             if hid not in hyp_states:
-                raise fail(path, raw, ["hypotheses", hid], f"unknown hypothesis {hid!r}{did_you_mean(hid, hyp_states)}")
+                note(path, raw, ["hypotheses", hid], f"unknown hypothesis {hid!r}{did_you_mean(hid, hyp_states)}")
+                continue
             table_rows(rows, node=hid, par=parents[hid], states=hyp_states[hid], source=spec.id, path=path, raw=raw,
                        loc=["hypotheses", hid], default_conf="medium", default_citation=None)
         for iid, irows in spec.indicators.items():
+            if iid in broken:
+                continue
             if iid not in ind_parents:
-                raise fail(path, raw, ["indicators", iid], f"unknown indicator {iid!r}{did_you_mean(iid, ind_parents)}")
-            table_rows(irows, node=iid, par=ind_parents[iid], states=("occurred", "not_occurred"), source=spec.id,
+                hint = (" (a mechanism: judge it under the top-level `mechanisms:`)" if iid in mech_parents
+                        else did_you_mean(iid, ind_parents))
+                note(path, raw, ["indicators", iid], f"unknown indicator {iid!r}{hint}")
+                continue
+            table_rows(irows, node=iid, par=ind_parents[iid], states=BINARY_STATES, source=spec.id,
                        path=path, raw=raw, loc=["indicators", iid], default_conf="medium", default_citation=None)
+        for mid, mrows in spec.mechanisms.items():
+            if mid not in mech_parents:
+                hint = (" (an indicator: judge it under `indicators:`)" if mid in ind_parents
+                        else did_you_mean(mid, mech_parents))
+                raise fail(path, raw, ["mechanisms", mid], f"unknown mechanism {mid!r}{hint}")
+            table_rows(mrows, node=mid, par=mech_parents[mid], states=BINARY_STATES, source=spec.id,
+                       path=path, raw=raw, loc=["mechanisms", mid], default_conf="medium", default_citation=None)
         expert_rows.append(Expert(spec.id, spec.role, spec.illustrative, spec.reviewed_by, spec.reviewed_on, _where(path, root)))
-    if not expert_rows:
-        raise PriorsError(f"{_where(root / 'experts', root)}: no expert files: the hypothesis tables need at least one panelist")
+    if not experts:
+        problems.append(
+            Problem(_where(root / "experts", root), 0, "", "no expert files: the hypothesis tables need at least one panelist")
+        )
 
     sources = {CATALOGUE, *(e.id for e in expert_rows)}
     for name in settings.pooling.weights:
         if name not in sources:
-            raise fail(setf, setraw, ["pooling", "weights", name], f"unknown expert {name!r}{did_you_mean(name, sources)}")
+            note(setf, setraw, ["pooling", "weights", name], f"unknown expert {name!r}{did_you_mean(name, sources)}")
+    if problems:
+        raise PriorsError.of(problems)
 
     hyp_nodes = []
     by_id = {h.id: h for h in net.hypotheses}
@@ -424,7 +526,8 @@ def _check_structure(
         horizon_months=net.horizon_months, evidence_window_days=net.evidence_window_days,
         hypotheses=tuple(hyp_nodes), indicators=tuple(ind_nodes), experts=tuple(expert_rows),
         judgments=tuple(judgments), method=settings.pooling.method, weights=dict(settings.pooling.weights),
-        grades=grades, hash=digest,
+        grades=grades, hash=digest, mechanisms=tuple(mech_nodes),
+        half_life_days=None if settings.half_life_days in (None, "none") else float(settings.half_life_days),
     )
 
 
@@ -453,31 +556,64 @@ def _topological(net: NetworkSpec, fail: Any) -> list[str]:
 
 
 def validate_priors_folder(root: Path) -> Priors:
-    """Load and validate a priors folder; raise PriorsError with file:line: field: problem."""
+    """Load and validate a priors folder; raise PriorsError with file:line: field: problem for the
+    first problem, carrying every problem found (`PriorsError.problems`): each file is read, and the
+    checks that span files run once every file has parsed."""
     root = Path(root)
     if not root.is_dir():
         raise PriorsError(f"{root}: no priors folder here")
-    files = {name: root / f"{name}.yaml" for name in ("network", "indicators", "settings")}
-    for name, f in files.items():
-        if not f.is_file():
-            raise PriorsError(f"{_where(f, root)}: missing: a priors folder needs {name}.yaml")
-    expert_files = sorted((root / "experts").glob("*.yaml")) if (root / "experts").is_dir() else []
+    files = {name: main_file(root, name) for name in MAIN_FILES}
+    expert_paths = expert_files(root)
 
-    raw = {name: load_yaml(f, error=PriorsError) for name, f in files.items()}
-    net: NetworkSpec = _parse(NetworkSpec, raw["network"], files["network"], root)
-    cat: CatalogueSpec = _parse(CatalogueSpec, raw["indicators"], files["indicators"], root)
-    settings: SettingsSpec = _parse(SettingsSpec, raw["settings"], files["settings"], root)
+    problems: list[Problem] = [
+        Problem(_where(f, root), 0, "", f"missing: a priors folder needs {name}.yaml")
+        for name, f in files.items()
+        if not f.is_file()
+    ]
+
+    def parsed(model: type[BaseModel], f: Path) -> tuple[Any, Any]:
+        """(spec, raw) of one file, or (None, raw) with its problems noted: every file is read. A file
+        whose only problems are unknown keys is checked further without them (so the checks that span
+        files still run and report their own problems)."""
+        try:
+            raw_data = load_yaml(f, error=PriorsError)
+            return _parse(model, raw_data, f, root), raw_data
+        except PriorsError as e:
+            problems.extend(e.problems or [_problem_from_text(str(e), _where(f, root))])
+            if e.problems and all(p.problem.startswith("unknown key ") for p in e.problems):
+                try:
+                    return model.model_validate(_without_unknown(model, raw_data)), raw_data
+                except (ValidationError, NameError):
+                    pass
+            return None, None
+
+    models: dict[str, type[BaseModel]] = {"network": NetworkSpec, "indicators": CatalogueSpec, "settings": SettingsSpec}
+    missing: tuple[Any, Any] = (None, None)
+    specs = {name: parsed(models[name], f) if f.is_file() else missing for name, f in files.items()}
+    raw = {name: specs[name][1] for name in files}
     experts: list[tuple[ExpertSpec, Path, Any]] = []
-    for f in expert_files:
-        raw_expert = load_yaml(f, error=PriorsError)
-        spec = _parse(ExpertSpec, raw_expert, f, root)
+    expert_failures = 0  # files set aside with their problem noted (an id that is not the file name)
+    for f in expert_paths:
+        spec, raw_expert = parsed(ExpertSpec, f)
+        if spec is None:
+            continue
         if spec.id != f.stem:
-            raise PriorsError(f"{_where(f, root)}:{_line_at(raw_expert, ['id'])}: id: {spec.id!r} must equal the file name {f.stem!r}")
+            problems.append(
+                Problem(_where(f, root), _line_at(raw_expert, ["id"]), "id", f"{spec.id!r} must equal the file name {f.stem!r}")
+            )
+            expert_failures += 1
+            continue
         experts.append((spec, f, raw_expert))
+    if any(spec is None for spec, _ in specs.values()) or len(experts) + expert_failures < len(expert_paths):
+        raise PriorsError.of(problems)
+    net: NetworkSpec = specs["network"][0]
+    cat: CatalogueSpec = specs["indicators"][0]
+    settings: SettingsSpec = specs["settings"][0]
 
-    digest = _content_hash(root, [*files.values(), *expert_files])
+    digest = _content_hash(root, [*files.values(), *expert_paths])
     return _check_structure(
-        root, net, cat, settings, experts, digest, raw_files={name: (files[name], raw[name]) for name in files}
+        root, net, cat, settings, experts, digest, raw_files={name: (files[name], raw[name]) for name in files},
+        earlier=problems,
     )
 
 

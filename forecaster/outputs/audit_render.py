@@ -108,7 +108,8 @@ def audit_markdown(report: AuditReport, *, strict: bool = False) -> str:
         f"**{verdict}**: {counts}.",
         "",
         f"- priors: `{r.root}`, hash `{r.hash}`",
-        f"- {r.hypotheses} hypotheses, {r.indicators} indicators, {len(r.experts)} experts ({', '.join(r.experts)}); "
+        f"- {r.hypotheses} hypotheses, {r.indicators} indicators"
+        f"{f', {r.mechanisms} mechanisms' if r.mechanisms else ''}, {len(r.experts)} experts ({', '.join(r.experts)}); "
         f"{r.method} pool",
         f"- evidence: {infl.reports} reports on {len(infl.indicators_reported)} indicators, "
         f"as of {r.as_of.isoformat()}",
@@ -158,7 +159,7 @@ def audit_markdown(report: AuditReport, *, strict: bool = False) -> str:
             f"so no disagreement to measure; their lowest pooled N: {min(d.min_pooled_n for d in single):.1f}.",
         ]
     md += ["", "## Influence", ""]
-    md += _influence_lines(infl)
+    md += [f"> {r.pending}", ""] if r.pending else _influence_lines(infl)
     md += [
         "",
         "## Diagnosticity",
@@ -183,7 +184,7 @@ def audit_markdown(report: AuditReport, *, strict: bool = False) -> str:
         (
             [
                 k,
-                d.indicator,
+                f"{d.indicator} (mechanism, if observed)" if d.kind == "mechanism" else d.indicator,
                 ", ".join(d.parents),
                 f"{d.weight_db:.1f}",
                 d.outcome,
@@ -195,6 +196,8 @@ def audit_markdown(report: AuditReport, *, strict: bool = False) -> str:
             for k, d in enumerate(r.diagnosticity, 1)
         ),
     )
+    if r.pending:
+        md += ["", f"> {r.pending}"]
     md += ["", "## Method", ""]
     md += [f"- {line}" for line in METHOD_NOTES]
     md += ["", f"Priors hash: `{r.hash}`", ""]
@@ -312,8 +315,8 @@ def diff_markdown(d: PriorsDiff) -> str:
                     c.source,
                     c.node,
                     _cfg_text(c.parents, c.config),
-                    _probs_text(c.old),
-                    _probs_text(c.new),
+                    _probs_text(c.old, c.states),
+                    _probs_text(c.new, c.new_states),
                     ", ".join(c.fields) or "—",
                     _pp(c.shift) if c.shift is not None else "n/a",
                 ]
@@ -322,6 +325,8 @@ def diff_markdown(d: PriorsDiff) -> str:
         )
         md.append("")
     md += ["## Effect on the current posterior", ""]
+    if d.pending:
+        md += [f"> {d.pending}"]
     if d.effect:
         md += _table(
             ["hypothesis", "state", "old", "new", "change"],
@@ -335,8 +340,11 @@ def diff_markdown(d: PriorsDiff) -> str:
     return "\n".join(md) + "\n"
 
 
-def _probs_text(j: Judgment | None) -> str:
+def _probs_text(j: Judgment | None, states: Sequence[str] = ()) -> str:
+    """'heightened 0.60, contained 0.40 (medium)': each probability with its state's name."""
     if j is None:
         return "—"
+    if len(states) == len(j.probs):
+        return ", ".join(f"{s} {p:.2f}" for s, p in zip(states, j.probs, strict=True)) + f" ({j.confidence})"
     return "/".join(f"{p:.2f}" for p in j.probs) + f" ({j.confidence})"
 

@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 from forecaster.core.atomic import write_bytes_atomic
 from forecaster.core.errors import ForecastError
+from forecaster.core.safe_cache import public_mode
+from forecaster.workflow.baseline import SCHEMA, Clock, choose_clock
 from forecaster.workflow.brief import (
-    SCHEMA,
     STALE_TEMP_S,
     SUFFIXES,
     WATCH_GRADE,
@@ -121,18 +122,25 @@ def _nan(x: float | None) -> float:
 
 _MD_SPECIAL = re.compile(r"([\\`*\[\]|#~])")
 _MD_UNDERSCORE = re.compile(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
+_MD_TAG = re.compile(r"<(?=[A-Za-z/!?])")  # what could open raw HTML or an autolink
+_MD_ENTITY = re.compile(r"&(?=#?[A-Za-z0-9]+;)")  # what a viewer would read as a character reference
 
 
 def md_escape(value: Any) -> str:
-    """Analyst text made inert in Markdown: HTML special characters as entities (a Markdown viewer
-    passes raw HTML through), Markdown punctuation backslash-escaped, line breaks as spaces."""
+    """Analyst text made inert in Markdown by Markdown's own escapes, not HTML's: the brief is read
+    as plain text in a mail body too, where `&amp;` or `&gt;` would show as such. A `<` that could
+    open a tag and an `&` that could start an entity are backslash-escaped (`\\<b>` shows as `<b>`
+    in a viewer and passes no HTML through), as is Markdown punctuation; line breaks become spaces."""
     from markupsafe import Markup
 
     if isinstance(value, Markup):
         return str(value)
     text = " ".join(str(value).split())
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     text = _MD_SPECIAL.sub(r"\\\1", text)
+    text = _MD_TAG.sub(r"\\<", text)
+    text = _MD_ENTITY.sub(r"\\&", text)
+    if text.startswith(">"):  # a block quote, were the value to start a line
+        text = "\\" + text
     return _MD_UNDERSCORE.sub(r"\\_", text)
 
 
@@ -180,16 +188,37 @@ def _context(brief: Brief) -> dict[str, Any]:
             (hid, [c for c in brief.changes if c.hypothesis == hid]) for hid, _ in brief.hypotheses
         ],
         "provenance": brief.provenance,
+        **_track_context(brief),
     }
 
 
-def render_markdown(brief: Brief, *, chart_file: str | None) -> str:
-    return str(_environment("md").get_template("brief.md.j2").render(**_context(brief), chart_file=chart_file))
+CALIBRATION_SUFFIX = ".calibration.png"  # the track record's reliability diagram, when one is drawn
 
 
-def render_html(brief: Brief, *, png: bytes | None) -> str:
-    chart = None if png is None else "data:image/png;base64," + base64.b64encode(png).decode("ascii")
-    return str(_environment("html").get_template("brief.html.j2").render(**_context(brief), chart=chart))
+def _track_context(brief: Brief) -> dict[str, Any]:
+    from forecaster.outputs.track_record import display_rows, nothing_resolved
+
+    tr = brief.track_record
+    if tr is None:
+        return {"track": None, "track_rows": [], "track_note": ""}
+    return {"track": tr, "track_rows": display_rows(tr), "track_note": "" if tr.resolved else nothing_resolved(tr)}
+
+
+def render_markdown(brief: Brief, *, chart_file: str | None, calibration_file: str | None = None) -> str:
+    return str(
+        _environment("md")
+        .get_template("brief.md.j2")
+        .render(**_context(brief), chart_file=chart_file, calibration_file=calibration_file)
+    )
+
+
+def _data_uri(png: bytes | None) -> str | None:
+    return None if png is None else "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def render_html(brief: Brief, *, png: bytes | None, calibration_png: bytes | None = None) -> str:
+    template = _environment("html").get_template("brief.html.j2")
+    return str(template.render(**_context(brief), chart=_data_uri(png), calibration=_data_uri(calibration_png)))
 
 
 def _r(x: float | None, nd: int = 6) -> float | None:
@@ -203,10 +232,17 @@ def brief_json(brief: Brief) -> dict[str, Any]:
         "name": brief.period.name,
         "period": {"since": brief.period.since.isoformat(), "until": brief.period.until.isoformat()},
         "as_of": r.as_of.isoformat(),
+        "clock": brief.clock.name,
+        "clock_note": brief.clock.sentence,
+        "horizon_months": brief.horizon_months,
+        "horizon": brief.horizon,
+        "illustrative": brief.illustrative,
+        "bottom_line": brief.bottom_line,
         "stale": brief.stale,
         "headline": [
             {
                 "hypothesis": h.hypothesis,
+                "question": h.question,
                 "state": h.state,
                 "posterior": _r(h.posterior),
                 "interval": None if h.interval is None else [_r(h.interval[0]), _r(h.interval[1])],
@@ -297,8 +333,18 @@ def brief_json(brief: Brief) -> dict[str, Any]:
             }
             for a in brief.alerts
         ],
+        **_track_json(brief),
         "provenance": dict(brief.provenance),
     }
+
+
+def _track_json(brief: Brief) -> dict[str, Any]:
+    """The "track_record" key, present only when the brief has a track record (no resolutions: no key)."""
+    if brief.track_record is None:
+        return {}
+    from forecaster.outputs.track_record import track_record_json
+
+    return {"track_record": track_record_json(brief.track_record, forecasts=False)}
 
 
 def _report_json(i: ReportItem) -> dict[str, Any]:
@@ -334,10 +380,24 @@ def render_files(brief: Brief) -> dict[str, bytes]:
     """Every file of the brief, in memory, by suffix."""
     png = trend_png(brief)
     name = brief.period.name
-    md = render_markdown(brief, chart_file=f"{name}.png")
-    html = render_html(brief, png=png)
+    tr = brief.track_record
+    cal = None
+    if tr is not None and tr.resolved:
+        from forecaster.outputs.track_record import track_png
+
+        cal = track_png(tr)
+    md = render_markdown(brief, chart_file=f"{name}.png", calibration_file=f"{name}{CALIBRATION_SUFFIX}" if cal else None)
+    html = render_html(brief, png=png, calibration_png=cal)
     data = json.dumps(brief_json(brief), indent=2, ensure_ascii=False) + "\n"
-    return {".png": png, ".md": md.encode("utf-8"), ".html": html.encode("utf-8"), ".json": data.encode("utf-8")}
+    files = {".png": png, ".md": md.encode("utf-8"), ".html": html.encode("utf-8"), ".json": data.encode("utf-8")}
+    if cal is not None:
+        files[CALIBRATION_SUFFIX] = cal
+    return files
+
+
+def _order(files: dict[str, bytes]) -> list[str]:
+    """The suffixes to write, the JSON (read as "the previous brief") last."""
+    return [s for s in (CALIBRATION_SUFFIX, *SUFFIXES) if s in files]
 
 
 def write_brief(brief: Brief, folder: Path) -> BriefFiles:
@@ -349,9 +409,10 @@ def write_brief(brief: Brief, folder: Path) -> BriefFiles:
         folder.mkdir(parents=True, exist_ok=True)
         _remove_stale_temps(folder, name)
         paths = []
-        for suffix in SUFFIXES:
+        mode = public_mode()  # readable as the umask says, never group- or world-writable
+        for suffix in _order(files):
             path = folder / f"{name}{suffix}"
-            write_bytes_atomic(path, files[suffix])
+            write_bytes_atomic(path, files[suffix], mode=mode)
             paths.append(path)
     except OSError as e:
         raise ForecastError(f"cannot write the brief to {folder}: {e.strerror or e}") from None
@@ -361,7 +422,7 @@ def write_brief(brief: Brief, folder: Path) -> BriefFiles:
 def _remove_stale_temps(folder: Path, name: str) -> None:
     """Temp files a killed brief left behind (atomic.py names them .NAME.SUFFIX.*.tmp)."""
     now = time.time()
-    for suffix in SUFFIXES:
+    for suffix in (*SUFFIXES, CALIBRATION_SUFFIX):
         for f in folder.glob(f".{name}{suffix}.*.tmp"):
             try:
                 if now - f.stat().st_mtime > STALE_TEMP_S:
@@ -394,6 +455,7 @@ def make_brief(
     exact: bool = False,
     sampler_kwargs: dict[str, Any] | None = None,
     on_update: Callable[[], None] | None = None,
+    event_time: bool = False,
 ) -> MadeBrief:
     """Find the run for the current inputs (as of the period's end), run it if it is missing
     (unless `update` is False: then the last recorded run, marked stale), build and write the brief."""
@@ -402,14 +464,21 @@ def make_brief(
     from forecaster.workflow.updating import gather_reports, planned_run_id, update_forecast
 
     as_of = period.until
-    reports = gather_reports(ws, priors, as_of=as_of)
+    clock = Clock()
+    if ws.has_store() or event_time:
+        with EventStore(ws.db) as store:
+            clock = choose_clock(store, period, event_time=event_time, window_days=priors.evidence_window_days)
+    reports = gather_reports(ws, priors, as_of=as_of, event_time=clock.event_time)
     run_id = planned_run_id(priors, reports, as_of=as_of, seed=seed, exact=exact, sampler_kwargs=sampler_kwargs)
     with EventStore(ws.db) as store:
         result = runs.load_result(store, run_id)
         how = "cached"
         if result is None and not update:
             latest = [
-                r for r in runs.list_runs(store, kinds=("update",), evidence=("store",), until=as_of, with_states=False)
+                r
+                for r in runs.list_runs(
+                    store, kinds=("update",), evidence=clock.evidence, until=as_of, with_states=False
+                )
             ]
             if not latest:
                 raise ForecastError(
@@ -424,7 +493,15 @@ def make_brief(
     if result is None:
         if on_update is not None:
             on_update()
-        result, cached = update_forecast(ws, priors, as_of=as_of, seed=seed, exact=exact, sampler_kwargs=sampler_kwargs)
+        result, cached = update_forecast(
+            ws,
+            priors,
+            as_of=as_of,
+            seed=seed,
+            exact=exact,
+            sampler_kwargs=sampler_kwargs,
+            event_time=clock.event_time,
+        )
         how = "cached" if cached else "updated"
     with EventStore(ws.db) as store:
         # The brief reads the run as recorded (rounded as its JSON is), whether it was computed just
@@ -443,5 +520,6 @@ def make_brief(
             previous_briefs=folder,
             stale=how == "stale",
             netcdf=netcdf,
+            clock=clock,
         )
     return MadeBrief(brief, write_brief(brief, folder), how)

@@ -1,7 +1,9 @@
 """The network with its pooled prior-mean tables as BIF or XMLBIF (pyAgrum, pgmpy, GeNIe).
 
-Node names are the ids; indicator states are `occurred` then `not_occurred`. Table rows follow
-the parent order given, the first parent varying slowest, as both formats expect."""
+Node names are the ids; indicator and mechanism states are `occurred` then `not_occurred`.
+Mechanisms are ordinary binary nodes (parents: their hypotheses; children: their indicators),
+listed after the hypotheses; an indicator on a mechanism has it as its last parent. Table rows
+follow the parent order given, the first parent varying slowest, as both formats expect."""
 
 from __future__ import annotations
 
@@ -21,10 +23,14 @@ def _tables(priors: Priors, net: Network) -> list[tuple[str, tuple[str, ...], tu
         node = priors.hypotheses[h]
         out.append((hid, net.states[h], node.parents, a / a.sum(axis=1, keepdims=True)))
     q = net.q_mean
+    for k, mech in enumerate(priors.mechanisms):
+        rows = len(priors.configs(mech.id))
+        mk = q[net.m_offsets[k]: net.m_offsets[k] + rows]
+        out.append((mech.id, mech.states, mech.parents, np.column_stack([mk, 1.0 - mk])))
     for j, ind in enumerate(priors.indicators):
         rows = len(priors.configs(ind.id))
         qj = q[net.q_offsets[j]: net.q_offsets[j] + rows]
-        out.append((ind.id, ind.states, ind.parents, np.column_stack([qj, 1.0 - qj])))
+        out.append((ind.id, ind.states, ind.table_parents, np.column_stack([qj, 1.0 - qj])))
     return out
 
 

@@ -6,7 +6,8 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from forecaster.inference.update import UpdateResult
+from forecaster.inference.update import EvidenceResult, StateResult, UpdateResult
+from forecaster.outputs.columns import never_cut
 
 
 def pct(x: float) -> str:
@@ -29,6 +30,37 @@ def interval_text(lo: float, hi: float) -> str:
     return f"{100 * lo:.0f}–{100 * hi:.0f}%"
 
 
+def pct_state(x: float) -> str:
+    """A state's probability; outside the ICD 203 scale, `< 1 %` / `> 99 %`."""
+    if x < 0.01:
+        return "< 1 %"
+    if x > 0.99:
+        return "> 99 %"
+    return pct(x)
+
+
+def term_text(s: StateResult) -> str:
+    """The ICD 203 term, or, outside its scale, that fact and what carries the state there."""
+    if s.term is not None:
+        return s.term
+    ex = s.extreme or {}
+    names = ", ".join(c["id"] for c in ex.get("carried_by", []))
+    return "outside the ICD 203 scale" + (f" (carried by {names})" if names else "")
+
+
+def reports_text(e: EvidenceResult) -> str:
+    """'3 reports, 2 origins' when origins fold some reports together, else the count."""
+    if e.origins and e.origins != e.reports:
+        return f"{e.reports} reports, {e.origins} origins"
+    return str(e.reports)
+
+
+def weight_text(e: EvidenceResult) -> str:
+    """Each counted report's weight now (aged accuracy)."""
+    ws = [w for w in e.weights if w.get("counted", True)]
+    return " ".join(f"{w['weight']:.2f}" for w in ws[:4]) + (" …" if len(ws) > 4 else "")
+
+
 def hypothesis_tables(result: UpdateResult) -> list[Table]:
     tables = []
     for h in result.hypotheses:
@@ -41,16 +73,18 @@ def hypothesis_tables(result: UpdateResult) -> list[Table]:
         t.add_column("ICD 203")
         for s in h.states:
             name = f"{s.id} *" if s.claimed else s.id
-            t.add_row(name, pct(s.prior), pct(s.posterior), interval_text(*s.interval), pp(s.change), s.term)
-        tables.append(t)
+            t.add_row(name, pct(s.prior), pct_state(s.posterior), interval_text(*s.interval), pp(s.change), term_text(s))
+        tables.append(never_cut(t, 0))
     return tables
 
 
 def evidence_table(result: UpdateResult, *, limit: int | None = None) -> Table:
-    t = Table(title="what moved it (pp: posterior with the indicator's reports minus without them)", title_justify="left",
+    t = Table(title="what moved it (pp: posterior with the indicator's reports minus without them; "
+                    "a mechanism: all its indicators' reports, the episode as a whole)", title_justify="left",
               box=box.SIMPLE_HEAVY, pad_edge=False)
-    t.add_column("indicator")
-    t.add_column("reports", justify="right")
+    t.add_column("indicator / mechanism", no_wrap=True)
+    t.add_column("reports", justify="right", no_wrap=True)
+    t.add_column("weight now", justify="right")
     t.add_column("λ occurred : not", justify="right")
     t.add_column("largest shift", justify="right")
     rows = result.evidence if limit is None else result.evidence[:limit]
@@ -58,8 +92,21 @@ def evidence_table(result: UpdateResult, *, limit: int | None = None) -> Table:
         hyp, state, v = max(
             ((h, s, v) for h, d in e.shift.items() for s, v in d.items()), key=lambda x: abs(x[2]), default=("", "", 0.0)
         )
-        t.add_row(e.indicator, str(e.reports), f"{e.likelihood[0]:.3g} : {e.likelihood[1]:.3g}", f"{pp(v)} {hyp}.{state}")
-    return t
+        name = f"mechanism {e.indicator}" if e.kind == "mechanism" else (f"  {e.indicator}" if e.mechanism else e.indicator)
+        t.add_row(name, reports_text(e), "" if e.kind == "mechanism" else weight_text(e),
+                  f"{e.likelihood[0]:.3g} : {e.likelihood[1]:.3g}", f"{pp(v)} {hyp}.{state}")
+    return never_cut(t, 0)
+
+
+def mcse_text(result: UpdateResult) -> str:
+    """The Monte Carlo error of the sampled numbers, for the footer ('' on the exact engine)."""
+    d = result.diagnostics
+    parts = []
+    if d.interval_mcse_max is not None:
+        parts.append(f"interval MCSE max {d.interval_mcse_max:.3f}")
+    if d.mean_check is not None:
+        parts.append(f"sampler check {d.mean_check:.1f} MCSE")
+    return ", ".join(parts)
 
 
 def footer(result: UpdateResult) -> str:
@@ -67,10 +114,12 @@ def footer(result: UpdateResult) -> str:
     if d.sampler == "exact":
         diag = "sampler exact (prior-mean network)"
     else:
-        diag = (f"sampler {d.sampler}, {d.chains}×{d.draws} draws, "
-                f"R-hat max {d.r_hat_max:.3f}, ESS min {d.ess_min:.0f}, divergences {d.divergences}")
+        extra = mcse_text(result)
+        diag = (f"posterior exact; sampler {d.sampler}, {d.chains}×{d.draws} draws, "
+                f"R-hat max {d.r_hat_max:.3f}, ESS min {d.ess_min:.0f}, divergences {d.divergences}"
+                + (f", {extra}" if extra else ""))
     return (f"run {result.run_id} · priors {result.priors_hash} · events {result.events_hash} · "
-            f"{len(result.report_ids) or sum(e.reports for e in result.evidence)} reports "
+            f"{len(result.report_ids) or sum(e.reports for e in result.evidence if e.kind == 'indicator')} reports "
             f"({result.window[0]} to {result.window[1]}) · seed {result.seed} · {diag} · {d.seconds:.1f}s")
 
 
@@ -83,5 +132,5 @@ def render_update(result: UpdateResult, console: Console, *, cached: bool = Fals
     else:
         console.print("no reports in the evidence window: posterior equals prior")
     for w in result.diagnostics.warnings:
-        console.print(f"warning: {w}", style="yellow")
-    console.print(footer(result) + ("  (cached: inputs unchanged)" if cached else ""), style="dim")
+        console.print(f"warning: {w}", style="yellow", markup=False, soft_wrap=True)
+    console.print(footer(result) + ("  (cached: inputs unchanged)" if cached else ""), style="dim", soft_wrap=True)

@@ -34,8 +34,10 @@ TABLES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("run_states", ("run_id", "hypothesis", "state")),
     ("run_reports", ("run_id", "report_id")),
     ("run_draws", ("run_id",)),
+    ("resolutions", ("id",)),
+    ("resolution_retractions", ("resolution_id",)),
 )
-APPEND_ONLY = ("reports", "retractions")  # whose UPDATE and DELETE the database itself refuses
+APPEND_ONLY = ("reports", "retractions", "resolutions", "resolution_retractions")  # whose UPDATE and DELETE the database itself refuses
 SURROGATE = ("seq",)
 
 
@@ -211,10 +213,10 @@ def check_store(store: EventStore) -> CheckResult:
             out.counts[table] = int(db.execute(f"SELECT COUNT(*) FROM {table}").scalar_one())
         bad = 0
         for r in db.execute(
-            "SELECT id, indicator, event_date, occurred, reliability, credibility, source, url, note, content_key FROM reports",
+            "SELECT id, indicator, event_date, occurred, reliability, credibility, source, url, note, content_key, origin FROM reports",
             stream=True,
         ):
-            rep = Report(r[1], dt.date.fromisoformat(r[2]), bool(r[3]), r[4], r[5], r[6], url=r[7], note=r[8])
+            rep = Report(r[1], dt.date.fromisoformat(r[2]), bool(r[3]), r[4], r[5], r[6], url=r[7], note=r[8], origin=r[10])
             if content_key(rep) != r[9]:
                 bad += 1
                 if bad <= 5:
@@ -224,6 +226,7 @@ def check_store(store: EventStore) -> CheckResult:
             ("run_states", "run_id NOT IN (SELECT run_id FROM runs)"),
             ("run_reports", "run_id NOT IN (SELECT run_id FROM runs)"),
             ("run_draws", "run_id NOT IN (SELECT run_id FROM runs)"),
+            ("resolution_retractions", "resolution_id NOT IN (SELECT id FROM resolutions)"),
         ):
             n = int(db.execute(f"SELECT COUNT(*) FROM {table} WHERE {what}").scalar_one())
             if n:

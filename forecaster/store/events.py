@@ -35,17 +35,19 @@ from types import TracebackType
 from typing import IO, Any, Self
 
 from forecaster.core.errors import EvidenceError, StoreError, UsageError
+from forecaster.core.text import canonical_text
 from forecaster.model.evidence import Report
 from forecaster.store.backend import POSTGRES_EXTRA, Db, DriverError, SqliteDb, Target, connection_error, parse_target
 from forecaster.store.formats import write_reports
 from forecaster.store.migrations import MIGRATIONS
-from forecaster.store.opening import FileBusy, inspect_file
+from forecaster.store.opening import FileBusy, inspect_file, tighten
 from forecaster.store.placing import (
     _COLUMNS,
     _FROM,
     _INSERT_RETRACTION,
     _entry,
     _IdTaken,
+    _Neighbours,
     _Placer,
     _report,
     _retraction_row,
@@ -59,8 +61,10 @@ from forecaster.store.records import (
     ImportResult,
     IndicatorCount,
     Retraction,
+    Similar,
     StoredReport,
     T,
+    canonical_report,
     check_report,
     check_text,
     content_key,
@@ -131,6 +135,7 @@ class EventStore:
             os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
         except FileExistsError:
             inspect_file(path)
+            tighten(path)
         except OSError as e:
             raise StoreError(f"cannot create the event store {path}: {e.strerror}") from None
 
@@ -297,7 +302,7 @@ class EventStore:
         # The canonical form is what a file import produces (evidence.report_from_mapping), so that
         # the content key of a report is the same however it arrived.
         who = analyst if analyst is not None else report.analyst
-        report = dataclasses.replace(report, source=report.source.strip(), analyst=who.strip(), id=None)
+        report = canonical_report(dataclasses.replace(report, analyst=who, id=None))
         check_report(report)
         check_text("analyst", report.analyst, required=True)
         when = recorded_at or utcnow()
@@ -315,9 +320,22 @@ class EventStore:
 
         return self._write("adding a report", insert)
 
+    def similar(self, report: Report) -> Similar:
+        """Stored reports (not retracted) the new `report` may repeat (issue 10): an exact duplicate
+        (same indicator, date, outcome and source after NFC and whitespace folding), and, when it
+        names no origin, likely same-episode reports (same indicator and outcome within 3 days)."""
+
+        def look() -> Similar:
+            try:
+                return _Neighbours(self._db, [report]).similar(report)
+            finally:
+                self._end_read(self._db)
+
+        return self._retry("looking for duplicates", look)
+
     def retract(self, report_id: str, reason: str, who: str) -> Retraction:
         """Withdraw a report (it stays in the store, marked). `report_id` may be a unique prefix."""
-        reason, who = reason.strip(), who.strip()
+        reason, who = canonical_text(reason), canonical_text(who, single_line=True)
         check_text("reason", reason, required=True)
         check_text("who", who, required=True)
 
@@ -329,7 +347,9 @@ class EventStore:
                     f"{entry.report.id} was already retracted on {format_time(t.retracted_at)} by {t.retracted_by}: {t.reason}"
                 )
             assert entry.report.id is not None
-            retraction = Retraction(entry.report.id, reason, utcnow(), who)
+            # Never before the report was recorded (an API caller may record up to CLOCK_SKEW ahead).
+            when = max(utcnow(), entry.report.recorded_at or utcnow())
+            retraction = Retraction(entry.report.id, reason, when, who)
             db.execute(_INSERT_RETRACTION, _retraction_row(retraction))
             return retraction
 
@@ -342,31 +362,51 @@ class EventStore:
         analyst: str | None = None,
         dry_run: bool = False,
         labels: Sequence[str] | None = None,
+        notes: builtins.list[str] | None = None,
+        keep_times: bool = False,
     ) -> ImportResult:
         """Add many reports in one transaction: all of them or, on any problem, none.
 
-        A report keeps the id, recorded_at and analyst it carries (an export's); missing ones get a
-        fresh id, now, and `analyst`. A report whose content is already stored, or repeated in the
+        Knowledge time is this store's clock, never the file's: every report added is recorded
+        now, and every retraction added is retracted now, whatever times the entries carry (so an
+        import cannot backdate what a past as-of replay saw, and a retraction never predates its
+        report). Only a trusted caller rebuilding a store from its own history (tests, benchmarks)
+        passes `keep_times`; the CLI never does.
+
+        A report keeps the id and analyst it carries (an export's); missing ones get a fresh id
+        and `analyst`. A report whose content is already stored, or repeated in the
         batch, is skipped; a retraction it carries is added if the stored report has none. An id
         already naming a different report is an error. `labels[i]` (e.g. "file.csv:7") names the
-        i-th report in errors. With `dry_run`, everything is checked and counted, nothing kept."""
+        i-th report in errors. With `dry_run`, everything is checked and counted, nothing kept.
+
+        With `notes` (a list, filled in), each new report is also compared with the store and the
+        batch before it (`similar`): an exact duplicate is skipped, a likely same-episode report
+        added; each gets one line naming its row and the other report's id."""
         entries = [r if isinstance(r, StoredReport) else StoredReport(r) for r in reports]
-        now = format_time(utcnow())
+        now_t = utcnow()
+        now = format_time(now_t)
         fallback = (analyst or "").strip()
 
         def where(i: int) -> str:
             return labels[i] if labels is not None else f"report {i + 1}"
 
-        def check(i: int, entry: StoredReport) -> tuple[Report, str, str] | str:
-            """The canonical report, its analyst and content key; or what is wrong with it."""
-            r = entry.report
-            if r.source != r.source.strip():  # the canonical form, as in add()
-                r = dataclasses.replace(r, source=r.source.strip())
-            who = (r.analyst or fallback).strip()
+        Checked = tuple[Report, str, str, Retraction | None]
+
+        def check(i: int, entry: StoredReport) -> Checked | str:
+            """The canonical report, its analyst, content key and retraction; or what is wrong."""
+            t = entry.retraction
             try:
+                r = canonical_report(entry.report)  # the canonical form, as in add()
+                who = canonical_text(r.analyst or fallback, single_line=True)
                 check_report(r)
                 check_text("analyst", who, required=True)
-                return r, who, content_key(r)
+                if t is not None:
+                    t = dataclasses.replace(
+                        t, reason=canonical_text(t.reason), retracted_by=canonical_text(t.retracted_by, single_line=True)
+                    )
+                    check_text("retraction_reason", t.reason, required=True)
+                    check_text("retracted_by", t.retracted_by, required=True)
+                return r, who, content_key(r), t
             except EvidenceError as e:
                 return f"{where(i)}: {e}"
 
@@ -375,27 +415,46 @@ class EventStore:
         def run(db: Db) -> ImportResult:
             added = skipped = retracted = 0
             problems = [(i, c) for i, c in enumerate(checked) if isinstance(c, str)]
-            placer = _Placer(db, [c for c in checked if not isinstance(c, str)])
-            for i, (entry, c) in enumerate(zip(entries, checked, strict=True)):
+            good = [c for c in checked if not isinstance(c, str)]
+            placer = _Placer(db, [(r, who, key) for r, who, key, _ in good])
+            near = _Neighbours(db, [r for r, *_ in good]) if notes is not None else None
+            for i, c in enumerate(checked):
                 if isinstance(c, str):
                     continue
-                r, who, key = c
+                r, who, key, t = c
+                similar = near.similar(r) if near is not None else None
+                dup = similar.duplicate if similar is not None else None
+                if notes is not None and dup is not None and dup.report.id != r.id and key not in placer.by_key:
+                    notes.append(f"{where(i)}: duplicate of {dup.report.id} (same indicator, date, outcome and source); skipped")
+                    skipped += 1
+                    continue
+                when = format_time(r.recorded_at) if keep_times and r.recorded_at else now
                 try:
-                    rid, existing = placer.place(r, key, format_time(r.recorded_at) if r.recorded_at else now, who)
+                    rid, existing = placer.place(r, key, when, who)
                 except _IdTaken as e:
                     problems.append((i, f"{where(i)}: field 'id': {e.report_id} already names a different report in the store"))
                     continue
+                if existing is None and near is not None:
+                    placed = placer.by_key[key]
+                    if similar is not None and similar.episode and notes is not None:
+                        other = similar.episode[0].report
+                        notes.append(f"{where(i)}: likely the same episode as {other.id} ({other.date.isoformat()}); "
+                                     "give both an origin if they repeat one source")
+                    near.add(placed)
                 if existing is not None:
                     if r.id is not None and r.id != rid:
                         problems.append((i, f"{where(i)}: field 'id': the store holds this report as {rid}, not {r.id}"))
                         continue
                     skipped += 1
-                    if entry.retraction is None or existing.retraction is not None:
+                    if t is None or existing.retraction is not None:
                         continue
                 else:
                     added += 1
-                if entry.retraction is not None:
-                    placer.retract(dataclasses.replace(entry.retraction, report_id=rid))
+                if t is not None:
+                    t = dataclasses.replace(t, report_id=rid, retracted_at=t.retracted_at if keep_times else now_t)
+                    placer.retract(t)
+                    if near is not None:
+                        near.drop(rid)
                     retracted += 1
             if problems:
                 raise ImportFileError("import", [p for _, p in sorted(problems)])

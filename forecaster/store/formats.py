@@ -9,14 +9,15 @@ import datetime as dt
 import io
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 from forecaster.core.errors import EvidenceError, UsageError, did_you_mean
+from forecaster.core.jsonio import load_json_text
 from forecaster.core.yamlio import line_of, load_yaml
-from forecaster.model.evidence import report_from_mapping
+from forecaster.model.evidence import check_field_types, report_from_mapping, reports_list
 from forecaster.store.records import (
     _ID,
     CLOCK_SKEW,
@@ -45,12 +46,17 @@ from forecaster.store.records import (
 
 EXPORT_FIELDS = (
     "id", "indicator", "date", "occurred", "grade", "source", "url", "note", "analyst", "recorded_at",
-    "retracted_at", "retracted_by", "retraction_reason",
+    "retracted_at", "retracted_by", "retraction_reason", "origin",
 )
 _RETRACTION_FIELDS = ("retracted_at", "retracted_by", "retraction_reason")
-_STORE_FIELDS = {"id", "recorded_at", *_RETRACTION_FIELDS}
+#: Read-only fields `event list/show --json` add (the weight now); an import ignores them.
+DERIVED_FIELDS = ("accuracy", "weight", "age_days")
+_STORE_FIELDS = {"id", "recorded_at", *_RETRACTION_FIELDS, *DERIVED_FIELDS}
 _IMPORT_FIELDS = {"indicator", "date", "occurred", "reliability", "credibility", "grade", "source", "url", "note",
-                  "analyst", "citation", *_STORE_FIELDS}
+                  "analyst", "origin", *_STORE_FIELDS}
+# A CSV cell may be as long as the text a report holds; Python's csv module stops at 131,072
+# characters by default, so an export with a long note would not re-import.
+CSV_FIELD_LIMIT = 2**31 - 1
 _RISKY = frozenset("=+-@\t\r'")  # the first characters that may need the escape
 _FORMULA = re.compile(r"^'*[=+\-@\t\r]")
 _ESCAPED_FORMULA = re.compile(r"^'+[=+\-@\t\r]")
@@ -81,11 +87,16 @@ def report_to_row(entry: StoredReport) -> dict[str, Any]:
         "retracted_at": format_time(t.retracted_at) if t else None,
         "retracted_by": t.retracted_by if t else None,
         "retraction_reason": t.reason if t else None,
+        "origin": r.origin,
     }
 
 
-def write_reports(stream: IO[str], entries: Iterable[StoredReport], *, fmt: Format) -> int:
-    """Stream reports in an exchange format; returns how many were written."""
+def write_reports(
+    stream: IO[str], entries: Iterable[StoredReport], *, fmt: Format,
+    extra: Callable[[StoredReport], dict[str, Any]] | None = None,
+) -> int:
+    """Stream reports in an exchange format; returns how many were written. `extra` adds
+    read-only fields to each JSON/YAML row (`event list --json`: the weight now); import ignores them."""
     n = 0
     if fmt == "csv":
         writer = csv.writer(stream, lineterminator="\r\n")
@@ -96,7 +107,10 @@ def write_reports(stream: IO[str], entries: Iterable[StoredReport], *, fmt: Form
     elif fmt == "json":
         stream.write('{"reports": [')
         for entry in entries:
-            stream.write(("," if n else "") + "\n  " + json.dumps(_compact(report_to_row(entry)), ensure_ascii=False))
+            row = _compact(report_to_row(entry))
+            if extra is not None:
+                row.update(extra(entry))
+            stream.write(("," if n else "") + "\n  " + json.dumps(row, ensure_ascii=False))
             n += 1
         stream.write("\n]}\n" if n else "]}\n")
     elif fmt == "yaml":
@@ -124,12 +138,13 @@ def _csv_cells(entry: StoredReport) -> list[str]:
         r.note, r.analyst, format_time(r.recorded_at) if r.recorded_at else "",
     ]
     cells += [format_time(t.retracted_at), t.retracted_by, t.reason] if t else ["", "", ""]
+    cells.append(r.origin or "")
     return cells
 
 
 def _compact(row: dict[str, Any]) -> dict[str, Any]:
     """Without the retraction fields of a report that has none (YAML and JSON; CSV keeps empty cells)."""
-    return {k: v for k, v in row.items() if not (k in _RETRACTION_FIELDS and v is None)}
+    return {k: v for k, v in row.items() if not ((k in _RETRACTION_FIELDS or k == "origin") and v is None)}
 
 
 def format_from_name(path: Path) -> Format:
@@ -191,6 +206,11 @@ def entry_from_mapping(
     bad_keys = [k for k in row if not isinstance(k, str)]
     if bad_keys:
         raise EvidenceError(f"{where}: field names must be text, got {bad_keys[0]!r}")
+    check_field_types(row, where)
+    for name in ("id", "recorded_at", *_RETRACTION_FIELDS):
+        value = row.get(name)
+        if value is not None and not isinstance(value, str):
+            raise EvidenceError(f"{where}: field {name!r}: expected text, got {type(value).__name__} {value!r}")
     unknown = sorted(set(row) - _IMPORT_FIELDS)
     if unknown:
         raise EvidenceError(f"{where}: unknown field {unknown[0]!r}{did_you_mean(unknown[0], _IMPORT_FIELDS)}")
@@ -217,7 +237,8 @@ def entry_from_mapping(
         retraction = Retraction(
             rid or "", text("retraction_reason").strip(), retracted_at, text("retracted_by").strip()
         )
-    for name, value in (("source", report.source), ("url", report.url), ("note", report.note), ("analyst", report.analyst)):
+    for name, value in (("source", report.source), ("url", report.url), ("note", report.note), ("analyst", report.analyst),
+                        ("origin", report.origin or "")):
         try:
             check_text(name, value)
         except EvidenceError as e:
@@ -259,6 +280,8 @@ def _csv_rows(path: Path) -> list[Row]:
         raise UsageError(f"{path}:{line}: not UTF-8 text; save the file as UTF-8 (CSV UTF-8 in Excel)") from None
     except OSError as e:
         raise UsageError(f"{path}: cannot read: {e.strerror}") from None
+    if csv.field_size_limit() < CSV_FIELD_LIMIT:
+        csv.field_size_limit(CSV_FIELD_LIMIT)
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         header = next(reader)
@@ -267,6 +290,8 @@ def _csv_rows(path: Path) -> list[Row]:
     except csv.Error as e:
         raise EvidenceError(f"{path}:1: malformed CSV header: {e}") from None
     columns = [h.strip().lower() for h in header]
+    if "citation" in columns:
+        check_field_types({"citation": ""}, f"{path}:1")
     unknown = [c for c in columns if c not in _IMPORT_FIELDS]
     if unknown:
         raise EvidenceError(
@@ -308,9 +333,7 @@ def _csv_rows(path: Path) -> list[Row]:
 
 def _yaml_rows(path: Path) -> list[Row]:
     data = load_yaml(path)
-    items = data.get("reports") if isinstance(data, dict) else data
-    if items is None:
-        items = []
+    items = reports_list(data, path)
     if not isinstance(items, list):
         raise EvidenceError(f"{path}: expected a list of reports, or a mapping with a 'reports:' list")
     rows: list[Row] = []
@@ -323,14 +346,13 @@ def _yaml_rows(path: Path) -> list[Row]:
 def _json_rows(path: Path) -> list[Row]:
     """JSON has no line numbers after parsing; rows are named by position (report N) instead."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8-sig"))
+        text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise UsageError(f"{path}: no such file") from None
-    except json.JSONDecodeError as e:
-        raise UsageError(f"{path}:{e.lineno}: malformed JSON: {e.msg}") from None
     except (OSError, UnicodeDecodeError) as e:
         raise UsageError(f"{path}: cannot read: {e}") from None
-    items = data.get("reports") if isinstance(data, dict) else data
+    data = load_json_text(text, name=str(path))
+    items = reports_list(data, path)
     if not isinstance(items, list):
         raise EvidenceError(f"{path}: expected a list of reports, or an object with a \"reports\" list")
     return [

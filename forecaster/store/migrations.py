@@ -181,6 +181,95 @@ def m002_runs(db: Db) -> None:
     run(db, statements)
 
 
+def m003_origin(db: Db) -> None:
+    """Reports gain an optional origin (MODEL.md §3: same-origin reports on one indicator fold)."""
+    run(db, [
+        "ALTER TABLE reports ADD COLUMN origin TEXT CHECK (origin IS NULL OR origin <> '')",
+        "CREATE INDEX reports_indicator_origin ON reports (indicator, origin)",
+    ])
+
+
+def m004_resolutions(db: Db) -> None:
+    """Resolutions (MODEL.md §6) and their retractions, append-only like reports.
+
+    Besides refusing UPDATE and DELETE, on SQLite a BEFORE INSERT trigger refuses a row whose id
+    (or, for a resolution, content key) is already there: `INSERT OR REPLACE` would otherwise
+    swap a row out, as REPLACE's implicit delete fires no delete trigger. WITHOUT ROWID, so no
+    rowid can be given to replace a row by either. PostgreSQL has no REPLACE, and its upsert is
+    an UPDATE, which `append_only` refuses."""
+    run(db, [
+        """CREATE TABLE resolutions (
+            id TEXT PRIMARY KEY,
+            hypothesis TEXT NOT NULL CHECK (hypothesis <> ''),
+            state TEXT NOT NULL CHECK (state <> ''),
+            period_from TEXT NOT NULL CHECK (period_from GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'),
+            period_to TEXT NOT NULL CHECK (period_to GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'),
+            rationale TEXT NOT NULL CHECK (rationale <> ''),
+            source TEXT NOT NULL CHECK (source <> ''),
+            analyst TEXT NOT NULL CHECK (analyst <> ''),
+            recorded_at TEXT NOT NULL,
+            content_key TEXT NOT NULL UNIQUE,
+            CHECK (period_from <= period_to)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX resolutions_hypothesis ON resolutions (hypothesis, period_from)",
+        """CREATE TABLE resolution_retractions (
+            resolution_id TEXT PRIMARY KEY REFERENCES resolutions (id),
+            reason TEXT NOT NULL CHECK (reason <> ''),
+            retracted_at TEXT NOT NULL,
+            retracted_by TEXT NOT NULL CHECK (retracted_by <> '')
+        ) WITHOUT ROWID""",
+    ])
+    sqlite_only(db, [
+        "CREATE TRIGGER resolutions_no_replace BEFORE INSERT ON resolutions "
+        "WHEN EXISTS (SELECT 1 FROM resolutions WHERE id = NEW.id OR content_key = NEW.content_key) "
+        "BEGIN SELECT RAISE(ABORT, 'resolutions are append-only: this id or content is already recorded'); END",
+        "CREATE TRIGGER resolution_retractions_no_replace BEFORE INSERT ON resolution_retractions "
+        "WHEN EXISTS (SELECT 1 FROM resolution_retractions WHERE resolution_id = NEW.resolution_id) "
+        "BEGIN SELECT RAISE(ABORT, 'resolution_retractions are append-only: this resolution is already retracted'); END",
+    ])
+    for table in ("resolutions", "resolution_retractions"):
+        append_only(db, table)
+
+
+PG_RETRACTION_CHECK = """CREATE OR REPLACE FUNCTION forecast_retraction_check() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+    IF NEW.retracted_at < (SELECT recorded_at FROM reports WHERE id = NEW.report_id) THEN
+        RAISE EXCEPTION USING ERRCODE = 'check_violation', MESSAGE = 'a retraction cannot predate its report';
+    END IF;
+    RETURN NEW;
+END
+$fn$"""
+
+
+def m005_append_only(db: Db) -> None:
+    """Append-only in the database itself, for every SQL path. On SQLite, m001's UPDATE/DELETE
+    triggers do not see `INSERT OR REPLACE`, `REPLACE INTO` or an upsert: REPLACE deletes the
+    clashing row without firing delete triggers (unless recursive_triggers is on). A BEFORE
+    INSERT trigger runs before any conflict resolution, so refusing an insert whose id, content
+    key or rowid is taken already closes them all. A retraction must name a stored report (on
+    PostgreSQL, its foreign key) and cannot predate it (both: a trigger)."""
+    sqlite_only(db, [
+        """CREATE TRIGGER reports_no_replace BEFORE INSERT ON reports
+        WHEN EXISTS (SELECT 1 FROM reports WHERE id = NEW.id OR content_key = NEW.content_key OR seq = NEW.seq)
+        BEGIN SELECT RAISE(ABORT, 'reports are append-only: UNIQUE id or content already stored'); END""",
+        """CREATE TRIGGER retractions_no_replace BEFORE INSERT ON retractions
+        WHEN EXISTS (SELECT 1 FROM retractions WHERE report_id = NEW.report_id OR rowid = NEW.rowid)
+        BEGIN SELECT RAISE(ABORT, 'retractions are append-only: UNIQUE report already retracted'); END""",
+        """CREATE TRIGGER retractions_need_report BEFORE INSERT ON retractions
+        WHEN NOT EXISTS (SELECT 1 FROM reports WHERE id = NEW.report_id)
+        BEGIN SELECT RAISE(ABORT, 'a retraction must name a stored report'); END""",
+        """CREATE TRIGGER retractions_not_before_report BEFORE INSERT ON retractions
+        WHEN NEW.retracted_at < (SELECT recorded_at FROM reports WHERE id = NEW.report_id)
+        BEGIN SELECT RAISE(ABORT, 'a retraction cannot predate its report'); END""",
+    ])
+    if db.dialect != "sqlite":
+        db.driver_sql(PG_RETRACTION_CHECK)
+        db.driver_sql(
+            "CREATE TRIGGER retractions_not_before_report BEFORE INSERT ON retractions "
+            "FOR EACH ROW EXECUTE FUNCTION forecast_retraction_check()"
+        )
+
+
 def m006_run_draws(db: Db) -> None:
     """A sampled run's draws in the store (gzip-compressed NetCDF bytes), so every member of a
     team reads them from the server; runs/RUN_ID.nc becomes an export. `run_states.ord` keeps
@@ -198,5 +287,6 @@ def m006_run_draws(db: Db) -> None:
     sqlite_only(db, ["UPDATE run_states SET ord = rowid"])
 
 
-# m006: the integrator renumbers; the name stays (it is what schema_migrations records).
-MIGRATIONS: list[Callable[[Db], None]] = [m001_reports, m002_runs, m006_run_draws]
+MIGRATIONS: list[Callable[[Db], None]] = [
+    m001_reports, m002_runs, m003_origin, m004_resolutions, m005_append_only, m006_run_draws,
+]

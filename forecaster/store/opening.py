@@ -4,6 +4,7 @@ file is refused and left untouched. Server stores are checked by `EventStore._ap
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import urllib.parse
 from pathlib import Path
@@ -52,3 +53,15 @@ def inspect_file(path: Path) -> None:
         f"{path} is an SQLite database of another program (tables: {shown}), not a forecast event store; "
         "left untouched — choose another file with --db"
     )
+
+
+def tighten(path: Path) -> None:
+    """The store is private (0600) whatever the umask was: a file of ours (and its WAL and shared
+    memory files) opened to the group or the world is closed again."""
+    for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            st = p.stat()
+            if st.st_uid == os.getuid() and st.st_mode & 0o077:
+                os.chmod(p, st.st_mode & 0o700)
+        except (OSError, AttributeError):
+            continue

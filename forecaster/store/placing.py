@@ -13,11 +13,11 @@ from typing import Any
 
 from forecaster.model.evidence import Report
 from forecaster.store.backend import Db
-from forecaster.store.records import ID_HEX, Retraction, StoredReport, format_time
+from forecaster.store.records import EPISODE_DAYS, ID_HEX, Retraction, Similar, StoredReport, format_time, normal_text
 
 _COLUMNS = (
     "r.id, r.indicator, r.event_date, r.recorded_at, r.occurred, r.reliability, r.credibility, "
-    "r.source, r.url, r.note, r.analyst, t.reason, t.retracted_at, t.retracted_by, r.content_key"
+    "r.source, r.url, r.note, r.analyst, t.reason, t.retracted_at, t.retracted_by, r.origin, r.content_key"
 )
 _FROM = "FROM reports r LEFT JOIN retractions t ON t.report_id = r.id"
 
@@ -28,7 +28,7 @@ def _report(row: Sequence[Any]) -> Report:
     return Report(
         indicator=row[1], date=dt.date.fromisoformat(row[2]), occurred=bool(row[4]), reliability=row[5],
         credibility=row[6], source=row[7], url=row[8], note=row[9], analyst=row[10], id=row[0],
-        recorded_at=dt.datetime.fromisoformat(row[3]),
+        recorded_at=dt.datetime.fromisoformat(row[3]), origin=row[14],
     )
 
 
@@ -39,7 +39,7 @@ def _entry(row: Sequence[Any]) -> StoredReport:
 
 _INSERT_REPORT = (
     "INSERT INTO reports (id, indicator, event_date, recorded_at, occurred, reliability, credibility, "
-    "source, url, note, analyst, content_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "source, url, note, analyst, content_key, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _INSERT_RETRACTION = "INSERT INTO retractions (report_id, reason, retracted_at, retracted_by) VALUES (?, ?, ?, ?)"
 _CHUNK = 500  # keys per IN (...) look-up
@@ -99,7 +99,7 @@ class _Placer:
             self.key_of[rid] = key
             self.reports.append((
                 rid, r.indicator, r.date.isoformat(), recorded_at, int(r.occurred), r.reliability,
-                r.credibility, r.source, r.url, r.note, analyst, key,
+                r.credibility, r.source, r.url, r.note, analyst, key, r.origin,
             ))
             return rid, None
         raise _IdTaken(candidates[-1])
@@ -114,6 +114,61 @@ class _Placer:
         self.db.executemany(_INSERT_REPORT, self.reports)
         self.db.executemany(_INSERT_RETRACTION, self.retractions)
         self.reports, self.retractions = [], []
+
+
+class _Neighbours:
+    """Stored reports in force near a batch's (same indicator and outcome, event dates within
+    EPISODE_DAYS), read in a few range queries up front rather than one per report, and kept up
+    to date with what the batch places (`add`) and retracts (`drop`): `similar` sees the store
+    and the batch before it, as one report at a time would."""
+
+    _MAX_RANGES = 50  # more date ranges than this: one query over the whole span
+
+    def __init__(self, db: Db, reports: Sequence[Report]) -> None:
+        self.index: dict[tuple[str, bool, dt.date], list[StoredReport]] = {}
+        if not reports:
+            return
+        span = dt.timedelta(days=EPISODE_DAYS)
+        ranges: list[list[dt.date]] = []
+        for d in sorted({r.date for r in reports}):
+            lo, hi = d - span, d + span
+            if ranges and lo <= ranges[-1][1] + dt.timedelta(days=1):
+                ranges[-1][1] = max(ranges[-1][1], hi)
+            else:
+                ranges.append([lo, hi])
+        if len(ranges) > self._MAX_RANGES:
+            ranges = [[ranges[0][0], ranges[-1][1]]]
+        indicators = {r.indicator for r in reports}
+        for lo, hi in ranges:
+            rows = db.execute(
+                f"SELECT {_COLUMNS} {_FROM} WHERE r.event_date BETWEEN ? AND ? AND t.report_id IS NULL",
+                (lo.isoformat(), hi.isoformat()),
+            )
+            for row in rows:
+                if row[1] in indicators:
+                    self.add(_entry(row))
+
+    def add(self, entry: StoredReport) -> None:
+        r = entry.report
+        self.index.setdefault((r.indicator, r.occurred, r.date), []).append(entry)
+
+    def drop(self, report_id: str) -> None:
+        for entries in self.index.values():
+            entries[:] = [e for e in entries if e.report.id != report_id]
+
+    def similar(self, r: Report) -> Similar:
+        """An exact duplicate of `r` (same indicator, date, outcome and source, folded), and when
+        `r` names no origin, the likely same-episode reports, nearest first."""
+        found = [
+            e
+            for k in range(-EPISODE_DAYS, EPISODE_DAYS + 1)
+            for e in self.index.get((r.indicator, r.occurred, r.date + dt.timedelta(days=k)), ())
+        ]
+        found.sort(key=lambda e: (abs((e.report.date - r.date).days), e.report.recorded_at or dt.datetime.min, e.report.id or ""))
+        source = normal_text(r.source)
+        duplicate = next((e for e in found if e.report.date == r.date and normal_text(e.report.source) == source), None)
+        episode = tuple(e for e in found if e is not duplicate) if not r.origin else ()
+        return Similar(duplicate, episode)
 
 
 def _chunks(items: Sequence[str]) -> Generator[builtins.list[str], None, None]:

@@ -3,15 +3,18 @@ store's clock, and the checks every report passes before it is written."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple, TypeVar
 
 from forecaster.core.errors import EvidenceError
+from forecaster.core.text import canonical_text
 from forecaster.model.evidence import CREDIBILITY, RELIABILITY, Report
 
 T = TypeVar("T")
@@ -103,12 +106,35 @@ def parse_time(value: Any) -> dt.datetime:
     return t.astimezone(dt.UTC)
 
 
+def canonical_report(report: Report) -> Report:
+    """The report in the form the store keeps and hashes: every text field in canonical_text's
+    form (NFC, plain spaces, no zero-width characters, LF line ends, no trailing spaces; names,
+    sources and the url on one line), so look-alike texts are one report with one id."""
+    for name in ("indicator", "source", "url", "note", "analyst"):
+        value = getattr(report, name)
+        if not isinstance(value, str):
+            raise EvidenceError(f"field {name!r}: expected text, got {type(value).__name__} {value!r}")
+    origin = getattr(report, "origin", None)
+    canon = dataclasses.replace(
+        report,
+        origin=(canonical_text(origin, single_line=True) or None) if origin else None,
+        indicator=canonical_text(report.indicator, single_line=True),
+        source=canonical_text(report.source, single_line=True),
+        url=canonical_text(report.url, single_line=True),
+        note=canonical_text(report.note),
+        analyst=canonical_text(report.analyst, single_line=True),
+    )
+    return report if canon == report else canon
+
+
 def content_key(report: Report) -> str:
     """The hash of what a report says (not who recorded it or when): the de-duplication key."""
-    fields = [
+    fields: list[Any] = [
         report.indicator, report.date.isoformat(), report.occurred, report.reliability, report.credibility,
         report.source, report.url, report.note,
     ]
+    if report.origin:  # appended only when given: a report without origin keeps the key (and id) it always had
+        fields.append(report.origin)
     payload = json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
@@ -142,5 +168,31 @@ def check_report(report: Report) -> None:
     check_text("note", report.note)
     if report.analyst:
         check_text("analyst", report.analyst)
+    if report.origin is not None:
+        check_text("origin", report.origin, required=True)
+
+
+#: A likely same-episode report: same indicator and outcome within this many days (issue 10).
+EPISODE_DAYS = 3
+
+
+def normal_text(text: str) -> str:
+    """Unicode NFC, whitespace runs folded to one space, trimmed: how duplicates are compared."""
+    return " ".join(unicodedata.normalize("NFC", text).split())
+
+
+@dataclass(frozen=True)
+class Similar:
+    """What the store already holds that a new report may repeat."""
+
+    duplicate: StoredReport | None  # same indicator, date, outcome and (normalised) source
+    episode: tuple[StoredReport, ...]  # same indicator and outcome within EPISODE_DAYS (the new one has no origin)
+
+    def warning(self, r: Report) -> str | None:
+        if not self.episode:
+            return None
+        other = self.episode[0].report
+        return (f"likely the same episode as {other.id} ({other.indicator}, {other.date.isoformat()}, {other.source}): "
+                f"if both repeat one original source, record it with --origin")
 
 

@@ -210,7 +210,7 @@ def _insert(db: Db, item: NewRun, recorded_at: dt.datetime) -> None:
     if db.execute("SELECT 1 FROM runs WHERE run_id = ?", (r.run_id,)).fetchone():
         for table in ("run_draws", "run_states", "run_reports", "runs"):  # not left to ON DELETE CASCADE
             db.execute(f"DELETE FROM {table} WHERE run_id = ?", (r.run_id,))
-    n_reports = len(r.report_ids) or sum(e.reports for e in r.evidence)
+    n_reports = len(r.report_ids) or sum(e.reports for e in r.evidence if e.kind == "indicator")
     db.execute(
         f"INSERT INTO runs ({_RUN_COLUMNS}, result) VALUES ({', '.join('?' * 21)})",
         (
@@ -351,7 +351,10 @@ def list_runs(
             f"WHERE run_id IN ({', '.join('?' * len(part))}) ORDER BY run_id, ord",
             part,
         ):
-            states.setdefault(s[0], []).append(RunState(s[1], s[2], s[3], s[4], s[5], s[6], s[7]))
+            # The posterior is the exact value (MODEL.md §4); a run recorded before issue 9 stored the
+            # PyMC mean as its posterior, so history, the brief and "Δ prev" read the exact column.
+            posterior = s[4] if s[7] is None else s[7]
+            states.setdefault(s[0], []).append(RunState(s[1], s[2], s[3], posterior, s[5], s[6], s[7]))
     return [_record(r, tuple(states.get(r[0], ()))) for r in rows]
 
 
@@ -460,16 +463,9 @@ def load_idata(store: EventStore, run_id: str) -> Any:
     raw = load_draws(store, run_id)
     if raw is None:
         return None
-    import tempfile
+    from forecaster.inference.pymc_adapter import idata_from_netcdf
 
-    import arviz as az
-
-    with tempfile.TemporaryDirectory(prefix="forecast-draws-") as d:
-        path = Path(d) / netcdf_name(run_id)
-        path.write_bytes(raw)
-        idata = az.from_netcdf(path)
-        idata.load()
-        return idata
+    return idata_from_netcdf(raw)
 
 
 def export_draws(store: EventStore, run_id: str, path: Path) -> int:
@@ -486,11 +482,14 @@ def write_file(path: Path, data: bytes) -> None:
     """Bytes to a file, atomically (temp file in the same folder, then rename)."""
     import tempfile
 
-    path.parent.mkdir(parents=True, exist_ok=True)
+    from forecaster.core.safe_cache import PRIVATE_FILE, private_dir
+
+    private_dir(path.parent)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+        os.chmod(tmp, PRIVATE_FILE)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -12,9 +12,8 @@ Readings the issue leaves open, stated once:
   `last-week` is the whole ISO week before it (for a Monday-morning cron job). `--since/--until`
   give any range; a brief is named by ISO week (`2026-W47`) when its range lies in one week and
   starts on its Monday, else `SINCE_UNTIL`.
-- **Baseline of "what changed"**: the newest earlier brief in the output folder (its JSON, whose
-  period ended before this one began); else the last run recorded before the period (an update or
-  a backfill point); else the prior (no evidence).
+- **Baseline of "what changed"** and the **clock** (knowledge or event time) it is compared on:
+  forecaster.workflow.baseline (like is compared with like).
 - **What drove a change** (MODEL.md §5, exact engine): for each indicator whose reports differ
   from the baseline's, the posterior now minus the posterior with that indicator's reports put
   back as they were at the baseline.
@@ -32,13 +31,21 @@ Readings the issue leaves open, stated once:
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from forecaster import __version__
+from forecaster.workflow.baseline import SCHEMA as SCHEMA  # re-exported: the brief's JSON schema
+from forecaster.workflow.baseline import (
+    STORE_EVIDENCE,
+    Baseline,
+    Clock,
+    baseline_for,
+)
+from forecaster.workflow.baseline import choose_clock as choose_clock
+from forecaster.workflow.baseline import previous_brief as previous_brief
 from forecaster.workflow.period import Alert, Period
 
 if TYPE_CHECKING:
@@ -48,16 +55,14 @@ if TYPE_CHECKING:
     from forecaster.store.events import EventStore
     from forecaster.store.records import StoredReport
     from forecaster.store.runs import RunRecord
+    from forecaster.workflow.track_record import TrackRecord
 
 
-SCHEMA = "forecast-brief/1"
 TREND_WEEKS = 12
 WATCH_TOP = 8
 WATCH_GRADE = ("B", 2)
 DRIVERS_TOP = 10
 STALE_TEMP_S = 600
-# Runs on the store's reports (and those moved in from the JSON-file log), not replays of --events files.
-STORE_EVIDENCE = ("store", "store-event-time", "unknown")
 SUFFIXES = (".png", ".md", ".html", ".json")  # written in this order: the JSON (read as "the previous brief") last
 
 
@@ -74,7 +79,7 @@ class Headline:
     definition: str
     posterior: float
     interval: tuple[float, float] | None
-    term: str
+    term: str | None  # None outside the ICD 203 scale
     sentence: str
     claimed: bool
 
@@ -145,17 +150,6 @@ class TrendPoint:
 
 
 @dataclass(frozen=True)
-class Baseline:
-    kind: str  # "brief" | "run" | "prior"
-    label: str
-    run_id: str | None
-    as_of: dt.date | None
-    posteriors: Mapping[str, Mapping[str, float]]
-    report_ids: frozenset[str]
-    priors_hash: str | None
-
-
-@dataclass(frozen=True)
 class AlertResult:
     alert: Alert
     value: float
@@ -185,6 +179,17 @@ class Brief:
     trend_since: dt.date
     alerts: tuple[AlertResult, ...]
     provenance: Mapping[str, Any] = field(default_factory=dict)
+    track_record: TrackRecord | None = None  # only when a resolution was in force by the period's end
+    clock: Clock = field(default_factory=Clock)
+    horizon_months: int = 12
+    illustrative: str = ""  # the panel statement (network.yaml `illustrative`, else the experts')
+    bottom_line: str = ""
+
+    @property
+    def horizon(self) -> str:
+        """'over the 12 months after 2026-11-22': what the forecast is about (the priors' horizon)."""
+        months = f"{self.horizon_months} month{'s' if self.horizon_months != 1 else ''}"
+        return f"over the {months} after {self.result.as_of.isoformat()}"
 
     @property
     def fired(self) -> tuple[AlertResult, ...]:
@@ -218,10 +223,14 @@ def words(identifier: str) -> str:
     return identifier.replace("_", " ")
 
 
-def icd_sentence(term: str, p: float, interval: tuple[float, float] | None, hypothesis: str, state: str) -> str:
+def icd_sentence(term: str | None, p: float, interval: tuple[float, float] | None, hypothesis: str, state: str) -> str:
     """'It is likely (72 %, 61–80 %) that escalation is grey zone.' (ICD 203 wording: a term that
-    names a chance reads 'There is …')."""
+    names a chance reads 'There is …'). Outside the scale (no term): 'It is > 99 % (…) that …,
+    outside the ICD 203 scale.'"""
     numbers = pct(p) if interval is None else f"{pct(p)}, {interval_pct(*interval)}"
+    if term is None:
+        side = "< 1 %" if p < 0.5 else "> 99 %"
+        return f"It is {side} ({numbers}), outside the ICD 203 scale, that {words(hypothesis)} is {words(state)}."
     if term.endswith("chance"):
         article = "" if term.startswith("almost no") else "a "
         lead = f"There is {article}{term}"
@@ -245,6 +254,7 @@ def build_brief(
     previous_briefs: Path | None = None,
     stale: bool = False,
     netcdf: str | None = None,
+    clock: Clock | None = None,
 ) -> Brief:
     """Everything the brief says, computed (exact engine for drivers and value of information)."""
     from forecaster.model.network import build_network
@@ -276,7 +286,8 @@ def build_brief(
             )
         )
 
-    baseline = _baseline(store, result, period, previous_briefs)
+    clock = clock or Clock()
+    baseline = baseline_for(store, result, period, previous_briefs, clock, priors, net)
     changes = tuple(
         Change(h.id, s.id, baseline.posteriors.get(h.id, {}).get(s.id, s.prior), s.posterior)
         for h in result.hypotheses
@@ -309,8 +320,8 @@ def build_brief(
     current_reports = [stored[i].report for i in sorted(current) if i in stored]
     baseline_reports = [stored[i].report for i in sorted(before) if i in stored]
     touched = sorted({stored[i].report.indicator for i in (current ^ before) if i in stored} & set(net.indicator_ids))
-    drivers = _drivers(net, priors, current_reports, baseline_reports, touched, current, before)
-    watch, unreported = _watch(net, priors, current_reports)
+    drivers = _drivers(net, priors, current_reports, baseline_reports, touched, current, before, as_of=result.as_of)
+    watch, unreported = _watch(net, priors, current_reports, as_of=result.as_of)
 
     trend_since = result.as_of - dt.timedelta(weeks=TREND_WEEKS)
     records = runs.list_runs(
@@ -318,6 +329,7 @@ def build_brief(
     )
     trend = _trend(records, result, priors.hash)
 
+    track = _track_record(store, priors, result.as_of, cutoff)
     posts = result.posteriors()
     alert_results = tuple(AlertResult(a, posts[a.hypothesis][a.state]) for a in alerts)
     d = result.diagnostics
@@ -344,7 +356,21 @@ def build_brief(
         "version": __version__,
         "netcdf": netcdf,
         "stale": stale,
+        "clock": clock.name,
     }
+    fired = sum(1 for a in alert_results if a.fired)
+    summary = bottom_line(
+        f"Over the {priors.horizon_months} month{'s' if priors.horizon_months != 1 else ''} after "
+        f"{result.as_of.isoformat()}",
+        headline,
+        changes,
+        baseline.label,
+        drivers,
+        new=len(new),
+        retracted=len(retracted),
+        fired=fired,
+        stale=stale,
+    )
     return Brief(
         period=period,
         result=result,
@@ -364,7 +390,71 @@ def build_brief(
         trend_since=trend_since,
         alerts=alert_results,
         provenance=provenance,
+        clock=clock,
+        horizon_months=priors.horizon_months,
+        illustrative=panel_statement(priors),
+        bottom_line=summary,
+        track_record=track,
     )
+
+
+def _track_record(store: EventStore, priors: Priors, as_of: dt.date, known_at: dt.datetime) -> TrackRecord | None:
+    """Scores to date (forecaster.workflow.track_record): recorded updates and back-test points as of
+    `as_of` or earlier, against the resolutions recorded (and not retracted) by the period's end."""
+    from forecaster.store.resolutions import has_resolutions
+    from forecaster.workflow.track_record import KINDS_BACKFILL, track_record
+
+    if not has_resolutions(store):
+        return None
+    tr = track_record(store, priors, until=as_of, kinds=KINDS_BACKFILL, known_at=known_at)
+    return tr if tr.resolutions else None
+
+
+def panel_statement(priors: Priors) -> str:
+    """The illustrative-panel statement: network.yaml `illustrative`, else each expert's own (once)."""
+    if priors.illustrative.strip():
+        return " ".join(priors.illustrative.split())
+    own = dict.fromkeys(" ".join(e.illustrative.split()) for e in priors.experts if e.illustrative.strip())
+    return " ".join(own)
+
+
+def bottom_line(
+    lead: str,
+    headline: Sequence[Headline],
+    changes: Sequence[Change],
+    since: str,
+    drivers: Sequence[Driver],
+    *,
+    new: int,
+    retracted: int,
+    fired: int,
+    stale: bool,
+) -> str:
+    """One paragraph: the most likely state of each hypothesis, the largest move and what drove it,
+    the period's reports and alerts."""
+    said = "; ".join(h.sentence[:1].lower() + h.sentence[1:].rstrip(".") for h in headline)
+    parts = [f"{lead}, {said}." if said else f"{lead}: no hypothesis."]
+    top = max(changes, key=lambda c: (abs(c.delta), c.hypothesis, c.state), default=None)
+    if top is None or abs(top.delta) < 0.005:
+        parts.append(f"Nothing moved by half a percentage point or more since {since}.")
+    else:
+        move = (
+            f"The largest move since {since} is {top.hypothesis}.{top.state}, "
+            f"{pp(top.delta)} pp ({pct(top.before)} to {pct(top.after)})"
+        )
+        if drivers:
+            move += f", driven most by {drivers[0].name or words(drivers[0].indicator)}"
+        parts.append(move + ".")
+    counts = (
+        f"{new} new report{'s' if new != 1 else ''} and {retracted} retraction{'s' if retracted != 1 else ''} "
+        "in the period"
+    )
+    if fired:
+        counts += f"; {fired} alert{'s' if fired != 1 else ''} fired"
+    parts.append(counts[:1].upper() + counts[1:] + ".")
+    if stale:
+        parts.append("The run is stale: the inputs changed since it was recorded.")
+    return " ".join(parts)
 
 
 def _item(entry: StoredReport) -> ReportItem:
@@ -384,71 +474,6 @@ def _item(entry: StoredReport) -> ReportItem:
     )
 
 
-def _baseline(store: EventStore, result: UpdateResult, period: Period, folder: Path | None) -> Baseline:
-    from forecaster.store import runs
-
-    earlier = previous_brief(folder, before=period.since) if folder is not None else None
-    if earlier is not None:
-        name, data = earlier
-        prov = data.get("provenance", {})
-        return Baseline(
-            "brief",
-            f"the previous brief ({name})",
-            prov.get("run_id"),
-            _date(prov.get("as_of")),
-            {h: {s: float(v["posterior"]) for s, v in st.items()} for h, st in data.get("posteriors", {}).items()},
-            frozenset(prov.get("report_ids", [])),
-            prov.get("priors_hash"),
-        )
-    records = runs.list_runs(store, evidence=STORE_EVIDENCE, until=period.since - dt.timedelta(days=1))
-    if records:
-        last = max(
-            records,
-            key=lambda r: (r.as_of, r.priors_hash == result.priors_hash, r.kind == "update", r.sampled, r.recorded_at),
-        )
-        old = runs.load_result(store, last.run_id)
-        ids = frozenset(old.report_ids) if old else frozenset()
-        what = "backfill point" if last.kind == "backfill" else "run"
-        return Baseline(
-            "run",
-            f"the start of the period ({what} {last.run_id} as of {last.as_of.isoformat()})",
-            last.run_id,
-            last.as_of,
-            last.posteriors(),
-            ids,
-            last.priors_hash,
-        )
-    priors = {h.id: {s.id: s.prior for s in h.states} for h in result.hypotheses}
-    return Baseline("prior", "the prior (no run recorded before the period)", None, None, priors, frozenset(), None)
-
-
-def _date(value: Any) -> dt.date | None:
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        return None
-
-
-def previous_brief(folder: Path, *, before: dt.date) -> tuple[str, dict[str, Any]] | None:
-    """The newest brief JSON in `folder` whose period ended before `before`: (name, data)."""
-    if not folder.is_dir():
-        return None
-    best: tuple[dt.date, str, dict[str, Any]] | None = None
-    for f in sorted(folder.glob("*.json")):
-        if f.name.startswith("."):
-            continue
-        try:
-            data = json.loads(f.read_text(encoding="utf-8"))
-            until = dt.date.fromisoformat(data["period"]["until"])
-        except (OSError, ValueError, KeyError, TypeError):
-            continue
-        if not isinstance(data, dict) or data.get("schema") != SCHEMA or until >= before:
-            continue
-        if best is None or (until, f.stem) > (best[0], best[1]):
-            best = (until, f.stem, data)
-    return None if best is None else (best[1], best[2])
-
-
 def _drivers(
     net: Network,
     priors: Priors,
@@ -457,21 +482,23 @@ def _drivers(
     touched: list[str],
     current_ids: set[str],
     baseline_ids: set[str],
+    *,
+    as_of: dt.date | None = None,
 ) -> tuple[Driver, ...]:
     """For each indicator whose reports changed: posterior now minus posterior with its reports as at the baseline."""
     if not touched:
         return ()
     from forecaster.inference.exact import joint_posterior, marginals
-    from forecaster.model.evidence import fold
 
-    lam = net.log_lambda(fold(current, priors.grades))
+    # both sides aged to the brief's as-of date: a driver is a change of reports, not of their age
+    lam = net.log_lambda(priors.fold(current, as_of=as_of))
     now = marginals(net, joint_posterior(net, lam))
     pos = {k: i for i, k in enumerate(net.indicator_ids)}
     names = {i.id: i.name for i in priors.indicators}
     out = []
     for ind in touched:
         swapped = lam.copy()
-        swapped[pos[ind]] = net.log_lambda(fold([r for r in baseline if r.indicator == ind], priors.grades))[pos[ind]]
+        swapped[pos[ind]] = net.log_lambda(priors.fold([r for r in baseline if r.indicator == ind], as_of=as_of))[pos[ind]]
         then = marginals(net, joint_posterior(net, swapped))
         shift = {
             hid: {sid: float(now[h][k] - then[h][k]) for k, sid in enumerate(net.states[h])}
@@ -484,13 +511,12 @@ def _drivers(
     return tuple(out[:DRIVERS_TOP])
 
 
-def _watch(net: Network, priors: Priors, reports: Iterable[Any]) -> tuple[tuple[WatchItem, ...], int]:
+def _watch(net: Network, priors: Priors, reports: Iterable[Any], *, as_of: dt.date | None = None) -> tuple[tuple[WatchItem, ...], int]:
     """The unreported indicators ranked as `forecast collect` ranks them (forecaster.inference.voi): by the
     information a report at grade B2 would give about all hypotheses jointly."""
     from forecaster.inference.voi import information_values
-    from forecaster.model.evidence import fold
 
-    lam = net.log_lambda(fold(reports, priors.grades))
+    lam = net.log_lambda(priors.fold(reports, as_of=as_of))
     values = information_values(net, lam, accuracy=priors.grades.accuracy(*WATCH_GRADE))
     nodes = {i.id: i for i in priors.indicators}
     items = []

@@ -21,6 +21,7 @@ from forecaster.inference.settings import DEFAULT_SEED, SamplerSettings
 from forecaster.inference.update import (
     UpdateResult,
     events_hash,
+    half_life_setting,
     in_window,
     run_id_for,
     run_update,
@@ -32,6 +33,7 @@ from forecaster.model.evidence import Report, load_reports_file
 if TYPE_CHECKING:
     from forecaster.inference.scenarios import Comparison, Scenario
     from forecaster.model.priors import Priors
+    from forecaster.store import runs as runs_module
 
 
 def gather_reports(
@@ -87,9 +89,11 @@ def planned_run_id(
     seed: int = DEFAULT_SEED,
     exact: bool = False,
     sampler_kwargs: dict[str, Any] | None = None,
+    half_life_days: float | None | str = "settings",
 ) -> str:
     """The id the update of these inputs gets (and a recorded identical run has)."""
     settings, _ = sampler_settings(sampler_kwargs, exact)
+    settings.update(half_life_setting(half_life_days))
     return run_id_for(priors.hash, events_hash(reports), as_of, seed, settings_hash(settings))
 
 
@@ -105,6 +109,8 @@ def update_forecast(
     force: bool = False,
     sampler_kwargs: dict[str, Any] | None = None,
     record: bool = True,
+    half_life_days: float | None | str = "settings",
+    notify: Callable[[str], None] | None = None,
 ) -> tuple[UpdateResult, bool]:
     """(result, cached). An identical recorded run is returned as is unless `force`.
 
@@ -116,6 +122,7 @@ def update_forecast(
     start = time.perf_counter()
     reports = gather_reports(ws, priors, as_of=as_of, events_file=events_file, event_time=event_time)
     settings, ss = sampler_settings(sampler_kwargs, exact)
+    settings.update(half_life_setting(half_life_days))  # a --half-life override: a run of its own
     run_id = run_id_for(priors.hash, events_hash(reports), as_of, seed, settings_hash(settings))
     evidence = evidence_label(events_file=events_file, event_time=event_time)
     previous: runs.RunRecord | None = None
@@ -127,7 +134,7 @@ def update_forecast(
                 cached = runs.load_result(store, run_id)
                 if cached is not None:
                     return cached, True
-            previous = runs.previous_update(store, as_of=as_of, evidence=evidence, exclude=run_id)
+            previous = previous_like(store, as_of=as_of, evidence=evidence, exclude=run_id, sampled=not exact)
     result = run_update(
         priors,
         reports,
@@ -137,6 +144,8 @@ def update_forecast(
         sampler_settings=ss,
         previous=previous.posteriors() if previous else None,
         previous_run_id=previous.run_id if previous else None,
+        half_life_days=half_life_days,
+        notify=notify,
     )
     if record:
         draws = runs.netcdf_bytes(result.idata) if result.idata is not None else None
@@ -153,6 +162,25 @@ def update_forecast(
                 ),
             )
     return result, False
+
+
+def previous_like(
+    store: Any, *, as_of: dt.date, evidence: str, exclude: str, sampled: bool
+) -> runs_module.RunRecord | None:
+    """The "Δ prev" baseline, like with like: the latest update recorded for an as-of date not after
+    `as_of` that chose its reports the same way (`evidence`) and ran the same engine (sampled, or
+    exact). A sampled run's posterior is never compared with the exact engine's prior-mean one."""
+    from forecaster.store import runs
+
+    candidates = [
+        r
+        for r in runs.list_runs(store, kinds=("update",), evidence=(evidence,), until=as_of, with_states=False)
+        if r.run_id != exclude and r.sampled == sampled
+    ]
+    if not candidates:
+        return None
+    last = max(candidates, key=lambda r: (r.as_of, r.recorded_at, r.run_id))
+    return runs.list_runs(store, run_ids=[last.run_id])[0]
 
 
 def recorded_runs(ws: Workspace) -> list[dict[str, Any]]:
@@ -182,13 +210,18 @@ def recorded_runs(ws: Workspace) -> list[dict[str, Any]]:
 def priors_fingerprint(root: Path) -> str | None:
     """The priors hash computed from the files alone, as `priors.load_priors` computes it (tests
     pin the two together); None when the folder is not complete (the full loader explains)."""
-    files = [root / f"{name}.yaml" for name in ("network", "indicators", "settings")]
-    if not all(f.is_file() for f in files):
+    from forecaster.core.errors import PriorsError
+    from forecaster.model.priors import MAIN_FILES, priors_files
+
+    try:
+        files = priors_files(root)
+    except (PriorsError, OSError):
         return None
-    experts = sorted((root / "experts").glob("*.yaml")) if (root / "experts").is_dir() else []
+    if not all(f.is_file() for f in files[: len(MAIN_FILES)]):
+        return None
     h = hashlib.sha256()
     try:
-        for f in sorted([*files, *experts]):
+        for f in sorted(files):
             h.update(str(f.relative_to(root)).encode())
             h.update(b"\0")
             h.update(f.read_bytes().replace(b"\r\n", b"\n"))
@@ -206,6 +239,7 @@ def cached_update(
     seed: int = DEFAULT_SEED,
     exact: bool = False,
     sampler_kwargs: dict[str, Any] | None = None,
+    half_life_days: float | None | str = "settings",
 ) -> UpdateResult | None:
     """The recorded run for the current inputs, found without parsing the priors, or None.
 
@@ -221,6 +255,7 @@ def cached_update(
     from forecaster.store.events import EventStore
 
     settings, _ = sampler_settings(sampler_kwargs, exact)
+    settings.update(half_life_setting(half_life_days))
     s_hash = settings_hash(settings)
     with EventStore(ws.db) as store:
         for days in runs.window_days_recorded(store, fingerprint):

@@ -1,0 +1,87 @@
+"""Text as users type it and as terminals, Markdown and HTML read it: one canonical form for
+what is stored (so look-alikes are one report) and one neutral form for what is shown (so no
+control sequence reaches a terminal, a mail body or a page)."""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+
+# -- canonical form (what is stored, before any content id is computed) -----------------------
+
+_LINE_BREAKS = re.compile("\r\n|[\r\u2028\u2029]")
+_TRAILING = re.compile(r"[ \t]+$", re.MULTILINE)
+
+
+def _space_or_drop(ch: str) -> str:
+    cat = unicodedata.category(ch)
+    if cat == "Zs":
+        return " "  # no-break, narrow no-break, figure, ideographic spaces … -> a plain space
+    if cat == "Cf":
+        return ""  # zero-width space/joiners, word joiner, BOM, soft hyphen, bidi controls
+    return ch
+
+
+def canonical_text(value: str, *, single_line: bool = False) -> str:
+    """NFC; every Unicode space a plain space; invisible format characters (zero-width spaces,
+    BOM, soft hyphens, bidi controls) removed; CRLF, CR and Unicode line separators as LF;
+    trailing spaces on every line and blank edges removed. `single_line` also folds every run of
+    white space (line breaks included) into one space: names, sources, ids.
+    Idempotent: canonical_text(canonical_text(s)) == canonical_text(s)."""
+    s = unicodedata.normalize("NFC", value)
+    if not s.isascii():
+        s = "".join(_space_or_drop(ch) if not ch.isascii() else ch for ch in s)
+        s = unicodedata.normalize("NFC", s)  # dropping a joiner can leave a composable pair
+    s = _LINE_BREAKS.sub("\n", s)
+    if single_line:
+        return " ".join(s.split())
+    s = _TRAILING.sub("", s)
+    return s.strip()
+
+
+# -- neutral form (what is shown) ----------------------------------------------------------
+
+# C0 controls but tab and LF, DEL, C1 controls (ESC, CSI, OSC, ST …), and lone surrogates. CR is
+# among them: on a terminal it returns the cursor and lets later text overwrite earlier text.
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+# Invisible format characters that reorder or hide text on screen (Trojan-Source bidi controls).
+_BIDI = re.compile("[\u200e\u200f\u202a-\u202e\u2066-\u2069\u061c]")
+
+
+def _visible(m: re.Match[str]) -> str:
+    ch = m.group()
+    code = ord(ch)
+    if code < 0x20:
+        return "^" + chr(code + 0x40)  # caret notation: ESC -> ^[, CR -> ^M
+    return f"\\u{code:04x}"
+
+
+def neutral(value: object, *, newlines: bool = True) -> str:
+    """`value` as text with every control character but tab and LF made visible (ESC -> ^[, CR -> ^M,
+    C1 and bidi controls -> \\uXXXX): safe to print to a terminal or write into Markdown/HTML
+    source. With `newlines=False`, LF and tab are shown as ^J and ^I too (one-line cells)."""
+    s = str(value)
+    s = _UNSAFE.sub(_visible, s)
+    s = _BIDI.sub(_visible, s)
+    if not newlines:
+        s = s.replace("\n", "^J").replace("\t", "^I")
+    return s
+
+
+# What can make Markdown emit HTML or a link: raw tags and entities, link and image brackets,
+# code spans; a pipe ends a table cell. A backslash before any ASCII punctuation is a literal.
+_MD_SPECIAL = re.compile(r"([\\`<>&\[\]|])")
+
+
+def markdown_text(value: object, *, newlines: bool = True) -> str:
+    """User text for a Markdown document (or a mail body that may be read as one): neutralised,
+    and the characters that make raw HTML (`<img onerror>`), entities, links
+    (`[x](javascript:…)`, `<javascript:…>`) or code spans backslash-escaped. Reads as plain text
+    (no `&lt;` entities); renders as the same text. `newlines=False` for table cells."""
+    return _MD_SPECIAL.sub(r"\\\1", neutral(value, newlines=newlines))
+
+
+def html_text(value: object) -> str:
+    """User text for HTML: neutralised and fully escaped (quotes too)."""
+    return html.escape(neutral(value), quote=True)
