@@ -20,7 +20,7 @@ from forecaster.cli.runs import sparkline
 from forecaster.core.workspace import Workspace
 from forecaster.inference.update import run_update
 from forecaster.model.loading import load_priors
-from forecaster.store import runs
+from forecaster.store import legacy_runs, runs
 from forecaster.store.events import EventStore
 from forecaster.workflow import backfill
 from forecaster.workflow.updating import (
@@ -354,16 +354,17 @@ def test_prune_keeps_the_newest_draws_and_touches_only_this_store(runner: CliRun
         assert invoke(runner, "runs", "export", rid)[0] == 0
     assert (ws.runs_dir / f"{ids[0]}.nc").read_bytes() == bytes([0]) * 1000
     (ws.runs_dir / "0123456789ab.nc").write_bytes(b"y")  # another store's export, on a shared folder
-    stale = ws.runs_dir / ".abc.nc.123.tmp"
+    stale = ws.runs_dir / f".{ids[1]}.nc.a1b2c3d4.tmp"  # a killed export's temp file
     stale.write_bytes(b"z")
     os.utime(stale, (time.time() - 3600, time.time() - 3600))
-    fresh = ws.runs_dir / ".def.nc.456.tmp"  # a writer at work right now: left alone
+    fresh = ws.runs_dir / f".{ids[2]}.nc.e5f6g7h8.tmp"  # a writer at work right now: left alone
     fresh.write_bytes(b"z")
     code, out, _ = invoke(runner, "runs", "prune", "--keep", "2", "--dry-run")
-    assert code == 0 and "would delete 2 NetCDF files (0.0 MB); 2 kept" in out and len(list(ws.runs_dir.glob("*.nc"))) == 3
+    assert code == 0 and "would drop the draws of 2 runs (0.0 MB); 2 kept" in out and stale.exists()
     code, out, _ = invoke(runner, "runs", "prune", "--keep", "2")
-    assert code == 0 and "deleted 2 NetCDF files" in out and "2 kept" in out
-    assert sorted(f.name for f in ws.runs_dir.glob("*.nc")) == [f"{ids[3]}.nc", "0123456789ab.nc"]
+    assert code == 0 and "dropped the draws of 2 runs" in out and "2 kept" in out
+    # Exports are the analyst's files: they stay, as does another store's.
+    assert sorted(f.name for f in ws.runs_dir.glob("*.nc")) == sorted([f"{ids[0]}.nc", f"{ids[3]}.nc", "0123456789ab.nc"])
     assert not stale.exists() and fresh.exists()
     with EventStore(ws.db) as store:
         records = {r.run_id: r for r in runs.list_runs(store, with_states=False)}
@@ -409,7 +410,7 @@ def test_draws_of_an_old_store_move_in_from_runs_folder(ws: Workspace) -> None:
     ws.runs_dir.mkdir(exist_ok=True)
     (ws.runs_dir / runs.netcdf_name(ids[1])).write_bytes(b"old draws")
     with EventStore(ws.db) as store:
-        assert runs.import_json_runs(ws, store) == 0
+        assert legacy_runs.import_json_runs(ws, store) == 0
         records = {r.run_id: r for r in runs.list_runs(store, with_states=False)}
         assert runs.load_draws(store, ids[1]) == b"old draws"
     assert records[ids[1]].netcdf == runs.netcdf_name(ids[1]) and records[ids[0]].netcdf is None

@@ -528,9 +528,10 @@ def prune(
     ] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would go; delete nothing.")] = False,
 ) -> None:
-    """Delete the NetCDF draws of all but the N most recently recorded runs, from this store (and
-    their exports in runs/, and stale temp files there). Run records stay, so history and briefs
-    are unchanged, unless --records. Only this store's runs are touched.
+    """Drop the draws of all but the N most recently recorded runs from this store. Run records
+    stay, so history and briefs are unchanged, unless --records. Only this store's rows are
+    touched: exports in runs/ (`runs export`) are yours and stay; only this tool's stale temp
+    files there go.
 
     Example:  forecast runs prune --keep 5
     """
@@ -543,11 +544,11 @@ def prune(
         return
     with EventStore(ws.db) as store:
         done = runs.prune(ws, store, keep=keep, records=records, dry_run=dry_run)
-    verb = "would delete" if dry_run else "deleted"
+    verb = "would drop" if dry_run else "dropped"
     n = len(done.netcdf_deleted)
-    line = f"{verb} {n} NetCDF file{'s' if n != 1 else ''} ({done.bytes_freed / 1e6:.1f} MB); {done.netcdf_kept} kept"
+    line = f"{verb} the draws of {n} run{'s' if n != 1 else ''} ({done.bytes_freed / 1e6:.1f} MB); {done.netcdf_kept} kept"
     if records:
-        line += f"; {verb} {done.records_deleted} run record{'s' if done.records_deleted != 1 else ''}"
+        line += f"; {'would delete' if dry_run else 'deleted'} {done.records_deleted} run record{'s' if done.records_deleted != 1 else ''}"
     sys.stdout.write(line + "\n")
 
 

@@ -33,6 +33,8 @@ import hashlib
 import json
 import math
 import os
+import re
+import stat
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -55,6 +57,20 @@ if TYPE_CHECKING:
 # (`--event-time`, backfill), from an events file (`--events`), or not known (imported JSON logs).
 BACKFILL_SETTINGS: dict[str, Any] = {"sampler": "exact", "series": "weekly", "selection": "event-time"}
 STALE_TEMP_S = 600  # a temp file older than this belongs to a killed writer, not a running one
+_RUN_ID = re.compile(r"^[0-9a-f]{12}$")
+# write_file's temp files: "." + RUN_ID.nc + "." + mkstemp's 8 characters + ".tmp"
+_TEMP = re.compile(r"^\.([0-9a-f]{12})\.nc\.[A-Za-z0-9_]{8}\.tmp$")
+
+
+def _own_file(path: Path) -> os.stat_result | None:
+    """The file's stat if it is a regular file (not a link, folder, FIFO…) owned by this user."""
+    try:
+        st = path.lstat()
+    except OSError:
+        return None
+    if not stat.S_ISREG(st.st_mode) or (hasattr(os, "getuid") and st.st_uid != os.getuid()):
+        return None
+    return st
 
 
 # ---------------------------------------------------------------------------------------------
@@ -511,22 +527,23 @@ class PruneResult:
 
 
 def prune(ws: Workspace, store: EventStore, *, keep: int, records: bool = False, dry_run: bool = False) -> PruneResult:
-    """Keep the draws of the `keep` most recently recorded runs; drop the others' from the store
-    (and their exports in runs/, RUN_ID.nc, and temp files left there by killed writers). With
-    `records`, also delete the records of every run but the `keep` most recent (history then
-    starts later). Only this store's runs are touched: an export in runs/ that names a run this
-    store does not hold (another store's, on a shared folder) stays."""
+    """Keep the draws of the `keep` most recently recorded runs; drop the others' from the store.
+    With `records`, also delete the records of every run but the `keep` most recent (history then
+    starts later). Only this store's rows are touched. Files in runs/ are exports a person asked
+    for (`runs export`): they stay; the only files removed are this tool's own temp files
+    (".RUN_ID.nc.XXXXXXXX.tmp", a regular file of this user) left by a killed export."""
     if keep < 0:
         raise UsageError("--keep must be 0 or more")
     rows = store._read("reading runs", "SELECT run_id FROM runs ORDER BY recorded_at DESC, run_id DESC")
     newest = {r[0] for r in rows[:keep]}
     sizes = draws_sizes(store)
     forget = [rid for rid in sizes if rid not in newest]
-    doomed_files = [ws.runs_dir / netcdf_name(rid) for rid in forget]
+    doomed_files: list[Path] = []
     if ws.runs_dir.is_dir():
         now = time.time()
         for f in sorted(ws.runs_dir.iterdir()):
-            if f.name.startswith(".") and f.name.endswith(".tmp") and now - f.stat().st_mtime > STALE_TEMP_S:
+            st = _own_file(f) if _TEMP.match(f.name) else None
+            if st is not None and now - st.st_mtime > STALE_TEMP_S:
                 doomed_files.append(f)
     doomed_records = [r[0] for r in rows[keep:]] if records else []
     freed = sum(sizes[rid] for rid in forget)
@@ -535,84 +552,11 @@ def prune(ws: Workspace, store: EventStore, *, keep: int, records: bool = False,
             delete_runs(store, doomed_records)
         if forget:
             _forget_draws(store, [r for r in forget if r not in set(doomed_records)])
-        for f in doomed_files:  # after the records: a record never names a missing file for long
-            f.unlink(missing_ok=True)
+        for f in doomed_files:
+            try:
+                f.unlink(missing_ok=True)
+            except OSError as e:
+                raise StoreError(f"cannot delete {f}: {e.strerror}") from None
     return PruneResult(
         tuple(netcdf_name(rid) for rid in forget), freed, len(doomed_records), sum(1 for rid in sizes if rid in newest), dry_run
     )
-
-
-# ---------------------------------------------------------------------------------------------
-# The run log before the store: runs/*.json, moved in once
-# ---------------------------------------------------------------------------------------------
-
-
-def adopt_netcdf_files(ws: Workspace, store: EventStore) -> int:
-    """Move the draws of runs recorded before they lived in the store (runs/RUN_ID.nc, named by
-    the record) into it; a record naming a file long pruned forgets it. Returns how many moved.
-    The files stay, as exports."""
-    rows = store._read(
-        "reading runs",
-        "SELECT r.run_id, r.netcdf FROM runs r LEFT JOIN run_draws d ON d.run_id = r.run_id "
-        "WHERE r.netcdf IS NOT NULL AND d.run_id IS NULL",
-    )
-    if not rows:
-        return 0
-    found = {rid: ws.runs_dir / name for rid, name in rows if (ws.runs_dir / name).is_file()}
-
-    def move(db: Db) -> None:
-        for rid, path in found.items():
-            raw = path.read_bytes()
-            db.execute(
-                "INSERT INTO run_draws (run_id, encoding, size, sha256, data) VALUES (?, 'netcdf+gzip', ?, ?, ?)",
-                (rid, len(raw), hashlib.sha256(raw).hexdigest(), gzip.compress(raw, 6, mtime=0)),
-            )
-        db.executemany("UPDATE runs SET netcdf = NULL WHERE run_id = ?", [(rid,) for rid, _ in rows if rid not in found])
-
-    store._write("moving draws into the store", move)
-    return len(found)
-
-
-def import_json_runs(ws: Workspace, store: EventStore) -> int:
-    """Move run records of the JSON-file log (runs/RUN_ID.json) into the store; returns how many.
-    Draws that still live in runs/ (a store from before issue 13) move in too.
-
-    Each file is deleted once its record is committed; a file that does not parse is left alone."""
-    if store.dialect == "sqlite":  # only a file store can predate the draws in the store
-        adopt_netcdf_files(ws, store)
-    runs_dir = ws.runs_dir
-    if not runs_dir.is_dir():
-        return 0
-    files = sorted(runs_dir.glob("*.json"))
-    if not files:
-        return 0
-    from forecaster.inference.update import UpdateResult
-
-    items: list[NewRun] = []
-    moved: list[Path] = []
-    for f in files:
-        try:
-            data = json.loads(f.read_text(encoding="utf-8"))
-            result = UpdateResult.from_json(data)
-            recorded = parse_time(data["recorded_at"]) if data.get("recorded_at") else None
-        except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError, IndexError):
-            continue
-        nc = runs_dir / netcdf_name(result.run_id)
-        items.append(
-            NewRun(
-                result,
-                kind="update",
-                evidence="unknown",
-                settings={"sampler": result.diagnostics.sampler},
-                recorded_at=recorded,
-                draws=nc.read_bytes() if nc.is_file() else None,
-            )
-        )
-        moved.append(f)
-    known = recorded_ids(store, [i.result.run_id for i in items])
-    record_runs(store, [i for i in items if i.result.run_id not in known])
-    for f in moved:
-        f.unlink(missing_ok=True)
-    return len(items) - len(known)
-
-

@@ -116,7 +116,7 @@ def update_forecast(
 
     With `record`, a computed run is recorded in the store (created if need be), a sampled run's
     InferenceData with it, in one transaction: a dropped connection records nothing."""
-    from forecaster.store import runs
+    from forecaster.store import legacy_runs, runs
     from forecaster.store.events import EventStore
 
     start = time.perf_counter()
@@ -129,7 +129,7 @@ def update_forecast(
     if record or ws.has_store():
         with EventStore(ws.db) as store:
             if record:
-                runs.import_json_runs(ws, store)
+                legacy_runs.import_json_runs(ws, store)
             if not force:
                 cached = runs.load_result(store, run_id)
                 if cached is not None:
