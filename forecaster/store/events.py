@@ -64,11 +64,13 @@ from forecaster.store.records import (
     Similar,
     StoredReport,
     T,
+    ambiguous,
     canonical_report,
     check_report,
     check_text,
     content_key,
     format_time,
+    rows_by_prefix,
     utcnow,
 )
 
@@ -484,18 +486,11 @@ class EventStore:
         rid = report_id.strip().lower()
         if rid and not rid.startswith("r-"):
             rid = "r-" + rid
-        row = db.execute(f"SELECT {_COLUMNS} {_FROM} WHERE r.id = ?", (rid,)).fetchone()
-        if row:
-            return _entry(row)
-        if len(rid) >= 6:  # r- and at least four digits: short enough to type, long enough to mean one
-            rows = db.execute(
-                f"SELECT {_COLUMNS} {_FROM} WHERE r.id >= ? AND r.id < ? ORDER BY r.id LIMIT 6", (rid, rid + "\U0010ffff")
-            ).fetchall()
-            if len(rows) == 1:
-                return _entry(rows[0])
-            if rows:
-                shown = ", ".join(r[0] for r in rows[:5])
-                raise UsageError(f"report id {report_id!r} is ambiguous: it starts {shown}{', …' if len(rows) > 5 else ''}")
+        rows = rows_by_prefix(db, f"SELECT {_COLUMNS} {_FROM}", "r.id", rid, min_length=len("r-") + 4)
+        if len(rows) == 1:
+            return _entry(rows[0])
+        if rows:
+            raise UsageError(ambiguous("report", report_id, [r[0] for r in rows]))
         raise UsageError(f"no report {report_id!r} in {self.name} (see `forecast event list`)")
 
     def list(

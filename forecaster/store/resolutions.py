@@ -38,7 +38,7 @@ from typing import Any, NamedTuple
 from forecaster.core.errors import UsageError, did_you_mean
 from forecaster.store.backend import Db
 from forecaster.store.events import EventStore
-from forecaster.store.records import check_text, format_time, utcnow
+from forecaster.store.records import ambiguous, check_text, format_time, rows_by_prefix, utcnow
 
 ID_PREFIX = "res-"
 ID_HEX = 12
@@ -399,18 +399,11 @@ def _resolve(db: Db, resolution_id: str, store: EventStore) -> StoredResolution:
     rid = resolution_id.strip().lower()
     if rid and not rid.startswith(ID_PREFIX):
         rid = ID_PREFIX + rid
-    row = db.execute(f"SELECT {_COLUMNS} {_FROM} WHERE r.id = ?", (rid,)).fetchone()
-    if row:
-        return _entry(row)
-    if len(rid) >= len(ID_PREFIX) + 4:
-        rows = db.execute(
-            f"SELECT {_COLUMNS} {_FROM} WHERE r.id >= ? AND r.id < ? ORDER BY r.id LIMIT 6", (rid, rid + "\U0010ffff")
-        ).fetchall()
-        if len(rows) == 1:
-            return _entry(rows[0])
-        if rows:
-            shown = ", ".join(r[0] for r in rows[:5])
-            raise ResolutionError(f"resolution id {resolution_id!r} is ambiguous: it starts {shown}")
+    rows = rows_by_prefix(db, f"SELECT {_COLUMNS} {_FROM}", "r.id", rid, min_length=len(ID_PREFIX) + 4)
+    if len(rows) == 1:
+        return _entry(rows[0])
+    if rows:
+        raise ResolutionError(ambiguous("resolution", resolution_id, [r[0] for r in rows]))
     raise ResolutionError(f"no resolution {resolution_id!r} in {store.name} (see `forecast resolutions list`)")
 
 
