@@ -58,9 +58,9 @@ def handle_errors(fn: F) -> F:
         except ForecastError as e:
             err.print(f"[bold red]error:[/] {escape(str(e))}", markup=True, highlight=False, soft_wrap=True)
             raise typer.Exit(code=e.exit_code) from None
-        except KeyboardInterrupt:
-            err.print("interrupted")
-            raise typer.Exit(code=130) from None
+        except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM/SIGHUP during a run (inference.interrupt)
+            err.print(f"interrupted{f' ({e})' if str(e) else ''}; nothing recorded", markup=False)
+            raise typer.Exit(code=getattr(e, "exit_code", 130)) from None
 
     return wrapper  # type: ignore[return-value]
 

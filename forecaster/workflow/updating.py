@@ -135,36 +135,49 @@ def update_forecast(
                 if cached is not None:
                     return cached, True
             previous = previous_like(store, as_of=as_of, evidence=evidence, exclude=run_id, sampled=not exact)
-    result = run_update(
-        priors,
-        reports,
-        as_of=as_of,
-        seed=seed,
-        exact_only=exact,
-        sampler_settings=ss,
-        previous=previous.posteriors() if previous else None,
-        previous_run_id=previous.run_id if previous else None,
-        half_life_days=half_life_days,
-        notify=notify,
-    )
-    if record:
-        netcdf = None
+    from forecaster.inference.interrupt import interruptible
+
+    # Ctrl-C, SIGTERM or SIGHUP anywhere from sampling to recording: nothing is recorded.
+    with interruptible() as guard:
+        result = run_update(
+            priors,
+            reports,
+            as_of=as_of,
+            seed=seed,
+            exact_only=exact,
+            sampler_settings=ss,
+            previous=previous.posteriors() if previous else None,
+            previous_run_id=previous.run_id if previous else None,
+            half_life_days=half_life_days,
+            notify=notify,
+        )
+        guard.check()
+        if record:
+            _record(ws, result, evidence=evidence, settings=settings, wall_seconds=time.perf_counter() - start)
+    return result, False
+
+
+def _record(ws: Workspace, result: UpdateResult, *, evidence: str, settings: dict[str, Any], wall_seconds: float) -> None:
+    """The run in the run log and its InferenceData in runs/: both or, if anything fails, neither."""
+    from forecaster.store import runs
+    from forecaster.store.events import EventStore
+
+    netcdf = None
+    written = False
+    try:
         if result.idata is not None:
             netcdf = runs.netcdf_name(result.run_id)
+            written = not (ws.runs_dir / netcdf).exists()  # a forced re-run keeps the old file on failure
             runs.write_netcdf(result.idata, ws.runs_dir / netcdf)
         with EventStore(ws.db_path) as store:
             runs.record_run(
                 store,
-                runs.NewRun(
-                    result,
-                    kind="update",
-                    evidence=evidence,
-                    settings=settings,
-                    wall_seconds=time.perf_counter() - start,
-                    netcdf=netcdf,
-                ),
+                runs.NewRun(result, kind="update", evidence=evidence, settings=settings, wall_seconds=wall_seconds, netcdf=netcdf),
             )
-    return result, False
+    except BaseException:
+        if written and netcdf is not None:
+            (ws.runs_dir / netcdf).unlink(missing_ok=True)
+        raise
 
 
 def previous_like(
