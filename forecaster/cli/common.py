@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
+from forecaster.cli.console import SafeConsole, write_json_text
 from forecaster.core.errors import ForecastError
 from forecaster.core.workspace import Workspace, find_workspace
 
@@ -29,10 +29,11 @@ def _width() -> int | None:
         return 120
 
 
-out = Console(highlight=False, soft_wrap=False, width=_width())
+# Safe consoles (cli.console): user text and paths print literally, control characters shown.
+out = SafeConsole(highlight=False, soft_wrap=False, width=_width())
 # On a terminal Rich wraps to the window; piped or captured, a line stays one line (a warning or
 # an error is never broken at 80 columns: `grep warning:` sees all of it).
-err = Console(stderr=True, highlight=False, soft_wrap=not sys.stderr.isatty())
+err = SafeConsole(stderr=True, highlight=False, soft_wrap=not sys.stderr.isatty())
 
 
 def say(message: str) -> None:
@@ -110,7 +111,7 @@ def date_option(value: str | None, option: str) -> dt.date | None:
 
 
 def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False) + "\n")
+    write_json_text(json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False) + "\n")
 
 
 def is_terminal() -> bool:

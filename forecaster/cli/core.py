@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from forecaster.cli import console
 from forecaster.cli.common import as_of_date, err, handle_errors, is_terminal, out, print_json, say, warn, workspace
 from forecaster.core.errors import UsageError
 
@@ -148,7 +149,7 @@ def export(
     net = build_network(priors)
     text = to_bif(priors, net) if fmt == "bif" else to_xmlbif(priors, net)
     if output is None:
-        sys.stdout.write(text)
+        console.write_out(text)
     else:
         from forecaster.core.atomic import write_text_atomic
         from forecaster.core.safe_cache import public_mode

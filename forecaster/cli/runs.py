@@ -6,12 +6,12 @@ to sample: `brief` only when the last run is stale and it updates."""
 from __future__ import annotations
 
 import datetime as dt
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from forecaster.cli import console
 from forecaster.cli.common import date_option, err, handle_errors, is_terminal, out, print_json, workspace
 from forecaster.cli.history_rows import claimed_states, history_csv, history_row
 from forecaster.core.errors import UsageError
@@ -546,7 +546,7 @@ def prune(
     line = f"{verb} {n} NetCDF file{'s' if n != 1 else ''} ({done.bytes_freed / 1e6:.1f} MB); {done.netcdf_kept} kept"
     if records:
         line += f"; {verb} {done.records_deleted} run record{'s' if done.records_deleted != 1 else ''}"
-    sys.stdout.write(line + "\n")
+    console.write_out(line + "\n")
 
 
 def register(root: typer.Typer) -> None:
