@@ -419,7 +419,7 @@ def test_cli_import_killed_at_a_random_moment_is_all_or_nothing(ws: Workspace, i
         w = csv.writer(f)
         w.writerow(["indicator", "date", "grade", "source", "note"])
         for i in range(5000):
-            w.writerow([ids[i % 2], f"20{20 + i % 5}-0{1 + i % 9}-1{i % 10}", "B2", "bulk", f"row {i}"])
+            w.writerow([ids[i % 2], f"20{20 + i % 5}-0{1 + i % 9}-1{i % 10}", "B2", f"bulk {i}", f"row {i}"])  # distinct: no row a duplicate
     EventStore(ws.db_path).close()
     child = subprocess.Popen([sys.executable, "-m", "forecaster", "event", "import", str(big)], env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     time.sleep(random.uniform(0.2, 1.0))
