@@ -14,8 +14,10 @@ from typing import Any, TypeVar
 import typer
 from rich.markup import escape
 
+from forecaster.cli import failures
 from forecaster.cli.console import SafeConsole, write_json_text
 from forecaster.core.errors import ForecastError
+from forecaster.core.files import check_not_special
 from forecaster.core.workspace import Workspace, find_workspace
 
 
@@ -62,6 +64,14 @@ def handle_errors(fn: F) -> F:
         except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM/SIGHUP during a run (inference.interrupt)
             err.print(f"interrupted{f' ({e})' if str(e) else ''}; nothing recorded", markup=False)
             raise typer.Exit(code=getattr(e, "exit_code", 130)) from None
+        except (typer.Exit, SystemExit):
+            raise
+        except Exception as e:  # never a traceback: one line and an exit code (cli.failures)
+            if failures.debugging():
+                raise
+            message, code = failures.failure(e)
+            err.print(f"[bold red]error:[/] {escape(message)}", markup=True, highlight=False, soft_wrap=True)
+            raise typer.Exit(code=code) from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -82,7 +92,9 @@ def workspace(ctx: typer.Context) -> Workspace:
     user-data default is never created: a cron job with no workspace stops with exit 2."""
     root = ctx.find_root()
     obj = root.obj or {}
-    return find_workspace(obj.get("workspace"), db=obj.get("db"), create_default=interactive())
+    ws = find_workspace(obj.get("workspace"), db=obj.get("db"), create_default=interactive())
+    check_not_special(ws.db_path, what="event store file", hint="choose another --db")  # a FIFO would hang
+    return ws
 
 
 def as_of_date(value: str | None) -> dt.date:
@@ -102,12 +114,15 @@ def date_option(value: str | None, option: str) -> dt.date | None:
     """An optional ISO date option (--since, --until)."""
     if value is None:
         return None
-    from forecaster.core.errors import UsageError
+    from forecaster.core.errors import EvidenceError, UsageError
+    from forecaster.model.evidence import check_year
 
     try:
-        return dt.date.fromisoformat(value.strip())
+        return check_year(dt.date.fromisoformat(value.strip()))
     except ValueError:
         raise UsageError(f"{option} {value!r} is not an ISO date (YYYY-MM-DD)") from None
+    except EvidenceError as e:
+        raise UsageError(f"{option}: {e}") from None
 
 
 def print_json(data: Any) -> None:

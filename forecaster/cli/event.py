@@ -87,7 +87,7 @@ def _indicator_ids(ws: Workspace) -> set[str]:
         # one in yamlio (which keeps line numbers this does not need). Only the top-level list is
         # walked, so aliases are never expanded.
         loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-        data = yaml.load(path.read_text(encoding="utf-8-sig"), Loader=loader)
+        data = yaml.load(path.read_text(encoding="utf-8-sig"), Loader=loader) if path.is_file() else None  # no FIFO
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         data = None
     items = data.get("indicators") if isinstance(data, dict) else None
@@ -113,7 +113,8 @@ def _weigher(ws: Workspace) -> Any:
     half_life: float | None = DEFAULT_HALF_LIFE_DAYS
     try:
         loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-        data = yaml.load((ws.priors_dir / "settings.yaml").read_text(encoding="utf-8-sig"), Loader=loader) or {}
+        settings = ws.priors_dir / "settings.yaml"
+        data = (yaml.load(settings.read_text(encoding="utf-8-sig"), Loader=loader) if settings.is_file() else None) or {}
         g = data.get("grades") or {}
         grades = GradeTable({str(k): float(v) for k, v in g["reliability"].items()},
                             {int(k): float(v) for k, v in g["credibility"].items()})

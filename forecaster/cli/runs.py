@@ -309,9 +309,9 @@ def brief(
     seed: Annotated[
         int | None, typer.Option("--seed", help="Random seed (default fixed, so runs reproduce).", show_default=False)
     ] = None,
-    draws: Annotated[int | None, typer.Option("--draws", min=100, help="Draws per chain.", show_default=False)] = None,
+    draws: Annotated[int | None, typer.Option("--draws", min=100, max=100_000, help="Draws per chain.", show_default=False)] = None,
     tune: Annotated[
-        int | None, typer.Option("--tune", min=100, help="Tuning steps per chain.", show_default=False)
+        int | None, typer.Option("--tune", min=100, max=100_000, help="Tuning steps per chain.", show_default=False)
     ] = None,
     chains: Annotated[int | None, typer.Option("--chains", min=1, max=8, help="Chains.", show_default=False)] = None,
     event_time: Annotated[
@@ -335,7 +335,7 @@ def brief(
 
     Example:  forecast brief --period last-week --alert "escalation.annexation>0.2"
     """
-    from forecaster.inference.settings import DEFAULT_SEED
+    from forecaster.inference.settings import seed_or_default
     from forecaster.model.loading import load_priors
     from forecaster.outputs.brief_render import make_brief
     from forecaster.workflow.period import parse_alert, period_for
@@ -357,7 +357,7 @@ def brief(
             alerts=alerts,
             folder=output or ws.briefs_dir,
             update=not no_update,
-            seed=DEFAULT_SEED if seed is None else seed,
+            seed=seed_or_default(seed),
             exact=exact,
             sampler_kwargs=sampler_kwargs,
             on_update=(status.start if status is not None else None),
