@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from forecaster.core.atomic import write_bytes_atomic
 from forecaster.core.errors import ForecastError
-from forecaster.core.safe_cache import public_mode
+from forecaster.core.safe_cache import public_dir, public_mode
 from forecaster.core.text import json_safe, neutral
 from forecaster.workflow.baseline import SCHEMA, Clock, choose_clock
 from forecaster.workflow.brief import (
@@ -415,7 +415,7 @@ def write_brief(brief: Brief, folder: Path) -> BriefFiles:
     files = render_files(brief)
     name = brief.period.name
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        public_dir(folder)  # readable as the umask says, never group- or world-writable (core.safe_cache)
         _remove_stale_temps(folder, name)
         paths = []
         mode = public_mode()  # readable as the umask says, never group- or world-writable
