@@ -331,3 +331,39 @@ def test_a_corrupt_earlier_brief_json_does_not_break_later_briefs(tmp_path: Path
     os.mkfifo(folder / "2026-W08.json")
     found = previous_brief(folder, before=dt.date(2026, 3, 1))
     assert found is not None and found[0] == "2026-W01"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["update", "--draws", "5"], ["event", "list", "--limit", "9" * 30], ["nosuch"], ["update", "--bogus"],
+        ["event", "show"], ["update", "--seed", "abc"], ["scenario", "run", "--tune", "10"], ["-w"],
+    ],
+)
+def test_a_bad_option_through_the_real_entry_point_is_one_line(ws: Workspace, args: list[str]) -> None:
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent), "FORECAST_WORKSPACE": str(ws.root)}
+    p = subprocess.run([sys.executable, "-m", "forecaster", *args], env=env, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 2 and "Traceback" not in p.stderr
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), p.stderr
+
+
+def test_the_real_entry_point_keeps_help_version_and_exit_codes(ws: Workspace) -> None:
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent), "FORECAST_WORKSPACE": str(ws.root)}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "forecaster", *args], env=env, capture_output=True, text=True, timeout=120)
+
+    alone = run("event")  # a group alone: its help, as before
+    assert alone.returncode == 2 and "Usage: forecast event" in alone.stderr and "Commands" in alone.stderr
+    assert run("--version").stdout.strip().startswith("forecast ") and run("update", "-h").returncode == 0
+    bad = run("event", "list", "--limit", "-1")
+    assert bad.returncode == 2 and "(forecast event list -h for help)" in bad.stderr
+    assert run("priors", "validate").returncode == 0  # a command's own exit code passes through
+    assert run("update", "--exact", "--as-of", "1025-01-01").returncode == 2

@@ -252,7 +252,7 @@ def list_(
     include_retracted: Annotated[bool, typer.Option("--include-retracted", help="Show retracted reports too, marked.")] = False,
     limit: Annotated[
         int | None,
-        typer.Option("--limit", "-n", min=0, help=f"At most this many rows, newest first; 0 for all (default: {LIST_LIMIT} for the table, all for --json and --csv).", show_default=False),
+        typer.Option("--limit", "-n", min=0, max=10**9, help=f"At most this many rows, newest first; 0 for all (default: {LIST_LIMIT} for the table, all for --json and --csv).", show_default=False),
     ] = None,
     as_json: JsonOpt = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV (the export format; importable).")] = False,

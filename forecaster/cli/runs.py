@@ -108,7 +108,7 @@ def history(
     limit: Annotated[
         int | None,
         typer.Option(
-            "--limit", min=0, help=f"Newest N runs (table default {HISTORY_LIMIT}; 0 = all).", show_default=False
+            "--limit", min=0, max=10**9, help=f"Newest N runs (table default {HISTORY_LIMIT}; 0 = all).", show_default=False
         ),
     ] = None,
 ) -> None:
@@ -405,7 +405,7 @@ def _shown(folder: Path) -> str:
 def list_(
     ctx: typer.Context,
     as_json: JsonOpt = False,
-    limit: Annotated[int, typer.Option("--limit", min=0, help="Newest N runs (0 = all).")] = 30,
+    limit: Annotated[int, typer.Option("--limit", min=0, max=10**9, help="Newest N runs (0 = all).")] = 30,
 ) -> None:
     """Recorded runs, newest recorded last: id, kind, as-of, sampler, reports, diagnostics, wall time, NetCDF.
 

@@ -355,7 +355,7 @@ def collect(
         ),
     ] = None,
     limit: Annotated[
-        int | None, typer.Option("--limit", min=1, help="Show only the first N (JSON: all).", show_default=False)
+        int | None, typer.Option("--limit", min=1, max=10**9, help="Show only the first N (JSON: all).", show_default=False)
     ] = None,
     as_of: AsOfOpt = None,
     as_json: JsonOpt = False,
