@@ -70,7 +70,32 @@ def init(
 
 
 def run() -> None:
-    app(prog_name="forecast")  # the same name (and completion variable, _FORECAST_COMPLETE) however started
+    """The `forecast` entry point (the same name, and completion variable _FORECAST_COMPLETE,
+    however started). A bad option or argument is one line on stderr and exit 2, like every other
+    bad input (no usage block), so cron mail and scripts see one line; `forecast` or `forecast
+    event` alone still shows the help."""
+    import sys
+
+    try:
+        from typer._click.exceptions import ClickException  # typer >= 0.2x vendors click
+    except ImportError:  # pragma: no cover - older typer: click itself
+        from click.exceptions import ClickException  # type: ignore[no-redef]
+
+    try:
+        rc = app(prog_name="forecast", standalone_mode=False)
+    except ClickException as e:
+        if type(e).__name__ == "NoArgsIsHelpError":
+            sys.stderr.write(e.format_message() + "\n")
+            sys.exit(e.exit_code)
+        ctx = getattr(e, "ctx", None)
+        where = ctx.command_path if ctx is not None and getattr(ctx, "command_path", None) else "forecast"
+        err.print(f"error: {' '.join(e.format_message().split())} ({where} -h for help)",
+                  markup=False, highlight=False, soft_wrap=True)
+        sys.exit(e.exit_code)
+    except (typer.Abort, EOFError, KeyboardInterrupt):  # Ctrl-C or end of input outside a command
+        err.print("aborted", markup=False, highlight=False)
+        sys.exit(130)
+    sys.exit(rc if isinstance(rc, int) else 0)
 
 
 def _register() -> None:

@@ -7,12 +7,12 @@ and exit 2, and nothing is written."""
 from __future__ import annotations
 
 import datetime as dt
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from forecaster.cli import console
 from forecaster.cli.common import err, handle_errors, out, print_json, workspace
 from forecaster.core.errors import UsageError
 
@@ -126,7 +126,7 @@ def resolve(
     if as_json:
         print_json(resolution_to_row(entry))
     else:
-        sys.stdout.write(f"{entry.id}\n")
+        console.write_out(f"{entry.id}\n")
 
 
 def _option_date(value: str, option: str) -> dt.date:
@@ -210,7 +210,7 @@ def retract(
     who = _analyst(analyst)
     with EventStore(workspace(ctx).db) as store:
         t = retract_resolution(store, resolution_id, reason=reason, who=who)
-    sys.stdout.write(f"retracted {t.resolution_id}\n")
+    console.write_out(f"retracted {t.resolution_id}\n")
 
 
 @app.command("import")
@@ -245,7 +245,7 @@ def import_(
             store, batch.resolutions, analyst=who, hypotheses=hyps, labels=batch.labels, name=str(file)
         )
     n = result.added
-    sys.stdout.write(f"added {n} resolution{'s' if n != 1 else ''}; {result.skipped} already in the store\n")
+    console.write_out(f"added {n} resolution{'s' if n != 1 else ''}; {result.skipped} already in the store\n")
 
 
 def register(root: typer.Typer) -> None:

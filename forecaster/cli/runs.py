@@ -6,12 +6,12 @@ to sample: `brief` only when the last run is stale and it updates."""
 from __future__ import annotations
 
 import datetime as dt
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
+from forecaster.cli import console
 from forecaster.cli.common import date_option, err, handle_errors, is_terminal, out, print_json, workspace
 from forecaster.cli.history_rows import claimed_states, history_csv, history_row
 from forecaster.core.errors import UsageError
@@ -109,7 +109,7 @@ def history(
     limit: Annotated[
         int | None,
         typer.Option(
-            "--limit", min=0, help=f"Newest N runs (table default {HISTORY_LIMIT}; 0 = all).", show_default=False
+            "--limit", min=0, max=10**9, help=f"Newest N runs (table default {HISTORY_LIMIT}; 0 = all).", show_default=False
         ),
     ] = None,
 ) -> None:
@@ -310,9 +310,9 @@ def brief(
     seed: Annotated[
         int | None, typer.Option("--seed", help="Random seed (default fixed, so runs reproduce).", show_default=False)
     ] = None,
-    draws: Annotated[int | None, typer.Option("--draws", min=100, help="Draws per chain.", show_default=False)] = None,
+    draws: Annotated[int | None, typer.Option("--draws", min=100, max=100_000, help="Draws per chain.", show_default=False)] = None,
     tune: Annotated[
-        int | None, typer.Option("--tune", min=100, help="Tuning steps per chain.", show_default=False)
+        int | None, typer.Option("--tune", min=100, max=100_000, help="Tuning steps per chain.", show_default=False)
     ] = None,
     chains: Annotated[int | None, typer.Option("--chains", min=1, max=8, help="Chains.", show_default=False)] = None,
     event_time: Annotated[
@@ -336,7 +336,7 @@ def brief(
 
     Example:  forecast brief --period last-week --alert "escalation.annexation>0.2"
     """
-    from forecaster.inference.settings import DEFAULT_SEED
+    from forecaster.inference.settings import seed_or_default
     from forecaster.model.loading import load_priors
     from forecaster.outputs.brief_render import make_brief
     from forecaster.workflow.period import parse_alert, period_for
@@ -358,7 +358,7 @@ def brief(
             alerts=alerts,
             folder=output or ws.briefs_dir,
             update=not no_update,
-            seed=DEFAULT_SEED if seed is None else seed,
+            seed=seed_or_default(seed),
             exact=exact,
             sampler_kwargs=sampler_kwargs,
             on_update=(status.start if status is not None else None),
@@ -406,7 +406,7 @@ def _shown(folder: Path) -> str:
 def list_(
     ctx: typer.Context,
     as_json: JsonOpt = False,
-    limit: Annotated[int, typer.Option("--limit", min=0, help="Newest N runs (0 = all).")] = 30,
+    limit: Annotated[int, typer.Option("--limit", min=0, max=10**9, help="Newest N runs (0 = all).")] = 30,
 ) -> None:
     """Recorded runs, newest recorded last: id, kind, as-of, sampler, reports, diagnostics, wall time, NetCDF.
 
@@ -549,7 +549,7 @@ def prune(
     line = f"{verb} the draws of {n} run{'s' if n != 1 else ''} ({done.bytes_freed / 1e6:.1f} MB); {done.netcdf_kept} kept"
     if records:
         line += f"; {'would delete' if dry_run else 'deleted'} {done.records_deleted} run record{'s' if done.records_deleted != 1 else ''}"
-    sys.stdout.write(line + "\n")
+    console.write_out(line + "\n")
 
 
 @app.command("export")
@@ -575,7 +575,7 @@ def export_run(
         record = runs.get_run(store, run_id)
         path = output or ws.runs_dir / runs.netcdf_name(record.run_id)
         n = runs.export_draws(store, record.run_id, path)
-    sys.stdout.write(f"{path}\n")
+    console.write_out(f"{path}\n")
     _say(f"wrote the draws of run {record.run_id} ({n / 1e6:.1f} MB)")
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from forecaster.core.errors import EvidenceError, UsageError, did_you_mean
+from forecaster.core.files import check_regular
 from forecaster.core.jsonio import load_json_text
 from forecaster.core.yamlio import line_of, load_yaml
 from forecaster.model.evidence import check_field_types, report_from_mapping, reports_list
@@ -171,6 +172,7 @@ def read_reports_file(
     recorded_at, analyst and the retraction fields optional). Every row is checked; if any is bad,
     ImportFileError lists them all, each as file:line: field: problem."""
     fmt = fmt or format_from_name(path)
+    check_regular(path, what="reports file")  # a FIFO or device: refused before it is opened
     known = set(known)
     today = today or dt.date.today()
     if fmt == "csv":

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from forecaster.core.errors import UsageError, did_you_mean
+from forecaster.core.files import check_regular
 from forecaster.core.yamlio import line_of, load_yaml
 from forecaster.store.formats import csv_rows
 from forecaster.store.resolutions import ImportProblems, Resolution, ResolutionError, parse_date
@@ -59,6 +60,7 @@ def resolution_from_mapping(row: Mapping[str, Any], *, where: str) -> Resolution
 
 
 def read_resolutions_file(path: Path) -> ResolutionsFile:
+    check_regular(path, what="resolutions file")  # a FIFO or device: refused before it is opened
     suffix = path.suffix.lower()
     if suffix in (".yaml", ".yml"):
         rows = _yaml_rows(path)

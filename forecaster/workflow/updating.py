@@ -135,32 +135,39 @@ def update_forecast(
                 if cached is not None:
                     return cached, True
             previous = previous_like(store, as_of=as_of, evidence=evidence, exclude=run_id, sampled=not exact)
-    result = run_update(
-        priors,
-        reports,
-        as_of=as_of,
-        seed=seed,
-        exact_only=exact,
-        sampler_settings=ss,
-        previous=previous.posteriors() if previous else None,
-        previous_run_id=previous.run_id if previous else None,
-        half_life_days=half_life_days,
-        notify=notify,
-    )
-    if record:
-        draws = runs.netcdf_bytes(result.idata) if result.idata is not None else None
-        with EventStore(ws.db) as store:
-            runs.record_run(
-                store,
-                runs.NewRun(
-                    result,
-                    kind="update",
-                    evidence=evidence,
-                    settings=settings,
-                    wall_seconds=time.perf_counter() - start,
-                    draws=draws,
-                ),
-            )
+    from forecaster.inference.interrupt import interruptible
+
+    # Ctrl-C, SIGTERM or SIGHUP anywhere from sampling to recording: nothing is recorded (the run
+    # and its draws go into the store in one transaction: both or neither).
+    with interruptible() as guard:
+        result = run_update(
+            priors,
+            reports,
+            as_of=as_of,
+            seed=seed,
+            exact_only=exact,
+            sampler_settings=ss,
+            previous=previous.posteriors() if previous else None,
+            previous_run_id=previous.run_id if previous else None,
+            half_life_days=half_life_days,
+            notify=notify,
+        )
+        guard.check()
+        if record:
+            draws = runs.netcdf_bytes(result.idata) if result.idata is not None else None
+            guard.check()
+            with EventStore(ws.db) as store:
+                runs.record_run(
+                    store,
+                    runs.NewRun(
+                        result,
+                        kind="update",
+                        evidence=evidence,
+                        settings=settings,
+                        wall_seconds=time.perf_counter() - start,
+                        draws=draws,
+                    ),
+                )
     return result, False
 
 
