@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Generator
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from forecaster.core.workspace import Workspace, init_workspace
+from tests.backends import Backend
 
 DATA = Path(__file__).parent / "data"
 
@@ -46,3 +48,13 @@ def ws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Workspace:
 @pytest.fixture
 def runner() -> CliRunner:
     return CliRunner()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Generator[Backend, None, None]:
+    """Each backend in turn (PostgreSQL: see tests/backends.py for when it skips or fails)."""
+    b = Backend(request.param, tmp_path)
+    try:
+        yield b
+    finally:
+        b.cleanup()

@@ -494,11 +494,19 @@ def test_sampled_brief_is_reproducible_and_its_cache_skips_pymc(runner: CliRunne
     assert first == second
     data = json.loads(first[".json"])
     assert data["provenance"]["sampler"] == "pymc-nuts" and data["headline"][0]["interval"] is not None
-    nc = ws.runs_dir / data["provenance"]["netcdf"]
+    # The draws are in the store (issue 13), readable from any machine; `runs export` writes the file.
+    from forecaster.store import runs as run_log
+    from forecaster.store.events import EventStore
+
+    with EventStore(ws.db) as store:
+        idata = run_log.load_idata(store, data["provenance"]["run_id"])
+    assert data["provenance"]["netcdf"] == f"{data['provenance']['run_id']}.nc"
+    assert "p_escalation" in idata.posterior
+    code, out, err = invoke(runner, ws, "runs", "export", data["provenance"]["run_id"])
+    assert code == 0 and Path(out.strip()) == ws.runs_dir / data["provenance"]["netcdf"], err
     import arviz as az
 
-    idata = az.from_netcdf(nc)
-    assert "p_escalation" in idata.posterior
+    assert "p_escalation" in az.from_netcdf(ws.runs_dir / data["provenance"]["netcdf"]).posterior
     # The same brief again, in a fresh process: the run is recorded, so pymc is never imported.
     script = (
         "import sys\n"

@@ -23,6 +23,7 @@ import forecaster
 from forecaster.cli.main import app
 from forecaster.core.workspace import Workspace
 from forecaster.model.evidence import Report
+from forecaster.store.backend import SqliteDb, parse_target
 from forecaster.store.coded import CodedAdd, StoreChangedError
 from forecaster.store.events import EventStore
 from forecaster.store.migrations import MIGRATIONS
@@ -321,14 +322,15 @@ def test_apply_coded_refuses_a_store_changed_since_the_lookup(tmp_path: Path) ->
         assert store.apply_coded([add], [], expect=store.coded_reports([]).token) == (1, 0, 0)
         (found,) = store.coded_reports(["acled:X1", "acled:X2"]).reports
         assert (found.origin, found.source_time, found.retracted) == ("acled:X1", dt.datetime(2025, 1, 4, tzinfo=dt.UTC), False)
-        raw = store._db
-        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
-            raw.execute("UPDATE reports SET source_time = '2030-01-01T00:00:00.000000Z'")
+    raw = sqlite3.connect(tmp_path / "s.db")
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        raw.execute("UPDATE reports SET source_time = '2030-01-01T00:00:00.000000Z'")
+    raw.close()
 
 
 def test_m007_adds_source_time_to_an_old_store(tmp_path: Path) -> None:
     db = tmp_path / "old.db"
-    raw = sqlite3.connect(db, isolation_level=None)
+    raw = SqliteDb(parse_target(db))  # the store's own sqlite3 driver, as an older forecast left it
     raw.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)")
     for version, migration in enumerate(MIGRATIONS[:-1], start=1):
         migration(raw)
@@ -355,8 +357,8 @@ IMPORTER = textwrap.dedent(
     rules = load_rules(root / "rules" / "acled_balkans.yaml", load_priors(root / "priors").indicator_ids)
     with EventStore(db) as store:
         if slow:  # spill the transaction into the WAL early, and slow it down enough to be killed mid-way
-            store._db.execute("PRAGMA cache_size = 8")
-            store._db.set_progress_handler(lambda: time.sleep(0.001), 1000)
+            store._db.raw.execute("PRAGMA cache_size = 8")
+            store._db.raw.set_progress_handler(lambda: time.sleep(0.001), 1000)
         print("importing", flush=True)
         res = import_coded(store, path, kind="acled", rules=rules, analyst="bulk")
         print(res.added, res.retracted, flush=True)
@@ -396,7 +398,7 @@ def test_a_kill_mid_import_leaves_nothing(tmp_path: Path) -> None:
     assert child.returncode == -signal.SIGKILL
     with EventStore(db) as store:
         assert store.counts() == before
-        assert store._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert store._read("", "PRAGMA integrity_check")[0][0] == "ok"
     again = subprocess.run([sys.executable, "-c", IMPORTER, str(ROOT), str(db), str(second), "fast"], env=env,
                            capture_output=True, text=True, timeout=300)  # fmt: skip
     assert again.returncode == 0, again.stderr

@@ -175,5 +175,26 @@ def test_brief_files_are_never_group_or_world_writable(runner: CliRunner, ws: Wo
         assert r.exit_code == 0, r.output
         files = [f for f in ws.briefs_dir.iterdir() if not f.name.startswith(".")]
         assert files and all(_mode(f) == 0o644 for f in files)
+        assert _mode(ws.briefs_dir) & 0o022 == 0
+    finally:
+        os.umask(old)
+
+
+@pytest.mark.parametrize("where", ["briefs", "nested"])
+def test_the_brief_folder_is_never_group_or_world_writable(runner: CliRunner, ws: Workspace, tmp_path: Path, where: str) -> None:
+    old = os.umask(0)
+    try:
+        if where == "briefs":  # already there, and open to all (an older tool, or a careless mkdir)
+            ws.briefs_dir.mkdir(mode=0o777)
+            os.chmod(ws.briefs_dir, 0o777)
+            folder, args = ws.briefs_dir, ["brief", "--exact"]
+        else:  # -o into folders that do not exist yet
+            folder = tmp_path / "out" / "deep" / "briefs"
+            args = ["brief", "--exact", "-o", str(folder)]
+        r = runner.invoke(app, args)
+        assert r.exit_code == 0, r.output
+        for d in (folder, *([folder.parent, folder.parent.parent] if where == "nested" else [])):
+            assert _mode(d) & 0o022 == 0, (d, oct(_mode(d)))
+        assert all(_mode(f) & 0o022 == 0 for f in folder.iterdir())
     finally:
         os.umask(old)

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from forecaster.cli.main import app
 from forecaster.core.workspace import Workspace
 from forecaster.model.evidence import Report
+from forecaster.store.backend import SqliteDb, parse_target
 from forecaster.store.events import EventStore
 from forecaster.store.migrations import m001_reports, m002_runs
 from forecaster.store.records import content_key
@@ -38,7 +39,8 @@ def test_content_key_is_stable_without_origin_and_changes_with_one() -> None:
 
 def test_m003_adds_a_nullable_origin_to_an_old_store(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
-    db = sqlite3.connect(path, isolation_level=None)
+    path.touch()
+    db = SqliteDb(parse_target(path))  # the store's own sqlite3 driver, as an older forecast left it
     m001_reports(db)
     m002_runs(db)
     db.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)")

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from forecaster.cli.main import app
 from forecaster.core.workspace import Workspace
 from forecaster.model.loading import load_priors
+from forecaster.store.backend import SqliteDb, parse_target
 from forecaster.store.events import EventStore
 from forecaster.store.migrations import MIGRATIONS
 from forecaster.store.resolution_files import read_resolutions_file
@@ -101,7 +102,7 @@ def test_the_migration_is_the_third_and_named(ws: Workspace) -> None:
 
 
 def test_an_older_store_is_migrated_and_keeps_its_reports(ws: Workspace, hyps: dict[str, tuple[str, ...]]) -> None:
-    db = sqlite3.connect(ws.db_path, isolation_level=None)
+    db = SqliteDb(parse_target(ws.db_path))  # the store's own sqlite3 driver, as an older forecast left it
     db.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)")
     for version, migration in enumerate(MIGRATIONS[:2], start=1):
         migration(db)

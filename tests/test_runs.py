@@ -20,7 +20,7 @@ from forecaster.cli.runs import sparkline
 from forecaster.core.workspace import Workspace
 from forecaster.inference.update import run_update
 from forecaster.model.loading import load_priors
-from forecaster.store import runs
+from forecaster.store import legacy_runs, runs
 from forecaster.store.events import EventStore
 from forecaster.workflow import backfill
 from forecaster.workflow.updating import (
@@ -31,6 +31,7 @@ from forecaster.workflow.updating import (
     recorded_runs,
     update_forecast,
 )
+from tests.backends import Backend
 from tests.helpers import MINI
 
 # Reports imported in a test are recorded now, so only an as-of date of today sees them (knowledge time).
@@ -44,6 +45,17 @@ def invoke(runner: CliRunner, *args: str) -> tuple[int, str, str]:
 
 
 @pytest.fixture
+def ws(ws: Workspace, backend: Backend, monkeypatch: pytest.MonkeyPatch) -> Workspace:
+    """The bundled workspace on each backend (issue 13): its own file, or a PostgreSQL store
+    chosen through $FORECAST_DB as a team member would."""
+    if not backend.is_pg:
+        return ws
+    url = backend.new_store()
+    monkeypatch.setenv("FORECAST_DB", url)
+    return dataclasses.replace(ws, db_override=url)
+
+
+@pytest.fixture
 def stocked(ws: Workspace, runner: CliRunner) -> Workspace:
     """The bundled workspace with the seed papers' events in its store."""
     code, _, err = invoke(runner, "event", "import", str(ws.scenarios_dir / "historical_events.yaml"))
@@ -52,11 +64,8 @@ def stocked(ws: Workspace, runner: CliRunner) -> Workspace:
 
 
 def _runs_rows(ws: Workspace, sql: str) -> list[tuple[object, ...]]:
-    db = sqlite3.connect(ws.db_path)
-    try:
-        return db.execute(sql).fetchall()
-    finally:
-        db.close()
+    with EventStore(ws.db) as store:
+        return [tuple(r) for r in store._read("test", sql)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -74,7 +83,7 @@ def test_update_is_recorded_in_the_store_with_every_field(runner: CliRunner, sto
     code, out, err = invoke(runner, "update", "--exact", "--as-of", AS_OF, "--json")
     assert code == 0, err
     data = json.loads(out)
-    with EventStore(stocked.db_path) as store:
+    with EventStore(stocked.db) as store:
         (record,) = runs.list_runs(store)
     assert record.run_id == data["run_id"] and record.kind == "update" and record.evidence == "store"
     assert record.as_of == TODAY and record.priors_hash == data["priors_hash"]
@@ -146,6 +155,9 @@ def test_the_json_file_log_moves_into_the_store(stocked: Workspace) -> None:
     (stocked.runs_dir / f"{result.run_id}.json").write_text(json.dumps(old), encoding="utf-8")
     (stocked.runs_dir / "broken.json").write_text("{", encoding="utf-8")
     again, cached = update_forecast(stocked, priors, as_of=dt.date(2025, 1, 1), exact=True)
+    if stocked.db_on_server:  # the JSON log predates server stores: it is the workspace file's, never moved to a server
+        assert not cached and (stocked.runs_dir / f"{result.run_id}.json").exists()
+        return
     assert cached and again.run_id == result.run_id
     assert not (stocked.runs_dir / f"{result.run_id}.json").exists() and (stocked.runs_dir / "broken.json").exists()
     (logged,) = recorded_runs(stocked)
@@ -190,7 +202,7 @@ def _record_as_sampled(ws: Workspace, as_of: dt.date) -> str:
         result.diagnostics, sampler="pymc-nuts", chains=2, draws=1000, tune=500, r_hat_max=1.001, ess_min=900.0
     )
     fake = dataclasses.replace(result, run_id=run_id, settings_hash=settings_hash(settings), diagnostics=diag)
-    with EventStore(ws.db_path) as store:
+    with EventStore(ws.db) as store:
         runs.record_run(store, runs.NewRun(fake, settings=settings))
     return run_id
 
@@ -318,49 +330,56 @@ def test_backfill_weekly_by_event_time(runner: CliRunner, tmp_path: Path, monkey
 
 
 def _fake_runs(ws: Workspace, n: int) -> list[str]:
-    """n recorded runs an hour apart, each naming a NetCDF file that exists."""
+    """n recorded runs an hour apart, each with 1,000 bytes of draws in the store."""
     priors = load_priors(ws.priors_dir)
     base = run_update(priors, [], as_of=dt.date(2026, 1, 1), exact_only=True)
-    ws.runs_dir.mkdir(exist_ok=True)
     ids = []
     items = []
     for i in range(n):
         rid = f"{i:012x}"
-        (ws.runs_dir / runs.netcdf_name(rid)).write_bytes(b"x" * 1000)
         items.append(
             runs.NewRun(
                 dataclasses.replace(base, run_id=rid, as_of=dt.date(2026, 1, 1) + dt.timedelta(days=i)),
-                netcdf=runs.netcdf_name(rid),
                 recorded_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC) + dt.timedelta(hours=i),
+                draws=bytes([i]) * 1000,
             )
         )
         ids.append(rid)
-    with EventStore(ws.db_path) as store:
+    with EventStore(ws.db) as store:
         runs.record_runs(store, items)
     return ids
 
 
-def test_prune_keeps_the_newest_netcdf_files(runner: CliRunner, ws: Workspace) -> None:
+def test_prune_keeps_the_newest_draws_and_touches_only_this_store(runner: CliRunner, ws: Workspace) -> None:
     ids = _fake_runs(ws, 4)
-    (ws.runs_dir / "orphan.nc").write_bytes(b"y")
-    stale = ws.runs_dir / ".abc.nc.123.tmp"
+    ws.runs_dir.mkdir(exist_ok=True)
+    for rid in (ids[0], ids[3]):  # exported earlier
+        assert invoke(runner, "runs", "export", rid)[0] == 0
+    assert (ws.runs_dir / f"{ids[0]}.nc").read_bytes() == bytes([0]) * 1000
+    (ws.runs_dir / "0123456789ab.nc").write_bytes(b"y")  # another store's export, on a shared folder
+    stale = ws.runs_dir / f".{ids[1]}.nc.a1b2c3d4.tmp"  # a killed export's temp file
     stale.write_bytes(b"z")
     os.utime(stale, (time.time() - 3600, time.time() - 3600))
-    fresh = ws.runs_dir / ".def.nc.456.tmp"  # a writer at work right now: left alone
+    fresh = ws.runs_dir / f".{ids[2]}.nc.e5f6g7h8.tmp"  # a writer at work right now: left alone
     fresh.write_bytes(b"z")
     code, out, _ = invoke(runner, "runs", "prune", "--keep", "2", "--dry-run")
-    assert code == 0 and "would delete 3 NetCDF files" in out and len(list(ws.runs_dir.glob("*.nc"))) == 5
+    assert code == 0 and "would drop the draws of 2 runs (0.0 MB); 2 kept" in out and stale.exists()
     code, out, _ = invoke(runner, "runs", "prune", "--keep", "2")
-    assert code == 0 and "deleted 3 NetCDF files" in out and "2 kept" in out
-    assert sorted(f.name for f in ws.runs_dir.glob("*.nc")) == [f"{ids[2]}.nc", f"{ids[3]}.nc"]
+    assert code == 0 and "dropped the draws of 2 runs" in out and "2 kept" in out
+    # Exports are the analyst's files: they stay, as does another store's.
+    assert sorted(f.name for f in ws.runs_dir.glob("*.nc")) == sorted([f"{ids[0]}.nc", f"{ids[3]}.nc", "0123456789ab.nc"])
     assert not stale.exists() and fresh.exists()
-    with EventStore(ws.db_path) as store:
+    with EventStore(ws.db) as store:
         records = {r.run_id: r for r in runs.list_runs(store, with_states=False)}
+        assert runs.load_draws(store, ids[0]) is None and runs.load_draws(store, ids[2]) == bytes([2]) * 1000
     assert len(records) == 4 and records[ids[0]].netcdf is None and records[ids[3]].netcdf == f"{ids[3]}.nc"
+    code, _, err = invoke(runner, "runs", "export", ids[0])
+    assert code == 2 and "no draws in the store" in err
     code, out, _ = invoke(runner, "runs", "prune", "--keep", "1", "--records")
     assert code == 0 and "deleted 3 run records" in out
     assert _runs_rows(ws, "SELECT run_id FROM runs") == [(ids[3],)]
     assert _runs_rows(ws, f"SELECT COUNT(*) FROM run_states WHERE run_id <> '{ids[3]}'") == [(0,)]
+    assert _runs_rows(ws, "SELECT COUNT(*) FROM run_draws") == [(1,)]
 
 
 def test_runs_list_and_show(runner: CliRunner, stocked: Workspace) -> None:
@@ -382,3 +401,19 @@ def test_commands_have_help_with_examples(runner: CliRunner) -> None:
     for cmd in (["history"], ["brief"], ["runs", "list"], ["runs", "show"], ["runs", "prune"]):
         code, out, _ = invoke(runner, *cmd, "--help")
         assert code == 0 and "Example:" in out
+
+
+def test_draws_of_an_old_store_move_in_from_runs_folder(ws: Workspace) -> None:
+    """A store from before issue 13 named runs/RUN_ID.nc files; the next update moves them in."""
+    if ws.db_on_server:
+        pytest.skip("only a file store predates the draws in the store")
+    ids = _fake_runs(ws, 3)
+    with EventStore(ws.db) as store:
+        store._write("test", lambda db: db.executemany("DELETE FROM run_draws WHERE run_id = ?", [(i,) for i in ids]))
+    ws.runs_dir.mkdir(exist_ok=True)
+    (ws.runs_dir / runs.netcdf_name(ids[1])).write_bytes(b"old draws")
+    with EventStore(ws.db) as store:
+        assert legacy_runs.import_json_runs(ws, store) == 0
+        records = {r.run_id: r for r in runs.list_runs(store, with_states=False)}
+        assert runs.load_draws(store, ids[1]) == b"old draws"
+    assert records[ids[1]].netcdf == runs.netcdf_name(ids[1]) and records[ids[0]].netcdf is None

@@ -54,7 +54,7 @@ def read_seed(path: Path) -> SeedPaper:
 
 
 def load_seeds(directory: Path) -> dict[str, SeedPaper]:
-    return {p.name: read_seed(p) for p in sorted(directory.glob("*.txt"))}
+    return {p.name: read_seed(p) for p in sorted(directory.glob("*.txt")) if p.is_file()}  # no FIFO: it would hang
 
 
 def find_seeds(priors_root: Path, explicit: Path | None = None) -> Path | None:

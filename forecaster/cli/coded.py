@@ -103,10 +103,10 @@ def import_coded_file(
     collecting = gc.isenabled()
     gc.disable()
     try:
-        if dry_run and not ws.db_path.exists():
+        if dry_run and not ws.has_store():
             result = import_coded(None, file, kind=kind, rules=loaded, analyst=analyst, dry_run=True)
         else:
-            with EventStore(ws.db_path) as store:
+            with EventStore(ws.db) as store:
                 result = import_coded(store, file, kind=kind, rules=loaded, analyst=analyst, dry_run=dry_run)
     finally:
         if collecting:

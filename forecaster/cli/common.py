@@ -12,10 +12,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
+from forecaster.cli import failures
+from forecaster.cli.console import SafeConsole, write_json_text
 from forecaster.core.errors import ForecastError
+from forecaster.core.files import check_not_special
 from forecaster.core.workspace import Workspace, find_workspace
 
 
@@ -29,10 +31,11 @@ def _width() -> int | None:
         return 120
 
 
-out = Console(highlight=False, soft_wrap=False, width=_width())
+# Safe consoles (cli.console): user text and paths print literally, control characters shown.
+out = SafeConsole(highlight=False, soft_wrap=False, width=_width())
 # On a terminal Rich wraps to the window; piped or captured, a line stays one line (a warning or
 # an error is never broken at 80 columns: `grep warning:` sees all of it).
-err = Console(stderr=True, highlight=False, soft_wrap=not sys.stderr.isatty())
+err = SafeConsole(stderr=True, highlight=False, soft_wrap=not sys.stderr.isatty())
 
 
 def say(message: str) -> None:
@@ -58,9 +61,17 @@ def handle_errors(fn: F) -> F:
         except ForecastError as e:
             err.print(f"[bold red]error:[/] {escape(str(e))}", markup=True, highlight=False, soft_wrap=True)
             raise typer.Exit(code=e.exit_code) from None
-        except KeyboardInterrupt:
-            err.print("interrupted")
-            raise typer.Exit(code=130) from None
+        except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM/SIGHUP during a run (inference.interrupt)
+            err.print(f"interrupted{f' ({e})' if str(e) else ''}; nothing recorded", markup=False)
+            raise typer.Exit(code=getattr(e, "exit_code", 130)) from None
+        except (typer.Exit, SystemExit):
+            raise
+        except Exception as e:  # never a traceback: one line and an exit code (cli.failures)
+            if failures.debugging():
+                raise
+            message, code = failures.failure(e)
+            err.print(f"[bold red]error:[/] {escape(message)}", markup=True, highlight=False, soft_wrap=True)
+            raise typer.Exit(code=code) from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -81,7 +92,10 @@ def workspace(ctx: typer.Context) -> Workspace:
     user-data default is never created: a cron job with no workspace stops with exit 2."""
     root = ctx.find_root()
     obj = root.obj or {}
-    return find_workspace(obj.get("workspace"), db=obj.get("db"), create_default=interactive())
+    ws = find_workspace(obj.get("workspace"), db=obj.get("db"), create_default=interactive())
+    if isinstance(ws.db, Path):  # a server store has no file
+        check_not_special(ws.db, what="event store file", hint="choose another --db")  # a FIFO would hang
+    return ws
 
 
 def as_of_date(value: str | None) -> dt.date:
@@ -101,16 +115,19 @@ def date_option(value: str | None, option: str) -> dt.date | None:
     """An optional ISO date option (--since, --until)."""
     if value is None:
         return None
-    from forecaster.core.errors import UsageError
+    from forecaster.core.errors import EvidenceError, UsageError
+    from forecaster.model.evidence import check_year
 
     try:
-        return dt.date.fromisoformat(value.strip())
+        return check_year(dt.date.fromisoformat(value.strip()))
     except ValueError:
         raise UsageError(f"{option} {value!r} is not an ISO date (YYYY-MM-DD)") from None
+    except EvidenceError as e:
+        raise UsageError(f"{option}: {e}") from None
 
 
 def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False) + "\n")
+    write_json_text(json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False) + "\n")
 
 
 def is_terminal() -> bool:
@@ -118,5 +135,5 @@ def is_terminal() -> bool:
 
 
 WorkspaceOpt = typer.Option(None, "--workspace", "-w", help="Workspace folder (default: $FORECAST_WORKSPACE, the current folder if it holds priors/, else the user-data workspace).", file_okay=False)
-DbOpt = typer.Option(None, "--db", help="Event store file (default: $FORECAST_DB, else forecast.db in the workspace).", dir_okay=False)
+DbOpt = typer.Option(None, "--db", metavar="PATH|URL", help="Event store: a file, sqlite:///PATH or postgresql://user@host:port/dbname (default: $FORECAST_DB, else forecast.db in the workspace).")
 __all__ = ["out", "err", "say", "warn", "handle_errors", "workspace", "print_json", "is_terminal", "Path"]

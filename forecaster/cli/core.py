@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from forecaster.cli import console
 from forecaster.cli.common import as_of_date, err, handle_errors, is_terminal, out, print_json, say, warn, workspace
 from forecaster.core.errors import UsageError
 
@@ -23,17 +24,17 @@ def info(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json", hel
     ws = workspace(ctx)
     priors = load_priors(ws.priors_dir)
     counts: dict[str, int] = {}
-    if ws.db_path.exists():
+    if ws.has_store():
         from forecaster.store.events import EventStore
 
-        with EventStore(ws.db_path) as store:
+        with EventStore(ws.db) as store:
             counts = store.counts()
     data = {
         "workspace": str(ws.root),
         "priors": str(ws.priors_dir),
         "priors_hash": priors.hash,
-        "database": str(ws.db_path),
-        "database_exists": ws.db_path.exists(),
+        "database": ws.db_shown,
+        "database_exists": ws.has_store(),
         "hypotheses": len(priors.hypotheses),
         "indicators": len(priors.indicators),
         "experts": len(priors.experts),
@@ -56,8 +57,8 @@ def update(
     as_of: Annotated[Optional[str], typer.Option("--as-of", metavar="YYYY-MM-DD", help="Replay what was known on this date (YYYY-MM-DD; default today).")] = None,
     event_time: Annotated[bool, typer.Option("--event-time", help="With --as-of: select reports by event date, not by when they were recorded.")] = False,
     seed: Annotated[Optional[int], typer.Option("--seed", help="Random seed (default fixed, so runs reproduce).")] = None,
-    draws: Annotated[Optional[int], typer.Option("--draws", min=100, help="Draws per chain.")] = None,
-    tune: Annotated[Optional[int], typer.Option("--tune", min=100, help="Tuning steps per chain.")] = None,
+    draws: Annotated[Optional[int], typer.Option("--draws", min=100, max=100_000, help="Draws per chain.")] = None,
+    tune: Annotated[Optional[int], typer.Option("--tune", min=100, max=100_000, help="Tuning steps per chain.")] = None,
     chains: Annotated[Optional[int], typer.Option("--chains", min=1, max=8, help="Chains.")] = None,
     exact: Annotated[bool, typer.Option("--exact", help="Exact engine only: instant, prior-mean network, no intervals.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Recompute even if an identical run is recorded.")] = False,
@@ -68,13 +69,13 @@ def update(
 
     Example:  forecast update --as-of 2025-06-30 --json
     """
-    from forecaster.inference.settings import DEFAULT_SEED
+    from forecaster.inference.settings import seed_or_default
     from forecaster.workflow.updating import cached_update, update_forecast
 
     ws = workspace(ctx)
     when = as_of_date(as_of)
     sampler_kwargs = {k: v for k, v in {"draws": draws, "tune": tune, "chains": chains}.items() if v is not None}
-    chosen_seed = DEFAULT_SEED if seed is None else seed
+    chosen_seed = seed_or_default(seed)  # checked up front: [0, 2^32)
     hl = parse_half_life(half_life)
     # An unchanged update is answered from its record without parsing the priors (issue 4: <= 0.5 s).
     found = None if events is not None or force else cached_update(
@@ -148,7 +149,7 @@ def export(
     net = build_network(priors)
     text = to_bif(priors, net) if fmt == "bif" else to_xmlbif(priors, net)
     if output is None:
-        sys.stdout.write(text)
+        console.write_out(text)
     else:
         from forecaster.core.atomic import write_text_atomic
         from forecaster.core.safe_cache import public_mode

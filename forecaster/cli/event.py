@@ -19,8 +19,10 @@ from typing import Annotated, Any
 
 import typer
 
+from forecaster.cli import console
 from forecaster.cli.common import date_option, err, handle_errors, out, print_json, workspace
 from forecaster.core.errors import EvidenceError, UsageError, did_you_mean
+from forecaster.core.text import neutral
 from forecaster.core.workspace import Workspace
 from forecaster.model.evidence import (
     Report,
@@ -85,7 +87,7 @@ def _indicator_ids(ws: Workspace) -> set[str]:
         # one in yamlio (which keeps line numbers this does not need). Only the top-level list is
         # walked, so aliases are never expanded.
         loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-        data = yaml.load(path.read_text(encoding="utf-8-sig"), Loader=loader)
+        data = yaml.load(path.read_text(encoding="utf-8-sig"), Loader=loader) if path.is_file() else None  # no FIFO
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         data = None
     items = data.get("indicators") if isinstance(data, dict) else None
@@ -111,7 +113,8 @@ def _weigher(ws: Workspace) -> Any:
     half_life: float | None = DEFAULT_HALF_LIFE_DAYS
     try:
         loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-        data = yaml.load((ws.priors_dir / "settings.yaml").read_text(encoding="utf-8-sig"), Loader=loader) or {}
+        settings = ws.priors_dir / "settings.yaml"
+        data = (yaml.load(settings.read_text(encoding="utf-8-sig"), Loader=loader) if settings.is_file() else None) or {}
         g = data.get("grades") or {}
         grades = GradeTable({str(k): float(v) for k, v in g["reliability"].items()},
                             {int(k): float(v) for k, v in g["credibility"].items()})
@@ -143,7 +146,7 @@ def _format(value: str) -> Format:
 
 
 def _store(ctx: typer.Context) -> EventStore:
-    return EventStore(workspace(ctx).db_path)
+    return EventStore(workspace(ctx).db)
 
 
 def _say(message: str) -> None:
@@ -152,7 +155,8 @@ def _say(message: str) -> None:
 
 
 def _one_line(text: str) -> str:
-    return " ".join(text.split())
+    """One line of user text for a table cell: control characters shown (core.text.neutral)."""
+    return neutral(" ".join(text.split()), newlines=False)
 
 
 @app.command()
@@ -204,7 +208,7 @@ def add(
     if origin is not None and report.origin is None:
         raise UsageError("--origin is empty; name the original source, or leave the option out")
     warning = None
-    with EventStore(ws.db_path) as store:
+    with EventStore(ws.db) as store:
         near = store.similar(report)
         if near.duplicate is not None:
             from forecaster.store.records import content_key, normal_text
@@ -235,7 +239,7 @@ def add(
     if as_json:
         print_json({**report_to_row(StoredReport(stored)), **_weigher(ws)(StoredReport(stored))})
     else:
-        sys.stdout.write(f"{stored.id}\n")
+        console.write_out(f"{stored.id}\n")
 
 
 @app.command("list")
@@ -248,7 +252,7 @@ def list_(
     include_retracted: Annotated[bool, typer.Option("--include-retracted", help="Show retracted reports too, marked.")] = False,
     limit: Annotated[
         int | None,
-        typer.Option("--limit", "-n", min=0, help=f"At most this many rows, newest first; 0 for all (default: {LIST_LIMIT} for the table, all for --json and --csv).", show_default=False),
+        typer.Option("--limit", "-n", min=0, max=10**9, help=f"At most this many rows, newest first; 0 for all (default: {LIST_LIMIT} for the table, all for --json and --csv).", show_default=False),
     ] = None,
     as_json: JsonOpt = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV (the export format; importable).")] = False,
@@ -276,7 +280,7 @@ def list_(
         )
         shown = itertools.islice(rows, cap) if cap else rows
         if machine:
-            n = write_reports(sys.stdout, shown, fmt="json" if as_json else "csv",
+            n = write_reports(console.stdout, shown, fmt="json" if as_json else "csv",
                               extra=_weigher(workspace(ctx)) if as_json else None)
         else:
             from forecaster.cli.window import evidence_window
@@ -325,13 +329,13 @@ def _print_table(entries: Iterator[StoredReport], *, retracted_column: bool, win
     if mark_column:
         titles.append("IGNORED      ")
     titles.append("SOURCE")
-    write = sys.stdout.write
+    write = console.write_out
     write("  ".join(titles) + "\n")
     prefix_w = sum(len(t) + 2 for t in titles[:-1])
     n = marked = 0
     for e in itertools.chain(head, entries):
         r = e.report
-        cells = [(r.id or "").ljust(id_w), r.date.isoformat(), r.indicator.ljust(ind_w), "yes" if r.occurred else "no ", r.grade.ljust(5)]
+        cells = [(r.id or "").ljust(id_w), r.date.isoformat(), _one_line(r.indicator).ljust(ind_w), "yes" if r.occurred else "no ", r.grade.ljust(5)]
         if retracted_column:
             cells.append("retracted" if e.retracted else "         ")
         if mark_column:
@@ -416,7 +420,7 @@ def show(
             lines.append(("model", f"ignored: dated before the evidence window (opens {window.start.isoformat()})"))
     for key, value in lines:
         text = value.replace("\n", "\n" + " " * 13)
-        sys.stdout.write(f"{key:<12} {text}\n")
+        console.write_out(f"{key:<12} {text}\n")
 
 
 @app.command()
@@ -438,7 +442,7 @@ def retract(
     who = _analyst(analyst)
     with _store(ctx) as store:
         t = store.retract(_get(store, report_id).report.id or report_id, reason, who)
-    sys.stdout.write(f"retracted {t.report_id}\n")
+    console.write_out(f"retracted {t.report_id}\n")
 
 
 @app.command("import")
@@ -466,8 +470,7 @@ def import_(
     Example:  forecast event import scenarios/historical_events.yaml
 
     \b
-    ACLED and GDELT exports go through mapping rules (`forecast init` copies the bundled ones into
-    rules/); an event updated at source supersedes its reports; see the README:
+    ACLED and GDELT exports go through mapping rules (`forecast init` copies the bundled ones); see the README:
       forecast event import acled_2025-06.csv --rules acled_balkans.yaml --dry-run
       forecast event import 20250601.export.CSV --rules gdelt_balkans.yaml --json
       forecast event import acled_deletions.csv
@@ -476,15 +479,14 @@ def import_(
 
     kind = coded_kind(file, fmt, rules)
     if kind is not None:
-        return import_coded_file(ctx, file, kind=kind, rules=rules, analyst=_analyst(analyst), dry_run=dry_run, as_json=as_json,
-                                 indicator_ids=_indicator_ids, warn_ignored=_warn_ignored)
+        return import_coded_file(ctx, file, kind=kind, rules=rules, analyst=_analyst(analyst), dry_run=dry_run, as_json=as_json, indicator_ids=_indicator_ids, warn_ignored=_warn_ignored)
     ws = workspace(ctx)
     chosen = _format(fmt) if fmt is not None else format_from_name(file)
     known = _indicator_ids(ws)
     batch = read_reports_file(file, known=known, fmt=chosen)
     who = _analyst(analyst)
     notes: list[str] = []
-    with EventStore(ws.db_path) as store:
+    with EventStore(ws.db) as store:
         result = store.import_reports(batch.entries, analyst=who, dry_run=dry_run, labels=batch.labels, notes=notes)
     if as_json:
         return print_json({"added": result.added, "skipped": result.skipped, "retracted": result.retracted, "dry_run": dry_run, "notes": notes})
@@ -499,9 +501,9 @@ def import_(
         line += f"; {episodes} likely same-episode"
     if result.retracted:
         line += f"; {result.retracted} retraction{'s' if result.retracted != 1 else ''}"
-    sys.stdout.write(line + (" (dry run: nothing written)" if dry_run else "") + "\n")
+    console.write_out(line + (" (dry run: nothing written)" if dry_run else "") + "\n")
     for n in notes:
-        sys.stdout.write(f"  {n}\n")
+        console.write_out(f"  {n}\n")
     _warn_ignored(ws, [e.report.date for e in batch.entries if not e.retracted])
 
 
@@ -536,7 +538,7 @@ def export(
     """
     chosen = _format(fmt)
     with _store(ctx) as store:
-        n = store.export(sys.stdout, fmt=chosen) if output is None else _export_to_file(store, output, chosen)
+        n = store.export(console.stdout, fmt=chosen) if output is None else _export_to_file(store, output, chosen)
     if output is not None:
         _say(f"exported {n} report{'s' if n != 1 else ''} to {output}")
 
@@ -587,7 +589,7 @@ def indicators(
     when = as_of_date(as_of)
     priors = load_priors(ws.priors_dir)
     catalogue = priors.indicators
-    with EventStore(ws.db_path) as store:
+    with EventStore(ws.db) as store:
         counts = store.indicator_counts()
         used = Counter(
             r.indicator for r in store.reports_for_update(as_of=when, window_days=priors.evidence_window_days)

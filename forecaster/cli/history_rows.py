@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import csv
-import sys
 from typing import TYPE_CHECKING, Any
+
+from forecaster.cli import console
 
 if TYPE_CHECKING:
     from forecaster.store.runs import RunRecord
@@ -69,7 +70,7 @@ def history_row(
 
 
 def history_csv(records: list[RunRecord], columns: list[tuple[str, str]]) -> None:
-    w = csv.writer(sys.stdout, lineterminator="\n")
+    w = csv.writer(console.stdout, lineterminator="\n")
     head = [
         "run_id",
         "kind",

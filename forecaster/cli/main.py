@@ -41,8 +41,11 @@ def main(
         ),
     ] = None,
     db: Annotated[
-        Optional[Path],
-        typer.Option("--db", dir_okay=False, help="Event store file (default: $FORECAST_DB, else forecast.db in the workspace)."),
+        Optional[str],
+        typer.Option(
+            "--db", metavar="PATH|URL",
+            help="Event store: a file, sqlite:///PATH or postgresql://user@host:port/dbname (default: $FORECAST_DB, else forecast.db in the workspace).",
+        ),
     ] = None,
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False,
 ) -> None:
@@ -67,7 +70,32 @@ def init(
 
 
 def run() -> None:
-    app(prog_name="forecast")  # the same name (and completion variable, _FORECAST_COMPLETE) however started
+    """The `forecast` entry point (the same name, and completion variable _FORECAST_COMPLETE,
+    however started). A bad option or argument is one line on stderr and exit 2, like every other
+    bad input (no usage block), so cron mail and scripts see one line; `forecast` or `forecast
+    event` alone still shows the help."""
+    import sys
+
+    try:
+        from typer._click.exceptions import ClickException  # typer >= 0.2x vendors click
+    except ImportError:  # pragma: no cover - older typer: click itself
+        from click.exceptions import ClickException  # type: ignore[no-redef]
+
+    try:
+        rc = app(prog_name="forecast", standalone_mode=False)
+    except ClickException as e:
+        if type(e).__name__ == "NoArgsIsHelpError":
+            sys.stderr.write(e.format_message() + "\n")
+            sys.exit(e.exit_code)
+        ctx = getattr(e, "ctx", None)
+        where = ctx.command_path if ctx is not None and getattr(ctx, "command_path", None) else "forecast"
+        err.print(f"error: {' '.join(e.format_message().split())} ({where} -h for help)",
+                  markup=False, highlight=False, soft_wrap=True)
+        sys.exit(e.exit_code)
+    except (typer.Abort, EOFError, KeyboardInterrupt):  # Ctrl-C or end of input outside a command
+        err.print("aborted", markup=False, highlight=False)
+        sys.exit(130)
+    sys.exit(rc if isinstance(rc, int) else 0)
 
 
 def _register() -> None:
@@ -78,6 +106,7 @@ def _register() -> None:
     event.register(app)
     from forecaster.cli import priors as priors_cli; app.add_typer(priors_cli.app, name="priors")  # noqa: E702, I001
     from forecaster.cli import runs as runs_cli; runs_cli.register(app)  # noqa: E702, I001
+    from forecaster.cli import db as db_cli; db_cli.register(app)  # noqa: E702, I001
     from forecaster.cli import scenario  # noqa: I001
     app.add_typer(scenario.app, name="scenario")
     app.command("whatif")(scenario.whatif)

@@ -6,12 +6,12 @@ audit's influence analysis runs on the exact engine."""
 from __future__ import annotations
 
 import datetime as dt
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
+from forecaster.cli import console
 from forecaster.cli.common import as_of_date, err, handle_errors, out, print_json, workspace
 from forecaster.core.errors import UsageError
 
@@ -104,7 +104,7 @@ def _one_format(markdown: bool, as_json: bool) -> None:
 
 def _write(text: str) -> None:
     """Markdown as is, for pasting or redirecting (no Rich processing)."""
-    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    console.write_out(text if text.endswith("\n") else text + "\n")
 
 
 def _render_markdown(text: str) -> None:

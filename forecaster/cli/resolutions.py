@@ -7,12 +7,12 @@ and exit 2, and nothing is written."""
 from __future__ import annotations
 
 import datetime as dt
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from forecaster.cli import console
 from forecaster.cli.common import err, handle_errors, out, print_json, workspace
 from forecaster.core.errors import UsageError
 
@@ -114,7 +114,7 @@ def resolve(
     ws, hyps = _hypotheses(ctx)
     who = _analyst(analyst)
     res = Resolution(hypothesis, state, d0, d1, rationale, source)
-    with EventStore(ws.db_path) as store:
+    with EventStore(ws.db) as store:
         try:
             stored = add_resolution(store, res, analyst=who, hypotheses=hyps)
             entry = StoredResolution(stored)
@@ -126,7 +126,7 @@ def resolve(
     if as_json:
         print_json(resolution_to_row(entry))
     else:
-        sys.stdout.write(f"{entry.id}\n")
+        console.write_out(f"{entry.id}\n")
 
 
 def _option_date(value: str, option: str) -> dt.date:
@@ -159,7 +159,7 @@ def list_(
     from forecaster.store.resolutions import list_resolutions, resolution_to_row
 
     ws = workspace(ctx)
-    with EventStore(ws.db_path) as store:
+    with EventStore(ws.db) as store:
         entries = list_resolutions(store, hypothesis=hypothesis, include_retracted=include_all)
     if as_json:
         print_json([resolution_to_row(e) for e in entries])
@@ -208,9 +208,9 @@ def retract(
     if reason is None or not reason.strip():
         raise UsageError("--reason is required and must not be empty: say why the resolution is withdrawn")
     who = _analyst(analyst)
-    with EventStore(workspace(ctx).db_path) as store:
+    with EventStore(workspace(ctx).db) as store:
         t = retract_resolution(store, resolution_id, reason=reason, who=who)
-    sys.stdout.write(f"retracted {t.resolution_id}\n")
+    console.write_out(f"retracted {t.resolution_id}\n")
 
 
 @app.command("import")
@@ -240,12 +240,12 @@ def import_(
     ws, hyps = _hypotheses(ctx)
     batch = read_resolutions_file(file)
     who = _analyst(analyst)
-    with EventStore(ws.db_path) as store:
+    with EventStore(ws.db) as store:
         result = import_resolutions(
             store, batch.resolutions, analyst=who, hypotheses=hyps, labels=batch.labels, name=str(file)
         )
     n = result.added
-    sys.stdout.write(f"added {n} resolution{'s' if n != 1 else ''}; {result.skipped} already in the store\n")
+    console.write_out(f"added {n} resolution{'s' if n != 1 else ''}; {result.skipped} already in the store\n")
 
 
 def register(root: typer.Typer) -> None:

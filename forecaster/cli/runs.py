@@ -1,4 +1,4 @@
-"""`forecast history`, `forecast brief` and `forecast runs list/show/prune` (issue 4).
+"""`forecast history`, `forecast brief` and `forecast runs list/show/export/prune` (issues 4, 13).
 
 Thin commands over forecaster.store.runs and forecaster.workflow.brief. None of them imports pymc unless it has
 to sample: `brief` only when the last run is stale and it updates."""
@@ -6,12 +6,12 @@ to sample: `brief` only when the last run is stale and it updates."""
 from __future__ import annotations
 
 import datetime as dt
-import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
+from forecaster.cli import console
 from forecaster.cli.common import date_option, err, handle_errors, is_terminal, out, print_json, workspace
 from forecaster.cli.history_rows import claimed_states, history_csv, history_row
 from forecaster.core.errors import UsageError
@@ -22,7 +22,8 @@ if TYPE_CHECKING:
 
 app = typer.Typer(
     name="runs",
-    help="The run log: every update recorded in the event store, its draws in runs/RUN_ID.nc.\n\n"
+    help="The run log: every update recorded in the event store, a sampled run's draws with it "
+    "(`runs export` writes runs/RUN_ID.nc).\n\n"
     "Example:  forecast runs prune --keep 10",
     no_args_is_help=True,
     rich_markup_mode=None,
@@ -108,7 +109,7 @@ def history(
     limit: Annotated[
         int | None,
         typer.Option(
-            "--limit", min=0, help=f"Newest N runs (table default {HISTORY_LIMIT}; 0 = all).", show_default=False
+            "--limit", min=0, max=10**9, help=f"Newest N runs (table default {HISTORY_LIMIT}; 0 = all).", show_default=False
         ),
     ] = None,
 ) -> None:
@@ -149,11 +150,11 @@ def history(
             )
     elif as_of is not None:
         raise UsageError("--as-of goes with --backfill")
-    if not ws.db_path.exists():
+    if not ws.has_store():
         records: list[RunRecord] = []
     else:
         evidence = None if include_files else ("store", "store-event-time", "unknown")
-        with EventStore(ws.db_path) as store:
+        with EventStore(ws.db) as store:
             records = runs.list_runs(store, kinds=(kind,) if kind else runs.KINDS, evidence=evidence)
     columns = _state_columns(records, hypothesis)
     total = len(records)
@@ -309,9 +310,9 @@ def brief(
     seed: Annotated[
         int | None, typer.Option("--seed", help="Random seed (default fixed, so runs reproduce).", show_default=False)
     ] = None,
-    draws: Annotated[int | None, typer.Option("--draws", min=100, help="Draws per chain.", show_default=False)] = None,
+    draws: Annotated[int | None, typer.Option("--draws", min=100, max=100_000, help="Draws per chain.", show_default=False)] = None,
     tune: Annotated[
-        int | None, typer.Option("--tune", min=100, help="Tuning steps per chain.", show_default=False)
+        int | None, typer.Option("--tune", min=100, max=100_000, help="Tuning steps per chain.", show_default=False)
     ] = None,
     chains: Annotated[int | None, typer.Option("--chains", min=1, max=8, help="Chains.", show_default=False)] = None,
     event_time: Annotated[
@@ -335,7 +336,7 @@ def brief(
 
     Example:  forecast brief --period last-week --alert "escalation.annexation>0.2"
     """
-    from forecaster.inference.settings import DEFAULT_SEED
+    from forecaster.inference.settings import seed_or_default
     from forecaster.model.loading import load_priors
     from forecaster.outputs.brief_render import make_brief
     from forecaster.workflow.period import parse_alert, period_for
@@ -357,7 +358,7 @@ def brief(
             alerts=alerts,
             folder=output or ws.briefs_dir,
             update=not no_update,
-            seed=DEFAULT_SEED if seed is None else seed,
+            seed=seed_or_default(seed),
             exact=exact,
             sampler_kwargs=sampler_kwargs,
             on_update=(status.start if status is not None else None),
@@ -405,7 +406,7 @@ def _shown(folder: Path) -> str:
 def list_(
     ctx: typer.Context,
     as_json: JsonOpt = False,
-    limit: Annotated[int, typer.Option("--limit", min=0, help="Newest N runs (0 = all).")] = 30,
+    limit: Annotated[int, typer.Option("--limit", min=0, max=10**9, help="Newest N runs (0 = all).")] = 30,
 ) -> None:
     """Recorded runs, newest recorded last: id, kind, as-of, sampler, reports, diagnostics, wall time, NetCDF.
 
@@ -415,10 +416,10 @@ def list_(
     from forecaster.store.events import EventStore
 
     ws = workspace(ctx)
-    if not ws.db_path.exists():
+    if not ws.has_store():
         records: list[RunRecord] = []
     else:
-        with EventStore(ws.db_path) as store:
+        with EventStore(ws.db) as store:
             records = sorted(runs.list_runs(store, with_states=False), key=lambda r: (r.recorded_at, r.run_id))
     shown = records[-limit:] if limit else records
     if as_json:
@@ -431,9 +432,9 @@ def list_(
     from rich.table import Table
 
     t = Table(box=box.SIMPLE_HEAVY, pad_edge=False, header_style="bold")
-    for name in ("run", "how", "as of", "recorded (UTC)", "reports", "R-hat", "ESS", "div", "wall s", "nc"):
+    for name in ("run", "how", "as of", "recorded (UTC)", "reports", "R-hat", "ESS", "div", "wall s", "draws"):
         t.add_column(
-            name, no_wrap=True, justify="left" if name in ("run", "how", "as of", "recorded (UTC)", "nc") else "right"
+            name, no_wrap=True, justify="left" if name in ("run", "how", "as of", "recorded (UTC)", "draws") else "right"
         )
     for r in shown:
         t.add_row(
@@ -446,7 +447,7 @@ def list_(
             "" if r.ess_min is None else f"{r.ess_min:.0f}",
             str(r.divergences) if r.sampled else "",
             f"{r.wall_seconds:.1f}",
-            "yes" if r.netcdf and (ws.runs_dir / r.netcdf).is_file() else "",
+            "yes" if r.netcdf else "",
         )
     out.print(never_cut(t, 0))
     if len(records) > len(shown):
@@ -493,9 +494,9 @@ def show(
     from forecaster.store.events import EventStore
 
     ws = workspace(ctx)
-    if not ws.db_path.exists():
-        raise UsageError(f"no run {run_id!r} recorded: {ws.db_path} does not exist")
-    with EventStore(ws.db_path) as store:
+    if not ws.has_store():
+        raise UsageError(f"no run {run_id!r} recorded: {ws.db_shown} does not exist")
+    with EventStore(ws.db) as store:
         record = runs.get_run(store, run_id)
         result = runs.load_result(store, record.run_id)
     if as_json:
@@ -510,8 +511,8 @@ def show(
     meta = _run_meta(record)
     for key in ("kind", "evidence", "recorded_at", "settings", "version", "wall_seconds", "netcdf"):
         value = meta[key]
-        if key == "netcdf" and value:
-            value = str(ws.runs_dir / value) + ("" if (ws.runs_dir / value).is_file() else " (pruned)")
+        if key == "netcdf":
+            value = f"in the store (`forecast runs export {record.run_id}` writes runs/{value})" if value else "none (exact, or pruned)"
         out.print(Text(f"{key:<13} {value if value is not None else '—'}"))
 
 
@@ -520,15 +521,17 @@ def show(
 def prune(
     ctx: typer.Context,
     keep: Annotated[
-        int, typer.Option("--keep", min=0, help="How many of the most recent runs keep their NetCDF file.")
+        int, typer.Option("--keep", min=0, help="How many of the most recent runs keep their draws.")
     ] = 10,
     records: Annotated[
         bool, typer.Option("--records", help="Also delete the records of the older runs (history then starts later).")
     ] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would go; delete nothing.")] = False,
 ) -> None:
-    """Delete the NetCDF draws of all but the N most recently recorded runs (and stray files in
-    runs/). Run records stay, so history and briefs are unchanged, unless --records.
+    """Drop the draws of all but the N most recently recorded runs from this store. Run records
+    stay, so history and briefs are unchanged, unless --records. Only this store's rows are
+    touched: exports in runs/ (`runs export`) are yours and stay; only this tool's stale temp
+    files there go.
 
     Example:  forecast runs prune --keep 5
     """
@@ -536,17 +539,44 @@ def prune(
     from forecaster.store.events import EventStore
 
     ws = workspace(ctx)
-    if not ws.db_path.exists():
+    if not ws.has_store():
         _say("no runs recorded; nothing to prune")
         return
-    with EventStore(ws.db_path) as store:
+    with EventStore(ws.db) as store:
         done = runs.prune(ws, store, keep=keep, records=records, dry_run=dry_run)
-    verb = "would delete" if dry_run else "deleted"
+    verb = "would drop" if dry_run else "dropped"
     n = len(done.netcdf_deleted)
-    line = f"{verb} {n} NetCDF file{'s' if n != 1 else ''} ({done.bytes_freed / 1e6:.1f} MB); {done.netcdf_kept} kept"
+    line = f"{verb} the draws of {n} run{'s' if n != 1 else ''} ({done.bytes_freed / 1e6:.1f} MB); {done.netcdf_kept} kept"
     if records:
-        line += f"; {verb} {done.records_deleted} run record{'s' if done.records_deleted != 1 else ''}"
-    sys.stdout.write(line + "\n")
+        line += f"; {'would delete' if dry_run else 'deleted'} {done.records_deleted} run record{'s' if done.records_deleted != 1 else ''}"
+    console.write_out(line + "\n")
+
+
+@app.command("export")
+@handle_errors
+def export_run(
+    ctx: typer.Context,
+    run_id: Annotated[str, typer.Argument(metavar="RUN_ID", help="Run id or a unique prefix.", show_default=False)],
+    output: Annotated[
+        Optional[Path], typer.Option("--output", "-o", dir_okay=False, help="File to write (default: runs/RUN_ID.nc).")
+    ] = None,
+) -> None:
+    """Write a sampled run's draws (ArviZ InferenceData, NetCDF) from the store to a file.
+
+    Example:  forecast runs export 1b2312a5
+    """
+    from forecaster.store import runs
+    from forecaster.store.events import EventStore
+
+    ws = workspace(ctx)
+    if not ws.has_store():
+        raise UsageError(f"no run {run_id!r} recorded: {ws.db_shown} does not exist")
+    with EventStore(ws.db) as store:
+        record = runs.get_run(store, run_id)
+        path = output or ws.runs_dir / runs.netcdf_name(record.run_id)
+        n = runs.export_draws(store, record.run_id, path)
+    console.write_out(f"{path}\n")
+    _say(f"wrote the draws of run {record.run_id} ({n / 1e6:.1f} MB)")
 
 
 def register(root: typer.Typer) -> None:

@@ -115,9 +115,9 @@ def run(
         bool, typer.Option("--exact", help="Exact engine: instant, prior-mean network, no intervals.")
     ] = False,
     seed: SeedOpt = None,
-    draws: Annotated[int | None, typer.Option("--draws", min=100, help="Draws per chain.", show_default=False)] = None,
+    draws: Annotated[int | None, typer.Option("--draws", min=100, max=100_000, help="Draws per chain.", show_default=False)] = None,
     tune: Annotated[
-        int | None, typer.Option("--tune", min=100, help="Tuning steps per chain.", show_default=False)
+        int | None, typer.Option("--tune", min=100, max=100_000, help="Tuning steps per chain.", show_default=False)
     ] = None,
     chains: Annotated[int | None, typer.Option("--chains", min=1, max=8, help="Chains.", show_default=False)] = None,
     resample: Annotated[
@@ -152,7 +152,7 @@ def run(
 def _compare(ws: Any, priors: Any, scenarios: list[Any], when: Any, *, seed: int | None, exact: bool,
              as_json: bool, status: str, sampler_kwargs: dict[str, int] | None = None, resample: bool = False) -> None:
     """Run scenarios on the recorded evidence and print the comparison (scenario run and whatif)."""
-    from forecaster.inference.settings import DEFAULT_SEED
+    from forecaster.inference.settings import seed_or_default
     from forecaster.workflow.updating import run_scenarios
 
     with _status(status, quiet=as_json or exact) as shown:
@@ -161,7 +161,7 @@ def _compare(ws: Any, priors: Any, scenarios: list[Any], when: Any, *, seed: int
             priors,
             scenarios,
             as_of=when,
-            seed=DEFAULT_SEED if seed is None else seed,
+            seed=seed_or_default(seed),
             exact=exact,
             sampler_kwargs=sampler_kwargs,
             resample=resample,
@@ -355,7 +355,7 @@ def collect(
         ),
     ] = None,
     limit: Annotated[
-        int | None, typer.Option("--limit", min=1, help="Show only the first N (JSON: all).", show_default=False)
+        int | None, typer.Option("--limit", min=1, max=10**9, help="Show only the first N (JSON: all).", show_default=False)
     ] = None,
     as_of: AsOfOpt = None,
     as_json: JsonOpt = False,

@@ -6,12 +6,12 @@ A thin command over forecaster.workflow.track_record (scoring) and forecaster.ou
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from forecaster.cli import console
 from forecaster.cli.common import date_option, err, handle_errors, out, workspace
 from forecaster.core.errors import ForecastError, UsageError, did_you_mean
 
@@ -85,9 +85,9 @@ def score(
     elif job.backfill_points is not None:
         _say(f"backfill: {job.backfill_points} weekly points, {job.backfill_added} new")
     if as_json:
-        sys.stdout.write(render.dumps_json(tr))
+        console.write_json_text(render.dumps_json(tr))
     elif as_csv:
-        render.write_csv(sys.stdout, tr)
+        render.write_csv(console.stdout, tr)
     elif tr.resolved:
         render.print_tables(out, tr)
     if not tr.resolved:

@@ -108,3 +108,26 @@ def current_umask() -> int:
 def public_mode() -> int:
     """The mode for a brief or an export: what the umask allows, never group/world-writable."""
     return 0o666 & ~current_umask() & ~0o022
+
+
+def public_dir(path: Path) -> Path:
+    """Create `path` (and missing parents) readable as the umask says but never group- or
+    world-writable, so nobody else can swap a file in it (briefs/); if it exists and is ours, its
+    group and world write bits are removed. Returns the path."""
+    path = Path(path)
+    mode = 0o777 & ~current_umask() & ~0o022
+    missing = []
+    p = path
+    while not p.exists() and p != p.parent:
+        missing.append(p)
+        p = p.parent
+    for d in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            d.mkdir(mode=mode)
+        with contextlib.suppress(OSError):
+            os.chmod(d, mode)
+    with contextlib.suppress(OSError):
+        st = path.lstat()
+        if stat.S_ISDIR(st.st_mode) and st.st_uid == _uid() and stat.S_IMODE(st.st_mode) & 0o022:
+            os.chmod(path, stat.S_IMODE(st.st_mode) & ~0o022)
+    return path

@@ -69,17 +69,33 @@ def neutral(value: object, *, newlines: bool = True) -> str:
     return s
 
 
-# What can make Markdown emit HTML or a link: raw tags and entities, link and image brackets,
-# code spans; a pipe ends a table cell. A backslash before any ASCII punctuation is a literal.
-_MD_SPECIAL = re.compile(r"([\\`<>&\[\]|])")
+# What can make Markdown emit HTML or a link: a `<` that could open a tag or an autolink, an `&`
+# that could start a character reference, link and image brackets, code spans, a `>` opening a
+# block quote; a pipe ends a table cell. A backslash before any ASCII punctuation is a literal.
+# A `>` elsewhere (`a -> b`) is inert and stays as written.
+_MD_SPECIAL = re.compile(r"([\\`\[\]|])")
+_MD_TAG = re.compile(r"<(?=[A-Za-z/!?])")
+_MD_ENTITY = re.compile(r"&(?=#?[A-Za-z0-9]+;)")
+_MD_QUOTE = re.compile(r"^(\s*)>", re.MULTILINE)
 
 
 def markdown_text(value: object, *, newlines: bool = True) -> str:
     """User text for a Markdown document (or a mail body that may be read as one): neutralised,
-    and the characters that make raw HTML (`<img onerror>`), entities, links
-    (`[x](javascript:…)`, `<javascript:…>`) or code spans backslash-escaped. Reads as plain text
-    (no `&lt;` entities); renders as the same text. `newlines=False` for table cells."""
-    return _MD_SPECIAL.sub(r"\\\1", neutral(value, newlines=newlines))
+    and what would make raw HTML (`<img onerror>`), entities, links (`[x](javascript:…)`,
+    `<javascript:…>`), code spans or block quotes backslash-escaped. Reads as plain text (no
+    `&lt;` entities); renders as the same text. `newlines=False` for table cells."""
+    s = _MD_SPECIAL.sub(r"\\\1", neutral(value, newlines=newlines))
+    s = _MD_ENTITY.sub(r"\\&", _MD_TAG.sub(r"\\<", s))
+    return _MD_QUOTE.sub(r"\1\\>", s)
+
+
+_JSON_RAW = re.compile("[\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\u061c\u2028\u2029]")
+
+
+def json_safe(text: str) -> str:
+    """JSON text (json.dumps with ensure_ascii=False) with the characters it leaves raw but a
+    terminal acts on (DEL, C1 controls, bidi controls, line separators) as \\u escapes: the same JSON."""
+    return _JSON_RAW.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def html_text(value: object) -> str:

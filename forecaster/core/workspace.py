@@ -24,10 +24,24 @@ def defaults_dir() -> Path:
     raise UsageError("bundled defaults are missing from this installation (no priors/ found)")
 
 
+def db_file(value: str | Path) -> Path | None:
+    """The file of a file store (a path or sqlite:///PATH); None for a server URL (issue 13)."""
+    if isinstance(value, Path):
+        return value
+    if "://" not in value:
+        return Path(value).expanduser()
+    scheme, _, rest = value.partition("://")
+    if scheme.lower() == "sqlite" and rest.startswith("/"):
+        from urllib.parse import unquote
+
+        return Path(unquote(rest[1:])).expanduser()
+    return None
+
+
 @dataclass(frozen=True)
 class Workspace:
     root: Path
-    db_override: Path | None = None
+    db_override: Path | str | None = None  # --db / $FORECAST_DB: a file, sqlite:///PATH or postgresql://…
 
     @property
     def priors_dir(self) -> Path:
@@ -38,8 +52,35 @@ class Workspace:
         return self.root / "scenarios"
 
     @property
+    def db(self) -> Path | str:
+        """Where the event store is, as EventStore takes it: a file path or a server URL."""
+        if self.db_override is None:
+            return self.root / DB_NAME
+        return db_file(self.db_override) or self.db_override
+
+    @property
+    def db_on_server(self) -> bool:
+        return not isinstance(self.db, Path)
+
+    @property
     def db_path(self) -> Path:
-        return self.db_override or self.root / DB_NAME
+        """The store's file; a server store has none (UsageError)."""
+        db = self.db
+        if not isinstance(db, Path):
+            raise UsageError("this needs an event store file, not a server store (--db is a URL)")
+        return db
+
+    def has_store(self) -> bool:
+        """Whether there is a store to read: its file exists, or it is on a server (opening says)."""
+        db = self.db
+        return db.exists() if isinstance(db, Path) else True
+
+    @property
+    def db_shown(self) -> str:
+        """The store for messages: the file, or the URL without its password."""
+        import re
+
+        return str(self.db) if isinstance(self.db, Path) else re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", self.db)
 
     @property
     def runs_dir(self) -> Path:
@@ -71,11 +112,12 @@ def user_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("forecast", appauthor=False))
 
 
-def find_workspace(explicit: Path | None = None, *, db: Path | None = None, create_default: bool = True) -> Workspace:
+def find_workspace(explicit: Path | None = None, *, db: Path | str | None = None, create_default: bool = True) -> Workspace:
     """--workspace, else $FORECAST_WORKSPACE, else the current folder if it holds priors/,
     else the user-data default (created from the bundled defaults on first use, unless not
-    `create_default`: then a UsageError, so a cron job never works on a workspace it just made)."""
-    db = db or (Path(os.environ["FORECAST_DB"]) if os.environ.get("FORECAST_DB") else None)
+    `create_default`: then a UsageError, so a cron job never works on a workspace it just made).
+    `db` (else $FORECAST_DB) is a file, sqlite:///PATH or postgresql://user@host:port/dbname."""
+    db = db or os.environ.get("FORECAST_DB") or None
     if explicit is None and os.environ.get("FORECAST_WORKSPACE"):
         explicit = Path(os.environ["FORECAST_WORKSPACE"])
     if explicit is not None:

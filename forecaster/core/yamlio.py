@@ -74,6 +74,9 @@ def load_yaml_text(text: str, *, name: str, error: type[UsageError] = UsageError
 
 
 def load_yaml(path: Path, *, error: type[UsageError] = UsageError) -> Any:
+    from forecaster.core.files import check_regular
+
+    check_regular(path, error=error)
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:

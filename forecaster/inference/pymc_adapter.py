@@ -246,3 +246,18 @@ class LogRatio(Transform):
 
 def _pad_zero(value):
     return pt.concatenate([value, pt.zeros_like(value[..., :1])], axis=-1)
+
+
+def idata_from_netcdf(raw: bytes) -> Any:
+    """(ArviZ I/O, kept beside the PyMC internals so that only the sampler and this module import
+    PyMC, PyTensor or ArviZ.) NetCDF bytes (a recorded run's draws) -> ArviZ InferenceData, read into memory."""
+    import tempfile
+
+    import arviz as az
+
+    with tempfile.TemporaryDirectory(prefix="forecast-draws-") as d:
+        path = Path(d) / "draws.nc"
+        path.write_bytes(raw)
+        idata = az.from_netcdf(path)
+        idata.load()
+        return idata

@@ -35,6 +35,7 @@ import numpy as np
 # first: the adapter gives PyTensor its compile folder before anything imports PyTensor
 from forecaster.inference import compile_times
 from forecaster.inference import pymc_adapter as adapter
+from forecaster.inference.interrupt import check_complete, interruptible
 from forecaster.inference.pymc_adapter import LogRatio, PrecompiledTrace, QuadPotentialDiagAdapt
 from forecaster.inference.settings import INTERVAL_MCSE_MAX, INTERVAL_PROBS, SamplerSettings, interval_warning
 from forecaster.model.network import Network
@@ -587,8 +588,9 @@ def sample(
         # Inside pm.sample only the per-chain initial-point functions get compiled (the step and
         # the trace bring their own); they map given values to themselves, evaluated once per
         # chain, so they need neither rewrites nor C (≈0.3 s saved per process).
-        with pytensor.config.change_flags(mode=_PLAIN):
-            idata = pm.sample(
+        with pytensor.config.change_flags(mode=_PLAIN), interruptible() as guard:
+            idata = guard.call(  # an interrupt PyMC swallowed is raised, whatever PyMC returned
+                pm.sample,
                 draws=settings.draws,
                 tune=settings.tune,
                 chains=settings.chains,
@@ -603,8 +605,10 @@ def sample(
                 return_inferencedata=True,
                 idata_kwargs={"log_likelihood": False},
             )
+        guard.check()  # PyMC returns what it has on Ctrl-C: an interrupted run stops here
     names = [f"p_{h}" for h in net.hypothesis_ids]
     post = idata.posterior
+    check_complete(post.sizes, chains=settings.chains, draws=settings.draws)
     draws = [post[n].values.reshape(-1, post[n].shape[-1]) for n in names]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # one chain: R-hat is undefined (NaN) and reported so

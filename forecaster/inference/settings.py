@@ -6,7 +6,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from forecaster.core.errors import UsageError
+
 DEFAULT_SEED = 20251118
+#: Limits checked up front, before any sampling (docs/LIMITS.md). NumPy and PyMC take seeds in
+#: [0, 2^32); more than MAX_DRAWS draws per chain (20× the default) is a typo, and hours of sampling.
+SEED_LIMIT = 2**32
+MAX_DRAWS = 100_000
+MAX_TUNE = 100_000
+MAX_CHAINS = 8
 #: Exact forward draws behind the prior intervals: PRIOR_DRAWS first, doubled until the end
 #: points' order-statistic Monte Carlo error is at most PRIOR_MCSE_TARGET (or PRIOR_DRAWS_MAX).
 PRIOR_DRAWS = 20_000
@@ -24,6 +32,18 @@ def interval_warning(worst: float) -> str:
     return f"Monte Carlo error ±{worst:.3f} on a 90% interval end point (> {INTERVAL_MCSE_MAX}); raise --draws"
 
 
+def check_seed(seed: int) -> int:
+    """A seed in [0, 2^32), or a UsageError saying so."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < SEED_LIMIT:
+        raise UsageError(f"--seed {seed}: expected an integer from 0 to {SEED_LIMIT - 1:,} (2^32 - 1)")
+    return seed
+
+
+def seed_or_default(seed: int | None) -> int:
+    """--seed, checked up front; the default seed when not given."""
+    return DEFAULT_SEED if seed is None else check_seed(seed)
+
+
 @dataclass(frozen=True)
 class SamplerSettings:
     # Sized to the interval's Monte Carlo error (issue 9): a 90 % interval end point's error
@@ -35,6 +55,15 @@ class SamplerSettings:
     tune: int = 300
     chains: int = 2
     target_accept: float = 0.8
+
+    def __post_init__(self) -> None:
+        for name, value, low, high in (
+            ("draws", self.draws, 1, MAX_DRAWS), ("tune", self.tune, 0, MAX_TUNE), ("chains", self.chains, 1, MAX_CHAINS),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise UsageError(f"--{name} {value}: expected an integer from {low:,} to {high:,}")
+        if not 0.0 < float(self.target_accept) < 1.0:
+            raise UsageError(f"target_accept {self.target_accept}: expected a number strictly between 0 and 1")
 
     def as_dict(self) -> dict[str, Any]:
         return {"draws": self.draws, "tune": self.tune, "chains": self.chains, "target_accept": self.target_accept}

@@ -21,6 +21,7 @@ from forecaster.inference.settings import (
     PRIOR_DRAWS_MAX,
     PRIOR_MCSE_TARGET,
     SamplerSettings,
+    check_seed,
 )
 from forecaster.model.terms import term_for
 
@@ -509,6 +510,7 @@ def run_update(
     from forecaster.model.network import build_network
 
     start = time.perf_counter()
+    check_seed(seed)
     net = net or build_network(priors)
     folded = priors.fold(reports, as_of=as_of, half_life_days=half_life_days)
     log_lam = net.log_lambda(folded)

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import IO, Literal
 
 from forecaster.core.errors import EvidenceError, did_you_mean
+from forecaster.core.files import special_kind
 
 CodedFormat = Literal["acled", "gdelt"]
 FileKind = Literal["acled", "gdelt", "acled-deletions"]
@@ -151,6 +152,9 @@ class Deletion:
 def _open_text(path: Path, *, newline: str) -> Generator[IO[str], None, None]:
     """The file as text (UTF-8, a BOM skipped); a .zip holding one file is read in place."""
     f: IO[str]
+    kind = special_kind(path)
+    if kind is not None:  # a FIFO or device would hang the read, or never end
+        raise CodedFileError(path, 0, None, f"{kind}, not a regular file: give a regular file")
     try:
         if path.suffix.lower() == ".zip":
             archive = zipfile.ZipFile(path)

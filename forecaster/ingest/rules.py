@@ -47,6 +47,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from forecaster.core.errors import EvidenceError, did_you_mean
+from forecaster.core.files import check_regular
 from forecaster.core.yamlio import load_yaml_text
 from forecaster.ingest.conditions import _ID, _INDEX, FIELDS, Predicate, RulesError, _BadCell, _condition
 from forecaster.ingest.formats import CodedFileError, CodedFormat, CodedRow
@@ -254,6 +255,7 @@ def load_rules(path: Path, known_indicators: Iterable[str]) -> Rules:
 
 
 def _read(path: Path) -> str:
+    check_regular(path, error=RulesError, what="rules file")  # a FIFO or device: refused before it is opened
     try:
         return path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:

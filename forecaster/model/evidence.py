@@ -100,6 +100,18 @@ def check_date(value: Any, *, today: dt.date | None = None) -> dt.date:
     today = today or dt.date.today()
     if value > today:
         raise EvidenceError(f"date {value.isoformat()} lies in the future (today is {today.isoformat()})")
+    return check_year(value)
+
+
+MIN_YEAR, MAX_YEAR = 1900, 2100  # dates outside are typos (1025 for 2025), not evidence
+
+
+def check_year(value: dt.date) -> dt.date:
+    """A date in MIN_YEAR..MAX_YEAR; anything else is refused as a likely typo."""
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise EvidenceError(
+            f"date {value.isoformat()} is outside {MIN_YEAR}–{MAX_YEAR}: a typo? (dates are YYYY-MM-DD)"
+        )
     return value
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TypeAlias
 
 from forecaster.core.errors import PriorsError, did_you_mean
+from forecaster.core.files import check_regular
 from forecaster.model.evidence import FoldedEvidence, GradeTable, Report, fold
 
 CATALOGUE = "catalogue"
@@ -233,6 +234,8 @@ def main_file(root: Path, name: str) -> Path:
     found = [root / f"{name}{suffix}" for suffix in YAML_SUFFIXES if (root / f"{name}{suffix}").exists()]
     if len(found) > 1:
         raise PriorsError(f"{root}: both {name}.yaml and {name}.yml: keep one")
+    for f in found:
+        check_regular(f, error=PriorsError, what="priors file")
     return found[0] if found else root / f"{name}.yaml"
 
 
@@ -244,6 +247,7 @@ def expert_files(root: Path) -> list[Path]:
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() in YAML_SUFFIXES and not p.name.startswith("."))
     seen: dict[str, Path] = {}
     for f in files:
+        check_regular(f, error=PriorsError, what="priors file")  # a FIFO would hang the hash
         if f.stem in seen:
             raise PriorsError(f"{folder}: expert {f.stem!r} is in both {seen[f.stem].name} and {f.name}: keep one")
         seen[f.stem] = f

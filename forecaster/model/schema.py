@@ -1,18 +1,19 @@
-"""Priors file schemas (pydantic, unknown keys rejected) and the checks that span files:
-parents, cycles, parent configurations, sums, terms. Imported only when a priors folder
-must really be validated (`forecaster.model.priors.load_priors` caches the result)."""
+"""Priors validation: each file against its schema (forecaster.model.specs: pydantic, unknown keys
+rejected), then the checks that span files: parents, cycles, parent configurations, sums, terms,
+limits. Every problem is noted and the checks go on, so `priors validate` lists them all. Imported
+only when a priors folder must really be validated (`forecaster.model.priors.load_priors` caches
+the result)."""
 
 from __future__ import annotations
 
-import datetime as dt
 import itertools
 import math
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal, Union
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ValidationError
 
 from forecaster.core.errors import PriorsError, Problem, did_you_mean
 from forecaster.core.yamlio import load_yaml
@@ -38,181 +39,23 @@ from forecaster.model.problems import (
     _validation_problems,
     _without_unknown,
 )
-from forecaster.model.terms import TERMS, term_probability
+from forecaster.model.specs import (
+    CatalogueSpec,
+    Confidence,
+    ExpertSpec,
+    JudgmentSpec,
+    NetworkSpec,
+    SettingsSpec,
+    VectorJudgmentSpec,
+)
+from forecaster.model.terms import term_probability
 
 SUM_TOLERANCE = 1e-6
-_ID = r"^[a-z][a-z0-9_]*$"
-
-# ----------------------------------------------------------------------------- file schemas
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-Confidence = Union[Literal["low", "medium", "high"], float]
-Probability = Union[float, str]
-
-
-def _check_term(v: str) -> str:
-    if v not in TERMS:
-        raise ValueError(f"{v!r} is not an ICD 203 term{did_you_mean(v, TERMS)}; expected one of: {', '.join(TERMS)}")
-    return v
-
-
-class JudgmentSpec(_Strict):
-    """P(indicator or mechanism occurred | given): a number or an ICD 203 term."""
-
-    given: dict[str, str] = Field(default_factory=dict)
-    p: float | None = Field(default=None, ge=0.0, le=1.0)
-    term: str | None = None
-    confidence: Confidence | None = None
-    rationale: str | None = None
-    citation: str | None = None
-
-    @field_validator("term")
-    @classmethod
-    def _term(cls, v: str | None) -> str | None:
-        return None if v is None else _check_term(v)
-
-    @model_validator(mode="after")
-    def _one_of(self) -> JudgmentSpec:
-        if (self.p is None) == (self.term is None):
-            raise ValueError("give exactly one of 'p' (a number in [0, 1]) or 'term' (an ICD 203 term)")
-        return self
-
-
-class VectorJudgmentSpec(_Strict):
-    """A probability for every state of a hypothesis, given one parent configuration."""
-
-    given: dict[str, str] = Field(default_factory=dict)
-    probabilities: dict[str, Probability]
-    confidence: Confidence | None = None
-    rationale: str | None = None
-    citation: str | None = None
-
-    @field_validator("probabilities")
-    @classmethod
-    def _values(cls, v: dict[str, Probability]) -> dict[str, Probability]:
-        for state, x in v.items():
-            if isinstance(x, str):
-                _check_term(x)
-            elif not 0.0 <= x <= 1.0:
-                raise ValueError(f"probability of {state!r} is {x}: expected a number in [0, 1] or an ICD 203 term")
-        return v
-
-
-class StateSpec(_Strict):
-    id: str = Field(pattern=_ID)
-    definition: str
-    citation: str
-    claimed: bool = False
-
-
-class HypothesisSpec(_Strict):
-    id: str = Field(pattern=_ID)
-    question: str = ""
-    parents: list[str] = Field(default_factory=list)
-    states: list[StateSpec] = Field(min_length=2)
-    # MODEL.md §6: how an observer decides, once a horizon has passed, which state held.
-    resolution_criteria: str | None = Field(default=None, min_length=1)
-    # The states, in the order listed, lie on a scale: the ranked probability score applies.
-    ordered: bool = False
-
-
-class NetworkSpec(_Strict):
-    name: str
-    description: str = ""
-    illustrative: str = ""
-    horizon_months: int = Field(default=12, gt=0)
-    evidence_window_days: int = Field(gt=0)
-    hypotheses: list[HypothesisSpec] = Field(min_length=1)
-
-
-class IndicatorSpec(_Strict):
-    id: str = Field(pattern=_ID)
-    name: str = ""
-    definition: str
-    parents: list[str] = Field(min_length=1)
-    # at most one mechanism parent; a list is parsed so that the structure check can say why it is refused
-    mechanism: str | list[str] | None = None
-    citation: str
-    likelihoods: list[JudgmentSpec]
-
-
-class MechanismSpec(_Strict):
-    """A latent event (MODEL.md §1): hypothesis parents, P(occurred | parents) for every configuration."""
-
-    id: str = Field(pattern=_ID)
-    name: str = ""
-    definition: str
-    parents: list[str] = Field(min_length=1)
-    citation: str
-    likelihoods: list[JudgmentSpec]
-
-
-class CatalogueSpec(_Strict):
-    confidence: Confidence = "medium"
-    mechanisms: list[MechanismSpec] = Field(default_factory=list)
-    indicators: list[IndicatorSpec] = Field(min_length=1)
-
-
-class ExpertSpec(_Strict):
-    id: str = Field(pattern=_ID)
-    role: str
-    illustrative: str = ""
-    reviewed_by: str | None = None
-    reviewed_on: dt.date | None = None
-    hypotheses: dict[str, list[VectorJudgmentSpec]]
-    indicators: dict[str, list[JudgmentSpec]] = Field(default_factory=dict)
-    mechanisms: dict[str, list[JudgmentSpec]] = Field(default_factory=dict)
-
-
-class PoolingSpec(_Strict):
-    method: Literal["linear", "logarithmic"] = "linear"
-    weights: dict[str, float] = Field(default_factory=dict)
-    confidence_sizes: dict[str, float] = Field(default_factory=lambda: {"low": 5.0, "medium": 20.0, "high": 60.0})
-
-    @field_validator("confidence_sizes")
-    @classmethod
-    def _sizes(cls, v: dict[str, float]) -> dict[str, float]:
-        if set(v) != {"low", "medium", "high"} or not all(x > 0 for x in v.values()):
-            raise ValueError("give a positive equivalent sample size for each of low, medium and high")
-        return v
-
-    @field_validator("weights")
-    @classmethod
-    def _positive(cls, v: dict[str, float]) -> dict[str, float]:
-        for k, w in v.items():
-            if not (w >= 0 and math.isfinite(w)):
-                raise ValueError(f"weight of {k!r} is {w}: expected a number ≥ 0")
-        return v
-
-
-class GradesSpec(_Strict):
-    reliability: dict[str, float]
-    credibility: dict[str, float]
-
-    @model_validator(mode="after")
-    def _complete(self) -> GradesSpec:
-        if set(self.reliability) != set("ABCDEF") or set(self.credibility) != set("123456"):
-            raise ValueError("give a factor for every reliability A–F and every credibility 1–6")
-        for k, v in [*self.reliability.items(), *self.credibility.items()]:
-            if not 0.0 <= v < 1.0:
-                raise ValueError(f"factor for {k} is {v}: expected a number in [0, 1) so that accuracy stays below 1")
-        rel, cred = [self.reliability[c] for c in "ABCDE"], [self.credibility[c] for c in "12345"]
-        if rel != sorted(rel, reverse=True) or cred != sorted(cred, reverse=True):
-            raise ValueError("factors must not increase from A to E and from 1 to 5: a better grade never weakens a report")
-        return self
-
-
-class SettingsSpec(_Strict):
-    pooling: PoolingSpec = Field(default_factory=PoolingSpec)
-    grades: GradesSpec
-    # Ageing (MODEL.md §3): a report's accuracy halves its distance from 0.5 every this many days;
-    # `none` switches ageing off. A non-positive value is an audit finding (`priors audit`).
-    half_life_days: float | Literal["none"] | None = 365.0
-
+#: The largest network `update` computes: exact inference and the sampler's potential enumerate
+#: every joint hypothesis state (the product of the hypotheses' state counts). 20,000 keeps an
+#: update within seconds and a few hundred MB; 8 hypotheses of 4 states (65,536) would take
+#: minutes and tens of GB. `priors validate` refuses a network above it (docs/LIMITS.md).
+MAX_JOINT_STATES = 20_000
 
 # ----------------------------------------------------------------------------- loading
 
@@ -272,12 +115,9 @@ def _check_structure(
     def note(path: Path, raw: Any, loc: Sequence[int | str], msg: str) -> None:
         problems.append(Problem(_where(path, root), _line_at(raw, loc), _loc_text(loc), msg))
 
-    def fail(path: Path, raw: Any, loc: Sequence[int | str], msg: str) -> PriorsError:
-        note(path, raw, loc, msg)
-        return PriorsError.of(problems)
-
-    # hypotheses: unique ids and states, known parents, no cycle (problems before these are other files')
+    # hypotheses: unique ids and states, known parents, no cycle, at most MAX_JOINT_STATES joint states
     hyp_states: dict[str, tuple[str, ...]] = {}
+    parents: dict[str, tuple[str, ...]] = {}
     for i, h in enumerate(net.hypotheses):
         if h.id in hyp_states:
             note(netf, netraw, ["hypotheses", i, "id"], f"duplicate hypothesis id {h.id!r}")
@@ -287,21 +127,33 @@ def _check_structure(
             note(netf, netraw, ["hypotheses", i, "states"], "duplicate state id")
         if sum(s.claimed for s in h.states) > 1:
             note(netf, netraw, ["hypotheses", i, "states"], "more than one state is marked claimed")
-        hyp_states[h.id] = tuple(ids)
+        hyp_states[h.id] = tuple(dict.fromkeys(ids))
+        parents[h.id] = tuple(h.parents)
+    bad_hyp: set[str] = set()  # hypotheses with a parent problem noted (or in a cycle): their own tables are not checked
     for i, h in enumerate(net.hypotheses):
         for k, p in enumerate(h.parents):
             if p not in hyp_states:
                 note(netf, netraw, ["hypotheses", i, "parents", k], f"unknown parent {p!r}{did_you_mean(p, hyp_states)}")
+                bad_hyp.add(h.id)
             elif p == h.id:
                 note(netf, netraw, ["hypotheses", i, "parents", k], f"cycle: {h.id} is its own parent")
-    if len(problems) > len(earlier):  # the rest needs a sound network
-        raise PriorsError.of(problems)
-    order = _topological(net, lambda i, msg: fail(netf, netraw, ["hypotheses", i, "parents"], msg))
-    parents = {h.id: tuple(h.parents) for h in net.hypotheses}
+                bad_hyp.add(h.id)
+    hyp_index = {h.id: i for i, h in reversed(list(enumerate(net.hypotheses)))}
+
+    def on_cycle(cycle: list[str]) -> None:
+        note(netf, netraw, ["hypotheses", hyp_index[cycle[0]], "parents"], f"cycle among hypotheses: {' -> '.join(cycle)}")
+        bad_hyp.update(cycle)
+
+    order = _topological(parents, on_cycle)
+    joint = math.prod(len(s) for s in hyp_states.values())
+    if joint > MAX_JOINT_STATES:
+        sizes_text = " × ".join(str(len(s)) for s in hyp_states.values())
+        note(netf, netraw, ["hypotheses"],
+             f"{len(hyp_states)} hypotheses of {sizes_text} states make {joint:,} joint states; the limit is "
+             f"{MAX_JOINT_STATES:,} (exact inference enumerates every joint state): merge or drop hypotheses or states")
 
     # the states a table row may condition on: hypotheses, and (for indicators naming one) mechanisms
     node_states: dict[str, tuple[str, ...]] = dict(hyp_states)
-    node_states.update({m.id: BINARY_STATES for m in cat.mechanisms})
 
     def configs_of(par: Sequence[str]) -> list[tuple[str, ...]]:
         return list(itertools.product(*(node_states[p] for p in par)))
@@ -374,6 +226,13 @@ def _check_structure(
                     note(path, raw, [*rloc, "probabilities"], f"probabilities sum to {sum(nums):.6g}, not 1")
                     continue
                 probs = tuple(nums)
+            names = ("occurred", "not occurred") if isinstance(row, JudgmentSpec) else states
+            edge = next(((name, x) for name, x in zip(names, probs, strict=True) if not 0.0 < x < 1.0), None)
+            if edge is not None:
+                note(path, raw, [*rloc, "p" if isinstance(row, JudgmentSpec) else "probabilities"],
+                     f"P({edge[0]}) = {edge[1]:g}: a judgment of exactly 0 or 1 says no evidence could ever change it "
+                     "(and breaks the update); use a value strictly between 0 and 1, e.g. 0.01 or 0.99")
+                continue
             judgments.append(
                 Judgment(
                     source=source, node=node, config=cfg, probs=probs, n=n, confidence=conf_label, terms=terms,
@@ -385,26 +244,37 @@ def _check_structure(
             if cfg not in seen:
                 note(path, raw, loc, f"missing parent configuration {dict(zip(par, cfg, strict=True)) or '{}'}")
 
-    # mechanisms (MODEL.md §1): ids, hypothesis parents, their own tables P(occurred | parents)
+    # mechanisms (MODEL.md §1): ids, hypothesis parents, their own tables P(occurred | parents).
+    # A mechanism with a problem of its own is noted and left out of the checks that build on it
+    # (its table; the indicators naming it; the experts' tables on it): no second, derived message.
     all_ind_ids = {ind.id for ind in cat.indicators}
     mech_index: dict[str, int] = {}
+    bad_mech: set[str] = set()
     for i, mech in enumerate(cat.mechanisms):
-        if mech.id in mech_index:
-            raise fail(catf, catraw, ["mechanisms", i, "id"], f"duplicate mechanism id {mech.id!r}")
-        if mech.id in hyp_states:
-            raise fail(catf, catraw, ["mechanisms", i, "id"], f"{mech.id!r} is already a hypothesis id")
-        if mech.id in all_ind_ids:
-            raise fail(catf, catraw, ["mechanisms", i, "id"], f"{mech.id!r} is already an indicator id")
+        clash = (f"duplicate mechanism id {mech.id!r}" if mech.id in mech_index or mech.id in bad_mech
+                 else f"{mech.id!r} is already a hypothesis id" if mech.id in hyp_states
+                 else f"{mech.id!r} is already an indicator id" if mech.id in all_ind_ids else None)
+        if clash is not None:
+            note(catf, catraw, ["mechanisms", i, "id"], clash)
+            if mech.id not in mech_index:
+                bad_mech.add(mech.id)
+            continue
         mech_index[mech.id] = i
-    for i, mech in enumerate(cat.mechanisms):
+    node_states.update({m: BINARY_STATES for m in mech_index})
+    for m, i in mech_index.items():
+        mech = cat.mechanisms[i]
+        before = len(problems)
         for k, p in enumerate(mech.parents):
             if p not in hyp_states:
                 what = (" (a mechanism's parents are hypotheses; indicators are its children)" if p in all_ind_ids
-                        else " (a mechanism's parents are hypotheses, never other mechanisms)" if p in mech_index
+                        else " (a mechanism's parents are hypotheses, never other mechanisms)" if p in mech_index or p in bad_mech
                         else did_you_mean(p, hyp_states))
-                raise fail(catf, catraw, ["mechanisms", i, "parents", k], f"unknown parent {p!r}{what}")
+                note(catf, catraw, ["mechanisms", i, "parents", k], f"unknown parent {p!r}{what}")
         if len(set(mech.parents)) != len(mech.parents):
-            raise fail(catf, catraw, ["mechanisms", i, "parents"], "a parent is named twice")
+            note(catf, catraw, ["mechanisms", i, "parents"], "a parent is named twice")
+        if len(problems) > before:
+            bad_mech.add(m)
+            continue
         table_rows(mech.likelihoods, node=mech.id, par=mech.parents, states=BINARY_STATES, source=CATALOGUE,
                    path=catf, raw=catraw, loc=["mechanisms", i, "likelihoods"], default_conf=cat.confidence,
                    default_citation=mech.citation)
@@ -419,29 +289,37 @@ def _check_structure(
             continue
         if ind.id in hyp_states:
             note(catf, catraw, ["indicators", i, "id"], f"{ind.id!r} is already a hypothesis id")
+            broken.add(ind.id)
             continue
         seen_ind.add(ind.id)
+        before = len(problems)
         for k, p in enumerate(ind.parents):
-            if p in mech_index:
-                raise fail(catf, catraw, ["indicators", i, "parents", k],
-                           f"{p!r} is a mechanism: name it with `mechanism: {p}`, not among the hypothesis parents")
-            if p not in hyp_states:
-                raise fail(catf, catraw, ["indicators", i, "parents", k], f"unknown parent {p!r}{did_you_mean(p, hyp_states)}")
+            if p in hyp_states:
+                continue
+            if p in mech_index or p in bad_mech:
+                note(catf, catraw, ["indicators", i, "parents", k],
+                     f"{p!r} is a mechanism: name it with `mechanism: {p}`, not among the hypothesis parents")
+            else:
+                note(catf, catraw, ["indicators", i, "parents", k], f"unknown parent {p!r}{did_you_mean(p, hyp_states)}")
         if len(set(ind.parents)) != len(ind.parents):
-            raise fail(catf, catraw, ["indicators", i, "parents"], "a parent is named twice")
+            note(catf, catraw, ["indicators", i, "parents"], "a parent is named twice")
         mechanism = ind.mechanism
         if isinstance(mechanism, list):
             named = ", ".join(repr(m) for m in mechanism) or "none"
-            raise fail(catf, catraw, ["indicators", i, "mechanism"],
-                       f"names {len(mechanism)} mechanisms ({named}): an indicator has at most one mechanism parent; "
-                       "give one id (if two episodes really drive it, model them as one mechanism)")
-        if mechanism is not None and mechanism not in mech_index:
+            note(catf, catraw, ["indicators", i, "mechanism"],
+                 f"names {len(mechanism)} mechanisms ({named}): an indicator has at most one mechanism parent; "
+                 "give one id (if two episodes really drive it, model them as one mechanism)")
+        elif mechanism is not None and mechanism not in mech_index and mechanism not in bad_mech:
             hint = did_you_mean(mechanism, mech_index)
             if not hint and mechanism in hyp_states:
                 hint = " (a hypothesis: list it under parents)"
             known = f"; mechanisms are {list(mech_index)}" if mech_index and not hint else (
                 "" if mech_index else "; the catalogue declares no mechanisms: add it under the top-level `mechanisms:`")
-            raise fail(catf, catraw, ["indicators", i, "mechanism"], f"unknown mechanism {mechanism!r}{hint}{known}")
+            note(catf, catraw, ["indicators", i, "mechanism"], f"unknown mechanism {mechanism!r}{hint}{known}")
+        if len(problems) > before or mechanism in bad_mech:
+            broken.add(ind.id)
+            continue
+        assert not isinstance(mechanism, list)
         table_par = [*ind.parents, *([mechanism] if mechanism else [])]
         table_rows(ind.likelihoods, node=ind.id, par=table_par, states=BINARY_STATES, source=CATALOGUE,
                    path=catf, raw=catraw, loc=["indicators", i, "likelihoods"], default_conf=cat.confidence,
@@ -451,12 +329,16 @@ def _check_structure(
     ind_parents = {n.id: n.table_parents for n in ind_nodes}
 
     mech_nodes: list[MechanismNode] = []
-    for i, mech in enumerate(cat.mechanisms):
+    named_by = {ind.mechanism for ind in cat.indicators if isinstance(ind.mechanism, str)}
+    for m, i in mech_index.items():
+        mech = cat.mechanisms[i]
+        if m not in named_by:
+            note(catf, catraw, ["mechanisms", i],
+                 f"mechanism {mech.id!r} has no indicator: no report is ever about a mechanism, so name it in "
+                 "at least one indicator's `mechanism:` (or remove it)")
+            bad_mech.add(m)
+            continue
         children = tuple(n.id for n in ind_nodes if n.mechanism == mech.id)
-        if not children:
-            raise fail(catf, catraw, ["mechanisms", i],
-                       f"mechanism {mech.id!r} has no indicator: no report is ever about a mechanism, so name it in "
-                       "at least one indicator's `mechanism:` (or remove it)")
         mech_nodes.append(MechanismNode(mech.id, mech.name, mech.definition, tuple(mech.parents), mech.citation, children))
     mech_parents = {m.id: m.parents for m in mech_nodes}
 
@@ -473,6 +355,8 @@ def _check_structure(
             if hid not in hyp_states:
                 note(path, raw, ["hypotheses", hid], f"unknown hypothesis {hid!r}{did_you_mean(hid, hyp_states)}")
                 continue
+            if hid in bad_hyp:
+                continue
             table_rows(rows, node=hid, par=parents[hid], states=hyp_states[hid], source=spec.id, path=path, raw=raw,
                        loc=["hypotheses", hid], default_conf="medium", default_citation=None)
         for iid, irows in spec.indicators.items():
@@ -486,10 +370,13 @@ def _check_structure(
             table_rows(irows, node=iid, par=ind_parents[iid], states=BINARY_STATES, source=spec.id,
                        path=path, raw=raw, loc=["indicators", iid], default_conf="medium", default_citation=None)
         for mid, mrows in spec.mechanisms.items():
+            if mid in bad_mech:
+                continue
             if mid not in mech_parents:
                 hint = (" (an indicator: judge it under `indicators:`)" if mid in ind_parents
                         else did_you_mean(mid, mech_parents))
-                raise fail(path, raw, ["mechanisms", mid], f"unknown mechanism {mid!r}{hint}")
+                note(path, raw, ["mechanisms", mid], f"unknown mechanism {mid!r}{hint}")
+                continue
             table_rows(mrows, node=mid, par=mech_parents[mid], states=BINARY_STATES, source=spec.id,
                        path=path, raw=raw, loc=["mechanisms", mid], default_conf="medium", default_citation=None)
         expert_rows.append(Expert(spec.id, spec.role, spec.illustrative, spec.reviewed_by, spec.reviewed_on, _where(path, root)))
@@ -531,10 +418,9 @@ def _check_structure(
     )
 
 
-def _topological(net: NetworkSpec, fail: Any) -> list[str]:
-    """Hypothesis ids, parents first; a cycle is a PriorsError naming it."""
-    parents = {h.id: list(h.parents) for h in net.hypotheses}
-    index = {h.id: i for i, h in enumerate(net.hypotheses)}
+def _topological(parents: Mapping[str, Sequence[str]], on_cycle: Any) -> list[str]:
+    """Hypothesis ids, parents first. A cycle is reported once through `on_cycle(its ids, first
+    repeated last)` and broken there; parents that are unknown, or the hypothesis itself, are left to their own notes."""
     order: list[str] = []
     state: dict[str, int] = {}
 
@@ -542,16 +428,17 @@ def _topological(net: NetworkSpec, fail: Any) -> list[str]:
         if state.get(node) == 2:
             return
         if state.get(node) == 1:
-            cycle = " -> ".join([*path[path.index(node):], node])
-            raise fail(index[node], f"cycle among hypotheses: {cycle}")
+            on_cycle([*path[path.index(node):], node])
+            return
         state[node] = 1
         for p in parents[node]:
-            visit(p, [*path, node])
+            if p in parents and p != node:
+                visit(p, [*path, node])
         state[node] = 2
         order.append(node)
 
-    for h in net.hypotheses:
-        visit(h.id, [])
+    for h in parents:
+        visit(h, [])
     return order
 
 

@@ -16,6 +16,7 @@ from forecaster.analysis.findings import CONFIDENCE_SCALE, FAR_FROM_REST, INTERV
 from forecaster.analysis.influence import Influence
 from forecaster.analysis.seeds import MAX_FOOTNOTE
 from forecaster.analysis.tables import TableView
+from forecaster.core.text import markdown_text
 from forecaster.model.priors import Judgment, Priors
 from forecaster.model.terms import term_for
 
@@ -55,7 +56,12 @@ def audit_json(report: AuditReport, *, strict: bool = False) -> dict[str, Any]:
 
 
 def _cell(text: object) -> str:
-    return " ".join(str(text).split()).replace("|", "\\|")
+    """One table cell of user text: one line, control characters shown, and nothing that Markdown
+    would turn into HTML, a link or a code span (core.text.markdown_text; `|` escaped too)."""
+    return markdown_text(" ".join(str(text).split()), newlines=False)
+
+
+_md = markdown_text  # user text (names, paths, messages) outside tables
 
 
 def _table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str]:
@@ -103,17 +109,17 @@ def audit_markdown(report: AuditReport, *, strict: bool = False) -> str:
     infl = r.influence
     verdict, _, counts = summary_line(r, strict=strict).partition(": ")
     md = [
-        f"# Priors audit: {r.name}",
+        f"# Priors audit: {_md(r.name, newlines=False)}",
         "",
         f"**{verdict}**: {counts}.",
         "",
-        f"- priors: `{r.root}`, hash `{r.hash}`",
+        f"- priors: {_md(r.root, newlines=False)}, hash `{r.hash}`",
         f"- {r.hypotheses} hypotheses, {r.indicators} indicators"
-        f"{f', {r.mechanisms} mechanisms' if r.mechanisms else ''}, {len(r.experts)} experts ({', '.join(r.experts)}); "
+        f"{f', {r.mechanisms} mechanisms' if r.mechanisms else ''}, {len(r.experts)} experts ({_md(', '.join(r.experts), newlines=False)}); "
         f"{r.method} pool",
         f"- evidence: {infl.reports} reports on {len(infl.indicators_reported)} indicators, "
         f"as of {r.as_of.isoformat()}",
-        f"- seed papers: {f'`{r.seeds}`' if r.seeds else 'not found (citations checked for form only)'}; "
+        f"- seed papers: {_md(r.seeds, newlines=False) if r.seeds else 'not found (citations checked for form only)'}; "
         f"sign-offs older than {r.max_age_days} days are flagged",
         "",
         "## Findings",
@@ -155,11 +161,11 @@ def audit_markdown(report: AuditReport, *, strict: bool = False) -> str:
     if single:
         md += [
             "",
-            f"{len(single)} tables have a single source ({', '.join(sorted({d.sources[0] for d in single}))}), "
+            f"{len(single)} tables have a single source ({_md(', '.join(sorted({d.sources[0] for d in single})), newlines=False)}), "
             f"so no disagreement to measure; their lowest pooled N: {min(d.min_pooled_n for d in single):.1f}.",
         ]
     md += ["", "## Influence", ""]
-    md += [f"> {r.pending}", ""] if r.pending else _influence_lines(infl)
+    md += [f"> {_md(r.pending, newlines=False)}", ""] if r.pending else _influence_lines(infl)
     md += [
         "",
         "## Diagnosticity",
@@ -197,7 +203,7 @@ def audit_markdown(report: AuditReport, *, strict: bool = False) -> str:
         ),
     )
     if r.pending:
-        md += ["", f"> {r.pending}"]
+        md += ["", f"> {_md(r.pending, newlines=False)}"]
     md += ["", "## Method", ""]
     md += [f"- {line}" for line in METHOD_NOTES]
     md += ["", f"Priors hash: `{r.hash}`", ""]
@@ -211,11 +217,11 @@ def _influence_lines(infl: Influence) -> list[str]:
         "",
     ]
     if infl.refused:
-        md += [f"> {infl.refused}", ""]
+        md += [f"> {_md(infl.refused, newlines=False)}", ""]
     top, pool = infl.top_expert, infl.pooling
     if top is not None:
         md.append(
-            f"- Most influential panelist: **{top.expert}**: leaving them out moves "
+            f"- Most influential panelist: **{_md(top.expert, newlines=False)}**: leaving them out moves "
             f"{top.hypothesis}.{top.state} by {_pp(top.shift)}."
         )
     if pool is not None:
@@ -243,7 +249,7 @@ def _influence_lines(infl: Influence) -> list[str]:
 
 
 def show_markdown(priors: Priors, views: Sequence[TableView]) -> str:
-    md: list[str] = [f"# Priors: {priors.name} (hash `{priors.hash}`)", ""]
+    md: list[str] = [f"# Priors: {_md(priors.name, newlines=False)} (hash `{priors.hash}`)", ""]
     for v in views:
         parents = f"given {', '.join(v.parents)}" if v.parents else "no parents"
         md += [f"## {v.node} ({v.kind}; {parents})", ""]
@@ -289,7 +295,8 @@ def _prob_text(p: float, term: str | None) -> str:
 
 
 def diff_markdown(d: PriorsDiff) -> str:
-    md = [f"# Priors diff: `{d.old_root}` → `{d.new_root}`", "", f"hash `{d.old_hash}` → `{d.new_hash}`", ""]
+    md = [f"# Priors diff: {_md(d.old_root, newlines=False)} → {_md(d.new_root, newlines=False)}", "",
+          f"hash `{d.old_hash}` → `{d.new_hash}`", ""]
     if d.empty:
         md.append(
             "No changes."
@@ -298,7 +305,7 @@ def diff_markdown(d: PriorsDiff) -> str:
         )
         return "\n".join(md) + "\n"
     if d.structure:
-        md += ["## Structure and settings", "", *(f"- {s}" for s in d.structure), ""]
+        md += ["## Structure and settings", "", *(f"- {_md(s, newlines=False)}" for s in d.structure), ""]
     if d.judgments:
         md += [
             "## Judgments",
@@ -326,7 +333,7 @@ def diff_markdown(d: PriorsDiff) -> str:
         md.append("")
     md += ["## Effect on the current posterior", ""]
     if d.pending:
-        md += [f"> {d.pending}"]
+        md += [f"> {_md(d.pending, newlines=False)}"]
     if d.effect:
         md += _table(
             ["hypothesis", "state", "old", "new", "change"],

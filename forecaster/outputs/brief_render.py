@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from forecaster.core.atomic import write_bytes_atomic
 from forecaster.core.errors import ForecastError
-from forecaster.core.safe_cache import public_mode
+from forecaster.core.safe_cache import public_dir, public_mode
+from forecaster.core.text import json_safe, neutral
 from forecaster.workflow.baseline import SCHEMA, Clock, choose_clock
 from forecaster.workflow.brief import (
     STALE_TEMP_S,
@@ -135,13 +136,20 @@ def md_escape(value: Any) -> str:
 
     if isinstance(value, Markup):
         return str(value)
-    text = " ".join(str(value).split())
+    text = neutral(" ".join(str(value).split()), newlines=False)  # no ESC/OSC/CR reaches a mail reader
     text = _MD_SPECIAL.sub(r"\\\1", text)
     text = _MD_TAG.sub(r"\\<", text)
     text = _MD_ENTITY.sub(r"\\&", text)
     if text.startswith(">"):  # a block quote, were the value to start a line
         text = "\\" + text
     return _MD_UNDERSCORE.sub(r"\\_", text)
+
+
+def _html_neutral(value: Any) -> Any:
+    """Jinja's finalize for HTML: every value's control characters shown (core.text.neutral), then autoescaped."""
+    from markupsafe import Markup
+
+    return value if isinstance(value, Markup) or not isinstance(value, str) else neutral(value)
 
 
 def _safe_url(url: str) -> str:
@@ -161,7 +169,8 @@ def _environment(kind: str) -> Any:
     }
     numbers: dict[str, Callable[..., str]] = {"pct": pct, "interval_pct": interval_pct, "pp": pp}
     if kind == "html":
-        env = jinja2.Environment(autoescape=True, **common)
+        # Every value is neutralised (control characters shown, core.text.neutral), then autoescaped.
+        env = jinja2.Environment(autoescape=True, finalize=_html_neutral, **common)
     else:
         # Markdown: every value passes md_escape on output, as HTML values pass autoescape. Our own
         # number formats are inert in Markdown ("<1 %" opens no tag) and stay as written.
@@ -388,7 +397,7 @@ def render_files(brief: Brief) -> dict[str, bytes]:
         cal = track_png(tr)
     md = render_markdown(brief, chart_file=f"{name}.png", calibration_file=f"{name}{CALIBRATION_SUFFIX}" if cal else None)
     html = render_html(brief, png=png, calibration_png=cal)
-    data = json.dumps(brief_json(brief), indent=2, ensure_ascii=False) + "\n"
+    data = json_safe(json.dumps(brief_json(brief), indent=2, ensure_ascii=False)) + "\n"  # C1 and bidi controls as \u escapes
     files = {".png": png, ".md": md.encode("utf-8"), ".html": html.encode("utf-8"), ".json": data.encode("utf-8")}
     if cal is not None:
         files[CALIBRATION_SUFFIX] = cal
@@ -406,7 +415,7 @@ def write_brief(brief: Brief, folder: Path) -> BriefFiles:
     files = render_files(brief)
     name = brief.period.name
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        public_dir(folder)  # readable as the umask says, never group- or world-writable (core.safe_cache)
         _remove_stale_temps(folder, name)
         paths = []
         mode = public_mode()  # readable as the umask says, never group- or world-writable
@@ -465,12 +474,12 @@ def make_brief(
 
     as_of = period.until
     clock = Clock()
-    if ws.db_path.exists() or event_time:
-        with EventStore(ws.db_path) as store:
+    if ws.has_store() or event_time:
+        with EventStore(ws.db) as store:
             clock = choose_clock(store, period, event_time=event_time, window_days=priors.evidence_window_days)
     reports = gather_reports(ws, priors, as_of=as_of, event_time=clock.event_time)
     run_id = planned_run_id(priors, reports, as_of=as_of, seed=seed, exact=exact, sampler_kwargs=sampler_kwargs)
-    with EventStore(ws.db_path) as store:
+    with EventStore(ws.db) as store:
         result = runs.load_result(store, run_id)
         how = "cached"
         if result is None and not update:
@@ -503,13 +512,13 @@ def make_brief(
             event_time=clock.event_time,
         )
         how = "cached" if cached else "updated"
-    with EventStore(ws.db_path) as store:
+    with EventStore(ws.db) as store:
         # The brief reads the run as recorded (rounded as its JSON is), whether it was computed just
         # now or long ago: the same store gives the same bytes either way.
         result = runs.load_result(store, result.run_id) or result
         record = runs.list_runs(store, run_ids=[result.run_id], with_states=False)
         netcdf = (
-            record[0].netcdf if record and record[0].netcdf and (ws.runs_dir / record[0].netcdf).is_file() else None
+            record[0].netcdf if record and record[0].netcdf else None  # the store holds the draws
         )
         brief = build_brief(
             store,

@@ -51,7 +51,7 @@ def term_text(s: StateResult) -> str:
 def reports_text(e: EvidenceResult) -> str:
     """'3 reports, 2 origins' when origins fold some reports together, else the count."""
     if e.origins and e.origins != e.reports:
-        return f"{e.reports} reports, {e.origins} origins"
+        return f"{e.reports} report{'s' if e.reports != 1 else ''}, {e.origins} origin{'s' if e.origins != 1 else ''}"
     return str(e.reports)
 
 

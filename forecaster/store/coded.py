@@ -11,26 +11,25 @@ update. Migration m007_source_time gives reports the column `source_time` (the s
 the row a report came from: ACLED `timestamp`, GDELT DATEADDED), NULL for every other report,
 and an index on (origin, source_time). The SQL here is portable (SQLite and PostgreSQL) but for
 the `?` placeholders; everything else goes through EventStore's own helpers (`_read`, `_write`,
-`_place`, `_insert_retraction`).
+`_Placer`, `_INSERT_RETRACTION`), on either backend.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from forecaster.core.errors import EvidenceError, StoreError
 from forecaster.core.text import canonical_text
 from forecaster.model.evidence import Report
+from forecaster.store.backend import Db
+from forecaster.store.placing import _INSERT_RETRACTION, _IdTaken, _Placer, _retraction_row
 from forecaster.store.records import (
     ImportFileError,
     ImportResult,
     Retraction,
-    StoredReport,
     T,
     canonical_report,
     check_report,
@@ -98,23 +97,18 @@ _SELECT = (
     "FROM reports r LEFT JOIN retractions t ON t.report_id = r.id WHERE r.source_time IS NOT NULL AND "
 )
 _CHUNK = 500  # origins per IN (…): well under every driver's limit on parameters
+_BATCH = 5000  # reports placed at a time (the rows of a batch are held until its INSERT)
 
 
 class CodedImports:
     """EventStore's methods for coded event data (mixed into EventStore)."""
 
-    path: Path
-    _db: sqlite3.Connection
+    name: str
 
     if TYPE_CHECKING:  # EventStore's helpers, which these methods use
 
         def _read(self, what: str, sql: str, params: Sequence[Any] = ()) -> list[Any]: ...
-        def _write(self, what: str, fn: Callable[[sqlite3.Connection], T]) -> T: ...
-        def _place(
-            self, db: sqlite3.Connection, r: Report, key: str, recorded_at: str, analyst: str, *, source_time: str | None = None
-        ) -> tuple[str, StoredReport | None]: ...
-        @staticmethod
-        def _insert_retraction(db: sqlite3.Connection, t: Retraction) -> None: ...
+        def _write(self, what: str, fn: Callable[[Db], T]) -> T: ...
 
     def coded_reports(self, origins: Iterable[str]) -> CodedLookup:
         """Reports imported from coded event data (source_time set) whose origin is one of
@@ -149,15 +143,15 @@ class CodedImports:
         now = format_time(now_t)
         started = False
 
-        def run(db: sqlite3.Connection) -> ImportResult:
+        def run(db: Db) -> ImportResult:
             nonlocal started
             if started and not isinstance(adds, Sequence):  # a retry after a busy error: the generator is spent
-                raise StoreError(f"{self.path}: another writer interrupted the import; nothing was written — run it again")
+                raise StoreError(f"{self.name}: another writer interrupted the import; nothing was written — run it again")
             started = True
             if expect is not None:
                 total, retracted_n = db.execute(_TOKEN).fetchone()
                 if f"{total}/{retracted_n}" != expect:
-                    raise StoreChangedError(self.path)
+                    raise StoreChangedError(self.name)
             retracted = added = skipped = 0
             for t in retractions:
                 reason, who = canonical_text(t.reason), canonical_text(t.who, single_line=True)
@@ -171,12 +165,30 @@ class CodedImports:
                         "WHERE r.id = ?", (t.report_id,),
                     ).fetchone()  # fmt: skip
                     if row is None or row[1] is not None:
-                        raise StoreChangedError(self.path)  # gone or retracted since the plan
+                        raise StoreChangedError(self.name)  # gone or retracted since the plan
                     recorded = _time(row[0])
                 when = max(now_t, recorded)
-                self._insert_retraction(db, Retraction(t.report_id, reason, when, who))
+                db.execute(_INSERT_RETRACTION, _retraction_row(Retraction(t.report_id, reason, when, who)))
                 retracted += 1
             problems: list[str] = []
+            batch: list[tuple[Report, str, str, str]] = []
+
+            def place() -> None:  # a batch of adds: two look-ups and one multi-row INSERT (store.placing)
+                nonlocal added, skipped
+                placer = _Placer(db, [(r, r.analyst, key) for r, key, _, _ in batch])
+                for r, key, when, label in batch:
+                    try:
+                        _, existing = placer.place(r, key, now, r.analyst, source_time=when)
+                    except _IdTaken as e:
+                        problems.append(f"{label}: its id {e.report_id} already names a different report in the store")
+                        continue
+                    if existing is None:
+                        added += 1
+                    else:
+                        skipped += 1
+                placer.flush()
+                batch.clear()
+
             for a in adds:
                 try:
                     r = canonical_report(a.report)
@@ -184,14 +196,17 @@ class CodedImports:
                     check_text("analyst", r.analyst, required=True)
                     if not r.origin:
                         raise EvidenceError("field 'origin': empty; a report of coded event data names its event")
-                    _, existing = self._place(db, r, content_key(r), now, r.analyst, source_time=format_time(a.source_time))
                 except EvidenceError as e:
                     problems.append(f"{a.label}: {e}")
                     continue
-                if existing is None:
-                    added += 1
-                else:
-                    skipped += 1
+                batch.append((r, content_key(r), format_time(a.source_time), a.label))
+                if len(batch) >= _BATCH:
+                    if problems:
+                        batch.clear()  # nothing will be written: only the problems are wanted now
+                    else:
+                        place()
+            if not problems:
+                place()
             if problems:
                 raise ImportFileError("import", problems)
             return ImportResult(added, skipped, retracted)

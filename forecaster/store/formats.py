@@ -9,12 +9,13 @@ import datetime as dt
 import io
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 from forecaster.core.errors import EvidenceError, UsageError, did_you_mean
+from forecaster.core.files import check_regular
 from forecaster.core.jsonio import load_json_text
 from forecaster.core.yamlio import line_of, load_yaml
 from forecaster.model.evidence import check_field_types, report_from_mapping, reports_list
@@ -171,6 +172,7 @@ def read_reports_file(
     recorded_at, analyst and the retraction fields optional). Every row is checked; if any is bad,
     ImportFileError lists them all, each as file:line: field: problem."""
     fmt = fmt or format_from_name(path)
+    check_regular(path, what="reports file")  # a FIFO or device: refused before it is opened
     known = set(known)
     today = today or dt.date.today()
     if fmt == "csv":
@@ -268,8 +270,21 @@ def _time_field(row: Mapping[str, Any], name: str, where: str) -> dt.datetime | 
 Row = tuple[str, "Mapping[str, Any] | str"]
 
 
-def _csv_rows(path: Path) -> list[Row]:
-    """(file:line, row) for every data row; line is where the row starts (a quoted cell may span lines)."""
+def csv_rows(
+    path: Path,
+    *,
+    fields: Collection[str],
+    shown: Sequence[str],
+    missing: Callable[[list[str]], list[str]],
+    error: Callable[[str], Exception],
+    header_check: Callable[[list[str]], None] | None = None,
+) -> tuple[list[str], list[tuple[str, list[str] | str]]]:
+    """A CSV file of rows with a header, as every import reads it: UTF-8 (a BOM allowed), quoted
+    cells that may span lines, CRLF kept inside quotes. Returns the (lower-cased) columns and, for
+    every data row, (file:line, its cells) or (file:line, what is wrong with it); the line is where
+    the row starts. An unknown column (with did you mean), a repeated one, or one `missing`
+    names is an `error(...)` naming the file and line 1 (`shown`: the columns the message lists);
+    `header_check` may refuse others first."""
     try:
         with path.open(encoding="utf-8-sig", newline="") as f:  # newline="": a quoted CRLF stays CRLF
             text = f.read()
@@ -286,26 +301,22 @@ def _csv_rows(path: Path) -> list[Row]:
     try:
         header = next(reader)
     except StopIteration:
-        raise EvidenceError(f"{path}: empty file; expected a header row ({', '.join(EXPORT_FIELDS)})") from None
+        raise error(f"{path}: empty file; expected a header row ({', '.join(shown)})") from None
     except csv.Error as e:
-        raise EvidenceError(f"{path}:1: malformed CSV header: {e}") from None
+        raise error(f"{path}:1: malformed CSV header: {e}") from None
     columns = [h.strip().lower() for h in header]
-    if "citation" in columns:
-        check_field_types({"citation": ""}, f"{path}:1")
-    unknown = [c for c in columns if c not in _IMPORT_FIELDS]
+    if header_check is not None:
+        header_check(columns)
+    unknown = [c for c in columns if c not in fields]
     if unknown:
-        raise EvidenceError(
-            f"{path}:1: unknown column {unknown[0]!r}{did_you_mean(unknown[0], _IMPORT_FIELDS)}; columns are {', '.join(EXPORT_FIELDS)}"
-        )
+        raise error(f"{path}:1: unknown column {unknown[0]!r}{did_you_mean(unknown[0], fields)}; columns are {', '.join(shown)}")
     dupes = sorted({c for c in columns if columns.count(c) > 1})
     if dupes:
-        raise EvidenceError(f"{path}:1: column {dupes[0]!r} appears twice")
-    needed = [c for c in ("indicator", "date", "source") if c not in columns]
-    if "grade" not in columns and not {"reliability", "credibility"} <= set(columns):
-        needed.append("grade")
+        raise error(f"{path}:1: column {dupes[0]!r} appears twice")
+    needed = missing(columns)
     if needed:
-        raise EvidenceError(f"{path}:1: missing column {needed[0]!r}; columns are {', '.join(EXPORT_FIELDS)}")
-    rows: list[Row] = []
+        raise error(f"{path}:1: missing column {needed[0]!r}; columns are {', '.join(shown)}")
+    rows: list[tuple[str, list[str] | str]] = []
     end = reader.line_num
     while True:
         start = end + 1
@@ -322,12 +333,38 @@ def _csv_rows(path: Path) -> list[Row]:
         if len(cells) != len(columns):
             rows.append((f"{path}:{start}", f"expected {len(columns)} cells (one per column), found {len(cells)}"))
             continue
+        rows.append((f"{path}:{start}", cells))
+    return columns, rows
+
+
+def _report_columns_missing(columns: list[str]) -> list[str]:
+    needed = [c for c in ("indicator", "date", "source") if c not in columns]
+    if "grade" not in columns and not {"reliability", "credibility"} <= set(columns):
+        needed.append("grade")
+    return needed
+
+
+def _csv_rows(path: Path) -> list[Row]:
+    """(file:line, row) for every data row of a reports CSV (`csv_rows`)."""
+
+    def citation(columns: list[str]) -> None:
+        if "citation" in columns:
+            check_field_types({"citation": ""}, f"{path}:1")
+
+    columns, found = csv_rows(
+        path, fields=_IMPORT_FIELDS, shown=EXPORT_FIELDS, missing=_report_columns_missing, error=EvidenceError, header_check=citation
+    )
+    rows: list[Row] = []
+    for label, cells in found:
+        if isinstance(cells, str):
+            rows.append((label, cells))
+            continue
         row: dict[str, Any] = {}
         for column, cell in zip(columns, cells, strict=True):
             cell = unescape_cell(cell)
             if cell != "" or column == "occurred":  # an empty cell is an absent field; occurred must be said
                 row[column] = cell
-        rows.append((f"{path}:{start}", row))
+        rows.append((label, row))
     return rows
 
 

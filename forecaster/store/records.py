@@ -196,3 +196,22 @@ class Similar:
                 f"if both repeat one original source, record it with --origin")
 
 
+def rows_by_prefix(db: Any, select: str, id_column: str, rid: str, *, min_length: int) -> list[Any]:
+    """Look-up by id or unique id prefix, for reports and resolutions alike: [the row whose id is
+    `rid`], else up to 6 rows whose id starts with it (only when it is at least `min_length` long:
+    short enough to type, long enough to mean one). One row: found; more: ambiguous; none: none."""
+    row = db.execute(f"{select} WHERE {id_column} = ?", (rid,)).fetchone()
+    if row:
+        return [row]
+    if len(rid) < min_length:
+        return []
+    return list(
+        db.execute(
+            f"{select} WHERE {id_column} >= ? AND {id_column} < ? ORDER BY {id_column} LIMIT 6", (rid, rid + "\U0010ffff")
+        ).fetchall()
+    )
+
+
+def ambiguous(what: str, given: str, ids: Sequence[str]) -> str:
+    """"report id 'r-ab' is ambiguous: it starts r-ab01…, r-ab02…" (five at most, then …)."""
+    return f"{what} id {given!r} is ambiguous: it starts {', '.join(ids[:5])}{', …' if len(ids) > 5 else ''}"

@@ -8,15 +8,15 @@ follow in `forecaster.store.resolutions.import_resolutions`, with the same label
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from forecaster.core.errors import UsageError, did_you_mean
+from forecaster.core.files import check_regular
 from forecaster.core.yamlio import line_of, load_yaml
+from forecaster.store.formats import csv_rows
 from forecaster.store.resolutions import ImportProblems, Resolution, ResolutionError, parse_date
 
 FIELDS = ("hypothesis", "state", "from", "to", "rationale", "source", "analyst")
@@ -60,6 +60,7 @@ def resolution_from_mapping(row: Mapping[str, Any], *, where: str) -> Resolution
 
 
 def read_resolutions_file(path: Path) -> ResolutionsFile:
+    check_regular(path, what="resolutions file")  # a FIFO or device: refused before it is opened
     suffix = path.suffix.lower()
     if suffix in (".yaml", ".yml"):
         rows = _yaml_rows(path)
@@ -108,47 +109,10 @@ def _yaml_rows(path: Path) -> list[Row]:
 
 
 def _csv_rows(path: Path) -> list[Row]:
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise UsageError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise UsageError(f"{path}: cannot read as UTF-8 text: {e}") from None
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise ResolutionError(f"{path}: empty file; expected a header row ({', '.join(FIELDS)})") from None
-    except csv.Error as e:
-        raise ResolutionError(f"{path}:1: malformed CSV header: {e}") from None
-    columns = [h.strip().lower() for h in header]
-    unknown = [c for c in columns if c not in FIELDS]
-    if unknown:
-        raise ResolutionError(
-            f"{path}:1: unknown column {unknown[0]!r}{did_you_mean(unknown[0], FIELDS)}; columns are {', '.join(FIELDS)}"
-        )
-    dupes = sorted({c for c in columns if columns.count(c) > 1})
-    if dupes:
-        raise ResolutionError(f"{path}:1: column {dupes[0]!r} appears twice")
-    needed = [c for c in REQUIRED if c not in columns]
-    if needed:
-        raise ResolutionError(f"{path}:1: missing column {needed[0]!r}; columns are {', '.join(FIELDS)}")
-    rows: list[Row] = []
-    end = reader.line_num
-    while True:
-        start = end + 1
-        try:
-            cells = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as e:
-            rows.append((f"{path}:{start}", f"malformed CSV: {e}"))
-            break
-        end = reader.line_num
-        if not cells or cells == [""]:
-            continue
-        if len(cells) != len(columns):
-            rows.append((f"{path}:{start}", f"expected {len(columns)} cells (one per column), found {len(cells)}"))
-            continue
-        rows.append((f"{path}:{start}", {c: v for c, v in zip(columns, cells, strict=True) if v != ""}))
-    return rows
+    columns, found = csv_rows(
+        path, fields=FIELDS, shown=FIELDS, missing=lambda cols: [c for c in REQUIRED if c not in cols], error=ResolutionError
+    )
+    return [
+        (label, cells if isinstance(cells, str) else {c: v for c, v in zip(columns, cells, strict=True) if v != ""})
+        for label, cells in found
+    ]

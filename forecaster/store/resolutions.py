@@ -3,7 +3,7 @@ stated period, with a rationale, a source, who resolved it and when. Append-only
 correction is a retraction plus a new resolution (migration `m004_resolutions`; triggers refuse
 UPDATE, DELETE and an INSERT that would replace a row).
 
-    with EventStore(ws.db_path) as store:
+    with EventStore(ws.db) as store:
         res = add_resolution(store, Resolution("escalation", "grey_zone", d0, d1, "why", "000, fn 39"),
                              analyst="ana", hypotheses=states_of(priors))
         retract_resolution(store, res.id, reason="misdated", who="ana")
@@ -31,14 +31,14 @@ import datetime as dt
 import hashlib
 import json
 import re
-import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from forecaster.core.errors import UsageError, did_you_mean
+from forecaster.store.backend import Db
 from forecaster.store.events import EventStore
-from forecaster.store.records import check_text, format_time, utcnow
+from forecaster.store.records import ambiguous, check_text, format_time, rows_by_prefix, utcnow
 
 ID_PREFIX = "res-"
 ID_HEX = 12
@@ -233,7 +233,7 @@ def resolution_to_row(entry: StoredResolution) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------
 
 
-def _in_force(db: sqlite3.Connection, hypothesis: str) -> list[Resolution]:
+def _in_force(db: Db, hypothesis: str) -> list[Resolution]:
     rows = db.execute(
         f"SELECT {_COLUMNS} {_FROM} WHERE r.hypothesis = ? AND t.resolution_id IS NULL ORDER BY r.period_from, r.id",
         (hypothesis,),
@@ -252,7 +252,7 @@ def _conflict(r: Resolution, others: Iterable[Resolution]) -> str | None:
     return None
 
 
-def _place(db: sqlite3.Connection, r: Resolution, key: str) -> tuple[str, StoredResolution | None]:
+def _place(db: Db, r: Resolution, key: str) -> tuple[str, StoredResolution | None]:
     """(new id, None) after inserting `r`, or (id, the stored one) when its content is there."""
     row = db.execute(f"SELECT {_COLUMNS} {_FROM} WHERE r.content_key = ?", (key,)).fetchone()
     if row is not None:
@@ -300,7 +300,7 @@ def add_resolution(
     r = dataclasses.replace(r, id=None, recorded_at=utcnow())
     key = content_key(r)
 
-    def insert(db: sqlite3.Connection) -> Resolution:
+    def insert(db: Db) -> Resolution:
         row = db.execute(f"SELECT {_COLUMNS} {_FROM} WHERE r.content_key = ?", (key,)).fetchone()
         if row is not None:
             raise AlreadyRecorded(_entry(row))
@@ -331,7 +331,7 @@ def import_resolutions(
     def where(i: int) -> str:
         return labels[i] if labels is not None else f"resolution {i + 1}"
 
-    def run(db: sqlite3.Connection) -> ResolutionImport:
+    def run(db: Db) -> ResolutionImport:
         problems: list[str] = []
         added = skipped = 0
         accepted: dict[str, list[Resolution]] = {}
@@ -373,7 +373,7 @@ def retract_resolution(store: EventStore, resolution_id: str, *, reason: str, wh
         except UsageError as e:
             raise ResolutionError(str(e)) from None
 
-    def insert(db: sqlite3.Connection) -> ResolutionRetraction:
+    def insert(db: Db) -> ResolutionRetraction:
         entry = _resolve(db, resolution_id, store)
         if entry.retraction is not None:
             t = entry.retraction
@@ -395,23 +395,16 @@ def retract_resolution(store: EventStore, resolution_id: str, *, reason: str, wh
 # ---------------------------------------------------------------------------------------------
 
 
-def _resolve(db: sqlite3.Connection, resolution_id: str, store: EventStore) -> StoredResolution:
+def _resolve(db: Db, resolution_id: str, store: EventStore) -> StoredResolution:
     rid = resolution_id.strip().lower()
     if rid and not rid.startswith(ID_PREFIX):
         rid = ID_PREFIX + rid
-    row = db.execute(f"SELECT {_COLUMNS} {_FROM} WHERE r.id = ?", (rid,)).fetchone()
-    if row:
-        return _entry(row)
-    if len(rid) >= len(ID_PREFIX) + 4:
-        rows = db.execute(
-            f"SELECT {_COLUMNS} {_FROM} WHERE r.id >= ? AND r.id < ? ORDER BY r.id LIMIT 6", (rid, rid + "\U0010ffff")
-        ).fetchall()
-        if len(rows) == 1:
-            return _entry(rows[0])
-        if rows:
-            shown = ", ".join(r[0] for r in rows[:5])
-            raise ResolutionError(f"resolution id {resolution_id!r} is ambiguous: it starts {shown}")
-    raise ResolutionError(f"no resolution {resolution_id!r} in {store.path} (see `forecast resolutions list`)")
+    rows = rows_by_prefix(db, f"SELECT {_COLUMNS} {_FROM}", "r.id", rid, min_length=len(ID_PREFIX) + 4)
+    if len(rows) == 1:
+        return _entry(rows[0])
+    if rows:
+        raise ResolutionError(ambiguous("resolution", resolution_id, [r[0] for r in rows]))
+    raise ResolutionError(f"no resolution {resolution_id!r} in {store.name} (see `forecast resolutions list`)")
 
 
 def get_resolution(store: EventStore, resolution_id: str) -> StoredResolution:
@@ -506,7 +499,7 @@ def forecast_states(
     cols: list[str] = []
     args: list[Any] = []
     for hyp, states in hypotheses.items():
-        cols.append("SUM(hypothesis = ?)")
+        cols.append("SUM(CASE WHEN hypothesis = ? THEN 1 ELSE 0 END)")
         args.append(hyp)
         for value in ("prior", "posterior"):
             for state in states:

@@ -5,12 +5,15 @@ every input, `inference.run_id_for`), when it was recorded, the as-of date and e
 the priors hash, the ids of the reports used and their hash, the package version, the seed, the
 sampler settings, every state's prior, posterior and interval, the diagnostics and the wall time.
 The whole `UpdateResult` is kept as JSON too, so an identical update is answered from the record
-without sampling (and without importing pymc). A sampled run's ArviZ InferenceData lives beside
-the store as `runs/RUN_ID.nc`; `prune` removes old ones.
+without sampling (and without importing pymc). A sampled run's ArviZ InferenceData is kept IN the
+store too (issue 13: gzip-compressed NetCDF bytes, table `run_draws`), so every member of a team
+reads it from the server; `runs export ID` writes `runs/RUN_ID.nc`; `prune` drops old draws and,
+with `--records`, old records — of this store only.
 
-Tables (migration `m002_runs`): `runs` (one row per run), `run_states` (one row per hypothesis
-state, for SQL over the history) and `run_reports` (which reports each run used). A run id names
-its inputs, so recording the same run again (`--force`) replaces the record.
+Tables (migrations `m002_runs`, `m006_run_draws`): `runs` (one row per run), `run_states` (one row
+per hypothesis state, for SQL over the history), `run_reports` (which reports each run used) and
+`run_draws`. A run id names its inputs, so recording the same run again (`--force`) replaces the
+record; `runs.netcdf` names the export file when the store holds the run's draws.
 
 **Backfill** (`forecast history --backfill weekly`): the weekly series the evidence implies by
 event time, on the exact engine, one point per ISO week (its Sunday, or the as-of date in the
@@ -25,17 +28,21 @@ Nothing here prints; `forecaster.cli.runs` renders.
 from __future__ import annotations
 
 import datetime as dt
+import gzip
+import hashlib
 import json
 import math
 import os
-import sqlite3
+import re
+import stat
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from forecaster.core.errors import UsageError
+from forecaster.core.errors import StoreError, UsageError
+from forecaster.store.backend import Db
 from forecaster.store.events import EventStore
 from forecaster.store.migrations import EVIDENCE, KINDS
 from forecaster.store.records import format_time, parse_time, utcnow
@@ -50,6 +57,20 @@ if TYPE_CHECKING:
 # (`--event-time`, backfill), from an events file (`--events`), or not known (imported JSON logs).
 BACKFILL_SETTINGS: dict[str, Any] = {"sampler": "exact", "series": "weekly", "selection": "event-time"}
 STALE_TEMP_S = 600  # a temp file older than this belongs to a killed writer, not a running one
+_RUN_ID = re.compile(r"^[0-9a-f]{12}$")
+# write_file's temp files: "." + RUN_ID.nc + "." + mkstemp's 8 characters + ".tmp"
+_TEMP = re.compile(r"^\.([0-9a-f]{12})\.nc\.[A-Za-z0-9_]{8}\.tmp$")
+
+
+def _own_file(path: Path) -> os.stat_result | None:
+    """The file's stat if it is a regular file (not a link, folder, FIFO…) owned by this user."""
+    try:
+        st = path.lstat()
+    except OSError:
+        return None
+    if not stat.S_ISREG(st.st_mode) or (hasattr(os, "getuid") and st.st_uid != os.getuid()):
+        return None
+    return st
 
 
 # ---------------------------------------------------------------------------------------------
@@ -169,8 +190,9 @@ class NewRun:
     evidence: str = "store"
     settings: dict[str, Any] = field(default_factory=dict)
     wall_seconds: float | None = None
-    netcdf: str | None = None
+    netcdf: str | None = None  # unused since the draws live in the store (issue 13); kept for callers
     recorded_at: dt.datetime | None = None
+    draws: bytes | None = None  # NetCDF bytes (`netcdf_bytes`), kept in the store compressed
 
 
 def record_runs(store: EventStore, runs: Iterable[NewRun]) -> int:
@@ -183,7 +205,7 @@ def record_runs(store: EventStore, runs: Iterable[NewRun]) -> int:
             raise ValueError(f"unknown evidence selection {item.evidence!r}")
     now = utcnow()
 
-    def insert(db: sqlite3.Connection) -> int:
+    def insert(db: Db) -> int:
         for item in items:
             _insert(db, item, item.recorded_at or now)
         return len(items)
@@ -195,16 +217,15 @@ def record_run(store: EventStore, run: NewRun) -> None:
     record_runs(store, [run])
 
 
-def _insert(db: sqlite3.Connection, item: NewRun, recorded_at: dt.datetime) -> None:
+def _insert(db: Db, item: NewRun, recorded_at: dt.datetime) -> None:
     r = item.result
     d = r.diagnostics
     data = r.to_json()
-    for table in (
-        "run_states",
-        "run_reports",
-        "runs",
-    ):  # not left to ON DELETE CASCADE: a raw connection may lack foreign_keys
-        db.execute(f"DELETE FROM {table} WHERE run_id = ?", (r.run_id,))
+    # Replacing a record (--force) deletes the old one: only then, so that a login that may only
+    # insert and read (the analyst role on PostgreSQL) records new runs.
+    if db.execute("SELECT 1 FROM runs WHERE run_id = ?", (r.run_id,)).fetchone():
+        for table in ("run_draws", "run_states", "run_reports", "runs"):  # not left to ON DELETE CASCADE
+            db.execute(f"DELETE FROM {table} WHERE run_id = ?", (r.run_id,))
     n_reports = len(r.report_ids) or sum(e.reports for e in r.evidence if e.kind == "indicator")
     db.execute(
         f"INSERT INTO runs ({_RUN_COLUMNS}, result) VALUES ({', '.join('?' * 21)})",
@@ -227,15 +248,16 @@ def _insert(db: sqlite3.Connection, item: NewRun, recorded_at: dt.datetime) -> N
             _num(d.ess_min),
             d.divergences,
             float(d.seconds if item.wall_seconds is None else item.wall_seconds),
-            item.netcdf,
+            netcdf_name(r.run_id) if item.draws is not None else None,
             r.previous_run_id,
             json.dumps(data, ensure_ascii=False),
         ),
     )
+    states = [(h, k, s) for h in r.hypotheses for k, s in enumerate(h.states)]
     db.executemany(
         "INSERT INTO run_states (run_id, hypothesis, state, position, prior, prior_low, prior_high, posterior, low, high, "
-        "exact) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "exact, ord) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             (
                 r.run_id,
@@ -249,32 +271,40 @@ def _insert(db: sqlite3.Connection, item: NewRun, recorded_at: dt.datetime) -> N
                 _num(s.interval[0]),
                 _num(s.interval[1]),
                 s.exact,
+                i,
             )
-            for h in r.hypotheses
-            for k, s in enumerate(h.states)
+            for i, (h, k, s) in enumerate(states)
         ],
     )
     db.executemany(
-        "INSERT OR IGNORE INTO run_reports (run_id, report_id) VALUES (?, ?)", [(r.run_id, rid) for rid in r.report_ids]
+        "INSERT INTO run_reports (run_id, report_id) VALUES (?, ?)", [(r.run_id, rid) for rid in dict.fromkeys(r.report_ids)]
     )
+    if item.draws is not None:
+        db.execute(
+            "INSERT INTO run_draws (run_id, encoding, size, sha256, data) VALUES (?, 'netcdf+gzip', ?, ?, ?)",
+            (r.run_id, len(item.draws), hashlib.sha256(item.draws).hexdigest(), gzip.compress(item.draws, 6, mtime=0)),
+        )
 
 
 def delete_runs(store: EventStore, run_ids: Iterable[str]) -> int:
     ids = list(run_ids)
 
-    def delete(db: sqlite3.Connection) -> int:
-        db.executemany("DELETE FROM runs WHERE run_id = ?", [(i,) for i in ids])
+    def delete(db: Db) -> int:
+        for table in ("run_draws", "run_states", "run_reports", "runs"):
+            db.executemany(f"DELETE FROM {table} WHERE run_id = ?", [(i,) for i in ids])
         return len(ids)
 
     return store._write("deleting runs", delete)
 
 
-def _forget_netcdf(store: EventStore, run_ids: Iterable[str]) -> None:
-    ids = list(run_ids)
-    store._write(
-        "updating runs",
-        lambda db: db.executemany("UPDATE runs SET netcdf = NULL WHERE run_id = ?", [(i,) for i in ids]),
-    )
+def _forget_draws(store: EventStore, run_ids: Iterable[str]) -> None:
+    ids = [(i,) for i in run_ids]
+
+    def forget(db: Db) -> None:
+        db.executemany("DELETE FROM run_draws WHERE run_id = ?", ids)
+        db.executemany("UPDATE runs SET netcdf = NULL WHERE run_id = ?", ids)
+
+    store._write("pruning draws", forget)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -334,7 +364,7 @@ def list_runs(
         for s in store._read(
             "reading runs",
             "SELECT run_id, hypothesis, state, prior, posterior, low, high, exact FROM run_states "
-            f"WHERE run_id IN ({', '.join('?' * len(part))}) ORDER BY run_id, rowid",
+            f"WHERE run_id IN ({', '.join('?' * len(part))}) ORDER BY run_id, ord",
             part,
         ):
             # The posterior is the exact value (MODEL.md §4); a run recorded before issue 9 stored the
@@ -377,12 +407,14 @@ def previous_update(store: EventStore, *, as_of: dt.date, evidence: str, exclude
 def window_days_recorded(store: EventStore, priors_hash: str) -> list[int]:
     """The evidence windows (days) of the runs recorded with these priors, most used first."""
     rows = store._read(
-        "reading runs",
-        "SELECT CAST(julianday(as_of) - julianday(window_start) AS INTEGER) AS days, COUNT(*) FROM runs "
-        "WHERE priors_hash = ? GROUP BY days ORDER BY COUNT(*) DESC",
+        "reading runs", "SELECT as_of, window_start, COUNT(*) FROM runs WHERE priors_hash = ? GROUP BY as_of, window_start",
         (priors_hash,),
     )
-    return [int(r[0]) for r in rows]
+    days: dict[int, int] = {}
+    for as_of, start, n in rows:
+        d = (dt.date.fromisoformat(as_of) - dt.date.fromisoformat(start)).days
+        days[d] = days.get(d, 0) + n
+    return sorted(days, key=lambda d: -days[d])
 
 
 def recorded_ids(store: EventStore, run_ids: Iterable[str]) -> set[str]:
@@ -400,11 +432,11 @@ def recorded_ids(store: EventStore, run_ids: Iterable[str]) -> set[str]:
 
 
 def has_runs_table(store: EventStore) -> bool:
-    return bool(store._read("reading the schema", "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'runs'"))
+    return "runs" in store.tables()
 
 
 # ---------------------------------------------------------------------------------------------
-# NetCDF files and pruning
+# Draws: NetCDF bytes in the store, exported to runs/RUN_ID.nc; pruning
 # ---------------------------------------------------------------------------------------------
 
 
@@ -412,17 +444,67 @@ def netcdf_name(run_id: str) -> str:
     return f"{run_id}.nc"
 
 
-def write_netcdf(idata: Any, path: Path) -> None:
-    """InferenceData -> NetCDF, atomically (temp file in the same folder, then rename)."""
+def netcdf_bytes(idata: Any) -> bytes:
+    """InferenceData -> NetCDF bytes (through a temp file: the netCDF writers want a path)."""
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(prefix="forecast-draws-", suffix=".nc")
+    os.close(fd)
+    try:
+        idata.to_netcdf(tmp)
+        return Path(tmp).read_bytes()
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def load_draws(store: EventStore, run_id: str) -> bytes | None:
+    """A recorded run's NetCDF bytes from the store (checked against their hash), or None."""
+    rows = store._read("reading draws", "SELECT size, sha256, data FROM run_draws WHERE run_id = ?", (run_id,))
+    if not rows:
+        return None
+    size, digest, data = rows[0]
+    raw = gzip.decompress(bytes(data))
+    if len(raw) != size or hashlib.sha256(raw).hexdigest() != digest:
+        raise StoreError(f"{store.name}: the draws of run {run_id} are damaged (size or hash differs)")
+    return raw
+
+
+def draws_sizes(store: EventStore) -> dict[str, int]:
+    """run id -> bytes of NetCDF the store holds for it (uncompressed)."""
+    return {r[0]: r[1] for r in store._read("reading draws", "SELECT run_id, size FROM run_draws")}
+
+
+def load_idata(store: EventStore, run_id: str) -> Any:
+    """A recorded run's ArviZ InferenceData (read into memory), or None when it has no draws."""
+    raw = load_draws(store, run_id)
+    if raw is None:
+        return None
+    from forecaster.inference.pymc_adapter import idata_from_netcdf
+
+    return idata_from_netcdf(raw)
+
+
+def export_draws(store: EventStore, run_id: str, path: Path) -> int:
+    """Write a run's draws to `path` (atomically); returns the bytes written. UsageError when the
+    store holds none (an exact run, or pruned)."""
+    raw = load_draws(store, run_id)
+    if raw is None:
+        raise UsageError(f"run {run_id} has no draws in the store (an exact run, or pruned)")
+    write_file(path, raw)
+    return len(raw)
+
+
+def write_file(path: Path, data: bytes) -> None:
+    """Bytes to a file, atomically (temp file in the same folder, then rename)."""
     import tempfile
 
     from forecaster.core.safe_cache import PRIVATE_FILE, private_dir
 
     private_dir(path.parent)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
     try:
-        idata.to_netcdf(tmp)  # may recreate the file with the umask's mode: made private again
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
         os.chmod(tmp, PRIVATE_FILE)
         os.replace(tmp, path)
     except BaseException:
@@ -430,9 +512,14 @@ def write_netcdf(idata: Any, path: Path) -> None:
         raise
 
 
+def write_netcdf(idata: Any, path: Path) -> None:
+    """InferenceData -> NetCDF file, atomically."""
+    write_file(path, netcdf_bytes(idata))
+
+
 @dataclass(frozen=True)
 class PruneResult:
-    netcdf_deleted: tuple[str, ...]  # file names
+    netcdf_deleted: tuple[str, ...]  # the runs' export names whose draws were dropped
     bytes_freed: int
     records_deleted: int
     netcdf_kept: int
@@ -440,93 +527,36 @@ class PruneResult:
 
 
 def prune(ws: Workspace, store: EventStore, *, keep: int, records: bool = False, dry_run: bool = False) -> PruneResult:
-    """Keep the NetCDF files of the `keep` most recently recorded runs; delete the others, files
-    that no record names, and temp files left by killed writers. With `records`, also delete
-    the records of every run but the `keep` most recent (history then starts later)."""
+    """Keep the draws of the `keep` most recently recorded runs; drop the others' from the store.
+    With `records`, also delete the records of every run but the `keep` most recent (history then
+    starts later). Only this store's rows are touched. Files in runs/ are exports a person asked
+    for (`runs export`): they stay; the only files removed are this tool's own temp files
+    (".RUN_ID.nc.XXXXXXXX.tmp", a regular file of this user) left by a killed export."""
     if keep < 0:
         raise UsageError("--keep must be 0 or more")
-    rows = store._read("reading runs", "SELECT run_id, netcdf FROM runs ORDER BY recorded_at DESC, run_id DESC")
+    rows = store._read("reading runs", "SELECT run_id FROM runs ORDER BY recorded_at DESC, run_id DESC")
     newest = {r[0] for r in rows[:keep]}
-    runs_dir = ws.runs_dir
-    named = {r[1]: r[0] for r in rows if r[1]}
+    sizes = draws_sizes(store)
+    forget = [rid for rid in sizes if rid not in newest]
     doomed_files: list[Path] = []
-    forget: list[str] = []
-    for name, rid in named.items():
-        if rid not in newest:
-            doomed_files.append(runs_dir / name)
-            forget.append(rid)
-    if runs_dir.is_dir():
+    if ws.runs_dir.is_dir():
         now = time.time()
-        for f in sorted(runs_dir.iterdir()):
-            if f.suffix == ".nc" and f.name not in named:
-                doomed_files.append(f)  # no record names it
-            elif f.name.startswith(".") and f.name.endswith(".tmp") and now - f.stat().st_mtime > STALE_TEMP_S:
+        for f in sorted(ws.runs_dir.iterdir()):
+            st = _own_file(f) if _TEMP.match(f.name) else None
+            if st is not None and now - st.st_mtime > STALE_TEMP_S:
                 doomed_files.append(f)
     doomed_records = [r[0] for r in rows[keep:]] if records else []
-    freed = 0
-    for f in doomed_files:
-        try:
-            freed += f.stat().st_size
-        except FileNotFoundError:
-            continue
+    freed = sum(sizes[rid] for rid in forget)
     if not dry_run:
         if doomed_records:
             delete_runs(store, doomed_records)
         if forget:
-            _forget_netcdf(store, [r for r in forget if r not in set(doomed_records)])
-        for f in doomed_files:  # after the records: a record never names a missing file for long
-            f.unlink(missing_ok=True)
+            _forget_draws(store, [r for r in forget if r not in set(doomed_records)])
+        for f in doomed_files:
+            try:
+                f.unlink(missing_ok=True)
+            except OSError as e:
+                raise StoreError(f"cannot delete {f}: {e.strerror}") from None
     return PruneResult(
-        tuple(f.name for f in doomed_files if f.suffix == ".nc"),
-        freed,
-        len(doomed_records),
-        sum(1 for rid in named.values() if rid in newest),
-        dry_run,
+        tuple(netcdf_name(rid) for rid in forget), freed, len(doomed_records), sum(1 for rid in sizes if rid in newest), dry_run
     )
-
-
-# ---------------------------------------------------------------------------------------------
-# The run log before the store: runs/*.json, moved in once
-# ---------------------------------------------------------------------------------------------
-
-
-def import_json_runs(ws: Workspace, store: EventStore) -> int:
-    """Move run records of the JSON-file log (runs/RUN_ID.json) into the store; returns how many.
-
-    Each file is deleted once its record is committed; a file that does not parse is left alone."""
-    runs_dir = ws.runs_dir
-    if not runs_dir.is_dir():
-        return 0
-    files = sorted(runs_dir.glob("*.json"))
-    if not files:
-        return 0
-    from forecaster.inference.update import UpdateResult
-
-    items: list[NewRun] = []
-    moved: list[Path] = []
-    for f in files:
-        try:
-            data = json.loads(f.read_text(encoding="utf-8"))
-            result = UpdateResult.from_json(data)
-            recorded = parse_time(data["recorded_at"]) if data.get("recorded_at") else None
-        except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError, IndexError):
-            continue
-        nc = runs_dir / netcdf_name(result.run_id)
-        items.append(
-            NewRun(
-                result,
-                kind="update",
-                evidence="unknown",
-                settings={"sampler": result.diagnostics.sampler},
-                netcdf=nc.name if nc.is_file() else None,
-                recorded_at=recorded,
-            )
-        )
-        moved.append(f)
-    known = recorded_ids(store, [i.result.run_id for i in items])
-    record_runs(store, [i for i in items if i.result.run_id not in known])
-    for f in moved:
-        f.unlink(missing_ok=True)
-    return len(items) - len(known)
-
-

@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from forecaster.core.errors import UsageError
 from forecaster.store.events import EventStore
 from forecaster.store.runs import BACKFILL_SETTINGS, NewRun, load_result, record_runs, recorded_ids
 
@@ -34,6 +35,12 @@ def week_points(first: dt.date, until: dt.date) -> list[dt.date]:
     return points
 
 
+#: More weekly points than this (about 19 years) is refused before anything is computed: the
+#: series starts at the earliest report in force, so one report with a year typo (1925 for 2025)
+#: would otherwise record thousands of runs.
+MAX_BACKFILL_POINTS = 1_000
+
+
 @dataclass(frozen=True)
 class BackfillResult:
     points: int
@@ -47,7 +54,7 @@ def backfill_weekly(ws: Workspace, priors: Priors, *, until: dt.date, seed: int,
     from forecaster.inference.update import events_hash, run_id_for, run_update, settings_hash
     from forecaster.model.network import build_network
 
-    with EventStore(ws.db_path) as store:
+    with EventStore(ws.db) as store:
         first_rows = store._read(
             "reading reports",
             "SELECT MIN(r.event_date) FROM reports r LEFT JOIN retractions t ON t.report_id = r.id "
@@ -56,6 +63,19 @@ def backfill_weekly(ws: Workspace, priors: Priors, *, until: dt.date, seed: int,
         first = dt.date.fromisoformat(first_rows[0][0]) if first_rows and first_rows[0][0] else None
         if first is None:
             return BackfillResult(0, 0, None, until)
+        weeks = ((until - first).days + first.weekday()) // 7 + 1 if first <= until else 0
+        if weeks > MAX_BACKFILL_POINTS:
+            oldest = store._read(
+                "reading reports",
+                "SELECT r.id FROM reports r LEFT JOIN retractions t ON t.report_id = r.id "
+                "WHERE t.report_id IS NULL AND r.event_date = ? ORDER BY r.id LIMIT 1", (first.isoformat(),),
+            )
+            rid = oldest[0][0] if oldest else "?"
+            raise UsageError(
+                f"backfill: the earliest report in force, {rid}, is dated {first.isoformat()}: {weeks:,} weekly points "
+                f"to {until.isoformat()}, more than the {MAX_BACKFILL_POINTS:,} a backfill computes; a year typo? "
+                f"(forecast event show {rid}; retract it and add it again with the right date)"
+            )
         points = week_points(first, until)
         s_hash = settings_hash(BACKFILL_SETTINGS)
         window = priors.evidence_window_days

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -214,6 +215,24 @@ def _date(value: Any) -> dt.date | None:
         return None
 
 
+def _check_brief_data(data: Any) -> None:
+    """Raise (TypeError, ValueError, …) unless `data` holds what `baseline_for` reads from a brief."""
+    prov = data.get("provenance", {})
+    posteriors = data.get("posteriors", {})
+    if not isinstance(prov, dict) or not isinstance(posteriors, dict):
+        raise TypeError("provenance and posteriors are objects")
+    for states in posteriors.values():
+        for v in states.values():
+            if not math.isfinite(float(v["posterior"])):
+                raise ValueError("posterior")
+    ids = prov.get("report_ids", [])
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+        raise TypeError("report_ids")
+    for key in ("run_id", "priors_hash", "as_of"):
+        if prov.get(key) is not None and not isinstance(prov[key], str):
+            raise TypeError(key)
+
+
 def previous_brief(folder: Path, *, before: dt.date, clock: str | None = None) -> tuple[str, dict[str, Any]] | None:
     """The newest brief JSON in `folder` whose period ended before `before` (and, given `clock`, written
     on that clock; a brief without one was written on knowledge time): (name, data)."""
@@ -221,13 +240,14 @@ def previous_brief(folder: Path, *, before: dt.date, clock: str | None = None) -
         return None
     best: tuple[dt.date, str, dict[str, Any]] | None = None
     for f in sorted(folder.glob("*.json")):
-        if f.name.startswith("."):
+        if f.name.startswith(".") or f.is_symlink() or not f.is_file():  # a FIFO would hang the brief
             continue
         try:
             data = json.loads(f.read_text(encoding="utf-8"))
             until = dt.date.fromisoformat(data["period"]["until"])
-        except (OSError, ValueError, KeyError, TypeError):
-            continue
+            _check_brief_data(data)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
+            continue  # a corrupt or foreign file is skipped: it never breaks a later brief
         if not isinstance(data, dict) or data.get("schema") != SCHEMA or until >= before:
             continue
         if clock is not None and data.get("clock", "knowledge") != clock:

@@ -398,7 +398,7 @@ def score_workspace(
 
         done = backfill_weekly(ws, priors, until=today or dt.date.today(), seed=DEFAULT_SEED)
         points, added = done.points, done.added
-    with EventStore(ws.db_path) as store:
+    with EventStore(ws.db) as store:
         record = track_record(
             store, priors, hypothesis=hypothesis, since=since,
             kinds=KINDS_BACKFILL if backfill else KINDS_DEFAULT, bins=bins,

@@ -1,6 +1,6 @@
 """A workspace-level update: gather the reports, reuse a recorded identical run, or compute one
 and record it in the run log (the event store's `runs` tables, see forecaster.store.runs), with a
-sampled run's InferenceData in `runs/RUN_ID.nc`.
+sampled run's InferenceData in the store too (`forecast runs export` writes runs/RUN_ID.nc).
 
 An identical run is one with the same run id: the same priors, reports, as-of date, seed,
 sampler settings and package version. It is answered from its record, without sampling and
@@ -45,11 +45,11 @@ def gather_reports(
         return in_window(
             load_reports_file(events_file, known=priors.indicator_ids, today=max(as_of, dt.date.today())), window
         )
-    if not ws.db_path.exists():
+    if not ws.has_store():
         return []
     from forecaster.store.events import EventStore
 
-    with EventStore(ws.db_path) as store:
+    with EventStore(ws.db) as store:
         reports = store.reports_for_update(
             as_of=as_of, window_days=priors.evidence_window_days, by_event_time=event_time
         )
@@ -114,9 +114,9 @@ def update_forecast(
 ) -> tuple[UpdateResult, bool]:
     """(result, cached). An identical recorded run is returned as is unless `force`.
 
-    With `record`, a computed run is recorded in the store (created if need be) and a sampled
-    run's InferenceData written to runs/RUN_ID.nc."""
-    from forecaster.store import runs
+    With `record`, a computed run is recorded in the store (created if need be), a sampled run's
+    InferenceData with it, in one transaction: a dropped connection records nothing."""
+    from forecaster.store import legacy_runs, runs
     from forecaster.store.events import EventStore
 
     start = time.perf_counter()
@@ -126,44 +126,48 @@ def update_forecast(
     run_id = run_id_for(priors.hash, events_hash(reports), as_of, seed, settings_hash(settings))
     evidence = evidence_label(events_file=events_file, event_time=event_time)
     previous: runs.RunRecord | None = None
-    if record or ws.db_path.exists():
-        with EventStore(ws.db_path) as store:
+    if record or ws.has_store():
+        with EventStore(ws.db) as store:
             if record:
-                runs.import_json_runs(ws, store)
+                legacy_runs.import_json_runs(ws, store)
             if not force:
                 cached = runs.load_result(store, run_id)
                 if cached is not None:
                     return cached, True
             previous = previous_like(store, as_of=as_of, evidence=evidence, exclude=run_id, sampled=not exact)
-    result = run_update(
-        priors,
-        reports,
-        as_of=as_of,
-        seed=seed,
-        exact_only=exact,
-        sampler_settings=ss,
-        previous=previous.posteriors() if previous else None,
-        previous_run_id=previous.run_id if previous else None,
-        half_life_days=half_life_days,
-        notify=notify,
-    )
-    if record:
-        netcdf = None
-        if result.idata is not None:
-            netcdf = runs.netcdf_name(result.run_id)
-            runs.write_netcdf(result.idata, ws.runs_dir / netcdf)
-        with EventStore(ws.db_path) as store:
-            runs.record_run(
-                store,
-                runs.NewRun(
-                    result,
-                    kind="update",
-                    evidence=evidence,
-                    settings=settings,
-                    wall_seconds=time.perf_counter() - start,
-                    netcdf=netcdf,
-                ),
-            )
+    from forecaster.inference.interrupt import interruptible
+
+    # Ctrl-C, SIGTERM or SIGHUP anywhere from sampling to recording: nothing is recorded (the run
+    # and its draws go into the store in one transaction: both or neither).
+    with interruptible() as guard:
+        result = run_update(
+            priors,
+            reports,
+            as_of=as_of,
+            seed=seed,
+            exact_only=exact,
+            sampler_settings=ss,
+            previous=previous.posteriors() if previous else None,
+            previous_run_id=previous.run_id if previous else None,
+            half_life_days=half_life_days,
+            notify=notify,
+        )
+        guard.check()
+        if record:
+            draws = runs.netcdf_bytes(result.idata) if result.idata is not None else None
+            guard.check()
+            with EventStore(ws.db) as store:
+                runs.record_run(
+                    store,
+                    runs.NewRun(
+                        result,
+                        kind="update",
+                        evidence=evidence,
+                        settings=settings,
+                        wall_seconds=time.perf_counter() - start,
+                        draws=draws,
+                    ),
+                )
     return result, False
 
 
@@ -189,13 +193,13 @@ def previous_like(
 def recorded_runs(ws: Workspace) -> list[dict[str, Any]]:
     """All recorded runs as JSON (UpdateResult.to_json plus recorded_at, kind, evidence), oldest
     recorded first. For notebooks and callers of the JSON-file log; `runs.list_runs` is richer."""
-    if not ws.db_path.exists():
+    if not ws.has_store():
         return []
     import json
 
     from forecaster.store.events import EventStore
 
-    with EventStore(ws.db_path) as store:
+    with EventStore(ws.db) as store:
         rows = store._read(
             "reading runs", "SELECT result, recorded_at, kind, evidence FROM runs ORDER BY recorded_at, run_id"
         )
@@ -249,7 +253,7 @@ def cached_update(
     Unchanged priors files have the hash a recorded run carries; that run also tells the evidence
     window, so the store's reports give the events hash and the run id. Anything unusual (no
     store, priors edited, a different window) returns None and the caller takes the full path."""
-    if not ws.db_path.exists():
+    if not ws.has_store():
         return None
     fingerprint = priors_fingerprint(ws.priors_dir)
     if fingerprint is None:
@@ -260,7 +264,7 @@ def cached_update(
     settings, _ = sampler_settings(sampler_kwargs, exact)
     settings.update(half_life_setting(half_life_days))
     s_hash = settings_hash(settings)
-    with EventStore(ws.db_path) as store:
+    with EventStore(ws.db) as store:
         for days in runs.window_days_recorded(store, fingerprint):
             reports = store.reports_for_update(as_of=as_of, window_days=days, by_event_time=event_time)
             result = runs.load_result(store, run_id_for(fingerprint, events_hash(reports), as_of, seed, s_hash))

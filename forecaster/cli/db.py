@@ -1,0 +1,132 @@
+"""`forecast db upgrade|check|copy` (issue 13): looking after the event store, on a file or a
+PostgreSQL server. Thin commands over forecaster.store.admin."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from forecaster.cli.common import handle_errors, out, print_json, workspace
+
+app = typer.Typer(
+    name="db",
+    help="The event store itself: migrate a server store, check one, copy one into another.\n\n"
+    "Example:  forecast --db postgresql://ana@db.team:5432/forecast db upgrade",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+def _say(message: str) -> None:
+    sys.stderr.write(message + "\n")
+
+
+@app.command()
+@handle_errors
+def upgrade(ctx: typer.Context) -> None:
+    """Migrate the store to this version's schema (a file store migrates itself on open; a
+    PostgreSQL store only here, as its owner). Running it again does nothing.
+
+    Example:  forecast --db postgresql://owner@db.team/forecast db upgrade
+    """
+    from forecaster.store.events import EventStore
+
+    ws = workspace(ctx)
+    with EventStore(ws.db, upgrade=True) as store:
+        before, after = store.schema_before, store.schema_version
+    if before == after:
+        sys.stdout.write(f"{ws.db_shown}: schema {after}, up to date; nothing to do\n")
+    else:
+        sys.stdout.write(f"{ws.db_shown}: migrated from schema {before} to {after}\n")
+
+
+@app.command()
+@handle_errors
+def check(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """Check the store: the database's integrity, the schema and its append-only triggers, every
+    report's content id, nothing dangling, every run's draws; and count what it holds. Exit 1
+    when a problem is found.
+
+    Example:  forecast db check --json
+    """
+    from forecaster.store.admin import check_store
+    from forecaster.store.events import EventStore
+
+    ws = workspace(ctx)
+    with EventStore(ws.db) as store:
+        result = check_store(store)
+    if as_json:
+        print_json({"store": result.store, "backend": result.dialect, "schema": result.schema, "ok": result.ok,
+                    "counts": result.counts, "problems": result.problems})
+    else:
+        out.print(f"{result.store} ({result.dialect}, schema {result.schema})")
+        for table, n in result.counts.items():
+            out.print(f"  {table:<12} {n:>9,}")
+        for p in result.problems:
+            out.print(f"  problem: {p}")
+        out.print("ok" if result.ok else f"{len(result.problems)} problem{'s' if len(result.problems) != 1 else ''}")
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+@handle_errors
+def copy(
+    source: Annotated[str, typer.Argument(metavar="SRC", help="The store to copy: a file, sqlite:///PATH or postgresql://…")],
+    destination: Annotated[str, typer.Argument(metavar="DST", help="The store to copy into (created or migrated if need be).")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Copy every report, resolution, retraction and run of SRC into DST, all or nothing; counts and content
+    hashes are checked before it commits, and re-running adds nothing.
+
+    Example:  forecast db copy ws/forecast.db postgresql://ana@db.team/forecast
+    """
+    from forecaster.store.admin import copy_store
+    from forecaster.store.events import EventStore
+
+    with EventStore(source) as src, EventStore(destination, upgrade=True) as dst:
+        result = copy_store(src, dst)
+    if as_json:
+        print_json({"source": result.source, "destination": result.destination, "added": result.added,
+                    "tables": [t.__dict__ for t in result.tables]})
+        return
+    for t in result.tables:
+        out.print(f"{t.table:<12} {t.source:>9,} in the source  {t.added:>9,} added  {t.already:>9,} there already  sha256 {t.sha256[:16]}")
+    _say(f"copied {result.added} rows from {result.source} into {result.destination}; counts and hashes agree")
+
+
+@app.command("grant-analysts")
+@handle_errors
+def grant_analysts(
+    ctx: typer.Context,
+    role: Annotated[str, typer.Option("--role", help="The group role analysts' logins join.")] = "forecast_analyst",
+) -> None:
+    """PostgreSQL: create (if need be) the analysts' group role, which may only read and insert,
+    and grant it this store's tables, now and after later migrations. Run as the store's owner;
+    then give each analyst a login in it (CREATE ROLE ana LOGIN PASSWORD '…' IN ROLE forecast_analyst).
+
+    Example:  forecast --db postgresql://owner@db.team/forecast db grant-analysts
+    """
+    import re
+
+    from forecaster.core.errors import UsageError
+    from forecaster.store.admin import grant_analysts as grant
+    from forecaster.store.events import EventStore
+
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", role):
+        raise UsageError(f"--role {role!r}: a role name is lower-case letters, digits and _")
+    ws = workspace(ctx)
+    with EventStore(ws.db) as store:
+        for sql in grant(store, role):
+            out.print(sql + ";")
+    _say(f"role {role} may now read and insert into {ws.db_shown}, nothing more")
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="db")

@@ -1,0 +1,189 @@
+"""Placing reports (issues 3, 13): how a stored report reads back from a row, and `_Placer`, which
+decides for a batch of reports which are new, which are stored already and which ids they get,
+then writes the new ones in one multi-row INSERT. Used by `EventStore` only, inside its write
+transactions, on either backend."""
+
+from __future__ import annotations
+
+import builtins
+import dataclasses
+import datetime as dt
+from collections.abc import Generator, Sequence
+from typing import Any
+
+from forecaster.model.evidence import Report
+from forecaster.store.backend import Db
+from forecaster.store.records import EPISODE_DAYS, ID_HEX, Retraction, Similar, StoredReport, format_time, normal_text
+
+_COLUMNS = (
+    "r.id, r.indicator, r.event_date, r.recorded_at, r.occurred, r.reliability, r.credibility, "
+    "r.source, r.url, r.note, r.analyst, t.reason, t.retracted_at, t.retracted_by, r.origin, r.content_key"
+)
+_FROM = "FROM reports r LEFT JOIN retractions t ON t.report_id = r.id"
+
+
+def _report(row: Sequence[Any]) -> Report:
+    # Stored times are always format_time's "…Z", which fromisoformat reads as UTC directly: this
+    # runs once per report read (100,000 for a large export), so it skips parse_time's checks.
+    return Report(
+        indicator=row[1], date=dt.date.fromisoformat(row[2]), occurred=bool(row[4]), reliability=row[5],
+        credibility=row[6], source=row[7], url=row[8], note=row[9], analyst=row[10], id=row[0],
+        recorded_at=dt.datetime.fromisoformat(row[3]), origin=row[14],
+    )
+
+
+def _entry(row: Sequence[Any]) -> StoredReport:
+    retraction = None if row[11] is None else Retraction(row[0], row[11], dt.datetime.fromisoformat(row[12]), row[13])
+    return StoredReport(_report(row), retraction)
+
+
+_INSERT_REPORT = (
+    "INSERT INTO reports (id, indicator, event_date, recorded_at, occurred, reliability, credibility, "
+    "source, url, note, analyst, content_key, origin, source_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_INSERT_RETRACTION = "INSERT INTO retractions (report_id, reason, retracted_at, retracted_by) VALUES (?, ?, ?, ?)"
+_CHUNK = 500  # keys per IN (...) look-up
+
+
+def _retraction_row(t: Retraction) -> tuple[Any, ...]:
+    return (t.report_id, t.reason, format_time(t.retracted_at), t.retracted_by)
+
+
+class _Placer:
+    """Placing a batch of reports in one write transaction, on either backend, with two look-ups
+    per 500 reports and one multi-row INSERT, not a statement per report: which content keys and
+    which candidate ids the store holds already, then every decision in memory (writers hold the
+    write lock, so nothing changes underneath), then `flush`.
+
+    A new report's id is r- and the first 12 hex digits of its content key, so the same report
+    gets the same id in every store; in the rare clash with another report's id, a longer prefix.
+    A report that carries an id (from an export) keeps it; _IdTaken if it names another report.
+    No INSERT ever meets a unique index: PostgreSQL would abort the whole transaction on one."""
+
+    def __init__(self, db: Db, items: Sequence[tuple[Report, str, str]]) -> None:
+        """`items`: (report, analyst, content key) of every report the batch may place."""
+        self.db = db
+        keys = {k for _, _, k in items}
+        self.by_key: dict[str, StoredReport] = {}
+        self.key_of: dict[str, str] = {}  # id -> content key, for what this batch placed
+        for part in _chunks(sorted(keys)):
+            for row in db.execute(f"SELECT {_COLUMNS} {_FROM} WHERE r.content_key IN ({_marks(part)})", part):
+                self.by_key[row[-1]] = _entry(row)
+                self.key_of[row[0]] = row[-1]
+        # The first candidate id of each report; the longer ones are looked up only on a clash.
+        candidates = {r.id if r.id is not None else "r-" + k[:ID_HEX] for r, _, k in items}
+        self.checked = set(candidates)
+        self.taken: set[str] = set()
+        for part in _chunks(sorted(candidates)):
+            self.taken.update(row[0] for row in db.execute(f"SELECT id FROM reports WHERE id IN ({_marks(part)})", part))
+        self.reports: list[tuple[Any, ...]] = []
+        self.retractions: list[tuple[Any, ...]] = []
+
+    def place(
+        self, r: Report, key: str, recorded_at: str, analyst: str, *, source_time: str | None = None
+    ) -> tuple[str, StoredReport | None]:
+        """(new id, None), or (id, the stored report) when its content is stored or placed already.
+        `source_time` (m007): the coded source's time of the row a report came from (issue 15)."""
+        existing = self.by_key.get(key)
+        if existing is not None:
+            assert existing.report.id is not None
+            return existing.report.id, existing
+        candidates = [r.id] if r.id is not None else ["r-" + key[:n] for n in (ID_HEX, 16, 24, 64)]
+        for rid in candidates:
+            if rid not in self.checked:  # a clash on a shorter id: the rare path
+                self.checked.add(rid)
+                if self.db.execute("SELECT 1 FROM reports WHERE id = ?", (rid,)).fetchone():
+                    self.taken.add(rid)
+            if rid in self.taken:
+                continue
+            self.taken.add(rid)
+            when = dt.datetime.fromisoformat(recorded_at)
+            self.by_key[key] = StoredReport(dataclasses.replace(r, id=rid, analyst=analyst, recorded_at=when))
+            self.key_of[rid] = key
+            self.reports.append((
+                rid, r.indicator, r.date.isoformat(), recorded_at, int(r.occurred), r.reliability,
+                r.credibility, r.source, r.url, r.note, analyst, key, r.origin, source_time,
+            ))
+            return rid, None
+        raise _IdTaken(candidates[-1])
+
+    def retract(self, t: Retraction) -> None:
+        key = self.key_of.get(t.report_id)
+        if key is not None:
+            self.by_key[key] = dataclasses.replace(self.by_key[key], retraction=t)
+        self.retractions.append(_retraction_row(t))
+
+    def flush(self) -> None:
+        self.db.executemany(_INSERT_REPORT, self.reports)
+        self.db.executemany(_INSERT_RETRACTION, self.retractions)
+        self.reports, self.retractions = [], []
+
+
+class _Neighbours:
+    """Stored reports in force near a batch's (same indicator and outcome, event dates within
+    EPISODE_DAYS), read in a few range queries up front rather than one per report, and kept up
+    to date with what the batch places (`add`) and retracts (`drop`): `similar` sees the store
+    and the batch before it, as one report at a time would."""
+
+    _MAX_RANGES = 50  # more date ranges than this: one query over the whole span
+
+    def __init__(self, db: Db, reports: Sequence[Report]) -> None:
+        self.index: dict[tuple[str, bool, dt.date], list[StoredReport]] = {}
+        if not reports:
+            return
+        span = dt.timedelta(days=EPISODE_DAYS)
+        ranges: list[list[dt.date]] = []
+        for d in sorted({r.date for r in reports}):
+            lo, hi = d - span, d + span
+            if ranges and lo <= ranges[-1][1] + dt.timedelta(days=1):
+                ranges[-1][1] = max(ranges[-1][1], hi)
+            else:
+                ranges.append([lo, hi])
+        if len(ranges) > self._MAX_RANGES:
+            ranges = [[ranges[0][0], ranges[-1][1]]]
+        indicators = {r.indicator for r in reports}
+        for lo, hi in ranges:
+            rows = db.execute(
+                f"SELECT {_COLUMNS} {_FROM} WHERE r.event_date BETWEEN ? AND ? AND t.report_id IS NULL",
+                (lo.isoformat(), hi.isoformat()),
+            )
+            for row in rows:
+                if row[1] in indicators:
+                    self.add(_entry(row))
+
+    def add(self, entry: StoredReport) -> None:
+        r = entry.report
+        self.index.setdefault((r.indicator, r.occurred, r.date), []).append(entry)
+
+    def drop(self, report_id: str) -> None:
+        for entries in self.index.values():
+            entries[:] = [e for e in entries if e.report.id != report_id]
+
+    def similar(self, r: Report) -> Similar:
+        """An exact duplicate of `r` (same indicator, date, outcome and source, folded), and when
+        `r` names no origin, the likely same-episode reports, nearest first."""
+        found = [
+            e
+            for k in range(-EPISODE_DAYS, EPISODE_DAYS + 1)
+            for e in self.index.get((r.indicator, r.occurred, r.date + dt.timedelta(days=k)), ())
+        ]
+        found.sort(key=lambda e: (abs((e.report.date - r.date).days), e.report.recorded_at or dt.datetime.min, e.report.id or ""))
+        source = normal_text(r.source)
+        duplicate = next((e for e in found if e.report.date == r.date and normal_text(e.report.source) == source), None)
+        episode = tuple(e for e in found if e is not duplicate) if not r.origin else ()
+        return Similar(duplicate, episode)
+
+
+def _chunks(items: Sequence[str]) -> Generator[builtins.list[str], None, None]:
+    for i in range(0, len(items), _CHUNK):
+        yield builtins.list(items[i : i + _CHUNK])
+
+
+def _marks(part: Sequence[Any]) -> str:
+    return ", ".join("?" * len(part))
+
+
+class _IdTaken(Exception):
+    def __init__(self, report_id: str) -> None:
+        super().__init__(report_id)
+        self.report_id = report_id
