@@ -28,6 +28,7 @@ from forecaster.store.coded import CodedAdd, StoreChangedError
 from forecaster.store.events import EventStore
 from forecaster.store.migrations import MIGRATIONS
 from forecaster.store.records import format_time
+from tests.backends import Backend
 
 ROOT = Path(forecaster.__file__).resolve().parent.parent
 DATA = Path(__file__).parent / "data" / "ingest"
@@ -467,3 +468,29 @@ def test_two_imports_of_one_export_at_once_store_it_once(ws: Workspace, tmp_path
     assert added[0] == 0 and added[1] > 1000
     assert counts(ws) == {"total": added[1], "active": added[1], "retracted": 0}
     assert {r["attempts"] for r in results} <= {1, 2}  # 2: it planned before the other wrote, and planned again
+
+
+def test_coded_imports_on_both_backends(backend: Backend, tmp_path: Path) -> None:
+    """The same imports, updates and deletions on an SQLite file and a PostgreSQL server store."""
+    from forecaster.ingest import load_rules
+    from forecaster.model.loading import load_priors
+    from forecaster.workflow.coded_import import import_coded
+
+    rules = load_rules(ROOT / "rules" / "acled_balkans.yaml", load_priors(ROOT / "priors").indicator_ids)
+    where = backend.new_store()
+    deletions = write_deletions(tmp_path / "deleted.csv", ("XKX90008", 1717400000))
+    with EventStore(where) as store:
+        first = import_coded(store, WEEK1, kind="acled", rules=rules, analyst="ana")
+        again = import_coded(store, WEEK1, kind="acled", rules=rules, analyst="ana")
+        update = import_coded(store, WEEK2, kind="acled", rules=rules, analyst="ana")
+        deleted = import_coded(store, deletions, kind="acled-deletions", rules=None, analyst="ana")
+        assert [(r.added, r.retracted) for r in (first, again, update, deleted)] == [(7, 0), (0, 0), (2, 1), (0, 2)]
+        assert store.counts() == {"total": 9, "active": 6, "retracted": 3}
+        found = {(s.origin, s.indicator, s.retracted) for s in store.coded_reports(["acled:XKX90001", "acled:XKX90008"]).reports}
+        assert found == {("acled:XKX90001", "infrastructure_sabotage", True), ("acled:XKX90001", "infrastructure_sabotage", False),
+                         ("acled:XKX90008", "infrastructure_sabotage", True), ("acled:XKX90008", "armed_incident_north_kosovo", True)}  # fmt: skip
+        reasons = sorted(t.reason.split(":")[0] for e in store.all() if (t := e.retraction) is not None)
+    assert reasons == ["deleted at source", "deleted at source", "updated at source"]
+    with backend.raw(where) as raw:
+        times = sorted(r[0] for r in raw.execute("SELECT source_time FROM reports WHERE origin = 'acled:XKX90001'").fetchall())
+    assert times == [format_time(dt.datetime.fromtimestamp(t, dt.UTC)) for t in (1710600000, 1711300000)]
