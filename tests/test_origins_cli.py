@@ -108,6 +108,17 @@ def test_origin_round_trips_through_export_and_import_and_import_notes_both_kind
     assert "in.yaml:2" in out and "duplicate of r-" in out and "in.yaml:3" in out and "likely the same episode as r-" in out
 
 
+def test_an_import_prints_twenty_notes_and_counts_the_rest(runner: CliRunner, ws: Workspace, tmp_path: Path) -> None:
+    """A bulk import of many likely same-episode rows stays readable; --json lists every note."""
+    f = tmp_path / "many.csv"
+    f.write_text("indicator,date,grade,source\n" + "".join(f"{IND},2025-03-01,B2,wire {i}\n" for i in range(30)), encoding="utf-8")
+    code, out, _ = run(runner, "event", "import", str(f), "--dry-run")
+    assert code == 0 and "29 likely same-episode" in out
+    assert out.count("likely the same episode as") == 20 and "… and 9 more (every one with --json)" in out
+    code, out, _ = run(runner, "event", "import", str(f), "--json")
+    assert code == 0 and len(json.loads(out)["notes"]) == 29
+
+
 def _update(runner: CliRunner, *extra: str) -> dict:
     code, out, err = run(runner, "update", "--exact", "--json", "--as-of", "2026-01-01", "--event-time", *extra)
     assert code == 0, err

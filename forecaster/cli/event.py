@@ -502,9 +502,14 @@ def import_(
     if result.retracted:
         line += f"; {result.retracted} retraction{'s' if result.retracted != 1 else ''}"
     console.write_out(line + (" (dry run: nothing written)" if dry_run else "") + "\n")
-    for n in notes:
+    for n in notes[:NOTES_SHOWN]:
         console.write_out(f"  {n}\n")
+    if len(notes) > NOTES_SHOWN:
+        console.write_out(f"  … and {len(notes) - NOTES_SHOWN} more (every one with --json)\n")
     _warn_ignored(ws, [e.report.date for e in batch.entries if not e.retracted])
+
+
+NOTES_SHOWN = 20  # duplicate and same-episode notes an import prints; --json carries them all
 
 
 def _warn_ignored(ws: Workspace, dates: list[dt.date]) -> None:
