@@ -41,10 +41,10 @@ def check_regular(path: Path, *, error: type[UsageError] = UsageError, what: str
     except OSError as e:
         raise error(f"{path}: cannot read: {e.strerror}") from None
     if stat.S_ISDIR(st.st_mode):
-        raise error(f"{path} is a folder, not a {what}")
+        raise error(f"{path} is a folder, not {_a(what)}")
     kind = _kind(st.st_mode)
     if kind is not None:
-        raise error(f"{path} is {kind}, not a {what}: give a regular file")
+        raise error(f"{path} is {kind}, not {_a(what)}: give a regular file")
     if st.st_size > MAX_INPUT_BYTES:
         raise error(f"{path}: {st.st_size:,} bytes is more than the {MAX_INPUT_BYTES:,} a {what} may have")
     return Path(path)
@@ -59,4 +59,9 @@ def check_not_special(path: Path, *, error: type[UsageError] = UsageError, what:
         return
     kind = _kind(st.st_mode)
     if kind is not None:
-        raise error(f"{path} is {kind}, not a {what}: give a regular file{f' ({hint})' if hint else ''}")
+        raise error(f"{path} is {kind}, not {_a(what)}: give a regular file{f' ({hint})' if hint else ''}")
+
+
+def _a(what: str) -> str:
+    """'an event store file', 'a priors file'."""
+    return ("an " if what[:1].lower() in "aeiou" else "a ") + what
