@@ -123,12 +123,18 @@ class _Neighbours:
     """Stored reports in force near a batch's (same indicator and outcome, event dates within
     EPISODE_DAYS), read in a few range queries up front rather than one per report, and kept up
     to date with what the batch places (`add`) and retracts (`drop`): `similar` sees the store
-    and the batch before it, as one report at a time would."""
+    and the batch before it, as one report at a time would.
+
+    Rows are indexed as they come from the database and become StoredReports only when
+    `similar` returns them: a batch near 50,000 stored reports builds two per report, not 50,000."""
 
     _MAX_RANGES = 50  # more date ranges than this: one query over the whole span
+    _MAX_IN = 200  # indicators named in the query (more: filtered here)
 
     def __init__(self, db: Db, reports: Sequence[Report]) -> None:
-        self.index: dict[tuple[str, bool, dt.date], list[StoredReport]] = {}
+        # (indicator, occurred, date ordinal) -> [(recorded_at text, id, source, row or StoredReport)]
+        self.index: dict[tuple[str, bool, int], list[tuple[str, str, str, Any]]] = {}
+        self.key_of: dict[str, tuple[str, bool, int]] = {}
         if not reports:
             return
         span = dt.timedelta(days=EPISODE_DAYS)
@@ -141,37 +147,55 @@ class _Neighbours:
                 ranges.append([lo, hi])
         if len(ranges) > self._MAX_RANGES:
             ranges = [[ranges[0][0], ranges[-1][1]]]
-        indicators = {r.indicator for r in reports}
+        indicators = sorted({r.indicator for r in reports})
+        named = len(indicators) <= self._MAX_IN
+        where = f" AND r.indicator IN ({_marks(indicators)})" if named else ""
         for lo, hi in ranges:
             rows = db.execute(
-                f"SELECT {_COLUMNS} {_FROM} WHERE r.event_date BETWEEN ? AND ? AND t.report_id IS NULL",
-                (lo.isoformat(), hi.isoformat()),
+                f"SELECT {_COLUMNS} {_FROM} WHERE r.event_date BETWEEN ? AND ? AND t.report_id IS NULL{where}",
+                (lo.isoformat(), hi.isoformat(), *(indicators if named else ())),
             )
+            wanted = set(indicators)
             for row in rows:
-                if row[1] in indicators:
-                    self.add(_entry(row))
+                if row[1] in wanted:
+                    self._put((row[1], bool(row[4]), dt.date.fromisoformat(row[2]).toordinal()), (row[3], row[0], row[7], row))
+
+    def _put(self, key: tuple[str, bool, int], item: tuple[str, str, str, Any]) -> None:
+        self.index.setdefault(key, []).append(item)
+        self.key_of[item[1]] = key
 
     def add(self, entry: StoredReport) -> None:
         r = entry.report
-        self.index.setdefault((r.indicator, r.occurred, r.date), []).append(entry)
+        assert r.id is not None
+        when = format_time(r.recorded_at) if r.recorded_at else ""
+        self._put((r.indicator, r.occurred, r.date.toordinal()), (when, r.id, r.source, entry))
 
     def drop(self, report_id: str) -> None:
-        for entries in self.index.values():
-            entries[:] = [e for e in entries if e.report.id != report_id]
+        key = self.key_of.pop(report_id, None)
+        if key is not None:
+            self.index[key] = [i for i in self.index[key] if i[1] != report_id]
 
     def similar(self, r: Report) -> Similar:
         """An exact duplicate of `r` (same indicator, date, outcome and source, folded), and when
-        `r` names no origin, the likely same-episode reports, nearest first."""
-        found = [
-            e
+        `r` names no origin, the nearest likely same-episode report (nearest date, then the
+        earliest recorded)."""
+        day = r.date.toordinal()
+        found = sorted(
+            (abs(k), item[0], item[1], item)
             for k in range(-EPISODE_DAYS, EPISODE_DAYS + 1)
-            for e in self.index.get((r.indicator, r.occurred, r.date + dt.timedelta(days=k)), ())
-        ]
-        found.sort(key=lambda e: (abs((e.report.date - r.date).days), e.report.recorded_at or dt.datetime.min, e.report.id or ""))
+            for item in self.index.get((r.indicator, r.occurred, day + k), ())
+        )
         source = normal_text(r.source)
-        duplicate = next((e for e in found if e.report.date == r.date and normal_text(e.report.source) == source), None)
-        episode = tuple(e for e in found if e is not duplicate) if not r.origin else ()
-        return Similar(duplicate, episode)
+        duplicate = next((f[3] for f in found if f[0] == 0 and normal_text(f[3][2]) == source), None)
+        episode = next((f[3] for f in found if f[3] is not duplicate), None) if not r.origin else None
+        return Similar(
+            _stored(duplicate) if duplicate is not None else None, (_stored(episode),) if episode is not None else ()
+        )
+
+
+def _stored(item: tuple[str, str, str, Any]) -> StoredReport:
+    payload = item[3]
+    return payload if isinstance(payload, StoredReport) else _entry(payload)
 
 
 def _chunks(items: Sequence[str]) -> Generator[builtins.list[str], None, None]:

@@ -186,7 +186,7 @@ class Similar:
     """What the store already holds that a new report may repeat."""
 
     duplicate: StoredReport | None  # same indicator, date, outcome and (normalised) source
-    episode: tuple[StoredReport, ...]  # same indicator and outcome within EPISODE_DAYS (the new one has no origin)
+    episode: tuple[StoredReport, ...]  # the nearest of the same indicator and outcome within EPISODE_DAYS (the new one has no origin)
 
     def warning(self, r: Report) -> str | None:
         if not self.episode:
