@@ -66,8 +66,9 @@ def check(ctx: typer.Context, as_json: JsonOpt = False) -> None:
                     "counts": result.counts, "problems": result.problems})
     else:
         out.print(f"{result.store} ({result.dialect}, schema {result.schema})")
+        width = max((len(t) for t in result.counts), default=0)
         for table, n in result.counts.items():
-            out.print(f"  {table:<12} {n:>9,}")
+            out.print(f"  {table:<{width}} {n:>9,}")
         for p in result.problems:
             out.print(f"  problem: {p}")
         out.print("ok" if result.ok else f"{len(result.problems)} problem{'s' if len(result.problems) != 1 else ''}")

@@ -490,9 +490,11 @@ def make_brief(
                 )
             ]
             if not latest:
+                which = "event-time " if clock.event_time else ""
+                why = " (this brief replays by event time: see `forecast brief --help`)" if clock.event_time else ""
                 raise ForecastError(
-                    f"no run recorded as of {as_of.isoformat()} or earlier, and --no-update forbids one: "
-                    "run `forecast update` first"
+                    f"no {which}run recorded as of {as_of.isoformat()} or earlier, and --no-update forbids one{why}: "
+                    f"run `forecast update{' --event-time' if clock.event_time else ''}` first"
                 )
             pick = max(latest, key=lambda r: (r.as_of, r.recorded_at))
             result = runs.load_result(store, pick.run_id)
