@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 PRIVATE_FILE = 0o600
@@ -24,7 +25,13 @@ def _uid() -> int | None:
 def private_dir(path: Path) -> Path:
     """Create `path` (and missing parents) 0700, whatever the umask; tighten it if it exists
     and is ours. Returns the path."""
-    path = Path(path)
+    return _folder(Path(path), PRIVATE_DIR, shut=0o077, tightened=lambda _mode: PRIVATE_DIR)
+
+
+def _folder(path: Path, mode: int, *, shut: int, tightened: Callable[[int], int]) -> Path:
+    """Create `path` and its missing parents with `mode` (chmod after mkdir: the umask cannot
+    widen or narrow it); if `path` is a folder of ours with any of the `shut` bits, give it
+    `tightened(its mode)`."""
     missing = []
     p = path
     while not p.exists() and p != p.parent:
@@ -32,13 +39,13 @@ def private_dir(path: Path) -> Path:
         p = p.parent
     for d in reversed(missing):
         with contextlib.suppress(FileExistsError):
-            d.mkdir(mode=PRIVATE_DIR)
+            d.mkdir(mode=mode)
         with contextlib.suppress(OSError):
-            os.chmod(d, PRIVATE_DIR)
+            os.chmod(d, mode)
     with contextlib.suppress(OSError):
         st = path.lstat()
-        if st.st_uid == _uid() and stat.S_IMODE(st.st_mode) & 0o077:
-            os.chmod(path, PRIVATE_DIR)
+        if stat.S_ISDIR(st.st_mode) and st.st_uid == _uid() and stat.S_IMODE(st.st_mode) & shut:
+            os.chmod(path, tightened(stat.S_IMODE(st.st_mode)))
     return path
 
 
@@ -114,20 +121,4 @@ def public_dir(path: Path) -> Path:
     """Create `path` (and missing parents) readable as the umask says but never group- or
     world-writable, so nobody else can swap a file in it (briefs/); if it exists and is ours, its
     group and world write bits are removed. Returns the path."""
-    path = Path(path)
-    mode = 0o777 & ~current_umask() & ~0o022
-    missing = []
-    p = path
-    while not p.exists() and p != p.parent:
-        missing.append(p)
-        p = p.parent
-    for d in reversed(missing):
-        with contextlib.suppress(FileExistsError):
-            d.mkdir(mode=mode)
-        with contextlib.suppress(OSError):
-            os.chmod(d, mode)
-    with contextlib.suppress(OSError):
-        st = path.lstat()
-        if stat.S_ISDIR(st.st_mode) and st.st_uid == _uid() and stat.S_IMODE(st.st_mode) & 0o022:
-            os.chmod(path, stat.S_IMODE(st.st_mode) & ~0o022)
-    return path
+    return _folder(Path(path), 0o777 & ~current_umask() & ~0o022, shut=0o022, tightened=lambda m: m & ~0o022)
