@@ -3,8 +3,10 @@ PostgreSQL server. Thin commands over forecaster.store.admin."""
 
 from __future__ import annotations
 
+import os
 import sys
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -20,11 +22,27 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
+if TYPE_CHECKING:
+    from forecaster.store.backend import Target
+
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 def _say(message: str) -> None:
     sys.stderr.write(message + "\n")
+
+
+def _store(ctx: typer.Context) -> tuple[Path | str | Target, str]:
+    """The store these commands look after, and its name for messages: --db or $FORECAST_DB
+    alone is enough (no workspace needed to look after a server store); else the workspace's."""
+    from forecaster.store.backend import parse_target
+
+    given = (ctx.find_root().obj or {}).get("db") or os.environ.get("FORECAST_DB")
+    if given:
+        target = parse_target(given)
+        return target, target.shown
+    ws = workspace(ctx)
+    return ws.db, ws.db_shown
 
 
 @app.command()
@@ -37,13 +55,13 @@ def upgrade(ctx: typer.Context) -> None:
     """
     from forecaster.store.events import EventStore
 
-    ws = workspace(ctx)
-    with EventStore(ws.db, upgrade=True) as store:
+    db, shown = _store(ctx)
+    with EventStore(db, upgrade=True) as store:
         before, after = store.schema_before, store.schema_version
     if before == after:
-        sys.stdout.write(f"{ws.db_shown}: schema {after}, up to date; nothing to do\n")
+        sys.stdout.write(f"{shown}: schema {after}, up to date; nothing to do\n")
     else:
-        sys.stdout.write(f"{ws.db_shown}: migrated from schema {before} to {after}\n")
+        sys.stdout.write(f"{shown}: migrated from schema {before} to {after}\n")
 
 
 @app.command()
@@ -58,8 +76,8 @@ def check(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     from forecaster.store.admin import check_store
     from forecaster.store.events import EventStore
 
-    ws = workspace(ctx)
-    with EventStore(ws.db) as store:
+    db, _shown = _store(ctx)
+    with EventStore(db) as store:
         result = check_store(store)
     if as_json:
         print_json({"store": result.store, "backend": result.dialect, "schema": result.schema, "ok": result.ok,
@@ -97,8 +115,9 @@ def copy(
         print_json({"source": result.source, "destination": result.destination, "added": result.added,
                     "tables": [t.__dict__ for t in result.tables]})
         return
+    width = max((len(t.table) for t in result.tables), default=0)
     for t in result.tables:
-        out.print(f"{t.table:<12} {t.source:>9,} in the source  {t.added:>9,} added  {t.already:>9,} there already  sha256 {t.sha256[:16]}")
+        out.print(f"{t.table:<{width}} {t.source:>9,} in the source  {t.added:>9,} added  {t.already:>9,} there already  sha256 {t.sha256[:16]}")
     _say(f"copied {result.added} rows from {result.source} into {result.destination}; counts and hashes agree")
 
 
@@ -122,11 +141,11 @@ def grant_analysts(
 
     if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", role):
         raise UsageError(f"--role {role!r}: a role name is lower-case letters, digits and _")
-    ws = workspace(ctx)
-    with EventStore(ws.db) as store:
+    db, shown = _store(ctx)
+    with EventStore(db) as store:
         for sql in grant(store, role):
             out.print(sql + ";")
-    _say(f"role {role} may now read and insert into {ws.db_shown}, nothing more")
+    _say(f"role {role} may now read and insert into {shown}, nothing more")
 
 
 def register(root: typer.Typer) -> None:
