@@ -358,3 +358,22 @@ def test_the_real_entry_point_keeps_help_version_and_exit_codes(ws: Workspace) -
     assert bad.returncode == 2 and "(forecast event list -h for help)" in bad.stderr
     assert run("priors", "validate").returncode == 0  # a command's own exit code passes through
     assert run("update", "--exact", "--as-of", "1025-01-01").returncode == 2
+
+
+def test_a_closed_pipe_stops_quietly(ws: Workspace, tmp_path: Path) -> None:
+    """`forecast event list | head -1`: no "error: Broken pipe", no traceback; Click's exit 1."""
+    import subprocess
+    import sys
+
+    f = tmp_path / "many.csv"
+    f.write_text("indicator,date,grade,source\n" + "".join(f"kfor_reinforcement,2025-03-{1 + i % 28:02d},B2,wire {i}\n" for i in range(3000)),
+                 encoding="utf-8")
+    env = {**os.environ, "FORECAST_WORKSPACE": str(ws.root)}
+    subprocess.run([sys.executable, "-m", "forecaster", "event", "import", str(f)], env=env, check=True, capture_output=True)
+    p = subprocess.Popen([sys.executable, "-m", "forecaster", "event", "list", "--limit", "0"], env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert p.stdout is not None
+    p.stdout.readline()
+    p.stdout.close()  # the reader goes away, as head does
+    _, err = p.communicate(timeout=120)
+    assert p.returncode in (0, 1) and b"Traceback" not in err and b"Broken pipe" not in err, err

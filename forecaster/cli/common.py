@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import json
@@ -66,6 +67,10 @@ def handle_errors(fn: F) -> F:
             raise typer.Exit(code=getattr(e, "exit_code", 130)) from None
         except (typer.Exit, SystemExit):
             raise
+        except BrokenPipeError:  # `forecast … | head`: the reader has gone; stop quietly, as cat does
+            with contextlib.suppress(OSError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+            raise typer.Exit(code=1) from None  # as Click itself does on EPIPE
         except Exception as e:  # never a traceback: one line and an exit code (cli.failures)
             if failures.debugging():
                 raise
