@@ -6,7 +6,6 @@ paths an analyst types all day (add, list, show): each answers in a fraction of 
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import getpass
 import itertools
 import os
@@ -21,6 +20,7 @@ import typer
 
 from forecaster.cli import console
 from forecaster.cli.common import date_option, err, handle_errors, out, print_json, workspace
+from forecaster.cli.window import warn_ignored
 from forecaster.core.errors import EvidenceError, UsageError, did_you_mean
 from forecaster.core.text import neutral
 from forecaster.core.workspace import Workspace
@@ -235,7 +235,7 @@ def add(
             warning = None
     if warning:
         _say(f"warning: {warning}")
-    _warn_ignored(ws, [event_date])
+    warn_ignored(ws, [event_date])
     if as_json:
         print_json({**report_to_row(StoredReport(stored)), **_weigher(ws)(StoredReport(stored))})
     else:
@@ -479,7 +479,7 @@ def import_(
 
     kind = coded_kind(file, fmt, rules)
     if kind is not None:
-        return import_coded_file(ctx, file, kind=kind, rules=rules, analyst=_analyst(analyst), dry_run=dry_run, as_json=as_json, indicator_ids=_indicator_ids, warn_ignored=_warn_ignored)
+        return import_coded_file(ctx, file, kind=kind, rules=rules, analyst=_analyst(analyst), dry_run=dry_run, as_json=as_json, indicator_ids=_indicator_ids, warn_ignored=warn_ignored)
     ws = workspace(ctx)
     chosen = _format(fmt) if fmt is not None else format_from_name(file)
     known = _indicator_ids(ws)
@@ -506,22 +506,10 @@ def import_(
         console.write_out(f"  {n}\n")
     if len(notes) > NOTES_SHOWN:
         console.write_out(f"  … and {len(notes) - NOTES_SHOWN} more (every one with --json)\n")
-    _warn_ignored(ws, [e.report.date for e in batch.entries if not e.retracted])
+    warn_ignored(ws, [e.report.date for e in batch.entries if not e.retracted])
 
 
 NOTES_SHOWN = 20  # duplicate and same-episode notes an import prints; --json carries them all
-
-
-def _warn_ignored(ws: Workspace, dates: list[dt.date]) -> None:
-    """One warning line when the model ignores reports just recorded (forecaster.cli.window)."""
-    from forecaster.cli.window import evidence_window, ignored_summary
-
-    window = evidence_window(ws)
-    if window is None or not dates:
-        return
-    line = window.warning(dates[0]) if len(dates) == 1 else ignored_summary(window, dates)
-    if line:
-        _say(line)
 
 
 @app.command()

@@ -73,3 +73,15 @@ def ignored_summary(window: Window, dates: Iterable[dt.date]) -> str:
         parts.append(f"{n} dated after {window.as_of.isoformat()}")
     total = sum(why.values())
     return f"warning: the model ignores {total} of the {len(dates)} reports: " + "; ".join(parts)
+
+
+def warn_ignored(ws: Workspace, dates: list[dt.date]) -> None:
+    """One warning line on stderr when the model ignores reports just recorded."""
+    from forecaster.cli.common import err
+
+    window = evidence_window(ws)
+    if window is None or not dates:
+        return
+    line = window.warning(dates[0]) if len(dates) == 1 else ignored_summary(window, dates)
+    if line:
+        err.print(line, markup=False, highlight=False, soft_wrap=True)
