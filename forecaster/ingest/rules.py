@@ -52,6 +52,7 @@ from forecaster.core.yamlio import load_yaml_text
 from forecaster.ingest.conditions import _ID, _INDEX, FIELDS, Predicate, RulesError, _BadCell, _condition
 from forecaster.ingest.formats import CodedFileError, CodedFormat, CodedRow
 from forecaster.model.evidence import DEFAULT_GRADES, parse_grade
+from forecaster.model.problems import loc_text, pydantic_error
 
 # ----------------------------------------------------------------------------- the file schema
 
@@ -273,7 +274,7 @@ def load_rules_text(text: str, *, name: str, known_indicators: Iterable[str]) ->
 
     def fail(loc: Sequence[int | str], msg: str) -> RulesError:
         line = _line_at(text, loc)
-        return RulesError(f"{name}:{line}: {_loc_text(loc)}: {msg}" if line else f"{name}: {_loc_text(loc)}: {msg}")
+        return RulesError(f"{name}:{line}: {loc_text(loc)}: {msg}" if line else f"{name}: {loc_text(loc)}: {msg}")
 
     fields = FIELDS[spec.format]
     tables: dict[str, GradeLookup] = {}
@@ -344,25 +345,11 @@ def _validate(raw: dict[str, Any], name: str, text: str) -> RulesSpec:
         errors = e.errors()
         # an unknown key is most often a misspelt one, whose absence pydantic also reports: name the typo
         first = next((x for x in errors if x["type"] == "extra_forbidden"), errors[0])
-        loc = [p for p in first["loc"] if not (isinstance(p, str) and p.startswith(("function-", "union[")))]
-        loc = [p for p in loc if p not in ("float", "str", "int", "bool", "literal['acled','gdelt']")]
-        msg = first["msg"].removeprefix("Value error, ")
-        if first["type"] == "extra_forbidden":
-            key = str(loc[-1])
-            msg = f"unknown key {key!r}{did_you_mean(key, _keys_at(loc))}"
-        elif first["type"] == "missing":
-            msg = "missing: this field is required"
+        loc, msg = pydantic_error(first, _keys_at)
         more = f" (and {e.error_count() - 1} more)" if e.error_count() > 1 else ""
         line = _line_at(text, loc)
         where = f"{name}:{line}" if line else name
-        raise RulesError(f"{where}: {_loc_text(loc)}: {msg}{more}") from None
-
-
-def _loc_text(loc: Sequence[int | str]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else ("." if out else "") + str(part)
-    return out or "(top level)"
+        raise RulesError(f"{where}: {loc_text(loc)}: {msg}{more}") from None
 
 
 def _line_at(text: str, loc: Sequence[int | str]) -> int:

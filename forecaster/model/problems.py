@@ -5,7 +5,7 @@ unknown keys (so the checks that span files can still run and list their own pro
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Union
 
 from pydantic import BaseModel, ValidationError
@@ -13,7 +13,8 @@ from pydantic import BaseModel, ValidationError
 from forecaster.core.errors import Problem, did_you_mean
 
 
-def _loc_text(loc: Sequence[int | str]) -> str:
+def loc_text(loc: Sequence[int | str]) -> str:
+    """A field path as the problems print it: `experts[0].indicators.x`, or "(top level)"."""
     out = ""
     for part in loc:
         if isinstance(part, int):
@@ -76,6 +77,26 @@ def _key_line(text: str | None, start: int, key: str) -> int:
     return 0
 
 
+_TYPE_TAGS = ("float", "str", "int", "bool")  # pydantic's names for a union's branches in a location
+
+
+def pydantic_error(error: Mapping[str, Any], keys_at: Callable[[list[int | str]], Iterable[str]]) -> tuple[list[int | str], str]:
+    """One of pydantic's errors in the tool's words: its location without pydantic's own parts
+    (validator and union branch names, type tags), and its message; an unknown key with did you
+    mean among `keys_at(location)`, a missing one said plainly. Priors and mapping rules alike."""
+    loc = [
+        p for p in error["loc"]
+        if not (isinstance(p, str) and (p in _TYPE_TAGS or p.startswith(("function-", "union[", "literal["))))
+    ]  # fmt: skip
+    msg = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        key = str(loc[-1])
+        msg = f"unknown key {key!r}{did_you_mean(key, keys_at(loc))}"
+    elif error["type"] == "missing":
+        msg = "missing: this field is required"
+    return loc, msg
+
+
 def _validation_problems(
     model: type[BaseModel], data: Any, name: str, e: ValidationError, text: str | None = None
 ) -> list[Problem]:
@@ -84,15 +105,8 @@ def _validation_problems(
     problems: list[Problem] = []
     seen: set[tuple[str, str]] = set()
     for error in e.errors():
-        loc = [p for p in error["loc"] if not (isinstance(p, str) and p.startswith(("function-", "union[")))]
-        loc = [p for p in loc if p not in ("float", "str", "literal['low','medium','high']", "int")]
-        msg = error["msg"].removeprefix("Value error, ")
-        if error["type"] == "extra_forbidden":
-            key = str(loc[-1])
-            msg = f"unknown key {key!r}{did_you_mean(key, _fields_at(model, loc))}"
-        elif error["type"] == "missing":
-            msg = "missing: this field is required"
-        field = _loc_text(loc)
+        loc, msg = pydantic_error(error, lambda at: _fields_at(model, at))
+        field = loc_text(loc)
         line = _line_at(data, loc)
         if error["type"] == "extra_forbidden" and loc:
             line = _key_line(text, line, str(loc[-1])) or line

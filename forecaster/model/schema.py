@@ -34,10 +34,10 @@ from forecaster.model.priors import (
 )
 from forecaster.model.problems import (
     _line_at,
-    _loc_text,
     _problem_from_text,
     _validation_problems,
     _without_unknown,
+    loc_text,
 )
 from forecaster.model.specs import (
     CatalogueSpec,
@@ -113,7 +113,7 @@ def _check_structure(
     problems: list[Problem] = list(earlier)
 
     def note(path: Path, raw: Any, loc: Sequence[int | str], msg: str) -> None:
-        problems.append(Problem(_where(path, root), _line_at(raw, loc), _loc_text(loc), msg))
+        problems.append(Problem(_where(path, root), _line_at(raw, loc), loc_text(loc), msg))
 
     # hypotheses: unique ids and states, known parents, no cycle, at most MAX_JOINT_STATES joint states
     hyp_states: dict[str, tuple[str, ...]] = {}
@@ -237,7 +237,7 @@ def _check_structure(
                 Judgment(
                     source=source, node=node, config=cfg, probs=probs, n=n, confidence=conf_label, terms=terms,
                     rationale=row.rationale, citation=row.citation or default_citation,
-                    file=_where(path, root), field=_loc_text(rloc),
+                    file=_where(path, root), field=loc_text(rloc),
                 )
             )
         for cfg in configs_of(par) if not unresolved else ():
