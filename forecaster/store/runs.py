@@ -190,7 +190,6 @@ class NewRun:
     evidence: str = "store"
     settings: dict[str, Any] = field(default_factory=dict)
     wall_seconds: float | None = None
-    netcdf: str | None = None  # unused since the draws live in the store (issue 13); kept for callers
     recorded_at: dt.datetime | None = None
     draws: bytes | None = None  # NetCDF bytes (`netcdf_bytes`), kept in the store compressed
 
@@ -510,11 +509,6 @@ def write_file(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-def write_netcdf(idata: Any, path: Path) -> None:
-    """InferenceData -> NetCDF file, atomically."""
-    write_file(path, netcdf_bytes(idata))
 
 
 @dataclass(frozen=True)
