@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from forecaster.core.workspace import DB_NAME
 from forecaster.store.backend import Db
 from forecaster.store.events import EventStore
 from forecaster.store.records import parse_time
@@ -107,7 +108,7 @@ def _workspace_store(ws: Workspace, store: EventStore) -> bool:
     if store.path is None:
         return False
     try:
-        return store.path.resolve() == (ws.root / "forecast.db").resolve()
+        return store.path.resolve() == (ws.root / DB_NAME).resolve()
     except (OSError, RuntimeError):
         return False
 

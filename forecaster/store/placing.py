@@ -150,12 +150,12 @@ class _Neighbours:
         indicators = sorted({r.indicator for r in reports})
         named = len(indicators) <= self._MAX_IN
         where = f" AND r.indicator IN ({_marks(indicators)})" if named else ""
+        wanted = set(indicators)
         for lo, hi in ranges:
             rows = db.execute(
                 f"SELECT {_COLUMNS} {_FROM} WHERE r.event_date BETWEEN ? AND ? AND t.report_id IS NULL{where}",
                 (lo.isoformat(), hi.isoformat(), *(indicators if named else ())),
             )
-            wanted = set(indicators)
             for row in rows:
                 if row[1] in wanted:
                     self._put((row[1], bool(row[4]), dt.date.fromisoformat(row[2]).toordinal()), (row[3], row[0], row[7], row))
