@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from collections.abc import Generator
@@ -48,6 +49,17 @@ def ws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Workspace:
 @pytest.fixture
 def runner() -> CliRunner:
     return CliRunner()
+
+
+@pytest.fixture
+def backend_ws(ws: Workspace, backend: Backend, monkeypatch: pytest.MonkeyPatch) -> Workspace:
+    """The bundled workspace on each backend (issue 13): its own file, or a PostgreSQL store
+    chosen through $FORECAST_DB as a team member would."""
+    if not backend.is_pg:
+        return ws
+    url = backend.new_store()
+    monkeypatch.setenv("FORECAST_DB", url)
+    return dataclasses.replace(ws, db_override=url)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

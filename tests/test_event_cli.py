@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import dataclasses
 import hashlib
 import io
 import json
@@ -24,7 +23,6 @@ from forecaster.cli.event import _indicator_ids
 from forecaster.cli.main import app
 from forecaster.core.workspace import Workspace
 from forecaster.store.events import EventStore
-from tests.backends import Backend
 
 ROOT = Path(forecaster.__file__).resolve().parent.parent
 COMMANDS = ["add", "list", "show", "retract", "import", "export"]
@@ -38,14 +36,9 @@ def os_user(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def ws(ws: Workspace, backend: Backend, monkeypatch: pytest.MonkeyPatch) -> Workspace:
-    """The bundled workspace on each backend (issue 13): its own file, or a PostgreSQL store
-    chosen through $FORECAST_DB as a team member would."""
-    if not backend.is_pg:
-        return ws
-    url = backend.new_store()
-    monkeypatch.setenv("FORECAST_DB", url)
-    return dataclasses.replace(ws, db_override=url)
+def ws(backend_ws: Workspace) -> Workspace:
+    """The bundled workspace on each backend (conftest.backend_ws)."""
+    return backend_ws
 
 
 def file_only(ws: Workspace) -> None:

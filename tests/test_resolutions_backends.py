@@ -18,7 +18,6 @@ from forecaster.store.events import EventStore
 from forecaster.store.resolutions import (
     AlreadyRecorded,
     ImportProblems,
-    Resolution,
     ResolutionError,
     add_resolution,
     forecast_runs,
@@ -30,13 +29,10 @@ from forecaster.store.resolutions import (
     states_of,
 )
 from tests.backends import Backend
+from tests.test_resolutions import res
 
 D = dt.date
 PRIORS = Path(__file__).parent.parent / "priors"
-
-
-def res(state: str = "grey_zone", start: str = "2023-01-01", end: str = "2024-12-31", rationale: str = "Banjska; no annexation.") -> Resolution:
-    return Resolution("escalation", state, D.fromisoformat(start), D.fromisoformat(end), rationale, "000, fn 40")
 
 
 @pytest.fixture

@@ -31,7 +31,6 @@ from forecaster.workflow.updating import (
     recorded_runs,
     update_forecast,
 )
-from tests.backends import Backend
 from tests.helpers import MINI
 
 # Reports imported in a test are recorded now, so only an as-of date of today sees them (knowledge time).
@@ -45,14 +44,9 @@ def invoke(runner: CliRunner, *args: str) -> tuple[int, str, str]:
 
 
 @pytest.fixture
-def ws(ws: Workspace, backend: Backend, monkeypatch: pytest.MonkeyPatch) -> Workspace:
-    """The bundled workspace on each backend (issue 13): its own file, or a PostgreSQL store
-    chosen through $FORECAST_DB as a team member would."""
-    if not backend.is_pg:
-        return ws
-    url = backend.new_store()
-    monkeypatch.setenv("FORECAST_DB", url)
-    return dataclasses.replace(ws, db_override=url)
+def ws(backend_ws: Workspace) -> Workspace:
+    """The bundled workspace on each backend (conftest.backend_ws)."""
+    return backend_ws
 
 
 @pytest.fixture
