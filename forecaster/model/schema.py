@@ -359,26 +359,22 @@ def _check_structure(
                 continue
             table_rows(rows, node=hid, par=parents[hid], states=hyp_states[hid], source=spec.id, path=path, raw=raw,
                        loc=["hypotheses", hid], default_conf="medium", default_citation=None)
-        for iid, irows in spec.indicators.items():
-            if iid in broken:
-                continue
-            if iid not in ind_parents:
-                hint = (" (a mechanism: judge it under the top-level `mechanisms:`)" if iid in mech_parents
-                        else did_you_mean(iid, ind_parents))
-                note(path, raw, ["indicators", iid], f"unknown indicator {iid!r}{hint}")
-                continue
-            table_rows(irows, node=iid, par=ind_parents[iid], states=BINARY_STATES, source=spec.id,
-                       path=path, raw=raw, loc=["indicators", iid], default_conf="medium", default_citation=None)
-        for mid, mrows in spec.mechanisms.items():
-            if mid in bad_mech:
-                continue
-            if mid not in mech_parents:
-                hint = (" (an indicator: judge it under `indicators:`)" if mid in ind_parents
-                        else did_you_mean(mid, mech_parents))
-                note(path, raw, ["mechanisms", mid], f"unknown mechanism {mid!r}{hint}")
-                continue
-            table_rows(mrows, node=mid, par=mech_parents[mid], states=BINARY_STATES, source=spec.id,
-                       path=path, raw=raw, loc=["mechanisms", mid], default_conf="medium", default_citation=None)
+        # Indicator and mechanism tables: binary nodes, each kind under its own key.
+        for key, kind, tables, node_parents, skip, other, other_hint in (
+            ("indicators", "indicator", spec.indicators, ind_parents, broken, mech_parents,
+             " (a mechanism: judge it under the top-level `mechanisms:`)"),
+            ("mechanisms", "mechanism", spec.mechanisms, mech_parents, bad_mech, ind_parents,
+             " (an indicator: judge it under `indicators:`)"),
+        ):
+            for nid, nrows in tables.items():
+                if nid in skip:
+                    continue
+                if nid not in node_parents:
+                    hint = other_hint if nid in other else did_you_mean(nid, node_parents)
+                    note(path, raw, [key, nid], f"unknown {kind} {nid!r}{hint}")
+                    continue
+                table_rows(nrows, node=nid, par=node_parents[nid], states=BINARY_STATES, source=spec.id,
+                           path=path, raw=raw, loc=[key, nid], default_conf="medium", default_citation=None)
         expert_rows.append(Expert(spec.id, spec.role, spec.illustrative, spec.reviewed_by, spec.reviewed_on, _where(path, root)))
     if not experts:
         problems.append(
