@@ -201,9 +201,12 @@ def random_net(
     term_rate: float = 0.2,
     expert_table_rate: float = 0.25,
     max_joint: int | None = None,
+    dag: str = "random",
 ) -> RandomNet:
     """A random priors folder (see the module docstring). `method` None picks linear or
-    logarithmic at random; `max_joint` caps the number of joint hypothesis states."""
+    logarithmic at random; `max_joint` caps the number of joint hypothesis states. `dag`: the
+    hypotheses' parents: "random" (0–2 earlier hypotheses each), "chain" (each the one before)
+    or "tree" (each one earlier hypothesis, the first none)."""
     rng = random.Random(seed)
     names = _Names(rng)
     n_h = _pick(rng, hypotheses)
@@ -221,8 +224,13 @@ def random_net(
     for i, hid in enumerate(hyp_ids):
         scope: set[str] = set()
         hyp_states[hid] = [names.fresh(2, scope=scope, sep_parts=rng.choice((1, 1, 2))) for _ in range(sizes[i])]
-        k = rng.randint(0, min(i, 2))
-        hyp_parents[hid] = rng.sample(hyp_ids[:i], k)
+        if dag == "chain":
+            hyp_parents[hid] = hyp_ids[i - 1 : i]
+        elif dag == "tree":
+            hyp_parents[hid] = [rng.choice(hyp_ids[:i])] if i else []
+        else:
+            k = rng.randint(0, min(i, 2))
+            hyp_parents[hid] = rng.sample(hyp_ids[:i], k)
 
     def configs(parents: Sequence[str]) -> list[dict[str, str]]:
         return [dict(zip(parents, c, strict=True)) for c in itertools.product(*(hyp_states[p] for p in parents))]

@@ -1,11 +1,15 @@
-"""Exact inference by enumeration over joint hypothesis states (MODEL.md §4), with the pooled
-prior means as tables and every reported indicator as likelihood evidence. The reference for
-the sampler and for every derived analysis; numpy only, so it loads in a blink.
+"""Exact inference on the prior-mean network (MODEL.md §4) by variable elimination: the
+posterior of every hypothesis, leave-one-out posteriors ("what moved it"), the log evidence and
+exact joint-state draws. The reference for the sampler and for every derived analysis; numpy
+only, so it loads in a blink.
 
-Mechanisms are summed out in closed form per joint state: each mechanism k whose indicators
-have reports adds log(m_k · Π_j L_j(occurred) + (1 − m_k) · Π_j L_j(not_occurred)), so they add
-no joint dimension. Every function here also takes parameter draws with a leading batch axis
-(θ of shape (D, P), q of shape (D, R)): the scenario reweighting uses the same formulas."""
+The network becomes factors (forecaster.inference.elimination): each hypothesis table on its
+parents; each reported indicator without a mechanism, L_j = λ1 q_j + λ0 (1 − q_j) on its
+hypothesis parents; each mechanism k with reports, m_k Π_j L_j(occurred) + (1 − m_k) Π_j
+L_j(not occurred) on the union of its and its reported indicators' hypothesis parents (the
+mechanism summed out in closed form). Every function takes evidence with a leading batch axis
+(B, J, 2) and parameters with one ((D, T) θ, (D, R) q), so leave-one-out, value of information
+and per-draw posteriors are one batched pass each."""
 
 from __future__ import annotations
 
@@ -13,106 +17,127 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from forecaster.inference import elimination as ve
+from forecaster.inference.elimination import Factor
 from forecaster.model.network import Network
 
 
-@dataclass(frozen=True)
-class Terms:
-    """The pieces of log P(s, E | θ, q, m) for every joint state s (shapes (..., S) or (..., J, S)).
-
-    - `log_prior`: Σ_h log θ[h, pa_h(s)][s_h];
-    - `t1`, `t0`: log L_j(s) with the indicator's mechanism occurred / not occurred (equal for an
-      indicator without mechanism; 0 for an indicator with no report);
-    - `log_m`, `log_not_m`: (..., M, S) log m_k(s) and log(1 − m_k(s));
-    - `mech`: (..., M, S) each mechanism's closed-form term (0 when none of its indicators is reported).
-    """
-
-    log_prior: np.ndarray
-    t1: np.ndarray
-    t0: np.ndarray
-    log_m: np.ndarray
-    log_not_m: np.ndarray
-    members: np.ndarray  # (M, J)
-    independent: np.ndarray  # (J,) 1.0 for an indicator without mechanism
-
-    @property
-    def a(self) -> np.ndarray:
-        return np.einsum("kj,...js->...ks", self.members, self.t1)
-
-    @property
-    def b(self) -> np.ndarray:
-        return np.einsum("kj,...js->...ks", self.members, self.t0)
-
-    @property
-    def mech(self) -> np.ndarray:
-        return np.logaddexp(self.log_m + self.a, self.log_not_m + self.b)
-
-    @property
-    def total(self) -> np.ndarray:
-        """log P(s, E | θ, q, m), (..., S)."""
-        indep = np.einsum("j,...js->...s", self.independent, self.t1)
-        return self.log_prior + indep + self.mech.sum(axis=-2)
-
-    def without_indicator(self, j: int, mech_of: int, total: np.ndarray | None = None) -> np.ndarray:
-        """The total with indicator j's reports removed."""
-        total = self.total if total is None else total
-        if mech_of < 0:
-            return total - self.t1[..., j, :]
-        k = mech_of
-        a, b = self.a[..., k, :], self.b[..., k, :]
-        kept = np.logaddexp(self.log_m[..., k, :] + a - self.t1[..., j, :], self.log_not_m[..., k, :] + b - self.t0[..., j, :])
-        return total - self.mech[..., k, :] + kept
-
-    def without_mechanism(self, k: int, total: np.ndarray | None = None) -> np.ndarray:
-        """The total with all of mechanism k's indicators' reports removed (the episode as a whole)."""
-        total = self.total if total is None else total
-        return total - self.mech[..., k, :]
+def _batched(x: np.ndarray, ndim: int) -> np.ndarray:
+    return x[None] if x.ndim == ndim else x
 
 
-def terms_for(net: Network, log_lam: np.ndarray, *, theta: np.ndarray | None = None, q: np.ndarray | None = None) -> Terms:
-    theta = net.theta_mean_flat if theta is None else theta
-    q = net.q_mean if q is None else q
-    log_prior = np.log(theta)[..., net.theta_index].sum(axis=-2)
-    lam = np.exp(log_lam)  # scaled so max(λ) = 1 per indicator: no overflow
-    q1 = q[..., net.q_index]  # (..., J, S)
-    q0 = q[..., net.q_not]
-    t1 = np.log(lam[:, :1] * q1 + lam[:, 1:] * (1.0 - q1))
-    t0 = np.log(lam[:, :1] * q0 + lam[:, 1:] * (1.0 - q0))
-    m_index = net.m_index if net.m_index is not None else np.zeros((0, net.n_joint), dtype=np.int64)
-    m = q[..., m_index]  # (..., M, S)
-    with np.errstate(divide="ignore"):
-        log_m, log_not_m = np.log(m), np.log1p(-m)
-    independent = (net.mechanism_of < 0).astype(float)
-    return Terms(log_prior, t1, t0, log_m, log_not_m, net.members, independent)
+def _table(net: Network, flat: np.ndarray, start: int, parents: tuple[int, ...], tail: tuple[int, ...] = ()) -> np.ndarray:
+    """Rows of a flat parameter vector (B, ·) from `start`, shaped (B, *parent sizes, *tail)."""
+    shape = tuple(net.sizes[p] for p in parents) + tail
+    n = int(np.prod(shape, dtype=np.int64))
+    return flat[:, start : start + n].reshape(flat.shape[0], *shape)
 
 
-def log_joint_terms(net: Network, log_lam: np.ndarray, *, theta: np.ndarray | None = None, q: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(log prior per joint state (S,), per-indicator log-likelihood terms (J, S)).
-
-    The terms add up to log P(E | s) only for a network without mechanisms (an indicator on a
-    mechanism gets its term with the mechanism occurred); use `terms_for` for the closed form."""
-    t = terms_for(net, log_lam, theta=theta, q=q)
-    return t.log_prior, t.t1
+def _on(scope: tuple[int, ...], values: np.ndarray, into: tuple[int, ...], sizes: tuple[int, ...]) -> np.ndarray:
+    f = ve.factor(scope, values)
+    return ve.expand(f.values, f.scope, into, sizes)
 
 
-def _softmax(x: np.ndarray) -> np.ndarray:
-    x = x - x.max(axis=-1, keepdims=True)
-    e = np.exp(x)
-    return e / e.sum(axis=-1, keepdims=True)
+def network_factors(
+    net: Network,
+    log_lam: np.ndarray,
+    *,
+    theta: np.ndarray | None = None,
+    q: np.ndarray | None = None,
+    mech_lam: np.ndarray | None = None,
+) -> list[Factor]:
+    """The factors of P(s, E | θ, q, m) (MODEL.md §4). `log_lam` (J, 2) or (B, J, 2); `theta`
+    (T,) or (D, T), `q` (R,) or (D, R), default the prior means; `mech_lam` (M, 2) or (B, M, 2),
+    optional likelihoods on the mechanisms themselves (a mechanism observed, for diagnosticity).
+    Indicators and mechanisms with no report in any batch row add no factor."""
+    sizes = net.sizes
+    theta = _batched(net.theta_mean_flat if theta is None else np.asarray(theta, dtype=float), 1)
+    q = _batched(net.q_mean if q is None else np.asarray(q, dtype=float), 1)
+    log_lam = _batched(np.asarray(log_lam, dtype=float), 2)
+    lam = np.exp(log_lam)  # (B, J, 2)
+    reported = np.any(log_lam != 0.0, axis=(0, 2))
+    out: list[Factor] = []
+    for h in range(len(sizes)):
+        parents = net.index_of(net.hypothesis_parents[h])
+        out.append(ve.factor((*parents, h), _table(net, theta, net.theta_offsets[h], parents, (sizes[h],)), child=h))
+    mech_of = net.mechanism_of
+
+    def lam_of(j: int, col: int, ndim: int) -> np.ndarray:
+        return lam[:, j, col].reshape(-1, *([1] * ndim))
+
+    def likelihood(j: int, qj: np.ndarray) -> np.ndarray:
+        return lam_of(j, 0, qj.ndim - 1) * qj + lam_of(j, 1, qj.ndim - 1) * (1.0 - qj)
+
+    for j in np.flatnonzero(reported & (mech_of < 0)):
+        parents = net.index_of(net.indicator_parents[j])
+        out.append(ve.factor(parents, likelihood(j, _table(net, q, net.q_offsets[j], parents))))
+    for k in range(len(net.mechanism_ids)):
+        kids = [j for j in net.children(k) if reported[j]]
+        observed = mech_lam is not None and np.any(np.asarray(mech_lam)[..., k, :] != 0.0)
+        if not kids and not observed:
+            continue
+        mparents = net.index_of(net.mechanism_parents[k])
+        scope = tuple(sorted({*mparents, *(p for j in kids for p in net.index_of(net.indicator_parents[j]))}))
+        occ: np.ndarray = np.ones((1,) * (1 + len(scope)))
+        not_occ: np.ndarray = np.ones((1,) * (1 + len(scope)))
+        for j in kids:
+            parents = net.index_of(net.indicator_parents[j])
+            rows = _table(net, q, net.q_offsets[j], parents, (2,))
+            occ = occ * _on(parents, likelihood(j, rows[..., 0]), scope, sizes)
+            not_occ = not_occ * _on(parents, likelihood(j, rows[..., 1]), scope, sizes)
+        m = _on(mparents, _table(net, q, net.m_offsets[k], mparents), scope, sizes)
+        if observed:
+            assert mech_lam is not None
+            ml = np.exp(_batched(np.asarray(mech_lam, dtype=float), 2))[:, k, :]
+            shape = (-1, *([1] * len(scope)))
+            occ, not_occ = occ * ml[:, 0].reshape(shape), not_occ * ml[:, 1].reshape(shape)
+        out.append(Factor(scope, m * occ + (1.0 - m) * not_occ))
+    return out
 
 
-def log_joint(net: Network, log_lam: np.ndarray, *, theta: np.ndarray | None = None, q: np.ndarray | None = None) -> np.ndarray:
-    """log P(s, E | θ, q, m) for every joint state, (..., S)."""
-    return terms_for(net, log_lam, theta=theta, q=q).total
+def posterior_batch(
+    net: Network,
+    log_lam: np.ndarray,
+    *,
+    theta: np.ndarray | None = None,
+    q: np.ndarray | None = None,
+    mech_lam: np.ndarray | None = None,
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """P(H_h | E, θ, q, m) for every hypothesis, each (B, K_h), and log P(E | θ, q, m) (B,),
+    for a batch of evidence rows and/or parameter draws; work split into chunks of bounded size."""
+    factors = network_factors(net, log_lam, theta=theta, q=q, mech_lam=mech_lam)
+    batch = max(f.batch for f in factors)
+    widest = max(ve.plan([f.scope for f in factors], net.sizes, ()).largest, 1)
+    step = max(1, ve.CHUNK_CELLS // widest)
+    if batch <= step:
+        margs, log_z = ve.marginals(factors, net.sizes, names=net.hypothesis_ids)
+        rows = _rows_asked(log_lam, theta, q)
+        if rows > margs[0].shape[0]:  # rows that differ only where nothing is reported: one answer
+            margs = [np.repeat(m, rows, axis=0) for m in margs]
+            log_z = np.repeat(log_z, rows)
+        return margs, log_z
+    parts = [
+        ve.marginals([_rows(f, start, step) for f in factors], net.sizes, names=net.hypothesis_ids)
+        for start in range(0, batch, step)
+    ]
+    margs = [np.concatenate([p[0][h] for p in parts]) for h in range(len(net.sizes))]
+    return margs, np.concatenate([p[1] for p in parts])
 
 
-def joint_posterior(net: Network, log_lam: np.ndarray) -> np.ndarray:
-    return _softmax(log_joint(net, log_lam))
+def _rows_asked(log_lam: np.ndarray, theta: np.ndarray | None, q: np.ndarray | None) -> int:
+    sizes = [np.shape(log_lam)[0] if np.ndim(log_lam) == 3 else 1]
+    sizes += [np.shape(x)[0] for x in (theta, q) if x is not None and np.ndim(x) == 2]
+    return max(sizes)
 
 
-def marginals(net: Network, joint: np.ndarray) -> list[np.ndarray]:
-    """Hypothesis marginals from joint-state probabilities (..., S) -> list of (..., K_h)."""
-    return [joint @ m for m in net.marginal_matrices()]
+def _rows(f: Factor, start: int, n: int) -> Factor:
+    return f if f.batch == 1 else Factor(f.scope, f.values[start : start + n], f.child)
+
+
+def posterior(net: Network, log_lam: np.ndarray) -> list[np.ndarray]:
+    """P(H_h | E) on the prior-mean network, (K_h,) per hypothesis."""
+    margs, _ = posterior_batch(net, log_lam)
+    return [m[0] for m in margs]
 
 
 def reported_indicators(log_lam: np.ndarray) -> list[int]:
@@ -126,26 +151,59 @@ class ExactResult:
     without: dict[str, list[np.ndarray]]  # posterior with one reported indicator's reports removed
     #: posterior with all of one mechanism's indicators' reports removed (mechanisms with reports)
     without_mechanism: dict[str, list[np.ndarray]] = field(default_factory=dict)
+    log_evidence: float = 0.0  # log P(E) on the prior-mean network (λ as scaled by Network.log_lambda)
 
 
 def infer_exact(net: Network, log_lam: np.ndarray) -> ExactResult:
     """Prior, posterior, and leave-one-out posteriors (per indicator and per mechanism), in one
-    vectorised pass."""
-    t = terms_for(net, log_lam)
+    batched elimination: row 0 no evidence, row 1 all of it, then one row per left-out unit."""
     reported = reported_indicators(log_lam)
     mech_of = net.mechanism_of
     mechs = sorted({int(mech_of[j]) for j in reported if mech_of[j] >= 0})
-    total = t.total
-    batch = np.vstack([
-        t.log_prior,
-        total,
-        *(t.without_indicator(j, int(mech_of[j]), total) for j in reported),
-        *(t.without_mechanism(k, total) for k in mechs),
-    ])
-    margs = marginals(net, _softmax(batch))
+    rows = [np.zeros_like(log_lam), log_lam]
+    for j in reported:
+        r = log_lam.copy()
+        r[j] = 0.0
+        rows.append(r)
+    for k in mechs:
+        r = log_lam.copy()
+        r[mech_of == k] = 0.0
+        rows.append(r)
+    margs, log_z = posterior_batch(net, np.stack(rows))
     prior = [m[0] for m in margs]
     post = [m[1] for m in margs]
     without = {net.indicator_ids[j]: [m[2 + i] for m in margs] for i, j in enumerate(reported)}
     base = 2 + len(reported)
     without_m = {net.mechanism_ids[k]: [m[base + i] for m in margs] for i, k in enumerate(mechs)}
-    return ExactResult(prior, post, without, without_m)
+    return ExactResult(prior, post, without, without_m, float(log_z[1]))
+
+
+def sample_joint(net: Network, log_lam: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """n i.i.d. joint hypothesis states from P(s | E) on the prior-mean network, (n, H)."""
+    return ve.sample_states(network_factors(net, log_lam), net.sizes, n, rng, names=net.hypothesis_ids)
+
+
+def structure_scopes(net: Network) -> list[tuple[int, ...]]:
+    """The scopes of every factor the network can have: each table, each indicator as if reported,
+    each mechanism with all of its indicators reported."""
+    scopes = [tuple(sorted((*net.index_of(net.hypothesis_parents[h]), h))) for h in range(len(net.sizes))]
+    mech_of = net.mechanism_of
+    scopes += [tuple(sorted(net.index_of(net.indicator_parents[j]))) for j in range(len(net.indicator_ids)) if mech_of[j] < 0]
+    for k in range(len(net.mechanism_ids)):
+        parents = {*net.index_of(net.mechanism_parents[k])}
+        parents.update(p for j in net.children(k) for p in net.index_of(net.indicator_parents[j]))
+        scopes.append(tuple(sorted(parents)))
+    return scopes
+
+
+def largest_factor(net: Network) -> ve.Plan:
+    """The plan with the largest clique among every contraction the engine may run on `net`
+    (each hypothesis kept in turn, and the full elimination behind joint draws)."""
+    scopes = structure_scopes(net)
+    plans = [ve.plan(scopes, net.sizes, ())] + [ve.plan(scopes, net.sizes, (h,)) for h in range(len(net.sizes))]
+    return max(plans, key=lambda p: p.largest)
+
+
+def check_network_size(net: Network) -> None:
+    """A PriorsError naming the clique when the network is past the engine's limit (docs/LIMITS.md)."""
+    ve.check_size(largest_factor(net), net.sizes, net.hypothesis_ids)

@@ -1,0 +1,257 @@
+"""Variable elimination over the hypothesis DAG (MODEL.md §4): exact marginals, the log
+evidence and exact joint-state draws, without ever building the joint table.
+
+A *factor* is an array over a few hypotheses (its scope, kept in ascending hypothesis order, so
+that two factors broadcast against each other without transposing) with a leading batch axis:
+one row per evidence variant (leave-one-out, value of information) or per parameter draw. The
+network's factors are its hypothesis tables and, for every reported indicator and every
+mechanism with reports, the evidence as a factor on its hypothesis parents
+(`forecaster.inference.factors` builds them). Eliminating a hypothesis multiplies the factors
+that hold it and sums it out; the cost is that of the largest product (the elimination clique),
+which `MAX_FACTOR` bounds. Elimination orders come from the min-fill heuristic (ties: the
+smaller clique), one per (factor scopes, kept hypotheses), cached per process.
+
+Every intermediate factor is rescaled to a maximum of 1 per batch row and the scale kept in
+log space, so long evidence never underflows. numpy only: no pymc here.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from forecaster.core.errors import PriorsError
+
+#: The largest intermediate factor (states of the largest elimination clique) the engine takes:
+#: 8 MB per batch row. docs/LIMITS.md.
+MAX_FACTOR = 1_000_000
+#: Batched work is split so that one intermediate array holds at most this many numbers (~64 MB).
+CHUNK_CELLS = 8_000_000
+
+
+@dataclass(frozen=True)
+class Factor:
+    """Values over `scope` (ascending hypothesis indices), shape (B, *sizes of scope), B ≥ 1.
+
+    `child`: the hypothesis whose table this is (None for evidence): such a factor sums to one
+    over its child, so it can be dropped when nothing below it is asked or observed."""
+
+    scope: tuple[int, ...]
+    values: np.ndarray
+    child: int | None = None
+
+    @property
+    def batch(self) -> int:
+        return int(self.values.shape[0])
+
+
+def factor(scope: Sequence[int], values: np.ndarray, *, child: int | None = None) -> Factor:
+    """A factor whose axes (after the batch axis) follow `scope` in any order, put in ascending order."""
+    scope = tuple(int(v) for v in scope)
+    perm = sorted(range(len(scope)), key=lambda i: scope[i])
+    if perm != list(range(len(scope))):
+        values = values.transpose(0, *(1 + p for p in perm))
+    return Factor(tuple(scope[p] for p in perm), values, child)
+
+
+def expand(values: np.ndarray, scope: Sequence[int], into: Sequence[int], sizes: Sequence[int]) -> np.ndarray:
+    """A factor's values reshaped to broadcast over `into` (both ascending): size-1 axes where it has none."""
+    present = set(scope)
+    return values.reshape(values.shape[0], *(sizes[v] if v in present else 1 for v in into))
+
+
+# ----------------------------------------------------------------------------- elimination orders
+
+
+@dataclass(frozen=True)
+class Plan:
+    """An elimination order for a set of factor scopes, keeping `keep`; `largest` is the size of
+    its largest clique (or of the kept factor) and `clique` the hypotheses in it."""
+
+    order: tuple[int, ...]
+    keep: tuple[int, ...]
+    largest: int
+    clique: tuple[int, ...]
+
+
+_PLANS: dict[tuple[tuple[tuple[int, ...], ...], tuple[int, ...], tuple[int, ...]], Plan] = {}
+
+
+def plan(scopes: Sequence[Sequence[int]], sizes: Sequence[int], keep: Sequence[int] = ()) -> Plan:
+    """The min-fill elimination order of every variable in `scopes` but `keep` (cached)."""
+    key = (tuple(sorted({tuple(s) for s in scopes})), tuple(sorted(keep)), tuple(sizes))
+    found = _PLANS.get(key)
+    if found is None:
+        found = _min_fill(key[0], sizes, key[1])
+        if len(_PLANS) > 4096:
+            _PLANS.clear()
+        _PLANS[key] = found
+    return found
+
+
+def _min_fill(scopes: Sequence[tuple[int, ...]], sizes: Sequence[int], keep: tuple[int, ...]) -> Plan:
+    adj: dict[int, set[int]] = {v: set() for s in scopes for v in s}
+    for v in keep:
+        adj.setdefault(v, set())
+    for s in scopes:
+        for v in s:
+            adj[v].update(u for u in s if u != v)
+    kept = math.prod(sizes[v] for v in keep)
+    largest, clique = kept, tuple(keep)
+    order = []
+    left = [v for v in sorted(adj) if v not in keep]
+    while left:
+        best = None
+        for v in left:
+            nbrs = adj[v]
+            fill = sum(1 for a in nbrs for b in nbrs if a < b and b not in adj[a])
+            weight = sizes[v] * math.prod(sizes[u] for u in nbrs)
+            cand = (fill, weight, v)
+            if best is None or cand < best:
+                best = cand
+        assert best is not None
+        _, weight, v = best
+        if weight > largest:
+            largest, clique = weight, tuple(sorted({v, *adj[v]}))
+        nbrs = adj.pop(v)
+        for a in nbrs:
+            adj[a].discard(v)
+            adj[a].update(u for u in nbrs if u != a)
+        order.append(v)
+        left.remove(v)
+    return Plan(tuple(order), keep, largest, clique)
+
+
+def check_size(p: Plan, sizes: Sequence[int], names: Sequence[str], *, limit: int = MAX_FACTOR) -> None:
+    """A PriorsError naming the hypotheses of a clique over `limit` states."""
+    if p.largest > limit:
+        who = ", ".join(f"{names[v]} ({sizes[v]})" for v in p.clique)
+        raise PriorsError(
+            f"network too large for exact inference: eliminating the hypotheses {who} makes a factor of "
+            f"{p.largest:,} states (limit {limit:,}); give indicators and mechanisms fewer hypothesis parents, "
+            "or merge states"
+        )
+
+
+# ----------------------------------------------------------------------------- contraction
+
+
+def relevant(factors: Sequence[Factor], keep: Sequence[int]) -> list[Factor]:
+    """Drop the tables of hypotheses that are neither kept, observed below, nor their ancestors
+    (barren nodes sum out to one)."""
+    needed = set(keep)
+    for f in factors:
+        if f.child is None:
+            needed.update(f.scope)
+    parents = {f.child: [v for v in f.scope if v != f.child] for f in factors if f.child is not None}
+    stack = list(needed)
+    while stack:
+        for p in parents.get(stack.pop(), ()):
+            if p not in needed:
+                needed.add(p)
+                stack.append(p)
+    return [f for f in factors if f.child is None or f.child in needed]
+
+
+def _product(parts: Sequence[Factor], sizes: Sequence[int]) -> tuple[tuple[int, ...], np.ndarray]:
+    scope = tuple(sorted({v for f in parts for v in f.scope}))
+    out = expand(parts[0].values, parts[0].scope, scope, sizes)
+    for f in parts[1:]:
+        out = out * expand(f.values, f.scope, scope, sizes)
+    return scope, out
+
+
+def _rescale(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """values / max per batch row, and log of that max (0 where the row is all zero)."""
+    top = values.reshape(values.shape[0], -1).max(axis=1)
+    safe = np.where(top > 0, top, 1.0)
+    return values / safe.reshape(-1, *([1] * (values.ndim - 1))), np.log(safe)
+
+
+@dataclass(frozen=True)
+class Contracted:
+    """P(kept | E) per batch row, shape (B, *sizes of keep), and log P(E) (B,)."""
+
+    keep: tuple[int, ...]
+    probs: np.ndarray
+    log_z: np.ndarray
+
+
+def contract(factors: Sequence[Factor], sizes: Sequence[int], keep: Sequence[int], *, names: Sequence[str] = ()) -> Contracted:
+    """Sum every hypothesis but `keep` out of the product of `factors` (batched)."""
+    keep = tuple(sorted(keep))
+    work = relevant(factors, keep)
+    p = plan([f.scope for f in work], sizes, keep)
+    check_size(p, sizes, names or [str(v) for v in range(len(sizes))])
+    batch = max((f.batch for f in work), default=1)
+    log_scale = np.zeros(batch)
+    for v in p.order:
+        holding = [f for f in work if v in f.scope]
+        work = [f for f in work if v not in f.scope]
+        scope, prod = _product(holding, sizes)
+        summed, log_m = _rescale(prod.sum(axis=1 + scope.index(v)))
+        log_scale = log_scale + log_m
+        work.append(Factor(tuple(u for u in scope if u != v), summed))
+    if work:
+        scope, prod = _product(work, sizes)
+        total = np.broadcast_to(expand(prod, scope, keep, sizes), (batch, *(sizes[v] for v in keep)))
+    else:
+        total = np.ones((batch, *(sizes[v] for v in keep)))
+    z = total.reshape(batch, -1).sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        probs = total / z.reshape(-1, *([1] * len(keep)))
+        log_z = np.log(z) + log_scale
+    return Contracted(keep, probs, log_z)
+
+
+def marginals(factors: Sequence[Factor], sizes: Sequence[int], *, names: Sequence[str] = ()) -> tuple[list[np.ndarray], np.ndarray]:
+    """P(H_h | E) for every hypothesis, each (B, K_h), and log P(E) (B,): one contraction per hypothesis."""
+    out, log_z = [], np.zeros(0)
+    for h in range(len(sizes)):
+        c = contract(factors, sizes, (h,), names=names)
+        out.append(c.probs)
+        log_z = c.log_z
+    return out, log_z
+
+
+# ----------------------------------------------------------------------------- exact joint draws
+
+
+def sample_states(factors: Sequence[Factor], sizes: Sequence[int], n: int, rng: np.random.Generator, *, names: Sequence[str] = ()) -> np.ndarray:
+    """n i.i.d. joint states from P(s | E) ∝ Π factors (batch 1), shape (n, H): eliminate every
+    hypothesis in min-fill order keeping each clique's product, then draw backwards, each
+    hypothesis from its clique given the hypotheses drawn after it (backward sampling)."""
+    work = list(factors)
+    for f in work:
+        if f.batch != 1:
+            raise ValueError("sample_states takes factors with one batch row")
+    every = tuple(range(len(sizes)))
+    p = plan([f.scope for f in work] + [(v,) for v in every], sizes, ())
+    check_size(p, sizes, names or [str(v) for v in every])
+    cliques: list[tuple[int, tuple[int, ...], np.ndarray]] = []
+    for v in p.order:
+        holding = [f for f in work if v in f.scope]
+        work = [f for f in work if v not in f.scope]
+        if not holding:
+            holding = [Factor((v,), np.ones((1, sizes[v])))]
+        scope, prod = _product(holding, sizes)
+        prod, _ = _rescale(prod)
+        cliques.append((v, scope, prod[0]))
+        work.append(Factor(tuple(u for u in scope if u != v), prod.sum(axis=1 + scope.index(v))))
+    drawn = np.zeros((n, len(sizes)), dtype=np.int64)
+    for v, scope, table in reversed(cliques):
+        given = [u for u in scope if u != v]
+        table = np.moveaxis(table, scope.index(v), -1)
+        rows = table[tuple(drawn[:, u] for u in given)] if given else np.broadcast_to(table, (n, sizes[v]))
+        drawn[:, v] = categorical(rows, rng)
+    return drawn
+
+
+def categorical(probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One draw per row of an (n, K) array of nonnegative weights (not necessarily normalised)."""
+    cdf = np.cumsum(probs, axis=1)
+    u = rng.random(probs.shape[0]) * cdf[:, -1]
+    return np.minimum((cdf < u[:, None]).sum(axis=1), probs.shape[1] - 1)
