@@ -8,8 +8,7 @@ network's factors are its hypothesis tables and, for every reported indicator an
 mechanism with reports, the evidence as a factor on its hypothesis parents
 (`forecaster.inference.factors` builds them). Eliminating a hypothesis multiplies the factors
 that hold it and sums it out; the cost is that of the largest product (the elimination clique),
-which `MAX_FACTOR` bounds. Elimination orders come from the min-fill heuristic (ties: the
-smaller clique), one per (factor scopes, kept hypotheses), cached per process.
+which `MAX_FACTOR` bounds. Elimination orders come from `forecaster.model.cliques` (min-fill).
 
 Every intermediate factor is rescaled to a maximum of 1 per batch row and the scale kept in
 log space, so long evidence never underflows. numpy only: no pymc here.
@@ -17,17 +16,15 @@ log space, so long evidence never underflows. numpy only: no pymc here.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from forecaster.core.errors import PriorsError
+from forecaster.model.cliques import MAX_FACTOR, Plan, check_size, plan
 
-#: The largest intermediate factor (states of the largest elimination clique) the engine takes:
-#: 8 MB per batch row. docs/LIMITS.md.
-MAX_FACTOR = 1_000_000
+__all__ = ["MAX_FACTOR", "Plan", "check_size", "plan"]
+
 #: Batched work is split so that one intermediate array holds at most this many numbers (~64 MB).
 CHUNK_CELLS = 8_000_000
 
@@ -61,79 +58,6 @@ def expand(values: np.ndarray, scope: Sequence[int], into: Sequence[int], sizes:
     """A factor's values reshaped to broadcast over `into` (both ascending): size-1 axes where it has none."""
     present = set(scope)
     return values.reshape(values.shape[0], *(sizes[v] if v in present else 1 for v in into))
-
-
-# ----------------------------------------------------------------------------- elimination orders
-
-
-@dataclass(frozen=True)
-class Plan:
-    """An elimination order for a set of factor scopes, keeping `keep`; `largest` is the size of
-    its largest clique (or of the kept factor) and `clique` the hypotheses in it."""
-
-    order: tuple[int, ...]
-    keep: tuple[int, ...]
-    largest: int
-    clique: tuple[int, ...]
-
-
-_PLANS: dict[tuple[tuple[tuple[int, ...], ...], tuple[int, ...], tuple[int, ...]], Plan] = {}
-
-
-def plan(scopes: Sequence[Sequence[int]], sizes: Sequence[int], keep: Sequence[int] = ()) -> Plan:
-    """The min-fill elimination order of every variable in `scopes` but `keep` (cached)."""
-    key = (tuple(sorted({tuple(s) for s in scopes})), tuple(sorted(keep)), tuple(sizes))
-    found = _PLANS.get(key)
-    if found is None:
-        found = _min_fill(key[0], sizes, key[1])
-        if len(_PLANS) > 4096:
-            _PLANS.clear()
-        _PLANS[key] = found
-    return found
-
-
-def _min_fill(scopes: Sequence[tuple[int, ...]], sizes: Sequence[int], keep: tuple[int, ...]) -> Plan:
-    adj: dict[int, set[int]] = {v: set() for s in scopes for v in s}
-    for v in keep:
-        adj.setdefault(v, set())
-    for s in scopes:
-        for v in s:
-            adj[v].update(u for u in s if u != v)
-    kept = math.prod(sizes[v] for v in keep)
-    largest, clique = kept, tuple(keep)
-    order = []
-    left = [v for v in sorted(adj) if v not in keep]
-    while left:
-        best = None
-        for v in left:
-            nbrs = adj[v]
-            fill = sum(1 for a in nbrs for b in nbrs if a < b and b not in adj[a])
-            weight = sizes[v] * math.prod(sizes[u] for u in nbrs)
-            cand = (fill, weight, v)
-            if best is None or cand < best:
-                best = cand
-        assert best is not None
-        _, weight, v = best
-        if weight > largest:
-            largest, clique = weight, tuple(sorted({v, *adj[v]}))
-        nbrs = adj.pop(v)
-        for a in nbrs:
-            adj[a].discard(v)
-            adj[a].update(u for u in nbrs if u != a)
-        order.append(v)
-        left.remove(v)
-    return Plan(tuple(order), keep, largest, clique)
-
-
-def check_size(p: Plan, sizes: Sequence[int], names: Sequence[str], *, limit: int = MAX_FACTOR) -> None:
-    """A PriorsError naming the hypotheses of a clique over `limit` states."""
-    if p.largest > limit:
-        who = ", ".join(f"{names[v]} ({sizes[v]})" for v in p.clique)
-        raise PriorsError(
-            f"network too large for exact inference: eliminating the hypotheses {who} makes a factor of "
-            f"{p.largest:,} states (limit {limit:,}); give indicators and mechanisms fewer hypothesis parents, "
-            "or merge states"
-        )
 
 
 # ----------------------------------------------------------------------------- contraction
@@ -180,15 +104,21 @@ class Contracted:
     log_z: np.ndarray
 
 
-def contract(factors: Sequence[Factor], sizes: Sequence[int], keep: Sequence[int], *, names: Sequence[str] = ()) -> Contracted:
-    """Sum every hypothesis but `keep` out of the product of `factors` (batched)."""
+def contract(
+    factors: Sequence[Factor], sizes: Sequence[int], keep: Sequence[int], *, names: Sequence[str] = (),
+    order: Sequence[int] | None = None,
+) -> Contracted:
+    """Sum every hypothesis but `keep` out of the product of `factors` (batched), in min-fill
+    order or the given `order` (every hypothesis of the relevant factors but `keep`, once each)."""
     keep = tuple(sorted(keep))
     work = relevant(factors, keep)
-    p = plan([f.scope for f in work], sizes, keep)
-    check_size(p, sizes, names or [str(v) for v in range(len(sizes))])
+    if order is None:
+        p = plan([f.scope for f in work], sizes, keep)
+        check_size(p, sizes, names or [str(v) for v in range(len(sizes))])
+        order = p.order
     batch = max((f.batch for f in work), default=1)
     log_scale = np.zeros(batch)
-    for v in p.order:
+    for v in order:
         holding = [f for f in work if v in f.scope]
         work = [f for f in work if v not in f.scope]
         scope, prod = _product(holding, sizes)

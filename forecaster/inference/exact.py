@@ -19,6 +19,7 @@ import numpy as np
 
 from forecaster.inference import elimination as ve
 from forecaster.inference.elimination import Factor
+from forecaster.model.cliques import network_plan
 from forecaster.model.network import Network
 
 
@@ -183,27 +184,20 @@ def sample_joint(net: Network, log_lam: np.ndarray, n: int, rng: np.random.Gener
     return ve.sample_states(network_factors(net, log_lam), net.sizes, n, rng, names=net.hypothesis_ids)
 
 
-def structure_scopes(net: Network) -> list[tuple[int, ...]]:
-    """The scopes of every factor the network can have: each table, each indicator as if reported,
-    each mechanism with all of its indicators reported."""
-    scopes = [tuple(sorted((*net.index_of(net.hypothesis_parents[h]), h))) for h in range(len(net.sizes))]
+def evidence_parents(net: Network) -> list[tuple[str, ...]]:
+    """The hypothesis parents of every evidence factor the network can have: each indicator
+    without mechanism as if reported, each mechanism with all of its indicators reported."""
     mech_of = net.mechanism_of
-    scopes += [tuple(sorted(net.index_of(net.indicator_parents[j]))) for j in range(len(net.indicator_ids)) if mech_of[j] < 0]
+    out = [net.indicator_parents[j] for j in range(len(net.indicator_ids)) if mech_of[j] < 0]
     for k in range(len(net.mechanism_ids)):
-        parents = {*net.index_of(net.mechanism_parents[k])}
-        parents.update(p for j in net.children(k) for p in net.index_of(net.indicator_parents[j]))
-        scopes.append(tuple(sorted(parents)))
-    return scopes
-
-
-def largest_factor(net: Network) -> ve.Plan:
-    """The plan with the largest clique among every contraction the engine may run on `net`
-    (each hypothesis kept in turn, and the full elimination behind joint draws)."""
-    scopes = structure_scopes(net)
-    plans = [ve.plan(scopes, net.sizes, ())] + [ve.plan(scopes, net.sizes, (h,)) for h in range(len(net.sizes))]
-    return max(plans, key=lambda p: p.largest)
+        kids = (p for j in net.children(k) for p in net.indicator_parents[j])
+        out.append(tuple(dict.fromkeys((*net.mechanism_parents[k], *kids))))
+    return out
 
 
 def check_network_size(net: Network) -> None:
     """A PriorsError naming the clique when the network is past the engine's limit (docs/LIMITS.md)."""
-    ve.check_size(largest_factor(net), net.sizes, net.hypothesis_ids)
+    sizes = dict(zip(net.hypothesis_ids, net.sizes, strict=True))
+    parents = dict(zip(net.hypothesis_ids, net.hypothesis_parents, strict=True))
+    worst, names = network_plan(sizes, parents, evidence_parents(net))
+    ve.check_size(worst, net.sizes, names)

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from forecaster.core.errors import PriorsError, Problem, did_you_mean
 from forecaster.core.yamlio import load_yaml
+from forecaster.model.cliques import check_size, network_plan
 from forecaster.model.evidence import GradeTable
 from forecaster.model.priors import (
     BINARY_STATES,
@@ -51,11 +52,6 @@ from forecaster.model.specs import (
 from forecaster.model.terms import term_probability
 
 SUM_TOLERANCE = 1e-6
-#: The largest network `update` computes: exact inference and the sampler's potential enumerate
-#: every joint hypothesis state (the product of the hypotheses' state counts). 20,000 keeps an
-#: update within seconds and a few hundred MB; 8 hypotheses of 4 states (65,536) would take
-#: minutes and tens of GB. `priors validate` refuses a network above it (docs/LIMITS.md).
-MAX_JOINT_STATES = 20_000
 
 # ----------------------------------------------------------------------------- loading
 
@@ -115,7 +111,7 @@ def _check_structure(
     def note(path: Path, raw: Any, loc: Sequence[int | str], msg: str) -> None:
         problems.append(Problem(_where(path, root), _line_at(raw, loc), loc_text(loc), msg))
 
-    # hypotheses: unique ids and states, known parents, no cycle, at most MAX_JOINT_STATES joint states
+    # hypotheses: unique ids and states, known parents, no cycle (the engine's size limit: at the end)
     hyp_states: dict[str, tuple[str, ...]] = {}
     parents: dict[str, tuple[str, ...]] = {}
     for i, h in enumerate(net.hypotheses):
@@ -145,13 +141,6 @@ def _check_structure(
         bad_hyp.update(cycle)
 
     order = _topological(parents, on_cycle)
-    joint = math.prod(len(s) for s in hyp_states.values())
-    if joint > MAX_JOINT_STATES:
-        sizes_text = " × ".join(str(len(s)) for s in hyp_states.values())
-        note(netf, netraw, ["hypotheses"],
-             f"{len(hyp_states)} hypotheses of {sizes_text} states make {joint:,} joint states; the limit is "
-             f"{MAX_JOINT_STATES:,} (exact inference enumerates every joint state): merge or drop hypotheses or states")
-
     # the states a table row may condition on: hypotheses, and (for indicators naming one) mechanisms
     node_states: dict[str, tuple[str, ...]] = dict(hyp_states)
 
@@ -385,6 +374,8 @@ def _check_structure(
     for name in settings.pooling.weights:
         if name not in sources:
             note(setf, setraw, ["pooling", "weights", name], f"unknown expert {name!r}{did_you_mean(name, sources)}")
+    if not problems:
+        _check_size(hyp_states, parents, ind_nodes, mech_nodes, note=lambda msg: note(netf, netraw, ["hypotheses"], msg))
     if problems:
         raise PriorsError.of(problems)
 
@@ -412,6 +403,28 @@ def _check_structure(
         grades=grades, hash=digest, mechanisms=tuple(mech_nodes),
         half_life_days=None if settings.half_life_days in (None, "none") else float(settings.half_life_days),
     )
+
+
+def _check_size(
+    hyp_states: Mapping[str, Sequence[str]],
+    parents: Mapping[str, Sequence[str]],
+    ind_nodes: Sequence[IndicatorNode],
+    mech_nodes: Sequence[MechanismNode],
+    *,
+    note: Any,
+) -> None:
+    """The exact engine's limit (forecaster.model.cliques): the largest factor variable elimination
+    needs, with every indicator reported, at most MAX_FACTOR states."""
+    evidence = [ind.parents for ind in ind_nodes if not ind.mechanism]
+    for mech in mech_nodes:
+        kids = (p for ind in ind_nodes if ind.mechanism == mech.id for p in ind.parents)
+        evidence.append(tuple(dict.fromkeys((*mech.parents, *kids))))
+    sizes = {h: len(s) for h, s in hyp_states.items()}
+    worst, names = network_plan(sizes, parents, evidence)
+    try:
+        check_size(worst, [sizes[h] for h in names], names)
+    except PriorsError as e:
+        note(str(e))
 
 
 def _topological(parents: Mapping[str, Sequence[str]], on_cycle: Any) -> list[str]:

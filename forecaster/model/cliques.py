@@ -1,0 +1,110 @@
+"""Elimination orders and the engine's size limit (MODEL.md §4, docs/LIMITS.md).
+
+Variable elimination costs what its largest intermediate factor holds: the product of the state
+counts of the hypotheses in the largest elimination clique. The order comes from the min-fill
+heuristic (ties: the smaller clique, then the lower index), one per (factor scopes, kept
+hypotheses), cached per process. `network_plan` bounds every contraction a network can need
+(every indicator reported, every mechanism with all of its indicators), so `priors validate`
+refuses a network past `MAX_FACTOR` before any update tries it. Standard library only.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from forecaster.core.errors import PriorsError
+
+#: The largest intermediate factor (states of the largest elimination clique) the engine takes:
+#: 8 MB per batch row. docs/LIMITS.md.
+MAX_FACTOR = 1_000_000
+
+
+@dataclass(frozen=True)
+class Plan:
+    """An elimination order for a set of factor scopes, keeping `keep`; `largest` is the size of
+    its largest clique (or of the kept factor) and `clique` the hypotheses in it."""
+
+    order: tuple[int, ...]
+    keep: tuple[int, ...]
+    largest: int
+    clique: tuple[int, ...]
+
+
+_PLANS: dict[tuple[tuple[tuple[int, ...], ...], tuple[int, ...], tuple[int, ...]], Plan] = {}
+
+
+def plan(scopes: Sequence[Sequence[int]], sizes: Sequence[int], keep: Sequence[int] = ()) -> Plan:
+    """The min-fill elimination order of every variable in `scopes` but `keep` (cached)."""
+    key = (tuple(sorted({tuple(s) for s in scopes})), tuple(sorted(keep)), tuple(sizes))
+    found = _PLANS.get(key)
+    if found is None:
+        found = _min_fill(key[0], sizes, key[1])
+        if len(_PLANS) > 4096:
+            _PLANS.clear()
+        _PLANS[key] = found
+    return found
+
+
+def _min_fill(scopes: Sequence[tuple[int, ...]], sizes: Sequence[int], keep: tuple[int, ...]) -> Plan:
+    adj: dict[int, set[int]] = {v: set() for s in scopes for v in s}
+    for v in keep:
+        adj.setdefault(v, set())
+    for s in scopes:
+        for v in s:
+            adj[v].update(u for u in s if u != v)
+    kept = math.prod(sizes[v] for v in keep)
+    largest, clique = kept, tuple(keep)
+    order = []
+    left = [v for v in sorted(adj) if v not in keep]
+    while left:
+        best = None
+        for v in left:
+            nbrs = adj[v]
+            fill = sum(1 for a in nbrs for b in nbrs if a < b and b not in adj[a])
+            weight = sizes[v] * math.prod(sizes[u] for u in nbrs)
+            cand = (fill, weight, v)
+            if best is None or cand < best:
+                best = cand
+        assert best is not None
+        _, weight, v = best
+        if weight > largest:
+            largest, clique = weight, tuple(sorted({v, *adj[v]}))
+        nbrs = adj.pop(v)
+        for a in nbrs:
+            adj[a].discard(v)
+            adj[a].update(u for u in nbrs if u != a)
+        order.append(v)
+        left.remove(v)
+    return Plan(tuple(order), keep, largest, clique)
+
+
+def check_size(p: Plan, sizes: Sequence[int], names: Sequence[str], *, limit: int = MAX_FACTOR) -> None:
+    """A PriorsError naming the hypotheses of a clique over `limit` states."""
+    if p.largest > limit:
+        who = ", ".join(f"{names[v]} ({sizes[v]})" for v in p.clique)
+        raise PriorsError(
+            f"network too large for exact inference: eliminating the hypotheses {who} makes a factor of "
+            f"{p.largest:,} states (limit {limit:,}); give indicators and mechanisms fewer hypothesis parents, "
+            "or merge states"
+        )
+
+
+
+def network_plan(
+    sizes: Mapping[str, int],
+    hypothesis_parents: Mapping[str, Sequence[str]],
+    evidence_parents: Sequence[Sequence[str]],
+) -> tuple[Plan, list[str]]:
+    """The plan with the largest clique among every contraction on a network (each hypothesis kept
+    in turn, and none kept: joint draws), with the hypotheses' names by index. `evidence_parents`:
+    the hypothesis parents of each evidence factor (an indicator without mechanism; a mechanism
+    with the parents of all of its indicators)."""
+    names = list(sizes)
+    pos = {h: i for i, h in enumerate(names)}
+    size = [sizes[h] for h in names]
+    scopes = [tuple(sorted({pos[h], *(pos[p] for p in hypothesis_parents[h])})) for h in names]
+    scopes += [tuple(sorted({pos[p] for p in par})) for par in evidence_parents]
+    plans = [plan(scopes, size, ())] + [plan(scopes, size, (i,)) for i in range(len(names))]
+    return max(plans, key=lambda p: p.largest), names
