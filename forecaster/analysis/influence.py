@@ -12,7 +12,7 @@ import numpy as np
 
 from forecaster.analysis.findings import _EPS, _all_nodes, _kind
 from forecaster.core.errors import PriorsError
-from forecaster.inference.exact import _softmax, log_joint, log_joint_terms, marginals
+from forecaster.inference.exact import posterior, posterior_batch
 from forecaster.model.evidence import FoldedEvidence
 from forecaster.model.network import Network, build_network
 from forecaster.model.priors import Priors
@@ -92,7 +92,7 @@ def exact_posterior(
 
 def _posterior(net: Network, evidence: Mapping[str, FoldedEvidence]) -> Posterior:
     log_lam = net.log_lambda({k: v for k, v in evidence.items() if k in net.indicator_ids})
-    margs = marginals(net, _softmax(log_joint(net, log_lam)))  # mechanisms in closed form (MODEL.md §4)
+    margs = posterior(net, log_lam)  # mechanisms in closed form (MODEL.md §4)
     return {
         h: {s: float(m[i]) for i, s in enumerate(states)}
         for h, states, m in zip(net.hypothesis_ids, net.states, margs, strict=True)
@@ -197,17 +197,52 @@ class Diagnosticity:
     kind: str = "indicator"
 
 
-def marginal_occurrence(net: Network) -> np.ndarray:
-    """P(I_j occurred | s) for every indicator and joint state (J, S), a mechanism summed out:
-    m(s) · q_j(s, occurred) + (1 − m(s)) · q_j(s, not occurred)."""
+def _observed(net: Network) -> tuple[list[np.ndarray], np.ndarray, list[np.ndarray], np.ndarray, list[np.ndarray]]:
+    """Under the pooled prior, no evidence: P(H) per hypothesis (K,), P(I_j occurred) (J,) with
+    P(H | I_j occurred) per hypothesis (J, K), and the same for each mechanism (M,), (M, K): one
+    batched elimination, each node observed as occurred in a row of its own."""
+    n_ind, n_mech = len(net.indicator_ids), len(net.mechanism_ids)
+    rows = 1 + n_ind + n_mech
+    log_lam = np.zeros((rows, n_ind, 2))
+    log_lam[1 + np.arange(n_ind), np.arange(n_ind), 1] = -np.inf
+    mech_lam = np.zeros((rows, n_mech, 2))
+    mech_lam[1 + n_ind + np.arange(n_mech), np.arange(n_mech), 1] = -np.inf
+    margs, log_z = posterior_batch(net, log_lam, mech_lam=mech_lam if n_mech else None)
+    p = np.exp(log_z - log_z[0])
+    prior = [m[0] for m in margs]
+    return prior, p[1 : 1 + n_ind], [m[1 : 1 + n_ind] for m in margs], p[1 + n_ind :], [m[1 + n_ind :] for m in margs]
+
+
+def _information(px: np.ndarray, p1: np.ndarray, given: np.ndarray) -> np.ndarray:
+    """Mutual information (bits) between a binary node and a hypothesis, per node: P(H = x) (K,),
+    P(node occurred) (N,), P(H = x | occurred) (N, K)."""
+    p1x = p1[:, None] * given
+    p0x = px[None, :] - p1x
+    p1 = p1[:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t1 = np.where(p1x > 0, p1x * np.log2(p1x / (p1 * px)), 0.0)
+        t0 = np.where(p0x > 1e-300, p0x * np.log2(p0x / ((1 - p1) * px)), 0.0)
+    return (t1 + t0).sum(axis=1)
+
+
+def _occurrence(net: Network, j: int, cfg: dict[str, int]) -> float:
+    """P(I_j occurred | hypothesis states `cfg`) at the prior means, a mechanism summed out:
+    m · q_j(occurred) + (1 − m) · q_j(not occurred)."""
     q = net.q_mean
-    q1, q0 = q[net.q_index], q[net.q_not]
-    mech_of = net.mechanism_of
-    if not len(net.mechanism_ids) or net.m_index is None:
-        return q1
-    m = q[net.m_index]  # (M, S)
-    pm = np.where(mech_of[:, None] >= 0, m[np.maximum(mech_of, 0)], 1.0)
-    return pm * q1 + (1.0 - pm) * q0
+    ind = _row(net, net.indicator_parents[j], cfg)
+    k = int(net.mechanism_of[j])
+    if k < 0:
+        return float(q[net.q_offsets[j] + ind])
+    m = q[net.m_offsets[k] + _row(net, net.mechanism_parents[k], cfg)]
+    return float(m * q[net.q_offsets[j] + 2 * ind] + (1 - m) * q[net.q_offsets[j] + 2 * ind + 1])
+
+
+def _row(net: Network, parents: tuple[str, ...], cfg: dict[str, int]) -> int:
+    """Mixed-radix row of a table over `parents` (first parent slowest) for states `cfg`."""
+    row = 0
+    for p in parents:
+        row = row * net.sizes[net.hypothesis_ids.index(p)] + cfg[p]
+    return row
 
 
 def diagnosticity(priors: Priors) -> list[Diagnosticity]:
@@ -217,19 +252,8 @@ def diagnosticity(priors: Priors) -> list[Diagnosticity]:
     likelihood with the mechanism summed out, P(I | hypotheses) = m q(occurred) + (1 − m) q(not),
     over the configurations of its and its mechanism's hypothesis parents (`parents`)."""
     net = build_network(priors)
-    log_prior, _ = log_joint_terms(net, np.zeros((len(net.indicator_ids), 2)))
-    joint = _softmax(log_prior)  # (S,)
-    qs = marginal_occurrence(net)  # (J, S)
-    info = np.zeros((len(net.indicator_ids), len(net.hypothesis_ids)))
-    for h, m in enumerate(net.marginal_matrices()):
-        px = joint @ m  # (K,)
-        p1x = (joint * qs) @ m  # (J, K): P(I=1, x)
-        p0x = px - p1x
-        p1 = p1x.sum(axis=1, keepdims=True)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            t1 = np.where(p1x > 0, p1x * np.log2(p1x / (p1 * px)), 0.0)
-            t0 = np.where(p0x > 0, p0x * np.log2(p0x / ((1 - p1) * px)), 0.0)
-        info[:, h] = (t1 + t0).sum(axis=1)
+    px, p_ind, given_ind, p_mech, given_mech = _observed(net)
+    info = np.stack([_information(px[h], p_ind, given_ind[h]) for h in range(len(px))], axis=1) if len(p_ind) else np.zeros((0, len(px)))
     hpos = {h: i for i, h in enumerate(net.hypothesis_ids)}
     mech_parents = {m.id: m.parents for m in priors.mechanisms}
     out = []
@@ -237,9 +261,9 @@ def diagnosticity(priors: Priors) -> list[Diagnosticity]:
         if ind.mechanism:
             parents = tuple(dict.fromkeys((*ind.parents, *mech_parents[ind.mechanism])))
             q = {}
-            for s in range(net.n_joint):
-                cfg = tuple(net.states[hpos[p]][net.joint[s, hpos[p]]] for p in parents)
-                q[cfg] = min(max(float(qs[j, s]), 1e-6), 1 - 1e-6)
+            for idx in itertools.product(*(range(net.sizes[hpos[p]]) for p in parents)):
+                cfg = tuple(net.states[hpos[p]][i] for p, i in zip(parents, idx, strict=True))
+                q[cfg] = min(max(_occurrence(net, j, dict(zip(parents, idx, strict=True))), 1e-6), 1 - 1e-6)
             configs = list(q)
         else:
             parents = ind.parents
@@ -264,15 +288,16 @@ def diagnosticity(priors: Priors) -> list[Diagnosticity]:
                 net.hypothesis_ids[h],
             )
         )
-    out += _mechanism_rows(priors, net, joint)
+    out += _mechanism_rows(priors, net, px, p_mech, given_mech)
     return sorted(out, key=lambda d: (-round(d.weight_db, 9), -d.information, d.indicator))
 
 
-def _mechanism_rows(priors: Priors, net: Network, joint: np.ndarray) -> list[Diagnosticity]:
+def _mechanism_rows(
+    priors: Priors, net: Network, px: list[np.ndarray], p_mech: np.ndarray, given: list[np.ndarray]
+) -> list[Diagnosticity]:
     """Each mechanism as if it were observed: its weight of evidence across parent configurations
     and its mutual information with the best-informed hypothesis under the pooled prior."""
     out = []
-    q = net.q_mean
     for k, mech in enumerate(priors.mechanisms):
         configs = priors.configs(mech.id)
         m = {c: min(max(priors.pooled(mech.id, c).mean[0], 1e-6), 1 - 1e-6) for c in configs}
@@ -282,17 +307,7 @@ def _mechanism_rows(priors: Priors, net: Network, joint: np.ndarray) -> list[Dia
                 w = abs(10 * math.log10(x / y))
                 if w > best[0]:
                     best = (w, (a, b) if x >= y else (b, a), outcome)
-        ms = q[net.m_index[k]] if net.m_index is not None else np.zeros(net.n_joint)
-        info = []
-        for mm in net.marginal_matrices():
-            px = joint @ mm
-            p1x = (joint * ms) @ mm
-            p0x = px - p1x
-            p1 = p1x.sum()
-            with np.errstate(divide="ignore", invalid="ignore"):
-                t = np.where(p1x > 0, p1x * np.log2(p1x / (p1 * px)), 0.0).sum()
-                t += np.where(p0x > 0, p0x * np.log2(p0x / ((1 - p1) * px)), 0.0).sum()
-            info.append(float(t))
+        info = [float(_information(px[h], p_mech[k : k + 1], given[h][k : k + 1])[0]) for h in range(len(px))]
         h = int(np.argmax(info))
         out.append(Diagnosticity(mech.id, mech.parents, best[0], best[1], best[2], max(m.values()) - min(m.values()),
                                  max(info[h], 0.0), net.hypothesis_ids[h], "mechanism"))

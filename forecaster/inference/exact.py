@@ -46,14 +46,18 @@ def network_factors(
     theta: np.ndarray | None = None,
     q: np.ndarray | None = None,
     mech_lam: np.ndarray | None = None,
+    q_fail: np.ndarray | None = None,
 ) -> list[Factor]:
     """The factors of P(s, E | θ, q, m) (MODEL.md §4). `log_lam` (J, 2) or (B, J, 2); `theta`
     (T,) or (D, T), `q` (R,) or (D, R), default the prior means; `mech_lam` (M, 2) or (B, M, 2),
     optional likelihoods on the mechanisms themselves (a mechanism observed, for diagnosticity).
-    Indicators and mechanisms with no report in any batch row add no factor."""
+    `q_fail`: the weight of each row's node *not* occurring, default 1 − q (the exact draws'
+    density check passes other weights). Indicators and mechanisms with no report in any batch
+    row add no factor."""
     sizes = net.sizes
     theta = _batched(net.theta_mean_flat if theta is None else np.asarray(theta, dtype=float), 1)
     q = _batched(net.q_mean if q is None else np.asarray(q, dtype=float), 1)
+    q_not = 1.0 - q if q_fail is None else _batched(np.asarray(q_fail, dtype=float), 1)
     log_lam = _batched(np.asarray(log_lam, dtype=float), 2)
     lam = np.exp(log_lam)  # (B, J, 2)
     reported = np.any(log_lam != 0.0, axis=(0, 2))
@@ -66,12 +70,13 @@ def network_factors(
     def lam_of(j: int, col: int, ndim: int) -> np.ndarray:
         return lam[:, j, col].reshape(-1, *([1] * ndim))
 
-    def likelihood(j: int, qj: np.ndarray) -> np.ndarray:
-        return lam_of(j, 0, qj.ndim - 1) * qj + lam_of(j, 1, qj.ndim - 1) * (1.0 - qj)
+    def likelihood(j: int, qj: np.ndarray, fail: np.ndarray) -> np.ndarray:
+        return lam_of(j, 0, qj.ndim - 1) * qj + lam_of(j, 1, qj.ndim - 1) * fail
 
     for j in np.flatnonzero(reported & (mech_of < 0)):
         parents = net.index_of(net.indicator_parents[j])
-        out.append(ve.factor(parents, likelihood(j, _table(net, q, net.q_offsets[j], parents))))
+        rows, fail = (_table(net, x, net.q_offsets[j], parents) for x in (q, q_not))
+        out.append(ve.factor(parents, likelihood(j, rows, fail)))
     for k in range(len(net.mechanism_ids)):
         kids = [j for j in net.children(k) if reported[j]]
         observed = mech_lam is not None and np.any(np.asarray(mech_lam)[..., k, :] != 0.0)
@@ -83,16 +88,17 @@ def network_factors(
         not_occ: np.ndarray = np.ones((1,) * (1 + len(scope)))
         for j in kids:
             parents = net.index_of(net.indicator_parents[j])
-            rows = _table(net, q, net.q_offsets[j], parents, (2,))
-            occ = occ * _on(parents, likelihood(j, rows[..., 0]), scope, sizes)
-            not_occ = not_occ * _on(parents, likelihood(j, rows[..., 1]), scope, sizes)
+            rows, fail = (_table(net, x, net.q_offsets[j], parents, (2,)) for x in (q, q_not))
+            occ = occ * _on(parents, likelihood(j, rows[..., 0], fail[..., 0]), scope, sizes)
+            not_occ = not_occ * _on(parents, likelihood(j, rows[..., 1], fail[..., 1]), scope, sizes)
         m = _on(mparents, _table(net, q, net.m_offsets[k], mparents), scope, sizes)
+        m_not = _on(mparents, _table(net, q_not, net.m_offsets[k], mparents), scope, sizes)
         if observed:
             assert mech_lam is not None
             ml = np.exp(_batched(np.asarray(mech_lam, dtype=float), 2))[:, k, :]
             shape = (-1, *([1] * len(scope)))
             occ, not_occ = occ * ml[:, 0].reshape(shape), not_occ * ml[:, 1].reshape(shape)
-        out.append(Factor(scope, m * occ + (1.0 - m) * not_occ))
+        out.append(Factor(scope, m * occ + m_not * not_occ))
     return out
 
 
@@ -103,10 +109,11 @@ def posterior_batch(
     theta: np.ndarray | None = None,
     q: np.ndarray | None = None,
     mech_lam: np.ndarray | None = None,
+    q_fail: np.ndarray | None = None,
 ) -> tuple[list[np.ndarray], np.ndarray]:
     """P(H_h | E, θ, q, m) for every hypothesis, each (B, K_h), and log P(E | θ, q, m) (B,),
     for a batch of evidence rows and/or parameter draws; work split into chunks of bounded size."""
-    factors = network_factors(net, log_lam, theta=theta, q=q, mech_lam=mech_lam)
+    factors = network_factors(net, log_lam, theta=theta, q=q, mech_lam=mech_lam, q_fail=q_fail)
     batch = max(f.batch for f in factors)
     widest = max(ve.plan([f.scope for f in factors], net.sizes, ()).largest, 1)
     step = max(1, ve.CHUNK_CELLS // widest)
@@ -189,10 +196,13 @@ def evidence_parents(net: Network) -> list[tuple[str, ...]]:
     without mechanism as if reported, each mechanism with all of its indicators reported."""
     mech_of = net.mechanism_of
     out = [net.indicator_parents[j] for j in range(len(net.indicator_ids)) if mech_of[j] < 0]
-    for k in range(len(net.mechanism_ids)):
-        kids = (p for j in net.children(k) for p in net.indicator_parents[j])
-        out.append(tuple(dict.fromkeys((*net.mechanism_parents[k], *kids))))
-    return out
+    return out + [mechanism_parents(net, k) for k in range(len(net.mechanism_ids))]
+
+
+def mechanism_parents(net: Network, k: int) -> tuple[str, ...]:
+    """The hypotheses mechanism k's factor spans with all of its indicators reported."""
+    kids = (p for j in net.children(k) for p in net.indicator_parents[j])
+    return tuple(dict.fromkeys((*net.mechanism_parents[k], *kids)))
 
 
 def check_network_size(net: Network) -> None:

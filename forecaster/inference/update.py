@@ -310,17 +310,12 @@ def prior_draws(net: Network, *, seed: int, n: int = PRIOR_DRAWS) -> list[np.nda
     """Exact draws of P(H | θ) under the pooled priors (no evidence: forward sampling, no MCMC)."""
     import numpy as np
 
-    from forecaster.inference.exact import _softmax, marginals
+    from forecaster.inference.exact import posterior_batch
 
     rng = np.random.default_rng(seed)
     theta = np.concatenate([rng.dirichlet(row, size=n) for a in net.alpha for row in a], axis=1)
-    parts: list[list[np.ndarray]] = [[] for _ in net.hypothesis_ids]
-    step = max(1, 4_000_000 // max(1, net.n_joint * net.theta_index.shape[0]))
-    for start in range(0, n, step):
-        log_prior = np.log(theta[start : start + step])[:, net.theta_index].sum(axis=1)  # (n, S)
-        for h, m in enumerate(marginals(net, _softmax(log_prior))):
-            parts[h].append(m)
-    return [np.concatenate(p, axis=0) for p in parts]
+    margs, _ = posterior_batch(net, np.zeros((len(net.indicator_ids), 2)), theta=theta)
+    return margs
 
 
 @dataclass(frozen=True)
@@ -361,7 +356,8 @@ def _prior_key(net: Network, seed: int, n: int, target: float, most: int) -> str
     import numpy as np
 
     h = hashlib.sha256(repr((seed, n, target, most, net.hypothesis_ids, net.states)).encode())
-    for a in (*net.alpha, net.theta_index):
+    h.update(repr(net.hypothesis_parents).encode())
+    for a in net.alpha:
         h.update(np.ascontiguousarray(a).tobytes())
         h.update(str(a.shape).encode())
     return h.hexdigest()

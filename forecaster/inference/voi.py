@@ -24,13 +24,15 @@ computed at once with numpy; no pymc here, so `forecast collect` answers in well
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from forecaster.core.errors import UsageError, did_you_mean
-from forecaster.inference.exact import joint_posterior, terms_for
+from forecaster.inference import elimination as ve
+from forecaster.inference.exact import _on, _table, network_factors, posterior, posterior_batch
 from forecaster.model.evidence import Report, parse_grade
 from forecaster.model.network import Network, build_network
 from forecaster.model.priors import Priors
@@ -133,22 +135,43 @@ def _bits(pxr: np.ndarray) -> np.ndarray:
     return np.where(mi < ZERO_BITS, 0.0, mi)
 
 
-def occurrence_given_state(net: Network, log_lam: np.ndarray) -> np.ndarray:
-    """P(I_j occurred | s, E) for every indicator (J, S), at the prior means. An indicator without
-    mechanism: q_j(s). On mechanism k: the mechanism's posterior given s and the reports on its
-    indicators, P(M_k | s, E) = m e^A / (m e^A + (1 − m) e^B), mixes the two rows (MODEL.md §4).
-    (For a reported indicator of k this leaves its own reports in A and B: only unreported
-    indicators are asked about.)"""
-    t = terms_for(net, log_lam)
-    q = net.q_mean
-    q1, q0 = q[net.q_index], q[net.q_not]
-    mech_of = net.mechanism_of
-    if not len(net.mechanism_ids):
-        return q1
-    log_occ = t.log_m + t.a
-    p_mech = np.exp(log_occ - np.logaddexp(log_occ, t.log_not_m + t.b))  # (M, S)
-    pm = np.where(mech_of[:, None] >= 0, p_mech[np.maximum(mech_of, 0)], 1.0)  # (J, S)
-    return pm * q1 + (1.0 - pm) * q0
+def occurrence_given_parents(net: Network, log_lam: np.ndarray, j: int) -> tuple[tuple[int, ...], np.ndarray]:
+    """(scope, P(I_j occurred | scope, E)) at the prior means: the hypotheses a report on j depends
+    on, and the probability over them. An indicator without mechanism: its parents and q_j. On
+    mechanism k: the mechanism's own and its reported indicators' parents too, since
+    P(M_k | scope, E) = m e^A / (m e^A + (1 − m) e^B) weighs the reports on k's other indicators
+    (MODEL.md §4) and mixes j's two rows. (j itself unreported: its own L is 1.)"""
+    k = int(net.mechanism_of[j])
+    parents = net.index_of(net.indicator_parents[j])
+    q = net.q_mean[None]
+    if k < 0:
+        f = ve.factor(parents, _table(net, q, net.q_offsets[j], parents))
+        return f.scope, f.values[0]
+    kids = [i for i in net.children(k) if i != j and np.any(log_lam[i] != 0.0)]
+    mparents = net.index_of(net.mechanism_parents[k])
+    scope = tuple(sorted({*parents, *mparents, *(p for i in kids for p in net.index_of(net.indicator_parents[i]))}))
+    sizes = net.sizes
+    lam = np.exp(log_lam)
+    occ = np.ones((1,) * (1 + len(scope)))
+    not_occ = np.ones((1,) * (1 + len(scope)))
+    for i in kids:
+        ip = net.index_of(net.indicator_parents[i])
+        rows = _table(net, q, net.q_offsets[i], ip, (2,))
+        occ = occ * _on(ip, lam[i, 0] * rows[..., 0] + lam[i, 1] * (1.0 - rows[..., 0]), scope, sizes)
+        not_occ = not_occ * _on(ip, lam[i, 0] * rows[..., 1] + lam[i, 1] * (1.0 - rows[..., 1]), scope, sizes)
+    m = _on(mparents, _table(net, q, net.m_offsets[k], mparents), scope, sizes)
+    p_mech = m * occ / (m * occ + (1.0 - m) * not_occ)
+    rows_j = _table(net, q, net.q_offsets[j], parents, (2,))
+    q1, q0 = _on(parents, rows_j[..., 0], scope, sizes), _on(parents, rows_j[..., 1], scope, sizes)
+    full = (1,) + tuple(sizes[v] for v in scope)
+    return scope, np.broadcast_to(p_mech * q1 + (1.0 - p_mech) * q0, full)[0]
+
+
+def _entropy(p: np.ndarray) -> np.ndarray:
+    """Binary entropy in bits."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.where(p > 0, -p * np.log2(p), 0.0) + np.where(p < 1, -(1 - p) * np.log2(1 - p), 0.0)
+    return t
 
 
 def information_values(
@@ -159,30 +182,35 @@ def information_values(
     indicators: Sequence[str] | None = None,
 ) -> list[IndicatorValue]:
     """The value of a report at `accuracy` on each of `indicators` (default: every indicator whose
-    row of `log_lam` is zero, i.e. unreported), all computed at once."""
+    row of `log_lam` is zero, i.e. unreported), in one batched elimination: for each candidate, the
+    evidence with a report saying yes, one saying no, and the indicator known to have occurred
+    (row 0: the evidence alone); P(R = r | E) is the ratio of their evidence to the evidence alone."""
     pos = {k: i for i, k in enumerate(net.indicator_ids)}
     if indicators is None:
         indicators = [k for k in net.indicator_ids if not np.any(log_lam[pos[k]] != 0.0)]
     if not indicators:
         return []
-    cand = np.array([pos[k] for k in indicators], dtype=np.int64)
-    post = joint_posterior(net, log_lam)  # P(s | E), (S,)
-    q = occurrence_given_state(net, log_lam)[cand]  # P(I_j occurred | s, E), (C, S)
-    yes = accuracy * q + (1.0 - accuracy) * (1.0 - q)  # P(R_j = yes | s)
-    joint = post[None, :, None] * np.stack([yes, 1.0 - yes], axis=-1)  # P(s, R_j | E), (C, S, 2)
-    p_r = joint.sum(axis=1)  # (C, 2)
-    bits_joint = _bits(joint)
-    p_occurs = q @ post
-
+    cand = [pos[k] for k in indicators]
+    yes = (math.log(accuracy), math.log1p(-accuracy))
+    rows = [log_lam]
+    for j in cand:
+        for lam in (yes, yes[::-1], (0.0, -math.inf)):
+            r = log_lam.copy()
+            r[j] = lam
+            rows.append(r)
+    with np.errstate(divide="ignore"):
+        margs, log_z = posterior_batch(net, np.stack(rows))
+    rel = np.exp(log_z[1:] - log_z[0]).reshape(len(cand), 3)  # P(yes | E), P(no | E), P(occurred | E)
+    p_r = rel[:, :2] / rel[:, :2].sum(axis=1, keepdims=True)  # (C, 2), sums to 1 up to rounding
     per_h = []
-    for m in net.marginal_matrices():  # (S, K)
-        pxr = np.einsum("csr,sk->ckr", joint, m)  # P(H = x, R | E), (C, K, 2)
-        before = post @ m  # (K,)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            after = np.where(p_r[:, None, :] > 0, pxr / p_r[:, None, :], before[None, :, None])
-        shift = after - before[None, :, None]  # (C, K, 2)
-        expected = (p_r * 0.5 * np.abs(shift).sum(axis=1)).sum(axis=1)  # (C,)
+    for m in margs:
+        before = m[0]
+        after = m[1:].reshape(len(cand), 3, -1)[:, :2, :].transpose(0, 2, 1)  # (C, K, 2)
+        pxr = after * p_r[:, None, :]
+        shift = after - before[None, :, None]
+        expected = (p_r * 0.5 * np.abs(shift).sum(axis=1)).sum(axis=1)
         per_h.append((_bits(pxr), shift, expected))
+    bits_joint = np.array([_joint_bits(net, log_lam, j, accuracy) for j in cand])
 
     out = []
     for c, ind in enumerate(indicators):
@@ -191,7 +219,7 @@ def information_values(
                 indicator=ind,
                 bits_joint=float(bits_joint[c]),
                 bits={hid: float(per_h[h][0][c]) for h, hid in enumerate(net.hypothesis_ids)},
-                p_occurs=float(p_occurs[c]),
+                p_occurs=float(rel[c, 2]),
                 p_report_yes=float(p_r[c, 0]),
                 if_yes={
                     hid: {s: float(per_h[h][1][c, k, 0]) for k, s in enumerate(net.states[h])}
@@ -205,6 +233,17 @@ def information_values(
             )
         )
     return out
+
+
+def _joint_bits(net: Network, log_lam: np.ndarray, j: int, accuracy: float) -> float:
+    """I(H₁, …, H_n; R_j | E) = H(R | E) − Σ P(scope | E) H(R | scope, E): R depends on the joint
+    state only through the hypotheses of `occurrence_given_parents`' scope."""
+    scope, occurs = occurrence_given_parents(net, log_lam, j)
+    family = ve.contract(network_factors(net, log_lam), net.sizes, scope, names=net.hypothesis_ids).probs[0]
+    yes = accuracy * occurs + (1.0 - accuracy) * (1.0 - occurs)
+    p_yes = float((family * yes).sum())
+    mi = float(_entropy(np.array(p_yes))) - float((family * _entropy(yes)).sum())
+    return 0.0 if mi < ZERO_BITS else mi
 
 
 def plan_collection(
@@ -233,18 +272,13 @@ def plan_collection(
     unreported = [k for k in net.indicator_ids if k not in folded]
     values = information_values(net, log_lam, accuracy=accuracy, indicators=unreported)
     values.sort(key=lambda v: (-v.score(hypothesis), v.indicator))
-    post = joint_posterior(net, log_lam)
-    posterior = {
-        hid: {s: float(p) for s, p in zip(net.states[h], post @ m, strict=True)}
-        for h, (hid, m) in enumerate(zip(net.hypothesis_ids, net.marginal_matrices(), strict=True))
-    }
     return CollectionPlan(
         grade=f"{reliability}{credibility}",
         accuracy=accuracy,
         hypothesis=hypothesis,
         reports=len(reports),
         reported=tuple(sorted(folded)),
-        posterior=posterior,
+        posterior=_marginals(net, log_lam),
         ranked=tuple(values),
         prior=_marginals(net, net.log_lambda({})),
         claimed=dict(zip(net.hypothesis_ids, net.claimed, strict=True)),
@@ -252,8 +286,8 @@ def plan_collection(
 
 
 def _marginals(net: Network, log_lam: np.ndarray) -> dict[str, dict[str, float]]:
-    post = joint_posterior(net, log_lam)
+    post = posterior(net, log_lam)
     return {
-        hid: {s: float(p) for s, p in zip(net.states[h], post @ m, strict=True)}
-        for h, (hid, m) in enumerate(zip(net.hypothesis_ids, net.marginal_matrices(), strict=True))
+        hid: {s: float(p) for s, p in zip(net.states[h], post[h], strict=True)}
+        for h, hid in enumerate(net.hypothesis_ids)
     }

@@ -189,9 +189,9 @@ def baseline_for(
             frozenset(),
             None,
         )
-    from forecaster.inference.exact import joint_posterior, marginals
+    from forecaster.inference.exact import posterior
 
-    post = marginals(net, joint_posterior(net, net.log_lambda(priors.fold(reports, as_of=day))))
+    post = posterior(net, net.log_lambda(priors.fold(reports, as_of=day)))
     posteriors = {
         hid: {sid: float(post[h][k]) for k, sid in enumerate(net.states[h])} for h, hid in enumerate(net.hypothesis_ids)
     }

@@ -488,18 +488,24 @@ def _drivers(
     """For each indicator whose reports changed: posterior now minus posterior with its reports as at the baseline."""
     if not touched:
         return ()
-    from forecaster.inference.exact import joint_posterior, marginals
+    import numpy as np
+
+    from forecaster.inference.exact import posterior_batch
 
     # both sides aged to the brief's as-of date: a driver is a change of reports, not of their age
     lam = net.log_lambda(priors.fold(current, as_of=as_of))
-    now = marginals(net, joint_posterior(net, lam))
     pos = {k: i for i, k in enumerate(net.indicator_ids)}
     names = {i.id: i.name for i in priors.indicators}
-    out = []
+    rows = [lam]
     for ind in touched:
         swapped = lam.copy()
         swapped[pos[ind]] = net.log_lambda(priors.fold([r for r in baseline if r.indicator == ind], as_of=as_of))[pos[ind]]
-        then = marginals(net, joint_posterior(net, swapped))
+        rows.append(swapped)
+    margs, _ = posterior_batch(net, np.stack(rows))  # row 0 now, then each indicator as at the baseline
+    now = [m[0] for m in margs]
+    out = []
+    for i, ind in enumerate(touched, 1):
+        then = [m[i] for m in margs]
         shift = {
             hid: {sid: float(now[h][k] - then[h][k]) for k, sid in enumerate(net.states[h])}
             for h, hid in enumerate(net.hypothesis_ids)

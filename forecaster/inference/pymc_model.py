@@ -1,0 +1,239 @@
+"""The PyMC model of MODEL.md §4, the definition of the parameters' posterior density, and the
+check of the exact draws against it. Imports pymc and pytensor (with forecaster.inference.sampler
+and the adapter, the only modules that do).
+
+θ and q are random variables with the pooled Dirichlet/Beta priors: one Dirichlet per number of
+states K (`theta_k{K}`, the rows of every hypothesis with K states stacked in network order, in
+log-ratio coordinates), one Beta `q` over every indicator row and then every mechanism row. The
+discrete hypothesis states are summed out exactly by variable elimination written in PyTensor,
+in log space (logsumexp per eliminated hypothesis), along the same min-fill order as the numpy
+engine: the graph grows with the largest clique, never with the joint states. Every indicator
+has its factor (an unreported one's is log 1 = 0), so one model serves any set of reports; the
+evidence is data (`log_lambda`). The hypothesis marginals are deterministics (`p_<id>`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pymc as pm  # noqa: E402
+import pytensor  # noqa: E402
+import pytensor.tensor as pt  # noqa: E402
+from pytensor.compile.mode import Mode  # noqa: E402
+from scipy.special import gammaln  # noqa: E402
+
+from forecaster.inference import pymc_adapter as adapter  # first: PyTensor's compile folder
+from forecaster.inference.draws import CONJUGATE, PosteriorDraws, Rule
+from forecaster.inference.exact import evidence_parents, mechanism_parents, posterior_batch
+from forecaster.model.cliques import plan
+from forecaster.model.network import Network
+
+#: Draws whose PyMC log density is compared with the mixture's (MODEL.md §4): the log ratio must
+#: be one constant, so a few dozen spread over the run already pin it.
+CHECKED_DRAWS = 64
+#: The largest spread of that log ratio accepted (float64 sums of a few hundred terms).
+DENSITY_TOLERANCE = 1e-8
+#: Evaluation only: no rewrites beyond the cheap ones, Python linker (no C compilation).
+EVAL_MODE = Mode(linker="py", optimizer=None)
+
+
+def groups(net: Network) -> tuple[tuple[int, tuple[int, ...]], ...]:
+    """(K, hypotheses with K states), K ascending: one Dirichlet each."""
+    sizes = net.sizes
+    return tuple((k, tuple(h for h, kh in enumerate(sizes) if kh == k)) for k in sorted(set(sizes)))
+
+
+def structure_scopes(net: Network) -> list[tuple[int, ...]]:
+    """Index scopes of every factor of the model: each table, each indicator, each mechanism whole."""
+    scopes = [tuple(sorted((*net.index_of(net.hypothesis_parents[h]), h))) for h in range(len(net.sizes))]
+    return scopes + [tuple(sorted(net.index_of(p))) for p in evidence_parents(net)]
+
+
+# ----------------------------------------------------------------------------- the graph
+
+
+def _sorted(scope: tuple[int, ...], x: Any) -> tuple[tuple[int, ...], Any]:
+    perm = sorted(range(len(scope)), key=lambda i: scope[i])
+    return tuple(scope[p] for p in perm), (x.transpose(perm) if perm != list(range(len(scope))) else x)
+
+
+def _spread(scope: tuple[int, ...], x: Any, into: tuple[int, ...]) -> Any:
+    return x.dimshuffle([scope.index(v) if v in scope else "x" for v in into])
+
+
+def _table(net: Network, flat: Any, start: int, parents: tuple[int, ...], tail: tuple[int, ...] = ()) -> Any:
+    shape = tuple(net.sizes[p] for p in parents) + tail
+    return flat[start : start + math.prod(shape)].reshape(shape)
+
+
+def log_factors(net: Network, theta: Any, q: Any, log_lam: Any) -> list[tuple[tuple[int, ...], Any]]:
+    """(scope, log factor) for every table, indicator and mechanism (MODEL.md §4, mechanisms in closed form)."""
+    out = []
+    for h in range(len(net.sizes)):
+        parents = net.index_of(net.hypothesis_parents[h])
+        out.append(_sorted((*parents, h), pt.log(_table(net, theta, net.theta_offsets[h], parents, (net.sizes[h],)))))
+    lam = pt.exp(log_lam)
+
+    def loglik(j: int, rows: Any) -> Any:
+        return pt.log(lam[j, 1] + (lam[j, 0] - lam[j, 1]) * rows)
+
+    mech_of = net.mechanism_of
+    for j in range(len(net.indicator_ids)):
+        if mech_of[j] < 0:
+            parents = net.index_of(net.indicator_parents[j])
+            out.append(_sorted(parents, loglik(j, _table(net, q, net.q_offsets[j], parents))))
+    for k in range(len(net.mechanism_ids)):
+        scope = tuple(sorted(net.index_of(mechanism_parents(net, k))))
+        occ: Any = 0.0
+        not_occ: Any = 0.0
+        for j in net.children(k):
+            parents = net.index_of(net.indicator_parents[j])
+            rows = _table(net, q, net.q_offsets[j], parents, (2,))
+            occ = occ + _spread(*_sorted(parents, loglik(j, rows[..., 0])), scope)
+            not_occ = not_occ + _spread(*_sorted(parents, loglik(j, rows[..., 1])), scope)
+        mparents = net.index_of(net.mechanism_parents[k])
+        m_scope, m = _sorted(mparents, _table(net, q, net.m_offsets[k], mparents))
+        term = pt.logaddexp(_spread(m_scope, pt.log(m), scope) + occ, _spread(m_scope, pt.log1p(-m), scope) + not_occ)
+        out.append((scope, term))
+    return out
+
+
+def eliminate(net: Network, factors: list[tuple[tuple[int, ...], Any]], keep: tuple[int, ...] = ()) -> Any:
+    """log Σ over every hypothesis but `keep` of the product of the factors: a tensor over `keep`."""
+    work = list(factors)
+    for v in plan(structure_scopes(net), net.sizes, keep).order:
+        holding = [f for f in work if v in f[0]]
+        work = [f for f in work if v not in f[0]]
+        scope = tuple(sorted({u for s, _ in holding for u in s}))
+        total = sum((_spread(s, x, scope) for s, x in holding), start=pt.zeros(()))
+        work.append((tuple(u for u in scope if u != v), pt.logsumexp(total, axis=scope.index(v))))
+    return sum((_spread(s, x, keep) for s, x in work), start=pt.zeros(()))
+
+
+def theta_flat(net: Network, by_group: dict[int, Any]) -> Any:
+    """θ in the network's flat order from the per-K Dirichlets."""
+    parts = []
+    for k, hs in groups(net):
+        start = 0
+        for h in hs:
+            rows = net.alpha[h].shape[0]
+            parts.append((h, by_group[k][start : start + rows].ravel()))
+            start += rows
+    return pt.concatenate([x for _, x in sorted(parts, key=lambda p: p[0])])
+
+
+def build_model(net: Network, *, marginals: bool = True) -> pm.Model:
+    """The model for `net`, with its evidence as mutable data (set with `pm.set_data`)."""
+    with pm.Model(check_bounds=False) as model:  # every parameter is a positive constant
+        log_lam = pm.Data("log_lambda", np.zeros((len(net.indicator_ids), 2)))
+        by_group = {}
+        for k, hs in groups(net):
+            alpha = np.vstack([net.alpha[h] for h in hs])
+            by_group[k] = pm.Dirichlet(f"theta_k{k}", a=alpha, default_transform=adapter.LogRatio())
+        theta = theta_flat(net, by_group)
+        q = pm.Beta("q", alpha=net.q_a, beta=net.q_b) if len(net.q_a) else pt.zeros((0,))
+        factors = log_factors(net, theta, q, log_lam)
+        pm.Potential("evidence", eliminate(net, factors))
+        if marginals:
+            for h, hid in enumerate(net.hypothesis_ids):
+                pm.Deterministic(f"p_{hid}", pt.special.softmax(eliminate(net, factors, (h,))))
+    return model
+
+
+# ----------------------------------------------------------------------------- the density check
+
+
+@dataclass(frozen=True)
+class DensityCheck:
+    """log p_PyMC(x) − log q(x) at `checked` draws: its spread (max − min) must be ~0."""
+
+    checked: int
+    spread: float
+    constant: float
+
+    @property
+    def ok(self) -> bool:
+        return self.spread <= DENSITY_TOLERANCE * max(1.0, abs(self.constant))
+
+
+_LOGP: list[tuple[Network, Any, Any]] = []
+
+
+def _model_logp(net: Network) -> tuple[Any, Any]:
+    """(model, its compiled log density without Jacobian), kept for the last network of the process."""
+    if not _LOGP or _LOGP[0][0] is not net:
+        model = build_model(net, marginals=False)
+        _LOGP[:] = [(net, model, model.compile_logp(jacobian=False, mode=EVAL_MODE))]
+    return _LOGP[0][1], _LOGP[0][2]
+
+
+def value_point(net: Network, model: pm.Model, theta: np.ndarray, q: np.ndarray) -> dict[str, np.ndarray]:
+    """One draw (θ flat, q) as the model's value variables (log-ratio and log-odds coordinates)."""
+    point = {}
+    for k, hs in groups(net):
+        rows = np.vstack([theta[net.theta_offsets[h] : net.theta_offsets[h] + net.alpha[h].size].reshape(-1, k) for h in hs])
+        log = np.log(rows)
+        point[model.rvs_to_values[model[f"theta_k{k}"]].name] = log[:, :-1] - log[:, -1:]
+    if len(net.q_a):
+        point[model.rvs_to_values[model["q"]].name] = np.log(q) - np.log1p(-q)
+    return point
+
+
+def _log_dirichlet(x: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """log Dirichlet(x; α) over the last axis."""
+    return gammaln(alpha.sum(-1)) - gammaln(alpha).sum(-1) + ((alpha - 1) * np.log(x)).sum(-1)
+
+
+def _log_beta(x: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return gammaln(a + b) - gammaln(a) - gammaln(b) + (a - 1) * np.log(x) + (b - 1) * np.log1p(-x)
+
+
+def mixture_log_density(net: Network, log_lam: np.ndarray, draws: PosteriorDraws, rows: np.ndarray, rule: Rule = CONJUGATE) -> np.ndarray:
+    """log q(x) of the exact draws' mixture at draws `rows`: Σ_z P(z | E) Π_r f_r(x_r; rule(r, z)),
+    summed by variable elimination on the network whose entries are the prior means times each
+    row's density ratio f(x; rule(one count)) / f(x; prior), plus the prior's log density."""
+    theta, q = draws.theta[rows], draws.q[rows]
+    n = theta.shape[0]
+    log_prior = np.zeros(n)
+    eff = []
+    for a, start in zip(net.alpha, net.theta_offsets, strict=True):
+        k = a.shape[1]
+        x = theta[:, start : start + a.size].reshape(n, -1, k)
+        base = _log_dirichlet(x, a[None])
+        log_prior += base.sum(axis=1)
+        mean = a / a.sum(axis=1, keepdims=True)
+        block = np.empty_like(x)
+        for s, one in enumerate(np.eye(k)):
+            block[:, :, s] = mean[None, :, s] * np.exp(_log_dirichlet(x, rule.dirichlet(a[None], one[None, None])) - base)
+        eff.append(block.reshape(n, -1))
+    eff_theta = np.concatenate(eff, axis=1)
+    base = _log_beta(q, net.q_a, net.q_b)
+    log_prior += base.sum(axis=1)
+    zero, one = np.zeros_like(q), np.ones_like(q)
+    up = rule.beta(net.q_a[None], net.q_b[None], one, zero)
+    down = rule.beta(net.q_a[None], net.q_b[None], zero, one)
+    mean = net.q_mean[None]
+    success = mean * np.exp(_log_beta(q, *up) - base)
+    failure = (1.0 - mean) * np.exp(_log_beta(q, *down) - base)
+    _, log_z = posterior_batch(net, log_lam, theta=eff_theta, q=success, q_fail=failure)
+    _, log_z_mean = posterior_batch(net, log_lam)
+    return log_prior + log_z - log_z_mean[0]
+
+
+def check_draws(net: Network, log_lam: np.ndarray, draws: PosteriorDraws, *, rule: Rule = CONJUGATE, checked: int = CHECKED_DRAWS) -> DensityCheck:
+    """MODEL.md §4: the PyMC model's log density minus the draws' mixture log density, at `checked`
+    draws spread over the run, is one constant."""
+    model, logp = _model_logp(net)
+    rows = np.unique(np.linspace(0, draws.n - 1, min(checked, draws.n)).astype(np.int64))
+    with model:
+        pm.set_data({"log_lambda": np.asarray(log_lam, dtype=np.float64)})
+    ours = mixture_log_density(net, log_lam, draws, rows, rule)
+    theirs = np.array([float(logp(value_point(net, model, draws.theta[r], draws.q[r]))) for r in rows])
+    diff = theirs - ours
+    return DensityCheck(len(rows), float(diff.max() - diff.min()), float(np.median(diff)))
+
+
+__all__ = ["DensityCheck", "build_model", "check_draws", "mixture_log_density", "pytensor"]
