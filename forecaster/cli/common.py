@@ -10,14 +10,14 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, Optional, TypeVar
 
 import typer
 from rich.markup import escape
 
 from forecaster.cli import failures
 from forecaster.cli.console import SafeConsole, write_json_text
-from forecaster.core.errors import ForecastError
+from forecaster.core.errors import ForecastError, UsageError
 from forecaster.core.files import check_not_special
 from forecaster.core.workspace import Workspace, find_workspace
 
@@ -142,3 +142,34 @@ def is_terminal() -> bool:
 WorkspaceOpt = typer.Option(None, "--workspace", "-w", help="Workspace folder (default: $FORECAST_WORKSPACE, the current folder if it holds priors/, else the user-data workspace).", file_okay=False)
 DbOpt = typer.Option(None, "--db", metavar="PATH|URL", help="Event store: a file, sqlite:///PATH or postgresql://user@host:port/dbname (default: $FORECAST_DB, else forecast.db in the workspace).")
 __all__ = ["out", "err", "say", "warn", "handle_errors", "workspace", "print_json", "is_terminal", "Path"]
+
+SamplerOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--sampler", metavar="iid|nuts",
+        help="iid (default): exact posterior draws, checked against the PyMC model; nuts: PyMC's NUTS on the same model.",
+        show_default=False,
+    ),
+]
+TargetAcceptOpt = Annotated[
+    Optional[float],
+    typer.Option("--target-accept", min=0.5, max=0.999, help="NUTS only: step-size adaptation target (default 0.8).", show_default=False),
+]
+
+
+def sampler_options(
+    *, draws: int | None, tune: int | None, chains: int | None, sampler: str | None, target_accept: float | None = None,
+    exact: bool = False,
+) -> dict[str, Any]:
+    """The sampler options given on the command line, checked together: --exact takes none, and
+    --tune and --target-accept are NUTS's (the exact draws need no tuning)."""
+    given = {"draws": draws, "tune": tune, "chains": chains, "sampler": sampler, "target_accept": target_accept}
+    chosen = {k: v for k, v in given.items() if v is not None}
+    if exact and chosen:
+        raise UsageError("--exact takes no --sampler, --draws, --tune, --chains or --target-accept")
+    if sampler is not None and sampler not in ("iid", "nuts"):
+        raise UsageError(f"--sampler {sampler!r}: expected iid or nuts")
+    nuts_only = [f"--{k.replace('_', '-')}" for k in ("tune", "target_accept") if k in chosen]
+    if nuts_only and sampler != "nuts":
+        raise UsageError(f"{' and '.join(nuts_only)} tune NUTS: add --sampler nuts (the default exact draws need no tuning)")
+    return chosen

@@ -12,7 +12,17 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 import typer
 
 from forecaster.cli import console
-from forecaster.cli.common import date_option, err, handle_errors, is_terminal, out, print_json, workspace
+from forecaster.cli.common import (
+    SamplerOpt,
+    date_option,
+    err,
+    handle_errors,
+    is_terminal,
+    out,
+    print_json,
+    sampler_options,
+    workspace,
+)
 from forecaster.cli.history_rows import claimed_states, history_csv, history_row
 from forecaster.core.errors import UsageError
 from forecaster.outputs.columns import never_cut
@@ -310,9 +320,10 @@ def brief(
     seed: Annotated[
         int | None, typer.Option("--seed", help="Random seed (default fixed, so runs reproduce).", show_default=False)
     ] = None,
+    sampler: SamplerOpt = None,
     draws: Annotated[int | None, typer.Option("--draws", min=100, max=100_000, help="Draws per chain.", show_default=False)] = None,
     tune: Annotated[
-        int | None, typer.Option("--tune", min=100, max=100_000, help="Tuning steps per chain.", show_default=False)
+        int | None, typer.Option("--tune", min=100, max=100_000, help="NUTS only: tuning steps per chain.", show_default=False)
     ] = None,
     chains: Annotated[int | None, typer.Option("--chains", min=1, max=8, help="Chains.", show_default=False)] = None,
     event_time: Annotated[
@@ -345,9 +356,7 @@ def brief(
     ws = workspace(ctx)
     priors = load_priors(ws.priors_dir)
     alerts = [parse_alert(a, priors) for a in alert or []]
-    sampler_kwargs = {k: v for k, v in {"draws": draws, "tune": tune, "chains": chains}.items() if v is not None}
-    if exact and sampler_kwargs:
-        raise UsageError("--exact takes no --draws, --tune or --chains")
+    sampler_kwargs = sampler_options(draws=draws, tune=tune, chains=chains, sampler=sampler, exact=exact)
     # A spinner only in a terminal, and only while an update runs; cron sees nothing but the summary.
     status = err.status("updating the forecast…", spinner="dots") if is_terminal() else None
     try:

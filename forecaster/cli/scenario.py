@@ -11,7 +11,18 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from forecaster.cli.common import as_of_date, err, handle_errors, is_terminal, out, print_json, warn, workspace
+from forecaster.cli.common import (
+    SamplerOpt,
+    as_of_date,
+    err,
+    handle_errors,
+    is_terminal,
+    out,
+    print_json,
+    sampler_options,
+    warn,
+    workspace,
+)
 from forecaster.core.errors import EvidenceError, UsageError
 from forecaster.outputs.columns import never_cut
 
@@ -120,9 +131,7 @@ def run(
         int | None, typer.Option("--tune", min=100, max=100_000, help="Tuning steps per chain.", show_default=False)
     ] = None,
     chains: Annotated[int | None, typer.Option("--chains", min=1, max=8, help="Chains.", show_default=False)] = None,
-    resample: Annotated[
-        bool, typer.Option("--resample", help="Sample every scenario afresh with NUTS instead of reweighting.")
-    ] = False,
+    sampler: SamplerOpt = None,
     as_of: AsOfOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -130,10 +139,8 @@ def run(
 
     Shows, for every hypothesis, the baseline (the recorded evidence alone) and each scenario side
     by side: posterior, 90 % interval and the change from the baseline in percentage points.
-    PyMC samples the baseline; each scenario reweights those draws by the probability of its
-    reports (importance sampling, checked by its effective sample size), or is sampled afresh
-    with the same compiled model when the weights are too uneven or with --resample. Scenario
-    reports count whatever their date. Nothing is written to the event store or runs/, so a
+    The baseline and every scenario are drawn afresh (exact posterior draws checked against the
+    PyMC model, built once; --sampler nuts for NUTS). Scenario reports count whatever their date. Nothing is written to the event store or runs/, so a
     scenario never becomes the "previous update".
 
     Example:  forecast scenario run kfor_drawdown serbia_turns_east --json
@@ -144,13 +151,13 @@ def run(
     ws = workspace(ctx)
     priors = load_priors(ws.priors_dir)
     chosen = find_scenarios(ws.scenarios_dir, names, known=priors.indicator_ids)
-    kwargs = {k: v for k, v in {"draws": draws, "tune": tune, "chains": chains}.items() if v is not None}
+    kwargs = sampler_options(draws=draws, tune=tune, chains=chains, sampler=sampler, exact=exact)
     _compare(ws, priors, chosen, as_of_date(as_of), seed=seed, exact=exact, sampler_kwargs=kwargs,
-             resample=resample, as_json=as_json, status="scenarios…")
+             as_json=as_json, status="scenarios…")
 
 
 def _compare(ws: Any, priors: Any, scenarios: list[Any], when: Any, *, seed: int | None, exact: bool,
-             as_json: bool, status: str, sampler_kwargs: dict[str, int] | None = None, resample: bool = False) -> None:
+             as_json: bool, status: str, sampler_kwargs: dict[str, Any] | None = None) -> None:
     """Run scenarios on the recorded evidence and print the comparison (scenario run and whatif)."""
     from forecaster.inference.settings import seed_or_default
     from forecaster.workflow.updating import run_scenarios
@@ -164,7 +171,6 @@ def _compare(ws: Any, priors: Any, scenarios: list[Any], when: Any, *, seed: int
             seed=seed_or_default(seed),
             exact=exact,
             sampler_kwargs=sampler_kwargs,
-            resample=resample,
             progress=None if shown is None else shown.update,
         )
     _emit(comparison, as_json=as_json)
@@ -239,25 +245,20 @@ def _render_comparison(comparison: Any) -> None:
     for w in _warnings(comparison):
         warn(w)
     runs = [baseline, *(o.result for o in comparison.outcomes)]
-    chains = [baseline, *(o.result for o in comparison.outcomes if o.method == "nuts")]  # each NUTS run once
     if sampled:
         d = baseline.diagnostics
-        rhat = max(r.diagnostics.r_hat_max or 0.0 for r in chains)
+        rhat = max(r.diagnostics.r_hat_max or 0.0 for r in runs)
         ess = min(r.diagnostics.ess_min if r.diagnostics.ess_min is not None else float("inf") for r in runs)
-        divergences = sum(r.diagnostics.divergences for r in chains)
+        divergences = sum(r.diagnostics.divergences for r in runs)
         worst = [r.diagnostics.interval_mcse_max for r in runs if r.diagnostics.interval_mcse_max is not None]
         engine = (
-            f"posterior exact; pymc-nuts {d.chains}×{d.draws} draws, R-hat max {rhat:.3f}, ESS min {ess:.0f}, "
-            f"divergences {divergences}" + (f", interval MCSE max {max(worst):.3f}" if worst else "")
+            f"posterior exact; {d.sampler} {d.chains}×{d.draws} draws, R-hat max {rhat:.3f}, ESS min {ess:.0f}"
+            + (f", divergences {divergences}" if d.sampler == "pymc-nuts" else "")
+            + (f", interval MCSE max {max(worst):.3f}" if worst else "")
+            + " · every scenario drawn afresh"
         )
     else:
         engine = "exact engine (prior-mean network)"
-    methods = sorted({o.method for o in comparison.outcomes})
-    if "reweighted" in methods:
-        shares = [o.weights_ess for o in comparison.outcomes if o.weights_ess is not None]
-        engine += f" · scenarios {'/'.join(methods)} (weights ESS ≥ {100 * min(shares):.0f}% of draws)"
-    elif sampled:
-        engine += " · scenarios sampled afresh"
     out.print(
         f"baseline: {comparison.recorded_reports} recorded reports ({baseline.window[0]} to {baseline.window[1]}) · "
         f"priors {baseline.priors_hash} · seed {comparison.seed} · {engine} · {comparison.seconds:.1f}s · "

@@ -18,18 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from forecaster.inference.elimination import categorical, sample_states
+from forecaster.inference.elimination import BackwardSampler, backward_sampler, categorical
 from forecaster.inference.exact import network_factors, posterior_batch
 from forecaster.model.network import Network
-
-
-@dataclass(frozen=True)
-class Counts:
-    """Per draw: one count per θ entry (D, T), and successes / failures per q or m row (D, R)."""
-
-    theta: np.ndarray
-    success: np.ndarray
-    failure: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -54,20 +45,26 @@ def _add_beta(a: np.ndarray, b: np.ndarray, success: np.ndarray, failure: np.nda
 CONJUGATE = Rule(_add, _add_beta)
 
 
+#: Draws are made in chunks of this many (memory: chunk × table rows).
+CHUNK = 20_000
+#: Draws whose full parameter vector (θ and every q row) is kept, for the density check.
+KEPT = 64
+
+
 @dataclass(frozen=True)
 class PosteriorDraws:
-    """θ (D, T) and q (D, R) in the network's flat layout, P(H | E, θ, q, m) per hypothesis
-    (D, K_h), log P(E | θ, q, m) (D,) (λ as scaled by Network.log_lambda), and the counts."""
+    """P(H | E, θ, q, m) per hypothesis (D, K_h) and log P(E | θ, q, m) (D,) (λ as scaled by
+    Network.log_lambda) for every draw; θ (C, T) and q (C, R), the full parameter vectors in the
+    network's flat layout, for the first C draws (`KEPT`)."""
 
-    theta: np.ndarray
-    q: np.ndarray
     marginals: list[np.ndarray]
     log_evidence: np.ndarray
-    counts: Counts
+    theta: np.ndarray
+    q: np.ndarray
 
     @property
     def n(self) -> int:
-        return int(self.theta.shape[0])
+        return int(self.log_evidence.shape[0])
 
 
 def config_rows(net: Network, parents: tuple[str, ...], states: np.ndarray) -> np.ndarray:
@@ -79,26 +76,48 @@ def config_rows(net: Network, parents: tuple[str, ...], states: np.ndarray) -> n
     return row
 
 
-def latent_counts(net: Network, log_lam: np.ndarray, states: np.ndarray, rng: np.random.Generator) -> Counts:
-    """Step 2 and the counts of step 3, at the prior means, for joint states (D, H)."""
+def used_rows(net: Network, log_lam: np.ndarray) -> np.ndarray:
+    """The q rows P(H | E, θ, q, m) reads: every row of a reported indicator and of a mechanism
+    with a reported indicator. The others keep their prior and move no posterior."""
+    bounds = [*net.q_offsets, *net.m_offsets, len(net.q_a)]
+    rows: list[int] = []
+    mech_of = net.mechanism_of
+    reported = [j for j in range(len(net.indicator_ids)) if np.any(log_lam[j] != 0.0)]
+    for j in reported:
+        rows.extend(range(bounds[j], bounds[j + 1]))
+    for k in sorted({int(mech_of[j]) for j in reported if mech_of[j] >= 0}):
+        i = len(net.indicator_ids) + k
+        rows.extend(range(bounds[i], bounds[i + 1]))
+    return np.asarray(rows, dtype=np.int64)
+
+
+def latent_counts(
+    net: Network, log_lam: np.ndarray, states: np.ndarray, rng: np.random.Generator, rows: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Step 2 and the counts of step 3 for joint states (D, H), at the prior means: a count per θ
+    entry (D, T), and successes and failures per q row of `rows` (D, len(rows))."""
     n = states.shape[0]
     draws = np.arange(n)
     theta = np.zeros((n, net.theta_mean_flat.size))
     for h in range(len(net.hypothesis_ids)):
         row = config_rows(net, net.hypothesis_parents[h], states)
         theta[draws, net.theta_offsets[h] + row * net.sizes[h] + states[:, h]] = 1.0
-    success = np.zeros((n, net.q_a.size))
+    column = np.full(len(net.q_a), -1, dtype=np.int64)
+    column[rows] = np.arange(len(rows))
+    success = np.zeros((n, len(rows)))
     failure = np.zeros_like(success)
     q = net.q_mean
     lam = np.exp(log_lam)
     reported = [j for j in range(len(net.indicator_ids)) if np.any(log_lam[j] != 0.0)]
 
-    def occurs(j: int, rows: np.ndarray) -> None:
-        """Indicator j's latent occurrence in table rows `rows` (D,), counted there."""
-        w1, w0 = lam[j, 0] * q[rows], lam[j, 1] * (1.0 - q[rows])
-        yes = rng.random(n) * (w1 + w0) < w1
-        success[draws, rows] += yes
-        failure[draws, rows] += ~yes
+    def count(at: np.ndarray, yes: np.ndarray) -> None:
+        success[draws, column[at]] += yes
+        failure[draws, column[at]] += ~yes
+
+    def occurs(j: int, at: np.ndarray) -> None:
+        """Indicator j's latent occurrence, its table row `at` (D,) given the draw's states."""
+        w1, w0 = lam[j, 0] * q[at], lam[j, 1] * (1.0 - q[at])
+        count(at, rng.random(n) * (w1 + w0) < w1)
 
     mech_of = net.mechanism_of
     for j in reported:
@@ -116,34 +135,58 @@ def latent_counts(net: Network, log_lam: np.ndarray, states: np.ndarray, rng: np
             weight *= np.stack([lam[j, 0] * q1 + lam[j, 1] * (1 - q1), lam[j, 0] * q0 + lam[j, 1] * (1 - q0)], axis=1)
         m = q[m_rows]
         occurred = categorical(np.stack([m * weight[:, 0], (1 - m) * weight[:, 1]], axis=1), rng) == 0
-        success[draws, m_rows] += occurred
-        failure[draws, m_rows] += ~occurred
+        count(m_rows, occurred)
         for j, base in zip(kids, bases, strict=True):
             occurs(j, base + np.where(occurred, 0, 1))
-    return Counts(theta, success, failure)
+    return theta, success, failure
 
 
-def parameters(net: Network, counts: Counts, rng: np.random.Generator, rule: Rule = CONJUGATE) -> tuple[np.ndarray, np.ndarray]:
-    """Step 3: θ (D, T) and q (D, R) drawn from the rows' posteriors under `rule`."""
-    n = counts.theta.shape[0]
-    alpha = rule.dirichlet(np.concatenate([a.ravel() for a in net.alpha])[None, :], counts.theta)
-    gam = rng.standard_gamma(np.broadcast_to(alpha, (n, alpha.shape[1])))
+def dirichlet_rows(net: Network, alpha: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """θ (D, T): every Dirichlet row drawn from its parameters in `alpha` (D, T), flat layout."""
+    gam = rng.standard_gamma(alpha)
     theta = np.empty_like(gam)
+    n = gam.shape[0]
     for h, a in enumerate(net.alpha):
         start, k = net.theta_offsets[h], a.shape[1]
         block = gam[:, start : start + a.size].reshape(n, -1, k)
         theta[:, start : start + a.size] = (block / block.sum(axis=2, keepdims=True)).reshape(n, -1)
-    a_post, b_post = rule.beta(net.q_a[None, :], net.q_b[None, :], counts.success, counts.failure)
-    x = rng.standard_gamma(np.broadcast_to(a_post, counts.success.shape))
-    y = rng.standard_gamma(np.broadcast_to(b_post, counts.success.shape))
-    return theta, x / (x + y)
+    return theta
 
 
-def draw_posterior(net: Network, log_lam: np.ndarray, n: int, *, seed: int, rule: Rule = CONJUGATE) -> PosteriorDraws:
-    """n exact i.i.d. draws of (θ, q, m) from their posterior given the evidence, with P(H | E, θ, q, m)."""
+def _chunk(
+    net: Network, log_lam: np.ndarray, sampler: BackwardSampler, rows: np.ndarray, n: int, rng: np.random.Generator, rule: Rule
+) -> tuple[np.ndarray, np.ndarray]:
+    """n draws: θ (n, T) and q (n, R), the rows outside `rows` left at their prior means (unread)."""
+    counts, success, failure = latent_counts(net, log_lam, sampler.draw(n, rng), rng, rows)
+    alpha = np.concatenate([a.ravel() for a in net.alpha])[None, :]
+    theta = dirichlet_rows(net, np.broadcast_to(rule.dirichlet(alpha, counts), counts.shape), rng)
+    q = np.broadcast_to(net.q_mean, (n, len(net.q_a))).copy()
+    if len(rows):
+        a, b = rule.beta(net.q_a[rows][None, :], net.q_b[rows][None, :], success, failure)
+        q[:, rows] = rng.beta(np.broadcast_to(a, success.shape), np.broadcast_to(b, success.shape))
+    return theta, q
+
+
+def draw_posterior(net: Network, log_lam: np.ndarray, n: int, *, seed: int, rule: Rule = CONJUGATE, kept: int = KEPT) -> PosteriorDraws:
+    """n exact i.i.d. draws of (θ, q, m) from their posterior given the evidence, as P(H | E, θ, q, m)
+    per draw; the first `kept` draws' full parameters (their unread q rows drawn from the rule with
+    no count, as every draw's would be)."""
     rng = np.random.default_rng(seed)
-    states = sample_states(network_factors(net, log_lam), net.sizes, n, rng, names=net.hypothesis_ids)
-    counts = latent_counts(net, log_lam, states, rng)
-    theta, q = parameters(net, counts, rng, rule)
-    margs, log_z = posterior_batch(net, log_lam, theta=theta, q=q)
-    return PosteriorDraws(theta, q, margs, log_z, counts)
+    sampler = backward_sampler(network_factors(net, log_lam), net.sizes, names=net.hypothesis_ids)
+    rows = used_rows(net, log_lam)
+    margs: list[list[np.ndarray]] = [[] for _ in net.sizes]
+    log_z, theta_kept, q_kept = [], np.zeros((0, net.theta_mean_flat.size)), np.zeros((0, len(net.q_a)))
+    for start in range(0, n, CHUNK):
+        theta, q = _chunk(net, log_lam, sampler, rows, min(CHUNK, n - start), rng, rule)
+        part, lz = posterior_batch(net, log_lam, theta=theta, q=q)
+        for h, m in enumerate(part):
+            margs[h].append(m)
+        log_z.append(lz)
+        if start == 0:
+            theta_kept, q_kept = theta[:kept], q[:kept].copy()
+    unread = np.setdiff1d(np.arange(len(net.q_a)), rows)
+    if len(unread) and len(q_kept):
+        zero = np.zeros((len(q_kept), len(unread)))
+        a, b = rule.beta(net.q_a[unread][None, :], net.q_b[unread][None, :], zero, zero)
+        q_kept[:, unread] = rng.beta(np.broadcast_to(a, zero.shape), np.broadcast_to(b, zero.shape))
+    return PosteriorDraws([np.concatenate(m) for m in margs], np.concatenate(log_z), theta_kept, q_kept)

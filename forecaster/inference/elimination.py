@@ -150,34 +150,47 @@ def marginals(factors: Sequence[Factor], sizes: Sequence[int], *, names: Sequenc
 # ----------------------------------------------------------------------------- exact joint draws
 
 
-def sample_states(factors: Sequence[Factor], sizes: Sequence[int], n: int, rng: np.random.Generator, *, names: Sequence[str] = ()) -> np.ndarray:
-    """n i.i.d. joint states from P(s | E) ∝ Π factors (batch 1), shape (n, H): eliminate every
-    hypothesis in min-fill order keeping each clique's product, then draw backwards, each
-    hypothesis from its clique given the hypotheses drawn after it (backward sampling)."""
+@dataclass(frozen=True)
+class BackwardSampler:
+    """The cliques of a full elimination (each hypothesis' product when it was summed out, scaled),
+    from which joint states are drawn backwards: the last hypothesis eliminated from its own
+    clique, then each earlier one from its clique given the hypotheses drawn after it."""
+
+    sizes: tuple[int, ...]
+    cliques: tuple[tuple[int, tuple[int, ...], np.ndarray], ...]  # (hypothesis, clique scope, table with it last)
+
+    def draw(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """n i.i.d. joint states, (n, H)."""
+        drawn = np.zeros((n, len(self.sizes)), dtype=np.int64)
+        for v, given, table in reversed(self.cliques):
+            rows = table[tuple(drawn[:, u] for u in given)] if given else np.broadcast_to(table, (n, self.sizes[v]))
+            drawn[:, v] = categorical(rows, rng)
+        return drawn
+
+
+def backward_sampler(factors: Sequence[Factor], sizes: Sequence[int], *, names: Sequence[str] = ()) -> BackwardSampler:
+    """Eliminate every hypothesis in min-fill order (factors with one batch row), keeping each clique."""
     work = list(factors)
-    for f in work:
-        if f.batch != 1:
-            raise ValueError("sample_states takes factors with one batch row")
+    if any(f.batch != 1 for f in work):
+        raise ValueError("backward sampling takes factors with one batch row")
     every = tuple(range(len(sizes)))
     p = plan([f.scope for f in work] + [(v,) for v in every], sizes, ())
     check_size(p, sizes, names or [str(v) for v in every])
-    cliques: list[tuple[int, tuple[int, ...], np.ndarray]] = []
+    cliques = []
     for v in p.order:
-        holding = [f for f in work if v in f.scope]
+        holding = [f for f in work if v in f.scope] or [Factor((v,), np.ones((1, sizes[v])))]
         work = [f for f in work if v not in f.scope]
-        if not holding:
-            holding = [Factor((v,), np.ones((1, sizes[v])))]
         scope, prod = _product(holding, sizes)
         prod, _ = _rescale(prod)
-        cliques.append((v, scope, prod[0]))
-        work.append(Factor(tuple(u for u in scope if u != v), prod.sum(axis=1 + scope.index(v))))
-    drawn = np.zeros((n, len(sizes)), dtype=np.int64)
-    for v, scope, table in reversed(cliques):
-        given = [u for u in scope if u != v]
-        table = np.moveaxis(table, scope.index(v), -1)
-        rows = table[tuple(drawn[:, u] for u in given)] if given else np.broadcast_to(table, (n, sizes[v]))
-        drawn[:, v] = categorical(rows, rng)
-    return drawn
+        given = tuple(u for u in scope if u != v)
+        cliques.append((v, given, np.moveaxis(prod[0], scope.index(v), -1)))
+        work.append(Factor(given, prod.sum(axis=1 + scope.index(v))))
+    return BackwardSampler(tuple(sizes), tuple(cliques))
+
+
+def sample_states(factors: Sequence[Factor], sizes: Sequence[int], n: int, rng: np.random.Generator, *, names: Sequence[str] = ()) -> np.ndarray:
+    """n i.i.d. joint states from P(s | E) ∝ Π factors (batch 1), shape (n, H), by backward sampling."""
+    return backward_sampler(factors, sizes, names=names).draw(n, rng)
 
 
 def categorical(probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -73,7 +73,7 @@ def network_factors(
     def likelihood(j: int, qj: np.ndarray, fail: np.ndarray) -> np.ndarray:
         return lam_of(j, 0, qj.ndim - 1) * qj + lam_of(j, 1, qj.ndim - 1) * fail
 
-    for j in np.flatnonzero(reported & (mech_of < 0)):
+    for j in (int(x) for x in np.flatnonzero(reported & (mech_of < 0))):
         parents = net.index_of(net.indicator_parents[j])
         rows, fail = (_table(net, x, net.q_offsets[j], parents) for x in (q, q_not))
         out.append(ve.factor(parents, likelihood(j, rows, fail)))

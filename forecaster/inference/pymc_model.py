@@ -14,14 +14,22 @@ evidence is data (`log_lambda`). The hypothesis marginals are deterministics (`p
 
 from __future__ import annotations
 
+import hashlib
 import math
+import os
+import pickle
+import platform
+import sys
+import warnings
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pymc as pm  # noqa: E402
 import pytensor  # noqa: E402
 import pytensor.tensor as pt  # noqa: E402
+import scipy  # noqa: E402
 from pytensor.compile.mode import Mode  # noqa: E402
 from scipy.special import gammaln  # noqa: E402
 
@@ -33,11 +41,11 @@ from forecaster.model.network import Network
 
 #: Draws whose PyMC log density is compared with the mixture's (MODEL.md §4): the log ratio must
 #: be one constant, so a few dozen spread over the run already pin it.
-CHECKED_DRAWS = 64
+CHECKED_DRAWS = 32
 #: The largest spread of that log ratio accepted (float64 sums of a few hundred terms).
 DENSITY_TOLERANCE = 1e-8
-#: Evaluation only: no rewrites beyond the cheap ones, Python linker (no C compilation).
-EVAL_MODE = Mode(linker="py", optimizer=None)
+#: Evaluation only: the cheap rewrites, Python linker (no C compilation); compiled once, then cached.
+EVAL_MODE = Mode(linker="py", optimizer="fast_compile")
 
 
 def groups(net: Network) -> tuple[tuple[int, tuple[int, ...]], ...]:
@@ -159,26 +167,135 @@ class DensityCheck:
         return self.spread <= DENSITY_TOLERANCE * max(1.0, abs(self.constant))
 
 
-_LOGP: list[tuple[Network, Any, Any]] = []
+def cache_root() -> Path | None:
+    """FORECAST_CACHE_DIR, else the user cache folder; FORECAST_COMPILE_CACHE=0 turns it off."""
+    if os.environ.get("FORECAST_COMPILE_CACHE", "1").strip().lower() in ("0", "false", "no", "off"):
+        return None
+    env = os.environ.get("FORECAST_CACHE_DIR")
+    if env:
+        return Path(env) / "sampler"
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("forecast", appauthor=False)) / "sampler"
 
 
-def _model_logp(net: Network) -> tuple[Any, Any]:
-    """(model, its compiled log density without Jacobian), kept for the last network of the process."""
-    if not _LOGP or _LOGP[0][0] is not net:
-        model = build_model(net, marginals=False)
-        _LOGP[:] = [(net, model, model.compile_logp(jacobian=False, mode=EVAL_MODE))]
-    return _LOGP[0][1], _LOGP[0][2]
+def fingerprint(net: Network, *parts: Any) -> str:
+    """A hash of everything a compiled function of `net`'s model is built from: this module's code,
+    the library versions, the network's structure and tables, and `parts`."""
+    h = hashlib.sha256()
+
+    def put(x: Any) -> None:
+        if isinstance(x, np.ndarray):
+            h.update(str((x.dtype.str, x.shape)).encode())
+            h.update(np.ascontiguousarray(x).tobytes())
+        else:
+            h.update(repr(x).encode())
+        h.update(b"\x00")
+
+    for x in parts:
+        put(x)
+    put(Path(__file__).read_bytes())
+    put((sys.version, platform.machine(), platform.system()))
+    put((pm.__version__, pytensor.__version__, np.__version__, scipy.__version__))
+    put((net.hypothesis_ids, net.states, net.hypothesis_parents, net.indicator_ids, net.indicator_parents))
+    put((net.theta_offsets, net.q_offsets, net.mechanism_ids, net.mechanism_parents, net.m_offsets, net.n_indicator_rows))
+    for a in (*net.alpha, net.q_a, net.q_b, net.mechanism_of):
+        put(a)
+    return h.hexdigest()[:32]
 
 
-def value_point(net: Network, model: pm.Model, theta: np.ndarray, q: np.ndarray) -> dict[str, np.ndarray]:
+@dataclass
+class LogDensity:
+    """The model's compiled log density (no Jacobian), its value variables' names by random
+    variable, and the shared evidence it reads."""
+
+    fn: Any
+    names: dict[str, str]  # "theta_k3" / "q" -> its value variable's name
+    evidence: Any
+
+    def set_evidence(self, log_lam: np.ndarray) -> None:
+        self.evidence.set_value(np.asarray(log_lam, dtype=np.float64))
+
+    def __call__(self, point: dict[str, np.ndarray]) -> float:
+        return float(self.fn(point))
+
+
+_LOGP: list[tuple[Network, LogDensity]] = []
+_CHECK_FORMAT = 1
+
+
+def _compiled_logp(net: Network) -> LogDensity:
+    model = build_model(net, marginals=False)
+    fn = model.compile_logp(jacobian=False, mode=EVAL_MODE)
+    names = {rv.name: model.rvs_to_values[rv].name for rv in model.free_RVs}
+    return LogDensity(fn, names, _shared_evidence(fn))
+
+
+def _shared_evidence(fn: Any) -> Any:
+    return next(v for v in fn.f.get_shared() if v.name == "log_lambda")
+
+
+def _probe(net: Network, logp: LogDensity) -> float:
+    """The log density at the prior means with every indicator reported: what a cached function must reproduce."""
+    lam = np.tile([0.0, -0.7], (len(net.indicator_ids), 1))
+    logp.set_evidence(lam)
+    theta = net.theta_mean_flat
+    return logp(value_point(net, logp.names, theta, net.q_mean))
+
+
+def model_logp(net: Network) -> LogDensity:
+    """The compiled log density, kept for the last network of the process and in the user cache
+    (a pickle, read only from a folder nobody else can write, and only if it reproduces its probe)."""
+    if _LOGP and _LOGP[0][0] is net:
+        return _LOGP[0][1]
+    root = cache_root()
+    path = None if root is None else root / f"check-{fingerprint(net, _CHECK_FORMAT, EVAL_MODE.linker.__class__.__name__)}.pkl"
+    logp = _load(path, net) if path is not None else None
+    if logp is None:
+        logp = _compiled_logp(net)
+        if path is not None:
+            _store(path, net, logp)
+    _LOGP[:] = [(net, logp)]
+    return logp
+
+
+def _load(path: Path, net: Network) -> LogDensity | None:
+    from forecaster.core.safe_cache import trusted_file
+
+    try:
+        if not trusted_file(path, root=path.parent.parent):
+            return None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            data = pickle.loads(path.read_bytes())
+        if data.get("format") != _CHECK_FORMAT:
+            return None
+        logp = LogDensity(data["fn"], dict(data["names"]), _shared_evidence(data["fn"]))
+        return logp if _probe(net, logp) == float(data["expected"]) else None
+    except Exception:  # unreadable, truncated, from another library version: compile again
+        return None
+
+
+def _store(path: Path, net: Network, logp: LogDensity) -> None:
+    from forecaster.core.safe_cache import write_private
+
+    try:
+        expected = _probe(net, logp)
+        blob = pickle.dumps({"format": _CHECK_FORMAT, "fn": logp.fn, "names": logp.names, "expected": expected})
+        write_private(path, blob)
+    except Exception:  # a cache is an optimisation: never fail a run because of it
+        return
+
+
+def value_point(net: Network, names: dict[str, str], theta: np.ndarray, q: np.ndarray) -> dict[str, np.ndarray]:
     """One draw (θ flat, q) as the model's value variables (log-ratio and log-odds coordinates)."""
     point = {}
     for k, hs in groups(net):
         rows = np.vstack([theta[net.theta_offsets[h] : net.theta_offsets[h] + net.alpha[h].size].reshape(-1, k) for h in hs])
         log = np.log(rows)
-        point[model.rvs_to_values[model[f"theta_k{k}"]].name] = log[:, :-1] - log[:, -1:]
+        point[names[f"theta_k{k}"]] = log[:, :-1] - log[:, -1:]
     if len(net.q_a):
-        point[model.rvs_to_values[model["q"]].name] = np.log(q) - np.log1p(-q)
+        point[names["q"]] = np.log(q) - np.log1p(-q)
     return point
 
 
@@ -195,7 +312,7 @@ def mixture_log_density(net: Network, log_lam: np.ndarray, draws: PosteriorDraws
     """log q(x) of the exact draws' mixture at draws `rows`: Σ_z P(z | E) Π_r f_r(x_r; rule(r, z)),
     summed by variable elimination on the network whose entries are the prior means times each
     row's density ratio f(x; rule(one count)) / f(x; prior), plus the prior's log density."""
-    theta, q = draws.theta[rows], draws.q[rows]
+    theta, q = draws.theta[rows], draws.q[rows]  # rows among the draws whose parameters were kept
     n = theta.shape[0]
     log_prior = np.zeros(n)
     eff = []
@@ -226,12 +343,11 @@ def mixture_log_density(net: Network, log_lam: np.ndarray, draws: PosteriorDraws
 def check_draws(net: Network, log_lam: np.ndarray, draws: PosteriorDraws, *, rule: Rule = CONJUGATE, checked: int = CHECKED_DRAWS) -> DensityCheck:
     """MODEL.md §4: the PyMC model's log density minus the draws' mixture log density, at `checked`
     draws spread over the run, is one constant."""
-    model, logp = _model_logp(net)
-    rows = np.unique(np.linspace(0, draws.n - 1, min(checked, draws.n)).astype(np.int64))
-    with model:
-        pm.set_data({"log_lambda": np.asarray(log_lam, dtype=np.float64)})
+    logp = model_logp(net)
+    rows = np.arange(min(checked, len(draws.theta)))
+    logp.set_evidence(log_lam)
     ours = mixture_log_density(net, log_lam, draws, rows, rule)
-    theirs = np.array([float(logp(value_point(net, model, draws.theta[r], draws.q[r]))) for r in rows])
+    theirs = np.array([logp(value_point(net, logp.names, draws.theta[r], draws.q[r])) for r in rows])
     diff = theirs - ours
     return DensityCheck(len(rows), float(diff.max() - diff.min()), float(np.median(diff)))
 

@@ -16,28 +16,30 @@ disk cache keyed by everything they are built from, and checked on load.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import multiprocessing
 import os
 import pickle
-import platform
 import sys
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 # first: the adapter gives PyTensor its compile folder before anything imports PyTensor
-from forecaster.inference import compile_times
+from forecaster.inference import compile_times, pymc_model
 from forecaster.inference import pymc_adapter as adapter
 from forecaster.inference.interrupt import check_complete, interruptible
-from forecaster.inference.pymc_adapter import LogRatio, PrecompiledTrace, QuadPotentialDiagAdapt
-from forecaster.inference.settings import INTERVAL_MCSE_MAX, INTERVAL_PROBS, SamplerSettings, interval_warning
+from forecaster.inference.pymc_adapter import PrecompiledTrace, QuadPotentialDiagAdapt
+from forecaster.inference.pymc_model import build_model, groups
+from forecaster.inference.sampled import ESS_MIN, MCSE_MAX, R_HAT_MAX, SampleResult
+from forecaster.inference.settings import INTERVAL_PROBS, SamplerSettings
+
+__all__ = ["ESS_MIN", "MCSE_MAX", "R_HAT_MAX", "SampleResult", "build_model", "sample"]
 from forecaster.model.network import Network
 
 warnings.filterwarnings("ignore", category=FutureWarning, module="arviz")
@@ -46,8 +48,6 @@ warnings.filterwarnings("ignore", category=FutureWarning, module="arviz")
 import arviz as az  # noqa: E402
 import pymc as pm  # noqa: E402
 import pytensor  # noqa: E402
-import pytensor.tensor as pt  # noqa: E402
-import scipy  # noqa: E402
 from pytensor.compile.mode import Mode  # noqa: E402
 from scipy.special import digamma, polygamma  # noqa: E402
 
@@ -57,12 +57,6 @@ for _name in ("pymc", "pymc.sampling.mcmc", "pymc.stats.convergence", "pytensor"
 # ArviZ would JIT-compile its variance kernel with numba on first use (~0.4 s per process,
 # never cached); numpy is as fast for a few thousand draws.
 az.Numba.disable_numba()
-
-R_HAT_MAX = 1.01
-ESS_MIN = 400
-#: Largest acceptable Monte Carlo standard error of a PyMC posterior mean (kept for callers that
-#: report the mean; the headline posterior is exact, MODEL.md §4).
-MCSE_MAX = 0.005
 
 #: PyTensor compilation mode: full rewrites, C backend, no garbage collection of intermediate
 #: results between calls (they are tiny and reused on every gradient evaluation).
@@ -77,169 +71,7 @@ _CACHE_FORMAT = 1
 _CACHE_KEEP = 24
 
 
-@dataclass(frozen=True)
-class SampleResult:
-    """Per hypothesis: draws of P(H = x | E, θ, q), shape (chains*draws, K)."""
-
-    draws: list[np.ndarray]
-    r_hat_max: float
-    ess_min: float
-    divergences: int
-    seconds: float
-    settings: SamplerSettings
-    idata: Any = field(repr=False, default=None)
-    #: the largest Monte Carlo standard error (ArviZ) of a posterior mean of P(H = x | E, θ, q)
-    mcse_max: float = float("nan")
-    #: per hypothesis, (K,): ArviZ's MCSE of the mean of P(H = x | E, θ, q) over the draws
-    mean_mcse: list[np.ndarray] = field(default_factory=list, repr=False)
-    #: per hypothesis, (2, K): the 5 % and 95 % quantiles of the draws (the interval) ...
-    interval: list[np.ndarray] = field(default_factory=list, repr=False)
-    #: ... and ArviZ's quantile MCSE of each
-    interval_mcse: list[np.ndarray] = field(default_factory=list, repr=False)
-
-    @property
-    def interval_mcse_max(self) -> float:
-        vals = [float(np.nanmax(m)) for m in self.interval_mcse if m.size]
-        return max(vals) if vals else float("nan")
-
-    @property
-    def warnings(self) -> list[str]:
-        out = []
-        if not self.r_hat_max <= R_HAT_MAX:
-            out.append(f"R-hat {self.r_hat_max:.3f} > {R_HAT_MAX}: chains disagree; raise --draws or --tune")
-        if not self.ess_min >= ESS_MIN:
-            out.append(f"ESS {self.ess_min:.0f} < {ESS_MIN}: too few effective draws; raise --draws")
-        if self.divergences:
-            out.append(f"{self.divergences} divergent transitions: treat intervals with caution; raise --target-accept")
-        if self.interval_mcse:
-            worst = self.interval_mcse_max
-            if worst > INTERVAL_MCSE_MAX:
-                out.append(interval_warning(worst))
-        elif self.mcse_max > MCSE_MAX:
-            out.append(
-                f"Monte Carlo error ±{self.mcse_max:.3f} on a posterior probability (> {MCSE_MAX}); raise --draws"
-            )
-        return out
-
-
-# ---------------------------------------------------------------------------------- the model
-
-
-@dataclass(frozen=True)
-class _Layout:
-    """Constants that map the network's tables onto the joint hypothesis states.
-
-    The θ tables are grouped by their number of states K (one Dirichlet per group, rows in
-    network order); `theta_to_joint` (P, S) counts how often each flat θ entry (in group order)
-    enters log P(s | θ); `q_to_joint` (R, S) the same for each row of an indicator without
-    mechanism (zero rows for the others); `q_indicator` (R,) the indicator of each indicator
-    row; `marginals` (S, ΣK) maps joint states to hypothesis states.
-
-    Mechanisms (MODEL.md §4 closed form): `mech_rows` (2, M, C, S) holds, for mechanism k, its
-    c-th indicator child and joint state s, the row that child uses with the mechanism occurred
-    (first) / not occurred (second), padded with R (an appended zero term) up to the largest
-    number of children C; so A = Σ_j log L_j(occurred) and B = Σ_j log L_j(not occurred) are one
-    small gather and a sum, (2, M, S). A dense (R, M·S) map costs R·M·S per gradient (200
-    indicators, 20 mechanisms: 60 times the rest of the graph); the gather costs 2·M·C·S.
-    `m_rows` (M, S): the row of each mechanism's table under s, counted from the first mechanism row.
-    """
-
-    groups: tuple[tuple[int, tuple[int, ...]], ...]  # (K, hypotheses with K states)
-    theta_to_joint: np.ndarray
-    q_to_joint: np.ndarray
-    q_indicator: np.ndarray
-    marginals: np.ndarray
-    sizes: tuple[int, ...]
-    n_indicator_rows: int = 0
-    n_mechanisms: int = 0
-    mech_rows: np.ndarray | None = None
-    m_rows: np.ndarray | None = None
-
-
-def _layout(net: Network) -> _Layout:
-    sizes = tuple(len(s) for s in net.states)
-    cols = np.arange(net.n_joint)
-    groups = tuple((k, tuple(h for h, kh in enumerate(sizes) if kh == k)) for k in sorted(set(sizes)))
-    order = [
-        i for _, hs in groups for h in hs for i in range(net.theta_offsets[h], net.theta_offsets[h] + net.alpha[h].size)
-    ]
-    position = np.empty(len(order), dtype=np.int64)
-    position[np.asarray(order, dtype=np.int64)] = np.arange(len(order))
-    theta_to_joint = np.zeros((len(order), net.n_joint))
-    for row in net.theta_index:
-        np.add.at(theta_to_joint, (position[row], cols), 1.0)
-    n_rows = net.n_indicator_rows if net.n_indicator_rows >= 0 else len(net.q_a)
-    n_mech = len(net.mechanism_ids)
-    q_to_joint = np.zeros((n_rows, net.n_joint))
-    mech_of = net.mechanism_of
-    children: list[list[int]] = [[] for _ in range(n_mech)]
-    for j, row1 in enumerate(net.q_index):
-        if mech_of[j] < 0:
-            np.add.at(q_to_joint, (row1, cols), 1.0)
-        else:
-            children[int(mech_of[j])].append(j)
-    mech_rows = m_rows = None
-    if n_mech:
-        width = max(len(c) for c in children)
-        mech_rows = np.full((2, n_mech, width, net.n_joint), n_rows, dtype=np.int64)
-        for k, kids in enumerate(children):
-            for c, j in enumerate(kids):
-                mech_rows[0, k, c] = net.q_index[j]
-                mech_rows[1, k, c] = net.q_not[j]
-        assert net.m_index is not None
-        m_rows = (net.m_index - n_rows).astype(np.int64)
-    bounds = [*net.q_offsets, n_rows]
-    q_indicator = np.repeat(np.arange(len(net.q_offsets)), np.diff(bounds)).astype(np.int64)
-    marginals = np.hstack(net.marginal_matrices())
-    return _Layout(groups, theta_to_joint, q_to_joint, q_indicator, marginals, sizes, n_rows, n_mech, mech_rows, m_rows)
-
-
-def build_model(net: Network) -> pm.Model:
-    """The model for `net`, with its evidence as mutable data (set with `pm.set_data`)."""
-    lay = _layout(net)
-    with pm.Model(check_bounds=False) as model:  # every parameter is a positive constant
-        log_lam = pm.Data("log_lambda", np.zeros((len(net.indicator_ids), 2)))
-        # log P(s | θ) for every joint state s, as products with one-hot count arrays and sums
-        # (cheap to differentiate, unlike advanced indexing); 3-d per group, so that log θ stays
-        # the log-softmax of the log-ratio coordinates.
-        logp: Any = 0.0
-        row = 0
-        for k, hs in lay.groups:
-            alpha = np.vstack([net.alpha[h] for h in hs])
-            theta = pm.Dirichlet(f"theta_k{k}", a=alpha, default_transform=LogRatio())
-            counts = lay.theta_to_joint[row : row + alpha.size].reshape(*alpha.shape, net.n_joint)
-            logp = logp + (pt.log(theta)[:, :, None] * counts).sum(axis=(0, 1))
-            row += alpha.size
-        if len(net.indicator_ids):
-            # one Beta over every indicator row and then every mechanism row (MODEL.md §2)
-            q_all = pm.Beta("q", alpha=net.q_a, beta=net.q_b)
-            q = q_all[: lay.n_indicator_rows] if lay.n_mechanisms else q_all
-            lam = pt.exp(log_lam)[lay.q_indicator]  # (R, 2); (1, 1) for an indicator with no report
-            # log(λ1 q + λ0 (1 − q)) per table row: exactly 0 for rows of unreported indicators
-            terms = pt.log(lam[:, 1] + (lam[:, 0] - lam[:, 1]) * q)
-            logp = logp + (terms[:, None] * lay.q_to_joint).sum(axis=0)
-            if lay.n_mechanisms:
-                # each mechanism summed out per joint state: log(m e^A + (1 − m) e^B)
-                assert lay.mech_rows is not None and lay.m_rows is not None
-                shape = lay.mech_rows.shape
-                padded = pt.concatenate([terms, pt.zeros((1,))])  # row R: a child that is not there
-                ab = pt.take(padded, lay.mech_rows.ravel()).reshape(shape).sum(axis=2)  # (2, M, S)
-                m = q_all[lay.n_indicator_rows :]
-                flat = lay.m_rows.ravel()
-                log_m = pt.take(pt.log(m), flat).reshape(lay.m_rows.shape)
-                log_not_m = pt.take(pt.log1p(-m), flat).reshape(lay.m_rows.shape)
-                logp = logp + pt.logaddexp(log_m + ab[0], log_not_m + ab[1]).sum(axis=0)
-        # log P(E | θ, q) = logsumexp_s logp(s), written as logp(s0) − log_softmax(logp)(s0): the
-        # same value, computed stably by one fused op with a compact gradient (softmax).
-        pm.Potential("evidence", logp[0] - pt.special.log_softmax(logp)[0])
-        joint = pt.special.softmax(logp)
-        marg = (joint[:, None] * lay.marginals).sum(axis=0)
-        start = 0
-        for h, k in zip(net.hypothesis_ids, lay.sizes, strict=True):
-            pm.Deterministic(f"p_{h}", marg[start : start + k])
-            start += k
-    model._forecast_layout = lay  # type: ignore[attr-defined]
-    return model
+# ---------------------------------------------------------------------------------- NUTS
 
 
 def _prior_moments(model: pm.Model, net: Network) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
@@ -249,9 +81,8 @@ def _prior_moments(model: pm.Model, net: Network) -> tuple[dict[str, np.ndarray]
     Beta(a, b) are log G_k − log G_K with independent G ~ Gamma, whose mean is ψ(α_k) − ψ(α_K)
     and variance ψ′(α_k) + ψ′(α_K).
     """
-    lay: _Layout = model._forecast_layout  # type: ignore[attr-defined]
     params: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    for k, hs in lay.groups:
+    for k, hs in groups(net):
         alpha = np.vstack([net.alpha[h] for h in hs])
         params[f"theta_k{k}"] = (alpha[:, :-1], alpha[:, -1:])
     if len(net.indicator_ids):
@@ -355,46 +186,16 @@ def _compiled(model: pm.Model, net: Network, notify: Callable[[str], None] | Non
 
 # --------------------------------------------------------------------------- the disk cache
 
-def _cache_root() -> Path | None:
-    """FORECAST_CACHE_DIR, else the user cache folder; FORECAST_COMPILE_CACHE=0 turns it off."""
-    if os.environ.get("FORECAST_COMPILE_CACHE", "1").strip().lower() in ("0", "false", "no", "off"):
-        return None
-    env = os.environ.get("FORECAST_CACHE_DIR")
-    if env:
-        return Path(env) / "sampler"
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("forecast", appauthor=False)) / "sampler"
+_cache_root = pymc_model.cache_root
 
 
 def _cache_key(net: Network) -> str:
     """Everything the compiled functions are built from: this module's code, the library
     versions and compiler settings, and every array of the network."""
-    h = hashlib.sha256()
-
-    def put(x: Any) -> None:
-        if isinstance(x, np.ndarray):
-            h.update(str((x.dtype.str, x.shape)).encode())
-            h.update(np.ascontiguousarray(x).tobytes())
-        else:
-            h.update(repr(x).encode())
-        h.update(b"\x00")
-
-    put(_CACHE_FORMAT)
-    put(Path(__file__).read_bytes())
-    put((sys.version, platform.machine(), platform.system()))
-    put((pm.__version__, pytensor.__version__, np.__version__, scipy.__version__))
     c = pytensor.config
-    put((_MODE_TAG, c.floatX, c.cxx, c.gcc__cxxflags, c.compiledir))  # the graph has no BLAS ops
-    put((net.hypothesis_ids, net.states, net.indicator_ids, net.theta_offsets, net.q_offsets))
-    put((net.mechanism_ids, net.m_offsets, net.n_indicator_rows))
-    for a in net.alpha:
-        put(a)
-    for a in (net.theta_index, net.q_a, net.q_b, net.q_index, net.joint, net.q_not, net.mechanism_of):
-        put(a)
-    if net.m_index is not None:
-        put(net.m_index)
-    return h.hexdigest()[:32]
+    return pymc_model.fingerprint(
+        net, _CACHE_FORMAT, Path(__file__).read_bytes(), (_MODE_TAG, c.floatX, c.cxx, c.gcc__cxxflags, c.compiledir)
+    )
 
 
 def _cache_path(net: Network) -> Path | None:

@@ -8,14 +8,10 @@ without `name` is not a scenario (`historical_events.yaml` is recorded history) 
 Nothing here writes: not the event store, not the run log, not runs/. A scenario's numbers are
 never recorded, so a scenario can never become the "previous update".
 
-Sampled mode builds the PyMC model once and samples the baseline. A scenario's posterior over
-(θ, q) is the baseline's times P(S | E, θ, q), the probability of the scenario's reports given
-the recorded ones — a number the exact formula of MODEL.md §4 gives for every draw. So each
-scenario reweights the baseline's draws (importance sampling; the weights are probabilities, hence
-bounded) and reports the weighted mean and central 90 % of P(H | E, S, θ, q): the same quantities
-as a sampled update, in milliseconds instead of a NUTS run. When the weights keep less than half
-the draws' efficiency (Kish ESS), or with `resample`, the scenario is sampled afresh with the
-same compiled model, its evidence set as data.
+Sampled mode draws every scenario afresh, exactly like an update (exact i.i.d. draws, checked
+against the PyMC model built once for the network; or NUTS with `--sampler nuts`, the model
+compiled once): with exact draws that costs a fraction of a second per scenario, so nothing is
+approximated by reweighting the baseline's draws.
 
 Hypothetical reports count whatever their date: the date is part of the story a scenario tells
 (and may lie in the future), not a filter. The recorded evidence keeps its evidence window.
@@ -31,22 +27,17 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from forecaster.core.errors import EvidenceError, UsageError, did_you_mean
 from forecaster.core.yamlio import load_yaml
-from forecaster.inference.exact import log_joint
 from forecaster.inference.settings import (
     DEFAULT_SEED,
-    INTERVAL_MCSE_MAX,
-    MEAN_CHECK_MAX,
     SamplerSettings,
-    interval_warning,
 )
-from forecaster.inference.update import HypothesisResult, UpdateResult, mean_check, mean_check_warning, run_update
+from forecaster.inference.update import UpdateResult, run_update
 from forecaster.model.evidence import Report, check_indicator, load_reports_file, parse_grade
-from forecaster.model.network import Network, build_network
+from forecaster.model.network import build_network
 from forecaster.model.priors import Priors
 
 SCENARIO_SOURCE = "scenario: hypothetical"
@@ -259,20 +250,12 @@ def whatif_scenario(reports: Sequence[Report]) -> Scenario:
 
 Shift = Mapping[str, Mapping[str, float]]
 
-# A scenario is answered by reweighting the baseline's draws when they keep at least this share of
-# their efficiency (Kish effective sample size of the weights over the number of draws); otherwise
-# it is sampled afresh with the same compiled model.
-REWEIGHT_MIN_FRACTION = 0.5
-PARAMETER_CHECK = 1e-6  # draws recomputed from (θ, q) must reproduce the sampler's own marginals
-
-
 @dataclass(frozen=True)
 class ScenarioOutcome:
     """One scenario's forecast and its change from the baseline (posterior minus baseline).
 
-    `method`: "exact", "nuts" (sampled afresh) or "reweighted" (the baseline's PyMC draws of
-    (θ, q) importance-weighted by the scenario's reports); `weights_ess` is the Kish effective
-    sample size of those weights as a share of the draws (None unless reweighted)."""
+    `method`: "exact" (the exact engine alone) or the sampler that drew it afresh ("iid", "nuts");
+    `weights_ess` is kept for the JSON shape of earlier versions (always None: no reweighting)."""
 
     scenario: Scenario
     result: UpdateResult
@@ -286,7 +269,7 @@ class Comparison:
     """The baseline (recorded evidence only) and every scenario."""
 
     as_of: dt.date
-    sampler: str  # "exact" or "pymc-nuts"
+    sampler: str  # "exact", "pymc-iid" or "pymc-nuts"
     seed: int
     baseline: UpdateResult
     recorded_reports: int
@@ -348,170 +331,7 @@ def _change(result: UpdateResult, baseline: UpdateResult) -> dict[str, dict[str,
     return {h.id: {s.id: s.posterior - base[h.id][s.id] for s in h.states} for h in result.hypotheses}
 
 
-# ----------------------------------------------------------------------------- reweighting
-
-
-@dataclass(frozen=True)
-class ParameterDraws:
-    """Posterior draws of the network's parameters: θ flat as `Network.theta_index` addresses it
-    (D, T), and every indicator table row q (D, Q)."""
-
-    theta: np.ndarray
-    q: np.ndarray
-
-    @property
-    def n(self) -> int:
-        return int(self.theta.shape[0])
-
-
-@dataclass(frozen=True)
-class Reweighted:
-    """A scenario's P(H | E, S, θ, q) per draw, the normalised importance weights, their Kish ESS share."""
-
-    draws: list[np.ndarray]  # per hypothesis, (D, K)
-    weights: np.ndarray  # (D,), sums to 1
-    ess_fraction: float
-
-    def mean(self) -> list[np.ndarray]:
-        return [self.weights @ d for d in self.draws]
-
-    def interval(self) -> list[np.ndarray]:
-        """Central 90 % of the weighted draws, per state: (2, K) per hypothesis."""
-        return [_weighted_quantiles(d, self.weights, (0.05, 0.95)) for d in self.draws]
-
-
-def _weighted_quantiles(x: np.ndarray, w: np.ndarray, qs: Sequence[float]) -> np.ndarray:
-    order = np.argsort(x, axis=0)
-    xs = np.take_along_axis(x, order, axis=0)
-    ws = w[order]
-    cdf = np.cumsum(ws, axis=0) - 0.5 * ws  # each draw at the middle of its weight (equal weights: Hazen)
-    return np.array([[np.interp(q, cdf[:, k], xs[:, k]) for k in range(x.shape[1])] for q in qs])
-
-
-def _log_joint(net: Network, draws: ParameterDraws, log_lam: np.ndarray) -> np.ndarray:
-    """log P(s, E | θ, q, m) for every draw and joint state (D, S) — MODEL.md §4 (mechanisms in
-    closed form), vectorised over draws: the exact engine's own formula."""
-    reported = np.any(log_lam != 0.0, axis=1)  # silent indicators contribute log 1
-    if not reported.any():
-        return np.log(draws.theta)[:, net.theta_index].sum(axis=1)
-    return log_joint(net, log_lam, theta=draws.theta, q=draws.q)
-
-
-def _logsumexp(x: np.ndarray) -> np.ndarray:
-    top = x.max(axis=1, keepdims=True)
-    return (top + np.log(np.exp(x - top).sum(axis=1, keepdims=True)))[:, 0]
-
-
-def reweight(net: Network, draws: ParameterDraws, base_log_lam: np.ndarray, log_lam: np.ndarray) -> Reweighted:
-    """Turn draws from p(θ, q | E) into a weighted sample of p(θ, q | E, S).
-
-    The weight of a draw is P(S | E, θ, q) = P(E, S | θ, q) / P(E | θ, q), a probability: bounded,
-    so the importance weights have finite variance and their Kish ESS is a fair diagnostic."""
-    log_base = _log_joint(net, draws, base_log_lam)
-    log_scen = _log_joint(net, draws, log_lam)
-    norm = _logsumexp(log_scen)
-    log_w = norm - _logsumexp(log_base)
-    w = np.exp(log_w - log_w.max())
-    w /= w.sum()
-    joint = np.exp(log_scen - norm[:, None])
-    return Reweighted([joint @ m for m in net.marginal_matrices()], w, float(1.0 / np.sum(w**2) / draws.n))
-
-
-def _theta_draws(net: Network, post: Any, n: int) -> np.ndarray:
-    """θ draws (n, T) in the network's flat order, from either layout the sampler may use: one
-    Dirichlet per hypothesis (`theta_<id>`), or one per number of states (`theta_k<K>`, the rows
-    of the hypotheses with K states stacked in network order)."""
-    if all(f"theta_{h}" in post for h in net.hypothesis_ids):
-        parts = [np.asarray(post[f"theta_{h}"].values).reshape(n, -1) for h in net.hypothesis_ids]
-        return np.concatenate(parts, axis=1)
-    sizes = [len(states) for states in net.states]
-    by_hypothesis: dict[int, np.ndarray] = {}
-    for k in sorted(set(sizes)):
-        members = [h for h, kh in enumerate(sizes) if kh == k]
-        rows = np.asarray(post[f"theta_k{k}"].values).reshape(n, -1, k)
-        start = 0
-        for h in members:
-            count = net.alpha[h].shape[0]
-            by_hypothesis[h] = rows[:, start : start + count, :].reshape(n, -1)
-            start += count
-        if start != rows.shape[1]:
-            raise ValueError(f"theta_k{k} has {rows.shape[1]} rows, the network {start}")
-    return np.concatenate([by_hypothesis[h] for h in range(len(sizes))], axis=1)
-
-
-def parameter_draws(net: Network, idata: Any, log_lam: np.ndarray) -> ParameterDraws | None:
-    """The (θ, q) draws of a sampled run on evidence `log_lam`, or None when they are missing or do
-    not reproduce the sampler's own P(H | E, θ, q) draws (then scenarios are sampled afresh)."""
-    post = getattr(idata, "posterior", None)
-    if post is None:
-        return None
-    try:
-        n = int(post.sizes["chain"]) * int(post.sizes["draw"])
-        theta = _theta_draws(net, post, n)
-        q = np.asarray(post["q"].values).reshape(n, -1) if net.indicator_ids else np.zeros((n, 0))
-        kept = [np.asarray(post[f"p_{h}"].values).reshape(n, -1) for h in net.hypothesis_ids]
-    except (KeyError, ValueError):
-        return None
-    if theta.shape[1] != net.theta_mean_flat.size or q.shape[1] != net.q_a.size:
-        return None
-    draws = ParameterDraws(theta, q)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log_joint = _log_joint(net, draws, log_lam)
-        joint = np.exp(log_joint - _logsumexp(log_joint)[:, None])
-    for m, p in zip(net.marginal_matrices(), kept, strict=True):
-        if p.shape != (n, m.shape[1]) or not np.allclose(joint @ m, p, atol=PARAMETER_CHECK, rtol=0.0):
-            return None
-    return draws
-
-
 # ----------------------------------------------------------------------------- comparison
-
-
-def _reweighted_result(exact: UpdateResult, rw: Reweighted, baseline: UpdateResult, *, ess_min: float) -> UpdateResult:
-    """The exact result of the scenario's reports (its posterior stays exact) with the sampled
-    fields from the weighted draws: the sampler mean, the interval, and each end point's Monte
-    Carlo error from the weights' Kish ESS times the baseline draws' efficiency (ESS ÷ draws)."""
-    from forecaster.inference.mcse import quantiles_weighted
-
-    means = rw.mean()
-    d = baseline.diagnostics
-    n = rw.draws[0].shape[0] if rw.draws else 0
-    base_eff = 1.0 if d.ess_min is None or not n else min(1.0, d.ess_min / n)
-    n_eff = max(1.0, rw.ess_fraction * n * base_eff)
-    hyps = []
-    worst = 0.0
-    mean_se = []
-    for h, hyp in enumerate(exact.hypotheses):
-        iv, se = quantiles_weighted(rw.draws[h], rw.weights, n_eff=n_eff)
-        worst = max(worst, float(np.max(se)))
-        # self-normalised importance sampling: Var ≈ Σ w² (x − mean)², times the draws' autocorrelation
-        resid = rw.draws[h] - means[h][None, :]
-        mean_se.append(np.sqrt(np.sum((rw.weights[:, None] * resid) ** 2, axis=0) / base_eff))
-        states = tuple(
-            replace(
-                s,
-                interval=(float(iv[0, k]), float(iv[1, k])),
-                interval_mcse=(float(se[0, k]), float(se[1, k])),
-                sampler_mean=float(means[h][k]),
-            )
-            for k, s in enumerate(hyp.states)
-        )
-        hyps.append(HypothesisResult(hyp.id, states))
-    ess = None if d.ess_min is None else d.ess_min * rw.ess_fraction
-    warnings = [w for w in d.warnings if not w.startswith(("ESS", "Monte Carlo error", "sampler check"))]
-    if ess is not None and not ess >= ess_min:
-        warnings.append(f"ESS {ess:.0f} < {ess_min:.0f} after reweighting: too few effective draws; raise --draws")
-    if worst > INTERVAL_MCSE_MAX:
-        warnings.append(interval_warning(worst) + " (after reweighting)")
-    check = mean_check([np.array([s.exact for s in h.states]) for h in exact.hypotheses], means, mean_se)
-    if check > MEAN_CHECK_MAX:
-        warnings.append(mean_check_warning(check) + " (after reweighting)")
-    diagnostics = replace(
-        d, sampler="pymc-nuts-reweighted", ess_min=ess, warnings=tuple(warnings), seconds=0.0,
-        interval_mcse_max=worst, mean_check=check,
-        prior_interval_mcse_max=exact.diagnostics.prior_interval_mcse_max, prior_draws=exact.diagnostics.prior_draws,
-    )
-    return replace(exact, hypotheses=tuple(hyps), diagnostics=diagnostics, idata=None)
 
 
 def compare(
@@ -528,54 +348,36 @@ def compare(
 ) -> Comparison:
     """The recorded evidence alone (the baseline), then with each scenario's reports added.
 
-    `exact`: the exact engine. Otherwise PyMC samples the baseline with a model built once; each
-    scenario reweights the baseline's draws of (θ, q) by the likelihood of its reports (instant),
-    or, when the weights would keep less than REWEIGHT_MIN_FRACTION of the draws' efficiency or
-    with `resample`, is sampled afresh with the same compiled model."""
+    `exact`: the exact engine. Otherwise each is sampled afresh with the sampler the settings name
+    (the PyMC model built once). `resample` is accepted for compatibility: every scenario is sampled afresh."""
     start = time.perf_counter()
     say = progress or (lambda _msg: None)
     net = build_network(priors)
     settings = sampler_settings or SamplerSettings()
-
-    def exact_update(reports: Sequence[Report]) -> UpdateResult:
-        return run_update(priors, reports, as_of=as_of, seed=seed, exact_only=True, net=net)
 
     def fresh(sc: Scenario) -> list[Report]:
         """A hypothetical report counts whatever its date (the module docstring): it is folded as
         of `as_of`, fresh, never aged nor left out as future (MODEL.md §3 ageing is for the record)."""
         return [replace(r, date=as_of) for r in sc.reports]
 
+    model = None
+    if not exact and settings.sampler == "nuts":
+        say("building the model")
+        from forecaster.inference import sampler  # imports pymc: only on the NUTS path
+
+        model = sampler.build_model(net)
+
+    def forecast(reports: Sequence[Report]) -> UpdateResult:
+        return run_update(priors, reports, as_of=as_of, seed=seed, exact_only=exact, sampler_settings=settings,
+                          net=net, model=model, notify=progress)
+
+    method = "exact" if exact else settings.sampler
+    say("the baseline (recorded evidence)")
+    baseline = forecast(recorded)
     outcomes = []
-    if exact:
-        baseline = exact_update(recorded)
-        for sc in scenarios:
-            result = exact_update([*recorded, *fresh(sc)])
-            outcomes.append(ScenarioOutcome(sc, result, _change(result, baseline), "exact"))
-        return Comparison(as_of, "exact", seed, baseline, len(recorded), tuple(outcomes), time.perf_counter() - start)
-
-    say("building the model")
-    from forecaster.inference import sampler  # imports pymc: only on the sampled path
-
-    model = sampler.build_model(net)
-
-    def sampled_update(reports: Sequence[Report]) -> UpdateResult:
-        return run_update(priors, reports, as_of=as_of, seed=seed, sampler_settings=settings, net=net, model=model,
-                          notify=progress)
-
-    say("sampling the baseline (recorded evidence)")
-    baseline = sampled_update(recorded)
-    base_log_lam = net.log_lambda(priors.fold(recorded, as_of=as_of))
-    draws = None if resample else parameter_draws(net, baseline.idata, base_log_lam)
     for i, sc in enumerate(scenarios, 1):
-        reports = [*recorded, *fresh(sc)]
-        if draws is not None:
-            rw = reweight(net, draws, base_log_lam, net.log_lambda(priors.fold(reports, as_of=as_of)))
-            if rw.ess_fraction >= REWEIGHT_MIN_FRACTION:
-                result = _reweighted_result(exact_update(reports), rw, baseline, ess_min=sampler.ESS_MIN)
-                outcomes.append(ScenarioOutcome(sc, result, _change(result, baseline), "reweighted", rw.ess_fraction))
-                continue
-        say(f"sampling scenario {i}/{len(scenarios)}: {sc.name}")
-        result = sampled_update(reports)
-        outcomes.append(ScenarioOutcome(sc, result, _change(result, baseline), "nuts"))
-    return Comparison(as_of, "pymc-nuts", seed, baseline, len(recorded), tuple(outcomes), time.perf_counter() - start)
-
+        say(f"scenario {i}/{len(scenarios)}: {sc.name}")
+        result = forecast([*recorded, *fresh(sc)])
+        outcomes.append(ScenarioOutcome(sc, result, _change(result, baseline), method))
+    name = "exact" if exact else settings.name
+    return Comparison(as_of, name, seed, baseline, len(recorded), tuple(outcomes), time.perf_counter() - start)

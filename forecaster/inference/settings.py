@@ -26,6 +26,12 @@ MEAN_CHECK_MAX = 4.0
 #: INTERVAL_MCSE_MAX warns.
 INTERVAL_PROBS = (0.05, 0.95)
 INTERVAL_MCSE_MAX = 0.01
+#: The exact i.i.d. sampler (the default) draws chains × draws, then doubles the draws until every
+#: interval end point's order-statistic MCSE is at most IID_MCSE_TARGET, or IID_DRAWS_MAX draws.
+IID_MCSE_TARGET = 0.002
+IID_DRAWS_MAX = 320_000
+#: The samplers: exact i.i.d. draws checked against the PyMC model (default), or PyMC's NUTS.
+SAMPLERS = ("iid", "nuts")
 
 
 def interval_warning(worst: float) -> str:
@@ -46,7 +52,11 @@ def seed_or_default(seed: int | None) -> int:
 
 @dataclass(frozen=True)
 class SamplerSettings:
-    # Sized to the interval's Monte Carlo error (issue 9): a 90 % interval end point's error
+    """`sampler` "iid" (MODEL.md §4 exact posterior draws: `chains` × `draws` to start with, more
+    until the interval's Monte Carlo error is within IID_MCSE_TARGET; `tune` and `target_accept`
+    unused) or "nuts" (PyMC's NUTS on the same model, sized as below)."""
+
+    # NUTS sized to the interval's Monte Carlo error (issue 9): a 90 % interval end point's error
     # (ArviZ quantile MCSE) scales as 1/sqrt(draws); at 2 × 1000 draws it reached 0.010–0.023 on
     # the bundled network with its history and on random networks (bench/mcse_defaults.py), so
     # 2 × 5000 brings the worst to ≈ 0.010 or below. More tuning did not lower it (NUTS starts
@@ -55,8 +65,11 @@ class SamplerSettings:
     tune: int = 300
     chains: int = 2
     target_accept: float = 0.8
+    sampler: str = "iid"
 
     def __post_init__(self) -> None:
+        if self.sampler not in SAMPLERS:
+            raise UsageError(f"--sampler {self.sampler!r}: expected one of {', '.join(SAMPLERS)}")
         for name, value, low, high in (
             ("draws", self.draws, 1, MAX_DRAWS), ("tune", self.tune, 0, MAX_TUNE), ("chains", self.chains, 1, MAX_CHAINS),
         ):
@@ -65,5 +78,13 @@ class SamplerSettings:
         if not 0.0 < float(self.target_accept) < 1.0:
             raise UsageError(f"target_accept {self.target_accept}: expected a number strictly between 0 and 1")
 
+    @property
+    def name(self) -> str:
+        """The sampler as runs record it."""
+        return "pymc-iid" if self.sampler == "iid" else "pymc-nuts"
+
     def as_dict(self) -> dict[str, Any]:
+        """What the run id hashes: for the exact sampler its draws and chains (NUTS's tuning is not used)."""
+        if self.sampler == "iid":
+            return {"draws": self.draws, "chains": self.chains, "mcse_target": IID_MCSE_TARGET}
         return {"draws": self.draws, "tune": self.tune, "chains": self.chains, "target_accept": self.target_accept}

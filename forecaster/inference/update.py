@@ -101,6 +101,9 @@ class Diagnostics:
     #: the largest MCSE of a prior interval end point, and the exact prior draws behind it
     prior_interval_mcse_max: float | None = None
     prior_draws: int | None = None
+    #: exact i.i.d. draws (MODEL.md §4): the spread of log p_PyMC − log q over the checked draws
+    density_spread: float | None = None
+    density_checked: int | None = None
 
     def to_json(self, *, run: bool = True) -> dict[str, Any]:
         """The diagnostics as JSON: a run's (update), or without the run's own keys (its seconds and
@@ -119,6 +122,9 @@ class Diagnostics:
         out["warnings"] = list(self.warnings)
         out["mean_check"] = _opt(self.mean_check, 3)
         out["interval_mcse_max"] = _opt(self.interval_mcse_max, 6)
+        out["density_check"] = None if self.density_checked is None else {
+            "checked_draws": self.density_checked, "log_ratio_spread": self.density_spread,
+        }
         if run:
             out["prior_interval_mcse_max"] = _opt(self.prior_interval_mcse_max, 6)
             out["prior_draws"] = self.prior_draws
@@ -223,6 +229,8 @@ class UpdateResult:
                 ess_min=d["ess_min"], divergences=d["divergences"], seconds=d["seconds"], warnings=tuple(d["warnings"]),
                 mean_check=d.get("mean_check"), interval_mcse_max=d.get("interval_mcse_max"),
                 prior_interval_mcse_max=d.get("prior_interval_mcse_max"), prior_draws=d.get("prior_draws"),
+                density_spread=(d.get("density_check") or {}).get("log_ratio_spread"),
+                density_checked=(d.get("density_check") or {}).get("checked_draws"),
             ),
             report_ids=tuple(data["report_ids"]), settings_hash=data.get("settings_hash", ""),
             previous_run_id=data.get("previous_run_id"),
@@ -481,6 +489,29 @@ def evidence_results(net: Network, folded: dict[str, Any], exact: Any) -> list[E
     return [e for head, kids in units for e in (head, *kids)]
 
 
+def _sample(
+    net: Network, log_lam: Any, *, seed: int, settings: SamplerSettings, model: Any,
+    progress: Callable[[str], None] | None, notify: Callable[[str], None] | None,
+) -> tuple[Any, Any]:
+    """(SampleResult, density check or None) from the sampler `settings` names (both import pymc)."""
+    if settings.sampler == "nuts":
+        from forecaster.inference import sampler
+
+        if progress:
+            progress(f"sampling {settings.chains} chains × {settings.draws} draws with NUTS (tune {settings.tune})")
+        return sampler.sample(net, log_lam, seed=seed, settings=settings, model=model, notify=notify), None
+    from forecaster.inference.iid import sample_iid
+
+    return sample_iid(net, log_lam, seed=seed, settings=settings, say=progress)
+
+
+def density_warning(check: Any) -> str:
+    return (
+        f"density check failed: log p_PyMC − log q varies by {check.spread:.3g} over {check.checked} draws (it must be "
+        "one constant): the draws do not follow the PyMC model, so no interval is printed; please report this"
+    )
+
+
 def run_update(
     priors: Priors,
     reports: Sequence[Report],
@@ -507,25 +538,27 @@ def run_update(
 
     start = time.perf_counter()
     check_seed(seed)
+    if not exact_only and (sampler_settings is None or sampler_settings.sampler == "iid"):
+        from forecaster.inference.iid import prefetch_model
+
+        prefetch_model()  # PyMC imports while the exact engine and the draws run
     net = net or build_network(priors)
     folded = priors.fold(reports, as_of=as_of, half_life_days=half_life_days)
     log_lam = net.log_lambda(folded)
     exact = infer_exact(net, log_lam)
     prior_ivs = prior_intervals(net, seed=seed)
 
+    check = None
     if exact_only:
         res = None
         diag_base: dict[str, Any] = {"sampler": "exact", "chains": 0, "draws": 0, "tune": 0}
         settings: dict[str, Any] = {"sampler": "exact"}
     else:
-        from forecaster.inference import sampler  # imports pymc: only here
-
         ss = sampler_settings or SamplerSettings()
-        settings = {"sampler": "pymc-nuts", **ss.as_dict()}
-        if progress:
-            progress(f"sampling {ss.chains} chains × {ss.draws} draws (tune {ss.tune})")
-        res = sampler.sample(net, log_lam, seed=seed, settings=ss, model=model, notify=notify)
-        diag_base = {"sampler": "pymc-nuts", "chains": ss.chains, "draws": ss.draws, "tune": ss.tune}
+        settings = {"sampler": ss.name, **ss.as_dict()}
+        res, check = _sample(net, log_lam, seed=seed, settings=ss, model=model, progress=progress, notify=notify)
+        per_chain = res.draws[0].shape[0] // ss.chains if res.draws else ss.draws
+        diag_base = {"sampler": ss.name, "chains": ss.chains, "draws": per_chain, "tune": ss.tune if ss.sampler == "nuts" else 0}
     settings.update(half_life_setting(half_life_days))
 
     ev_hash = events_hash(reports)
@@ -539,7 +572,7 @@ def run_update(
         for k, sid in enumerate(net.states[h]):
             prev = (previous or {}).get(hid, {}).get(sid)
             p = float(post[k])
-            if res is not None:
+            if res is not None and (check is None or check.ok):
                 iv, iv_se = res.interval[h], res.interval_mcse[h]
                 lo_hi = (float(iv[0, k]), float(iv[1, k]))
                 lo_hi_se: tuple[float, float] | None = (float(iv_se[0, k]), float(iv_se[1, k]))
@@ -566,14 +599,18 @@ def run_update(
 
     seconds = time.perf_counter() - start
     if res is not None:
-        check = mean_check(exact.posterior, [d.mean(axis=0) for d in res.draws], res.mean_mcse)
+        z = mean_check(exact.posterior, [d.mean(axis=0) for d in res.draws], res.mean_mcse)
         warns = list(res.warnings)
-        if check > MEAN_CHECK_MAX:
-            warns.append(mean_check_warning(check))
+        if z > MEAN_CHECK_MAX:
+            warns.append(mean_check_warning(z))
+        if check is not None and not check.ok:
+            warns.append(density_warning(check))
         diagnostics = Diagnostics(**diag_base, r_hat_max=res.r_hat_max, ess_min=res.ess_min,
                                   divergences=res.divergences, seconds=seconds, warnings=tuple(warns),
-                                  mean_check=check, interval_mcse_max=res.interval_mcse_max,
-                                  prior_interval_mcse_max=prior_ivs.mcse_max, prior_draws=prior_ivs.draws)
+                                  mean_check=z, interval_mcse_max=res.interval_mcse_max,
+                                  prior_interval_mcse_max=prior_ivs.mcse_max, prior_draws=prior_ivs.draws,
+                                  density_spread=None if check is None else check.spread,
+                                  density_checked=None if check is None else check.checked)
     else:
         diagnostics = Diagnostics(**diag_base, r_hat_max=None, ess_min=None, divergences=0, seconds=seconds,
                                   prior_interval_mcse_max=prior_ivs.mcse_max, prior_draws=prior_ivs.draws)

@@ -68,7 +68,7 @@ def sampler_settings(
     if exact:
         return {"sampler": "exact"}, None
     ss = SamplerSettings(**(sampler_kwargs or {}))
-    return {"sampler": "pymc-nuts", **ss.as_dict()}, ss
+    return {"sampler": ss.name, **ss.as_dict()}, ss
 
 
 _sampler_settings = sampler_settings  # the name other modules used before the run log moved
@@ -282,7 +282,6 @@ def run_scenarios(
     seed: int = DEFAULT_SEED,
     exact: bool = False,
     sampler_kwargs: Mapping[str, Any] | None = None,
-    resample: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> Comparison:
     """`compare` on the workspace's recorded evidence (the store, read as `forecast update` reads it).
@@ -300,6 +299,5 @@ def run_scenarios(
         seed=seed,
         exact=exact,
         sampler_settings=settings,
-        resample=resample,
         progress=progress,
     )
