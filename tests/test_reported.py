@@ -40,7 +40,8 @@ from tests.randnet import AS_OF, random_net, random_reports, to_reports
 SEEDS = (21, 22, 25, 28, 34, 39)
 #: sampled (one compile each): five of them, linear and log pools, 2–4 hypotheses, DAG parents
 SAMPLED = (22, 25, 28, 34, 39)
-SMALL = SamplerSettings(draws=500, tune=200, chains=2)
+SMALL = SamplerSettings(draws=500, tune=200, chains=2, sampler="nuts")
+IID = SamplerSettings(draws=500, chains=2)  # exact draws: more until the interval MCSE is ≤ 0.002
 ORACLE_DRAWS = 40_000
 K = 4.0
 
@@ -215,21 +216,27 @@ def sampler_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("sampler-cache")
 
 
-def _sampled_json(case: Case, cache: Path, seed: int) -> dict[str, Any]:
-    from forecaster.inference import sampler
-
+def _sampled_json(case: Case, cache: Path, seed: int, settings: SamplerSettings = SMALL) -> dict[str, Any]:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("FORECAST_CACHE_DIR", str(cache))
         net = build_network(case.priors)
-        result = run_update(case.priors, case.reports, as_of=AS_OF, seed=seed, sampler_settings=SMALL, net=net,
-                            model=sampler.build_model(net))
+        model = None
+        if settings.sampler == "nuts":
+            from forecaster.inference import sampler
+
+            model = sampler.build_model(net)
+        result = run_update(case.priors, case.reports, as_of=AS_OF, seed=seed, sampler_settings=settings, net=net,
+                            model=model)
     return json.loads(json.dumps(result.to_json()))
 
 
-def _check_sampled(case: Case, data: dict[str, Any], oracle_seed: int) -> None:
+def _check_sampled(case: Case, data: dict[str, Any], oracle_seed: int, sampler: str = "pymc-nuts") -> None:
     _check_posterior_exact(case, data)
     d = data["diagnostics"]
-    assert d["sampler"] == "pymc-nuts" and d["mean_check"] is not None
+    assert d["sampler"] == sampler and d["mean_check"] is not None
+    if sampler == "pymc-iid":
+        assert d["density_check"]["checked_draws"] > 0 and d["density_check"]["log_ratio_spread"] < 1e-8
+        assert d["interval_mcse_max"] <= 0.0021
     states = _states(data)
     summary = O.oracle_summary(case.oracle, case.evidence, n=ORACLE_DRAWS, seed=oracle_seed)
     worst_mean, worst_iv, worst_se = 0.0, 0.0, 0.0
@@ -257,6 +264,15 @@ def test_sampled_update_on_random_networks(cases: dict[str, Case], sampler_cache
     _check_sampled(case, _sampled_json(case, sampler_cache, seed=5), oracle_seed=17)
 
 
+@pytest.mark.parametrize("name", ["bundled", *(f"random-{s}" for s in SAMPLED)])
+def test_exact_draws_update_matches_the_oracle(cases: dict[str, Case], sampler_cache: Path, name: str) -> None:
+    """The default sampler (exact i.i.d. draws, checked against the PyMC model): its mean within
+    Monte Carlo error of the exact posterior, its interval within 4 combined standard errors of
+    the oracle's independent exact sampler's."""
+    case = cases[name]
+    _check_sampled(case, _sampled_json(case, sampler_cache, seed=5, settings=IID), oracle_seed=19, sampler="pymc-iid")
+
+
 @pytest.mark.slow
 def test_update_json_on_the_bundled_network_with_its_history(
     cases: dict[str, Case], sampler_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -272,7 +288,7 @@ def test_update_json_on_the_bundled_network_with_its_history(
     monkeypatch.setenv("FORECAST_CACHE_DIR", str(sampler_cache))
     events = ws.scenarios_dir / "historical_events.yaml"
     args = ["update", "--events", str(events), "--as-of", AS_OF.isoformat(), "--json", "--seed", "3",
-            "--draws", str(SMALL.draws), "--tune", str(SMALL.tune)]
+            "--draws", str(SMALL.draws), "--tune", str(SMALL.tune), "--sampler", "nuts"]
     r = CliRunner().invoke(app, args)
     assert r.exit_code == 0, r.stderr
     data = json.loads(r.stdout)
@@ -286,9 +302,9 @@ def test_update_json_on_the_bundled_network_with_its_history(
 
 
 @pytest.mark.slow
-def test_reweighted_scenario_intervals_on_the_bundled_network(cases: dict[str, Case], sampler_cache: Path) -> None:
-    """A what-if answered by reweighting the baseline's draws: posterior exact, interval within 4
-    combined standard errors (Kish-ESS MCSE and the oracle's) of the exact sampler's."""
+def test_whatif_scenario_intervals_on_the_bundled_network(cases: dict[str, Case], sampler_cache: Path) -> None:
+    """A what-if drawn afresh with exact draws: posterior exact, interval within 4 combined
+    standard errors (its MCSE and the oracle's) of the oracle's exact sampler's."""
     from forecaster.inference.scenarios import compare, parse_hypothetical, whatif_scenario
 
     case = cases["bundled"]
@@ -296,9 +312,9 @@ def test_reweighted_scenario_intervals_on_the_bundled_network(cases: dict[str, C
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("FORECAST_CACHE_DIR", str(sampler_cache))
         comparison = compare(case.priors, case.reports, [whatif_scenario([typed])], as_of=AS_OF, seed=7,
-                             sampler_settings=SMALL)
+                             sampler_settings=IID)
     (outcome,) = comparison.outcomes
-    assert outcome.method == "reweighted"
+    assert outcome.method == "iid"
     data = json.loads(json.dumps(comparison.to_json()))["scenarios"][0]
     assert data["diagnostics"]["interval_mcse_max"] > 0
     assert data["diagnostics"]["mean_check"] <= K  # the weighted PyMC mean against the exact posterior

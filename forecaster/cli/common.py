@@ -162,14 +162,17 @@ def sampler_options(
     exact: bool = False,
 ) -> dict[str, Any]:
     """The sampler options given on the command line, checked together: --exact takes none, and
-    --tune and --target-accept are NUTS's (the exact draws need no tuning)."""
+    --tune and --target-accept tune NUTS: without --sampler nuts they are ignored, with a warning
+    (the exact draws need no tuning)."""
     given = {"draws": draws, "tune": tune, "chains": chains, "sampler": sampler, "target_accept": target_accept}
     chosen = {k: v for k, v in given.items() if v is not None}
     if exact and chosen:
         raise UsageError("--exact takes no --sampler, --draws, --tune, --chains or --target-accept")
     if sampler is not None and sampler not in ("iid", "nuts"):
         raise UsageError(f"--sampler {sampler!r}: expected iid or nuts")
-    nuts_only = [f"--{k.replace('_', '-')}" for k in ("tune", "target_accept") if k in chosen]
+    nuts_only = [k for k in ("tune", "target_accept") if k in chosen]
     if nuts_only and sampler != "nuts":
-        raise UsageError(f"{' and '.join(nuts_only)} tune NUTS: add --sampler nuts (the default exact draws need no tuning)")
+        names = " and ".join(f"--{k.replace('_', '-')}" for k in nuts_only)
+        warn(f"{names} ignored: {'it tunes' if len(nuts_only) == 1 else 'they tune'} NUTS (--sampler nuts); the default exact draws need no tuning")
+        chosen = {k: v for k, v in chosen.items() if k not in nuts_only}
     return chosen

@@ -3,9 +3,9 @@ posterior draws"). numpy only: the check of these draws against the PyMC model's
 lives with the model (forecaster.inference.sampler).
 
 Given the latent discrete states every prior is conjugate, so p(θ, q, m | E) is a finite mixture:
-1. a joint hypothesis state s ~ P(s | E), by backward sampling through the elimination order;
-2. each mechanism with reports, occurred or not given s and E; each reported indicator's latent
-   occurrence given s, its mechanism and its reports;
+1. a joint state of the hypotheses and mechanisms (s, m) ~ P(s, m | E), by backward sampling
+   through the elimination order;
+2. each reported indicator's latent occurrence given s, its mechanism and its reports;
 3. one count for every table row the draw used (`CONJUGATE`): a θ row Dirichlet(α + e_{s_h}), a q
    or m row Beta(a + 1, b) if its node occurred, else Beta(a, b + 1); every other row its prior.
 Then P(H | E, θ, q, m) for every draw by one batched elimination.
@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from forecaster.inference.elimination import BackwardSampler, backward_sampler, categorical
-from forecaster.inference.exact import network_factors, posterior_batch
+from forecaster.inference.elimination import BackwardSampler
+from forecaster.inference.exact import joint_sampler, posterior_batch
 from forecaster.model.network import Network
 
 
@@ -94,8 +94,10 @@ def used_rows(net: Network, log_lam: np.ndarray) -> np.ndarray:
 def latent_counts(
     net: Network, log_lam: np.ndarray, states: np.ndarray, rng: np.random.Generator, rows: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Step 2 and the counts of step 3 for joint states (D, H), at the prior means: a count per θ
-    entry (D, T), and successes and failures per q row of `rows` (D, len(rows))."""
+    """Step 2 and the counts of step 3 for joint states of the hypotheses and mechanisms (D, H + M),
+    at the prior means: a count per θ entry (D, T), and successes and failures per q row of
+    `rows` (D, len(rows)). A mechanism's state comes with the joint draw (backward sampling
+    draws it with the hypotheses); each reported indicator's latent occurrence given it."""
     n = states.shape[0]
     draws = np.arange(n)
     theta = np.zeros((n, net.theta_mean_flat.size))
@@ -123,21 +125,15 @@ def latent_counts(
     for j in reported:
         if mech_of[j] < 0:
             occurs(j, net.q_offsets[j] + config_rows(net, net.indicator_parents[j], states))
+    hyps = len(net.sizes)
     for k in range(len(net.mechanism_ids)):
         kids = [j for j in reported if mech_of[j] == k]
         if not kids:
             continue
-        m_rows = net.m_offsets[k] + config_rows(net, net.mechanism_parents[k], states)
-        bases = [net.q_offsets[j] + 2 * config_rows(net, net.indicator_parents[j], states) for j in kids]
-        weight = np.ones((n, 2))  # Π_j L_j given the mechanism occurred, not occurred
-        for j, base in zip(kids, bases, strict=True):
-            q1, q0 = q[base], q[base + 1]
-            weight *= np.stack([lam[j, 0] * q1 + lam[j, 1] * (1 - q1), lam[j, 0] * q0 + lam[j, 1] * (1 - q0)], axis=1)
-        m = q[m_rows]
-        occurred = categorical(np.stack([m * weight[:, 0], (1 - m) * weight[:, 1]], axis=1), rng) == 0
-        count(m_rows, occurred)
-        for j, base in zip(kids, bases, strict=True):
-            occurs(j, base + np.where(occurred, 0, 1))
+        not_occurred = states[:, hyps + k]  # the mechanism's state, drawn with the hypotheses: 0 occurred
+        count(net.m_offsets[k] + config_rows(net, net.mechanism_parents[k], states), not_occurred == 0)
+        for j in kids:
+            occurs(j, net.q_offsets[j] + 2 * config_rows(net, net.indicator_parents[j], states) + not_occurred)
     return theta, success, failure
 
 
@@ -172,7 +168,7 @@ def draw_posterior(net: Network, log_lam: np.ndarray, n: int, *, seed: int, rule
     per draw; the first `kept` draws' full parameters (their unread q rows drawn from the rule with
     no count, as every draw's would be)."""
     rng = np.random.default_rng(seed)
-    sampler = backward_sampler(network_factors(net, log_lam), net.sizes, names=net.hypothesis_ids)
+    sampler = joint_sampler(net, log_lam)
     rows = used_rows(net, log_lam)
     margs: list[list[np.ndarray]] = [[] for _ in net.sizes]
     log_z, theta_kept, q_kept = [], np.zeros((0, net.theta_mean_flat.size)), np.zeros((0, len(net.q_a)))

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from forecaster.model.cliques import MAX_FACTOR, Plan, check_size, plan
+from forecaster.model.cliques import MAX_FACTOR, Plan, check_size, ordered, plan
 
-__all__ = ["MAX_FACTOR", "Plan", "check_size", "plan"]
+__all__ = ["MAX_FACTOR", "Plan", "check_size", "ordered", "plan"]
 
 #: Batched work is split so that one intermediate array holds at most this many numbers (~64 MB).
 CHUNK_CELLS = 8_000_000
@@ -104,20 +104,38 @@ class Contracted:
     log_z: np.ndarray
 
 
+def choose(scopes: Sequence[Sequence[int]], sizes: Sequence[int], keep: Sequence[int], structure: Sequence[Sequence[int]] = ()) -> Plan:
+    """Min-fill's plan for these scopes, or, when it is larger, the order min-fill finds on the whole
+    network's `structure` (what validation bounded): min-fill is greedy, and on a subset of the
+    factors it can pick a worse order, while a fixed order never needs more on fewer factors."""
+    p = plan(scopes, sizes, keep)
+    if structure and p.largest > MAX_FACTOR:
+        q = ordered(scopes, sizes, plan(structure, sizes, keep).order, keep)
+        if q.largest < p.largest:
+            return q
+    return p
+
+
 def contract(
     factors: Sequence[Factor], sizes: Sequence[int], keep: Sequence[int], *, names: Sequence[str] = (),
-    order: Sequence[int] | None = None,
+    order: Sequence[int] | None = None, structure: Sequence[Sequence[int]] = (),
 ) -> Contracted:
-    """Sum every hypothesis but `keep` out of the product of `factors` (batched), in min-fill
-    order or the given `order` (every hypothesis of the relevant factors but `keep`, once each)."""
+    """Sum every variable but `keep` out of the product of `factors` (batched), in the order
+    `choose` finds (`structure`: every factor scope the network can have), or the given `order`
+    (every variable of the relevant factors but `keep`, once each)."""
     keep = tuple(sorted(keep))
-    work = relevant(factors, keep)
+    # every input scaled to a maximum of 1 (its scale kept): tiny inputs never underflow a product
+    work, log_scale = [], np.zeros(1)
+    for f in relevant(factors, keep):
+        values, log_m = _rescale(f.values)
+        work.append(Factor(f.scope, values, f.child))
+        log_scale = log_scale + log_m
     if order is None:
-        p = plan([f.scope for f in work], sizes, keep)
+        p = choose([f.scope for f in work], sizes, keep, structure)
         check_size(p, sizes, names or [str(v) for v in range(len(sizes))])
         order = p.order
     batch = max((f.batch for f in work), default=1)
-    log_scale = np.zeros(batch)
+    log_scale = np.broadcast_to(log_scale, (batch,)).copy()
     for v in order:
         holding = [f for f in work if v in f.scope]
         work = [f for f in work if v not in f.scope]
@@ -137,11 +155,14 @@ def contract(
     return Contracted(keep, probs, log_z)
 
 
-def marginals(factors: Sequence[Factor], sizes: Sequence[int], *, names: Sequence[str] = ()) -> tuple[list[np.ndarray], np.ndarray]:
-    """P(H_h | E) for every hypothesis, each (B, K_h), and log P(E) (B,): one contraction per hypothesis."""
+def marginals(
+    factors: Sequence[Factor], sizes: Sequence[int], targets: Sequence[int], *, names: Sequence[str] = (),
+    structure: Sequence[Sequence[int]] = (),
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """P(v | E) for every target variable, each (B, K_v), and log P(E) (B,): one contraction each."""
     out, log_z = [], np.zeros(0)
-    for h in range(len(sizes)):
-        c = contract(factors, sizes, (h,), names=names)
+    for h in targets:
+        c = contract(factors, sizes, (h,), names=names, structure=structure)
         out.append(c.probs)
         log_z = c.log_z
     return out, log_z
@@ -168,13 +189,15 @@ class BackwardSampler:
         return drawn
 
 
-def backward_sampler(factors: Sequence[Factor], sizes: Sequence[int], *, names: Sequence[str] = ()) -> BackwardSampler:
-    """Eliminate every hypothesis in min-fill order (factors with one batch row), keeping each clique."""
+def backward_sampler(
+    factors: Sequence[Factor], sizes: Sequence[int], *, names: Sequence[str] = (), structure: Sequence[Sequence[int]] = ()
+) -> BackwardSampler:
+    """Eliminate every variable in the order `choose` finds (factors with one batch row), keeping each clique."""
     work = list(factors)
     if any(f.batch != 1 for f in work):
         raise ValueError("backward sampling takes factors with one batch row")
     every = tuple(range(len(sizes)))
-    p = plan([f.scope for f in work] + [(v,) for v in every], sizes, ())
+    p = choose([f.scope for f in work] + [(v,) for v in every], sizes, (), structure)
     check_size(p, sizes, names or [str(v) for v in every])
     cliques = []
     for v in p.order:

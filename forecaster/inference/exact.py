@@ -3,13 +3,16 @@ posterior of every hypothesis, leave-one-out posteriors ("what moved it"), the l
 exact joint-state draws. The reference for the sampler and for every derived analysis; numpy
 only, so it loads in a blink.
 
-The network becomes factors (forecaster.inference.elimination): each hypothesis table on its
-parents; each reported indicator without a mechanism, L_j = λ1 q_j + λ0 (1 − q_j) on its
-hypothesis parents; each mechanism k with reports, m_k Π_j L_j(occurred) + (1 − m_k) Π_j
-L_j(not occurred) on the union of its and its reported indicators' hypothesis parents (the
-mechanism summed out in closed form). Every function takes evidence with a leading batch axis
-(B, J, 2) and parameters with one ((D, T) θ, (D, R) q), so leave-one-out, value of information
-and per-draw posteriors are one batched pass each."""
+The network becomes factors (forecaster.inference.elimination) over its hypotheses (variables
+0..H−1) and its mechanisms (H..H+M−1, two states: occurred, not occurred): each hypothesis table
+on its parents; each reported indicator, L_j = λ1 q_j + λ0 (1 − q_j) on its hypothesis parents
+(and its mechanism, whose two rows it has); each mechanism with a reported indicator, its table
+m_k on its parents. Summing a mechanism out gives MODEL.md §4's closed form
+m Π_j L_j(occurred) + (1 − m) Π_j L_j(not occurred); leaving that to the elimination order keeps
+the factors small (the closed form spans every hypothesis any of its indicators depends on).
+Every function takes evidence with a leading batch axis (B, J, 2) and parameters with one
+((D, T) θ, (D, R) q), so leave-one-out, value of information and per-draw posteriors are one
+batched pass each."""
 
 from __future__ import annotations
 
@@ -48,12 +51,12 @@ def network_factors(
     mech_lam: np.ndarray | None = None,
     q_fail: np.ndarray | None = None,
 ) -> list[Factor]:
-    """The factors of P(s, E | θ, q, m) (MODEL.md §4). `log_lam` (J, 2) or (B, J, 2); `theta`
+    """The factors of P(s, m, E | θ, q, m) (MODEL.md §4). `log_lam` (J, 2) or (B, J, 2); `theta`
     (T,) or (D, T), `q` (R,) or (D, R), default the prior means; `mech_lam` (M, 2) or (B, M, 2),
     optional likelihoods on the mechanisms themselves (a mechanism observed, for diagnosticity).
     `q_fail`: the weight of each row's node *not* occurring, default 1 − q (the exact draws'
     density check passes other weights). Indicators and mechanisms with no report in any batch
-    row add no factor."""
+    row add no factor (they sum out to one)."""
     sizes = net.sizes
     theta = _batched(net.theta_mean_flat if theta is None else np.asarray(theta, dtype=float), 1)
     q = _batched(net.q_mean if q is None else np.asarray(q, dtype=float), 1)
@@ -66,40 +69,38 @@ def network_factors(
         parents = net.index_of(net.hypothesis_parents[h])
         out.append(ve.factor((*parents, h), _table(net, theta, net.theta_offsets[h], parents, (sizes[h],)), child=h))
     mech_of = net.mechanism_of
-
-    def lam_of(j: int, col: int, ndim: int) -> np.ndarray:
-        return lam[:, j, col].reshape(-1, *([1] * ndim))
-
-    def likelihood(j: int, qj: np.ndarray, fail: np.ndarray) -> np.ndarray:
-        return lam_of(j, 0, qj.ndim - 1) * qj + lam_of(j, 1, qj.ndim - 1) * fail
-
-    for j in (int(x) for x in np.flatnonzero(reported & (mech_of < 0))):
+    for j in (int(x) for x in np.flatnonzero(reported)):
         parents = net.index_of(net.indicator_parents[j])
-        rows, fail = (_table(net, x, net.q_offsets[j], parents) for x in (q, q_not))
-        out.append(ve.factor(parents, likelihood(j, rows, fail)))
+        k = int(mech_of[j])
+        tail = () if k < 0 else (2,)  # with a mechanism: rows given it occurred, not occurred
+        rows, fail = (_table(net, x, net.q_offsets[j], parents, tail) for x in (q, q_not))
+        shape = (-1, *([1] * (rows.ndim - 1)))
+        values = lam[:, j, 0].reshape(shape) * rows + lam[:, j, 1].reshape(shape) * fail
+        out.append(ve.factor(parents if k < 0 else (*parents, len(sizes) + k), values))
+    observed = np.zeros(len(net.mechanism_ids), dtype=bool)
+    if mech_lam is not None:
+        mech_lam = _batched(np.asarray(mech_lam, dtype=float), 2)
+        observed = np.any(mech_lam != 0.0, axis=(0, 2))
     for k in range(len(net.mechanism_ids)):
-        kids = [j for j in net.children(k) if reported[j]]
-        observed = mech_lam is not None and np.any(np.asarray(mech_lam)[..., k, :] != 0.0)
-        if not kids and not observed:
+        if not observed[k] and not any(reported[j] for j in net.children(k)):
             continue
-        mparents = net.index_of(net.mechanism_parents[k])
-        scope = tuple(sorted({*mparents, *(p for j in kids for p in net.index_of(net.indicator_parents[j]))}))
-        occ: np.ndarray = np.ones((1,) * (1 + len(scope)))
-        not_occ: np.ndarray = np.ones((1,) * (1 + len(scope)))
-        for j in kids:
-            parents = net.index_of(net.indicator_parents[j])
-            rows, fail = (_table(net, x, net.q_offsets[j], parents, (2,)) for x in (q, q_not))
-            occ = occ * _on(parents, likelihood(j, rows[..., 0], fail[..., 0]), scope, sizes)
-            not_occ = not_occ * _on(parents, likelihood(j, rows[..., 1], fail[..., 1]), scope, sizes)
-        m = _on(mparents, _table(net, q, net.m_offsets[k], mparents), scope, sizes)
-        m_not = _on(mparents, _table(net, q_not, net.m_offsets[k], mparents), scope, sizes)
-        if observed:
+        parents = net.index_of(net.mechanism_parents[k])
+        m, m_not = (_table(net, x, net.m_offsets[k], parents) for x in (q, q_not))
+        values = np.stack(np.broadcast_arrays(m, m_not), axis=-1)
+        if observed[k]:
             assert mech_lam is not None
-            ml = np.exp(_batched(np.asarray(mech_lam, dtype=float), 2))[:, k, :]
-            shape = (-1, *([1] * len(scope)))
-            occ, not_occ = occ * ml[:, 0].reshape(shape), not_occ * ml[:, 1].reshape(shape)
-        out.append(Factor(scope, m * occ + m_not * not_occ))
+            values = values * np.exp(mech_lam[:, k, :]).reshape(-1, *([1] * len(parents)), 2)
+        out.append(ve.factor((*parents, len(sizes) + k), values, child=len(sizes) + k))
     return out
+
+
+def variable_sizes(net: Network) -> tuple[int, ...]:
+    """State counts of the engine's variables: the hypotheses, then the mechanisms (2 each)."""
+    return net.sizes + (2,) * len(net.mechanism_ids)
+
+
+def variable_names(net: Network) -> tuple[str, ...]:
+    return net.hypothesis_ids + net.mechanism_ids
 
 
 def posterior_batch(
@@ -115,17 +116,19 @@ def posterior_batch(
     for a batch of evidence rows and/or parameter draws; work split into chunks of bounded size."""
     factors = network_factors(net, log_lam, theta=theta, q=q, mech_lam=mech_lam, q_fail=q_fail)
     batch = max(f.batch for f in factors)
-    widest = max(ve.plan([f.scope for f in factors], net.sizes, ()).largest, 1)
+    sizes, names, targets = variable_sizes(net), variable_names(net), range(len(net.sizes))
+    structure = index_scopes(net)
+    widest = max(ve.choose([f.scope for f in factors], sizes, (), structure).largest, 1)
     step = max(1, ve.CHUNK_CELLS // widest)
     if batch <= step:
-        margs, log_z = ve.marginals(factors, net.sizes, names=net.hypothesis_ids)
+        margs, log_z = ve.marginals(factors, sizes, targets, names=names, structure=structure)
         rows = _rows_asked(log_lam, theta, q)
         if rows > margs[0].shape[0]:  # rows that differ only where nothing is reported: one answer
             margs = [np.repeat(m, rows, axis=0) for m in margs]
             log_z = np.repeat(log_z, rows)
         return margs, log_z
     parts = [
-        ve.marginals([_rows(f, start, step) for f in factors], net.sizes, names=net.hypothesis_ids)
+        ve.marginals([_rows(f, start, step) for f in factors], sizes, targets, names=names, structure=structure)
         for start in range(0, batch, step)
     ]
     margs = [np.concatenate([p[0][h] for p in parts]) for h in range(len(net.sizes))]
@@ -188,26 +191,42 @@ def infer_exact(net: Network, log_lam: np.ndarray) -> ExactResult:
 
 def sample_joint(net: Network, log_lam: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
     """n i.i.d. joint hypothesis states from P(s | E) on the prior-mean network, (n, H)."""
-    return ve.sample_states(network_factors(net, log_lam), net.sizes, n, rng, names=net.hypothesis_ids)
+    return joint_sampler(net, log_lam).draw(n, rng)[:, : len(net.sizes)]
 
 
-def evidence_parents(net: Network) -> list[tuple[str, ...]]:
-    """The hypothesis parents of every evidence factor the network can have: each indicator
-    without mechanism as if reported, each mechanism with all of its indicators reported."""
+def joint_sampler(net: Network, log_lam: np.ndarray) -> ve.BackwardSampler:
+    """Backward sampling of (hypotheses, mechanisms) from P(s, m | E) on the prior-mean network; a
+    mechanism without reports is drawn too (from its table), as is every hypothesis."""
+    return ve.backward_sampler(
+        network_factors(net, log_lam), variable_sizes(net), names=variable_names(net), structure=index_scopes(net)
+    )
+
+
+def structure_scopes(net: Network) -> list[tuple[str, ...]]:
+    """The scope of every factor the network can have (every indicator reported), by name."""
+    scopes = [(*net.hypothesis_parents[h], hid) for h, hid in enumerate(net.hypothesis_ids)]
     mech_of = net.mechanism_of
-    out = [net.indicator_parents[j] for j in range(len(net.indicator_ids)) if mech_of[j] < 0]
-    return out + [mechanism_parents(net, k) for k in range(len(net.mechanism_ids))]
+    for j, parents in enumerate(net.indicator_parents):
+        k = int(mech_of[j])
+        scopes.append(parents if k < 0 else (*parents, net.mechanism_ids[k]))
+    scopes += [(*net.mechanism_parents[k], mid) for k, mid in enumerate(net.mechanism_ids)]
+    return scopes
 
 
-def mechanism_parents(net: Network, k: int) -> tuple[str, ...]:
-    """The hypotheses mechanism k's factor spans with all of its indicators reported."""
-    kids = (p for j in net.children(k) for p in net.indicator_parents[j])
-    return tuple(dict.fromkeys((*net.mechanism_parents[k], *kids)))
+def index_scopes(net: Network) -> list[tuple[int, ...]]:
+    """`structure_scopes` as sorted variable indices (hypotheses, then mechanisms)."""
+    pos = {v: i for i, v in enumerate(variable_names(net))}
+    return [tuple(sorted(pos[v] for v in scope)) for scope in structure_scopes(net)]
+
+
+def network_bound(net: Network) -> tuple[ve.Plan, list[str]]:
+    """The largest clique any contraction on `net` needs (what `priors validate` checks), with the
+    variables' names by index."""
+    sizes = dict(zip(variable_names(net), variable_sizes(net), strict=True))
+    return network_plan(sizes, structure_scopes(net), net.hypothesis_ids)
 
 
 def check_network_size(net: Network) -> None:
     """A PriorsError naming the clique when the network is past the engine's limit (docs/LIMITS.md)."""
-    sizes = dict(zip(net.hypothesis_ids, net.sizes, strict=True))
-    parents = dict(zip(net.hypothesis_ids, net.hypothesis_parents, strict=True))
-    worst, names = network_plan(sizes, parents, evidence_parents(net))
-    ve.check_size(worst, net.sizes, names)
+    worst, names = network_bound(net)
+    ve.check_size(worst, [dict(zip(variable_names(net), variable_sizes(net), strict=True))[n] for n in names], names)

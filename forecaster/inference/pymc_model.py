@@ -35,7 +35,7 @@ from scipy.special import gammaln  # noqa: E402
 
 from forecaster.inference import pymc_adapter as adapter  # first: PyTensor's compile folder
 from forecaster.inference.draws import CONJUGATE, PosteriorDraws, Rule
-from forecaster.inference.exact import evidence_parents, mechanism_parents, posterior_batch
+from forecaster.inference.exact import index_scopes, posterior_batch, variable_sizes
 from forecaster.model.cliques import plan
 from forecaster.model.network import Network
 
@@ -52,12 +52,6 @@ def groups(net: Network) -> tuple[tuple[int, tuple[int, ...]], ...]:
     """(K, hypotheses with K states), K ascending: one Dirichlet each."""
     sizes = net.sizes
     return tuple((k, tuple(h for h, kh in enumerate(sizes) if kh == k)) for k in sorted(set(sizes)))
-
-
-def structure_scopes(net: Network) -> list[tuple[int, ...]]:
-    """Index scopes of every factor of the model: each table, each indicator, each mechanism whole."""
-    scopes = [tuple(sorted((*net.index_of(net.hypothesis_parents[h]), h))) for h in range(len(net.sizes))]
-    return scopes + [tuple(sorted(net.index_of(p))) for p in evidence_parents(net)]
 
 
 # ----------------------------------------------------------------------------- the graph
@@ -78,7 +72,8 @@ def _table(net: Network, flat: Any, start: int, parents: tuple[int, ...], tail: 
 
 
 def log_factors(net: Network, theta: Any, q: Any, log_lam: Any) -> list[tuple[tuple[int, ...], Any]]:
-    """(scope, log factor) for every table, indicator and mechanism (MODEL.md §4, mechanisms in closed form)."""
+    """(scope, log factor) for every table, indicator and mechanism (MODEL.md §4): a mechanism is a
+    binary variable (index H + k) that the elimination sums out, which is the closed form."""
     out = []
     for h in range(len(net.sizes)):
         parents = net.index_of(net.hypothesis_parents[h])
@@ -89,30 +84,25 @@ def log_factors(net: Network, theta: Any, q: Any, log_lam: Any) -> list[tuple[tu
         return pt.log(lam[j, 1] + (lam[j, 0] - lam[j, 1]) * rows)
 
     mech_of = net.mechanism_of
+    hyps = len(net.sizes)
     for j in range(len(net.indicator_ids)):
-        if mech_of[j] < 0:
-            parents = net.index_of(net.indicator_parents[j])
+        parents = net.index_of(net.indicator_parents[j])
+        k = int(mech_of[j])
+        if k < 0:
             out.append(_sorted(parents, loglik(j, _table(net, q, net.q_offsets[j], parents))))
+        else:  # rows given the mechanism occurred (0), not occurred (1): the mechanism is a variable
+            out.append(_sorted((*parents, hyps + k), loglik(j, _table(net, q, net.q_offsets[j], parents, (2,)))))
     for k in range(len(net.mechanism_ids)):
-        scope = tuple(sorted(net.index_of(mechanism_parents(net, k))))
-        occ: Any = 0.0
-        not_occ: Any = 0.0
-        for j in net.children(k):
-            parents = net.index_of(net.indicator_parents[j])
-            rows = _table(net, q, net.q_offsets[j], parents, (2,))
-            occ = occ + _spread(*_sorted(parents, loglik(j, rows[..., 0])), scope)
-            not_occ = not_occ + _spread(*_sorted(parents, loglik(j, rows[..., 1])), scope)
-        mparents = net.index_of(net.mechanism_parents[k])
-        m_scope, m = _sorted(mparents, _table(net, q, net.m_offsets[k], mparents))
-        term = pt.logaddexp(_spread(m_scope, pt.log(m), scope) + occ, _spread(m_scope, pt.log1p(-m), scope) + not_occ)
-        out.append((scope, term))
+        parents = net.index_of(net.mechanism_parents[k])
+        m = _table(net, q, net.m_offsets[k], parents)
+        out.append(_sorted((*parents, hyps + k), pt.stack([pt.log(m), pt.log1p(-m)], axis=-1)))
     return out
 
 
 def eliminate(net: Network, factors: list[tuple[tuple[int, ...], Any]], keep: tuple[int, ...] = ()) -> Any:
     """log Σ over every hypothesis but `keep` of the product of the factors: a tensor over `keep`."""
     work = list(factors)
-    for v in plan(structure_scopes(net), net.sizes, keep).order:
+    for v in plan(index_scopes(net), variable_sizes(net), keep).order:
         holding = [f for f in work if v in f[0]]
         work = [f for f in work if v not in f[0]]
         scope = tuple(sorted({u for s, _ in holding for u in s}))

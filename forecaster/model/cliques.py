@@ -80,8 +80,29 @@ def _min_fill(scopes: Sequence[tuple[int, ...]], sizes: Sequence[int], keep: tup
     return Plan(tuple(order), keep, largest, clique)
 
 
+def ordered(scopes: Sequence[Sequence[int]], sizes: Sequence[int], order: Sequence[int], keep: Sequence[int] = ()) -> Plan:
+    """The plan that eliminates in `order` (only the variables present in `scopes`, `keep` excepted)."""
+    adj: dict[int, set[int]] = {v: set() for s in scopes for v in s}
+    for s in scopes:
+        for v in s:
+            adj[v].update(u for u in s if u != v)
+    keep = tuple(sorted(keep))
+    largest, clique = math.prod(sizes[v] for v in keep), keep
+    steps = [v for v in order if v in adj and v not in keep]
+    steps += [v for v in sorted(adj) if v not in keep and v not in steps]
+    for v in steps:
+        nbrs = adj.pop(v)
+        weight = sizes[v] * math.prod(sizes[u] for u in nbrs)
+        if weight > largest:
+            largest, clique = weight, tuple(sorted({v, *nbrs}))
+        for a in nbrs:
+            adj[a].discard(v)
+            adj[a].update(u for u in nbrs if u != a)
+    return Plan(tuple(steps), keep, largest, clique)
+
+
 def check_size(p: Plan, sizes: Sequence[int], names: Sequence[str], *, limit: int = MAX_FACTOR) -> None:
-    """A PriorsError naming the hypotheses of a clique over `limit` states."""
+    """A PriorsError naming the variables of a clique over `limit` states."""
     if p.largest > limit:
         who = ", ".join(f"{names[v]} ({sizes[v]})" for v in p.clique)
         raise PriorsError(
@@ -93,18 +114,15 @@ def check_size(p: Plan, sizes: Sequence[int], names: Sequence[str], *, limit: in
 
 
 def network_plan(
-    sizes: Mapping[str, int],
-    hypothesis_parents: Mapping[str, Sequence[str]],
-    evidence_parents: Sequence[Sequence[str]],
+    sizes: Mapping[str, int], scopes: Sequence[Sequence[str]], targets: Sequence[str]
 ) -> tuple[Plan, list[str]]:
-    """The plan with the largest clique among every contraction on a network (each hypothesis kept
-    in turn, and none kept: joint draws), with the hypotheses' names by index. `evidence_parents`:
-    the hypothesis parents of each evidence factor (an indicator without mechanism; a mechanism
-    with the parents of all of its indicators)."""
+    """The plan with the largest clique among every contraction on a network: each target kept in
+    turn, and none kept (joint draws). `sizes`: every variable's state count by name (hypotheses
+    and mechanisms); `scopes`: every factor's variables by name. Returns the plan and the
+    variables' names by index."""
     names = list(sizes)
-    pos = {h: i for i, h in enumerate(names)}
-    size = [sizes[h] for h in names]
-    scopes = [tuple(sorted({pos[h], *(pos[p] for p in hypothesis_parents[h])})) for h in names]
-    scopes += [tuple(sorted({pos[p] for p in par})) for par in evidence_parents]
-    plans = [plan(scopes, size, ())] + [plan(scopes, size, (i,)) for i in range(len(names))]
+    pos = {v: i for i, v in enumerate(names)}
+    size = [sizes[v] for v in names]
+    index = [tuple(sorted({pos[v] for v in s})) for s in scopes]
+    plans = [plan(index, size, ())] + [plan(index, size, (pos[t],)) for t in targets]
     return max(plans, key=lambda p: p.largest), names

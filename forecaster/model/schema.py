@@ -415,12 +415,11 @@ def _check_size(
 ) -> None:
     """The exact engine's limit (forecaster.model.cliques): the largest factor variable elimination
     needs, with every indicator reported, at most MAX_FACTOR states."""
-    evidence = [ind.parents for ind in ind_nodes if not ind.mechanism]
-    for mech in mech_nodes:
-        kids = (p for ind in ind_nodes if ind.mechanism == mech.id for p in ind.parents)
-        evidence.append(tuple(dict.fromkeys((*mech.parents, *kids))))
-    sizes = {h: len(s) for h, s in hyp_states.items()}
-    worst, names = network_plan(sizes, parents, evidence)
+    sizes = {h: len(s) for h, s in hyp_states.items()} | {m.id: 2 for m in mech_nodes}
+    scopes = [(*parents[h], h) for h in hyp_states]
+    scopes += [(*ind.parents, *([ind.mechanism] if ind.mechanism else [])) for ind in ind_nodes]
+    scopes += [(*m.parents, m.id) for m in mech_nodes]
+    worst, names = network_plan(sizes, scopes, list(hyp_states))
     try:
         check_size(worst, [sizes[h] for h in names], names)
     except PriorsError as e:
