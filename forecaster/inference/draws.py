@@ -48,7 +48,7 @@ CONJUGATE = Rule(_add, _add_beta)
 #: Draws are made in chunks of this many (memory: chunk × table rows).
 CHUNK = 20_000
 #: Draws whose full parameter vector (θ and every q row) is kept, for the density check.
-KEPT = 64
+KEPT = 128
 
 
 @dataclass(frozen=True)

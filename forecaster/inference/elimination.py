@@ -159,13 +159,71 @@ def marginals(
     factors: Sequence[Factor], sizes: Sequence[int], targets: Sequence[int], *, names: Sequence[str] = (),
     structure: Sequence[Sequence[int]] = (),
 ) -> tuple[list[np.ndarray], np.ndarray]:
-    """P(v | E) for every target variable, each (B, K_v), and log P(E) (B,): one contraction each."""
-    out, log_z = [], np.zeros(0)
-    for h in targets:
-        c = contract(factors, sizes, (h,), names=names, structure=structure)
-        out.append(c.probs)
-        log_z = c.log_z
+    """P(v | E) for every target variable, each (B, K_v), and log P(E) (B,), by one calibration of
+    the elimination tree (two passes, `calibrate`), whatever the number of targets."""
+    beliefs, log_z = calibrate(factors, sizes, names=names, structure=structure)
+    out = []
+    for v in targets:
+        scope, belief = beliefs[v]
+        m = belief.sum(axis=tuple(1 + i for i, u in enumerate(scope) if u != v)) if len(scope) > 1 else belief
+        out.append(m / m.sum(axis=1, keepdims=True))
     return out, log_z
+
+
+def calibrate(
+    factors: Sequence[Factor], sizes: Sequence[int], *, names: Sequence[str] = (), structure: Sequence[Sequence[int]] = ()
+) -> tuple[dict[int, tuple[tuple[int, ...], np.ndarray]], np.ndarray]:
+    """Collect and distribute on the elimination tree (Hugin style): eliminate every variable
+    (collect: clique products ψ_i and their messages m_i, as `contract` does), then from the last
+    clique back, send each clique the message of its parent's calibrated belief divided by the
+    message it had sent up (0/0 read as 0: a configuration the evidence rules out stays out).
+    Returns each variable's calibrated clique belief (unnormalised) and log P(E) (B,)."""
+    every = sorted({v for f in factors for v in f.scope})
+    work, log_scale = [], np.zeros(1)
+    for f in factors:
+        values, log_m = _rescale(f.values)
+        work.append((f.scope, values, -1))  # -1: an input factor; else the step whose message it is
+        log_scale = log_scale + log_m
+    p = choose([f.scope for f in factors] + [(v,) for v in every], sizes, (), structure)
+    check_size(p, sizes, names or [str(v) for v in range(len(sizes))])
+    batch = max((f.batch for f in factors), default=1)
+    log_scale = np.broadcast_to(log_scale, (batch,)).copy()
+    steps: list[tuple[int, tuple[int, ...], np.ndarray, np.ndarray, list[int]]] = []  # (v, scope, ψ, message, children)
+    parent: dict[int, int] = {}
+    for i, v in enumerate(p.order):
+        holding = [w for w in work if v in w[0]] or [((v,), np.ones((1, sizes[v])), -1)]
+        work = [w for w in work if v not in w[0]]
+        scope, prod = _product([Factor(s, x) for s, x, _ in holding], sizes)
+        message, log_m = _rescale(prod.sum(axis=1 + scope.index(v)))
+        log_scale = log_scale + log_m
+        children = [src for _, _, src in holding if src >= 0]
+        for c in children:
+            parent[c] = i
+        steps.append((v, scope, prod, message, children))
+        work.append((tuple(u for u in scope if u != v), message, i))
+    total = np.ones((batch,))  # what is left: factors over no variable (all summed)
+    for _, x, _ in work:
+        total = total * x.reshape(x.shape[0])
+    log_z = np.log(total) + log_scale
+    beliefs: dict[int, tuple[tuple[int, ...], np.ndarray]] = {}
+    calibrated: dict[int, np.ndarray] = {}
+    for i in range(len(steps) - 1, -1, -1):
+        v, scope, prod, _, _ = steps[i]
+        belief = prod
+        if i in parent:
+            up = steps[parent[i]]
+            sent = steps[i][3]
+            separator = tuple(u for u in scope if u != v)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratio = calibrated[parent[i]] / expand(sent, separator, up[1], sizes)
+            ratio = np.where(np.isfinite(ratio), ratio, 0.0)
+            axes = tuple(1 + k for k, u in enumerate(up[1]) if u not in separator)
+            down, _ = _rescale(ratio.sum(axis=axes) if axes else ratio)
+            belief = prod * expand(down, separator, scope, sizes)
+        belief, _ = _rescale(belief)
+        calibrated[i] = belief
+        beliefs[v] = (scope, belief)
+    return beliefs, log_z
 
 
 # ----------------------------------------------------------------------------- exact joint draws

@@ -135,6 +135,15 @@ def posterior_batch(
     return margs, np.concatenate([p[1] for p in parts])
 
 
+def cells_per_draw(net: Network, log_lam: np.ndarray) -> int:
+    """The work of P(H | E, θ, q, m) for one parameter draw: the clique states of one elimination
+    of every variable (a calibration makes about three such passes). The exact sampler's budget counts it."""
+    factors = network_factors(net, log_lam)
+    every = sorted({v for f in factors for v in f.scope})
+    scopes = [f.scope for f in factors] + [(v,) for v in every]
+    return ve.choose(scopes, variable_sizes(net), (), index_scopes(net)).cells
+
+
 def _rows_asked(log_lam: np.ndarray, theta: np.ndarray | None, q: np.ndarray | None) -> int:
     sizes = [np.shape(log_lam)[0] if np.ndim(log_lam) == 3 else 1]
     sizes += [np.shape(x)[0] for x in (theta, q) if x is not None and np.ndim(x) == 2]

@@ -21,9 +21,17 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from forecaster.inference.draws import CONJUGATE, PosteriorDraws, Rule, draw_posterior
+from forecaster.inference.exact import cells_per_draw
 from forecaster.inference.mcse import quantiles_iid
 from forecaster.inference.sampled import SampleResult
-from forecaster.inference.settings import IID_DRAWS_MAX, IID_MCSE_TARGET, INTERVAL_PROBS, SamplerSettings
+from forecaster.inference.settings import (
+    IID_DRAW_OVERHEAD,
+    IID_DRAWS_MAX,
+    IID_MCSE_TARGET,
+    IID_WORK_BUDGET,
+    INTERVAL_PROBS,
+    SamplerSettings,
+)
 from forecaster.model.network import Network
 
 if TYPE_CHECKING:
@@ -54,9 +62,11 @@ def draws_to_target(
     net: Network, log_lam: np.ndarray, *, seed: int, n: int, target: float = IID_MCSE_TARGET, most: int = IID_DRAWS_MAX,
     rule: Rule = CONJUGATE,
 ) -> PosteriorDraws:
-    """n exact draws, doubled (fresh draws, derived seeds) until every interval end point's
-    order-statistic MCSE is at most `target` or `most` draws are reached. Deterministic for a seed."""
+    """n exact draws, then more (fresh draws, derived seeds) until every interval end point's
+    order-statistic MCSE is at most `target`, or `most` draws, or the work budget is reached
+    (IID_WORK_BUDGET; never below n). Deterministic for a seed."""
     draws = draw_posterior(net, log_lam, n, seed=seed, rule=rule)
+    most = max(n, min(most, IID_WORK_BUDGET // (cells_per_draw(net, log_lam) + IID_DRAW_OVERHEAD)))
     round_ = 0
     while draws.n < most:
         worst = max(float(quantiles_iid(m, INTERVAL_PROBS)[1].max()) for m in draws.marginals)

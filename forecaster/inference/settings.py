@@ -30,6 +30,12 @@ INTERVAL_MCSE_MAX = 0.01
 #: interval end point's order-statistic MCSE is at most IID_MCSE_TARGET, or IID_DRAWS_MAX draws.
 IID_MCSE_TARGET = 0.002
 IID_DRAWS_MAX = 320_000
+#: ... and within a budget of work, so a large network's update stays quick (deterministic: counted
+#: in clique states per draw plus a fixed cost per draw, never in seconds): draws × (cells + 300)
+#: ≤ IID_WORK_BUDGET. The bundled network (55 cells a draw) may take 70,000 draws; a 10 × 3 chain
+#: (~1,100) ~18,000. Past the budget the interval's Monte Carlo error is what it is, and reported.
+IID_WORK_BUDGET = 25_000_000
+IID_DRAW_OVERHEAD = 300
 #: The samplers: exact i.i.d. draws checked against the PyMC model (default), or PyMC's NUTS.
 SAMPLERS = ("iid", "nuts")
 

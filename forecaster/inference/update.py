@@ -506,6 +506,11 @@ def _sample(
 
 
 def density_warning(check: Any) -> str:
+    if check.checked < 2:
+        return (
+            f"density check not possible: {check.checked} of the first draws lie away from the edges of their "
+            "tables (a probability within 1e-6 of 0 or 1), so no interval is printed; raise --draws"
+        )
     return (
         f"density check failed: log p_PyMC − log q varies by {check.spread:.3g} over {check.checked} draws (it must be "
         "one constant): the draws do not follow the PyMC model, so no interval is printed; please report this"

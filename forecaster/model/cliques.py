@@ -30,6 +30,7 @@ class Plan:
     keep: tuple[int, ...]
     largest: int
     clique: tuple[int, ...]
+    cells: int = 0  # the states of every clique summed: the work of one contraction
 
 
 _PLANS: dict[tuple[tuple[tuple[int, ...], ...], tuple[int, ...], tuple[int, ...]], Plan] = {}
@@ -56,6 +57,7 @@ def _min_fill(scopes: Sequence[tuple[int, ...]], sizes: Sequence[int], keep: tup
             adj[v].update(u for u in s if u != v)
     kept = math.prod(sizes[v] for v in keep)
     largest, clique = kept, tuple(keep)
+    cells = kept
     order = []
     left = [v for v in sorted(adj) if v not in keep]
     while left:
@@ -69,6 +71,7 @@ def _min_fill(scopes: Sequence[tuple[int, ...]], sizes: Sequence[int], keep: tup
                 best = cand
         assert best is not None
         _, weight, v = best
+        cells += weight
         if weight > largest:
             largest, clique = weight, tuple(sorted({v, *adj[v]}))
         nbrs = adj.pop(v)
@@ -77,7 +80,7 @@ def _min_fill(scopes: Sequence[tuple[int, ...]], sizes: Sequence[int], keep: tup
             adj[a].update(u for u in nbrs if u != a)
         order.append(v)
         left.remove(v)
-    return Plan(tuple(order), keep, largest, clique)
+    return Plan(tuple(order), keep, largest, clique, cells)
 
 
 def ordered(scopes: Sequence[Sequence[int]], sizes: Sequence[int], order: Sequence[int], keep: Sequence[int] = ()) -> Plan:
@@ -88,17 +91,19 @@ def ordered(scopes: Sequence[Sequence[int]], sizes: Sequence[int], order: Sequen
             adj[v].update(u for u in s if u != v)
     keep = tuple(sorted(keep))
     largest, clique = math.prod(sizes[v] for v in keep), keep
+    cells = largest
     steps = [v for v in order if v in adj and v not in keep]
     steps += [v for v in sorted(adj) if v not in keep and v not in steps]
     for v in steps:
         nbrs = adj.pop(v)
         weight = sizes[v] * math.prod(sizes[u] for u in nbrs)
+        cells += weight
         if weight > largest:
             largest, clique = weight, tuple(sorted({v, *nbrs}))
         for a in nbrs:
             adj[a].discard(v)
             adj[a].update(u for u in nbrs if u != a)
-    return Plan(tuple(steps), keep, largest, clique)
+    return Plan(tuple(steps), keep, largest, clique, cells)
 
 
 def check_size(p: Plan, sizes: Sequence[int], names: Sequence[str], *, limit: int = MAX_FACTOR) -> None:
