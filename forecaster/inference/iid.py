@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -46,6 +47,7 @@ _PREFETCH: list[threading.Thread] = []
 def prefetch_model() -> None:
     """Start importing PyMC in the background (once per process); `sample_iid` waits for it."""
     if not _PREFETCH:
+        warnings.filterwarnings("ignore", category=FutureWarning, module="arviz")  # its refactor notice
         thread = threading.Thread(target=importlib.import_module, args=(MODEL_MODULE,), name="import-pymc", daemon=True)
         thread.start()
         _PREFETCH.append(thread)
@@ -103,6 +105,7 @@ def sample_iid(
     settings: SamplerSettings = SamplerSettings(),
     rule: Rule = CONJUGATE,
     say: Callable[[str], None] | None = None,
+    notify: Callable[[str], None] | None = None,
 ) -> tuple[SampleResult, DensityCheck]:
     """Exact posterior draws summarised as a SampleResult, and the density check against PyMC."""
     start = time.perf_counter()
@@ -114,7 +117,7 @@ def sample_iid(
     _PREFETCH[0].join()
     from forecaster.inference.pymc_model import check_draws
 
-    check = check_draws(net, log_lambda, draws, rule=rule)
+    check = check_draws(net, log_lambda, draws, rule=rule, notify=notify)
     interval, interval_mcse = zip(*(quantiles_iid(m, INTERVAL_PROBS) for m in draws.marginals), strict=True)
     mean_mcse = [m.std(axis=0, ddof=1) / np.sqrt(draws.n) for m in draws.marginals]
     ess_min, r_hat_max = _ess_rhat(draws, settings.chains)

@@ -20,24 +20,30 @@ import os
 import pickle
 import platform
 import sys
+import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pymc as pm  # noqa: E402
-import pytensor  # noqa: E402
-import pytensor.tensor as pt  # noqa: E402
-import scipy  # noqa: E402
-from pytensor.compile.mode import Mode  # noqa: E402
-from scipy.special import gammaln  # noqa: E402
 
 from forecaster.inference import pymc_adapter as adapter  # first: PyTensor's compile folder
 from forecaster.inference.draws import CONJUGATE, PosteriorDraws, Rule
 from forecaster.inference.exact import index_scopes, posterior_batch, variable_sizes
 from forecaster.model.cliques import plan
 from forecaster.model.network import Network
+
+# ArviZ (imported by PyMC) announces its refactor with a FutureWarning on every import: not for users
+warnings.filterwarnings("ignore", category=FutureWarning, module="arviz")
+
+import pymc as pm  # noqa: E402
+import pytensor  # noqa: E402
+import pytensor.tensor as pt  # noqa: E402
+import scipy  # noqa: E402
+from pytensor.compile.mode import Mode  # noqa: E402
+from scipy.special import gammaln  # noqa: E402
 
 #: Draws whose PyMC log density is compared with the mixture's (MODEL.md §4): the log ratio must
 #: be one constant, so a few dozen spread over the run already pin it.
@@ -235,18 +241,24 @@ def _probe(net: Network, logp: LogDensity) -> float:
     return logp(value_point(net, logp.names, theta, net.q_mean))
 
 
-def model_logp(net: Network) -> LogDensity:
+def model_logp(net: Network, notify: Callable[[str], None] | None = None) -> LogDensity:
     """The compiled log density, kept for the last network of the process and in the user cache
-    (a pickle, read only from a folder nobody else can write, and only if it reproduces its probe)."""
+    (a pickle, read only from a folder nobody else can write, and only if it reproduces its probe).
+    A first run for a network builds it (seconds, no C compiler) and says so through `notify`."""
     if _LOGP and _LOGP[0][0] is net:
         return _LOGP[0][1]
     root = cache_root()
     path = None if root is None else root / f"check-{fingerprint(net, _CHECK_FORMAT, EVAL_MODE.linker.__class__.__name__)}.pkl"
     logp = _load(path, net) if path is not None else None
     if logp is None:
+        started = time.perf_counter()
+        if notify is not None:
+            notify("building the PyMC model's density for this network (first run; a few seconds, then cached)")
         logp = _compiled_logp(net)
         if path is not None:
             _store(path, net, logp)
+        if notify is not None:
+            notify(f"built in {time.perf_counter() - started:.1f} s; " + ("cached for the next runs" if path else "not cached: FORECAST_COMPILE_CACHE is off"))
     _LOGP[:] = [(net, logp)]
     return logp
 
@@ -332,10 +344,13 @@ def mixture_log_density(net: Network, log_lam: np.ndarray, draws: PosteriorDraws
     return log_prior + log_z - log_z_mean[0]
 
 
-def check_draws(net: Network, log_lam: np.ndarray, draws: PosteriorDraws, *, rule: Rule = CONJUGATE, checked: int = CHECKED_DRAWS) -> DensityCheck:
+def check_draws(
+    net: Network, log_lam: np.ndarray, draws: PosteriorDraws, *, rule: Rule = CONJUGATE, checked: int = CHECKED_DRAWS,
+    notify: Callable[[str], None] | None = None,
+) -> DensityCheck:
     """MODEL.md §4: the PyMC model's log density minus the draws' mixture log density, at `checked`
-    draws spread over the run, is one constant."""
-    logp = model_logp(net)
+    draws, is one constant."""
+    logp = model_logp(net, notify)
     # draws whose every coordinate is well inside (0, 1): a Beta draw within 1e-10 of 0 or 1 (or
     # rounded onto it) is exact in (θ, q) but not through the model's log-odds coordinates, where
     # 1 − q comes back with a relative error of 1e-6; away from the edge the identity holds to 1e-10

@@ -502,7 +502,7 @@ def _sample(
         return sampler.sample(net, log_lam, seed=seed, settings=settings, model=model, notify=notify), None
     from forecaster.inference.iid import sample_iid
 
-    return sample_iid(net, log_lam, seed=seed, settings=settings, say=progress)
+    return sample_iid(net, log_lam, seed=seed, settings=settings, say=progress, notify=notify)
 
 
 def density_warning(check: Any) -> str:
