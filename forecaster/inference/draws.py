@@ -29,15 +29,19 @@ class Rule:
     (α, counts) and for q rows ((a, b), (successes, failures)). The density check evaluates the
     mixture with the same rule the draws used, so a wrong rule cannot pass it."""
 
-    dirichlet: Callable[[np.ndarray, np.ndarray], np.ndarray]
-    beta: Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+    #: (α, counts, flat θ positions of the last axis) -> posterior α
+    dirichlet: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+    #: (a, b, successes, failures, flat q rows of the last axis) -> posterior (a, b)
+    beta: Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
-def _add(alpha: np.ndarray, counts: np.ndarray) -> np.ndarray:
+def _add(alpha: np.ndarray, counts: np.ndarray, index: np.ndarray) -> np.ndarray:
     return alpha + counts
 
 
-def _add_beta(a: np.ndarray, b: np.ndarray, success: np.ndarray, failure: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _add_beta(
+    a: np.ndarray, b: np.ndarray, success: np.ndarray, failure: np.ndarray, rows: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     return a + success, b + failure
 
 
@@ -155,10 +159,10 @@ def _chunk(
     """n draws: θ (n, T) and q (n, R), the rows outside `rows` left at their prior means (unread)."""
     counts, success, failure = latent_counts(net, log_lam, sampler.draw(n, rng), rng, rows)
     alpha = np.concatenate([a.ravel() for a in net.alpha])[None, :]
-    theta = dirichlet_rows(net, np.broadcast_to(rule.dirichlet(alpha, counts), counts.shape), rng)
+    theta = dirichlet_rows(net, np.broadcast_to(rule.dirichlet(alpha, counts, np.arange(alpha.shape[1])), counts.shape), rng)
     q = np.broadcast_to(net.q_mean, (n, len(net.q_a))).copy()
     if len(rows):
-        a, b = rule.beta(net.q_a[rows][None, :], net.q_b[rows][None, :], success, failure)
+        a, b = rule.beta(net.q_a[rows][None, :], net.q_b[rows][None, :], success, failure, rows)
         q[:, rows] = rng.beta(np.broadcast_to(a, success.shape), np.broadcast_to(b, success.shape))
     return theta, q
 
@@ -183,6 +187,6 @@ def draw_posterior(net: Network, log_lam: np.ndarray, n: int, *, seed: int, rule
     unread = np.setdiff1d(np.arange(len(net.q_a)), rows)
     if len(unread) and len(q_kept):
         zero = np.zeros((len(q_kept), len(unread)))
-        a, b = rule.beta(net.q_a[unread][None, :], net.q_b[unread][None, :], zero, zero)
+        a, b = rule.beta(net.q_a[unread][None, :], net.q_b[unread][None, :], zero, zero, unread)
         q_kept[:, unread] = rng.beta(np.broadcast_to(a, zero.shape), np.broadcast_to(b, zero.shape))
     return PosteriorDraws([np.concatenate(m) for m in margs], np.concatenate(log_z), theta_kept, q_kept)

@@ -327,15 +327,19 @@ def mixture_log_density(net: Network, log_lam: np.ndarray, draws: PosteriorDraws
         log_prior += base.sum(axis=1)
         mean = a / a.sum(axis=1, keepdims=True)
         block = np.empty_like(x)
+        index = start + np.arange(a.size)
         for s, one in enumerate(np.eye(k)):
-            block[:, :, s] = mean[None, :, s] * np.exp(_log_dirichlet(x, rule.dirichlet(a[None], one[None, None])) - base)
+            counts = np.broadcast_to(one, a.shape).ravel()[None]  # one count in every row, in state s
+            post = rule.dirichlet(a.ravel()[None], counts, index).reshape(1, *a.shape)
+            block[:, :, s] = mean[None, :, s] * np.exp(_log_dirichlet(x, post) - base)
         eff.append(block.reshape(n, -1))
     eff_theta = np.concatenate(eff, axis=1)
     base = _log_beta(q, net.q_a, net.q_b)
     log_prior += base.sum(axis=1)
     zero, one = np.zeros_like(q), np.ones_like(q)
-    up = rule.beta(net.q_a[None], net.q_b[None], one, zero)
-    down = rule.beta(net.q_a[None], net.q_b[None], zero, one)
+    every = np.arange(len(net.q_a))
+    up = rule.beta(net.q_a[None], net.q_b[None], one, zero, every)
+    down = rule.beta(net.q_a[None], net.q_b[None], zero, one, every)
     mean = net.q_mean[None]
     success = mean * np.exp(_log_beta(q, *up) - base)
     failure = (1.0 - mean) * np.exp(_log_beta(q, *down) - base)
