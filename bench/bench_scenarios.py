@@ -1,14 +1,13 @@
 """Benchmark scenarios, what-ifs and collection priorities (issue 6).
 
-    python bench/bench_scenarios.py [--runs 5] [--pymc-runs 5] [--skip-pymc] [--resample-runs 0]
+    python bench/bench_scenarios.py [--runs 5] [--pymc-runs 5] [--skip-pymc]
 
 In a temporary workspace holding the papers' documented events, times real `forecast` processes
 (wall clock, median of --runs; the child's CPU time beside it, which a busy machine inflates
 less): `collect`, `whatif` with two typed reports and `scenario run` of the five shipped
 scenarios on the exact engine; then, with PyMC (median of --pymc-runs), one `update --force`
-against `scenario run` of all five shipped scenarios (the baseline sampled, each scenario
-reweighting its draws). `--resample-runs N` also times `scenario run --resample` (six NUTS runs,
-one model), for comparison.
+against `scenario run` of all five shipped scenarios (the baseline and each scenario drawn
+afresh with exact draws; bench/bench_engine.py holds issue 19's target for it).
 
 Targets (issue 6): collect and whatif <= 1 s; scenario run of five with PyMC <= 2 × one update.
 Prints a table of medians; exits 1 if a target is missed.
@@ -62,7 +61,6 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=5, help="runs per fast command (median)")
     ap.add_argument("--pymc-runs", type=int, default=5, help="runs per sampled command (median)")
     ap.add_argument("--skip-pymc", action="store_true", help="time only the exact-engine commands")
-    ap.add_argument("--resample-runs", type=int, default=0, help="also time `scenario run --resample` (median of N)")
     opts = ap.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="forecast-bench-") as tmp:
@@ -86,9 +84,6 @@ def main() -> int:
             rows.append(("update --force (PyMC)", update, update_cpu, "reference", True))
             wall, cpu = median_of(["scenario", "run", *SCENARIOS], env, opts.pymc_runs)
             rows.append(("scenario run ×5 (PyMC)", wall, cpu, f"<= {2 * update:.1f} s", wall <= 2 * update))
-            if opts.resample_runs:
-                wall, cpu = median_of(["scenario", "run", *SCENARIOS, "--resample"], env, opts.resample_runs)
-                rows.append(("scenario run ×5 --resample (PyMC)", wall, cpu, "for comparison", True))
 
     width = max(len(r[0]) for r in rows)
     print(f"{'command':<{width}}  {'wall (median)':>13}  {'cpu (median)':>12}  target")

@@ -138,7 +138,7 @@ def test_exact_update_posterior_and_prior_intervals(cases: dict[str, Case], name
 
 
 def test_mcse_helpers_agree_with_the_oracle() -> None:
-    from forecaster.inference.mcse import quantiles_iid, quantiles_weighted
+    from forecaster.inference.mcse import quantiles_iid
 
     rng = np.random.default_rng(3)
     x = rng.beta(2.0, 5.0, size=(5001, 3))
@@ -146,11 +146,6 @@ def test_mcse_helpers_agree_with_the_oracle() -> None:
     q_o, se_o = O.quantiles_with_mcse(x)
     np.testing.assert_allclose(q, q_o, atol=1e-12)
     np.testing.assert_allclose(se, se_o, rtol=0.05)
-    w = rng.random(5001) ** 2
-    q, se = quantiles_weighted(x, w)
-    q_o, se_o = O.quantiles_with_mcse(x, weights=w)
-    np.testing.assert_allclose(q, q_o, atol=1e-12)
-    np.testing.assert_allclose(se, se_o, rtol=0.25)  # Kish δ against the weighted-indicator δ
 
 
 def test_a_record_from_before_issue_9_reads_its_posterior_as_exact(cases: dict[str, Case]) -> None:

@@ -13,6 +13,7 @@ import typer
 
 from forecaster.cli.common import (
     SamplerOpt,
+    TargetAcceptOpt,
     as_of_date,
     err,
     handle_errors,
@@ -128,10 +129,11 @@ def run(
     seed: SeedOpt = None,
     draws: Annotated[int | None, typer.Option("--draws", min=100, max=100_000, help="Draws per chain.", show_default=False)] = None,
     tune: Annotated[
-        int | None, typer.Option("--tune", min=100, max=100_000, help="Tuning steps per chain.", show_default=False)
+        int | None, typer.Option("--tune", min=100, max=100_000, help="NUTS only: tuning steps per chain.", show_default=False)
     ] = None,
     chains: Annotated[int | None, typer.Option("--chains", min=1, max=8, help="Chains.", show_default=False)] = None,
     sampler: SamplerOpt = None,
+    target_accept: TargetAcceptOpt = None,
     as_of: AsOfOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -151,7 +153,7 @@ def run(
     ws = workspace(ctx)
     priors = load_priors(ws.priors_dir)
     chosen = find_scenarios(ws.scenarios_dir, names, known=priors.indicator_ids)
-    kwargs = sampler_options(draws=draws, tune=tune, chains=chains, sampler=sampler, exact=exact)
+    kwargs = sampler_options(draws=draws, tune=tune, chains=chains, sampler=sampler, target_accept=target_accept, exact=exact)
     _compare(ws, priors, chosen, as_of_date(as_of), seed=seed, exact=exact, sampler_kwargs=kwargs,
              as_json=as_json, status="scenarios…")
 

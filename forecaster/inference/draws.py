@@ -1,6 +1,6 @@
 """Exact, i.i.d. draws from the posterior of the network's parameters (MODEL.md §4, "Exact
 posterior draws"). numpy only: the check of these draws against the PyMC model's own density
-lives with the model (forecaster.inference.sampler).
+lives with the model (forecaster.inference.pymc_model).
 
 Given the latent discrete states every prior is conjugate, so p(θ, q, m | E) is a finite mixture:
 1. a joint state of the hypotheses and mechanisms (s, m) ~ P(s, m | E), by backward sampling

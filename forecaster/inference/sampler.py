@@ -1,17 +1,12 @@
-"""The PyMC model of MODEL.md §4 — the only module that imports pymc, pytensor or arviz.
+"""NUTS on the PyMC model (`--sampler nuts`): the independent check of the exact draws in the
+test suite, and the fallback for any node a future model adds that breaks conjugacy. With
+forecaster.inference.pymc_model and the adapter, the only importers of pymc, pytensor and arviz.
 
-θ and q are random variables with the pooled Dirichlet/Beta priors; the discrete hypothesis
-states are summed out exactly (logsumexp over joint states) and the hypothesis marginals are
-kept as deterministics. The evidence enters as data (`log_lambda`, one row per indicator in the
-catalogue, zeros where nothing was reported), so one compiled model serves any set of reports.
-All indicator tables live in one vectorised Beta.
-
-Speed (see bench/bench_update.py, bench/bench_mechanisms.py): the graph is built from dense
-one-hot count matrices (no advanced indexing in the gradient; the mechanisms' closed form uses
-one small gather, see `_Layout`), the Dirichlets are grouped by number of states and sampled
-in log-ratio coordinates, NUTS starts from the exact prior moments, chains run in parallel
-(forked processes), and the compiled log-density/gradient and trace functions are kept in a
-disk cache keyed by everything they are built from, and checked on load.
+The model is forecaster.inference.pymc_model's (variable elimination in PyTensor). Speed (see
+bench/bench_mechanisms.py): the Dirichlets are grouped by number of states and sampled in
+log-ratio coordinates, NUTS starts from the exact prior moments, chains run in parallel (forked
+processes), and the compiled log-density/gradient and trace functions are kept in a disk cache
+keyed by everything they are built from, and checked on load.
 """
 
 from __future__ import annotations

@@ -343,13 +343,12 @@ def compare(
     seed: int = DEFAULT_SEED,
     exact: bool = False,
     sampler_settings: SamplerSettings | None = None,
-    resample: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> Comparison:
     """The recorded evidence alone (the baseline), then with each scenario's reports added.
 
     `exact`: the exact engine. Otherwise each is sampled afresh with the sampler the settings name
-    (the PyMC model built once). `resample` is accepted for compatibility: every scenario is sampled afresh."""
+    (the PyMC model built once)."""
     start = time.perf_counter()
     say = progress or (lambda _msg: None)
     net = build_network(priors)

@@ -35,6 +35,7 @@ from forecaster.inference import elimination as ve
 from forecaster.inference.exact import (
     _on,
     _table,
+    index_scopes,
     network_factors,
     posterior,
     posterior_batch,
@@ -247,7 +248,9 @@ def _joint_bits(net: Network, log_lam: np.ndarray, j: int, accuracy: float) -> f
     """I(H₁, …, H_n; R_j | E) = H(R | E) − Σ P(scope | E) H(R | scope, E): R depends on the joint
     state only through the hypotheses of `occurrence_given_parents`' scope."""
     scope, occurs = occurrence_given_parents(net, log_lam, j)
-    family = ve.contract(network_factors(net, log_lam), variable_sizes(net), scope, names=variable_names(net)).probs[0]
+    family = ve.contract(
+        network_factors(net, log_lam), variable_sizes(net), scope, names=variable_names(net), structure=index_scopes(net)
+    ).probs[0]
     yes = accuracy * occurs + (1.0 - accuracy) * (1.0 - occurs)
     p_yes = float((family * yes).sum())
     mi = float(_entropy(np.array(p_yes))) - float((family * _entropy(yes)).sum())

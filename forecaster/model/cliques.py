@@ -4,7 +4,7 @@ Variable elimination costs what its largest intermediate factor holds: the produ
 counts of the hypotheses in the largest elimination clique. The order comes from the min-fill
 heuristic (ties: the smaller clique, then the lower index), one per (factor scopes, kept
 hypotheses), cached per process. `network_plan` bounds every contraction a network can need
-(every indicator reported, every mechanism with all of its indicators), so `priors validate`
+(every indicator reported; mechanisms are binary variables), so `priors validate`
 refuses a network past `MAX_FACTOR` before any update tries it. Standard library only.
 """
 
@@ -111,7 +111,7 @@ def check_size(p: Plan, sizes: Sequence[int], names: Sequence[str], *, limit: in
     if p.largest > limit:
         who = ", ".join(f"{names[v]} ({sizes[v]})" for v in p.clique)
         raise PriorsError(
-            f"network too large for exact inference: eliminating the hypotheses {who} makes a factor of "
+            f"network too large for exact inference: eliminating the variables {who} makes a factor of "
             f"{p.largest:,} states (limit {limit:,}); give indicators and mechanisms fewer hypothesis parents, "
             "or merge states"
         )
