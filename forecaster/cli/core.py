@@ -104,10 +104,6 @@ def update(
     if found is not None:
         result, cached = found, True
     else:
-        if not exact and sampler_kwargs.get("sampler", "iid") == "iid" and events is None:
-            from forecaster.inference.iid import prefetch_model
-
-            prefetch_model()  # PyMC (≈3 s to import) loads while the priors, the store and the draws are read and made
         from forecaster.model.loading import load_priors
 
         priors = load_priors(ws.priors_dir)

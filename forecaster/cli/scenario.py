@@ -254,8 +254,9 @@ def _render_comparison(comparison: Any) -> None:
         divergences = sum(r.diagnostics.divergences for r in runs)
         worst = [r.diagnostics.interval_mcse_max for r in runs if r.diagnostics.interval_mcse_max is not None]
         engine = (
-            f"posterior exact; {d.sampler} {d.chains}×{d.draws} draws, R-hat max {rhat:.3f}, ESS min {ess:.0f}"
-            + (f", divergences {divergences}" if d.sampler == "pymc-nuts" else "")
+            f"posterior exact; {d.sampler} {d.chains}×{d.draws} draws, "
+            + (f"R-hat max {rhat:.3f}, ESS min {ess:.0f}, divergences {divergences}" if d.sampler == "pymc-nuts"
+               else f"exact i.i.d., ESS min {ess:.0f}")
             + (f", interval MCSE max {max(worst):.3f}" if worst else "")
             + " · every scenario drawn afresh"
         )

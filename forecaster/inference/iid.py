@@ -12,15 +12,18 @@ interval. The model is evaluated with PyTensor's Python linker: nothing to compi
 
 from __future__ import annotations
 
+import functools
 import importlib
+import sys
 import threading
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from forecaster.inference.background import Batch, Job
 from forecaster.inference.draws import CONJUGATE, PosteriorDraws, Rule, draw_posterior
 from forecaster.inference.exact import cells_per_draw
 from forecaster.inference.mcse import quantiles_iid
@@ -38,19 +41,29 @@ from forecaster.model.network import Network
 if TYPE_CHECKING:
     from forecaster.inference.pymc_model import DensityCheck
 
-#: The module that imports PyMC (≈3 s): imported in a thread while the draws are made (numpy
-#: releases the GIL in its loops, so on two cores the two overlap).
+#: The module that imports PyMC (≈3 s): imported while the draws are made in a forked child
+#: (forecaster.inference.background), or, where processes cannot fork, in a thread.
 MODEL_MODULE = "forecaster.inference.pymc_model"
 _PREFETCH: list[threading.Thread] = []
 
 
-def prefetch_model() -> None:
-    """Start importing PyMC in the background (once per process); `sample_iid` waits for it."""
-    if not _PREFETCH:
-        warnings.filterwarnings("ignore", category=FutureWarning, module="arviz")  # its refactor notice
+def import_model(batch: Batch) -> None:
+    """Start importing PyMC while `batch` draws: here if its children draw, else in a thread."""
+    warnings.filterwarnings("ignore", category=FutureWarning, module="arviz")  # its refactor notice
+    if batch.fork:
+        importlib.import_module(MODEL_MODULE)
+    elif not _PREFETCH and MODEL_MODULE not in sys.modules:
         thread = threading.Thread(target=importlib.import_module, args=(MODEL_MODULE,), name="import-pymc", daemon=True)
         thread.start()
         _PREFETCH.append(thread)
+
+
+def start(runs: Sequence[tuple[Network, np.ndarray, int]], settings: SamplerSettings, rule: Rule = CONJUGATE) -> Batch:
+    """Begin the exact draws of several runs ((network, evidence, seed) each), forked where possible."""
+    n = settings.draws * settings.chains
+    return Batch([
+        Job(functools.partial(draws_to_target, net, log_lam, seed=seed, n=n, rule=rule)) for net, log_lam, seed in runs
+    ])
 
 
 def _merge(a: PosteriorDraws, b: PosteriorDraws) -> PosteriorDraws:
@@ -106,40 +119,27 @@ def sample_iid(
     rule: Rule = CONJUGATE,
     say: Callable[[str], None] | None = None,
     notify: Callable[[str], None] | None = None,
+    pending: tuple[Batch, int] | None = None,
 ) -> tuple[SampleResult, DensityCheck]:
-    """Exact posterior draws summarised as a SampleResult, and the density check against PyMC."""
-    start = time.perf_counter()
-    prefetch_model()
+    """Exact posterior draws summarised as a SampleResult, and the density check against PyMC.
+    `pending`: draws already started (`start`), and which of the batch's runs this is."""
+    began = time.perf_counter()
     log_lambda = np.asarray(log_lambda, dtype=np.float64)
-    draws = draws_to_target(net, log_lambda, seed=seed, n=settings.draws * settings.chains, rule=rule)
+    batch, i = pending or (start([(net, log_lambda, seed)], settings, rule), 0)
+    import_model(batch)
+    draws = batch.result(i)
     if say is not None:
         say(f"{draws.n:,} exact draws; checking them against the PyMC model")
-    _PREFETCH[0].join()
     from forecaster.inference.pymc_model import check_draws
 
     check = check_draws(net, log_lambda, draws, rule=rule, notify=notify)
     interval, interval_mcse = zip(*(quantiles_iid(m, INTERVAL_PROBS) for m in draws.marginals), strict=True)
     mean_mcse = [m.std(axis=0, ddof=1) / np.sqrt(draws.n) for m in draws.marginals]
-    ess_min, r_hat_max = _ess_rhat(draws, settings.chains)
+    # i.i.d. by construction: the effective sample size is the number of draws, R-hat is 1 (not
+    # estimated: ArviZ's estimates would cost its import, ~2.7 s, on every run for a known answer)
     result = SampleResult(
-        draws.marginals, r_hat_max, ess_min, 0, time.perf_counter() - start, settings, _idata(net, draws, settings.chains),
+        draws.marginals, None, float(draws.n), 0, time.perf_counter() - began, settings, _idata(net, draws, settings.chains),
         mcse_max=float(max(float(m.max()) for m in mean_mcse)), mean_mcse=mean_mcse,
         interval=list(interval), interval_mcse=list(interval_mcse),
     )
     return result, check
-
-
-def _ess_rhat(draws: PosteriorDraws, chains: int) -> tuple[float, float]:
-    """ArviZ's bulk ESS (min) and rank-normalised R-hat (max) over every hypothesis state, the draws
-    split into `chains` (i.i.d. draws: ESS ≈ draws, R-hat ≈ 1, measured all the same)."""
-    import arviz as az
-
-    az.Numba.disable_numba()  # its variance kernel JIT-compiles for ~0.5 s per process; numpy is as fast here
-    n = draws.n - draws.n % max(chains, 2)
-    ess, rhat = [], []
-    for m in draws.marginals:
-        for k in range(m.shape[1]):
-            x = m[:n, k].reshape(max(chains, 2), -1)
-            ess.append(float(az.ess(x)))
-            rhat.append(float(az.rhat(x)))
-    return float(np.nanmin(ess)), float(np.nanmax(rhat))

@@ -47,7 +47,7 @@ from scipy.special import gammaln  # noqa: E402
 
 #: Draws whose PyMC log density is compared with the mixture's (MODEL.md §4): the log ratio must
 #: be one constant, so a few dozen spread over the run already pin it.
-CHECKED_DRAWS = 32
+CHECKED_DRAWS = 24
 #: The largest spread of that log ratio accepted (float64 sums of a few hundred terms).
 DENSITY_TOLERANCE = 1e-8
 #: The density check reads draws whose parameters all lie in [EDGE, 1 − EDGE] (see check_draws).

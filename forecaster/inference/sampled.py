@@ -22,7 +22,7 @@ class SampleResult:
     """Per hypothesis: draws of P(H = x | E, θ, q), shape (chains*draws, K)."""
 
     draws: list[np.ndarray]
-    r_hat_max: float
+    r_hat_max: float | None  # None for exact i.i.d. draws (R-hat is 1 by construction)
     ess_min: float
     divergences: int
     seconds: float
@@ -45,7 +45,7 @@ class SampleResult:
     @property
     def warnings(self) -> list[str]:
         out = []
-        if not self.r_hat_max <= R_HAT_MAX:
+        if self.r_hat_max is not None and not self.r_hat_max <= R_HAT_MAX:
             out.append(f"R-hat {self.r_hat_max:.3f} > {R_HAT_MAX}: chains disagree; raise --draws or --tune")
         if not self.ess_min >= ESS_MIN:
             out.append(f"ESS {self.ess_min:.0f} < {ESS_MIN}: too few effective draws; raise --draws")

@@ -366,17 +366,24 @@ def compare(
 
         model = sampler.build_model(net)
 
-    def forecast(reports: Sequence[Report]) -> UpdateResult:
+    def forecast(reports: Sequence[Report], pending: Any = None) -> UpdateResult:
         return run_update(priors, reports, as_of=as_of, seed=seed, exact_only=exact, sampler_settings=settings,
-                          net=net, model=model, notify=progress)
+                          net=net, model=model, notify=progress, pending=pending)
 
     method = "exact" if exact else settings.sampler
+    runs = [list(recorded), *([*recorded, *fresh(sc)] for sc in scenarios)]
+    batch = None
+    if not exact and settings.sampler == "iid":
+        from forecaster.inference import iid
+
+        # every run's exact draws begin at once, in forked children (one per core at a time)
+        batch = iid.start([(net, net.log_lambda(priors.fold(r, as_of=as_of)), seed) for r in runs], settings)
     say("the baseline (recorded evidence)")
-    baseline = forecast(recorded)
+    baseline = forecast(runs[0], None if batch is None else (batch, 0))
     outcomes = []
     for i, sc in enumerate(scenarios, 1):
         say(f"scenario {i}/{len(scenarios)}: {sc.name}")
-        result = forecast([*recorded, *fresh(sc)])
+        result = forecast(runs[i], None if batch is None else (batch, i))
         outcomes.append(ScenarioOutcome(sc, result, _change(result, baseline), method))
     name = "exact" if exact else settings.name
     return Comparison(as_of, name, seed, baseline, len(recorded), tuple(outcomes), time.perf_counter() - start)

@@ -492,7 +492,7 @@ def evidence_results(net: Network, folded: dict[str, Any], exact: Any) -> list[E
 
 def _sample(
     net: Network, log_lam: Any, *, seed: int, settings: SamplerSettings, model: Any,
-    progress: Callable[[str], None] | None, notify: Callable[[str], None] | None,
+    progress: Callable[[str], None] | None, notify: Callable[[str], None] | None, pending: Any = None,
 ) -> tuple[Any, Any]:
     """(SampleResult, density check or None) from the sampler `settings` names (both import pymc)."""
     if settings.sampler == "nuts":
@@ -503,7 +503,7 @@ def _sample(
         return sampler.sample(net, log_lam, seed=seed, settings=settings, model=model, notify=notify), None
     from forecaster.inference.iid import sample_iid
 
-    return sample_iid(net, log_lam, seed=seed, settings=settings, say=progress, notify=notify)
+    return sample_iid(net, log_lam, seed=seed, settings=settings, say=progress, notify=notify, pending=pending)
 
 
 def density_warning(check: Any) -> str:
@@ -533,9 +533,12 @@ def run_update(
     model: Any = None,
     half_life_days: float | None | str = "settings",
     notify: Callable[[str], None] | None = None,
+    pending: Any = None,
 ) -> UpdateResult:
     """Update the forecast on `reports` (already filtered to the evidence window). `notify` hears
     what the user should be told while it runs (a first run's compilation), `progress` each step.
+    `pending`: exact draws already started for this run (`forecaster.inference.iid.start`, a batch and
+    this run's place in it), as a scenario comparison starts every run's at once.
 
     Reports are aged to `as_of` with the priors' half-life, or `half_life_days` (a number of days,
     or None for no ageing) for this run only, which is then recorded in the run's settings."""
@@ -544,13 +547,15 @@ def run_update(
 
     start = time.perf_counter()
     check_seed(seed)
-    if not exact_only and (sampler_settings is None or sampler_settings.sampler == "iid"):
-        from forecaster.inference.iid import prefetch_model
-
-        prefetch_model()  # PyMC imports while the exact engine and the draws run
     net = net or build_network(priors)
     folded = priors.fold(reports, as_of=as_of, half_life_days=half_life_days)
     log_lam = net.log_lambda(folded)
+    ss = sampler_settings or SamplerSettings()
+    if not exact_only and ss.sampler == "iid" and pending is None:
+        from forecaster.inference import iid
+
+        # the draws begin now, in a forked child, while this process runs the exact engine and imports PyMC
+        pending = (iid.start([(net, log_lam, seed)], ss), 0)
     exact = infer_exact(net, log_lam)
     prior_ivs = prior_intervals(net, seed=seed)
 
@@ -560,9 +565,9 @@ def run_update(
         diag_base: dict[str, Any] = {"sampler": "exact", "chains": 0, "draws": 0, "tune": 0}
         settings: dict[str, Any] = {"sampler": "exact"}
     else:
-        ss = sampler_settings or SamplerSettings()
         settings = {"sampler": ss.name, **ss.as_dict()}
-        res, check = _sample(net, log_lam, seed=seed, settings=ss, model=model, progress=progress, notify=notify)
+        res, check = _sample(net, log_lam, seed=seed, settings=ss, model=model, progress=progress, notify=notify,
+                             pending=pending)
         per_chain = res.draws[0].shape[0] // ss.chains if res.draws else ss.draws
         diag_base = {"sampler": ss.name, "chains": ss.chains, "draws": per_chain, "tune": ss.tune if ss.sampler == "nuts" else 0}
     settings.update(half_life_setting(half_life_days))

@@ -113,6 +113,10 @@ def footer(result: UpdateResult) -> str:
     d = result.diagnostics
     if d.sampler == "exact":
         diag = "sampler exact (prior-mean network)"
+    elif d.sampler == "pymc-iid":
+        extra = mcse_text(result)
+        check = "" if d.density_checked is None else f", checked against the PyMC density at {d.density_checked}"
+        diag = (f"posterior exact; {d.chains}×{d.draws:,} exact i.i.d. draws{check}" + (f", {extra}" if extra else ""))
     else:
         extra = mcse_text(result)
         diag = (f"posterior exact; sampler {d.sampler}, {d.chains}×{d.draws} draws, "

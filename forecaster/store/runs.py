@@ -281,7 +281,7 @@ def _insert(db: Db, item: NewRun, recorded_at: dt.datetime) -> None:
     if item.draws is not None:
         db.execute(
             "INSERT INTO run_draws (run_id, encoding, size, sha256, data) VALUES (?, 'netcdf+gzip', ?, ?, ?)",
-            (r.run_id, len(item.draws), hashlib.sha256(item.draws).hexdigest(), gzip.compress(item.draws, 6, mtime=0)),
+            (r.run_id, len(item.draws), hashlib.sha256(item.draws).hexdigest(), gzip.compress(item.draws, 1, mtime=0)),
         )
 
 
