@@ -370,7 +370,7 @@ def test_shell_completion_works_for_the_app_and_every_sub_app(runner: CliRunner)
     helped = runner.invoke(app, ["--help"], prog_name="forecast")
     assert "--install-completion" in helped.stdout and "--show-completion" in helped.stdout
     shown = runner.invoke(app, ["--show-completion", "bash"], prog_name="forecast")
-    assert shown.exit_code == 0 and "_FORECAST_COMPLETE=complete_bash" in shown.stdout
+    assert shown.exit_code == 0 and "_FORECAST_COMPLETE=complete_bash" in shown.stdout, (shown.output, shown.exception)
     for words, expected in (
         ("forecast ev", "event"),
         ("forecast event ", "retract"),

@@ -115,7 +115,7 @@ def footer(result: UpdateResult) -> str:
         diag = "sampler exact (prior-mean network)"
     elif d.sampler == "pymc-iid":
         extra = mcse_text(result)
-        check = "" if d.density_checked is None else f", checked against the PyMC density at {d.density_checked}"
+        check = "" if d.density_checked is None else f", {d.density_checked} checked against the PyMC model's density"
         diag = (f"posterior exact; {d.chains}×{d.draws:,} exact i.i.d. draws{check}" + (f", {extra}" if extra else ""))
     else:
         extra = mcse_text(result)
