@@ -62,7 +62,8 @@ def start(runs: Sequence[tuple[Network, np.ndarray, int]], settings: SamplerSett
     """Begin the exact draws of several runs ((network, evidence, seed) each), forked where possible."""
     n = settings.draws * settings.chains
     return Batch([
-        Job(functools.partial(draws_to_target, net, log_lam, seed=seed, n=n, rule=rule)) for net, log_lam, seed in runs
+        Job(functools.partial(draws_to_target, net, log_lam, seed=seed, n=n, target=settings.mcse_target, rule=rule))
+        for net, log_lam, seed in runs
     ])
 
 

@@ -31,10 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from forecaster.core.errors import EvidenceError, UsageError, did_you_mean
 from forecaster.core.yamlio import load_yaml
-from forecaster.inference.settings import (
-    DEFAULT_SEED,
-    SamplerSettings,
-)
+from forecaster.inference.settings import DEFAULT_SEED, SCENARIO_MCSE_TARGET, SamplerSettings
 from forecaster.inference.update import UpdateResult, run_update
 from forecaster.model.evidence import Report, check_indicator, load_reports_file, parse_grade
 from forecaster.model.network import build_network
@@ -352,7 +349,7 @@ def compare(
     start = time.perf_counter()
     say = progress or (lambda _msg: None)
     net = build_network(priors)
-    settings = sampler_settings or SamplerSettings()
+    settings = sampler_settings or SamplerSettings(mcse_target=SCENARIO_MCSE_TARGET)
 
     def fresh(sc: Scenario) -> list[Report]:
         """A hypothetical report counts whatever its date (the module docstring): it is folded as

@@ -29,6 +29,10 @@ INTERVAL_MCSE_MAX = 0.01
 #: The exact i.i.d. sampler (the default) draws chains × draws, then doubles the draws until every
 #: interval end point's order-statistic MCSE is at most IID_MCSE_TARGET, or IID_DRAWS_MAX draws.
 IID_MCSE_TARGET = 0.002
+#: A scenario comparison (six runs and more, explored many at a time) aims at this instead: its
+#: point is the exact change each scenario makes; its intervals are indicative (the warning
+#: threshold, INTERVAL_MCSE_MAX, still applies).
+SCENARIO_MCSE_TARGET = 0.005
 IID_DRAWS_MAX = 320_000
 #: ... and within a budget of work, so a large network's update stays quick (deterministic: counted
 #: in clique states per draw plus a fixed cost per draw, never in seconds): draws × (cells + 300)
@@ -59,7 +63,7 @@ def seed_or_default(seed: int | None) -> int:
 @dataclass(frozen=True)
 class SamplerSettings:
     """`sampler` "iid" (MODEL.md §4 exact posterior draws: `chains` × `draws` to start with, more
-    until the interval's Monte Carlo error is within IID_MCSE_TARGET; `tune` and `target_accept`
+    until the interval's Monte Carlo error is within `mcse_target`; `tune` and `target_accept`
     unused) or "nuts" (PyMC's NUTS on the same model, sized as below)."""
 
     # NUTS sized to the interval's Monte Carlo error (issue 9): a 90 % interval end point's error
@@ -72,6 +76,7 @@ class SamplerSettings:
     chains: int = 2
     target_accept: float = 0.8
     sampler: str = "iid"
+    mcse_target: float = IID_MCSE_TARGET  # iid: draw until every interval end point's MCSE is within it
 
     def __post_init__(self) -> None:
         if self.sampler not in SAMPLERS:
@@ -92,5 +97,5 @@ class SamplerSettings:
     def as_dict(self) -> dict[str, Any]:
         """What the run id hashes: for the exact sampler its draws and chains (NUTS's tuning is not used)."""
         if self.sampler == "iid":
-            return {"draws": self.draws, "chains": self.chains, "mcse_target": IID_MCSE_TARGET}
+            return {"draws": self.draws, "chains": self.chains, "mcse_target": self.mcse_target}
         return {"draws": self.draws, "tune": self.tune, "chains": self.chains, "target_accept": self.target_accept}

@@ -287,10 +287,10 @@ def run_scenarios(
     """`compare` on the workspace's recorded evidence (the store, read as `forecast update` reads it).
     Nothing is written."""
     from forecaster.inference.scenarios import compare
-    from forecaster.inference.settings import SamplerSettings
+    from forecaster.inference.settings import SCENARIO_MCSE_TARGET, SamplerSettings
 
     recorded = gather_reports(ws, priors, as_of=as_of)
-    settings = None if exact else SamplerSettings(**dict(sampler_kwargs or {}))
+    settings = None if exact else SamplerSettings(**{"mcse_target": SCENARIO_MCSE_TARGET, **dict(sampler_kwargs or {})})
     return compare(
         priors,
         recorded,
