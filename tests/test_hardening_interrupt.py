@@ -99,24 +99,31 @@ def _alive(pid: int) -> bool:
 
 @pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc and fork")
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
-def test_a_signal_mid_sampling_records_nothing_and_leaves_no_worker(tmp_path: Path, cache: Path, signum: int) -> None:
+@pytest.mark.parametrize(("signum", "sampler", "workers_expected"), [
+    (signal.SIGTERM, "nuts", 2), (signal.SIGHUP, "nuts", 2), (signal.SIGINT, "nuts", 2),
+    (signal.SIGTERM, "iid", 1), (signal.SIGINT, "iid", 1),
+])
+def test_a_signal_mid_sampling_records_nothing_and_leaves_no_worker(
+    tmp_path: Path, cache: Path, signum: int, sampler: str, workers_expected: int
+) -> None:
+    """NUTS's chain processes, and the exact sampler's forked child making the draws (2 × 100,000
+    draws: seconds of work), die with an interrupted run, which records nothing."""
     ws = init_workspace(tmp_path / "ws")
     env = {**os.environ, "PYTHONPATH": str(ROOT), "FORECAST_WORKSPACE": str(ws.root), "XDG_CACHE_HOME": str(cache)}
     env.pop("FORECAST_DB", None)
-    cmd = [sys.executable, "-m", "forecaster", "update", "--draws", "100000", "--chains", "2", "--force"]
+    cmd = [sys.executable, "-m", "forecaster", "update", "--draws", "100000", "--chains", "2", "--force", "--sampler", sampler]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     try:
         deadline = time.monotonic() + 300
         workers: set[int] = set()
         while time.monotonic() < deadline and proc.poll() is None:
             workers = _children(proc.pid)
-            if len(workers) >= 2:
+            if len(workers) >= workers_expected:
                 break
-            time.sleep(0.2)
-        if len(workers) < 2:
-            pytest.skip("the sampler did not fork chain processes here (one core?)")
-        time.sleep(2)  # well into sampling
+            time.sleep(0.05 if sampler == "iid" else 0.2)
+        if len(workers) < workers_expected:
+            pytest.skip("the sampler did not fork its processes here (one core?)")
+        time.sleep(2 if sampler == "nuts" else 0.3)  # well into sampling
         proc.send_signal(signum)
         _, err = proc.communicate(timeout=60)
     finally:
@@ -140,7 +147,7 @@ def test_a_signal_mid_sampling_records_nothing_and_leaves_no_worker(tmp_path: Pa
 def test_a_killed_parent_leaves_no_worker(tmp_path: Path, cache: Path) -> None:
     ws = init_workspace(tmp_path / "ws")
     env = {**os.environ, "PYTHONPATH": str(ROOT), "FORECAST_WORKSPACE": str(ws.root), "XDG_CACHE_HOME": str(cache)}
-    cmd = [sys.executable, "-m", "forecaster", "update", "--draws", "100000", "--chains", "2", "--force"]
+    cmd = [sys.executable, "-m", "forecaster", "update", "--draws", "100000", "--chains", "2", "--force", "--sampler", "nuts"]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     workers: set[int] = set()
     try:
