@@ -263,16 +263,23 @@ def model_logp(net: Network, notify: Callable[[str], None] | None = None) -> Log
     return logp
 
 
-def _load(path: Path, net: Network) -> LogDensity | None:
+def read_cache(path: Path, fmt: int) -> dict[str, Any] | None:
+    """A cache entry's pickled dict, or None: missing, of another format, or in a folder someone
+    else could write (a pickle runs code as it loads: only one nobody but this user could have written)."""
     from forecaster.core.safe_cache import trusted_file
 
+    if not trusted_file(path, root=path.parent.parent):
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        data = pickle.loads(path.read_bytes())
+    return data if isinstance(data, dict) and data.get("format") == fmt else None
+
+
+def _load(path: Path, net: Network) -> LogDensity | None:
     try:
-        if not trusted_file(path, root=path.parent.parent):
-            return None
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            data = pickle.loads(path.read_bytes())
-        if data.get("format") != _CHECK_FORMAT:
+        data = read_cache(path, _CHECK_FORMAT)
+        if data is None:
             return None
         logp = LogDensity(data["fn"], dict(data["names"]), _shared_evidence(data["fn"]))
         return logp if _probe(net, logp) == float(data["expected"]) else None

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 # first: the adapter gives PyTensor its compile folder before anything imports PyTensor
-from forecaster.inference import compile_times, pymc_model
+from forecaster.inference import background, compile_times, pymc_model
 from forecaster.inference import pymc_adapter as adapter
 from forecaster.inference.interrupt import check_complete, interruptible
 from forecaster.inference.pymc_adapter import PrecompiledTrace, QuadPotentialDiagAdapt
@@ -262,16 +262,9 @@ def _cache_load(
     path: Path, model: pm.Model, net: Network, mean: dict[str, np.ndarray]
 ) -> tuple[Any, Any, list[str]] | None:
     """The cached functions, if present and if they reproduce their recorded values exactly."""
-    from forecaster.core.safe_cache import trusted_file
-
     try:
-        # A pickle runs code as it loads: only one that nobody but this user could have written.
-        if not trusted_file(path, root=path.parent.parent):
-            return None
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            data = pickle.loads(path.read_bytes())
-        if data.get("format") != _CACHE_FORMAT:
+        data = pymc_model.read_cache(path, _CACHE_FORMAT)
+        if data is None:
             return None
         logp_dlogp, trace_fn, names = data["logp_dlogp"], data["trace_fn"], list(data["names"])
         expected_names = [f"p_{h}" for h in net.hypothesis_ids] + [rv.name for rv in model.free_RVs]
@@ -331,11 +324,7 @@ def _cores(chains: int) -> int:
     """Chains run in parallel in forked processes (they inherit the compiled functions)."""
     if chains < 2 or not sys.platform.startswith("linux") or "fork" not in multiprocessing.get_all_start_methods():
         return 1
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        cpus = os.cpu_count() or 1
-    return max(1, min(chains, cpus))
+    return max(1, min(chains, background.cores()))
 
 
 def sample(
