@@ -68,7 +68,7 @@ from forecaster.analysis.findings import (
 from forecaster.analysis.influence import Diagnosticity, Disagreement, Influence, diagnosticity, disagreement, influence
 from forecaster.analysis.seeds import SEEDS_ENV, load_seeds
 from forecaster.core.errors import PriorsError
-from forecaster.model.evidence import Report, fold
+from forecaster.model.evidence import Report
 from forecaster.model.priors import Priors
 
 # ----------------------------------------------------------------------------- the report
@@ -139,7 +139,7 @@ def audit_priors(
     findings += _signoff_findings(priors, lines, today=today, max_age_days=max_age_days)
     findings += _copy_findings(priors, lines)
     findings += _discrimination_findings(priors, lines)
-    evidence = fold(reports, priors.grades)
+    evidence = priors.fold(reports, as_of=as_of)  # as `update` folds them: aged to as_of, origins folded
     pending = None  # mechanisms are in the exact engine (issue 10): influence and diagnosticity cover them
     infl = influence(priors, evidence)
     diag = diagnosticity(priors)

@@ -3,6 +3,7 @@ to the posterior on the current evidence."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 from forecaster.analysis.findings import _Indexed
 from forecaster.analysis.influence import _shift, exact_posterior
 from forecaster.core.errors import PriorsError
-from forecaster.model.evidence import Report, fold
+from forecaster.model.evidence import Report
 from forecaster.model.priors import CATALOGUE, Judgment, Priors
 
 # ----------------------------------------------------------------------------- diff
@@ -129,14 +130,15 @@ def _signature(p: Priors) -> tuple[Any, ...]:
     )
 
 
-def diff_priors(old: Priors, new: Priors, *, reports: Sequence[Report] = ()) -> PriorsDiff:
+def diff_priors(old: Priors, new: Priors, *, reports: Sequence[Report] = (), as_of: dt.date | None = None) -> PriorsDiff:
     """Judgment-by-judgment changes from `old` to `new` and their effect on the exact posterior.
 
     Each change's own effect is measured by applying it alone to `old` (when the two share their
-    hypotheses, states and indicators); the overall effect compares the two posteriors."""
+    hypotheses, states and indicators); the overall effect compares the two posteriors. The
+    reports are folded as `update` folds them (each folder's half-life, aged to `as_of`)."""
     old, new = _Indexed.of(old), _Indexed.of(new)
-    ev_new = fold([r for r in reports if r.indicator in new.indicator_ids], new.grades)
-    ev_old = fold([r for r in reports if r.indicator in old.indicator_ids], old.grades)
+    ev_new = new.fold([r for r in reports if r.indicator in new.indicator_ids], as_of=as_of)
+    ev_old = old.fold([r for r in reports if r.indicator in old.indicator_ids], as_of=as_of)
     key = lambda j: (j.source, j.node, j.config)  # noqa: E731
     om, nm = {key(j): j for j in old.judgments}, {key(j): j for j in new.judgments}
     same_shape = _signature(old) == _signature(new)

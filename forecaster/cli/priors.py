@@ -305,7 +305,7 @@ def diff(
     new = load_priors(_as_priors_dir(new_dir) if new_dir is not None else workspace(ctx).priors_dir)
     when = as_of_date(as_of)
     reports = _reports(ctx, new, as_of=when, events=events, from_workspace=new_dir is None)
-    result = diff_priors(old, new, reports=reports)
+    result = diff_priors(old, new, reports=reports, as_of=when)
     if as_json:
         data = to_jsonable(result)
         data["empty"] = result.empty

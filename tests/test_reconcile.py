@@ -1,0 +1,55 @@
+"""A reviewer's numbers reconcile with `update` (issue 21, first item): `priors audit`'s influence
+baseline and `priors diff`'s effect on the current posterior use the evidence exactly as `update`
+folds it (window, ageing to the as-of date, origins, mechanisms), so on the bundled history, whose
+reports span four years and age, both equal `update --exact` on the same date."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from forecaster.cli.main import app
+from forecaster.core.workspace import Workspace, init_workspace
+
+
+@pytest.fixture()
+def ws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Workspace:
+    ws = init_workspace(tmp_path / "ws")
+    monkeypatch.setenv("FORECAST_WORKSPACE", str(ws.root))
+    monkeypatch.delenv("FORECAST_DB", raising=False)
+    r = CliRunner().invoke(app, ["event", "import", str(ws.scenarios_dir / "historical_events.yaml")])
+    assert r.exit_code == 0, r.output
+    return ws
+
+
+def _update(runner: CliRunner) -> dict[str, dict[str, float]]:
+    r = runner.invoke(app, ["update", "--exact", "--json", "--force"])
+    assert r.exit_code == 0, r.output
+    return {h["id"]: {s["id"]: s["posterior"] for s in h["states"]} for h in json.loads(r.stdout)["hypotheses"]}
+
+
+def test_the_audit_baseline_is_the_update(ws: Workspace) -> None:
+    runner = CliRunner()
+    r = runner.invoke(app, ["priors", "audit", "--json"])
+    assert r.exit_code in (0, 1), r.output  # 1: findings above the threshold; the numbers are what count here
+    baseline = json.loads(r.stdout)["influence"]["baseline"]
+    posterior = _update(runner)
+    assert baseline.keys() == posterior.keys()
+    for h, states in posterior.items():
+        assert baseline[h] == pytest.approx(states, abs=1e-6), h
+
+
+def test_the_diff_effect_is_the_update(ws: Workspace, tmp_path: Path) -> None:
+    runner = CliRunner()
+    same = tmp_path / "same"
+    shutil.copytree(ws.priors_dir, same)
+    r = runner.invoke(app, ["priors", "diff", str(same), "--json"])
+    assert r.exit_code == 0, r.output
+    posterior = _update(runner)
+    for row in json.loads(r.stdout)["effect"]:
+        assert row["old"] == pytest.approx(posterior[row["hypothesis"]][row["state"]], abs=1e-6)
+        assert row["new"] == pytest.approx(row["old"], abs=1e-12)
