@@ -53,3 +53,15 @@ def test_the_diff_effect_is_the_update(ws: Workspace, tmp_path: Path) -> None:
     for row in json.loads(r.stdout)["effect"]:
         assert row["old"] == pytest.approx(posterior[row["hypothesis"]][row["state"]], abs=1e-6)
         assert row["new"] == pytest.approx(row["old"], abs=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("value", "threshold", "shown"),
+    [(0.104, 0.10, "10.4 %"), (0.1004, 0.10, "10.04 %"), (0.27, 0.20, "27 %"), (0.0996, 0.10, "9.96 %"), (0.1, 0.1, "10.000 %")],
+)
+def test_an_alert_reads_with_the_precision_that_shows_why_it_fired(value: float, threshold: float, shown: str) -> None:
+    """The brief read "10 % (> 10 %)" (issue 21): the value gets the decimals that tell it from its threshold."""
+    from forecaster.workflow.brief import alert_pct, threshold_pct
+
+    assert alert_pct(value, threshold) == shown
+    assert threshold_pct(threshold) == f"{100 * threshold:g} %"

@@ -387,8 +387,11 @@ def brief(
         line += f"; {n} sampler warning{'s' if n != 1 else ''} (see the brief)"
     fired = b.fired
     if fired:
+        from forecaster.workflow.brief import alert_pct, threshold_pct
+
         line += "; ALERT " + ", ".join(
-            f"{a.alert.hypothesis}.{a.alert.state} {100 * a.value:.1f}% {a.alert.op} {100 * a.alert.threshold:g}%"
+            f"{a.alert.hypothesis}.{a.alert.state} {alert_pct(a.value, a.alert.threshold)} {a.alert.op} "
+            f"{threshold_pct(a.alert.threshold)}"
             for a in fired
         )
     elif alerts:

@@ -27,10 +27,12 @@ from forecaster.workflow.brief import (
     WATCH_GRADE,
     Brief,
     ReportItem,
+    alert_pct,
     build_brief,
     interval_pct,
     pct,
     pp,
+    threshold_pct,
     words,
 )
 from forecaster.workflow.period import Alert, Period
@@ -167,7 +169,9 @@ def _environment(kind: str) -> Any:
         "trim_blocks": True,
         "lstrip_blocks": True,
     }
-    numbers: dict[str, Callable[..., str]] = {"pct": pct, "interval_pct": interval_pct, "pp": pp}
+    numbers: dict[str, Callable[..., str]] = {
+        "pct": pct, "interval_pct": interval_pct, "pp": pp, "alert_pct": alert_pct, "threshold_pct": threshold_pct,
+    }
     if kind == "html":
         # Every value is neutralised (control characters shown, core.text.neutral), then autoescaped.
         env = jinja2.Environment(autoescape=True, finalize=_html_neutral, **common)

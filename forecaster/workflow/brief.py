@@ -201,6 +201,21 @@ class Brief:
 # ---------------------------------------------------------------------------------------------
 
 
+def alert_pct(value: float, threshold: float) -> str:
+    """An alert's posterior with the precision that shows why it fired: the fewest decimals (up to
+    three) at which it no longer reads as its threshold ("10.4 %" against 10 %, not "10 %")."""
+    for decimals in range(4):
+        shown = round(100 * value, decimals)
+        if shown != round(100 * threshold, decimals) or decimals == 3:
+            return f"{shown:.{decimals}f} %"
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def threshold_pct(threshold: float) -> str:
+    """An alert's threshold as the analyst wrote it (10 %, 12.5 %)."""
+    return f"{100 * threshold:g} %"
+
+
 def pct(p: float) -> str:
     """72 % style; the ends say <1 % and >99 % rather than a misleading 0 % or 100 %."""
     if p < 0.005:
