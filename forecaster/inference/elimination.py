@@ -95,6 +95,51 @@ def _rescale(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return values / safe.reshape(-1, *([1] * (values.ndim - 1))), np.log(safe)
 
 
+@dataclass
+class _Step:
+    """One elimination: variable `v`, the product ψ of what held it over `scope` (kept only when
+    asked), the message Σ_v ψ it sent on (scaled to a maximum of 1), and the steps whose messages
+    ψ took in."""
+
+    v: int
+    scope: tuple[int, ...]
+    product: np.ndarray | None
+    message: np.ndarray
+    children: list[int]
+
+
+@dataclass
+class _Collected:
+    steps: list[_Step]
+    left: list[Factor]  # what no step took: factors over kept variables only
+    log_scale: np.ndarray  # (B,): the scales taken out of the inputs and the messages
+    batch: int
+
+
+def _collect(factors: Sequence[Factor], order: Sequence[int], sizes: Sequence[int], *, keep_products: bool) -> _Collected:
+    """Eliminate `order` from the product of `factors`: every input scaled to a maximum of 1 (tiny
+    inputs never underflow a product), every message too, the scales summed in log space. A
+    variable no factor holds is summed over a factor of ones."""
+    work: list[tuple[Factor, int]] = []  # (factor, the step whose message it is; -1 for an input)
+    log_scale = np.zeros(1)
+    for f in factors:
+        values, log_m = _rescale(f.values)
+        work.append((Factor(f.scope, values, f.child), -1))
+        log_scale = log_scale + log_m
+    batch = max((f.batch for f in factors), default=1)
+    log_scale = np.broadcast_to(log_scale, (batch,)).copy()
+    steps: list[_Step] = []
+    for i, v in enumerate(order):
+        holding = [w for w in work if v in w[0].scope] or [(Factor((v,), np.ones((1, sizes[v]))), -1)]
+        work = [w for w in work if v not in w[0].scope]
+        scope, prod = _product([f for f, _ in holding], sizes)
+        message, log_m = _rescale(prod.sum(axis=1 + scope.index(v)))
+        log_scale = log_scale + log_m
+        steps.append(_Step(v, scope, prod if keep_products else None, message, [src for _, src in holding if src >= 0]))
+        work.append((Factor(tuple(u for u in scope if u != v), message), i))
+    return _Collected(steps, [f for f, _ in work], log_scale, batch)
+
+
 @dataclass(frozen=True)
 class Contracted:
     """P(kept | E) per batch row, shape (B, *sizes of keep), and log P(E) (B,)."""
@@ -124,25 +169,13 @@ def contract(
     `choose` finds (`structure`: every factor scope the network can have), or the given `order`
     (every variable of the relevant factors but `keep`, once each)."""
     keep = tuple(sorted(keep))
-    # every input scaled to a maximum of 1 (its scale kept): tiny inputs never underflow a product
-    work, log_scale = [], np.zeros(1)
-    for f in relevant(factors, keep):
-        values, log_m = _rescale(f.values)
-        work.append(Factor(f.scope, values, f.child))
-        log_scale = log_scale + log_m
+    work = relevant(factors, keep)
     if order is None:
         p = choose([f.scope for f in work], sizes, keep, structure)
         check_size(p, sizes, names or [str(v) for v in range(len(sizes))])
         order = p.order
-    batch = max((f.batch for f in work), default=1)
-    log_scale = np.broadcast_to(log_scale, (batch,)).copy()
-    for v in order:
-        holding = [f for f in work if v in f.scope]
-        work = [f for f in work if v not in f.scope]
-        scope, prod = _product(holding, sizes)
-        summed, log_m = _rescale(prod.sum(axis=1 + scope.index(v)))
-        log_scale = log_scale + log_m
-        work.append(Factor(tuple(u for u in scope if u != v), summed))
+    done = _collect(work, order, sizes, keep_products=False)
+    work, batch, log_scale = done.left, done.batch, done.log_scale
     if work:
         scope, prod = _product(work, sizes)
         total = np.broadcast_to(expand(prod, scope, keep, sizes), (batch, *(sizes[v] for v in keep)))
@@ -179,50 +212,33 @@ def calibrate(
     message it had sent up (0/0 read as 0: a configuration the evidence rules out stays out).
     Returns each variable's calibrated clique belief (unnormalised) and log P(E) (B,)."""
     every = sorted({v for f in factors for v in f.scope})
-    work, log_scale = [], np.zeros(1)
-    for f in factors:
-        values, log_m = _rescale(f.values)
-        work.append((f.scope, values, -1))  # -1: an input factor; else the step whose message it is
-        log_scale = log_scale + log_m
     p = choose([f.scope for f in factors] + [(v,) for v in every], sizes, (), structure)
     check_size(p, sizes, names or [str(v) for v in range(len(sizes))])
-    batch = max((f.batch for f in factors), default=1)
-    log_scale = np.broadcast_to(log_scale, (batch,)).copy()
-    steps: list[tuple[int, tuple[int, ...], np.ndarray, np.ndarray, list[int]]] = []  # (v, scope, ψ, message, children)
-    parent: dict[int, int] = {}
-    for i, v in enumerate(p.order):
-        holding = [w for w in work if v in w[0]] or [((v,), np.ones((1, sizes[v])), -1)]
-        work = [w for w in work if v not in w[0]]
-        scope, prod = _product([Factor(s, x) for s, x, _ in holding], sizes)
-        message, log_m = _rescale(prod.sum(axis=1 + scope.index(v)))
-        log_scale = log_scale + log_m
-        children = [src for _, _, src in holding if src >= 0]
-        for c in children:
-            parent[c] = i
-        steps.append((v, scope, prod, message, children))
-        work.append((tuple(u for u in scope if u != v), message, i))
-    total = np.ones((batch,))  # what is left: factors over no variable (all summed)
-    for _, x, _ in work:
-        total = total * x.reshape(x.shape[0])
-    log_z = np.log(total) + log_scale
+    done = _collect(factors, p.order, sizes, keep_products=True)
+    steps = done.steps
+    parent = {c: i for i, step in enumerate(steps) for c in step.children}
+    total = np.ones((done.batch,))  # what is left: messages over no variable (all summed)
+    for f in done.left:
+        total = total * f.values.reshape(f.values.shape[0])
+    log_z = np.log(total) + done.log_scale
     beliefs: dict[int, tuple[tuple[int, ...], np.ndarray]] = {}
     calibrated: dict[int, np.ndarray] = {}
     for i in range(len(steps) - 1, -1, -1):
-        v, scope, prod, _, _ = steps[i]
-        belief = prod
+        step = steps[i]
+        assert step.product is not None
+        belief = step.product
         if i in parent:
             up = steps[parent[i]]
-            sent = steps[i][3]
-            separator = tuple(u for u in scope if u != v)
+            separator = tuple(u for u in step.scope if u != step.v)
             with np.errstate(divide="ignore", invalid="ignore"):
-                ratio = calibrated[parent[i]] / expand(sent, separator, up[1], sizes)
+                ratio = calibrated[parent[i]] / expand(step.message, separator, up.scope, sizes)
             ratio = np.where(np.isfinite(ratio), ratio, 0.0)
-            axes = tuple(1 + k for k, u in enumerate(up[1]) if u not in separator)
+            axes = tuple(1 + k for k, u in enumerate(up.scope) if u not in separator)
             down, _ = _rescale(ratio.sum(axis=axes) if axes else ratio)
-            belief = prod * expand(down, separator, scope, sizes)
+            belief = belief * expand(down, separator, step.scope, sizes)
         belief, _ = _rescale(belief)
         calibrated[i] = belief
-        beliefs[v] = (scope, belief)
+        beliefs[step.v] = (step.scope, belief)
     return beliefs, log_z
 
 
@@ -251,27 +267,18 @@ def backward_sampler(
     factors: Sequence[Factor], sizes: Sequence[int], *, names: Sequence[str] = (), structure: Sequence[Sequence[int]] = ()
 ) -> BackwardSampler:
     """Eliminate every variable in the order `choose` finds (factors with one batch row), keeping each clique."""
-    work = list(factors)
-    if any(f.batch != 1 for f in work):
+    if any(f.batch != 1 for f in factors):
         raise ValueError("backward sampling takes factors with one batch row")
     every = tuple(range(len(sizes)))
-    p = choose([f.scope for f in work] + [(v,) for v in every], sizes, (), structure)
+    p = choose([f.scope for f in factors] + [(v,) for v in every], sizes, (), structure)
     check_size(p, sizes, names or [str(v) for v in every])
     cliques = []
-    for v in p.order:
-        holding = [f for f in work if v in f.scope] or [Factor((v,), np.ones((1, sizes[v])))]
-        work = [f for f in work if v not in f.scope]
-        scope, prod = _product(holding, sizes)
-        prod, _ = _rescale(prod)
-        given = tuple(u for u in scope if u != v)
-        cliques.append((v, given, np.moveaxis(prod[0], scope.index(v), -1)))
-        work.append(Factor(given, prod.sum(axis=1 + scope.index(v))))
+    for step in _collect(factors, p.order, sizes, keep_products=True).steps:
+        assert step.product is not None
+        table, _ = _rescale(step.product)
+        given = tuple(u for u in step.scope if u != step.v)
+        cliques.append((step.v, given, np.moveaxis(table[0], step.scope.index(step.v), -1)))
     return BackwardSampler(tuple(sizes), tuple(cliques))
-
-
-def sample_states(factors: Sequence[Factor], sizes: Sequence[int], n: int, rng: np.random.Generator, *, names: Sequence[str] = ()) -> np.ndarray:
-    """n i.i.d. joint states from P(s | E) ∝ Π factors (batch 1), shape (n, H), by backward sampling."""
-    return backward_sampler(factors, sizes, names=names).draw(n, rng)
 
 
 def categorical(probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
