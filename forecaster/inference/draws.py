@@ -57,18 +57,16 @@ KEPT = 128
 
 @dataclass(frozen=True)
 class PosteriorDraws:
-    """P(H | E, θ, q, m) per hypothesis (D, K_h) and log P(E | θ, q, m) (D,) (λ as scaled by
-    Network.log_lambda) for every draw; θ (C, T) and q (C, R), the full parameter vectors in the
-    network's flat layout, for the first C draws (`KEPT`)."""
+    """P(H | E, θ, q, m) per hypothesis (D, K_h) for every draw; θ (C, T) and q (C, R), the full
+    parameter vectors in the network's flat layout, for the first C draws (`KEPT`)."""
 
     marginals: list[np.ndarray]
-    log_evidence: np.ndarray
     theta: np.ndarray
     q: np.ndarray
 
     @property
     def n(self) -> int:
-        return int(self.log_evidence.shape[0])
+        return int(self.marginals[0].shape[0])
 
 
 def config_rows(net: Network, parents: tuple[str, ...], states: np.ndarray) -> np.ndarray:
@@ -175,13 +173,12 @@ def draw_posterior(net: Network, log_lam: np.ndarray, n: int, *, seed: int, rule
     sampler = joint_sampler(net, log_lam)
     rows = used_rows(net, log_lam)
     margs: list[list[np.ndarray]] = [[] for _ in net.sizes]
-    log_z, theta_kept, q_kept = [], np.zeros((0, net.theta_mean_flat.size)), np.zeros((0, len(net.q_a)))
+    theta_kept, q_kept = np.zeros((0, net.theta_mean_flat.size)), np.zeros((0, len(net.q_a)))
     for start in range(0, n, CHUNK):
         theta, q = _chunk(net, log_lam, sampler, rows, min(CHUNK, n - start), rng, rule)
-        part, lz = posterior_batch(net, log_lam, theta=theta, q=q)
+        part, _ = posterior_batch(net, log_lam, theta=theta, q=q)
         for h, m in enumerate(part):
             margs[h].append(m)
-        log_z.append(lz)
         if start == 0:
             theta_kept, q_kept = theta[:kept], q[:kept].copy()
     unread = np.setdiff1d(np.arange(len(net.q_a)), rows)
@@ -189,4 +186,4 @@ def draw_posterior(net: Network, log_lam: np.ndarray, n: int, *, seed: int, rule
         zero = np.zeros((len(q_kept), len(unread)))
         a, b = rule.beta(net.q_a[unread][None, :], net.q_b[unread][None, :], zero, zero, unread)
         q_kept[:, unread] = rng.beta(np.broadcast_to(a, zero.shape), np.broadcast_to(b, zero.shape))
-    return PosteriorDraws([np.concatenate(m) for m in margs], np.concatenate(log_z), theta_kept, q_kept)
+    return PosteriorDraws([np.concatenate(m) for m in margs], theta_kept, q_kept)

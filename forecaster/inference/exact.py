@@ -204,8 +204,8 @@ def sample_joint(net: Network, log_lam: np.ndarray, n: int, rng: np.random.Gener
 
 
 def joint_sampler(net: Network, log_lam: np.ndarray) -> ve.BackwardSampler:
-    """Backward sampling of (hypotheses, mechanisms) from P(s, m | E) on the prior-mean network; a
-    mechanism without reports is drawn too (from its table), as is every hypothesis."""
+    """Backward sampling of (hypotheses, mechanisms) from P(s, m | E) on the prior-mean network. A
+    mechanism without reports has no factor: its column is drawn over ones and never read."""
     return ve.backward_sampler(
         network_factors(net, log_lam), variable_sizes(net), names=variable_names(net), structure=index_scopes(net)
     )

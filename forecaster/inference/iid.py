@@ -68,10 +68,7 @@ def start(runs: Sequence[tuple[Network, np.ndarray, int]], settings: SamplerSett
 
 
 def _merge(a: PosteriorDraws, b: PosteriorDraws) -> PosteriorDraws:
-    return PosteriorDraws(
-        [np.concatenate([x, y]) for x, y in zip(a.marginals, b.marginals, strict=True)],
-        np.concatenate([a.log_evidence, b.log_evidence]), a.theta, a.q,
-    )
+    return PosteriorDraws([np.concatenate([x, y]) for x, y in zip(a.marginals, b.marginals, strict=True)], a.theta, a.q)
 
 
 def draws_to_target(
