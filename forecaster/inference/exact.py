@@ -22,7 +22,7 @@ import numpy as np
 
 from forecaster.inference import elimination as ve
 from forecaster.inference.elimination import Factor
-from forecaster.model.cliques import network_plan
+from forecaster.model.cliques import check_network, factor_scopes, network_plan
 from forecaster.model.network import Network
 
 
@@ -213,13 +213,12 @@ def joint_sampler(net: Network, log_lam: np.ndarray) -> ve.BackwardSampler:
 
 def structure_scopes(net: Network) -> list[tuple[str, ...]]:
     """The scope of every factor the network can have (every indicator reported), by name."""
-    scopes = [(*net.hypothesis_parents[h], hid) for h, hid in enumerate(net.hypothesis_ids)]
-    mech_of = net.mechanism_of
-    for j, parents in enumerate(net.indicator_parents):
-        k = int(mech_of[j])
-        scopes.append(parents if k < 0 else (*parents, net.mechanism_ids[k]))
-    scopes += [(*net.mechanism_parents[k], mid) for k, mid in enumerate(net.mechanism_ids)]
-    return scopes
+    mechanism = [net.mechanism_ids[k] if k >= 0 else None for k in net.mechanism_of]
+    return factor_scopes(
+        dict(zip(net.hypothesis_ids, net.hypothesis_parents, strict=True)),
+        list(zip(net.indicator_parents, mechanism, strict=True)),
+        dict(zip(net.mechanism_ids, net.mechanism_parents, strict=True)),
+    )
 
 
 def index_scopes(net: Network) -> list[tuple[int, ...]]:
@@ -228,14 +227,16 @@ def index_scopes(net: Network) -> list[tuple[int, ...]]:
     return [tuple(sorted(pos[v] for v in scope)) for scope in structure_scopes(net)]
 
 
+def _sizes(net: Network) -> dict[str, int]:
+    return dict(zip(variable_names(net), variable_sizes(net), strict=True))
+
+
 def network_bound(net: Network) -> tuple[ve.Plan, list[str]]:
     """The largest clique any contraction on `net` needs (what `priors validate` checks), with the
     variables' names by index."""
-    sizes = dict(zip(variable_names(net), variable_sizes(net), strict=True))
-    return network_plan(sizes, structure_scopes(net), net.hypothesis_ids)
+    return network_plan(_sizes(net), structure_scopes(net), net.hypothesis_ids)
 
 
 def check_network_size(net: Network) -> None:
     """A PriorsError naming the clique when the network is past the engine's limit (docs/LIMITS.md)."""
-    worst, names = network_bound(net)
-    ve.check_size(worst, [dict(zip(variable_names(net), variable_sizes(net), strict=True))[n] for n in names], names)
+    check_network(_sizes(net), structure_scopes(net), net.hypothesis_ids)

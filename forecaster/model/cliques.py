@@ -131,3 +131,23 @@ def network_plan(
     index = [tuple(sorted({pos[v] for v in s})) for s in scopes]
     plans = [plan(index, size, ())] + [plan(index, size, (pos[t],)) for t in targets]
     return max(plans, key=lambda p: p.largest), names
+
+
+def factor_scopes(
+    hypotheses: Mapping[str, Sequence[str]],
+    indicators: Sequence[tuple[Sequence[str], str | None]],
+    mechanisms: Mapping[str, Sequence[str]],
+) -> list[tuple[str, ...]]:
+    """Every factor a network can have, by variable name (every indicator reported): each
+    hypothesis' table on its parents, each indicator on its hypothesis parents and its mechanism
+    (given as (parents, mechanism or None)), each mechanism's table on its parents."""
+    scopes = [(*par, h) for h, par in hypotheses.items()]
+    scopes += [(*par, *([mech] if mech else [])) for par, mech in indicators]
+    return scopes + [(*par, m) for m, par in mechanisms.items()]
+
+
+def check_network(sizes: Mapping[str, int], scopes: Sequence[Sequence[str]], targets: Sequence[str]) -> None:
+    """A PriorsError naming the clique when a contraction on the network would pass MAX_FACTOR
+    (`network_plan`'s arguments)."""
+    worst, names = network_plan(sizes, scopes, targets)
+    check_size(worst, [sizes[v] for v in names], names)

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from forecaster.core.errors import PriorsError, Problem, did_you_mean
 from forecaster.core.yamlio import load_yaml
-from forecaster.model.cliques import check_size, network_plan
+from forecaster.model.cliques import check_network, factor_scopes
 from forecaster.model.evidence import GradeTable
 from forecaster.model.priors import (
     BINARY_STATES,
@@ -416,12 +416,11 @@ def _check_size(
     """The exact engine's limit (forecaster.model.cliques): the largest factor variable elimination
     needs, with every indicator reported, at most MAX_FACTOR states."""
     sizes = {h: len(s) for h, s in hyp_states.items()} | {m.id: 2 for m in mech_nodes}
-    scopes = [(*parents[h], h) for h in hyp_states]
-    scopes += [(*ind.parents, *([ind.mechanism] if ind.mechanism else [])) for ind in ind_nodes]
-    scopes += [(*m.parents, m.id) for m in mech_nodes]
-    worst, names = network_plan(sizes, scopes, list(hyp_states))
+    scopes = factor_scopes(
+        {h: parents[h] for h in hyp_states}, [(i.parents, i.mechanism) for i in ind_nodes], {m.id: m.parents for m in mech_nodes}
+    )
     try:
-        check_size(worst, [sizes[h] for h in names], names)
+        check_network(sizes, scopes, list(hyp_states))
     except PriorsError as e:
         note(str(e))
 
