@@ -16,6 +16,7 @@ batched pass each."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -37,11 +38,6 @@ def _table(net: Network, flat: np.ndarray, start: int, parents: tuple[int, ...],
     return flat[:, start : start + n].reshape(flat.shape[0], *shape)
 
 
-def _on(scope: tuple[int, ...], values: np.ndarray, into: tuple[int, ...], sizes: tuple[int, ...]) -> np.ndarray:
-    f = ve.factor(scope, values)
-    return ve.expand(f.values, f.scope, into, sizes)
-
-
 def network_factors(
     net: Network,
     log_lam: np.ndarray,
@@ -50,13 +46,14 @@ def network_factors(
     q: np.ndarray | None = None,
     mech_lam: np.ndarray | None = None,
     q_fail: np.ndarray | None = None,
+    mechanisms: Sequence[int] = (),
 ) -> list[Factor]:
     """The factors of P(s, m, E | θ, q, m) (MODEL.md §4). `log_lam` (J, 2) or (B, J, 2); `theta`
     (T,) or (D, T), `q` (R,) or (D, R), default the prior means; `mech_lam` (M, 2) or (B, M, 2),
     optional likelihoods on the mechanisms themselves (a mechanism observed, for diagnosticity).
     `q_fail`: the weight of each row's node *not* occurring, default 1 − q (the exact draws'
     density check passes other weights). Indicators and mechanisms with no report in any batch
-    row add no factor (they sum out to one)."""
+    row add no factor (they sum out to one), but for the `mechanisms` asked for by index."""
     sizes = net.sizes
     theta = _batched(net.theta_mean_flat if theta is None else np.asarray(theta, dtype=float), 1)
     q = _batched(net.q_mean if q is None else np.asarray(q, dtype=float), 1)
@@ -82,7 +79,7 @@ def network_factors(
         mech_lam = _batched(np.asarray(mech_lam, dtype=float), 2)
         observed = np.any(mech_lam != 0.0, axis=(0, 2))
     for k in range(len(net.mechanism_ids)):
-        if not observed[k] and not any(reported[j] for j in net.children(k)):
+        if not observed[k] and k not in mechanisms and not any(reported[j] for j in net.children(k)):
             continue
         parents = net.index_of(net.mechanism_parents[k])
         m, m_not = (_table(net, x, net.m_offsets[k], parents) for x in (q, q_not))

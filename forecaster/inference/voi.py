@@ -33,7 +33,6 @@ import numpy as np
 from forecaster.core.errors import UsageError, did_you_mean
 from forecaster.inference import elimination as ve
 from forecaster.inference.exact import (
-    _on,
     _table,
     index_scopes,
     network_factors,
@@ -144,36 +143,29 @@ def _bits(pxr: np.ndarray) -> np.ndarray:
     return np.where(mi < ZERO_BITS, 0.0, mi)
 
 
-def occurrence_given_parents(net: Network, log_lam: np.ndarray, j: int) -> tuple[tuple[int, ...], np.ndarray]:
-    """(scope, P(I_j occurred | scope, E)) at the prior means: the hypotheses a report on j depends
-    on, and the probability over them. An indicator without mechanism: its parents and q_j. On
-    mechanism k: the mechanism's own and its reported indicators' parents too, since
-    P(M_k | scope, E) = m e^A / (m e^A + (1 − m) e^B) weighs the reports on k's other indicators
-    (MODEL.md §4) and mixes j's two rows. (j itself unreported: its own L is 1.)"""
+def report_given_family(net: Network, log_lam: np.ndarray, j: int, accuracy: float) -> tuple[np.ndarray, np.ndarray]:
+    """(P(F | E), P(R_j = yes | F, E)) over the hypotheses F a report on unreported indicator j
+    depends on: its parents, and for an indicator on mechanism k also k's parents and its reported
+    indicators' parents, whose reports move P(M_k | F, E) (MODEL.md §4). The mechanism is a
+    variable of the elimination: it is kept with F, and summed here against j's two rows."""
     k = int(net.mechanism_of[j])
     parents = net.index_of(net.indicator_parents[j])
-    q = net.q_mean[None]
-    if k < 0:
-        f = ve.factor(parents, _table(net, q, net.q_offsets[j], parents))
-        return f.scope, f.values[0]
-    kids = [i for i in net.children(k) if i != j and np.any(log_lam[i] != 0.0)]
-    mparents = net.index_of(net.mechanism_parents[k])
-    scope = tuple(sorted({*parents, *mparents, *(p for i in kids for p in net.index_of(net.indicator_parents[i]))}))
-    sizes = net.sizes
-    lam = np.exp(log_lam)
-    occ = np.ones((1,) * (1 + len(scope)))
-    not_occ = np.ones((1,) * (1 + len(scope)))
-    for i in kids:
-        ip = net.index_of(net.indicator_parents[i])
-        rows = _table(net, q, net.q_offsets[i], ip, (2,))
-        occ = occ * _on(ip, lam[i, 0] * rows[..., 0] + lam[i, 1] * (1.0 - rows[..., 0]), scope, sizes)
-        not_occ = not_occ * _on(ip, lam[i, 0] * rows[..., 1] + lam[i, 1] * (1.0 - rows[..., 1]), scope, sizes)
-    m = _on(mparents, _table(net, q, net.m_offsets[k], mparents), scope, sizes)
-    p_mech = m * occ / (m * occ + (1.0 - m) * not_occ)
-    rows_j = _table(net, q, net.q_offsets[j], parents, (2,))
-    q1, q0 = _on(parents, rows_j[..., 0], scope, sizes), _on(parents, rows_j[..., 1], scope, sizes)
-    full = (1,) + tuple(sizes[v] for v in scope)
-    return scope, np.broadcast_to(p_mech * q1 + (1.0 - p_mech) * q0, full)[0]
+    sizes = variable_sizes(net)
+    family = set(parents)
+    if k >= 0:
+        kids = (i for i in net.children(k) if i != j and np.any(log_lam[i] != 0.0))
+        family.update(net.index_of(net.mechanism_parents[k]), (p for i in kids for p in net.index_of(net.indicator_parents[i])))
+    variables = (*parents, len(net.sizes) + k) if k >= 0 else parents
+    keep = tuple(sorted(family)) + ((len(net.sizes) + k,) if k >= 0 else ())
+    factors = network_factors(net, log_lam, mechanisms=(k,) if k >= 0 else ())
+    joint = ve.contract(factors, sizes, keep, names=variable_names(net), structure=index_scopes(net)).probs[0]
+    q = ve.factor(variables, _table(net, net.q_mean[None], net.q_offsets[j], parents, (2,) if k >= 0 else ()))
+    occurs = ve.expand(q.values, q.scope, keep, sizes)[0]
+    yes = joint * (accuracy * occurs + (1.0 - accuracy) * (1.0 - occurs))
+    if k >= 0:  # the mechanism summed out
+        joint, yes = joint.sum(axis=-1), yes.sum(axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return joint, np.where(joint > 0, yes / joint, 0.0)
 
 
 def _entropy(p: np.ndarray) -> np.ndarray:
@@ -245,13 +237,9 @@ def information_values(
 
 
 def _joint_bits(net: Network, log_lam: np.ndarray, j: int, accuracy: float) -> float:
-    """I(H₁, …, H_n; R_j | E) = H(R | E) − Σ P(scope | E) H(R | scope, E): R depends on the joint
-    state only through the hypotheses of `occurrence_given_parents`' scope."""
-    scope, occurs = occurrence_given_parents(net, log_lam, j)
-    family = ve.contract(
-        network_factors(net, log_lam), variable_sizes(net), scope, names=variable_names(net), structure=index_scopes(net)
-    ).probs[0]
-    yes = accuracy * occurs + (1.0 - accuracy) * (1.0 - occurs)
+    """I(H₁, …, H_n; R_j | E) = H(R | E) − Σ P(F | E) H(R | F, E): R depends on the joint state only
+    through the hypotheses F of `report_given_family`."""
+    family, yes = report_given_family(net, log_lam, j, accuracy)
     p_yes = float((family * yes).sum())
     mi = float(_entropy(np.array(p_yes))) - float((family * _entropy(yes)).sum())
     return 0.0 if mi < ZERO_BITS else mi
