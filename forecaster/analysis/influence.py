@@ -225,24 +225,16 @@ def _information(px: np.ndarray, p1: np.ndarray, given: np.ndarray) -> np.ndarra
     return (t1 + t0).sum(axis=1)
 
 
-def _occurrence(net: Network, j: int, cfg: dict[str, int]) -> float:
-    """P(I_j occurred | hypothesis states `cfg`) at the prior means, a mechanism summed out:
-    m · q_j(occurred) + (1 − m) · q_j(not occurred)."""
+def _occurrence(net: Network, j: int, states: np.ndarray) -> np.ndarray:
+    """P(I_j occurred | s) at the prior means for joint states `states` (N, H), a mechanism summed
+    out: m · q_j(occurred) + (1 − m) · q_j(not occurred)."""
     q = net.q_mean
-    ind = _row(net, net.indicator_parents[j], cfg)
+    ind = net.config_rows(net.indicator_parents[j], states)
     k = int(net.mechanism_of[j])
     if k < 0:
-        return float(q[net.q_offsets[j] + ind])
-    m = q[net.m_offsets[k] + _row(net, net.mechanism_parents[k], cfg)]
-    return float(m * q[net.q_offsets[j] + 2 * ind] + (1 - m) * q[net.q_offsets[j] + 2 * ind + 1])
-
-
-def _row(net: Network, parents: tuple[str, ...], cfg: dict[str, int]) -> int:
-    """Mixed-radix row of a table over `parents` (first parent slowest) for states `cfg`."""
-    row = 0
-    for p in parents:
-        row = row * net.sizes[net.hypothesis_ids.index(p)] + cfg[p]
-    return row
+        return q[net.q_offsets[j] + ind]
+    m = q[net.m_offsets[k] + net.config_rows(net.mechanism_parents[k], states)]
+    return m * q[net.q_offsets[j] + 2 * ind] + (1 - m) * q[net.q_offsets[j] + 2 * ind + 1]
 
 
 def diagnosticity(priors: Priors) -> list[Diagnosticity]:
@@ -260,10 +252,14 @@ def diagnosticity(priors: Priors) -> list[Diagnosticity]:
     for j, ind in enumerate(priors.indicators):
         if ind.mechanism:
             parents = tuple(dict.fromkeys((*ind.parents, *mech_parents[ind.mechanism])))
-            q = {}
-            for idx in itertools.product(*(range(net.sizes[hpos[p]]) for p in parents)):
-                cfg = tuple(net.states[hpos[p]][i] for p, i in zip(parents, idx, strict=True))
-                q[cfg] = min(max(_occurrence(net, j, dict(zip(parents, idx, strict=True))), 1e-6), 1 - 1e-6)
+            combos = list(itertools.product(*(range(net.sizes[hpos[p]]) for p in parents)))
+            states = np.zeros((len(combos), len(net.sizes)), dtype=np.int64)
+            states[:, [hpos[p] for p in parents]] = combos
+            occurs = _occurrence(net, j, states)
+            q = {
+                tuple(net.states[hpos[p]][i] for p, i in zip(parents, idx, strict=True)): min(max(float(o), 1e-6), 1 - 1e-6)
+                for idx, o in zip(combos, occurs, strict=True)
+            }
             configs = list(q)
         else:
             parents = ind.parents

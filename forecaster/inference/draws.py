@@ -69,15 +69,6 @@ class PosteriorDraws:
         return int(self.marginals[0].shape[0])
 
 
-def config_rows(net: Network, parents: tuple[str, ...], states: np.ndarray) -> np.ndarray:
-    """Each draw's row of a table over `parents` (mixed radix, first parent slowest), (D,)."""
-    row = np.zeros(states.shape[0], dtype=np.int64)
-    for p in parents:
-        h = net.hypothesis_ids.index(p)
-        row = row * net.sizes[h] + states[:, h]
-    return row
-
-
 def used_rows(net: Network, log_lam: np.ndarray) -> np.ndarray:
     """The q rows P(H | E, θ, q, m) reads: every row of a reported indicator and of a mechanism
     with a reported indicator. The others keep their prior and move no posterior."""
@@ -104,7 +95,7 @@ def latent_counts(
     draws = np.arange(n)
     theta = np.zeros((n, net.theta_mean_flat.size))
     for h in range(len(net.hypothesis_ids)):
-        row = config_rows(net, net.hypothesis_parents[h], states)
+        row = net.config_rows(net.hypothesis_parents[h], states)
         theta[draws, net.theta_offsets[h] + row * net.sizes[h] + states[:, h]] = 1.0
     column = np.full(len(net.q_a), -1, dtype=np.int64)
     column[rows] = np.arange(len(rows))
@@ -126,16 +117,16 @@ def latent_counts(
     mech_of = net.mechanism_of
     for j in reported:
         if mech_of[j] < 0:
-            occurs(j, net.q_offsets[j] + config_rows(net, net.indicator_parents[j], states))
+            occurs(j, net.q_offsets[j] + net.config_rows(net.indicator_parents[j], states))
     hyps = len(net.sizes)
     for k in range(len(net.mechanism_ids)):
         kids = [j for j in reported if mech_of[j] == k]
         if not kids:
             continue
         not_occurred = states[:, hyps + k]  # the mechanism's state, drawn with the hypotheses: 0 occurred
-        count(net.m_offsets[k] + config_rows(net, net.mechanism_parents[k], states), not_occurred == 0)
+        count(net.m_offsets[k] + net.config_rows(net.mechanism_parents[k], states), not_occurred == 0)
         for j in kids:
-            occurs(j, net.q_offsets[j] + 2 * config_rows(net, net.indicator_parents[j], states) + not_occurred)
+            occurs(j, net.q_offsets[j] + 2 * net.config_rows(net.indicator_parents[j], states) + not_occurred)
     return theta, success, failure
 
 

@@ -53,6 +53,15 @@ class Network:
         pos = {h: i for i, h in enumerate(self.hypothesis_ids)}
         return tuple(pos[p] for p in parents)
 
+    def config_rows(self, parents: tuple[str, ...], states: np.ndarray) -> np.ndarray:
+        """The row of a table over `parents` (mixed radix, first parent slowest) for each joint
+        state in `states` (N, H: a state index per hypothesis), (N,)."""
+        row = np.zeros(states.shape[0], dtype=np.int64)
+        for p in parents:
+            h = self.hypothesis_ids.index(p)
+            row = row * self.sizes[h] + states[:, h]
+        return row
+
     @property
     def mechanism_of(self) -> np.ndarray:
         return np.full(len(self.indicator_ids), -1, dtype=np.int64) if self.mech_of is None else self.mech_of
