@@ -168,8 +168,10 @@ def sampler_options(
     chosen = {k: v for k, v in given.items() if v is not None}
     if exact and chosen:
         raise UsageError("--exact takes no --sampler, --draws, --tune, --chains or --target-accept")
-    if sampler is not None and sampler not in ("iid", "nuts"):
-        raise UsageError(f"--sampler {sampler!r}: expected iid or nuts")
+    if sampler is not None:
+        from forecaster.inference.settings import SamplerSettings
+
+        SamplerSettings(sampler=sampler)  # its own check of the name, before any work
     nuts_only = [k for k in ("tune", "target_accept") if k in chosen]
     if nuts_only and sampler != "nuts":
         names = " and ".join(f"--{k.replace('_', '-')}" for k in nuts_only)

@@ -374,6 +374,3 @@ def check_draws(
     if len(rows) < 2:
         return DensityCheck(len(rows), float("nan"), float("nan"))
     return DensityCheck(len(rows), float(diff.max() - diff.min()), float(np.median(diff)))
-
-
-__all__ = ["DensityCheck", "build_model", "check_draws", "mixture_log_density", "pytensor"]
