@@ -36,10 +36,16 @@ class Job:
     conn: Connection | None = field(default=None, repr=False)
 
 
+def fork_available() -> bool:
+    """Whether this platform forks processes (Linux; macOS and Windows spawn)."""
+    return sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods()
+
+
 def can_fork() -> bool:
+    """Whether the draws go to forked children: where fork is available, unless FORECAST_FORK=0."""
     if os.environ.get("FORECAST_FORK", "1").strip().lower() in ("0", "false", "no", "off"):
         return False
-    return sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods()
+    return fork_available()
 
 
 def cores() -> int:

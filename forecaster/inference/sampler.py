@@ -12,10 +12,8 @@ keyed by everything they are built from, and checked on load.
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
 import pickle
-import sys
 import time
 import warnings
 from collections.abc import Callable
@@ -322,7 +320,7 @@ def _model_for(net: Network) -> pm.Model:
 
 def _cores(chains: int) -> int:
     """Chains run in parallel in forked processes (they inherit the compiled functions)."""
-    if chains < 2 or not sys.platform.startswith("linux") or "fork" not in multiprocessing.get_all_start_methods():
+    if chains < 2 or not background.fork_available():
         return 1
     return max(1, min(chains, background.cores()))
 
