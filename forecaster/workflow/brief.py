@@ -204,11 +204,10 @@ class Brief:
 def alert_pct(value: float, threshold: float) -> str:
     """An alert's posterior with the precision that shows why it fired: the fewest decimals (up to
     three) at which it no longer reads as its threshold ("10.4 %" against 10 %, not "10 %")."""
-    for decimals in range(4):
-        shown = round(100 * value, decimals)
-        if shown != round(100 * threshold, decimals) or decimals == 3:
-            return f"{shown:.{decimals}f} %"
-    raise AssertionError("unreachable")  # pragma: no cover
+    for decimals in range(3):
+        if round(100 * value, decimals) != round(100 * threshold, decimals):
+            return f"{100 * value:.{decimals}f} %"
+    return f"{100 * value:.3f} %"
 
 
 def threshold_pct(threshold: float) -> str:
