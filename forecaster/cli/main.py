@@ -74,12 +74,25 @@ def run() -> None:
     however started). A bad option or argument is one line on stderr and exit 2, like every other
     bad input (no usage block), so cron mail and scripts see one line; `forecast` or `forecast
     event` alone still shows the help."""
+    _quiet_third_party_warnings()
     try:
         _dispatch()
         code: int | str | None = 0
     except SystemExit as e:
         code = e.code  # type: ignore[assignment]
     _leave(code)
+
+
+def _quiet_third_party_warnings() -> None:
+    """Libraries' notices (ArviZ's FutureWarning about its refactor, NumPy or PyTensor deprecations)
+    are for their developers, not for an analyst mid-run; a run's own warnings are its diagnostics,
+    printed once in its summary. FORECAST_DEBUG=1 shows them all."""
+    import os
+    import warnings
+
+    if os.environ.get("FORECAST_DEBUG") != "1":
+        for category in (FutureWarning, DeprecationWarning, PendingDeprecationWarning, UserWarning, RuntimeWarning):
+            warnings.filterwarnings("ignore", category=category)
 
 
 def _leave(code: int | str | None) -> None:

@@ -334,6 +334,10 @@ def brief(
             "at each date; event time is chosen by itself when the store knew nothing before the period).",
         ),
     ] = False,
+    quiet: Annotated[
+        bool,
+        typer.Option("--quiet", "-q", help="Print nothing unless an alert fires or something fails (for cron)."),
+    ] = False,
 ) -> None:
     """Write the brief for a period: briefs/2026-W47.md, .html (self-contained, chart embedded),
     .json and the chart .png, each atomically.
@@ -342,14 +346,14 @@ def brief(
     update runs first (unless --no-update). The brief says its clock: knowledge time (what the store
     knew at each date) unless --event-time, or unless the store knew no report before the period (a
     new workspace or a bulk import), when it selects reports by event date on both sides. Made for cron: without a terminal, no colour and no
-    progress, one summary line on stderr. Exit codes: 0 written, 1 error, 2 bad usage or input,
+    progress, one summary line on stderr (--quiet: only when an alert fires). Exit codes: 0 written, 1 error, 2 bad usage or input,
     3 written and an --alert fired.
 
     Example:  forecast brief --period last-week --alert "escalation.annexation>0.2"
     """
     from forecaster.inference.settings import seed_or_default
     from forecaster.model.loading import load_priors
-    from forecaster.outputs.brief_render import make_brief
+    from forecaster.outputs.brief_render import make_brief, summary_line
     from forecaster.workflow.period import parse_alert, period_for
 
     chosen = period_for(period=period, since=date_option(since, "--since"), until=date_option(until, "--until"))
@@ -376,36 +380,10 @@ def brief(
     finally:
         if status is not None:
             status.stop()
-    b = made.brief
-    how = {"cached": "recorded run", "updated": "new run", "stale": "STALE run (--no-update)"}[made.how]
-    line = (
-        f"brief {made.files.name}: wrote {_shown(made.files.folder)}/{made.files.name}.{{md,html,json,png}} "
-        f"from {how} {b.result.run_id} as of {b.result.as_of.isoformat()} ({b.clock.name} time)"
-    )
-    if b.result.diagnostics.warnings:
-        n = len(b.result.diagnostics.warnings)
-        line += f"; {n} sampler warning{'s' if n != 1 else ''} (see the brief)"
-    fired = b.fired
-    if fired:
-        from forecaster.workflow.brief import alert_pct, threshold_pct
-
-        line += "; ALERT " + ", ".join(
-            f"{a.alert.hypothesis}.{a.alert.state} {alert_pct(a.value, a.alert.threshold)} {a.alert.op} "
-            f"{threshold_pct(a.alert.threshold)}"
-            for a in fired
-        )
-    elif alerts:
-        line += f"; {len(alerts)} alert{'s' if len(alerts) != 1 else ''} checked, none fired"
-    _say(line)
-    if fired:
+    if made.brief.fired or not quiet:
+        _say(summary_line(made, len(alerts)))
+    if made.brief.fired:
         raise typer.Exit(code=3)
-
-
-def _shown(folder: Path) -> str:
-    try:
-        return str(folder.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(folder)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -30,9 +30,11 @@ from forecaster.workflow.brief import (
     alert_pct,
     build_brief,
     interval_pct,
+    moved,
     pct,
     pp,
     threshold_pct,
+    trend_caption,
     words,
 )
 from forecaster.workflow.period import Alert, Period
@@ -46,7 +48,13 @@ if TYPE_CHECKING:
 # Rendering: chart, Markdown, HTML, JSON
 # ---------------------------------------------------------------------------------------------
 
-_PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
+# One colour per state across every panel (Tableau 20 order: the ten dark ones first), so a colour
+# always means the same state of the same hypothesis; past 20 states colours repeat.
+_PALETTE = (
+    "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
+    "#17becf", "#aec7e8", "#ff9896", "#98df8a", "#c5b0d5", "#ffbb78", "#c49c94", "#f7b6d2", "#c7c7c7",
+    "#dbdb8d", "#9edae5",
+)
 _CHART_DPI = 100
 _CHART_RC: dict[str, Any] = {
     "font.family": "DejaVu Sans",  # ships with matplotlib: the same glyphs everywhere
@@ -85,26 +93,12 @@ def trend_png(brief: Brief) -> bytes:
         fig.subplots_adjust(left=0.08, right=0.80, top=1 - 0.3 / height, bottom=0.35 / height, hspace=0.45)
         FigureCanvasAgg(fig)
         axes = fig.subplots(len(hyps), 1, sharex=True, squeeze=False)[:, 0]
-        xs = [p.as_of for p in brief.trend]
+        colour = 0
         for ax, (hid, states) in zip(axes, hyps, strict=True):
-            for k, sid in enumerate(states):
-                colour = _PALETTE[k % len(_PALETTE)]
-                ys = [p.values.get(hid, {}).get(sid, (math.nan, None, None))[0] for p in brief.trend]
-                lo = [_nan(p.values.get(hid, {}).get(sid, (0.0, None, None))[1]) for p in brief.trend]
-                hi = [_nan(p.values.get(hid, {}).get(sid, (0.0, None, None))[2]) for p in brief.trend]
-                if any(v == v for v in lo):
-                    # A band between neighbouring sampled runs, and a bar on each (a lone one too).
-                    ax.fill_between(xs, lo, hi, color=colour, alpha=0.18, linewidth=0)
-                    banded = [(x, a, b) for x, a, b in zip(xs, lo, hi, strict=True) if a == a]
-                    ax.vlines(
-                        [x for x, _, _ in banded],
-                        [a for _, a, _ in banded],
-                        [b for _, _, b in banded],
-                        color=colour,
-                        alpha=0.45,
-                        linewidth=2.5,
-                    )
-                ax.plot(xs, ys, color=colour, linewidth=1.4, marker="o", markersize=2.5, label=words(sid))
+            for sid in states:
+                _plot_state(ax, brief, hid, sid, _PALETTE[colour % len(_PALETTE)])
+                colour += 1
+            _mark_baseline(ax, brief)
             ax.set_title(words(hid), loc="left")
             ax.set_ylim(0, 1)
             ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
@@ -117,6 +111,42 @@ def trend_png(brief: Brief) -> bytes:
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=_CHART_DPI, metadata={"Software": None})
     return buf.getvalue()
+
+
+def _plot_state(ax: Any, brief: Brief, hid: str, sid: str, colour: str) -> None:
+    """One state's line: recorded runs as filled dots (sampled ones with their 90 % band), exact
+    replays filling a new workspace's weeks as hollow dots, and the baseline the table compares
+    against as a diamond."""
+    xs = [p.as_of for p in brief.trend]
+    ys = [p.values.get(hid, {}).get(sid, (math.nan, None, None))[0] for p in brief.trend]
+    lo = [_nan(p.values.get(hid, {}).get(sid, (0.0, None, None))[1]) for p in brief.trend]
+    hi = [_nan(p.values.get(hid, {}).get(sid, (0.0, None, None))[2]) for p in brief.trend]
+    if any(v == v for v in lo):
+        # A band between neighbouring sampled runs, and a bar on each (a lone one too).
+        ax.fill_between(xs, lo, hi, color=colour, alpha=0.18, linewidth=0)
+        banded = [(x, a, b) for x, a, b in zip(xs, lo, hi, strict=True) if a == a]
+        ax.vlines([x for x, _, _ in banded], [a for _, a, _ in banded], [b for _, _, b in banded],
+                  color=colour, alpha=0.45, linewidth=2.5)
+    ax.plot(xs, ys, color=colour, linewidth=1.4, label=words(sid))
+    for replay in (False, True):
+        pts = [(x, y) for x, y, p in zip(xs, ys, brief.trend, strict=True) if (p.kind == "replay") == replay]
+        if pts:
+            ax.plot([x for x, _ in pts], [y for _, y in pts], linestyle="none", marker="o", markersize=3,
+                    color=colour, markerfacecolor="white" if replay else colour)
+    before = brief.baseline.posteriors.get(hid, {}).get(sid)
+    if before is not None and brief.baseline.as_of is not None:
+        ax.plot([brief.baseline.as_of], [before], linestyle="none", marker="D", markersize=4.5,
+                color=colour, markeredgecolor="black", markeredgewidth=0.6)
+
+
+def _mark_baseline(ax: Any, brief: Brief) -> None:
+    """A dotted line at the date "what changed" compares against, labelled."""
+    when = brief.baseline.as_of
+    if when is None or when < brief.trend_since:
+        return
+    ax.axvline(when, color="#555555", linestyle=":", linewidth=0.9)
+    ax.annotate("compared with", (when, 1.0), xytext=(2, -2), textcoords="offset points",
+                fontsize=6.5, color="#555555", va="top")
 
 
 def _nan(x: float | None) -> float:
@@ -171,6 +201,7 @@ def _environment(kind: str) -> Any:
     }
     numbers: dict[str, Callable[..., str]] = {
         "pct": pct, "interval_pct": interval_pct, "pp": pp, "alert_pct": alert_pct, "threshold_pct": threshold_pct,
+        "moved": moved, "trend_caption": trend_caption,
     }
     if kind == "html":
         # Every value is neutralised (control characters shown, core.text.neutral), then autoescaped.
@@ -320,6 +351,7 @@ def brief_json(brief: Brief) -> dict[str, Any]:
                     "expected_shift": _r(w.expected_shift),
                     "hypothesis": w.shift_hypothesis,
                     "state": w.shift_state,
+                    "shift_if_occurred": _r(w.shift_delta),
                 }
                 for w in brief.watch
             ],
@@ -327,7 +359,7 @@ def brief_json(brief: Brief) -> dict[str, Any]:
         "trend": [
             {
                 "as_of": p.as_of.isoformat(),
-                "run_id": p.run_id,
+                "run_id": p.run_id or None,
                 "kind": p.kind,
                 "sampler": p.sampler,
                 "states": {h: {s: [_r(v[0]), _r(v[1]), _r(v[2])] for s, v in st.items()} for h, st in p.values.items()},
@@ -538,3 +570,31 @@ def make_brief(
             clock=clock,
         )
     return MadeBrief(brief, write_brief(brief, folder), how)
+
+
+def summary_line(made: MadeBrief, alerts_checked: int) -> str:
+    """The one line a cron job logs: where the files are (absolute), how many reports, the headline,
+    which run, and the alerts."""
+    b = made.brief
+    how = {"cached": "recorded run", "updated": "new run", "stale": "STALE run (--no-update)"}[made.how]
+    n = len(b.result.report_ids)
+    headline = ", ".join(f"{h.hypothesis} {h.state} {pct(h.posterior)}" for h in b.headline)
+    line = (
+        f"brief {made.files.name}: wrote {made.files.folder.resolve()}/{made.files.name}.{{md,html,json,png}} "
+        f"({n} report{'s' if n != 1 else ''}; {headline}) from {how} {b.result.run_id} as of "
+        f"{b.result.as_of.isoformat()} ({b.clock.name} time)"
+    )
+    if b.result.diagnostics.warnings:
+        w = len(b.result.diagnostics.warnings)
+        line += f"; {w} sampler warning{'s' if w != 1 else ''} (see the brief)"
+    if b.baseline.skipped:
+        line += f"; skipped unreadable {', '.join(b.baseline.skipped)}"
+    if b.fired:
+        line += "; ALERT " + ", ".join(
+            f"{a.alert.hypothesis}.{a.alert.state} {alert_pct(a.value, a.alert.threshold)} {a.alert.op} "
+            f"{threshold_pct(a.alert.threshold)}"
+            for a in b.fired
+        )
+    elif alerts_checked:
+        line += f"; {alerts_checked} alert{'s' if alerts_checked != 1 else ''} checked, none fired"
+    return line

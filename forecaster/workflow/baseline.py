@@ -17,7 +17,7 @@ import datetime as dt
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -119,6 +119,7 @@ class Baseline:
     posteriors: Mapping[str, Mapping[str, float]]
     report_ids: frozenset[str]
     priors_hash: str | None
+    skipped: tuple[str, ...] = ()  # earlier brief files that could not be read (named in the brief)
 
 
 def baseline_for(
@@ -133,51 +134,70 @@ def baseline_for(
     """What "what changed" compares against, on the brief's own clock (like with like): the previous
     brief written on the same clock; else the last run before the period whose reports are the ones the
     clock selects at its date; else an exact-engine replay of the store at the day before the period."""
+    earlier, skipped = previous_brief(folder, before=period.since, clock=clock.name) if folder else (None, ())
+    chosen = (
+        _from_brief(*earlier)
+        if earlier is not None
+        else _from_run(store, result, period, clock, priors) or _replay(store, result, period, clock, priors, net)
+    )
+    return replace(chosen, skipped=skipped)
+
+
+def _from_brief(name: str, data: dict[str, Any]) -> Baseline:
+    prov = data.get("provenance", {})
+    return Baseline(
+        "brief",
+        f"the previous brief ({name})",
+        prov.get("run_id"),
+        _date(prov.get("as_of")),
+        {h: {s: float(v["posterior"]) for s, v in st.items()} for h, st in data.get("posteriors", {}).items()},
+        frozenset(prov.get("report_ids", [])),
+        prov.get("priors_hash"),
+    )
+
+
+def _from_run(store: EventStore, result: UpdateResult, period: Period, clock: Clock, priors: Priors) -> Baseline | None:
+    """The last run recorded before the period whose reports are the ones the clock selects at its date."""
     from forecaster.store import runs
 
-    earlier = previous_brief(folder, before=period.since, clock=clock.name) if folder is not None else None
-    if earlier is not None:
-        name, data = earlier
-        prov = data.get("provenance", {})
-        return Baseline(
-            "brief",
-            f"the previous brief ({name})",
-            prov.get("run_id"),
-            _date(prov.get("as_of")),
-            {h: {s: float(v["posterior"]) for s, v in st.items()} for h, st in data.get("posteriors", {}).items()},
-            frozenset(prov.get("report_ids", [])),
-            prov.get("priors_hash"),
-        )
-    window_days = priors.evidence_window_days
     records = runs.list_runs(store, evidence=STORE_EVIDENCE, until=period.since - dt.timedelta(days=1))
-    if records:
-        last = max(
-            records,
-            key=lambda r: (
-                r.as_of,
-                r.priors_hash == result.priors_hash,
-                r.evidence in clock.evidence,
-                r.kind == "update",
-                r.sampled == (result.diagnostics.sampler != "exact"),
-                r.recorded_at,
-            ),
-        )
-        old = runs.load_result(store, last.run_id)
-        ids = frozenset(old.report_ids) if old else frozenset()
-        chosen = store.reports_for_update(as_of=last.as_of, window_days=window_days, by_event_time=clock.event_time)
-        if old is not None and ids == frozenset(r.id for r in chosen if r.id):
-            what = "backfill point" if last.kind == "backfill" else "run"
-            return Baseline(
-                "run",
-                f"the start of the period ({what} {last.run_id} as of {last.as_of.isoformat()})",
-                last.run_id,
-                last.as_of,
-                last.posteriors(),
-                ids,
-                last.priors_hash,
-            )
+    if not records:
+        return None
+    last = max(
+        records,
+        key=lambda r: (
+            r.as_of,
+            r.priors_hash == result.priors_hash,
+            r.evidence in clock.evidence,
+            r.kind == "update",
+            r.sampled == (result.diagnostics.sampler != "exact"),
+            r.recorded_at,
+        ),
+    )
+    old = runs.load_result(store, last.run_id)
+    ids = frozenset(old.report_ids) if old else frozenset()
+    window_days = priors.evidence_window_days
+    chosen = store.reports_for_update(as_of=last.as_of, window_days=window_days, by_event_time=clock.event_time)
+    if old is None or ids != frozenset(r.id for r in chosen if r.id):
+        return None
+    what = "backfill point" if last.kind == "backfill" else "run"
+    return Baseline(
+        "run",
+        f"the start of the period ({what} {last.run_id} as of {last.as_of.isoformat()})",
+        last.run_id,
+        last.as_of,
+        last.posteriors(),
+        ids,
+        last.priors_hash,
+    )
+
+
+def _replay(
+    store: EventStore, result: UpdateResult, period: Period, clock: Clock, priors: Priors, net: Network
+) -> Baseline:
+    """An exact-engine replay of the store as of the day before the period (the prior when it held nothing)."""
     day = period.since - dt.timedelta(days=1)
-    reports = store.reports_for_update(as_of=day, window_days=window_days, by_event_time=clock.event_time)
+    reports = store.reports_for_update(as_of=day, window_days=priors.evidence_window_days, by_event_time=clock.event_time)
     if not reports:
         known = {h.id: {s.id: s.prior for s in h.states} for h in result.hypotheses}
         return Baseline(
@@ -233,27 +253,46 @@ def _check_brief_data(data: Any) -> None:
             raise TypeError(key)
 
 
-def previous_brief(folder: Path, *, before: dt.date, clock: str | None = None) -> tuple[str, dict[str, Any]] | None:
+BRIEF_JSON_MAX = 16 * 2**20  # bytes: a brief's JSON is kilobytes; anything past this is not one of ours
+
+
+def previous_brief(
+    folder: Path, *, before: dt.date, clock: str | None = None
+) -> tuple[tuple[str, dict[str, Any]] | None, tuple[str, ...]]:
     """The newest brief JSON in `folder` whose period ended before `before` (and, given `clock`, written
-    on that clock; a brief without one was written on knowledge time): (name, data)."""
+    on that clock; a brief without one was written on knowledge time): (name, data), or None; and the
+    names of the files that could not be read as a brief (skipped: they never block a later brief)."""
     if not folder.is_dir():
-        return None
+        return None, ()
     best: tuple[dt.date, str, dict[str, Any]] | None = None
+    skipped: list[str] = []
     for f in sorted(folder.glob("*.json")):
         if f.name.startswith(".") or f.is_symlink() or not f.is_file():  # a FIFO would hang the brief
             continue
-        try:
-            data = json.loads(f.read_text(encoding="utf-8"))
-            until = dt.date.fromisoformat(data["period"]["until"])
-            _check_brief_data(data)
-        except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
-            continue  # a corrupt or foreign file is skipped: it never breaks a later brief
-        if not isinstance(data, dict) or data.get("schema") != SCHEMA or until >= before:
+        data = _read_brief(f)
+        if data is None:
+            skipped.append(f.name)
+            continue
+        until = dt.date.fromisoformat(data["period"]["until"])
+        if data.get("schema") != SCHEMA or until >= before:
             continue
         if clock is not None and data.get("clock", "knowledge") != clock:
             continue
         if best is None or (until, f.stem) > (best[0], best[1]):
             best = (until, f.stem, data)
-    return None if best is None else (best[1], best[2])
+    return (None if best is None else (best[1], best[2])), tuple(skipped)
 
 
+def _read_brief(f: Path) -> dict[str, Any] | None:
+    """A brief's JSON, checked for what `baseline_for` reads; None when it cannot be read as one."""
+    try:
+        if f.stat().st_size > BRIEF_JSON_MAX:
+            return None
+        data = json.loads(f.read_text(encoding="utf-8"))
+        if not isinstance(data, dict):
+            return None
+        dt.date.fromisoformat(data["period"]["until"])
+        _check_brief_data(data)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
+        return None
+    return data

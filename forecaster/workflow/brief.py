@@ -59,6 +59,7 @@ if TYPE_CHECKING:
 
 
 TREND_WEEKS = 12
+TREND_MIN_RECORDED = 3  # fewer recorded runs than this (a new workspace): weekly exact replays fill the chart
 WATCH_TOP = 8
 WATCH_GRADE = ("B", 2)
 DRIVERS_TOP = 10
@@ -138,6 +139,7 @@ class WatchItem:
     expected_shift: float  # expected total-variation shift of `shift_hypothesis`, the hypothesis it moves most
     shift_hypothesis: str
     shift_state: str  # the state of it that a report saying "occurred" moves most
+    shift_delta: float = 0.0  # how a report that it occurred would move `shift_state` (signed, probability)
 
 
 @dataclass(frozen=True)
@@ -231,6 +233,28 @@ def interval_pct(lo: float, hi: float) -> str:
 def pp(x: float) -> str:
     v = 100 * x
     return "0.0" if abs(v) < 0.05 else f"{v:+.1f}"
+
+
+def moved(x: float) -> str:
+    """A signed change in points with an arrow, so the direction reads without colour: ▲ +1.2, ▼ -0.4, · 0.0."""
+    text = pp(x)
+    return ("▲ " if text.startswith("+") else "▼ " if text.startswith("-") else "· ") + text
+
+
+def trend_caption(trend: Sequence[TrendPoint], as_of: dt.date) -> str:
+    """What the trend chart shows, counted."""
+    replays = sum(1 for p in trend if p.kind == "replay")
+    runs = len(trend) - replays
+    text = (
+        f"{runs} recorded run{'s' if runs != 1 else ''} over the {TREND_WEEKS} weeks to {as_of.isoformat()}, "
+        "one per as-of date"
+    )
+    if replays:
+        text += (
+            f", and {replays} weekly exact-engine replay{'s' if replays != 1 else ''} of the store (hollow dots, "
+            "not recorded) for the weeks without one"
+        )
+    return text + "; a diamond marks what \"what changed\" compares against; bands are 90 % intervals of sampled runs."
 
 
 def words(identifier: str) -> str:
@@ -342,6 +366,8 @@ def build_brief(
         store, evidence=STORE_EVIDENCE, since=trend_since + dt.timedelta(days=1), until=result.as_of
     )
     trend = _trend(records, result, priors.hash)
+    if len(trend) < TREND_MIN_RECORDED:
+        trend = _with_replays(trend, store, net, priors, clock, since=trend_since, until=result.as_of)
 
     track = _track_record(store, priors, result.as_of, cutoff)
     posts = result.posteriors()
@@ -542,7 +568,7 @@ def _watch(net: Network, priors: Priors, reports: Iterable[Any], *, as_of: dt.da
     items = []
     for v in values:
         moved = max(v.expected_shift, key=lambda h: (v.expected_shift[h], h))
-        _, state, _, _ = v.largest_shift(moved)
+        _, state, if_yes, _ = v.largest_shift(moved)
         node = nodes[v.indicator]
         items.append(
             WatchItem(
@@ -554,6 +580,7 @@ def _watch(net: Network, priors: Priors, reports: Iterable[Any], *, as_of: dt.da
                 v.expected_shift[moved],
                 moved,
                 state,
+                if_yes,
             )
         )
     items.sort(key=lambda w: (-w.bits, w.indicator))
@@ -591,3 +618,52 @@ def _trend(records: Sequence[RunRecord], result: UpdateResult, priors_hash: str)
     return tuple(points)
 
 
+
+
+def _with_replays(
+    trend: tuple[TrendPoint, ...],
+    store: EventStore,
+    net: Network,
+    priors: Priors,
+    clock: Clock,
+    *,
+    since: dt.date,
+    until: dt.date,
+) -> tuple[TrendPoint, ...]:
+    """The trend with an exact-engine replay (kind "replay", not recorded) for each week of the 12 that
+    holds no recorded run: the store's reports on the brief's clock at each week's end."""
+    import numpy as np
+
+    from forecaster.inference.exact import posterior_batch
+    from forecaster.workflow.backfill import week_points
+
+    held = {p.as_of.isocalendar()[:2] for p in trend}
+    days = [d for d in week_points(since + dt.timedelta(days=1), until) if d.isocalendar()[:2] not in held]
+    if not days:
+        return trend
+    rows = [
+        net.log_lambda(
+            priors.fold(
+                store.reports_for_update(
+                    as_of=d, window_days=priors.evidence_window_days, by_event_time=clock.event_time
+                ),
+                as_of=d,
+            )
+        )
+        for d in days
+    ]
+    margs, _ = posterior_batch(net, np.stack(rows))
+    replays = [
+        TrendPoint(
+            d,
+            "",
+            "replay",
+            "exact",
+            {
+                hid: {sid: (float(margs[h][i][k]), None, None) for k, sid in enumerate(net.states[h])}
+                for h, hid in enumerate(net.hypothesis_ids)
+            },
+        )
+        for i, d in enumerate(days)
+    ]
+    return tuple(sorted((*trend, *replays), key=lambda p: p.as_of))
