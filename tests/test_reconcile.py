@@ -26,8 +26,8 @@ def ws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Workspace:
     return ws
 
 
-def _update(runner: CliRunner) -> dict[str, dict[str, float]]:
-    r = runner.invoke(app, ["update", "--exact", "--json", "--force"])
+def _update(runner: CliRunner, *extra: str) -> dict[str, dict[str, float]]:
+    r = runner.invoke(app, ["update", "--exact", "--json", "--force", *extra])
     assert r.exit_code == 0, r.output
     return {h["id"]: {s["id"]: s["posterior"] for s in h["states"]} for h in json.loads(r.stdout)["hypotheses"]}
 
@@ -53,6 +53,33 @@ def test_the_diff_effect_is_the_update(ws: Workspace, tmp_path: Path) -> None:
     for row in json.loads(r.stdout)["effect"]:
         assert row["old"] == pytest.approx(posterior[row["hypothesis"]][row["state"]], abs=1e-6)
         assert row["new"] == pytest.approx(row["old"], abs=1e-12)
+
+
+@pytest.mark.parametrize("as_of", ["2024-06-30", "2026-12-08"])
+def test_whatif_scenarios_and_the_brief_start_from_the_update(ws: Workspace, tmp_path: Path, as_of: str) -> None:
+    """Every analysis that shows "the forecast on the recorded evidence" shows `update --exact`'s numbers."""
+    runner = CliRunner()
+    posterior = _update(runner, "--as-of", as_of)
+
+    def same(hypotheses: dict[str, dict[str, dict[str, float]]], what: str) -> None:
+        for h, states in posterior.items():
+            for s, p in states.items():
+                assert hypotheses[h][s]["posterior"] == pytest.approx(p, abs=1e-5), (what, h, s)
+
+    r = runner.invoke(app, ["whatif", "--json", "--as-of", as_of, "csto_move"])
+    assert r.exit_code == 0, r.output
+    same(json.loads(r.stdout)["baseline"]["hypotheses"], "whatif")
+    r = runner.invoke(app, ["scenario", "run", "--exact", "--json", "--as-of", as_of, "kfor_drawdown"])
+    assert r.exit_code == 0, r.output
+    same(json.loads(r.stdout)["baseline"]["hypotheses"], "scenario run")
+    out = tmp_path / "briefs"
+    r = runner.invoke(app, ["brief", "--exact", "--event-time", "--until", as_of, "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    brief = json.loads(next(out.glob("*.json")).read_text(encoding="utf-8"))
+    event_time = _update(runner, "--as-of", as_of, "--event-time")
+    for h, states in event_time.items():
+        for s, p in states.items():
+            assert brief["posteriors"][h][s]["posterior"] == pytest.approx(p, abs=1e-5), ("brief", h, s)
 
 
 @pytest.mark.parametrize(
