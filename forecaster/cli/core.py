@@ -155,7 +155,7 @@ class _null:
 @handle_errors
 def export(
     ctx: typer.Context,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="bif or xmlbif.")] = "bif",
+    fmt: Annotated[str, typer.Option("--format", "-f", metavar="bif|xmlbif", help="bif or xmlbif.")] = "bif",
     output: Annotated[Optional[Path], typer.Option("--output", "-o", dir_okay=False, help="File to write (default stdout).")] = None,
 ) -> None:
     """Export the network with its pooled prior-mean tables for pyAgrum, pgmpy or GeNIe.

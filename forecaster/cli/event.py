@@ -20,6 +20,7 @@ import typer
 
 from forecaster.cli import console
 from forecaster.cli.common import date_option, err, handle_errors, out, print_json, workspace
+from forecaster.cli.helptext import HelpGroup
 from forecaster.cli.window import warn_ignored
 from forecaster.core.errors import EvidenceError, UsageError, did_you_mean
 from forecaster.core.text import neutral
@@ -38,6 +39,7 @@ from forecaster.store.formats import format_from_name, read_reports_file, report
 from forecaster.store.records import FORMATS, DuplicateReportError, Format, StoredReport, format_time
 
 app = typer.Typer(
+    cls=HelpGroup,
     name="event",
     help=(
         "The evidence log: graded reports that indicators occurred (or did not), kept in the event store.\n\n"
@@ -382,7 +384,7 @@ def _get(store: EventStore, report_id: str) -> StoredReport:
 @handle_errors
 def show(
     ctx: typer.Context,
-    report_id: Annotated[str, typer.Argument(metavar="ID", help="Report id, or a unique prefix of it (at least 4 digits).", show_default=False)],
+    report_id: Annotated[str, typer.Argument(metavar="REPORT_ID", help="Report id, or a unique prefix of it (at least 4 digits).", show_default=False)],
     as_json: JsonOpt = False,
 ) -> None:
     """Show one report in full, with its retraction if any.
@@ -427,7 +429,7 @@ def show(
 @handle_errors
 def retract(
     ctx: typer.Context,
-    report_id: Annotated[str, typer.Argument(metavar="ID", help="Report id, or a unique prefix of it.", show_default=False)],
+    report_id: Annotated[str, typer.Argument(metavar="REPORT_ID", help="Report id, or a unique prefix of it.", show_default=False)],
     reason: Annotated[str | None, typer.Option("--reason", help="Why the report is withdrawn (required).", show_default=False)] = None,
     analyst: AnalystOpt = None,
 ) -> None:
@@ -450,7 +452,7 @@ def retract(
 def import_(
     ctx: typer.Context,
     file: Annotated[Path, typer.Argument(metavar="FILE", help="CSV, YAML or JSON file with the export's fields; or an ACLED or GDELT export, or an ACLED deletions file.", dir_okay=False, show_default=False)],
-    fmt: Annotated[str | None, typer.Option("--format", help="csv | yaml | json | acled | gdelt (default: from the file name; ACLED and GDELT from the first line).", show_default=False)] = None,
+    fmt: Annotated[str | None, typer.Option("--format", metavar="csv|yaml|json|acled|gdelt", help="csv | yaml | json | acled | gdelt (default: from the file name; ACLED and GDELT from the first line).", show_default=False)] = None,
     rules: Annotated[Path | None, typer.Option("--rules", metavar="RULES.yaml", help="Mapping rules for an ACLED or GDELT export: a file, or the name of one in the workspace's rules/ folder.", dir_okay=False, show_default=False)] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Check every row and count (ACLED/GDELT: per rule, with examples); write nothing.")] = False,
     analyst: AnalystOpt = None,
@@ -516,7 +518,7 @@ NOTES_SHOWN = 20  # duplicate and same-episode notes an import prints; --json ca
 @handle_errors
 def export(
     ctx: typer.Context,
-    fmt: Annotated[str, typer.Option("--format", help="csv | yaml | json.")] = "csv",
+    fmt: Annotated[str, typer.Option("--format", metavar="csv|yaml|json", help="csv | yaml | json.")] = "csv",
     output: Annotated[Path | None, typer.Option("--output", "-o", dir_okay=False, help="Write to this file (default: standard output).", show_default=False)] = None,
 ) -> None:
     """Export every report, retracted ones with their retraction, oldest recorded first.

@@ -13,6 +13,7 @@ import typer
 
 from forecaster.cli import console
 from forecaster.cli.common import as_of_date, err, handle_errors, out, print_json, workspace
+from forecaster.cli.helptext import HelpGroup
 from forecaster.core.errors import UsageError
 
 if TYPE_CHECKING:
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from forecaster.model.priors import Priors
 
 app = typer.Typer(
+    cls=HelpGroup,
     name="priors",
     help=(
         "Read, check and review the priors: every expert's judgments, validation, the reviewers' audit, "

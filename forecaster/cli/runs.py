@@ -23,6 +23,7 @@ from forecaster.cli.common import (
     sampler_options,
     workspace,
 )
+from forecaster.cli.helptext import HelpGroup
 from forecaster.cli.history_rows import claimed_states, history_csv, history_row
 from forecaster.core.errors import UsageError
 from forecaster.outputs.columns import never_cut
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from forecaster.store.runs import RunRecord
 
 app = typer.Typer(
+    cls=HelpGroup,
     name="runs",
     help="The run log: every update recorded in the event store, a sampled run's draws with it "
     "(`runs export` writes runs/RUN_ID.nc).\n\n"
@@ -88,7 +90,7 @@ def history(
     ctx: typer.Context,
     hypothesis: Annotated[
         str | None,
-        typer.Option("--hypothesis", "-H", metavar="ID", help="Show this hypothesis' states only.", show_default=False),
+        typer.Option("--hypothesis", "-H", metavar="HYPOTHESIS", help="Show this hypothesis' states only.", show_default=False),
     ] = None,
     as_json: JsonOpt = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV (one row per run, a column per state).")] = False,
