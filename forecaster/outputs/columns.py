@@ -17,6 +17,7 @@ from typing import Any
 
 from rich.console import Console, ConsoleOptions, RenderableType
 from rich.measure import Measurement
+from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
@@ -106,14 +107,14 @@ class NeverCut:
                 yield Text(" ".join(cells[0].plain.split()), style="bold")
             pairs = [Text(f"{h}: " if h else "").append_text(_stripped(c))
                      for h, c in zip(headers[1:], cells[1:], strict=True) if c.plain.strip()]
-            line = Text("  ")
+            line = Text()
             for pair in pairs:
-                if line.cell_len > 2 and line.cell_len + 3 + pair.cell_len > width:
-                    yield line
-                    line = Text("  ")
-                line.append_text(Text("   ") if line.cell_len > 2 else Text("")).append_text(pair)
-            if line.cell_len > 2:
-                yield line
+                if line.cell_len and line.cell_len + 3 + pair.cell_len > width - 2:
+                    yield Padding(line, (0, 0, 0, 2))  # what wraps stays indented under its row
+                    line = Text()
+                line.append_text(Text("   ") if line.cell_len else Text()).append_text(pair)
+            if line.cell_len:
+                yield Padding(line, (0, 0, 0, 2))
         if table.caption:
             yield _text(console, table.caption) or table.caption
 
