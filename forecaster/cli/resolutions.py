@@ -16,6 +16,7 @@ from forecaster.cli import console
 from forecaster.cli.common import err, handle_errors, out, print_json, workspace
 from forecaster.cli.helptext import HelpGroup
 from forecaster.core.errors import UsageError
+from forecaster.outputs.columns import never_cut
 
 app = typer.Typer(
     cls=HelpGroup,
@@ -183,7 +184,7 @@ def list_(
         if include_all:
             cells.append("retracted" if e.retracted else "in force")
         table.add_row(*(Text(c) for c in cells))
-    out.print(table)
+    out.print(never_cut(table, 0))
 
 
 @app.command()
