@@ -105,6 +105,7 @@ class HelpGroup(typer.core.TyperGroup):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         name_metavars(self)
+        self.subcommand_metavar = "COMMAND [ARGS]"  # Click's `COMMAND [ARGS]...`: no `...` anywhere in help
 
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
         cmd = super().get_command(ctx, cmd_name)

@@ -157,7 +157,7 @@ def evidence_json(result: UpdateResult, previous: frozenset[str] | None = None) 
         ratio = lambda_ratio(e)
         out.append({
             "raised": {"hypothesis": hyp, "state": state, "change": round(v, 6)} if hyp else None,
-            "lambda_ratio": None if ratio == float("inf") else round(ratio, 6),
+            "lambda_ratio": None if ratio == float("inf") else float(f"{ratio:.6g}"),
             "aged_to": [round(aged_fraction(w), 4) for w in e.weights if w.get("counted", True)],
             "new_report_ids": None if previous is None else [r for r in e.report_ids if r not in previous],
         })
