@@ -112,16 +112,12 @@ def update(
                 ws, priors, as_of=when, events_file=events, event_time=event_time,
                 seed=chosen_seed, exact=exact, force=force, sampler_kwargs=sampler_kwargs, half_life_days=hl, notify=say,
             )
-    from forecaster.outputs.tables import evidence_json, render_update
+    from forecaster.outputs.tables import render_update, update_json
     from forecaster.workflow.updating import previous_report_ids
 
     before = previous_report_ids(ws, result) if events is None else None
     if as_json:
-        data = result.to_json()
-        data["cached"] = cached
-        for item, extra in zip(data["evidence"], evidence_json(result, before), strict=True):
-            item.update(extra)
-        print_json(data)
+        print_json({**update_json(result, before), "cached": cached})
     else:
         render_update(result, out, cached=cached, previous=before)
     for w in result.diagnostics.warnings:

@@ -513,15 +513,17 @@ def show(
     with EventStore(ws.db) as store:
         record = runs.get_run(store, run_id)
         result = runs.load_result(store, record.run_id)
+    from forecaster.outputs.tables import render_update, update_json
+    from forecaster.workflow.updating import previous_report_ids
+
+    before = None if result is None else previous_report_ids(ws, result)
     if as_json:
-        print_json({**_run_meta(record), "result": None if result is None else result.to_json()})
+        print_json({**_run_meta(record), "result": None if result is None else update_json(result, before)})
         return
     from rich.text import Text
 
     if result is not None:
-        from forecaster.outputs.tables import render_update
-
-        render_update(result, out)
+        render_update(result, out, previous=before)
     meta = _run_meta(record)
     for key in ("kind", "evidence", "recorded_at", "settings", "version", "wall_seconds", "netcdf"):
         value = meta[key]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from rich import box
 from rich.console import Console, RenderableType
 from rich.table import Table
@@ -55,7 +58,7 @@ def reports_text(e: EvidenceResult) -> str:
     return str(e.reports)
 
 
-def aged_fraction(weight: dict) -> float:
+def aged_fraction(weight: Mapping[str, Any]) -> float:
     """How much of a report's grade ageing has left (MODEL.md §3): its aged accuracy's distance from
     a coin flip (0.5) over its fresh accuracy's; 1 for a new report, 0.5 one half-life later."""
     fresh = float(weight.get("accuracy", 0.0)) - 0.5
@@ -147,7 +150,7 @@ def evidence_table(
     return never_cut(t, 0, len(t.columns) - 2)
 
 
-def evidence_json(result: UpdateResult, previous: frozenset[str] | None = None) -> list[dict]:
+def evidence_json(result: UpdateResult, previous: frozenset[str] | None = None) -> list[dict[str, Any]]:
     """What the table says, per `evidence` item of update --json (added keys; none removed):
     `raised` (the state the reports raised most, and by how much), `lambda_ratio`, `aged_to` per
     counted report, and `new_report_ids` (null when there is no previous update to compare with)."""
@@ -162,6 +165,14 @@ def evidence_json(result: UpdateResult, previous: frozenset[str] | None = None) 
             "new_report_ids": None if previous is None else [r for r in e.report_ids if r not in previous],
         })
     return out
+
+
+def update_json(result: UpdateResult, previous: frozenset[str] | None = None) -> dict[str, Any]:
+    """`UpdateResult.to_json` with what moved it's convention added to each evidence item (`evidence_json`)."""
+    data = result.to_json()
+    for item, extra in zip(data["evidence"], evidence_json(result, previous), strict=True):
+        item.update(extra)
+    return data
 
 
 def mcse_text(result: UpdateResult) -> str:
