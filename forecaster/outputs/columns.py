@@ -56,6 +56,7 @@ class NeverCut:
     def __init__(self, table: Table, id_columns: Iterable[int]) -> None:
         self.table = table
         self.id_columns = frozenset(id_columns)
+        self.min_widths = [col.min_width or 0 for col in table.columns]  # rendering resets them
 
     def spans(self, console: Console, options: ConsoleOptions) -> list[tuple[int, int]]:
         """Each column's (least, natural) width, padding included."""
@@ -66,7 +67,7 @@ class NeverCut:
             cells = [col.header] if self.table.show_header else []
             sizes = [_span(console, wide, c, whole=i in self.id_columns) for c in [*cells, *col._cells]]
             least = max((s[0] for s in sizes), default=1)
-            natural = max(max((s[1] for s in sizes), default=1), col.min_width or 0, least)
+            natural = max(max((s[1] for s in sizes), default=1), self.min_widths[i], least)
             out.append((least + pad, natural + pad))
         return out
 
@@ -100,7 +101,7 @@ class NeverCut:
         table = self.table
         if table.title:
             yield _text(console, table.title) or table.title
-        headers = [(_text(console, c.header) or Text(str(c.header))).plain.strip() for c in table.columns]
+        headers = [" ".join((_text(console, c.header) or Text(str(c.header))).plain.split()) for c in table.columns]
         for r in range(table.row_count):
             cells = [_text(console, col._cells[r]) or Text(str(col._cells[r])) for col in table.columns]
             if cells[0].plain.strip():
