@@ -52,9 +52,9 @@ def term_text(s: StateResult) -> str:
 
 
 def reports_text(e: EvidenceResult) -> str:
-    """'3 (2 origins)' when origins fold some reports together, else the count."""
+    """'3 reports, 2 origins' when origins fold some reports together, else the count."""
     if e.origins and e.origins != e.reports:
-        return f"{e.reports} ({e.origins} origin{'s' if e.origins != 1 else ''})"
+        return f"{e.reports} report{'s' if e.reports != 1 else ''}, {e.origins} origin{'s' if e.origins != 1 else ''}"
     return str(e.reports)
 
 
