@@ -52,10 +52,12 @@ def _tv(p: Sequence[float], q: Sequence[float]) -> float:
     return 0.5 * sum(abs(a - b) for a, b in zip(p, q, strict=True))
 
 
-def table_views(priors: Priors, node: str | None = None) -> list[TableView]:
-    """Every table (or one node's): each source's judgment, the pooled mean and interval, the spread."""
+def table_views(priors: Priors, node: str | Sequence[str] | None = None) -> list[TableView]:
+    """Every table (or one node's, or those of `node` when a list): each source's judgment, the
+    pooled mean and interval, the spread."""
     priors = _Indexed.of(priors)
-    nodes: list[Node] = [priors.node(node)] if node is not None else _all_nodes(priors)
+    chosen = [node] if isinstance(node, str) else node
+    nodes: list[Node] = [priors.node(n) for n in chosen] if chosen is not None else _all_nodes(priors)
     tail = (1 - INTERVAL) / 2
     out = []
     for n in nodes:
@@ -89,3 +91,52 @@ def table_views(priors: Priors, node: str | None = None) -> list[TableView]:
     return out
 
 
+
+
+# ----------------------------------------------------------------------------- show: the list
+
+
+@dataclass(frozen=True)
+class TableSummary:
+    """One line of `priors show`: a table, how many rows and sources it has, how far they spread."""
+
+    node: str
+    kind: str
+    parents: tuple[str, ...]
+    rows: int
+    sources: tuple[str, ...]
+    spread: float  # the largest max − min of one state's probability over a row's sources
+
+
+def bearing_on(priors: Priors, hypothesis: str) -> list[str]:
+    """The nodes whose tables bear on `hypothesis`: itself, the mechanisms it is a parent of, and the
+    indicators it (or such a mechanism) is a parent of; in `priors show`'s order."""
+    priors.node(hypothesis)  # unknown: PriorsError with did-you-mean
+    if hypothesis not in priors.hypothesis_ids:
+        from forecaster.core.errors import UsageError
+
+        raise UsageError(f"{hypothesis!r} is not a hypothesis")
+    mechanisms = {m.id for m in priors.mechanisms if hypothesis in m.parents}
+    keep = {hypothesis, *mechanisms} | {
+        i.id for i in priors.indicators if hypothesis in i.parents or i.mechanism in mechanisms
+    }
+    return [n.id for n in _all_nodes(priors) if n.id in keep]
+
+
+def table_summaries(priors: Priors, nodes: Sequence[str] | None = None) -> list[TableSummary]:
+    """Every table (or `nodes`'), summarised without pooling: cheap enough for a listing."""
+    priors = _Indexed.of(priors)
+    chosen = [priors.node(n) for n in nodes] if nodes is not None else _all_nodes(priors)
+    out = []
+    for n in chosen:
+        sources: dict[str, None] = {}
+        spread = 0.0
+        configs = priors.configs(n.id)
+        for cfg in configs:
+            js = priors.judgments_for(n.id, cfg)
+            sources.update((j.source, None) for j in js)
+            if len(js) > 1:
+                spread = max(spread, *(max(j.probs[s] for j in js) - min(j.probs[s] for j in js)
+                                      for s in range(len(n.states))))
+        out.append(TableSummary(n.id, _kind(priors, n.id), n.table_parents, len(configs), tuple(sources), spread))
+    return out

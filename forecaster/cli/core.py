@@ -112,14 +112,14 @@ def update(
                 ws, priors, as_of=when, events_file=events, event_time=event_time,
                 seed=chosen_seed, exact=exact, force=force, sampler_kwargs=sampler_kwargs, half_life_days=hl, notify=say,
             )
-    if as_json:
-        data = result.to_json()
-        data["cached"] = cached
-        print_json(data)
-    else:
-        from forecaster.outputs.tables import render_update
+    from forecaster.outputs.tables import render_update, update_json
+    from forecaster.workflow.updating import previous_report_ids
 
-        render_update(result, out, cached=cached)
+    before = previous_report_ids(ws, result) if events is None else None
+    if as_json:
+        print_json({**update_json(result, before), "cached": cached})
+    else:
+        render_update(result, out, cached=cached, previous=before)
     for w in result.diagnostics.warnings:
         if as_json or not sys.stdout.isatty():
             warn(w)
@@ -151,7 +151,7 @@ class _null:
 @handle_errors
 def export(
     ctx: typer.Context,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="bif or xmlbif.")] = "bif",
+    fmt: Annotated[str, typer.Option("--format", "-f", metavar="bif|xmlbif", help="bif or xmlbif.")] = "bif",
     output: Annotated[Optional[Path], typer.Option("--output", "-o", dir_okay=False, help="File to write (default stdout).")] = None,
 ) -> None:
     """Export the network with its pooled prior-mean tables for pyAgrum, pgmpy or GeNIe.

@@ -11,8 +11,10 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from forecaster.cli.common import handle_errors, out, print_json, workspace
+from forecaster.cli.helptext import HelpGroup
 
 app = typer.Typer(
+    cls=HelpGroup,
     name="db",
     help="The event store itself: migrate a server store, check one, copy one into another.\n\n"
     "Example:  forecast --db postgresql://ana@db.team:5432/forecast db upgrade",

@@ -1,4 +1,4 @@
-"""`forecast event …` and `forecast indicators`: the evidence log (issue 3).
+"""`forecast event …`: the evidence log (issue 3; `forecast indicators` is cli.indicators).
 
 Thin commands over forecaster.store.events. Nothing here imports pymc, arviz or the priors models on the
 paths an analyst types all day (add, list, show): each answers in a fraction of a second."""
@@ -19,7 +19,8 @@ from typing import Annotated, Any
 import typer
 
 from forecaster.cli import console
-from forecaster.cli.common import date_option, err, handle_errors, out, print_json, workspace
+from forecaster.cli.common import date_option, err, handle_errors, print_json, workspace
+from forecaster.cli.helptext import HelpGroup
 from forecaster.cli.window import warn_ignored
 from forecaster.core.errors import EvidenceError, UsageError, did_you_mean
 from forecaster.core.text import neutral
@@ -32,12 +33,12 @@ from forecaster.model.evidence import (
     check_reliability,
     parse_grade,
 )
-from forecaster.outputs.columns import never_cut
 from forecaster.store.events import EventStore
 from forecaster.store.formats import format_from_name, read_reports_file, report_to_row, write_reports
 from forecaster.store.records import FORMATS, DuplicateReportError, Format, StoredReport, format_time
 
 app = typer.Typer(
+    cls=HelpGroup,
     name="event",
     help=(
         "The evidence log: graded reports that indicators occurred (or did not), kept in the event store.\n\n"
@@ -382,7 +383,7 @@ def _get(store: EventStore, report_id: str) -> StoredReport:
 @handle_errors
 def show(
     ctx: typer.Context,
-    report_id: Annotated[str, typer.Argument(metavar="ID", help="Report id, or a unique prefix of it (at least 4 digits).", show_default=False)],
+    report_id: Annotated[str, typer.Argument(metavar="REPORT_ID", help="Report id, or a unique prefix of it (at least 4 digits).", show_default=False)],
     as_json: JsonOpt = False,
 ) -> None:
     """Show one report in full, with its retraction if any.
@@ -427,7 +428,7 @@ def show(
 @handle_errors
 def retract(
     ctx: typer.Context,
-    report_id: Annotated[str, typer.Argument(metavar="ID", help="Report id, or a unique prefix of it.", show_default=False)],
+    report_id: Annotated[str, typer.Argument(metavar="REPORT_ID", help="Report id, or a unique prefix of it.", show_default=False)],
     reason: Annotated[str | None, typer.Option("--reason", help="Why the report is withdrawn (required).", show_default=False)] = None,
     analyst: AnalystOpt = None,
 ) -> None:
@@ -450,7 +451,7 @@ def retract(
 def import_(
     ctx: typer.Context,
     file: Annotated[Path, typer.Argument(metavar="FILE", help="CSV, YAML or JSON file with the export's fields; or an ACLED or GDELT export, or an ACLED deletions file.", dir_okay=False, show_default=False)],
-    fmt: Annotated[str | None, typer.Option("--format", help="csv | yaml | json | acled | gdelt (default: from the file name; ACLED and GDELT from the first line).", show_default=False)] = None,
+    fmt: Annotated[str | None, typer.Option("--format", metavar="csv|yaml|json|acled|gdelt", help="csv | yaml | json | acled | gdelt (default: from the file name; ACLED and GDELT from the first line).", show_default=False)] = None,
     rules: Annotated[Path | None, typer.Option("--rules", metavar="RULES.yaml", help="Mapping rules for an ACLED or GDELT export: a file, or the name of one in the workspace's rules/ folder.", dir_okay=False, show_default=False)] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Check every row and count (ACLED/GDELT: per rule, with examples); write nothing.")] = False,
     analyst: AnalystOpt = None,
@@ -516,7 +517,7 @@ NOTES_SHOWN = 20  # duplicate and same-episode notes an import prints; --json ca
 @handle_errors
 def export(
     ctx: typer.Context,
-    fmt: Annotated[str, typer.Option("--format", help="csv | yaml | json.")] = "csv",
+    fmt: Annotated[str, typer.Option("--format", metavar="csv|yaml|json", help="csv | yaml | json.")] = "csv",
     output: Annotated[Path | None, typer.Option("--output", "-o", dir_okay=False, help="Write to this file (default: standard output).", show_default=False)] = None,
 ) -> None:
     """Export every report, retracted ones with their retraction, oldest recorded first.
@@ -554,89 +555,6 @@ def _export_to_file(store: EventStore, path: Path, fmt: Format) -> int:
     return n
 
 
-@handle_errors
-def indicators(
-    ctx: typer.Context,
-    as_json: JsonOpt = False,
-    as_of: Annotated[
-        str | None,
-        typer.Option("--as-of", metavar="YYYY-MM-DD", help="Count the reports an update as of this date uses (default today).", show_default=False),
-    ] = None,
-) -> None:
-    """The indicator catalogue: id, definition, parents, number of reports, last report date.
-
-    `reports` counts what the model uses, by the rule `forecast update` and `forecast collect` use:
-    reports in force whose event date lies in the evidence window as of --as-of (and known by
-    then). `ignored` counts the others in force (before the window, or after the as-of date);
-    retracted reports are counted apart. Reports on an indicator the catalogue no longer has are
-    listed at the end, marked.
-
-    Example:  forecast indicators --json
-    """
-    from collections import Counter
-
-    from forecaster.cli.common import as_of_date
-    from forecaster.model.loading import load_priors
-
-    ws = workspace(ctx)
-    when = as_of_date(as_of)
-    priors = load_priors(ws.priors_dir)
-    catalogue = priors.indicators
-    with EventStore(ws.db) as store:
-        counts = store.indicator_counts()
-        used = Counter(
-            r.indicator for r in store.reports_for_update(as_of=when, window_days=priors.evidence_window_days)
-        )
-    rows: list[dict[str, Any]] = []
-    for ind in catalogue:
-        c = counts.get(ind.id)
-        rows.append({
-            "id": ind.id, "definition": ind.definition, "parents": list(ind.parents), "in_catalogue": True,
-            "reports": used[ind.id], "ignored": (c.reports if c else 0) - used[ind.id],
-            "in_force": c.reports if c else 0, "retracted": c.retracted if c else 0,
-            "last_report": c.last_date.isoformat() if c and c.last_date else None,
-        })
-    listed = {ind.id for ind in catalogue}
-    for ind_id, c in counts.items():
-        if ind_id not in listed:
-            rows.append({
-                "id": ind_id, "definition": "", "parents": [], "in_catalogue": False, "reports": 0,
-                "ignored": c.reports, "in_force": c.reports,
-                "retracted": c.retracted, "last_report": c.last_date.isoformat() if c.last_date else None,
-            })
-    if as_json:
-        print_json(rows)
-        return
-    from rich.table import Table
-    from rich.text import Text
-
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    ignored = any(row["ignored"] for row in rows)
-    columns: list[tuple[str, dict[str, Any]]] = [
-        ("id", {"no_wrap": True, "overflow": "fold"}), ("definition", {"ratio": 1}), ("parents", {}),
-        ("reports", {"justify": "right", "no_wrap": True}),
-    ]
-    if ignored:
-        columns.append(("ignored", {"justify": "right", "no_wrap": True}))
-    columns.append(("last report", {"no_wrap": True}))
-    for name, kw in columns:
-        table.add_column(name, **kw)
-    for row in rows:
-        definition = row["definition"] if row["in_catalogue"] else "(not in the catalogue: reports on an unknown indicator)"
-        cells = [row["id"], definition, ", ".join(row["parents"]), str(row["reports"])]
-        if ignored:
-            cells.append(str(row["ignored"]))
-        cells.append(row["last_report"] or "—")
-        table.add_row(*(Text(c) for c in cells))  # Text: catalogue text is never read as Rich markup
-    out.print(never_cut(table, 0))
-    if ignored:
-        _say(
-            f"reports: in force and in the evidence window as of {when.isoformat()} (what update and collect use); "
-            "ignored: in force but outside it"
-        )
-
-
 def register(root: typer.Typer) -> None:
-    """Attach `forecast event …` and `forecast indicators` to the root app."""
+    """Attach `forecast event …` to the root app (`forecast indicators`: cli.indicators)."""
     root.add_typer(app, name="event")
-    root.command("indicators")(indicators)

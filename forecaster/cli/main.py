@@ -9,8 +9,10 @@ import typer
 
 from forecaster import __version__
 from forecaster.cli.common import err, handle_errors, out
+from forecaster.cli.helptext import HelpGroup
 
 app = typer.Typer(
+    cls=HelpGroup,
     name="forecast",
     help=(
         "Scenario forecaster for Balkan security analysts: expert priors, graded reports, "
@@ -55,7 +57,7 @@ def main(
 @app.command()
 @handle_errors
 def init(
-    directory: Annotated[Path, typer.Argument(file_okay=False, help="Folder to create the workspace in.")],
+    directory: Annotated[Path, typer.Argument(file_okay=False, metavar="DIR", help="Folder to create the workspace in.")],
     force: Annotated[bool, typer.Option("--force", help="Overwrite bundled files already there.")] = False,
 ) -> None:
     """Create a workspace from the bundled priors and scenarios.
@@ -66,7 +68,11 @@ def init(
 
     ws = init_workspace(directory, force=force)
     out.print(f"workspace created at {ws.root}")
-    err.print(f"next: forecast -w {directory} update")
+    history = Path(directory) / "scenarios" / "historical_events.yaml"
+    first = (f"forecast -w {directory} event import {history} (or `event add` for one report)" if history.is_file()
+             else f"forecast -w {directory} event add INDICATOR --date DATE --grade B2 --source SOURCE")
+    err.print(f"next: {first}, then forecast -w {directory} update",
+              markup=False, highlight=False, soft_wrap=True)
 
 
 def run() -> None:
@@ -149,6 +155,7 @@ def _register() -> None:
 
     core.register(app)
     event.register(app)
+    from forecaster.cli import indicators; indicators.register(app)  # noqa: E702, I001
     from forecaster.cli import priors as priors_cli; app.add_typer(priors_cli.app, name="priors")  # noqa: E702, I001
     from forecaster.cli import runs as runs_cli; runs_cli.register(app)  # noqa: E702, I001
     from forecaster.cli import db as db_cli; db_cli.register(app)  # noqa: E702, I001

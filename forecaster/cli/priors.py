@@ -13,6 +13,7 @@ import typer
 
 from forecaster.cli import console
 from forecaster.cli.common import as_of_date, err, handle_errors, out, print_json, workspace
+from forecaster.cli.helptext import HelpGroup
 from forecaster.core.errors import UsageError
 
 if TYPE_CHECKING:
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from forecaster.model.priors import Priors
 
 app = typer.Typer(
+    cls=HelpGroup,
     name="priors",
     help=(
         "Read, check and review the priors: every expert's judgments, validation, the reviewers' audit, "
@@ -119,26 +121,45 @@ def show(
     ctx: typer.Context,
     node: Annotated[
         Optional[str],
-        typer.Argument(help="A hypothesis, indicator or mechanism id (default: every table).", show_default=False),
+        typer.Argument(metavar="NODE", help="A hypothesis, indicator or mechanism id: its table in full.", show_default=False),
+    ] = None,
+    hypothesis: Annotated[
+        Optional[str],
+        typer.Option("--hypothesis", "-H", metavar="HYPOTHESIS",
+                     help="Only the tables that bear on this hypothesis: its own, its mechanisms' and its indicators'.",
+                     show_default=False),
     ] = None,
     priors_dir: PriorsOpt = None,
-    markdown: MarkdownOpt = False,
-    as_json: JsonOpt = False,
+    markdown: Annotated[bool, typer.Option("--markdown", help="Print the tables in full as Markdown (every table, "
+                                           "or NODE's, or --hypothesis'), ready to paste into a review.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the tables in full as JSON (every table, or NODE's, "
+                                          "or --hypothesis').")] = False,
 ) -> None:
-    """Show every expert's judgment for each table, the pooled mean and interval, and the spread.
+    """The priors' tables: one line per table, or NODE's table in full.
 
-    Each row gives the number and its ICD 203 term, the confidence (as an equivalent sample size),
-    the rationale and the citation; an expert far from the rest of the panel is marked.
+    Without NODE: each table (hypothesis, indicator, mechanism) on one line, with its rows, its
+    sources and how far they spread. With NODE: every expert's judgment for each row, the pooled
+    mean and interval and the spread; each judgment gives the number and its ICD 203 term, the
+    confidence (as an equivalent sample size), the rationale and the citation; an expert far from
+    the rest of the panel is marked. --markdown and --json print the tables in full.
 
     Example:  forecast priors show escalation
     """
-    from forecaster.analysis.tables import table_views
+    from forecaster.analysis.tables import bearing_on, table_summaries, table_views
     from forecaster.model.loading import load_priors
-    from forecaster.outputs.audit_render import show_markdown, to_jsonable
+    from forecaster.outputs.audit_render import show_list, show_markdown, to_jsonable
 
     _one_format(markdown, as_json)
+    if node is not None and hypothesis is not None:
+        raise UsageError("NODE and --hypothesis: choose one")
     priors = load_priors(_priors_dir(ctx, priors_dir))
-    views = table_views(priors, node)
+    nodes = [node] if node is not None else bearing_on(priors, hypothesis) if hypothesis is not None else None
+    if node is None and not (markdown or as_json):
+        out.print(show_list(table_summaries(priors, nodes)))
+        err.print("forecast priors show NODE: a table in full; --markdown or --json: the tables in full",
+                  markup=False, highlight=False, soft_wrap=True)
+        return
+    views = table_views(priors, nodes)
     if as_json:
         print_json({"priors_hash": priors.hash, "method": priors.method, "tables": to_jsonable(views)})
     elif markdown:

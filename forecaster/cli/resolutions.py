@@ -14,9 +14,12 @@ import typer
 
 from forecaster.cli import console
 from forecaster.cli.common import err, handle_errors, out, print_json, workspace
+from forecaster.cli.helptext import HelpGroup
 from forecaster.core.errors import UsageError
+from forecaster.outputs.columns import never_cut
 
 app = typer.Typer(
+    cls=HelpGroup,
     name="resolutions",
     help=(
         "Resolutions: which state of each hypothesis held over a stated period (MODEL.md §6), "
@@ -143,7 +146,7 @@ def _option_date(value: str, option: str) -> dt.date:
 def list_(
     ctx: typer.Context,
     hypothesis: Annotated[
-        str | None, typer.Option("--hypothesis", "-H", metavar="ID", help="Only this hypothesis.", show_default=False)
+        str | None, typer.Option("--hypothesis", "-H", metavar="HYPOTHESIS", help="Only this hypothesis.", show_default=False)
     ] = None,
     include_all: Annotated[bool, typer.Option("--all", help="Retracted resolutions too, marked.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
@@ -181,7 +184,7 @@ def list_(
         if include_all:
             cells.append("retracted" if e.retracted else "in force")
         table.add_row(*(Text(c) for c in cells))
-    out.print(table)
+    out.print(never_cut(table, 0))
 
 
 @app.command()
@@ -189,7 +192,7 @@ def list_(
 def retract(
     ctx: typer.Context,
     resolution_id: Annotated[
-        str, typer.Argument(metavar="ID", help="Resolution id, or a unique prefix of it.", show_default=False)
+        str, typer.Argument(metavar="RESOLUTION_ID", help="Resolution id, or a unique prefix of it.", show_default=False)
     ],
     reason: Annotated[
         str | None, typer.Option("--reason", help="Why it is withdrawn (required).", show_default=False)

@@ -23,6 +23,7 @@ from forecaster.cli.common import (
     sampler_options,
     workspace,
 )
+from forecaster.cli.helptext import HelpGroup
 from forecaster.cli.history_rows import claimed_states, history_csv, history_row
 from forecaster.core.errors import UsageError
 from forecaster.outputs.columns import never_cut
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from forecaster.store.runs import RunRecord
 
 app = typer.Typer(
+    cls=HelpGroup,
     name="runs",
     help="The run log: every update recorded in the event store, a sampled run's draws with it "
     "(`runs export` writes runs/RUN_ID.nc).\n\n"
@@ -88,7 +90,7 @@ def history(
     ctx: typer.Context,
     hypothesis: Annotated[
         str | None,
-        typer.Option("--hypothesis", "-H", metavar="ID", help="Show this hypothesis' states only.", show_default=False),
+        typer.Option("--hypothesis", "-H", metavar="HYPOTHESIS", help="Show this hypothesis' states only.", show_default=False),
     ] = None,
     as_json: JsonOpt = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV (one row per run, a column per state).")] = False,
@@ -489,15 +491,17 @@ def show(
     with EventStore(ws.db) as store:
         record = runs.get_run(store, run_id)
         result = runs.load_result(store, record.run_id)
+    from forecaster.outputs.tables import render_update, update_json
+    from forecaster.workflow.updating import previous_report_ids
+
+    before = None if result is None else previous_report_ids(ws, result)
     if as_json:
-        print_json({**_run_meta(record), "result": None if result is None else result.to_json()})
+        print_json({**_run_meta(record), "result": None if result is None else update_json(result, before)})
         return
     from rich.text import Text
 
     if result is not None:
-        from forecaster.outputs.tables import render_update
-
-        render_update(result, out)
+        render_update(result, out, previous=before)
     meta = _run_meta(record)
     for key in ("kind", "evidence", "recorded_at", "settings", "version", "wall_seconds", "netcdf"):
         value = meta[key]

@@ -24,6 +24,7 @@ from forecaster.cli.common import (
     warn,
     workspace,
 )
+from forecaster.cli.helptext import HelpGroup
 from forecaster.core.errors import EvidenceError, UsageError
 from forecaster.outputs.columns import never_cut
 
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from rich.text import Text
 
 app = typer.Typer(
+    cls=HelpGroup,
     name="scenario",
     help=(
         "Scenarios: named sets of hypothetical reports (scenarios/*.yaml) added on top of the recorded "

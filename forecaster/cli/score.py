@@ -24,7 +24,7 @@ def _say(message: str) -> None:
 def score(
     ctx: typer.Context,
     hypothesis: Annotated[
-        str | None, typer.Option("--hypothesis", "-H", metavar="ID", help="Score this hypothesis only.", show_default=False)
+        str | None, typer.Option("--hypothesis", "-H", metavar="HYPOTHESIS", help="Score this hypothesis only.", show_default=False)
     ] = None,
     since: Annotated[
         str | None,

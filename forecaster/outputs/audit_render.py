@@ -15,7 +15,7 @@ from forecaster.analysis.diff import PriorsDiff
 from forecaster.analysis.findings import CONFIDENCE_SCALE, FAR_FROM_REST, INTERVAL, SEVERITIES
 from forecaster.analysis.influence import Influence
 from forecaster.analysis.seeds import MAX_FOOTNOTE
-from forecaster.analysis.tables import TableView
+from forecaster.analysis.tables import TableSummary, TableView
 from forecaster.core.text import markdown_text
 from forecaster.model.priors import Judgment, Priors
 from forecaster.model.terms import term_for
@@ -246,6 +246,23 @@ def _influence_lines(infl: Influence) -> list[str]:
     md += _table(header, rows)
     md += ["", "Variants show the posterior and, in brackets, its change in percentage points."]
     return md
+
+
+def show_list(summaries: Sequence[TableSummary]) -> Any:
+    """`priors show` without a node: one line per table (Rich; ids and numbers never split)."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from forecaster.outputs.columns import never_cut
+
+    t = Table(box=None, pad_edge=False, header_style="bold")
+    for name in ("table", "sources", "spread", "kind"):  # 80 columns hold a line of the bundled network
+        t.add_column(name, justify="right" if name in ("sources", "spread") else "left")
+    for s in summaries:
+        kind = f"{s.kind}; given {', '.join(s.parents)}" if s.parents else f"{s.kind}; no parents"
+        t.add_row(*(Text(c) for c in (s.node, str(len(s.sources)),
+                                      f"{s.spread:.2f}" if len(s.sources) > 1 else "—", kind)))
+    return never_cut(t, 0)
 
 
 def show_markdown(priors: Priors, views: Sequence[TableView]) -> str:

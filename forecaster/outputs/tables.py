@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from rich import box
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.table import Table
 
 from forecaster.inference.update import EvidenceResult, StateResult, UpdateResult
@@ -55,14 +58,55 @@ def reports_text(e: EvidenceResult) -> str:
     return str(e.reports)
 
 
+def aged_fraction(weight: Mapping[str, Any]) -> float:
+    """How much of a report's grade ageing has left (MODEL.md §3): its aged accuracy's distance from
+    a coin flip (0.5) over its fresh accuracy's; 1 for a new report, 0.5 one half-life later."""
+    fresh = float(weight.get("accuracy", 0.0)) - 0.5
+    return 1.0 if fresh <= 0 else max(0.0, (float(weight["weight"]) - 0.5) / fresh)
+
+
 def weight_text(e: EvidenceResult) -> str:
-    """Each counted report's weight now (aged accuracy)."""
+    """What ageing has left of each counted report: '53 %' is aged to 53 % of its full weight."""
     ws = [w for w in e.weights if w.get("counted", True)]
-    return " ".join(f"{w['weight']:.2f}" for w in ws[:4]) + (" …" if len(ws) > 4 else "")
+    return " ".join(f"{100 * aged_fraction(w):.0f} %" for w in ws[:4]) + (" …" if len(ws) > 4 else "")
 
 
-def hypothesis_tables(result: UpdateResult) -> list[Table]:
-    tables = []
+def lambda_ratio(e: EvidenceResult) -> float:
+    """λ written one way: P(reports | occurred) / P(reports | not occurred)."""
+    l1, l0 = e.likelihood
+    return float("inf") if l0 == 0 else l1 / l0
+
+
+def lambda_text(e: EvidenceResult) -> str:
+    r = lambda_ratio(e)
+    return "∞" if r == float("inf") else (f"{r:.2f}" if 0.01 <= r < 100 else f"{r:.3g}")
+
+
+def raised(e: EvidenceResult) -> tuple[str, str, float]:
+    """The state these reports raised most: (hypothesis, state, points > 0). One convention for every
+    row and every run: the state that rose, never the one that fell (each hypothesis' shifts add up
+    to 0, so a report that moves anything raises some state). Ties: the first hypothesis and state."""
+    best = ("", "", 0.0)
+    for h, d in e.shift.items():
+        for s, v in d.items():
+            if v > best[2]:
+                best = (h, s, v)
+    return best
+
+
+def new_reports(e: EvidenceResult, previous: frozenset[str] | None) -> int:
+    """How many of these reports the previous update did not have (0 when it is unknown)."""
+    return 0 if previous is None else sum(1 for r in e.report_ids if r not in previous)
+
+
+LAMBDA_NOTE = ("λ = P(reports | occurred) / P(reports | not occurred): above 1 the reports say the indicator "
+               "occurred, below 1 that it did not")
+AGED_NOTE = ("aged to: what ageing leaves of each report's weight (100 % when new, 50 % one half-life old); "
+             "new: reports the previous update did not have")
+
+
+def hypothesis_tables(result: UpdateResult) -> list[RenderableType]:
+    tables: list[RenderableType] = []
     for h in result.hypotheses:
         t = Table(title=f"{h.id}", title_justify="left", box=box.SIMPLE_HEAVY, pad_edge=False)
         t.add_column("state")
@@ -78,24 +122,57 @@ def hypothesis_tables(result: UpdateResult) -> list[Table]:
     return tables
 
 
-def evidence_table(result: UpdateResult, *, limit: int | None = None) -> Table:
-    t = Table(title="what moved it (pp: posterior with the indicator's reports minus without them; "
-                    "a mechanism: all its indicators' reports, the episode as a whole)", title_justify="left",
-              box=box.SIMPLE_HEAVY, pad_edge=False)
+def evidence_table(
+    result: UpdateResult, *, limit: int | None = None, previous: frozenset[str] | None = None
+) -> RenderableType:
+    """What moved it: per indicator (and mechanism), the state its reports raised most, in points;
+    λ one way; what ageing left of each report; `new` beside reports the previous update lacked."""
+    t = Table(title="what moved it: the state each indicator's reports raised most, in points (posterior with "
+                    "its reports minus without them; a mechanism: all its indicators' reports, the episode as a whole)",
+              title_justify="left", box=box.SIMPLE_HEAVY, pad_edge=False)
     t.add_column("indicator / mechanism", no_wrap=True)
-    t.add_column("reports", justify="right", no_wrap=True)
-    t.add_column("weight now", justify="right")
-    t.add_column("λ occurred : not", justify="right")
-    t.add_column("largest shift", justify="right")
+    t.add_column("reports", justify="right")
+    if previous is not None:
+        t.add_column("new", justify="right")
+    t.add_column("aged to", justify="right")
+    t.add_column("λ", justify="right")
+    t.add_column("raised", justify="left")
+    t.add_column("by (pp)", justify="right")
     rows = result.evidence if limit is None else result.evidence[:limit]
     for e in rows:
-        hyp, state, v = max(
-            ((h, s, v) for h, d in e.shift.items() for s, v in d.items()), key=lambda x: abs(x[2]), default=("", "", 0.0)
-        )
+        hyp, state, v = raised(e)
         name = f"mechanism {e.indicator}" if e.kind == "mechanism" else (f"  {e.indicator}" if e.mechanism else e.indicator)
-        t.add_row(name, reports_text(e), "" if e.kind == "mechanism" else weight_text(e),
-                  f"{e.likelihood[0]:.3g} : {e.likelihood[1]:.3g}", f"{pp(v)} {hyp}.{state}")
-    return never_cut(t, 0)
+        fresh = new_reports(e, previous)
+        cells = [name, reports_text(e), *([f"{fresh} new" if fresh else ""] if previous is not None else []),
+                 "" if e.kind == "mechanism" else weight_text(e), lambda_text(e),
+                 f"{hyp}.{state}" if hyp else "—", pp(v) if hyp else "0.0"]
+        t.add_row(*cells)
+    return never_cut(t, 0, len(t.columns) - 2)
+
+
+def evidence_json(result: UpdateResult, previous: frozenset[str] | None = None) -> list[dict[str, Any]]:
+    """What the table says, per `evidence` item of update --json (added keys; none removed):
+    `raised` (the state the reports raised most, and by how much), `lambda_ratio`, `aged_to` per
+    counted report, and `new_report_ids` (null when there is no previous update to compare with)."""
+    out = []
+    for e in result.evidence:
+        hyp, state, v = raised(e)
+        ratio = lambda_ratio(e)
+        out.append({
+            "raised": {"hypothesis": hyp, "state": state, "change": round(v, 6)} if hyp else None,
+            "lambda_ratio": None if ratio == float("inf") else float(f"{ratio:.6g}"),
+            "aged_to": [round(aged_fraction(w), 4) for w in e.weights if w.get("counted", True)],
+            "new_report_ids": None if previous is None else [r for r in e.report_ids if r not in previous],
+        })
+    return out
+
+
+def update_json(result: UpdateResult, previous: frozenset[str] | None = None) -> dict[str, Any]:
+    """`UpdateResult.to_json` with what moved it's convention added to each evidence item (`evidence_json`)."""
+    data = result.to_json()
+    for item, extra in zip(data["evidence"], evidence_json(result, previous), strict=True):
+        item.update(extra)
+    return data
 
 
 def mcse_text(result: UpdateResult) -> str:
@@ -127,12 +204,16 @@ def footer(result: UpdateResult) -> str:
             f"({result.window[0]} to {result.window[1]}) · seed {result.seed} · {diag} · {d.seconds:.1f}s")
 
 
-def render_update(result: UpdateResult, console: Console, *, cached: bool = False) -> None:
+def render_update(
+    result: UpdateResult, console: Console, *, cached: bool = False, previous: frozenset[str] | None = None
+) -> None:
+    """The update for the terminal; `previous`: the report ids of the previous update, to mark new ones."""
     console.print(f"forecast as of {result.as_of}  (* = the papers' claimed state)")
     for t in hypothesis_tables(result):
         console.print(t)
     if result.evidence:
-        console.print(evidence_table(result))
+        console.print(evidence_table(result, previous=previous))
+        console.print(f"{LAMBDA_NOTE}; {AGED_NOTE}", style="dim")
     else:
         console.print("no reports in the evidence window: posterior equals prior")
     for w in result.diagnostics.warnings:

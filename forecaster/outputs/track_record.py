@@ -249,6 +249,8 @@ def print_tables(console: Any, tr: TrackRecord) -> None:
     from rich.table import Table
     from rich.text import Text
 
+    from forecaster.outputs.columns import never_cut
+
     kinds = " and ".join("updates" if k == "update" else "weekly back-test" for k in tr.kinds)
     table = Table(
         title=f"Track record: {tr.resolved} resolved forecasts ({kinds}), horizon {tr.horizon_months} months",
@@ -271,7 +273,7 @@ def print_tables(console: Any, tr: TrackRecord) -> None:
                     row["skill"] if first else "",
                 ))
             )
-    console.print(table)
+    console.print(never_cut(table, 0))
     console.print(
         Text(
             "Brier 0 best, 2 worst; log = ln p(observed), 0 best; baseline = 100·log2(K·p(observed)), 0 for a "
@@ -290,7 +292,7 @@ def print_tables(console: Any, tr: TrackRecord) -> None:
     for row in cal:
         ct.add_row(*(Text(row[k]) for k in ("hypothesis", "state", "bin", "count", "forecast", "observed")))
     console.print()
-    console.print(ct)
+    console.print(never_cut(ct, 0, 1))
 
 
 __all__ = [

@@ -190,6 +190,21 @@ def previous_like(
     return runs.list_runs(store, run_ids=[last.run_id])[0]
 
 
+def previous_report_ids(ws: Workspace, result: UpdateResult) -> frozenset[str] | None:
+    """The reports of the update `result` compares with (its "Δ prev" run, `previous_like`), so that
+    what moved it can mark the reports new since; None when there is no such run on record."""
+    if result.previous_run_id is None or not ws.has_store():
+        return None
+    from forecaster.store import runs
+    from forecaster.store.events import EventStore
+
+    with EventStore(ws.db) as store:
+        before = runs.load_result(store, result.previous_run_id)
+    if before is None:
+        return None
+    return frozenset(before.report_ids) | {r for e in before.evidence for r in e.report_ids}
+
+
 def recorded_runs(ws: Workspace) -> list[dict[str, Any]]:
     """All recorded runs as JSON (UpdateResult.to_json plus recorded_at, kind, evidence), oldest
     recorded first. For notebooks and callers of the JSON-file log; `runs.list_runs` is richer."""
