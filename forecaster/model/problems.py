@@ -195,8 +195,8 @@ def _validation_problems(
         else:
             msg = pydantic_error(errors[0], lambda at: _fields_at(model, at))[1]
         line = _line_at(data, loc)
-        if errors[0]["type"] == "extra_forbidden" and loc:
-            line = _key_line(text, line, str(loc[-1])) or line
+        if errors[0]["type"] != "missing" and loc and isinstance(loc[-1], str):  # the key's own line
+            line = _key_line(text, line, loc[-1]) or line
         problems.append(Problem(name, line, path, subject(data, loc) + msg))
     return sorted(problems, key=lambda p: p.line)  # in the order of the file
 

@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from forecaster.core.errors import PriorsError, Problem, did_you_mean
+from forecaster.core.text import plural
 from forecaster.core.yamlio import load_yaml_text
 from forecaster.model.cliques import check_network, factor_scopes
 from forecaster.model.evidence import GradeTable
@@ -124,7 +125,7 @@ class _Folder:
     problems: list[Problem]
     hyp_states: dict[str, tuple[str, ...]] = field(default_factory=dict)
     parents: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    bad_hyp: set[str] = field(default_factory=set)  # hypotheses with a problem: their own tables (and their children's) not checked
+    bad_hyp: set[str] = field(default_factory=set)  # hypotheses set aside, in a cycle or with a parent problem: their own tables not checked
     order: list[str] = field(default_factory=list)
     node_states: dict[str, tuple[str, ...]] = field(default_factory=dict)
     mech_index: dict[str, int] = field(default_factory=dict)
@@ -307,9 +308,6 @@ def _hypothesis_parents(c: _Folder) -> None:
         c.bad_hyp.update(cycle)
 
     c.order = _topological(c.parents, on_cycle)
-    for hid in c.order:  # a child of a broken hypothesis: its table cannot be checked
-        if any(p in c.bad_hyp for p in c.parents[hid]):
-            c.bad_hyp.add(hid)
     c.node_states.update(c.hyp_states)
 
 
@@ -346,7 +344,7 @@ def _mechanism_tables(c: _Folder) -> None:
             c.note(c.cat, ["mechanisms", i, "parents", k], f"unknown parent {p!r}{what}")
         if len(set(mech.parents)) != len(mech.parents):
             c.note(c.cat, ["mechanisms", i, "parents"], "a parent is named twice")
-        if len(c.problems) > before or any(p in c.bad_hyp for p in mech.parents):
+        if len(c.problems) > before or any(p not in c.hyp_states for p in mech.parents):  # or a parent set aside
             c.bad_mech.add(m)
             continue
         _table(c, _Table(mech.id, mech.parents, BINARY_STATES, CATALOGUE, c.cat, ["mechanisms", i, "likelihoods"],
@@ -370,7 +368,7 @@ def _indicator_parents(c: _Folder, i: int) -> None:
     if isinstance(mechanism, list):
         named = ", ".join(repr(m) for m in mechanism) or "none"
         c.note(c.cat, ["indicators", i, "mechanism"],
-               f"names {len(mechanism)} mechanisms ({named}): an indicator has at most one mechanism parent; "
+               f"names {plural(len(mechanism), 'mechanism')} ({named}): an indicator has at most one mechanism parent; "
                "give one id (if two episodes really drive it, model them as one mechanism)")
     elif mechanism is not None and mechanism not in c.mech_index and mechanism not in c.bad_mech:
         hint = did_you_mean(mechanism, c.mech_index)
@@ -398,7 +396,7 @@ def _indicators(c: _Folder) -> None:
         before = len(c.problems)
         _indicator_parents(c, i)
         mechanism = ind.mechanism
-        if len(c.problems) > before or mechanism in c.bad_mech or any(p in c.bad_hyp for p in ind.parents):
+        if len(c.problems) > before or mechanism in c.bad_mech or any(p not in c.hyp_states for p in ind.parents):
             c.broken.add(ind.id)
             continue
         assert not isinstance(mechanism, list)
@@ -548,8 +546,11 @@ def _priors(c: _Folder, digest: str) -> Priors:
     net: NetworkSpec = c.net.spec
     settings: SettingsSpec = c.settings.spec
     by_id = {h.id: h for h in net.hypotheses}
-    hyp_nodes = [_hypothesis_node(by_id[h], c.hyp_states[h]) for h in c.order if h not in c.bad_hyp]
-    kept = {h.id for h in hyp_nodes}
+    kept: set[str] = set()
+    for h in c.order:  # parents first: a hypothesis is kept with its parents
+        if h not in c.bad_hyp and set(c.parents[h]) <= kept:
+            kept.add(h)
+    hyp_nodes = [_hypothesis_node(by_id[h], c.hyp_states[h]) for h in c.order if h in kept]
     mechs = [m for m in c.mech_nodes if m.id not in c.incomplete and set(m.parents) <= kept]
     kept |= {m.id for m in mechs}
     inds = [i for i in c.ind_nodes if i.id not in c.incomplete and set(i.table_parents) <= kept]
@@ -597,11 +598,17 @@ def check_priors_folder(root: Path) -> tuple[Priors | None, list[Problem]]:
             for name, f in files.items()}
     experts = [_read(ExpertSpec, f, root, problems) for f in expert_paths]
     if any(f.spec is None for f in main.values()):
-        return None, problems
+        return None, _in_file_order(problems, [*main.values(), *experts])
     c = _Folder(root, main["network"], main["indicators"], main["settings"], experts, problems)
     for rule in RULES:
         rule(c)
-    return _priors(c, _content_hash(root, [*files.values(), *expert_paths])), c.problems
+    return _priors(c, _content_hash(root, [*files.values(), *expert_paths])), _in_file_order(c.problems, [*main.values(), *experts])
+
+
+def _in_file_order(problems: list[Problem], files: Sequence[_File]) -> list[Problem]:
+    """Problems file by file (network, indicators, settings, experts), each file's in the order found."""
+    rank = {f.name: i for i, f in enumerate(files)}
+    return sorted(problems, key=lambda p: rank.get(p.file, -1))
 
 
 def validate_priors_folder(root: Path) -> Priors:
