@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from forecaster.core.errors import PriorsError, Problem, UsageError
+from forecaster.core.text import plural
 from forecaster.model.priors import Priors, priors_files
-from forecaster.model.problems import _line_at, loc_text
+from forecaster.model.problems import _key_line, _line_at, loc_text
 
 TODO = "TODO"
 # Audit errors that placeholders cause by themselves (a uniform table cannot discriminate; two
@@ -102,7 +103,8 @@ def todo_warnings(folder: Path) -> Iterator[Problem]:
     for path in files:
         try:
             raw = load_yaml(path, error=UsageError)
-        except UsageError:
+            text = path.read_text(encoding="utf-8-sig")
+        except (UsageError, OSError, UnicodeDecodeError):
             continue  # its problem is an error already
         name = str(path.relative_to(folder.parent)) if path.is_relative_to(folder.parent) else str(path)
         found: dict[tuple[int | str, ...], list[list[int | str]]] = {}
@@ -111,9 +113,20 @@ def todo_warnings(folder: Path) -> Iterator[Problem]:
         for item, locs in found.items():
             inner = [loc_text(loc[len(item):]) for loc in locs if len(loc) > len(item)]
             where = f": {', '.join(inner[:3])}{', …' if len(inner) > 3 else ''}" if inner else ""
-            n = len(locs)
-            yield Problem(name, _line_at(raw, list(item)), loc_text(list(item)),
-                          f"{TODO}: {n} placeholder{'s' if n != 1 else ''} to fill in{where}")
+            line = _line_at(raw, list(item))
+            if isinstance(item[-1], str):
+                line = _key_line(text, line, item[-1]) or line
+            yield Problem(name, line, loc_text(list(item)),
+                          f"{_named(raw, item)}{TODO}: {plural(len(locs), 'placeholder')} to fill in{where}")
+
+
+def _named(raw: Any, item: Sequence[int | str]) -> str:
+    """"indicator drills: " for a listed item with an id."""
+    kinds = {"hypotheses": "hypothesis", "indicators": "indicator", "mechanisms": "mechanism"}
+    if len(item) == 2 and isinstance(item[1], int) and item[0] in kinds:
+        ident = raw[item[0]][item[1]].get("id") if isinstance(raw[item[0]][item[1]], dict) else None
+        return f"{kinds[str(item[0])]} {ident}: " if isinstance(ident, str) else ""
+    return ""
 
 
 def _todo_locs(data: Any, loc: list[int | str]) -> Iterator[list[int | str]]:

@@ -184,7 +184,7 @@ def new(
     hypothesis: Annotated[Optional[list[str]], typer.Option("--hypothesis", metavar="ID=STATE,STATE[:PARENT,…]", help="A hypothesis, its states and parents (repeat for each).")] = None,
     indicator: Annotated[Optional[list[str]], typer.Option("--indicator", metavar="ID:PARENT[,PARENT][@MECHANISM]", help="An indicator and its hypothesis parents (repeat for each).")] = None,
     mechanism: Annotated[Optional[list[str]], typer.Option("--mechanism", metavar="ID:PARENT[,…]", help="A mechanism and its hypothesis parents (repeat for each).")] = None,
-    name: Annotated[str, typer.Option("--name", help="The network's name (default: the folder's).")] = "",
+    name: Annotated[str, typer.Option("--name", metavar="NAME", help="The network's name (default: the folder's).")] = "",
 ) -> None:
     """Start a new network: a workspace whose priors folder is complete and validates, every
     judgment a uniform placeholder marked TODO, with one example expert, settings and a README

@@ -129,7 +129,8 @@ def _plan(data: Mapping[str, Any], source: str, *, text: str | None) -> NetworkP
     try:
         return NetworkPlan.model_validate(data)
     except ValidationError as e:
-        problems = _validation_problems(NetworkPlan, data, source, e, text)
+        # a misspelt key first: the missing one it leaves is its consequence
+        problems = sorted(_validation_problems(NetworkPlan, data, source, e, text), key=lambda p: "unknown key" not in p.problem)
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         raise UsageError(f"{problems[0]}{more}") from None
 
@@ -334,7 +335,7 @@ def new_network(target: Path, plan: NetworkPlan, *, source: str, today: dt.date 
             (staging / rel).write_text(text, encoding="utf-8")
         checked = validate_folder(staging / "priors")
         if checked.errors:
-            raise UsageError(_plan_problem(source, checked.errors))
+            raise UsageError(_plan_problem(source, checked.errors, plan))
         if target.exists():
             target.rmdir()
         os.replace(staging, target)
@@ -343,10 +344,18 @@ def new_network(target: Path, plan: NetworkPlan, *, source: str, today: dt.date 
     return Scaffold(target, tuple(files), len(checked.warnings))
 
 
-def _plan_problem(source: str, problems: Sequence[Problem]) -> str:
-    """The first problem of the written folder, said of the plan (its field paths are the plan's order)."""
+def _plan_problem(source: str, problems: Sequence[Problem], plan: NetworkPlan) -> str:
+    """The first problem of the written folder, said of the plan: its field path in the plan's own
+    names (`indicators[1]` of the folder is the plan's second indicator)."""
+    import re
+
     first = problems[0]
-    where = first.file.split("/", 1)[-1]
+    ids = {"hypotheses": list(plan.hypotheses), "indicators": list(plan.indicators), "mechanisms": list(plan.mechanisms)}
+
+    def named(m: re.Match[str]) -> str:
+        key, i = m.group(1), int(m.group(2))
+        return f"{key}.{ids[key][i]}" if i < len(ids[key]) else m.group(0)
+
+    field_text = re.sub(r"^(hypotheses|indicators|mechanisms)\[(\d+)\]", named, first.field) if "experts/" not in first.file else ""
     more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-    field_text = f"{first.field}: " if first.field else ""
-    return f"{source}: the plan makes an invalid {where}: {field_text}{first.problem}{more}"
+    return f"{source}: {field_text + ': ' if field_text else ''}{first.problem}{more}"
