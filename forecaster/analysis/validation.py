@@ -13,7 +13,6 @@ from typing import Any
 from forecaster.core.errors import PriorsError, Problem, UsageError
 from forecaster.core.text import plural
 from forecaster.model.priors import Priors, priors_files
-from forecaster.model.problems import _key_line, _line_at, loc_text
 
 TODO = "TODO"
 # Audit errors that placeholders cause by themselves (a uniform table cannot discriminate; two
@@ -102,22 +101,30 @@ def todo_warnings(folder: Path) -> Iterator[Problem]:
         return
     for path in files:
         try:
-            raw = load_yaml(path, error=UsageError)
             text = path.read_text(encoding="utf-8-sig")
+            if TODO not in text:
+                continue  # most files: no parse needed
+            raw = load_yaml(path, error=UsageError)
         except (UsageError, OSError, UnicodeDecodeError):
             continue  # its problem is an error already
         name = str(path.relative_to(folder.parent)) if path.is_relative_to(folder.parent) else str(path)
-        found: dict[tuple[int | str, ...], list[list[int | str]]] = {}
-        for loc in _todo_locs(raw, []):
-            found.setdefault(_item(raw, loc), []).append(loc)
-        for item, locs in found.items():
-            inner = [loc_text(loc[len(item):]) for loc in locs if len(loc) > len(item)]
-            where = f": {', '.join(inner[:3])}{', …' if len(inner) > 3 else ''}" if inner else ""
-            line = _line_at(raw, list(item))
-            if isinstance(item[-1], str):
-                line = _key_line(text, line, item[-1]) or line
-            yield Problem(name, line, loc_text(list(item)),
-                          f"{_named(raw, item)}{TODO}: {plural(len(locs), 'placeholder')} to fill in{where}")
+        yield from _file_todos(name, text, raw)
+
+
+def _file_todos(name: str, text: str, raw: Any) -> Iterator[Problem]:
+    from forecaster.model.problems import _key_line, _line_at, loc_text  # pydantic: only when a TODO is found
+
+    found: dict[tuple[int | str, ...], list[list[int | str]]] = {}
+    for loc in _todo_locs(raw, []):
+        found.setdefault(_item(raw, loc), []).append(loc)
+    for item, locs in found.items():
+        inner = [loc_text(loc[len(item):]) for loc in locs if len(loc) > len(item)]
+        where = f": {', '.join(inner[:3])}{', …' if len(inner) > 3 else ''}" if inner else ""
+        line = _line_at(raw, list(item))
+        if isinstance(item[-1], str):
+            line = _key_line(text, line, item[-1]) or line
+        yield Problem(name, line, loc_text(list(item)),
+                      f"{_named(raw, item)}{TODO}: {plural(len(locs), 'placeholder')} to fill in{where}")
 
 
 def _named(raw: Any, item: Sequence[int | str]) -> str:
