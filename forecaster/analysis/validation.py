@@ -49,7 +49,7 @@ def validate_folder(folder: Path) -> Validation:
         for f in validation_findings(priors):
             if f.kind in _PLACEHOLDER_KINDS and _under(f.file, f.field, items):
                 continue
-            if (f.file, f.field) in mended or (f.file, _parent(f.field)) in mended:
+            if _beside(f.file, f.field, mended):
                 continue  # beside a key already reported (a misspelt `rationle`): not a second problem
             problems.append(Problem(f.file, f.line, f.field, f.message))
     return Validation(folder, priors if not problems else None, tuple(_by_file(folder, problems)), tuple(todos))
@@ -84,6 +84,14 @@ _LAST = re.compile(r"(\.[^.\[\]]+|\[\d+\])$")
 def _parent(field: str) -> str:
     """`hypotheses.alignment[0]` of `hypotheses.alignment[0].rationle`; "" at the top level."""
     return _LAST.sub("", field) if _LAST.search(field) and field != "(top level)" else ""
+
+
+def _beside(file: str, field: str, mended: set[tuple[str, str]]) -> bool:
+    """Whether a finding sits in an item whose key was mended: inside it, or beside a top-level key."""
+    return any(
+        file == f and (field.startswith((item + ".", item + "[")) or field == item if item else _parent(field) == "")
+        for f, item in mended
+    )
 
 
 def _under(file: str, field: str, items: set[tuple[str, str]]) -> bool:
