@@ -411,11 +411,11 @@ def test_bad_rule_structure(known: set[str]) -> None:
     assert "rules[0].grade_from: no grade table for 'source_scale'" in bad_rules(
         base.replace("grade: B2", "grade_from: source_scale"), known
     )
-    assert "format: Input should be 'acled' or 'gdelt'" in bad_rules(base.replace("format: acled", "format: ucdp"), known)
+    assert "format: 'ucdp': expected 'acled' or 'gdelt'" in bad_rules(base.replace("format: acled", "format: ucdp"), known)
     assert "unknown key 'descripton' (did you mean 'description'?)" in bad_rules(base.replace("description:", "descripton:"), known)
     dup = base + base[base.index("  - id: r1") :]
     assert "rules[1].id: duplicate rule id 'r1'" in bad_rules(dup, known)
-    assert "rules[0].id: String should match pattern" in bad_rules(base.replace("id: r1", "id: R 1"), known)
+    assert "rules[0].id: 'R 1': expected an id in snake_case" in bad_rules(base.replace("id: r1", "id: R 1"), known)
     assert "malformed YAML" in bad_rules(base + "  - [unclosed\n", known)
     assert "expected a mapping at the top level" in bad_rules("- a\n- b\n", known)
 

@@ -380,7 +380,7 @@ MECH = DATA / "mini_mech"
 
 def test_validate_counts_mechanisms(runner: CliRunner) -> None:
     code, out, _ = _run(runner, "priors", "validate", "--priors", str(MECH))
-    assert code == 0 and out.startswith("ok: 3 hypotheses, 5 indicators, 1 mechanisms, 2 experts, hash ")
+    assert code == 0 and out.startswith("ok: 3 hypotheses, 5 indicators, 1 mechanism, 2 experts, hash ")
 
 
 def test_validate_mechanism_error_is_one_line_with_file_and_field(runner: CliRunner, tmp_path: Path) -> None:
@@ -406,7 +406,7 @@ def test_show_a_mechanism_and_a_mechanism_conditioned_indicator(runner: CliRunne
 def test_audit_with_mechanisms_exits_0_with_influence(runner: CliRunner) -> None:
     code, out, err = _run(runner, "priors", "audit", "--priors", str(DATA / "audit_mechanisms"), "--markdown")
     assert code == 0, err
-    assert "audit-mech" in out and "1 mechanisms" in out and "| north_crisis | mechanism | 2 |" in out
+    assert "audit-mech" in out and "1 mechanism," in out and "| north_crisis | mechanism | 2 |" in out
     assert "engine_pending" not in out and "does not know mechanism nodes yet" not in out
 
 

@@ -310,7 +310,8 @@ def _settings_findings(priors: Priors, lines: _Lines) -> Iterator[Finding]:
             f"half_life_days is {half_life:g}: expected a positive number of days (or none to switch ageing off)",
             lines(file, "half_life_days"),
         )
-    sizes = ((raw or {}).get("pooling") or {}).get("confidence_sizes") if isinstance(raw, dict) else None
+    pooling = raw.get("pooling") if isinstance(raw, dict) else None
+    sizes = pooling.get("confidence_sizes") if isinstance(pooling, dict) else None
     if not isinstance(sizes, dict):
         return
     lo_n, hi_n = CONFIDENCE_SCALE

@@ -177,7 +177,38 @@ def export(
         err.print(f"wrote {output}")
 
 
+@handle_errors
+def new(
+    directory: Annotated[Path, typer.Argument(metavar="DIR", help="New (or empty) folder for the workspace.", show_default=False)],
+    spec: Annotated[Optional[Path], typer.Option("--from", metavar="PLAN.yaml", dir_okay=False, help="Read the network's shape from this YAML file (hypotheses: {id: [states]}, indicators: {id: [parents]}).")] = None,
+    hypothesis: Annotated[Optional[list[str]], typer.Option("--hypothesis", metavar="ID=STATE,STATE[:PARENT,…]", help="A hypothesis, its states and parents (repeat for each).")] = None,
+    indicator: Annotated[Optional[list[str]], typer.Option("--indicator", metavar="ID:PARENT[,PARENT][@MECHANISM]", help="An indicator and its hypothesis parents (repeat for each).")] = None,
+    mechanism: Annotated[Optional[list[str]], typer.Option("--mechanism", metavar="ID:PARENT[,…]", help="A mechanism and its hypothesis parents (repeat for each).")] = None,
+    name: Annotated[str, typer.Option("--name", metavar="NAME", help="The network's name (default: the folder's).")] = "",
+) -> None:
+    """Start a new network: a workspace whose priors folder is complete and validates, every
+    judgment a uniform placeholder marked TODO, with one example expert, settings and a README
+    saying what to fill in. Give the shape with --from PLAN.yaml or with flags; `priors validate`
+    then lists the TODOs left. Refuses a folder that is not empty.
+
+    Example:  forecast new ./strait --hypothesis escalation=contained,grey_zone,annexation --hypothesis posture=defensive,forward:escalation --indicator drills:escalation --indicator blockade_rehearsal:escalation,posture
+    """
+    from forecaster.workflow.scaffold import new_network, plan_from_file, plan_from_flags
+
+    if spec is not None and (hypothesis or indicator or mechanism):
+        raise UsageError("--from and --hypothesis/--indicator/--mechanism: give the network one way")
+    if spec is None and not (hypothesis and indicator):
+        raise UsageError("give the network's shape: --from PLAN.yaml, or at least one --hypothesis and one --indicator")
+    plan = plan_from_file(spec) if spec is not None else plan_from_flags(
+        hypotheses=hypothesis or [], indicators=indicator or [], mechanisms=mechanism or [], name=name)
+    made = new_network(directory, plan, source=str(spec) if spec is not None else "--hypothesis/--indicator")
+    out.print(f"new network at {made.root}: {len(made.files)} files, {made.todos} items with TODO placeholders to fill in (see README.md)",
+              markup=False, highlight=False)
+    err.print(f"next: edit {made.root / 'priors'}, then forecast -w {directory} priors validate", markup=False, highlight=False)
+
+
 def register(app: typer.Typer) -> None:
+    app.command("new")(new)
     app.command("info")(info)
     app.command("update")(update)
     app.command("export")(export)

@@ -6,8 +6,9 @@ audit's influence analysis runs on the exact engine."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
@@ -170,65 +171,61 @@ def show(
 
 @app.command("validate")
 @handle_errors
-def validate(ctx: typer.Context, priors_dir: PriorsOpt = None, as_json: JsonOpt = False) -> None:
+def validate(
+    ctx: typer.Context,
+    priors_dir: PriorsOpt = None,
+    as_json: JsonOpt = False,
+    strict: Annotated[bool, typer.Option("--strict", help="TODO placeholders count as errors (exit 2).")] = False,
+) -> None:
     """Check the priors folder's schema and structure, and the audit's errors that need no seed papers:
     rationale and citation present, terms, confidence, sign-off, copies, indicators that cannot
-    discriminate (fast; no sampler). Lists every problem, one per line (file:line: field: problem,
-    with did-you-mean on unknown keys), and exits 2 if there is any; `--json` gives them as a list
-    of {file, line, field, problem}. What validate calls an error, `priors audit` does too.
+    discriminate (fast; no sampler). Lists every problem in one pass, one per line (file:line: field:
+    problem, with did-you-mean on unknown keys), and exits 2 if there is any; the `TODO` placeholders
+    left (e.g. by `forecast new`) are listed as warnings (exit 0, or 2 with --strict). `--json` gives
+    {errors, warnings}, each a list of {file, line, field, problem}. What validate calls an error,
+    `priors audit` does too.
 
     Example:  forecast priors validate --priors ./priors
     """
-    from forecaster.analysis.findings import validation_findings
-    from forecaster.core.errors import PriorsError, Problem
-    from forecaster.model.loading import load_priors
+    from forecaster.analysis.validation import validate_folder
 
-    folder = _priors_dir(ctx, priors_dir)
-    problems: list[Problem] = []
-    try:
-        priors = load_priors(folder)
-    except PriorsError as e:
-        problems = list(e.problems) or [Problem(str(folder), 0, "", str(e))]
-    except UsageError as e:  # malformed YAML, an unreadable file
-        problems = [Problem(str(folder), 0, "", str(e))]
-    else:
-        problems = [Problem(f.file, f.line, f.field, f.message) for f in validation_findings(priors)]
-    if problems:
-        if as_json:
-            print_json(
-                {
-                    "ok": False,
-                    "priors": str(folder),
-                    "error": str(problems[0]) if len(problems) == 1 else str(PriorsError.of(problems)),
-                    "errors": [p.to_json() for p in problems],
-                }
-            )
-        for p in problems:
-            err.print(f"error: {p}", markup=False, highlight=False, soft_wrap=True)
-        if len(problems) > 1:
-            err.print(f"priors validate: {len(problems)} problems", markup=False, highlight=False)
-        raise typer.Exit(code=2)
-    data = {
-        "ok": True,
-        "priors": str(folder),
-        "hypotheses": len(priors.hypotheses),
-        "indicators": len(priors.indicators),
-        "mechanisms": len(priors.mechanisms),
-        "experts": len(priors.experts),
-        "judgments": len(priors.judgments),
-        "hash": priors.hash,
-        "errors": [],
-    }
+    result = validate_folder(_priors_dir(ctx, priors_dir))
+    errors = [*result.errors, *(result.warnings if strict else ())]
+    warnings = () if strict else result.warnings
     if as_json:
-        print_json(data)
-        return
-    mechanisms = f"{len(priors.mechanisms)} mechanisms, " if priors.mechanisms else ""
-    out.print(
-        f"ok: {data['hypotheses']} hypotheses, {data['indicators']} indicators, {mechanisms}"
-        f"{data['experts']} experts, hash {priors.hash}",
-        markup=False,
-        highlight=False,
-    )
+        print_json(_validation_json(result, errors, warnings))
+    for p in errors:
+        err.print(f"error: {p}", markup=False, highlight=False, soft_wrap=True)
+    for p in warnings:
+        err.print(f"warning: {p}", markup=False, highlight=False, soft_wrap=True)
+    if errors:
+        if len(errors) > 1:
+            err.print(f"priors validate: {len(errors)} problems", markup=False, highlight=False)
+        raise typer.Exit(code=2)
+    if not as_json and result.priors is not None:
+        out.print(_ok_line(result.priors, len(warnings)), markup=False, highlight=False)
+
+
+def _ok_line(priors: Priors, todos: int) -> str:
+    from forecaster.core.text import plural
+
+    parts = [plural(len(priors.hypotheses), "hypothesis", "hypotheses"), plural(len(priors.indicators), "indicator")]
+    if priors.mechanisms:
+        parts.append(plural(len(priors.mechanisms), "mechanism"))
+    parts.append(plural(len(priors.experts), "expert"))
+    left = f"; {plural(todos, 'item')} with TODO placeholders (warnings above)" if todos else ""
+    return f"ok: {', '.join(parts)}, hash {priors.hash}{left}"
+
+
+def _validation_json(result: Any, errors: Sequence[Any], warnings: Sequence[Any]) -> dict[str, Any]:
+    data: dict[str, Any] = {"ok": not errors, "priors": str(result.folder)}
+    if errors:
+        data["error"] = str(errors[0]) if len(errors) == 1 else f"{errors[0]} (and {len(errors) - 1} more)"
+    elif result.priors is not None:
+        p = result.priors
+        data |= {"hypotheses": len(p.hypotheses), "indicators": len(p.indicators), "mechanisms": len(p.mechanisms),
+                 "experts": len(p.experts), "judgments": len(p.judgments), "hash": p.hash}
+    return data | {"errors": [e.to_json() for e in errors], "warnings": [w.to_json() for w in warnings]}
 
 
 @app.command("audit")

@@ -26,6 +26,7 @@ from forecaster.cli.common import (
 )
 from forecaster.cli.helptext import HelpGroup
 from forecaster.core.errors import EvidenceError, UsageError
+from forecaster.core.text import plural
 from forecaster.outputs.columns import never_cut
 
 if TYPE_CHECKING:
@@ -224,7 +225,7 @@ def _render_comparison(comparison: Any) -> None:
 
     sampled = comparison.sampler != "exact"
     what = "posterior, 90% interval, change from baseline (pp)" if sampled else "posterior, change from baseline (pp)"
-    out.print(f"scenarios as of {comparison.as_of} — {what}; * = the papers' claimed state")
+    out.print(f"scenarios as of {comparison.as_of} — {what}; * = the state network.yaml marks claimed")
     baseline = comparison.baseline
     for h in baseline.hypotheses:
         t = Table(title=h.id, title_justify="left", box=box.SIMPLE_HEAVY, pad_edge=False)
@@ -404,7 +405,7 @@ def _render_plan(plan: Any, *, limit: int | None) -> None:
     about = f"about {focus}" if focus else "about all hypotheses jointly"
     out.print(
         f"what to collect next: a report graded {plan.grade} (accuracy {plan.accuracy:.2f}) on each indicator with no "
-        f"report, given {plan.reports} reports in force in the evidence window; ranked by expected information {about}"
+        f"report, given {plural(plan.reports, 'report')} in force in the evidence window; ranked by expected information {about}"
     )
     if not plan.ranked:
         out.print("every indicator already has a report")
@@ -438,7 +439,7 @@ def _render_plan(plan: Any, *, limit: int | None) -> None:
     more = len(plan.ranked) - len(rows)
     notes = [f"{more} more (--limit)"] if more > 0 else []
     if plan.reported:
-        notes.append(f"{len(plan.reported)} indicators already reported (not ranked)")
+        notes.append(f"{plural(len(plan.reported), 'indicator')} already reported (not ranked)")
     notes.append(f"P(yes): that a report graded {plan.grade} says it occurred")
     notes.append("bits: expected information (mutual information); 1 bit settles a 50/50 question")
     out.print(" · ".join(notes), style="dim")

@@ -101,3 +101,8 @@ def json_safe(text: str) -> str:
 def html_text(value: object) -> str:
     """User text for HTML: neutralised and fully escaped (quotes too)."""
     return html.escape(neutral(value), quote=True)
+
+
+def plural(n: int, word: str, words: str | None = None) -> str:
+    """`1 expert`, `2 experts`; `words` for an irregular plural (`hypothesis`, `hypotheses`)."""
+    return f"{n} {word if n == 1 else (words or word + 's')}"

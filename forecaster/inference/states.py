@@ -10,7 +10,7 @@
 - `change`: the posterior minus the one it is compared with (`update`: the previous like run;
   scenarios: the baseline; `history`: the previous run in the list on the same evidence;
   `collect`: none), or null.
-- `term`: the ICD 203 term of the posterior; `claimed`: the papers' claimed state.
+- `term`: the ICD 203 term of the posterior; `claimed`: the state network.yaml marks claimed.
 
 Outputs may add keys beside these (`update` adds `prior_interval`); none leaves one out."""
 

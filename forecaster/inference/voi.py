@@ -83,7 +83,7 @@ class CollectionPlan:
     posterior: Mapping[str, Mapping[str, float]]  # P(H | E) on the exact engine
     ranked: tuple[IndicatorValue, ...]
     prior: Mapping[str, Mapping[str, float]] = field(default_factory=dict)  # P(H), the same engine
-    claimed: Mapping[str, str] = field(default_factory=dict)  # hypothesis -> the papers' claimed state
+    claimed: Mapping[str, str] = field(default_factory=dict)  # hypothesis -> the state network.yaml marks claimed
 
     def _hypotheses_json(self) -> list[dict[str, object]]:
         """The forecast in the shared shape (forecaster.inference.states): exact engine, no interval."""

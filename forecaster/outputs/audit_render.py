@@ -16,7 +16,7 @@ from forecaster.analysis.findings import CONFIDENCE_SCALE, FAR_FROM_REST, INTERV
 from forecaster.analysis.influence import Influence
 from forecaster.analysis.seeds import MAX_FOOTNOTE
 from forecaster.analysis.tables import TableSummary, TableView
-from forecaster.core.text import markdown_text
+from forecaster.core.text import markdown_text, plural
 from forecaster.model.priors import Judgment, Priors
 from forecaster.model.terms import term_for
 
@@ -114,10 +114,11 @@ def audit_markdown(report: AuditReport, *, strict: bool = False) -> str:
         f"**{verdict}**: {counts}.",
         "",
         f"- priors: {_md(r.root, newlines=False)}, hash `{r.hash}`",
-        f"- {r.hypotheses} hypotheses, {r.indicators} indicators"
-        f"{f', {r.mechanisms} mechanisms' if r.mechanisms else ''}, {len(r.experts)} experts ({_md(', '.join(r.experts), newlines=False)}); "
+        f"- {plural(r.hypotheses, 'hypothesis', 'hypotheses')}, {plural(r.indicators, 'indicator')}"
+        f"{', ' + plural(r.mechanisms, 'mechanism') if r.mechanisms else ''}, {plural(len(r.experts), 'expert')} "
+        f"({_md(', '.join(r.experts), newlines=False)}); "
         f"{r.method} pool",
-        f"- evidence: {infl.reports} reports on {len(infl.indicators_reported)} indicators, "
+        f"- evidence: {plural(infl.reports, 'report')} on {plural(len(infl.indicators_reported), 'indicator')}, "
         f"as of {r.as_of.isoformat()}",
         f"- seed papers: {_md(r.seeds, newlines=False) if r.seeds else 'not found (citations checked for form only)'}; "
         f"sign-offs older than {r.max_age_days} days are flagged",
@@ -212,7 +213,7 @@ def audit_markdown(report: AuditReport, *, strict: bool = False) -> str:
 
 def _influence_lines(infl: Influence) -> list[str]:
     md = [
-        f"Exact posterior on the current evidence ({infl.reports} reports) under the {infl.method} pool, with each "
+        f"Exact posterior on the current evidence ({plural(infl.reports, 'report')}) under the {infl.method} pool, with each "
         "panelist left out and with the other pooling method.",
         "",
     ]

@@ -9,6 +9,7 @@ from rich import box
 from rich.console import Console, RenderableType
 from rich.table import Table
 
+from forecaster.core.text import plural
 from forecaster.inference.update import EvidenceResult, StateResult, UpdateResult
 from forecaster.outputs.columns import never_cut
 
@@ -200,7 +201,7 @@ def footer(result: UpdateResult) -> str:
                 f"R-hat max {d.r_hat_max:.3f}, ESS min {d.ess_min:.0f}, divergences {d.divergences}"
                 + (f", {extra}" if extra else ""))
     return (f"run {result.run_id} · priors {result.priors_hash} · events {result.events_hash} · "
-            f"{len(result.report_ids) or sum(e.reports for e in result.evidence if e.kind == 'indicator')} reports "
+            f"{plural(len(result.report_ids) or sum(e.reports for e in result.evidence if e.kind == 'indicator'), 'report')} "
             f"({result.window[0]} to {result.window[1]}) · seed {result.seed} · {diag} · {d.seconds:.1f}s")
 
 
@@ -208,7 +209,7 @@ def render_update(
     result: UpdateResult, console: Console, *, cached: bool = False, previous: frozenset[str] | None = None
 ) -> None:
     """The update for the terminal; `previous`: the report ids of the previous update, to mark new ones."""
-    console.print(f"forecast as of {result.as_of}  (* = the papers' claimed state)")
+    console.print(f"forecast as of {result.as_of}  (* = the state network.yaml marks claimed)")
     for t in hypothesis_tables(result):
         console.print(t)
     if result.evidence:
