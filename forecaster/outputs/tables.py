@@ -8,6 +8,7 @@ from rich.table import Table
 
 from forecaster.inference.update import EvidenceResult, StateResult, UpdateResult
 from forecaster.outputs.columns import never_cut
+from forecaster.outputs.robustness import render_robustness
 
 
 def pct(x: float) -> str:
@@ -127,7 +128,7 @@ def footer(result: UpdateResult) -> str:
             f"({result.window[0]} to {result.window[1]}) · seed {result.seed} · {diag} · {d.seconds:.1f}s")
 
 
-def render_update(result: UpdateResult, console: Console, *, cached: bool = False) -> None:
+def render_update(result: UpdateResult, console: Console, *, cached: bool = False, explain: bool = False) -> None:
     console.print(f"forecast as of {result.as_of}  (* = the papers' claimed state)")
     for t in hypothesis_tables(result):
         console.print(t)
@@ -135,6 +136,7 @@ def render_update(result: UpdateResult, console: Console, *, cached: bool = Fals
         console.print(evidence_table(result))
     else:
         console.print("no reports in the evidence window: posterior equals prior")
+    render_robustness(result, console, explain=explain)
     for w in result.diagnostics.warnings:
         console.print(f"warning: {w}", style="yellow", markup=False, soft_wrap=True)
     console.print(footer(result) + ("  (cached: inputs unchanged)" if cached else ""), style="dim", soft_wrap=True)
