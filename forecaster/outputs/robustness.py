@@ -48,8 +48,9 @@ def holds(h: HypothesisRobustness, *, shown: int | None = SHOWN) -> str:
 def without_words(h: HypothesisRobustness, c: CriticalReport, *, every_state: bool = False) -> str:
     """'flips the call: without it annexation 48.0 %, grey_zone 40.0 %' or 'without it grey_zone
     68.0 % (-11.0 pp)'; with `every_state`, every state in order."""
+    states: list[int]
     if every_state:
-        states = range(len(h.states))
+        states = list(range(len(h.states)))
     elif c.flips:
         states = sorted(range(len(h.states)), key=lambda k: -c.without[k])[:2]
     else:
