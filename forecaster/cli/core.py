@@ -90,6 +90,7 @@ def update(
     to change it, and the reports it hangs on); --explain shows the full lists and the
     indicators whose reports overlap or reinforce each other.
 
+    \b
     Example:  forecast update --as-of 2025-06-30 --json
     Example:  forecast update --exact --explain
     """
