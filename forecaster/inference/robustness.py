@@ -5,8 +5,13 @@
 - **Robustness**: the number of reports whose removal changes the most likely state, found
   greedily: remove the report whose removal lowers the call's probability the most, repeat, up to
   `LIMIT` removals ("more than 10"). Ties (within `TIE`) go to the first report in id order.
-- **Interactions**: for two reported indicators and a state, the shift of removing both against
-  the sum of the shifts of removing each: less is overlap, more is reinforcement.
+- **Interactions**: for two reported indicators and a state, the shift of removing both
+  ("together") against the sum of the shifts of removing each with the other already removed
+  ("apart": what each moves on its own, the rest of the evidence in place): less is overlap
+  (redundancy, explaining away: the second adds little once the first is known), more is
+  reinforcement. (Each measured from the full evidence instead, leave-one-out, the difference
+  keeps its size and flips its sign: two reports that say the same thing would read as
+  reinforcing, the opposite of what MODEL.md says overlap means.)
 
 Removing a report re-folds its indicator's remaining reports with the caller's `fold`
 (model.evidence.fold with the priors' grades and ageing), never just drops a λ: removing the
@@ -117,7 +122,7 @@ class Interaction:
     first: str
     second: str
     together: float  # posterior minus posterior without both indicators' reports
-    apart: float  # the two single removals' shifts added up
+    apart: float  # the shifts each makes on its own (the other's reports removed), added up
 
     @property
     def kind(self) -> str:
@@ -370,9 +375,10 @@ def pair_interactions(net: Network, log_lam: np.ndarray, post: Posteriors, top: 
     first, second = (np.array([p[x] for p in pairs]) for x in (0, 1))
     out: list[Interaction] = []
     for h, hid in enumerate(net.hypothesis_ids):
-        single = post[h][None] - margs[h][: len(reported)]  # (J, K) each indicator's shift
-        together = post[h][None] - margs[h][len(reported):]  # (P, K)
-        apart = single[first] + single[second]
+        without = margs[h][: len(reported)]  # (J, K): each indicator's reports removed
+        both = margs[h][len(reported):]  # (P, K): both indicators' reports removed
+        together = post[h][None] - both
+        apart = (without[second] - both) + (without[first] - both)  # each on its own, the other removed
         gap = np.abs(together - apart)
         state = np.argmax(gap, axis=1)
         size = gap[np.arange(len(pairs)), state]
