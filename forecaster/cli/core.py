@@ -117,8 +117,7 @@ def update(
             result, cached = update_forecast(
                 ws, priors, as_of=when, events_file=events, event_time=event_time,
                 seed=chosen_seed, exact=exact, force=force, sampler_kwargs=sampler_kwargs, half_life_days=hl, notify=say,
-                explain=explain,
-            )
+                explain=explain)
     if as_json:
         data = result.to_json(explain=explain)
         data["cached"] = cached
