@@ -79,14 +79,20 @@ def update(
     force: Annotated[bool, typer.Option("--force", help="Recompute even if an identical run is recorded.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (schema in README).")] = False,
     half_life: Annotated[Optional[str], typer.Option("--half-life", metavar="DAYS|none", help="Age reports with this half-life for this run (default: settings.yaml's half_life_days).")] = None,
+    explain: Annotated[bool, typer.Option("--explain", help="Also show every critical report, the greedy removals and the interacting indicators.")] = False,
 ) -> None:
     """Update the forecast on the reports in the evidence window and print it.
 
     The posterior is exact (variable elimination on the prior-mean network); the 90 % intervals
     come from exact posterior draws, each run checked against the PyMC model's own density
     (--sampler nuts: PyMC's NUTS instead). --exact skips the draws: no intervals, no PyMC.
+    Each hypothesis gets a line on how robust its call is (how many reports would have to go
+    to change it, and the reports it hangs on); --explain shows the full lists and the
+    indicators whose reports overlap or reinforce each other.
 
+    \b
     Example:  forecast update --as-of 2025-06-30 --json
+    Example:  forecast update --exact --explain
     """
     from forecaster.inference.settings import seed_or_default
     from forecaster.workflow.updating import cached_update, update_forecast
@@ -97,11 +103,11 @@ def update(
     chosen_seed = seed_or_default(seed)  # checked up front: [0, 2^32)
     hl = parse_half_life(half_life)
     # An unchanged update is answered from its record without parsing the priors (issue 4: <= 0.5 s).
-    found = None if events is not None or force else cached_update(
+    found = None if events is not None or force or explain else cached_update(
         ws, as_of=when, event_time=event_time, seed=chosen_seed, exact=exact, sampler_kwargs=sampler_kwargs,
         half_life_days=hl,
     )
-    if found is not None:
+    if found is not None and found.robustness is not None:
         result, cached = found, True
     else:
         from forecaster.model.loading import load_priors
@@ -111,15 +117,15 @@ def update(
             result, cached = update_forecast(
                 ws, priors, as_of=when, events_file=events, event_time=event_time,
                 seed=chosen_seed, exact=exact, force=force, sampler_kwargs=sampler_kwargs, half_life_days=hl, notify=say,
-            )
+                explain=explain)
     from forecaster.outputs.tables import render_update, update_json
     from forecaster.workflow.updating import previous_report_ids
 
     before = previous_report_ids(ws, result) if events is None else None
     if as_json:
-        print_json({**update_json(result, before), "cached": cached})
+        print_json({**update_json(result, before, explain=explain), "cached": cached})
     else:
-        render_update(result, out, cached=cached, previous=before)
+        render_update(result, out, cached=cached, previous=before, explain=explain)
     for w in result.diagnostics.warnings:
         if as_json or not sys.stdout.isatty():
             warn(w)

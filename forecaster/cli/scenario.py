@@ -240,11 +240,9 @@ def _render_comparison(comparison: Any) -> None:
     files = [o for o in comparison.outcomes if o.scenario.path is not None]
     typed = [o for o in comparison.outcomes if o.scenario.path is None]
     for o in typed:
-        out.print(
-            Text(
-                f"{o.scenario.name}: " + ", ".join(_said(r.indicator, r.occurred, r.grade) for r in o.scenario.reports)
-            )
-        )
+        said = [_said(r.indicator, r.occurred, r.grade) for r in o.scenario.reports]
+        said += [f"without {rid}" for rid in o.scenario.without]
+        out.print(Text(f"{o.scenario.name}: " + ", ".join(said)))
     if files:
         _legend(files)
     for w in _warnings(comparison):
@@ -295,13 +293,13 @@ def _legend(outcomes: list[Any]) -> None:
 def whatif(
     ctx: typer.Context,
     reports: Annotated[
-        list[str],
+        list[str] | None,
         typer.Argument(
-            metavar="REPORT",
+            metavar="[REPORT]...",
             help="Hypothetical reports, one per argument: INDICATOR[:yes|:no][@GRADE] (see above).",
             show_default=False,
         ),
-    ],
+    ] = None,
     not_occurred: Annotated[
         bool,
         typer.Option("--not-occurred", help="Reports that do not say :yes or :no say the indicator did NOT occur."),
@@ -313,9 +311,18 @@ def whatif(
     seed: SeedOpt = None,
     as_of: AsOfOpt = None,
     as_json: JsonOpt = False,
+    without: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--without", metavar="REPORT_ID",
+            help="Leave this recorded report out (repeat, or separate ids by commas); its origin's other reports still count.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """What if these reports came in? The forecast with them added to the recorded evidence, beside
-    the forecast without them, on the exact engine (--sample: PyMC). Nothing is recorded.
+    """What if these reports came in, or those recorded were removed? The forecast with them added
+    to the recorded evidence (--without: with those recorded reports left out), beside the forecast
+    on the recorded evidence as it is, on the exact engine (--sample: PyMC). Nothing is recorded.
 
     \b
     One argument per report, INDICATOR[:yes|:no][@GRADE]:
@@ -325,7 +332,9 @@ def whatif(
       csto_move:no@A1                it did not occur, graded A1
     --not-occurred makes "did not occur" the default for arguments without :yes or :no.
 
+    \b
     Example:  forecast whatif armed_incident_north_kosovo infrastructure_sabotage@A2 csto_move:no
+    Example:  forecast whatif --without r-8bd6d1739d92 --without r-9b4341a859b3
     """
     from forecaster.inference.scenarios import parse_hypothetical, whatif_scenario
     from forecaster.model.evidence import parse_grade
@@ -340,9 +349,12 @@ def whatif(
     when = as_of_date(as_of)
     typed = [
         parse_hypothetical(token, known=priors.indicator_ids, occurred=not not_occurred, grade=grade, today=when)
-        for token in reports
+        for token in reports or ()
     ]
-    _compare(ws, priors, [whatif_scenario(typed)], when, seed=seed, exact=not sample, as_json=as_json,
+    left_out = [rid.strip() for item in without or () for rid in item.split(",") if rid.strip()]
+    if not typed and not left_out:
+        raise UsageError("whatif: give a hypothetical report (INDICATOR[:yes|:no][@GRADE]) or --without REPORT_ID")
+    _compare(ws, priors, [whatif_scenario(typed, left_out)], when, seed=seed, exact=not sample, as_json=as_json,
              status="sampling…")
 
 

@@ -119,13 +119,10 @@ def posterior_batch(
     step = max(1, ve.CHUNK_CELLS // widest)
     if batch <= step:
         margs, log_z = ve.marginals(factors, sizes, targets, names=names, structure=structure)
-        rows = _rows_asked(log_lam, theta, q)
-        if rows > margs[0].shape[0]:  # rows that differ only where nothing is reported: one answer
-            margs = [np.repeat(m, rows, axis=0) for m in margs]
-            log_z = np.repeat(log_z, rows)
-        return margs, log_z
+        return _filled(margs, log_z, _rows_asked(log_lam, theta, q))
     parts = [
-        ve.marginals([_rows(f, start, step) for f in factors], sizes, targets, names=names, structure=structure)
+        _filled(*ve.marginals([_rows(f, start, step) for f in factors], sizes, targets, names=names, structure=structure),
+                min(step, batch - start))
         for start in range(0, batch, step)
     ]
     margs = [np.concatenate([p[0][h] for p in parts]) for h in range(len(net.sizes))]
@@ -139,6 +136,13 @@ def cells_per_draw(net: Network, log_lam: np.ndarray) -> int:
     every = sorted({v for f in factors for v in f.scope})
     scopes = [f.scope for f in factors] + [(v,) for v in every]
     return ve.choose(scopes, variable_sizes(net), (), index_scopes(net)).cells
+
+
+def _filled(margs: list[np.ndarray], log_z: np.ndarray, rows: int) -> tuple[list[np.ndarray], np.ndarray]:
+    """Every answer with `rows` rows: a hypothesis that no batched factor reaches (rows that differ
+    only where nothing is reported, or a part of the network apart from every report) has one."""
+    margs = [m if m.shape[0] == rows else np.repeat(m, rows, axis=0) for m in margs]
+    return margs, log_z if log_z.shape[0] == rows else np.repeat(log_z, rows)
 
 
 def _rows_asked(log_lam: np.ndarray, theta: np.ndarray | None, q: np.ndarray | None) -> int:

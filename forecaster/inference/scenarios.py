@@ -70,6 +70,7 @@ class Scenario:
     citation: str
     reports: tuple[Report, ...]
     path: Path | None = None
+    without: tuple[str, ...] = ()  # ids of recorded reports left out (`whatif --without`)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -88,6 +89,7 @@ class Scenario:
                 }
                 for r in self.reports
             ],
+            "without": list(self.without),
         }
 
 
@@ -236,10 +238,26 @@ def parse_hypothetical(
     )
 
 
-def whatif_scenario(reports: Sequence[Report]) -> Scenario:
-    """Reports typed on the command line, as a scenario named `whatif`."""
-    said = ", ".join(f"{r.indicator} {'occurred' if r.occurred else 'did not occur'} ({r.grade})" for r in reports)
-    return Scenario(WHATIF_NAME, "what if " + said, said, "typed on the command line", tuple(reports))
+def whatif_scenario(reports: Sequence[Report], without: Sequence[str] = ()) -> Scenario:
+    """Reports typed on the command line (and recorded reports left out), as a scenario named `whatif`."""
+    said = ", ".join(
+        [f"{r.indicator} {'occurred' if r.occurred else 'did not occur'} ({r.grade})" for r in reports]
+        + ([f"without {', '.join(without)}"] if without else [])
+    )
+    return Scenario(WHATIF_NAME, "what if " + said, said, "typed on the command line", tuple(reports), None,
+                    tuple(dict.fromkeys(without)))
+
+
+def check_without(scenarios: Sequence[Scenario], recorded: Sequence[Report], as_of: dt.date) -> None:
+    """Every report a scenario leaves out is one of the recorded reports in force (else a UsageError)."""
+    known = {r.id for r in recorded if r.id}
+    for sc in scenarios:
+        for rid in sc.without:
+            if rid not in known:
+                raise UsageError(
+                    f"--without {rid!r}: no report with this id is in force as of {as_of.isoformat()} "
+                    f"({len(known)} in the evidence window){did_you_mean(rid, known)}"
+                )
 
 
 # ----------------------------------------------------------------------------- results
@@ -347,6 +365,7 @@ def compare(
     `exact`: the exact engine. Otherwise each is sampled afresh with the sampler the settings name
     (the PyMC model built once)."""
     start = time.perf_counter()
+    check_without(scenarios, recorded, as_of)
     say = progress or (lambda _msg: None)
     net = build_network(priors)
     settings = sampler_settings or SamplerSettings(mcse_target=SCENARIO_MCSE_TARGET)
@@ -368,7 +387,7 @@ def compare(
                           net=net, model=model, notify=progress, pending=pending)
 
     method = "exact" if exact else settings.sampler
-    runs = [list(recorded), *([*recorded, *fresh(sc)] for sc in scenarios)]
+    runs = [list(recorded), *([*(r for r in recorded if r.id not in sc.without), *fresh(sc)] for sc in scenarios)]
     batch = None
     if not exact and settings.sampler == "iid":
         from forecaster.inference import iid

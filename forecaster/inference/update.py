@@ -28,6 +28,7 @@ from forecaster.model.terms import term_for
 if TYPE_CHECKING:
     import numpy as np
 
+    from forecaster.inference.robustness import Robustness
     from forecaster.model.evidence import Report
     from forecaster.model.network import Network
     from forecaster.model.priors import Priors
@@ -147,8 +148,9 @@ class UpdateResult:
     settings_hash: str
     previous_run_id: str | None = None
     idata: Any = field(default=None, repr=False, compare=False)
+    robustness: Robustness | None = None  # critical reports and robustness (MODEL.md §5), inference.robustness
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, *, explain: bool = False) -> dict[str, Any]:
         d = self.diagnostics
         return {
             "run_id": self.run_id,
@@ -201,12 +203,13 @@ class UpdateResult:
             "report_ids": list(self.report_ids),
             "settings_hash": self.settings_hash,
             "diagnostics": d.to_json(),
+            "robustness": None if self.robustness is None else self.robustness.to_json(explain=explain),
         }
-
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> UpdateResult:
         """Rebuild a recorded run (the cached path: no sampling, no pymc)."""
+        from forecaster.inference.robustness import Robustness
         d = data["diagnostics"]
         sampled = d["sampler"] != "exact"
         hyps = tuple(
@@ -233,7 +236,7 @@ class UpdateResult:
                 density_checked=(d.get("density_check") or {}).get("checked_draws"),
             ),
             report_ids=tuple(data["report_ids"]), settings_hash=data.get("settings_hash", ""),
-            previous_run_id=data.get("previous_run_id"),
+            previous_run_id=data.get("previous_run_id"), robustness=Robustness.from_json(data.get("robustness"), hyps),
         )
 
     def posteriors(self) -> dict[str, dict[str, float]]:

@@ -20,6 +20,8 @@ from forecaster.core.atomic import write_bytes_atomic
 from forecaster.core.errors import ForecastError
 from forecaster.core.safe_cache import public_dir, public_mode
 from forecaster.core.text import json_safe, neutral
+from forecaster.outputs.robustness import brief_context as robustness_context
+from forecaster.outputs.robustness import brief_json as robustness_json
 from forecaster.workflow.baseline import SCHEMA, Clock, choose_clock
 from forecaster.workflow.brief import (
     STALE_TEMP_S,
@@ -233,6 +235,7 @@ def _context(brief: Brief) -> dict[str, Any]:
         ],
         "provenance": brief.provenance,
         **_track_context(brief),
+        **robustness_context(brief),
     }
 
 
@@ -340,6 +343,7 @@ def brief_json(brief: Brief) -> dict[str, Any]:
             "retracted": [_report_json(i) for i in brief.retracted_reports],
             "left_window": [_report_json(i) for i in brief.left_window],
         },
+        **robustness_json(brief),
         "watch": {
             "grade": f"{WATCH_GRADE[0]}{WATCH_GRADE[1]}",
             "unreported": brief.unreported,

@@ -12,6 +12,7 @@ from rich.table import Table
 from forecaster.core.text import plural
 from forecaster.inference.update import EvidenceResult, StateResult, UpdateResult
 from forecaster.outputs.columns import never_cut
+from forecaster.outputs.robustness import render_robustness
 
 
 def pct(x: float) -> str:
@@ -168,9 +169,9 @@ def evidence_json(result: UpdateResult, previous: frozenset[str] | None = None) 
     return out
 
 
-def update_json(result: UpdateResult, previous: frozenset[str] | None = None) -> dict[str, Any]:
+def update_json(result: UpdateResult, previous: frozenset[str] | None = None, *, explain: bool = False) -> dict[str, Any]:
     """`UpdateResult.to_json` with what moved it's convention added to each evidence item (`evidence_json`)."""
-    data = result.to_json()
+    data = result.to_json(explain=explain)
     for item, extra in zip(data["evidence"], evidence_json(result, previous), strict=True):
         item.update(extra)
     return data
@@ -206,9 +207,15 @@ def footer(result: UpdateResult) -> str:
 
 
 def render_update(
-    result: UpdateResult, console: Console, *, cached: bool = False, previous: frozenset[str] | None = None
+    result: UpdateResult,
+    console: Console,
+    *,
+    cached: bool = False,
+    previous: frozenset[str] | None = None,
+    explain: bool = False,
 ) -> None:
-    """The update for the terminal; `previous`: the report ids of the previous update, to mark new ones."""
+    """The update for the terminal; `previous`: the report ids of the previous update, to mark new ones;
+    `explain`: every robustness step and the interactions."""
     console.print(f"forecast as of {result.as_of}  (* = the state network.yaml marks claimed)")
     for t in hypothesis_tables(result):
         console.print(t)
@@ -217,6 +224,7 @@ def render_update(
         console.print(f"{LAMBDA_NOTE}; {AGED_NOTE}", style="dim")
     else:
         console.print("no reports in the evidence window: posterior equals prior")
+    render_robustness(result, console, explain=explain)
     for w in result.diagnostics.warnings:
         console.print(f"warning: {w}", style="yellow", markup=False, soft_wrap=True)
     console.print(footer(result) + ("  (cached: inputs unchanged)" if cached else ""), style="dim", soft_wrap=True)

@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     from forecaster.store.events import EventStore
     from forecaster.store.records import StoredReport
     from forecaster.store.runs import RunRecord
+    from forecaster.workflow.robustness import BriefRobustness
     from forecaster.workflow.track_record import TrackRecord
 
 
@@ -186,6 +187,7 @@ class Brief:
     horizon_months: int = 12
     illustrative: str = ""  # the panel statement (network.yaml `illustrative`, else the experts')
     bottom_line: str = ""
+    robustness: BriefRobustness | None = None  # "How robust is the call" (forecaster.workflow.robustness)
 
     @property
     def horizon(self) -> str:
@@ -297,6 +299,7 @@ def build_brief(
     """Everything the brief says, computed (exact engine for drivers and value of information)."""
     from forecaster.model.network import build_network
     from forecaster.store import runs
+    from forecaster.workflow.robustness import brief_robustness
 
     net = build_network(priors)
     hyp_nodes = {h.id: h for h in priors.hypotheses}
@@ -435,6 +438,8 @@ def build_brief(
         illustrative=panel_statement(priors),
         bottom_line=summary,
         track_record=track,
+        robustness=brief_robustness(priors, result, current_reports, previous_briefs=previous_briefs,
+                                    before=period.since, clock=clock.name),
     )
 
 

@@ -29,6 +29,7 @@ from forecaster.inference.update import (
     window_for,
 )
 from forecaster.model.evidence import Report, load_reports_file
+from forecaster.workflow.robustness import with_robustness
 
 if TYPE_CHECKING:
     from forecaster.inference.scenarios import Comparison, Scenario
@@ -111,8 +112,10 @@ def update_forecast(
     record: bool = True,
     half_life_days: float | None | str = "settings",
     notify: Callable[[str], None] | None = None,
+    explain: bool = False,
 ) -> tuple[UpdateResult, bool]:
-    """(result, cached). An identical recorded run is returned as is unless `force`.
+    """(result, cached). An identical recorded run is returned as is unless `force`. Either has its
+    robustness (forecaster.workflow.robustness), with the interactions when `explain`.
 
     With `record`, a computed run is recorded in the store (created if need be), a sampled run's
     InferenceData with it, in one transaction: a dropped connection records nothing."""
@@ -133,7 +136,7 @@ def update_forecast(
             if not force:
                 cached = runs.load_result(store, run_id)
                 if cached is not None:
-                    return cached, True
+                    return with_robustness(cached, priors, reports, half_life_days=half_life_days, explain=explain), True
             previous = previous_like(store, as_of=as_of, evidence=evidence, exclude=run_id, sampled=not exact)
     from forecaster.inference.interrupt import interruptible
 
@@ -152,6 +155,7 @@ def update_forecast(
             half_life_days=half_life_days,
             notify=notify,
         )
+        result = with_robustness(result, priors, reports, half_life_days=half_life_days, explain=explain)
         guard.check()
         if record:
             draws = runs.netcdf_bytes(result.idata) if result.idata is not None else None
