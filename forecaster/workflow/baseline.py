@@ -134,7 +134,7 @@ def baseline_for(
     """What "what changed" compares against, on the brief's own clock (like with like): the previous
     brief written on the same clock; else the last run before the period whose reports are the ones the
     clock selects at its date; else an exact-engine replay of the store at the day before the period."""
-    earlier, skipped = previous_brief(folder, before=period.since, clock=clock.name) if folder else (None, ())
+    earlier, skipped = scan_briefs(folder, before=period.since, clock=clock.name) if folder else (None, ())
     chosen = (
         _from_brief(*earlier)
         if earlier is not None
@@ -256,7 +256,12 @@ def _check_brief_data(data: Any) -> None:
 BRIEF_JSON_MAX = 16 * 2**20  # bytes: a brief's JSON is kilobytes; anything past this is not one of ours
 
 
-def previous_brief(
+def previous_brief(folder: Path, *, before: dt.date, clock: str | None = None) -> tuple[str, dict[str, Any]] | None:
+    """The newest readable brief before `before` on `clock` (see `scan_briefs`): (name, data), or None."""
+    return scan_briefs(folder, before=before, clock=clock)[0]
+
+
+def scan_briefs(
     folder: Path, *, before: dt.date, clock: str | None = None
 ) -> tuple[tuple[str, dict[str, Any]] | None, tuple[str, ...]]:
     """The newest brief JSON in `folder` whose period ended before `before` (and, given `clock`, written

@@ -108,7 +108,7 @@ def brief_robustness(
     from forecaster.workflow.baseline import previous_brief
 
     robust = result.robustness or robustness_for(priors, reports, as_of=result.as_of)
-    earlier = previous_brief(previous_briefs, before=before, clock=clock)[0] if previous_briefs is not None else None
+    earlier = previous_brief(previous_briefs, before=before, clock=clock) if previous_briefs is not None else None
     name, data = earlier if earlier is not None else (None, {})
     section = data.get("robustness") if isinstance(data.get("robustness"), dict) else None
     then = {h.get("id"): h for h in (section or {}).get("hypotheses", []) if isinstance(h, dict)}
