@@ -113,12 +113,13 @@ def copy(
         result = copy_store(src, dst)
     if as_json:
         print_json({"source": result.source, "destination": result.destination, "added": result.added,
-                    "tables": [t.__dict__ for t in result.tables]})
+                    "already": result.already, "tables": [t.__dict__ for t in result.tables]})
         return
     width = max((len(t.table) for t in result.tables), default=0)
     for t in result.tables:
         out.print(f"{t.table:<{width}} {t.source:>9,} in the source  {t.added:>9,} added  {t.already:>9,} there already  sha256 {t.sha256[:16]}")
-    _say(f"copied {result.added} rows from {result.source} into {result.destination}; counts and hashes agree")
+    there = f"; {result.already} already there (the same content, or a run of the same id)" if result.already else ""
+    _say(f"copied {result.added} rows from {result.source} into {result.destination}{there}; counts and hashes agree")
 
 
 @app.command("grant-analysts")

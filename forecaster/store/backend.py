@@ -17,6 +17,7 @@ triggers) and in the drivers (locks, the list of tables).
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import re
 import sqlite3
 import urllib.parse
@@ -26,7 +27,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from forecaster.core.errors import StoreError, UsageError
-from forecaster.store.records import BUSY_TIMEOUT_S
+from forecaster.store.records import BUSY_TIMEOUT_S, utcnow
 
 Dialect = Literal["sqlite", "postgresql"]
 POSTGRES_EXTRA = "PostgreSQL stores need the postgres extra: pip install 'forecast[postgres]'"
@@ -232,6 +233,15 @@ class Db:
 
     def tables(self) -> list[str]:
         raise NotImplementedError
+
+    def now(self) -> dt.datetime:
+        """The store's clock (UTC): this machine's for a file; the server's for a server store,
+        whose triggers stamp every row with it (m008), so what a writer returns is what it stored."""
+        return utcnow()
+
+    def keep_times(self) -> None:
+        """For this write transaction, the times (and logins) given are kept (m008): the owner's
+        `db copy` only; for anyone else the server's triggers stamp them still. A file keeps them."""
 
     @property
     def raw(self) -> Any:

@@ -299,7 +299,9 @@ class EventStore(CodedImports):
     # -- writing -----------------------------------------------------------------------------
 
     def add(self, report: Report, *, analyst: str | None = None, recorded_at: dt.datetime | None = None) -> Report:
-        """Record one report; returns it with its id, recorded_at (now, UTC) and analyst.
+        """Record one report; returns it with its id, recorded_at (now, UTC) and analyst. A given
+        `recorded_at` (API callers rebuilding history) is kept only for the store's owner: on a
+        server, anyone else's report is stamped with the server's clock (m008).
 
         `analyst` overrides `report.analyst`; one of them must be given. An identical report
         (same content key) is not recorded twice: DuplicateReportError names the one there."""
@@ -309,12 +311,14 @@ class EventStore(CodedImports):
         report = canonical_report(dataclasses.replace(report, analyst=who, id=None))
         check_report(report)
         check_text("analyst", report.analyst, required=True)
-        when = recorded_at or utcnow()
-        if when > utcnow() + CLOCK_SKEW:
-            raise EvidenceError(f"recorded_at {format_time(when)} lies in the future")
+        if recorded_at is not None and recorded_at > utcnow() + CLOCK_SKEW:
+            raise EvidenceError(f"recorded_at {format_time(recorded_at)} lies in the future")
         key = content_key(report)
 
         def insert(db: Db) -> Report:
+            if recorded_at is not None:
+                db.keep_times()  # kept for the store's owner only: for anyone else the server stamps its own time (m008)
+            when = recorded_at or db.now()
             placer = _Placer(db, [(report, report.analyst, key)])
             rid, existing = placer.place(report, key, format_time(when), report.analyst)
             if existing is not None:
@@ -352,7 +356,8 @@ class EventStore(CodedImports):
                 )
             assert entry.report.id is not None
             # Never before the report was recorded (an API caller may record up to CLOCK_SKEW ahead).
-            when = max(utcnow(), entry.report.recorded_at or utcnow())
+            now = db.now()
+            when = max(now, entry.report.recorded_at or now)
             retraction = Retraction(entry.report.id, reason, when, who)
             db.execute(_INSERT_RETRACTION, _retraction_row(retraction))
             return retraction
@@ -387,8 +392,6 @@ class EventStore(CodedImports):
         batch before it (`similar`): an exact duplicate is skipped, a likely same-episode report
         added; each gets one line naming its row and the other report's id."""
         entries = [r if isinstance(r, StoredReport) else StoredReport(r) for r in reports]
-        now_t = utcnow()
-        now = format_time(now_t)
         fallback = (analyst or "").strip()
 
         def where(i: int) -> str:
@@ -417,6 +420,10 @@ class EventStore(CodedImports):
         checked = [check(i, e) for i, e in enumerate(entries)]
 
         def run(db: Db) -> ImportResult:
+            if keep_times:
+                db.keep_times()
+            now_t = db.now()
+            now = format_time(now_t)
             added = skipped = retracted = 0
             problems = [(i, c) for i, c in enumerate(checked) if isinstance(c, str)]
             good = [c for c in checked if not isinstance(c, str)]

@@ -9,6 +9,7 @@ readers never wait. Streams use a server-side cursor."""
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import re
 from collections.abc import Sequence
 from functools import lru_cache
@@ -19,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
 from forecaster.store.backend import Db, Dialect, DriverError, Result, Target
+from forecaster.store.migrations import KEEP_TIMES
 
 WRITE_LOCK = 0x46435354  # "FCST": the advisory lock every writer holds for its transaction
 CONNECT_TIMEOUT_S = 10
@@ -111,6 +113,13 @@ class PostgresDb(Db):
     def rollback(self) -> None:
         self.writing_tx = False
         self._call(self.conn.rollback)
+
+    def now(self) -> dt.datetime:
+        t = self.execute("SELECT pg_catalog.clock_timestamp()").scalar_one()
+        return t.astimezone(dt.UTC)
+
+    def keep_times(self) -> None:
+        self.execute("SELECT pg_catalog.set_config(?, 'on', true)", (KEEP_TIMES,)).close()
 
     def tables(self) -> list[str]:
         sql = "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() ORDER BY table_name"

@@ -297,10 +297,12 @@ def add_resolution(
     AlreadyRecorded when the same content is stored (`.existing` names it)."""
     r = canonical(dataclasses.replace(resolution, analyst=analyst if analyst is not None else resolution.analyst))
     check_resolution(r, hypotheses, today=today)
-    r = dataclasses.replace(r, id=None, recorded_at=utcnow())
+    r = dataclasses.replace(r, id=None)
     key = content_key(r)
 
     def insert(db: Db) -> Resolution:
+        nonlocal r
+        r = dataclasses.replace(r, recorded_at=db.now())
         row = db.execute(f"SELECT {_COLUMNS} {_FROM} WHERE r.content_key = ?", (key,)).fetchone()
         if row is not None:
             raise AlreadyRecorded(_entry(row))
@@ -326,12 +328,11 @@ def import_resolutions(
     """Record many resolutions in one transaction: all or, on any problem, none (ImportProblems
     lists every bad row). A resolution already stored, or repeated in the batch, is skipped, so
     importing a file twice adds nothing. `analyst` is used where a row names none."""
-    now = utcnow()
-
     def where(i: int) -> str:
         return labels[i] if labels is not None else f"resolution {i + 1}"
 
     def run(db: Db) -> ResolutionImport:
+        now = db.now()
         problems: list[str] = []
         added = skipped = 0
         accepted: dict[str, list[Resolution]] = {}
@@ -380,7 +381,7 @@ def retract_resolution(store: EventStore, resolution_id: str, *, reason: str, wh
             raise ResolutionError(
                 f"{entry.id} was already retracted on {format_time(t.retracted_at)} by {t.retracted_by}: {t.reason}"
             )
-        t = ResolutionRetraction(entry.id, reason, utcnow(), who)
+        t = ResolutionRetraction(entry.id, reason, db.now(), who)
         db.execute(
             "INSERT INTO resolution_retractions (resolution_id, reason, retracted_at, retracted_by) VALUES (?, ?, ?, ?)",
             (t.resolution_id, t.reason, format_time(t.retracted_at), t.retracted_by),
