@@ -15,19 +15,21 @@ Nothing here prints; `forecaster.cli.db` renders."""
 from __future__ import annotations
 
 import datetime as dt
-import gzip
 import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from forecaster.core.errors import StoreError
+from forecaster.core.errors import StoreError, UsageError
+from forecaster.core.text import canonical_text
 from forecaster.model.evidence import Report
 from forecaster.store.backend import Db
 from forecaster.store.events import EventStore
-from forecaster.store.migrations import MIGRATIONS
-from forecaster.store.records import content_key
+from forecaster.store.migrations import DATED, MIGRATIONS, YEARS
+from forecaster.store.records import check_text, content_key, format_time, parse_time
+from forecaster.store.runs import DrawsDamaged, unpack_draws
+
 
 @dataclass(frozen=True)
 class Table:
@@ -91,6 +93,7 @@ class CheckResult:
     schema: int
     counts: dict[str, int] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    runs_checked: int | None = None  # runs recomputed from their inputs (workflow.updating.check_runs)
 
     @property
     def ok(self) -> bool:
@@ -244,10 +247,10 @@ def copy_store(src: EventStore, dst: EventStore) -> CopyResult:
             db.executemany(f"INSERT INTO {snap.table.name} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", list(m.new.values()))
             done.append(TableCopy(snap.table.name, len(snap.rows), len(m.new), m.already, content_hash(cols, m.new)))
         # Read back what the destination now holds for the keys added: counts and hashes agree.
-        for (snap, m), t in zip(merges, done, strict=True):
+        for (snap, m), copied in zip(merges, done, strict=True):
             back = _rows(db, snap.table.name, snap.columns, snap.table.key)
             mine = {k: back[k] for k in m.new if k in back}
-            if len(mine) != len(m.new) or content_hash(snap.columns, mine) != t.sha256:
+            if len(mine) != len(m.new) or content_hash(snap.columns, mine) != copied.sha256:
                 raise StoreError(f"{dst.name}: {snap.table.name} does not read back as written (count or hash differs); nothing was copied")
         return done
 
@@ -290,12 +293,17 @@ def check_store(store: EventStore) -> CheckResult:
                     out.problems.append(f"trigger {table}_no_{op} is missing: {table} are not append-only")
         for table, _ in TABLES:
             out.counts[table] = int(db.execute(f"SELECT COUNT(*) FROM {table}").scalar_one())
+        out.problems.extend(_undated(db))
         bad = 0
         for r in db.execute(
-            "SELECT id, indicator, event_date, occurred, reliability, credibility, source, url, note, content_key, origin FROM reports",
+            "SELECT id, indicator, event_date, occurred, reliability, credibility, source, url, note, content_key, origin FROM reports "
+            "WHERE id NOT IN (SELECT row_key FROM quarantine WHERE table_name = 'reports')",
             stream=True,
         ):
-            rep = Report(r[1], dt.date.fromisoformat(r[2]), bool(r[3]), r[4], r[5], r[6], url=r[7], note=r[8], origin=r[10])
+            try:
+                rep = Report(r[1], dt.date.fromisoformat(r[2]), bool(r[3]), r[4], r[5], r[6], url=r[7], note=r[8], origin=r[10])
+            except (ValueError, TypeError):
+                continue  # named by _undated
             if content_key(rep) != r[9]:
                 bad += 1
                 if bad <= 5:
@@ -312,14 +320,69 @@ def check_store(store: EventStore) -> CheckResult:
                 out.problems.append(f"{table}: {n} rows name what is not stored")
         for run_id, size, digest, data in db.execute("SELECT run_id, size, sha256, data FROM run_draws", stream=True):
             try:
-                raw = gzip.decompress(bytes(data))
-            except (OSError, EOFError):
-                raw = b""
-            if len(raw) != size or hashlib.sha256(raw).hexdigest() != digest:
-                out.problems.append(f"run {run_id}: its draws are damaged")
+                unpack_draws(bytes(data), size, digest)
+            except DrawsDamaged as e:
+                out.problems.append(f"run {run_id}: its draws are damaged: {e}")
 
     store._snapshot("checking the store", read)
     return out
+
+
+def _undated(db: Db) -> list[str]:
+    """Every row (not quarantined) whose stored date or time is not a real one (m008's DATED):
+    one that reached the store before the database refused them. Each is named with the owner's
+    remedy; readers leave it out meanwhile (records.readable)."""
+    problems = []
+    for table, columns in DATED.items():
+        key = dict(TABLES)[table]
+        owner = {"retractions": "reports", "resolution_retractions": "resolutions"}.get(table, table)  # quarantined with it
+        names = ", ".join(c for c, _ in columns)
+        sql = (f"SELECT {', '.join(key)}, {names} FROM {table} WHERE {' || '.join(key)} NOT IN "
+               f"(SELECT row_key FROM quarantine WHERE table_name = '{owner}')")
+        for row in db.execute(sql, stream=True):
+            k = "/".join(map(str, row[: len(key)]))
+            for (column, kind), value in zip(columns, row[len(key):], strict=True):
+                if value is not None and not _is_real(value, kind):
+                    problems.append(f"{table} row {k}: {column} {str(value)[:40]!r} is not a real {'date' if kind != 'time' else 'time'}; "
+                                    f"readers leave it out; the owner can take it out of force: forecast db quarantine {owner} {k} --reason …")
+    return problems
+
+
+def _is_real(value: Any, kind: str) -> bool:
+    try:
+        if kind == "time":
+            return len(str(value)) == 27 and parse_time(value).year > 0 and str(value).endswith("Z")
+        day = dt.date.fromisoformat(str(value))
+        return len(str(value)) == 10 and (kind != "year" or YEARS[0] <= day.isoformat() <= YEARS[1])
+    except ValueError:
+        return False
+
+
+QUARANTINABLE = ("reports", "resolutions", "runs")
+
+
+def quarantine(store: EventStore, table: str, key: str, *, reason: str, who: str) -> str:
+    """Take one row out of force (issue 20): a row of `table` (reports, resolutions, runs) that no
+    reader can read, or that should never have been written, is named in `quarantine` (append-only,
+    the owner's: analysts may only read it) and every reader leaves it out from then on; the row
+    itself stays, as everything in the store does. Returns the key."""
+    if table not in QUARANTINABLE:
+        raise UsageError(f"table {table!r}: quarantine takes a row of {', '.join(QUARANTINABLE)}")
+    reason, who = canonical_text(reason), canonical_text(who, single_line=True)
+    check_text("reason", reason, required=True)
+    check_text("analyst", who, required=True)
+    column = "run_id" if table == "runs" else "id"
+
+    def insert(db: Db) -> str:
+        if not db.execute(f"SELECT 1 FROM {table} WHERE {column} = ?", (key,)).fetchone():
+            raise UsageError(f"no {table} row {key!r} in {store.name} (give its full id)")
+        if db.execute("SELECT 1 FROM quarantine WHERE table_name = ? AND row_key = ?", (table, key)).fetchone():
+            raise UsageError(f"{table} row {key} is already quarantined")
+        db.execute("INSERT INTO quarantine (table_name, row_key, reason, quarantined_at, quarantined_by) VALUES (?, ?, ?, ?, ?)",
+                   (table, key, reason, format_time(db.now()), who))
+        return key
+
+    return store._write("quarantining a row", insert)
 
 
 # ---------------------------------------------------------------------------------------------

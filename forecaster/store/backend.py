@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import re
 import sqlite3
 import urllib.parse
 from collections.abc import Iterator, Sequence
@@ -27,6 +26,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from forecaster.core.errors import StoreError, UsageError
+from forecaster.core.text import hide_secrets
 from forecaster.store.records import BUSY_TIMEOUT_S, utcnow
 
 Dialect = Literal["sqlite", "postgresql"]
@@ -98,7 +98,8 @@ def _file(path: Path) -> Target:
 
 
 def hide_password(text: str) -> str:
-    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", text)
+    """The URL with its password (user:PW@ or ?password=PW) shown as ***."""
+    return hide_secrets(text)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -119,8 +120,31 @@ class DriverError(Exception):
         self.integrity = integrity
 
 
+def _secrets(url: str) -> list[str]:
+    """The password in a URL and, longest first, the pieces a driver may quote of it (a password
+    holding an unescaped @ is split there: libpq then names the rest as part of the host)."""
+    parts = urllib.parse.urlsplit(url)
+    userinfo = parts.netloc.rpartition("@")[0]
+    given = [userinfo.partition(":")[2]] if ":" in userinfo else []
+    given += urllib.parse.parse_qs(parts.query).get("password", []) + urllib.parse.parse_qs(parts.query).get("sslpassword", [])
+    pieces = {p for g in given for p in [g, urllib.parse.unquote(g), *g.split("@")] if len(p) >= 3}
+    return sorted(pieces, key=len, reverse=True)
+
+
+def mask(target: Target, text: str) -> str:
+    """`text` with the target's password (and any piece of it) shown as ***."""
+    for secret in _secrets(target.url):
+        text = text.replace(secret, "***")
+    return hide_secrets(text)
+
+
 def connection_error(target: Target, what: str, e: DriverError) -> StoreError:
-    """A driver's error as one line that says what to do."""
+    """A driver's error as one line that says what to do (never quoting the password)."""
+    error = _connection_error(target, what, e)
+    return StoreError(mask(target, str(error)))
+
+
+def _connection_error(target: Target, what: str, e: DriverError) -> StoreError:
     msg, low = str(e), str(e.orig).lower()
     if target.is_file:
         return StoreError(f"{target.shown}: {what} failed: {msg}")

@@ -36,7 +36,6 @@ from forecaster.store.records import (
     check_text,
     content_key,
     format_time,
-    utcnow,
 )
 
 

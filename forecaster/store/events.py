@@ -71,7 +71,9 @@ from forecaster.store.records import (
     check_text,
     content_key,
     format_time,
+    readable,
     rows_by_prefix,
+    take_unreadable,
     utcnow,
 )
 
@@ -497,7 +499,9 @@ class EventStore(CodedImports):
             rid = "r-" + rid
         rows = rows_by_prefix(db, f"SELECT {_COLUMNS} {_FROM}", "r.id", rid, min_length=len("r-") + 4)
         if len(rows) == 1:
-            return _entry(rows[0])
+            for entry in readable("reports", rows, _entry):
+                return entry
+            raise UsageError(take_unreadable()[0])
         if rows:
             raise UsageError(ambiguous("report", report_id, [r[0] for r in rows]))
         raise UsageError(f"no report {report_id!r} in {self.name} (see `forecast event list`)")
@@ -543,7 +547,7 @@ class EventStore(CodedImports):
                 rows = self._retry(what, lambda: cursor.fetchmany(500))
                 if not rows:
                     return
-                yield from (_entry(r) for r in rows)
+                yield from readable("reports", rows, _entry)
         finally:
             with contextlib.suppress(Exception):  # the store was closed first, or the connection dropped
                 self._end_read(db)
@@ -551,6 +555,13 @@ class EventStore(CodedImports):
     def all(self) -> Generator[StoredReport, None, None]:
         """Every report, retracted ones too, in the order they became known (recorded_at, then id)."""
         return self._stream("reading reports", f"SELECT {_COLUMNS} {_FROM} ORDER BY r.recorded_at, r.id", ())
+
+    def by_ids(self, ids: Iterable[str]) -> builtins.list[Report]:
+        """The stored reports with these ids (retracted or not), by id; ids not stored are left out."""
+        wanted = sorted(set(ids))
+        rows = [r for i in range(0, len(wanted), 500) for r in self._read(
+            "reading reports", f"SELECT {_COLUMNS} {_FROM} WHERE r.id IN ({', '.join('?' * len(wanted[i:i + 500]))})", wanted[i:i + 500])]
+        return list(readable("reports", sorted(rows, key=lambda r: r[0]), _report))
 
     def export(self, stream: IO[str], *, fmt: Format = "csv") -> int:
         """Write every report (retracted ones with their retraction) to `stream`; returns how many.
@@ -573,7 +584,7 @@ class EventStore(CodedImports):
             f"MAX(CASE WHEN t.report_id IS NULL THEN r.event_date END) {_FROM} GROUP BY r.indicator ORDER BY r.indicator",
         )
         return {
-            ind: IndicatorCount(live, dead, dt.date.fromisoformat(last) if last else None) for ind, live, dead, last in rows
+            ind: IndicatorCount(live, dead, _day(last)) for ind, live, dead, last in rows
         }
 
     def reports_for_update(self, as_of: dt.date, window_days: int, *, by_event_time: bool = False) -> builtins.list[Report]:
@@ -592,7 +603,14 @@ class EventStore(CodedImports):
             sql += " AND r.recorded_at < ? AND (t.report_id IS NULL OR t.retracted_at >= ?)"
             params += [cutoff, cutoff]
         sql += " ORDER BY r.event_date, r.id"
-        return [_report(r) for r in self._read("reading reports", sql, params)]
+        return list(readable("reports", self._read("reading reports", sql, params), _report))
+
+
+def _day(text: str | None) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(text) if text else None
+    except ValueError:  # a row stored before dates were checked (m008): `readable` names it elsewhere
+        return None
 
 
 class _DryRun(Exception):

@@ -336,7 +336,7 @@ def pg_function(db: Db, name: str, body: str, *, declare: str = "") -> str:
     return f"{s}.{name}"
 
 
-_STAMP_BODY = """
+_STAMP_BODY = f"""
     IF current_setting('forecast.keep_times', true) = 'on'
        AND pg_catalog.pg_has_role(session_user, (SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid = TG_RELID), 'MEMBER') THEN
         RETURN NEW;  -- db copy, as the owner: the original times and logins carried over
@@ -344,13 +344,13 @@ _STAMP_BODY = """
     given := pg_catalog.to_jsonb(NEW) ->> TG_ARGV[0];
     stamp := pg_catalog.to_char(pg_catalog.clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"');
     -- A time read from this server inside this very transaction (EventStore asks it) is kept; any other is replaced.
-    IF given IS NULL OR given !~ '%s'
+    IF given IS NULL OR given !~ '{TIME_REGEX}'
        OR given < pg_catalog.to_char(pg_catalog.transaction_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
        OR given > stamp THEN
         given := stamp;
     END IF;
     NEW := pg_catalog.jsonb_populate_record(NEW, pg_catalog.jsonb_build_object(TG_ARGV[0], given, 'recorded_by', session_user::text));
-    RETURN NEW;""" % TIME_REGEX
+    RETURN NEW;"""
 
 
 def server_stamped(db: Db, table: str, column: str) -> None:
@@ -367,23 +367,29 @@ def server_stamped(db: Db, table: str, column: str) -> None:
     db.driver_sql(f"CREATE TRIGGER {table}_0_server_time BEFORE INSERT ON {table} FOR EACH ROW EXECUTE FUNCTION {fn}('{column}')")
 
 
-#: Every stored date and time (issue 20: a real one, refused at insert otherwise): table -> [(column, kind)].
+#: Every stored date and time (issue 20: a real one, refused at insert otherwise): table ->
+#: [(column, kind)]. A "year" date lies in docs/LIMITS.md's years too (1900 to 2100: report dates,
+#: as-of dates, resolution periods); a window's start may lie further back (a window of 100 years).
 DATED: dict[str, tuple[tuple[str, str], ...]] = {
-    "reports": (("event_date", "date"), ("recorded_at", "time"), ("source_time", "time")),
+    "reports": (("event_date", "year"), ("recorded_at", "time"), ("source_time", "time")),
     "retractions": (("retracted_at", "time"),),
-    "runs": (("as_of", "date"), ("window_start", "date"), ("recorded_at", "time")),
-    "resolutions": (("period_from", "date"), ("period_to", "date"), ("recorded_at", "time")),
+    "runs": (("as_of", "year"), ("window_start", "date"), ("recorded_at", "time")),
+    "resolutions": (("period_from", "year"), ("period_to", "year"), ("recorded_at", "time")),
     "resolution_retractions": (("retracted_at", "time"),),
 }
+YEARS = ("1900-01-01", "2100-12-31")  # model.evidence's MIN_YEAR, MAX_YEAR
 
 
 def _real(column: str, kind: str, dialect: str) -> str:
     """SQL that is true when `column` (NULL allowed) holds a real date, or a real format_time time."""
+    if kind == "year":
+        return f"({_real(column, 'date', dialect)} AND ({column} IS NULL OR {column} BETWEEN '{YEARS[0]}' AND '{YEARS[1]}'))"
     if dialect == "sqlite":
         if kind == "date":
-            return f"({column} IS NULL OR date({column}) IS {column})"
+            return f"({column} IS NULL OR date({column}, '+0 days') IS {column})"  # the modifier normalises 02-30 to 03-02
         return (f"({column} IS NULL OR ({column} GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]Z' "
-                f"AND date(substr({column}, 1, 10)) IS substr({column}, 1, 10) AND time(substr({column}, 12, 8)) IS substr({column}, 12, 8)))")
+                f"AND date(substr({column}, 1, 10), '+0 days') IS substr({column}, 1, 10) "
+                f"AND time(substr({column}, 12, 8), '+0 seconds') IS substr({column}, 12, 8)))")
     if kind == "date":  # make_date raises on 2025-02-30: the insert is refused
         return (f"({column} IS NULL OR ({column} ~ '^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}$' AND pg_catalog.make_date("
                 f"substr({column}, 1, 4)::int, substr({column}, 6, 2)::int, substr({column}, 9, 2)::int) IS NOT NULL))")
@@ -400,7 +406,7 @@ def real_dates(db: Db, table: str, columns: Iterable[tuple[str, str]]) -> None:
         if db.dialect == "sqlite":
             db.driver_sql(
                 f"CREATE TRIGGER {table}_{column}_real BEFORE INSERT ON {table} WHEN NOT {_real('NEW.' + column, kind, 'sqlite')} "
-                f"BEGIN SELECT RAISE(ABORT, '{table}.{column}: not a real {kind}'); END"
+                f"BEGIN SELECT RAISE(ABORT, '{table}.{column}: not a real date{' in ' + YEARS[0][:4] + '-' + YEARS[1][:4] if kind == 'year' else ''}'); END"
             )
         else:
             db.driver_sql(f"ALTER TABLE {table} ADD CONSTRAINT {table}_{column}_real CHECK {_real(column, kind, 'postgresql')} NOT VALID")

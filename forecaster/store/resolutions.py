@@ -38,7 +38,7 @@ from typing import Any, NamedTuple
 from forecaster.core.errors import UsageError, did_you_mean
 from forecaster.store.backend import Db
 from forecaster.store.events import EventStore
-from forecaster.store.records import ambiguous, check_text, format_time, rows_by_prefix, utcnow
+from forecaster.store.records import ambiguous, check_text, format_time, not_quarantined, readable, rows_by_prefix
 
 ID_PREFIX = "res-"
 ID_HEX = 12
@@ -196,7 +196,7 @@ _COLUMNS = (
     "r.id, r.hypothesis, r.state, r.period_from, r.period_to, r.rationale, r.source, r.analyst, r.recorded_at, "
     "t.reason, t.retracted_at, t.retracted_by"
 )
-_FROM = "FROM resolutions r LEFT JOIN resolution_retractions t ON t.resolution_id = r.id"
+_FROM = f"FROM {not_quarantined('resolutions', 'r')} LEFT JOIN resolution_retractions t ON t.resolution_id = r.id"
 
 
 def _entry(row: Sequence[Any]) -> StoredResolution:
@@ -238,7 +238,7 @@ def _in_force(db: Db, hypothesis: str) -> list[Resolution]:
         f"SELECT {_COLUMNS} {_FROM} WHERE r.hypothesis = ? AND t.resolution_id IS NULL ORDER BY r.period_from, r.id",
         (hypothesis,),
     ).fetchall()
-    return [_entry(row).resolution for row in rows]
+    return [e.resolution for e in readable("resolutions", rows, _entry)]
 
 
 def _conflict(r: Resolution, others: Iterable[Resolution]) -> str | None:
@@ -430,7 +430,7 @@ def list_resolutions(
         where.append("r.recorded_at < ?")
         params.append(format_time(known_at))
     sql = f"SELECT {_COLUMNS} {_FROM} WHERE {' AND '.join(where)} ORDER BY r.hypothesis, r.period_from, r.period_to, r.id"
-    entries = [_entry(row) for row in store._read("reading resolutions", sql, params)]
+    entries = list(readable("resolutions", store._read("reading resolutions", sql, params), _entry))
     if known_at is not None:
         entries = [
             e if e.retraction is None or e.retraction.retracted_at < known_at else StoredResolution(e.resolution)
