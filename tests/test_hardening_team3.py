@@ -449,3 +449,39 @@ def test_draws_over_the_ceiling_are_refused_without_unpacking() -> None:
         runs.unpack_draws(gzip.compress(b"x"), runs.MAX_DRAWS_BYTES + 1, "0")
     raw = os.urandom(5000)
     assert runs.unpack_draws(gzip.compress(raw), len(raw), hashlib.sha256(raw).hexdigest()) == raw
+
+
+# ---------------------------------------------------------------------------------------------
+# 9. `forecast event amend` (issue 21)
+# ---------------------------------------------------------------------------------------------
+
+
+def test_event_amend_retracts_and_adds_linked_in_one_step(runner: CliRunner, backend_ws: Workspace) -> None:
+    def run(*args: str) -> tuple[int, str, str]:
+        return invoke(runner, "-w", str(backend_ws.root), *args)
+
+    code, first, _ = run("event", "add", "north_kosovo_unrest", "--date", "2025-03-18", "--grade", "B2", "--source", "Reuters")
+    code, second, err = run("event", "add", "north_kosovo_unrest", "--date", "2025-03-19", "--grade", "C3", "--source", "TASS")
+    assert code == 0 and "likely the same episode" in err and "forecast event amend ID --origin ORIGIN" in err
+    first, second = first.strip(), second.strip()
+    code, out, err = run("event", "amend", second, "--origin", "AP wire 18 March", "--grade", "B3", "--json")
+    assert code == 0, err
+    done = json.loads(out)
+    new = done["report"]["id"]
+    assert done["amended"] == second and done["reason"] == f"amended: replaced by {new}"
+    assert done["report"]["origin"] == "AP wire 18 March" and done["report"]["grade"] == "B3"
+    code, out, _ = run("event", "show", second, "--json")
+    assert json.loads(out)["retraction_reason"] == f"amended: replaced by {new}"
+    code, out, err = run("event", "amend", first[:8], "--origin", "AP wire 18 March")
+    assert code == 0 and err.startswith(f"retracted {first} (amended: replaced by r-")
+    code, out, _ = run("event", "list", "--json")
+    live = json.loads(out)["reports"]
+    assert len(live) == 2 and {r["origin"] for r in live} == {"AP wire 18 March"}
+    # Bad id, retracted, nothing changed, nothing given: one line, exit 2, nothing written.
+    for args, why in ((("r-ffffffffffff", "--note", "x"), "no report"), ((second, "--note", "x"), "was retracted"),
+                      ((new, "--origin", "AP wire 18 March"), "nothing to change"), ((new,), "nothing to amend"),
+                      ((new, "--grade", "Z9"), "grade")):
+        code, _, err = run("event", "amend", *args)
+        assert code == 2 and err.count("\n") == 1 and why in err, (args, err)
+    code, out, _ = run("event", "list", "--include-retracted", "--json")
+    assert len(json.loads(out)["reports"]) == 4

@@ -452,7 +452,7 @@ class EventStore(CodedImports):
                     if similar is not None and similar.episode and notes is not None:
                         other = similar.episode[0].report
                         notes.append(f"{where(i)}: likely the same episode as {other.id} ({other.date.isoformat()}); "
-                                     "give both an origin if they repeat one source")
+                                     "if both repeat one source, give both one origin (forecast event amend ID --origin ORIGIN)")
                     near.add(placed)
                 if existing is not None:
                     if r.id is not None and r.id != rid:

@@ -193,7 +193,8 @@ class Similar:
             return None
         other = self.episode[0].report
         return (f"likely the same episode as {other.id} ({other.indicator}, {other.date.isoformat()}, {other.source}): "
-                f"if both repeat one original source, record it with --origin")
+                f"if both repeat one original source, give both one origin: forecast event amend ID --origin ORIGIN "
+                f"(for this report, and for {other.id} if it has none)")
 
 
 def rows_by_prefix(db: Any, select: str, id_column: str, rid: str, *, min_length: int) -> list[Any]:
