@@ -485,3 +485,96 @@ def test_event_amend_retracts_and_adds_linked_in_one_step(runner: CliRunner, bac
         assert code == 2 and err.count("\n") == 1 and why in err, (args, err)
     code, out, _ = run("event", "list", "--include-retracted", "--json")
     assert len(json.loads(out)["reports"]) == 4
+
+
+# ---------------------------------------------------------------------------------------------
+# 7. Messages that said the wrong thing
+# ---------------------------------------------------------------------------------------------
+
+
+def test_a_login_without_grants_is_told_to_ask_the_owner(runner: CliRunner, pg: Backend) -> None:
+    t = make_team(pg, grant=False)
+    try:
+        with pg.admin() as db:
+            db.execute(f"REVOKE {admin.ANALYST_ROLE} FROM {t.login}")
+        code, _, err = invoke(runner, "--db", t.analyst, "db", "check")
+        assert code == 1 and err.count("\n") == 1, err
+        assert "ask the store's owner" in err and "db upgrade" not in err and "ana-pw" not in err
+    finally:
+        drop_logins(pg)
+
+
+def test_tls_timeout_createrole_and_a_lost_connection_say_what_failed(
+    runner: CliRunner, pg: Backend, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    import socket
+
+    from forecaster.store import pg as pg_driver
+
+    url = pg.new_store("msgs")
+    code, _, err = invoke(runner, "--db", url + "&sslmode=require", "db", "check")
+    assert code == 1 and err.count("\n") == 1 and "TLS (SSL) connection" in err and "sslmode" in err, err
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(1)  # accepts, never answers
+    monkeypatch.setattr(pg_driver, "CONNECT_TIMEOUT_S", 1)
+    try:
+        code, _, err = invoke(runner, "--db", f"postgresql://ana:pw@127.0.0.1:{silent.getsockname()[1]}/forecast", "db", "check")
+    finally:
+        silent.close()
+    assert code == 1 and err.count("\n") == 1 and "did not answer within the connection timeout" in err, err
+    # An owner login without CREATEROLE, granting a group role that does not exist yet.
+    login = f"own_{uuid.uuid4().hex[:8]}"
+    schema = f"t_own_{uuid.uuid4().hex[:8]}"
+    with pg.admin() as db:
+        db.execute(f"CREATE ROLE {login} LOGIN PASSWORD 'own-pw'")
+        db.execute(f"CREATE SCHEMA {schema} AUTHORIZATION {login}")
+    pg.schemas.append(schema)
+    pg.logins = [login]  # type: ignore[attr-defined]
+    owner = re.sub(r"://[^@]*@", f"://{login}:own-pw@", url.rsplit("%3D", 1)[0] + "%3D" + schema, count=1)
+    try:
+        assert invoke(runner, "--db", owner, "db", "upgrade")[0] == 0
+        code, _, err = invoke(runner, "--db", owner, "db", "grant-analysts", "--role", f"grp_{uuid.uuid4().hex[:8]}")
+        assert code == 1 and err.count("\n") == 1 and "lacks CREATEROLE" in err and "DBA creates the group role" in err, err
+        # A connection the server ends: our one line, and no second line from the driver.
+        capfd.readouterr()
+        store = EventStore(url)
+        pid = store._db.execute("SELECT pg_backend_pid()").scalar_one()
+        with pg.admin() as db:
+            db.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        with pytest.raises(StoreError, match="lost the connection"):
+            store.counts()
+        store.close()
+        assert capfd.readouterr().err == ""
+    finally:
+        drop_logins(pg)
+
+
+LOSE_MID_UPDATE = """
+import os, sys, psycopg
+from forecaster.store.pg import PostgresDb as Db
+from forecaster.cli.main import app
+url, admin_url = os.environ["FORECAST_DB"], sys.argv.pop(1)
+executemany = Db.executemany
+def drop(self, sql, rows):
+    if sql.startswith("INSERT INTO run_states"):
+        pid = self.execute("SELECT pg_backend_pid()").scalar_one()
+        with psycopg.connect(admin_url, autocommit=True) as a:
+            a.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    executemany(self, sql, rows)
+Db.executemany = drop
+app(sys.argv[1:])
+"""
+
+
+def test_a_lost_connection_is_one_line_without_the_drivers_own(ws: Workspace, pg: Backend) -> None:
+    import subprocess
+    import sys
+
+    url = pg.new_store("lost")
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "FORECAST_DB": url, "PYTHONPATH": str(root)}
+    r = subprocess.run([sys.executable, "-c", LOSE_MID_UPDATE, pg.server, "-w", str(ws.root), "update", "--exact"],
+                       env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1 and r.stderr.count("\n") == 1, r.stderr
+    assert "lost the connection to the server while recording a run" in r.stderr and "Pipeline" not in r.stderr

@@ -160,10 +160,21 @@ def _connection_error(target: Target, what: str, e: DriverError) -> StoreError:
             f"{target.shown}: lost the connection to the server while {what}; the server rolled the transaction back, "
             "so none of it was written"
         )
+    if "ssl" in low or "tls" in low or "certificate" in low:
+        return StoreError(f"{target.shown}: the TLS (SSL) connection to {server} failed: {msg} (check sslmode and the certificates)")
+    if "timeout expired" in low or "timed out" in low:
+        return StoreError(f"{target.shown}: the server {server} did not answer within the connection timeout; "
+                          "check the host, the port and any firewall between")
+    if "statement timeout" in low or "canceling statement due to" in low or "lock timeout" in low:
+        return StoreError(f"{target.shown}: {what} took longer than the server allows ({msg}); nothing was written")
     if "connection refused" in low or "could not connect" in low or "connection failed" in low or "timeout" in low:
         return StoreError(f"{target.shown}: cannot reach the PostgreSQL server at {server} (is it running?)")
+    if "permission denied to create role" in low:
+        return StoreError(f"{target.shown}: login {user!r} may not create roles (it lacks CREATEROLE): the DBA creates the "
+                          "group role once (CREATE ROLE forecast_analyst NOLOGIN), then run this again")
     if "permission denied" in low:
-        return StoreError(f"{target.shown}: {what} failed: {msg} (this login may only insert and read)")
+        return StoreError(f"{target.shown}: {what} failed: {msg}: login {user!r} has no grant for it; ask the store's owner "
+                          "(an analyst's login may read and add reports, resolutions and runs, nothing more)")
     return StoreError(f"{target.shown}: {what} failed: {msg}")
 
 
@@ -257,6 +268,10 @@ class Db:
 
     def tables(self) -> list[str]:
         raise NotImplementedError
+
+    def unreadable_store(self) -> str | None:
+        """Where a store this login may not read lies (a server's schema), or None (see pg)."""
+        return None
 
     def now(self) -> dt.datetime:
         """The store's clock (UTC): this machine's for a file; the server's for a server store,

@@ -175,6 +175,12 @@ class EventStore(CodedImports):
         """How many migrations the store records (0 for a fresh one); refuses a newer schema and a
         server database that holds another program's tables."""
         tables = db.tables()
+        if "schema_migrations" not in tables and (hidden := db.unreadable_store()):
+            self._end_read(db)
+            raise StoreError(
+                f"{self.name}: login {self.target.user!r} may not read the forecast store in schema {hidden!r}: "
+                f"ask the store's owner to grant it (GRANT forecast_analyst TO {self.target.user}; forecast db grant-analysts)"
+            )
         if "schema_migrations" not in tables:
             if tables and not self.target.is_file:
                 shown = ", ".join(tables[:5]) + (", …" if len(tables) > 5 else "")
