@@ -313,18 +313,24 @@ def test_a_run_pre_recorded_by_another_login_is_not_printed_as_cached(runner: Cl
     priors = load_priors(ws.priors_dir)
     as_of = dt.date(2025, 6, 1)
     truth, _ = update_forecast(owner_ws, priors, as_of=as_of, exact=True, record=False)
+    earlier, _ = update_forecast(owner_ws, priors, as_of=dt.date(2025, 5, 1), exact=True, record=False)
     with psql(team.analyst) as raw:
         _forge_run(raw, truth)
+        _forge_run(raw, earlier)  # a forged "Δ prev" baseline too
     code, out, _ = invoke(runner, "--db", team.owner, "-w", str(ws.root), "db", "check")
     assert code == 1 and f"run {truth.run_id}" in out and "do not give" in out
     code, out, err = invoke(runner, "--db", team.owner, "-w", str(ws.root), "update", "--exact", "--as-of", "2025-06-01", "--json")
     assert code == 0, err
     shown = json.loads(out)
     assert not shown.get("cached") and shown["hypotheses"] == truth.to_json()["hypotheses"]
+    assert shown["previous_run_id"] is None  # the forged earlier run is not the baseline either
     assert "99.9" not in out
     # The owner replaced it: now the owner's own run, reused.
     code, out, _ = invoke(runner, "--db", team.owner, "-w", str(ws.root), "update", "--exact", "--as-of", "2025-06-01")
     assert code == 0 and "cached" in out + _
+    code, out, _ = invoke(runner, "--db", team.owner, "-w", str(ws.root), "db", "check")
+    assert code == 1 and f"run {earlier.run_id}" in out and f"run {truth.run_id}" not in out
+    assert invoke(runner, "--db", team.owner, "-w", str(ws.root), "update", "--exact", "--as-of", "2025-05-01")[0] == 0
     assert invoke(runner, "--db", team.owner, "-w", str(ws.root), "db", "check")[0] == 0
     # Another analyst's honest run is verified (exact, milliseconds) and reused.
     ana_ws = dataclasses.replace(ws, db_override=team.analyst)

@@ -136,9 +136,9 @@ def update_forecast(
                 cached, trusted = runs.load_trusted(store, run_id)
                 if cached is not None and (trusted or verified(cached, priors, reports, half_life_days)):
                     return cached, True
-                if cached is not None:
+                if cached is not None or runs.recorded_ids(store, [run_id]):  # wrong numbers, or unreadable
                     forged = runs.recorded_by(store, run_id) or "an unknown login"
-            previous = previous_like(store, as_of=as_of, evidence=evidence, exclude=run_id, sampled=not exact)
+            previous = previous_like(store, as_of=as_of, evidence=evidence, exclude=run_id, sampled=not exact, priors=priors)
     from forecaster.inference.interrupt import interruptible
 
     # Ctrl-C, SIGTERM or SIGHUP anywhere from sampling to recording: nothing is recorded (the run
@@ -224,29 +224,41 @@ def numbers_match(recorded: UpdateResult, fresh: UpdateResult) -> bool:
 def check_runs(store: Any, priors: Priors) -> tuple[int, list[str]]:
     """`db check`'s recomputation (issue 20): every recorded run of these priors and this version
     whose reports the store holds is run again on the exact engine (milliseconds each) from its
-    inputs (its reports by id, as-of date, seed, settings); a run whose id or numbers those inputs
-    do not give is named. Returns (runs checked, problems)."""
+    inputs (its reports by id, as-of date, seed, settings); a run whose numbers those inputs do
+    not give is named. Returns (runs checked, problems)."""
     from forecaster.store import runs
 
     checked, problems = 0, []
     for rec in runs.list_runs(store, with_states=False):
-        if rec.priors_hash != priors.hash or rec.evidence == "file" or rec.version != __version__:
+        verdict = recomputes(store, rec, priors)
+        if verdict is None:
             continue  # other priors, an events file, another version: its inputs are not here
-        result = runs.load_result(store, rec.run_id)
-        reports = store.by_ids(result.report_ids) if result is not None else []
-        hl = rec.settings.get("half_life_days", "settings")
         checked += 1
-        if result is None or len(reports) != len(set(result.report_ids)):
+        if verdict == "unreadable":
             problems.append(f"run {rec.run_id}: its record cannot be read, or names reports the store does not hold")
-            continue
-        fresh = run_update(priors, reports, as_of=rec.as_of, seed=rec.seed, exact_only=True,
-                           half_life_days=None if hl == "none" else hl)
-        own_id = run_id_for(priors.hash, events_hash(reports), rec.as_of, rec.seed, settings_hash(rec.settings))
-        if own_id != rec.run_id or not numbers_match(result, fresh):
+        elif verdict == "differs":  # (a record under another inputs' id is never reused: `verified`)
             who = f" (recorded by {runs.recorded_by(store, rec.run_id)})" if store.dialect != "sqlite" else ""
             problems.append(f"run {rec.run_id}: holds numbers its inputs do not give{who}; "
                             "the owner's `forecast update --force` with its as-of date replaces it")
     return checked, problems
+
+
+def recomputes(store: Any, rec: runs_module.RunRecord, priors: Priors) -> str | None:
+    """Whether a recorded run's inputs give its numbers: "same", "differs", "unreadable" (its
+    record, or reports it names, are not there), or None when they cannot be had here (other
+    priors, an events file, another version of forecast)."""
+    from forecaster.store import runs
+
+    if rec.priors_hash != priors.hash or rec.evidence == "file" or rec.version != __version__:
+        return None
+    result = runs.load_result(store, rec.run_id)
+    reports = store.by_ids(result.report_ids) if result is not None else []
+    if result is None or len(reports) != len(set(result.report_ids)):
+        return "unreadable"
+    hl = rec.settings.get("half_life_days", "settings")
+    fresh = run_update(priors, reports, as_of=rec.as_of, seed=rec.seed, exact_only=True,
+                       half_life_days=None if hl == "none" else hl)
+    return "same" if numbers_match(result, fresh) else "differs"
 
 
 def check_store_and_runs(where: Any, ws: Workspace | None) -> Any:
@@ -288,22 +300,24 @@ def _evidence_match(recorded: UpdateResult, fresh: UpdateResult, close: Callable
 
 
 def previous_like(
-    store: Any, *, as_of: dt.date, evidence: str, exclude: str, sampled: bool
+    store: Any, *, as_of: dt.date, evidence: str, exclude: str, sampled: bool, priors: Priors | None = None
 ) -> runs_module.RunRecord | None:
     """The "Δ prev" baseline, like with like: the latest update recorded for an as-of date not after
     `as_of` that chose its reports the same way (`evidence`) and ran the same engine (sampled, or
-    exact). A sampled run's posterior is never compared with the exact engine's prior-mean one."""
+    exact). A sampled run's posterior is never compared with the exact engine's prior-mean one.
+    With `priors`, a run another login recorded is the baseline only when its inputs give its
+    numbers (issue 20: no user's command prints numbers another login wrote); else the one before."""
     from forecaster.store import runs
 
-    candidates = [
-        r
-        for r in runs.list_runs(store, kinds=("update",), evidence=(evidence,), until=as_of, with_states=False)
-        if r.run_id != exclude and r.sampled == sampled
-    ]
-    if not candidates:
-        return None
-    last = max(candidates, key=lambda r: (r.as_of, r.recorded_at, r.run_id))
-    return runs.list_runs(store, run_ids=[last.run_id])[0]
+    candidates = sorted(
+        (r for r in runs.list_runs(store, kinds=("update",), evidence=(evidence,), until=as_of, with_states=False)
+         if r.run_id != exclude and r.sampled == sampled),
+        key=lambda r: (r.as_of, r.recorded_at, r.run_id), reverse=True,
+    )
+    for last in candidates[:20]:
+        if priors is None or runs.load_trusted(store, last.run_id)[1] or recomputes(store, last, priors) == "same":
+            return runs.list_runs(store, run_ids=[last.run_id])[0]
+    return None
 
 
 def recorded_runs(ws: Workspace) -> list[dict[str, Any]]:
