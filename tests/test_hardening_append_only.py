@@ -112,9 +112,9 @@ def test_a_retraction_needs_its_report_and_cannot_predate_it(stored: tuple[Path,
     db, rid = stored
     raw = sqlite3.connect(db, isolation_level=None)
     with pytest.raises(sqlite3.DatabaseError, match="stored report"):
-        raw.execute("INSERT INTO retractions VALUES ('r-000000000000', 'r', '2099-01-01T00:00:00.000000Z', 'x')")
+        raw.execute("INSERT INTO retractions (report_id, reason, retracted_at, retracted_by) VALUES ('r-000000000000', 'r', '2099-01-01T00:00:00.000000Z', 'x')")
     with pytest.raises(sqlite3.DatabaseError, match="predate"):
-        raw.execute("INSERT INTO retractions VALUES (?, 'r', '2000-01-01T00:00:00.000000Z', 'x')", (rid,))
+        raw.execute("INSERT INTO retractions (report_id, reason, retracted_at, retracted_by) VALUES (?, 'r', '2000-01-01T00:00:00.000000Z', 'x')", (rid,))
     raw.close()
 
 

@@ -50,7 +50,7 @@ def _stored_with(ws: Workspace, text: str) -> str:
     raw.execute("DROP TRIGGER reports_no_update")  # only to plant the text, as an older tool might have
     raw.execute("UPDATE reports SET source = ?, note = ?, analyst = ?", (f"src{text}", f"note{text}", f"ana{text}"))
     raw.execute(
-        "INSERT INTO retractions VALUES (?, ?, ?, ?)", (r.id, f"misread\r{text}\rstatus      in force", "2099-01-01T00:00:00.000000Z", "bo")
+        "INSERT INTO retractions (report_id, reason, retracted_at, retracted_by) VALUES (?, ?, ?, ?)", (r.id, f"misread\r{text}\rstatus      in force", "2099-01-01T00:00:00.000000Z", "bo")
     )
     raw.commit()
     raw.close()

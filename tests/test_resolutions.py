@@ -122,8 +122,8 @@ def test_append_only_against_sqlite_itself(ws: Workspace, hyps: dict[str, tuple[
         retract_resolution(store, r.id or "", reason="wrong", who="ana")
     before = stored_rows(ws)
     db = sqlite3.connect(ws.db_path)
-    row = db.execute("SELECT * FROM resolutions").fetchone()
     cols = "id, hypothesis, state, period_from, period_to, rationale, source, analyst, recorded_at, content_key"
+    row = db.execute(f"SELECT {cols} FROM resolutions").fetchone()
     attempts = [
         "UPDATE resolutions SET state = 'annexation'",
         "DELETE FROM resolutions",

@@ -159,7 +159,7 @@ def test_copy_sqlite_to_postgresql_and_back_all_or_nothing(runner: CliRunner, tm
     with EventStore(other) as o:
         o.import_reports([StoredReport(dataclasses.replace(report(999), id=next(EventStore(src).list()).report.id))], analyst="x")
     code, _, err = invoke(runner, "db", "copy", src, other)
-    assert code == 1 and "different content under the same keys" in err and "nothing was copied" in err
+    assert code == 1 and "different content under the same ids" in err and "nothing was copied" in err
     with EventStore(other) as o:
         assert o.counts()["total"] == 1 and runs.list_runs(o) == []
 

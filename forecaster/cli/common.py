@@ -19,6 +19,7 @@ from forecaster.cli import failures
 from forecaster.cli.console import SafeConsole, write_json_text
 from forecaster.core.errors import ForecastError, UsageError
 from forecaster.core.files import check_not_special
+from forecaster.core.text import hide_secrets
 from forecaster.core.workspace import Workspace, find_workspace
 
 
@@ -58,9 +59,12 @@ def handle_errors(fn: F) -> F:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return fn(*args, **kwargs)
+            result = fn(*args, **kwargs)
+            _unreadable_rows()
+            return result
         except ForecastError as e:
-            err.print(f"[bold red]error:[/] {escape(str(e))}", markup=True, highlight=False, soft_wrap=True)
+            _unreadable_rows()  # hide_secrets: no store password in any error line (issue 20)
+            err.print(f"[bold red]error:[/] {escape(hide_secrets(str(e)))}", markup=True, highlight=False, soft_wrap=True)
             raise typer.Exit(code=e.exit_code) from None
         except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM/SIGHUP during a run (inference.interrupt)
             err.print(f"interrupted{f' ({e})' if str(e) else ''}; nothing recorded", markup=False)
@@ -75,10 +79,17 @@ def handle_errors(fn: F) -> F:
             if failures.debugging():
                 raise
             message, code = failures.failure(e)
-            err.print(f"[bold red]error:[/] {escape(message)}", markup=True, highlight=False, soft_wrap=True)
+            err.print(f"[bold red]error:[/] {escape(hide_secrets(message))}", markup=True, highlight=False, soft_wrap=True)
             raise typer.Exit(code=code) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _unreadable_rows() -> None:
+    """Name every stored row a reader left out because it cannot read it (issue 20), once each."""
+    records = sys.modules.get("forecaster.store.records")  # loaded only when a store was read
+    for line in records.take_unreadable() if records is not None else ():
+        err.print(f"warning: {hide_secrets(line)}", markup=False, highlight=False, soft_wrap=True)
 
 
 def interactive() -> bool:

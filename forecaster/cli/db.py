@@ -25,6 +25,7 @@ app = typer.Typer(
 )
 
 if TYPE_CHECKING:
+    from forecaster.core.workspace import Workspace
     from forecaster.store.backend import Target
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
@@ -45,6 +46,16 @@ def _store(ctx: typer.Context) -> tuple[Path | str | Target, str]:
         return target, target.shown
     ws = workspace(ctx)
     return ws.db, ws.db_shown
+
+
+def _workspace_or_none(ctx: typer.Context) -> Workspace | None:
+    """The workspace, when one is named or found (its priors let `db check` recompute runs)."""
+    from forecaster.core.errors import ForecastError
+
+    try:
+        return workspace(ctx)
+    except ForecastError:
+        return None
 
 
 @app.command()
@@ -70,25 +81,26 @@ def upgrade(ctx: typer.Context) -> None:
 @handle_errors
 def check(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """Check the store: the database's integrity, the schema and its append-only triggers, every
-    report's content id, nothing dangling, every run's draws; and count what it holds. Exit 1
-    when a problem is found.
+    report's content id, every stored date, nothing dangling, every run's draws; with a
+    workspace, every run of its priors recomputed from its inputs (a run whose numbers they do
+    not give is named); and count what it holds. Exit 1 when a problem is found.
 
     Example:  forecast db check --json
     """
-    from forecaster.store.admin import check_store
-    from forecaster.store.events import EventStore
+    from forecaster.workflow.updating import check_store_and_runs
 
     db, _shown = _store(ctx)
-    with EventStore(db) as store:
-        result = check_store(store)
+    result = check_store_and_runs(db, _workspace_or_none(ctx))
     if as_json:
         print_json({"store": result.store, "backend": result.dialect, "schema": result.schema, "ok": result.ok,
-                    "counts": result.counts, "problems": result.problems})
+                    "counts": result.counts, "runs_recomputed": result.runs_checked, "problems": result.problems})
     else:
         out.print(f"{result.store} ({result.dialect}, schema {result.schema})")
         width = max((len(t) for t in result.counts), default=0)
         for table, n in result.counts.items():
             out.print(f"  {table:<{width}} {n:>9,}")
+        if result.runs_checked is not None:
+            out.print(f"  runs recomputed from their inputs: {result.runs_checked:,}")
         for p in result.problems:
             out.print(f"  problem: {p}")
         out.print("ok" if result.ok else f"{len(result.problems)} problem{'s' if len(result.problems) != 1 else ''}")
@@ -115,12 +127,13 @@ def copy(
         result = copy_store(src, dst)
     if as_json:
         print_json({"source": result.source, "destination": result.destination, "added": result.added,
-                    "tables": [t.__dict__ for t in result.tables]})
+                    "already": result.already, "tables": [t.__dict__ for t in result.tables]})
         return
     width = max((len(t.table) for t in result.tables), default=0)
     for t in result.tables:
         out.print(f"{t.table:<{width}} {t.source:>9,} in the source  {t.added:>9,} added  {t.already:>9,} there already  sha256 {t.sha256[:16]}")
-    _say(f"copied {result.added} rows from {result.source} into {result.destination}; counts and hashes agree")
+    there = f"; {result.already} already there (the same content, or a run of the same id)" if result.already else ""
+    _say(f"copied {result.added} rows from {result.source} into {result.destination}{there}; counts and hashes agree")
 
 
 @app.command("grant-analysts")
@@ -148,6 +161,32 @@ def grant_analysts(
         for sql in grant(store, role):
             out.print(sql + ";")
     _say(f"role {role} may now read and insert into {shown}, nothing more")
+
+
+@app.command("quarantine")
+@handle_errors
+def quarantine_row(
+    ctx: typer.Context,
+    table: Annotated[str, typer.Argument(metavar="TABLE", help="reports, resolutions or runs.")],
+    key: Annotated[str, typer.Argument(metavar="ID", help="The row's full id (report, resolution or run id), as `db check` names it.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why it is taken out of force (kept with it).")],
+    analyst: Annotated[str, typer.Option("--analyst", help="Who takes it out (default: $USER).")] = "",
+) -> None:
+    """Take one stored row out of force, append-only: a row no reader can read (a date like
+    2025-02-30 from before the database refused them), or a run that should never have been
+    written. It stays in the store, named in the quarantine table with the reason; every reader
+    leaves it out from then on and `db check` counts it. The store's owner only (an analyst's
+    login may read the quarantine, not add to it).
+
+    Example:  forecast db quarantine reports r-5fbf74dfe9fd --reason "event date 2025-02-30"
+    """
+    from forecaster.store.admin import quarantine
+    from forecaster.store.events import EventStore
+
+    db, shown = _store(ctx)
+    with EventStore(db) as store:
+        done = quarantine(store, table, key.strip(), reason=reason, who=analyst or os.environ.get("USER", "") or "owner")
+    _say(f"{table} row {done} quarantined in {shown}: readers leave it out from now on")
 
 
 def register(root: typer.Typer) -> None:

@@ -156,6 +156,7 @@ def _register() -> None:
     core.register(app)
     event.register(app)
     from forecaster.cli import indicators; indicators.register(app)  # noqa: E702, I001
+    from forecaster.cli import amend; amend.register(event.app)  # noqa: E702, I001  (issue 21: `event amend`)
     from forecaster.cli import priors as priors_cli; app.add_typer(priors_cli.app, name="priors")  # noqa: E702, I001
     from forecaster.cli import runs as runs_cli; runs_cli.register(app)  # noqa: E702, I001
     from forecaster.cli import db as db_cli; db_cli.register(app)  # noqa: E702, I001

@@ -106,3 +106,15 @@ def html_text(value: object) -> str:
 def plural(n: int, word: str, words: str | None = None) -> str:
     """`1 expert`, `2 experts`; `words` for an irregular plural (`hypothesis`, `hypotheses`)."""
     return f"{n} {word if n == 1 else (words or word + 's')}"
+
+
+# A password in a store's URL: postgresql://user:PASSWORD@host/… (up to the last @ before the
+# host: a password may hold an unescaped @) and ?password=… / &sslpassword=… in its query.
+_URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)[^/\s]*@")
+_QUERY_PASSWORD = re.compile(r"([?&;](?:ssl)?password=)[^&\s'\"]*", re.IGNORECASE)
+
+
+def hide_secrets(text: str) -> str:
+    """Text with every password of a database URL in it replaced by *** (issue 20): for `info`,
+    every error line and anything else printed or recorded that may quote the store's address."""
+    return _QUERY_PASSWORD.sub(r"\1***", _URL_PASSWORD.sub(r"\1***@", text))

@@ -78,9 +78,9 @@ class Workspace:
     @property
     def db_shown(self) -> str:
         """The store for messages: the file, or the URL without its password."""
-        import re
+        from forecaster.core.text import hide_secrets
 
-        return str(self.db) if isinstance(self.db, Path) else re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", self.db)
+        return str(self.db) if isinstance(self.db, Path) else hide_secrets(self.db)
 
     @property
     def runs_dir(self) -> Path:

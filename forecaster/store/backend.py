@@ -17,7 +17,7 @@ triggers) and in the drivers (locks, the list of tables).
 from __future__ import annotations
 
 import contextlib
-import re
+import datetime as dt
 import sqlite3
 import urllib.parse
 from collections.abc import Iterator, Sequence
@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from forecaster.core.errors import StoreError, UsageError
-from forecaster.store.records import BUSY_TIMEOUT_S
+from forecaster.core.text import hide_secrets
+from forecaster.store.records import BUSY_TIMEOUT_S, utcnow
 
 Dialect = Literal["sqlite", "postgresql"]
 POSTGRES_EXTRA = "PostgreSQL stores need the postgres extra: pip install 'forecast[postgres]'"
@@ -97,7 +98,8 @@ def _file(path: Path) -> Target:
 
 
 def hide_password(text: str) -> str:
-    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", text)
+    """The URL with its password (user:PW@ or ?password=PW) shown as ***."""
+    return hide_secrets(text)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -118,8 +120,31 @@ class DriverError(Exception):
         self.integrity = integrity
 
 
+def _secrets(url: str) -> list[str]:
+    """The password in a URL and, longest first, the pieces a driver may quote of it (a password
+    holding an unescaped @ is split there: libpq then names the rest as part of the host)."""
+    parts = urllib.parse.urlsplit(url)
+    userinfo = parts.netloc.rpartition("@")[0]
+    given = [userinfo.partition(":")[2]] if ":" in userinfo else []
+    given += urllib.parse.parse_qs(parts.query).get("password", []) + urllib.parse.parse_qs(parts.query).get("sslpassword", [])
+    pieces = {p for g in given for p in [g, urllib.parse.unquote(g), *g.split("@")] if len(p) >= 3}
+    return sorted(pieces, key=len, reverse=True)
+
+
+def mask(target: Target, text: str) -> str:
+    """`text` with the target's password (and any piece of it) shown as ***."""
+    for secret in _secrets(target.url):
+        text = text.replace(secret, "***")
+    return hide_secrets(text)
+
+
 def connection_error(target: Target, what: str, e: DriverError) -> StoreError:
-    """A driver's error as one line that says what to do."""
+    """A driver's error as one line that says what to do (never quoting the password)."""
+    error = _connection_error(target, what, e)
+    return StoreError(mask(target, str(error)))
+
+
+def _connection_error(target: Target, what: str, e: DriverError) -> StoreError:
     msg, low = str(e), str(e.orig).lower()
     if target.is_file:
         return StoreError(f"{target.shown}: {what} failed: {msg}")
@@ -135,10 +160,21 @@ def connection_error(target: Target, what: str, e: DriverError) -> StoreError:
             f"{target.shown}: lost the connection to the server while {what}; the server rolled the transaction back, "
             "so none of it was written"
         )
+    if "ssl" in low or "tls" in low or "certificate" in low:
+        return StoreError(f"{target.shown}: the TLS (SSL) connection to {server} failed: {msg} (check sslmode and the certificates)")
+    if "timeout expired" in low or "timed out" in low:
+        return StoreError(f"{target.shown}: the server {server} did not answer within the connection timeout; "
+                          "check the host, the port and any firewall between")
+    if "statement timeout" in low or "canceling statement due to" in low or "lock timeout" in low:
+        return StoreError(f"{target.shown}: {what} took longer than the server allows ({msg}); nothing was written")
     if "connection refused" in low or "could not connect" in low or "connection failed" in low or "timeout" in low:
         return StoreError(f"{target.shown}: cannot reach the PostgreSQL server at {server} (is it running?)")
+    if "permission denied to create role" in low:
+        return StoreError(f"{target.shown}: login {user!r} may not create roles (it lacks CREATEROLE): the DBA creates the "
+                          "group role once (CREATE ROLE forecast_analyst NOLOGIN), then run this again")
     if "permission denied" in low:
-        return StoreError(f"{target.shown}: {what} failed: {msg} (this login may only insert and read)")
+        return StoreError(f"{target.shown}: {what} failed: {msg}: login {user!r} has no grant for it; ask the store's owner "
+                          "(an analyst's login may read and add reports, resolutions and runs, nothing more)")
     return StoreError(f"{target.shown}: {what} failed: {msg}")
 
 
@@ -232,6 +268,19 @@ class Db:
 
     def tables(self) -> list[str]:
         raise NotImplementedError
+
+    def unreadable_store(self) -> str | None:
+        """Where a store this login may not read lies (a server's schema), or None (see pg)."""
+        return None
+
+    def now(self) -> dt.datetime:
+        """The store's clock (UTC): this machine's for a file; the server's for a server store,
+        whose triggers stamp every row with it (m008), so what a writer returns is what it stored."""
+        return utcnow()
+
+    def keep_times(self) -> None:
+        """For this write transaction, the times (and logins) given are kept (m008): the owner's
+        `db copy` only; for anyone else the server's triggers stamp them still. A file keeps them."""
 
     @property
     def raw(self) -> Any:

@@ -36,7 +36,6 @@ from forecaster.store.records import (
     check_text,
     content_key,
     format_time,
-    utcnow,
 )
 
 
@@ -139,12 +138,12 @@ class CodedImports:
         gone or retracted since. Knowledge time is this store's clock: reports are recorded now,
         retractions retracted now (never before their report). A report whose content is stored
         already is skipped. Returns (added, skipped, retracted)."""
-        now_t = utcnow()
-        now = format_time(now_t)
         started = False
 
         def run(db: Db) -> ImportResult:
             nonlocal started
+            now_t = db.now()  # the store's clock (the server's: it stamps the rows so anyway)
+            now = format_time(now_t)
             if started and not isinstance(adds, Sequence):  # a retry after a busy error: the generator is spent
                 raise StoreError(f"{self.name}: another writer interrupted the import; nothing was written — run it again")
             started = True

@@ -71,7 +71,9 @@ from forecaster.store.records import (
     check_text,
     content_key,
     format_time,
+    readable,
     rows_by_prefix,
+    take_unreadable,
     utcnow,
 )
 
@@ -173,6 +175,12 @@ class EventStore(CodedImports):
         """How many migrations the store records (0 for a fresh one); refuses a newer schema and a
         server database that holds another program's tables."""
         tables = db.tables()
+        if "schema_migrations" not in tables and (hidden := db.unreadable_store()):
+            self._end_read(db)
+            raise StoreError(
+                f"{self.name}: login {self.target.user!r} may not read the forecast store in schema {hidden!r}: "
+                f"ask the store's owner to grant it (GRANT forecast_analyst TO {self.target.user}; forecast db grant-analysts)"
+            )
         if "schema_migrations" not in tables:
             if tables and not self.target.is_file:
                 shown = ", ".join(tables[:5]) + (", …" if len(tables) > 5 else "")
@@ -299,7 +307,9 @@ class EventStore(CodedImports):
     # -- writing -----------------------------------------------------------------------------
 
     def add(self, report: Report, *, analyst: str | None = None, recorded_at: dt.datetime | None = None) -> Report:
-        """Record one report; returns it with its id, recorded_at (now, UTC) and analyst.
+        """Record one report; returns it with its id, recorded_at (now, UTC) and analyst. A given
+        `recorded_at` (API callers rebuilding history) is kept only for the store's owner: on a
+        server, anyone else's report is stamped with the server's clock (m008).
 
         `analyst` overrides `report.analyst`; one of them must be given. An identical report
         (same content key) is not recorded twice: DuplicateReportError names the one there."""
@@ -309,12 +319,14 @@ class EventStore(CodedImports):
         report = canonical_report(dataclasses.replace(report, analyst=who, id=None))
         check_report(report)
         check_text("analyst", report.analyst, required=True)
-        when = recorded_at or utcnow()
-        if when > utcnow() + CLOCK_SKEW:
-            raise EvidenceError(f"recorded_at {format_time(when)} lies in the future")
+        if recorded_at is not None and recorded_at > utcnow() + CLOCK_SKEW:
+            raise EvidenceError(f"recorded_at {format_time(recorded_at)} lies in the future")
         key = content_key(report)
 
         def insert(db: Db) -> Report:
+            if recorded_at is not None:
+                db.keep_times()  # kept for the store's owner only: for anyone else the server stamps its own time (m008)
+            when = recorded_at or db.now()
             placer = _Placer(db, [(report, report.analyst, key)])
             rid, existing = placer.place(report, key, format_time(when), report.analyst)
             if existing is not None:
@@ -352,7 +364,8 @@ class EventStore(CodedImports):
                 )
             assert entry.report.id is not None
             # Never before the report was recorded (an API caller may record up to CLOCK_SKEW ahead).
-            when = max(utcnow(), entry.report.recorded_at or utcnow())
+            now = db.now()
+            when = max(now, entry.report.recorded_at or now)
             retraction = Retraction(entry.report.id, reason, when, who)
             db.execute(_INSERT_RETRACTION, _retraction_row(retraction))
             return retraction
@@ -387,8 +400,6 @@ class EventStore(CodedImports):
         batch before it (`similar`): an exact duplicate is skipped, a likely same-episode report
         added; each gets one line naming its row and the other report's id."""
         entries = [r if isinstance(r, StoredReport) else StoredReport(r) for r in reports]
-        now_t = utcnow()
-        now = format_time(now_t)
         fallback = (analyst or "").strip()
 
         def where(i: int) -> str:
@@ -417,6 +428,10 @@ class EventStore(CodedImports):
         checked = [check(i, e) for i, e in enumerate(entries)]
 
         def run(db: Db) -> ImportResult:
+            if keep_times:
+                db.keep_times()
+            now_t = db.now()
+            now = format_time(now_t)
             added = skipped = retracted = 0
             problems = [(i, c) for i, c in enumerate(checked) if isinstance(c, str)]
             good = [c for c in checked if not isinstance(c, str)]
@@ -443,7 +458,7 @@ class EventStore(CodedImports):
                     if similar is not None and similar.episode and notes is not None:
                         other = similar.episode[0].report
                         notes.append(f"{where(i)}: likely the same episode as {other.id} ({other.date.isoformat()}); "
-                                     "give both an origin if they repeat one source")
+                                     "if both repeat one source, give both one origin (forecast event amend ID --origin ORIGIN)")
                     near.add(placed)
                 if existing is not None:
                     if r.id is not None and r.id != rid:
@@ -490,7 +505,9 @@ class EventStore(CodedImports):
             rid = "r-" + rid
         rows = rows_by_prefix(db, f"SELECT {_COLUMNS} {_FROM}", "r.id", rid, min_length=len("r-") + 4)
         if len(rows) == 1:
-            return _entry(rows[0])
+            for entry in readable("reports", rows, _entry):
+                return entry
+            raise UsageError(take_unreadable()[0])
         if rows:
             raise UsageError(ambiguous("report", report_id, [r[0] for r in rows]))
         raise UsageError(f"no report {report_id!r} in {self.name} (see `forecast event list`)")
@@ -536,7 +553,7 @@ class EventStore(CodedImports):
                 rows = self._retry(what, lambda: cursor.fetchmany(500))
                 if not rows:
                     return
-                yield from (_entry(r) for r in rows)
+                yield from readable("reports", rows, _entry)
         finally:
             with contextlib.suppress(Exception):  # the store was closed first, or the connection dropped
                 self._end_read(db)
@@ -544,6 +561,13 @@ class EventStore(CodedImports):
     def all(self) -> Generator[StoredReport, None, None]:
         """Every report, retracted ones too, in the order they became known (recorded_at, then id)."""
         return self._stream("reading reports", f"SELECT {_COLUMNS} {_FROM} ORDER BY r.recorded_at, r.id", ())
+
+    def by_ids(self, ids: Iterable[str]) -> builtins.list[Report]:
+        """The stored reports with these ids (retracted or not), by id; ids not stored are left out."""
+        wanted = sorted(set(ids))
+        rows = [r for i in range(0, len(wanted), 500) for r in self._read(
+            "reading reports", f"SELECT {_COLUMNS} {_FROM} WHERE r.id IN ({', '.join('?' * len(wanted[i:i + 500]))})", wanted[i:i + 500])]
+        return list(readable("reports", sorted(rows, key=lambda r: r[0]), _report))
 
     def export(self, stream: IO[str], *, fmt: Format = "csv") -> int:
         """Write every report (retracted ones with their retraction) to `stream`; returns how many.
@@ -566,7 +590,7 @@ class EventStore(CodedImports):
             f"MAX(CASE WHEN t.report_id IS NULL THEN r.event_date END) {_FROM} GROUP BY r.indicator ORDER BY r.indicator",
         )
         return {
-            ind: IndicatorCount(live, dead, dt.date.fromisoformat(last) if last else None) for ind, live, dead, last in rows
+            ind: IndicatorCount(live, dead, _day(last)) for ind, live, dead, last in rows
         }
 
     def reports_for_update(self, as_of: dt.date, window_days: int, *, by_event_time: bool = False) -> builtins.list[Report]:
@@ -585,7 +609,14 @@ class EventStore(CodedImports):
             sql += " AND r.recorded_at < ? AND (t.report_id IS NULL OR t.retracted_at >= ?)"
             params += [cutoff, cutoff]
         sql += " ORDER BY r.event_date, r.id"
-        return [_report(r) for r in self._read("reading reports", sql, params)]
+        return list(readable("reports", self._read("reading reports", sql, params), _report))
+
+
+def _day(text: str | None) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(text) if text else None
+    except ValueError:  # a row stored before dates were checked (m008): `readable` names it elsewhere
+        return None
 
 
 class _DryRun(Exception):

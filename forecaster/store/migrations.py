@@ -78,7 +78,11 @@ def append_only(db: Db, table: str) -> None:
                 f"BEGIN SELECT RAISE(ABORT, '{table} are append-only'); END"
             )
         return
-    db.driver_sql(PG_APPEND_ONLY)
+    if not db.execute(
+        "SELECT 1 FROM pg_catalog.pg_proc WHERE proname = 'forecast_append_only' AND pronamespace = "
+        "(SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = current_schema())"
+    ).fetchone():  # made once (m001), made safe by m008: a later table's call must not undo that
+        db.driver_sql(PG_APPEND_ONLY)
     for op in ("UPDATE", "DELETE"):
         db.driver_sql(
             f"CREATE TRIGGER {table}_no_{op.lower()} BEFORE {op} ON {table} FOR EACH ROW EXECUTE FUNCTION forecast_append_only()"
@@ -298,6 +302,156 @@ def m007_source_time(db: Db) -> None:
     ])
 
 
+# ---------------------------------------------------------------------------------------------
+# m008: the server's clock and login, real dates, no name through the caller's search_path
+# ---------------------------------------------------------------------------------------------
+
+#: Tables whose knowledge time the database stamps (issue 20), and that time's column. A table
+#: added later that holds a knowledge time calls `server_stamped(db, table, column)` in its own migration.
+STAMPED: dict[str, str] = {
+    "reports": "recorded_at", "retractions": "retracted_at", "resolutions": "recorded_at",
+    "resolution_retractions": "retracted_at", "runs": "recorded_at",
+}
+#: The setting `db copy` sets (as the owner only) to carry the original times over.
+KEEP_TIMES = "forecast.keep_times"
+#: format_time's fixed width: 2025-03-18T09:30:00.000000Z
+TIME_REGEX = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}[.][0-9]{6}Z$"
+
+
+def schema_of(db: Db) -> str:
+    """The store's schema, quoted, for names written into PostgreSQL function bodies."""
+    name = db.execute("SELECT current_schema()").scalar_one()
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+def pg_function(db: Db, name: str, body: str, *, declare: str = "") -> str:
+    """A PL/pgSQL trigger function in the store's schema that resolves nothing through the
+    caller's search_path: `SET search_path = pg_catalog, pg_temp` (pg_temp named last, so a TEMP
+    table cannot shadow anything), and every table it reads written as {s}.table."""
+    s = schema_of(db)
+    db.driver_sql(
+        f"CREATE OR REPLACE FUNCTION {s}.{name}() RETURNS trigger LANGUAGE plpgsql "
+        f"SET search_path = pg_catalog, pg_temp AS $fn$\n{declare}BEGIN\n{body.replace('{s}', s)}\nEND\n$fn$"
+    )
+    return f"{s}.{name}"
+
+
+_STAMP_BODY = f"""
+    IF current_setting('forecast.keep_times', true) = 'on'
+       AND pg_catalog.pg_has_role(session_user, (SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid = TG_RELID), 'MEMBER') THEN
+        RETURN NEW;  -- db copy, as the owner: the original times and logins carried over
+    END IF;
+    given := pg_catalog.to_jsonb(NEW) ->> TG_ARGV[0];
+    stamp := pg_catalog.to_char(pg_catalog.clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"');
+    -- A time read from this server inside this very transaction (EventStore asks it) is kept; any other is replaced.
+    IF given IS NULL OR given !~ '{TIME_REGEX}'
+       OR given < pg_catalog.to_char(pg_catalog.transaction_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+       OR given > stamp THEN
+        given := stamp;
+    END IF;
+    NEW := pg_catalog.jsonb_populate_record(NEW, pg_catalog.jsonb_build_object(TG_ARGV[0], given, 'recorded_by', session_user::text));
+    RETURN NEW;"""
+
+
+def server_stamped(db: Db, table: str, column: str) -> None:
+    """Knowledge time and identity from the server (issue 20): `table` gains `recorded_by`, and on
+    PostgreSQL a BEFORE INSERT trigger sets `column` to the server's clock (UTC, format_time's form)
+    and `recorded_by` to the login (`session_user`) for every insert, whatever the client sent;
+    only the table's owner, with `forecast.keep_times` on (`db copy`), carries times over. Its
+    name sorts first (`…_0_server_time`), so other BEFORE INSERT triggers see the stamped row.
+    On SQLite (a file its user owns outright) the column stays empty."""
+    run(db, [f"ALTER TABLE {table} ADD COLUMN recorded_by TEXT"])
+    if db.dialect == "sqlite":
+        return
+    fn = pg_function(db, "forecast_server_time", _STAMP_BODY, declare="DECLARE\n    given text;\n    stamp text;\n")
+    db.driver_sql(f"CREATE TRIGGER {table}_0_server_time BEFORE INSERT ON {table} FOR EACH ROW EXECUTE FUNCTION {fn}('{column}')")
+
+
+#: Every stored date and time (issue 20: a real one, refused at insert otherwise): table ->
+#: [(column, kind)]. A "year" date lies in docs/LIMITS.md's years too (1900 to 2100: report dates,
+#: as-of dates, resolution periods); a window's start may lie further back (a window of 100 years).
+DATED: dict[str, tuple[tuple[str, str], ...]] = {
+    "reports": (("event_date", "year"), ("recorded_at", "time"), ("source_time", "time")),
+    "retractions": (("retracted_at", "time"),),
+    "runs": (("as_of", "year"), ("window_start", "date"), ("recorded_at", "time")),
+    "resolutions": (("period_from", "year"), ("period_to", "year"), ("recorded_at", "time")),
+    "resolution_retractions": (("retracted_at", "time"),),
+}
+YEARS = ("1900-01-01", "2100-12-31")  # model.evidence's MIN_YEAR, MAX_YEAR
+
+
+def _real(column: str, kind: str, dialect: str) -> str:
+    """SQL that is true when `column` (NULL allowed) holds a real date, or a real format_time time."""
+    if kind == "year":
+        return f"({_real(column, 'date', dialect)} AND ({column} IS NULL OR {column} BETWEEN '{YEARS[0]}' AND '{YEARS[1]}'))"
+    if dialect == "sqlite":
+        if kind == "date":
+            return f"({column} IS NULL OR date({column}, '+0 days') IS {column})"  # the modifier normalises 02-30 to 03-02
+        return (f"({column} IS NULL OR ({column} GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]Z' "
+                f"AND date(substr({column}, 1, 10), '+0 days') IS substr({column}, 1, 10) "
+                f"AND time(substr({column}, 12, 8), '+0 seconds') IS substr({column}, 12, 8)))")
+    if kind == "date":  # make_date raises on 2025-02-30: the insert is refused
+        return (f"({column} IS NULL OR ({column} ~ '^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}$' AND pg_catalog.make_date("
+                f"substr({column}, 1, 4)::int, substr({column}, 6, 2)::int, substr({column}, 9, 2)::int) IS NOT NULL))")
+    return (f"({column} IS NULL OR ({column} ~ '{TIME_REGEX}' AND pg_catalog.make_timestamp(substr({column}, 1, 4)::int, "
+            f"substr({column}, 6, 2)::int, substr({column}, 9, 2)::int, substr({column}, 12, 2)::int, substr({column}, 15, 2)::int, "
+            f"substr({column}, 18, 9)::double precision) IS NOT NULL))")
+
+
+def real_dates(db: Db, table: str, columns: Iterable[tuple[str, str]]) -> None:
+    """Refuse, at insert, a row of `table` whose dates or times are not real ones (2025-02-30).
+    PostgreSQL: a CHECK ... NOT VALID (rows already stored are not re-checked: readers and `db
+    check` name those, and the owner quarantines them); SQLite: a BEFORE INSERT trigger."""
+    for column, kind in columns:
+        if db.dialect == "sqlite":
+            db.driver_sql(
+                f"CREATE TRIGGER {table}_{column}_real BEFORE INSERT ON {table} WHEN NOT {_real('NEW.' + column, kind, 'sqlite')} "
+                f"BEGIN SELECT RAISE(ABORT, '{table}.{column}: not a real date{' in ' + YEARS[0][:4] + '-' + YEARS[1][:4] if kind == 'year' else ''}'); END"
+            )
+        else:
+            db.driver_sql(f"ALTER TABLE {table} ADD CONSTRAINT {table}_{column}_real CHECK {_real(column, kind, 'postgresql')} NOT VALID")
+
+
+_APPEND_ONLY_BODY = "    RAISE EXCEPTION USING ERRCODE = 'restrict_violation', MESSAGE = TG_TABLE_NAME || ' are append-only';"
+_RETRACTION_BODY = """    IF NEW.retracted_at < (SELECT r.recorded_at FROM {s}.reports r WHERE r.id = NEW.report_id) THEN
+        RAISE EXCEPTION USING ERRCODE = 'check_violation', MESSAGE = 'a retraction cannot predate its report';
+    END IF;
+    RETURN NEW;"""
+
+
+def m008_server_time(db: Db) -> None:
+    """Issue 20. Knowledge time and the writer's login from the server (`server_stamped`); every
+    stored date a real date (`real_dates`); the earlier trigger functions again, with their
+    search_path fixed and their tables schema-qualified (a TEMP table named `reports` no longer
+    answers their look-up); and `quarantine`, the owner's append-only way to take a row that
+    cannot be read out of force (`forecast db quarantine`)."""
+    if db.dialect != "sqlite":
+        pg_function(db, "forecast_append_only", _APPEND_ONLY_BODY)
+        pg_function(db, "forecast_retraction_check", _RETRACTION_BODY)
+    for table, column in STAMPED.items():
+        server_stamped(db, table, column)
+    for table, columns in DATED.items():
+        real_dates(db, table, columns)
+    run(db, [
+        """CREATE TABLE quarantine (
+            table_name TEXT NOT NULL CHECK (table_name <> ''),
+            row_key TEXT NOT NULL CHECK (row_key <> ''),
+            reason TEXT NOT NULL CHECK (reason <> ''),
+            quarantined_at TEXT NOT NULL,
+            quarantined_by TEXT NOT NULL CHECK (quarantined_by <> ''),
+            PRIMARY KEY (table_name, row_key)
+        ) WITHOUT ROWID""",
+    ])
+    sqlite_only(db, [
+        "CREATE TRIGGER quarantine_no_replace BEFORE INSERT ON quarantine "
+        "WHEN EXISTS (SELECT 1 FROM quarantine WHERE table_name = NEW.table_name AND row_key = NEW.row_key) "
+        "BEGIN SELECT RAISE(ABORT, 'quarantine is append-only: this row is already quarantined'); END",
+    ])
+    append_only(db, "quarantine")
+    server_stamped(db, "quarantine", "quarantined_at")
+
+
 MIGRATIONS: list[Callable[[Db], None]] = [
     m001_reports, m002_runs, m003_origin, m004_resolutions, m005_append_only, m006_run_draws, m007_source_time,
+    m008_server_time,
 ]

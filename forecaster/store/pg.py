@@ -9,6 +9,8 @@ readers never wait. Streams use a server-side cursor."""
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+import logging
 import re
 from collections.abc import Sequence
 from functools import lru_cache
@@ -19,9 +21,15 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
 from forecaster.store.backend import Db, Dialect, DriverError, Result, Target
+from forecaster.store.migrations import KEEP_TIMES
 
 WRITE_LOCK = 0x46435354  # "FCST": the advisory lock every writer holds for its transaction
 CONNECT_TIMEOUT_S = 10
+# psycopg logs "error ignored terminating <psycopg.Pipeline [BAD]>: the connection is lost" (and
+# SQLAlchemy's pool a failed reset) when the server drops a connection: with no handler configured
+# that reached stderr as a second line after our own (issue 20). Our one line says it all.
+for _name in ("psycopg", "sqlalchemy"):
+    logging.getLogger(_name).addHandler(logging.NullHandler())
 _DISCONNECT = (
     "server closed the connection", "terminating connection", "connection is closed", "consuming input failed",
     "the connection is lost", "connection not open", "ssl connection has been closed", "sending query failed",
@@ -111,6 +119,24 @@ class PostgresDb(Db):
     def rollback(self) -> None:
         self.writing_tx = False
         self._call(self.conn.rollback)
+
+    def now(self) -> dt.datetime:
+        t = self.execute("SELECT pg_catalog.clock_timestamp()").scalar_one()
+        return t.astimezone(dt.UTC)
+
+    def keep_times(self) -> None:
+        self.execute("SELECT pg_catalog.set_config(?, 'on', true)", (KEEP_TIMES,)).close()
+
+    def unreadable_store(self) -> str | None:
+        """The schema on this login's search_path that holds a forecast store it has no grant to
+        read (issue 20: such a login sees no tables at all, as if there were no store), or None."""
+        row = self.execute(
+            "SELECT n.nspname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE c.relname = 'schema_migrations' AND n.nspname = ANY(pg_catalog.string_to_array(pg_catalog.replace(pg_catalog.replace("
+            "pg_catalog.replace(pg_catalog.current_setting('search_path'), '\"', ''), ' ', ''), '$user', session_user), ',')) "
+            "AND NOT (pg_catalog.has_schema_privilege(n.oid, 'USAGE') AND pg_catalog.has_table_privilege(c.oid, 'SELECT')) LIMIT 1"
+        ).fetchone()
+        return row[0] if row else None
 
     def tables(self) -> list[str]:
         sql = "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() ORDER BY table_name"

@@ -13,13 +13,23 @@ from typing import Any
 
 from forecaster.model.evidence import Report
 from forecaster.store.backend import Db
-from forecaster.store.records import EPISODE_DAYS, ID_HEX, Retraction, Similar, StoredReport, format_time, normal_text
+from forecaster.store.records import (
+    EPISODE_DAYS,
+    ID_HEX,
+    Retraction,
+    Similar,
+    StoredReport,
+    format_time,
+    normal_text,
+    not_quarantined,
+    readable,
+)
 
 _COLUMNS = (
     "r.id, r.indicator, r.event_date, r.recorded_at, r.occurred, r.reliability, r.credibility, "
     "r.source, r.url, r.note, r.analyst, t.reason, t.retracted_at, t.retracted_by, r.origin, r.content_key"
 )
-_FROM = "FROM reports r LEFT JOIN retractions t ON t.report_id = r.id"
+_FROM = f"FROM {not_quarantined('reports', 'r')} LEFT JOIN retractions t ON t.report_id = r.id"
 
 
 def _report(row: Sequence[Any]) -> Report:
@@ -67,9 +77,11 @@ class _Placer:
         self.by_key: dict[str, StoredReport] = {}
         self.key_of: dict[str, str] = {}  # id -> content key, for what this batch placed
         for part in _chunks(sorted(keys)):
-            for row in db.execute(f"SELECT {_COLUMNS} {_FROM} WHERE r.content_key IN ({_marks(part)})", part):
-                self.by_key[row[-1]] = _entry(row)
-                self.key_of[row[0]] = row[-1]
+            rows = db.execute(f"SELECT {_COLUMNS} {_FROM} WHERE r.content_key IN ({_marks(part)})", part)
+            for entry, key in readable("reports", rows, lambda row: (_entry(row), row[-1])):
+                self.by_key[key] = entry  # (a row it cannot read is named: its content is never a new report's)
+                assert entry.report.id is not None
+                self.key_of[entry.report.id] = key
         # The first candidate id of each report; the longer ones are looked up only on a clash.
         candidates = {r.id if r.id is not None else "r-" + k[:ID_HEX] for r, _, k in items}
         self.checked = set(candidates)
@@ -156,9 +168,9 @@ class _Neighbours:
                 f"SELECT {_COLUMNS} {_FROM} WHERE r.event_date BETWEEN ? AND ? AND t.report_id IS NULL{where}",
                 (lo.isoformat(), hi.isoformat(), *(indicators if named else ())),
             )
-            for row in rows:
+            for row, day in readable("reports", rows, lambda r: (r, dt.date.fromisoformat(r[2]).toordinal())):
                 if row[1] in wanted:
-                    self._put((row[1], bool(row[4]), dt.date.fromisoformat(row[2]).toordinal()), (row[3], row[0], row[7], row))
+                    self._put((row[1], bool(row[4]), day), (row[3], row[0], row[7], row))
 
     def _put(self, key: tuple[str, bool, int], item: tuple[str, str, str, Any]) -> None:
         self.index.setdefault(key, []).append(item)

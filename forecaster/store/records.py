@@ -9,7 +9,7 @@ import hashlib
 import json
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple, TypeVar
 
@@ -193,7 +193,8 @@ class Similar:
             return None
         other = self.episode[0].report
         return (f"likely the same episode as {other.id} ({other.indicator}, {other.date.isoformat()}, {other.source}): "
-                f"if both repeat one original source, record it with --origin")
+                f"if both repeat one original source, give both one origin: forecast event amend ID --origin ORIGIN "
+                f"(for this report, and for {other.id} if it has none)")
 
 
 def rows_by_prefix(db: Any, select: str, id_column: str, rid: str, *, min_length: int) -> list[Any]:
@@ -215,3 +216,40 @@ def rows_by_prefix(db: Any, select: str, id_column: str, rid: str, *, min_length
 def ambiguous(what: str, given: str, ids: Sequence[str]) -> str:
     """"report id 'r-ab' is ambiguous: it starts r-ab01…, r-ab02…" (five at most, then …)."""
     return f"{what} id {given!r} is ambiguous: it starts {', '.join(ids[:5])}{', …' if len(ids) > 5 else ''}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Rows nobody can read (issue 20): named, left out, never fatal
+# ---------------------------------------------------------------------------------------------
+
+_UNREADABLE: dict[tuple[str, str], str] = {}
+R = TypeVar("R")
+
+
+def readable(table: str, rows: Iterable[Sequence[Any]], parse: Callable[[Sequence[Any]], R]) -> Iterator[R]:
+    """`parse` of each row; a row it cannot read (a date like 2025-02-30 stored before m008 made
+    the database refuse one) is left out and named (`take_unreadable`), so one bad row never
+    fails every command. Its key is its first column."""
+    for row in rows:
+        try:
+            yield parse(row)
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError) as e:
+            why = str(e).splitlines()[0][:120] if str(e) else type(e).__name__
+            _UNREADABLE[(table, str(row[0]))] = why
+
+
+def take_unreadable() -> list[str]:
+    """One line per row left out since the last call (the CLI prints them after each command)."""
+    lines = [
+        f"{table} row {key} cannot be read ({why}): left out; the store's owner can take it out of force "
+        f"with `forecast db quarantine {table} {key} --reason …`"
+        for (table, key), why in sorted(_UNREADABLE.items())
+    ]
+    _UNREADABLE.clear()
+    return lines
+
+
+def not_quarantined(table: str, alias: str) -> str:
+    """`table` less the rows its owner quarantined (m008), for a FROM clause as `alias`."""
+    key = {"reports": "id", "resolutions": "id", "runs": "run_id"}[table]
+    return f"(SELECT * FROM {table} WHERE {key} NOT IN (SELECT row_key FROM quarantine WHERE table_name = '{table}')) {alias}"

@@ -38,7 +38,7 @@ from typing import Any, NamedTuple
 from forecaster.core.errors import UsageError, did_you_mean
 from forecaster.store.backend import Db
 from forecaster.store.events import EventStore
-from forecaster.store.records import ambiguous, check_text, format_time, rows_by_prefix, utcnow
+from forecaster.store.records import ambiguous, check_text, format_time, not_quarantined, readable, rows_by_prefix
 
 ID_PREFIX = "res-"
 ID_HEX = 12
@@ -196,7 +196,7 @@ _COLUMNS = (
     "r.id, r.hypothesis, r.state, r.period_from, r.period_to, r.rationale, r.source, r.analyst, r.recorded_at, "
     "t.reason, t.retracted_at, t.retracted_by"
 )
-_FROM = "FROM resolutions r LEFT JOIN resolution_retractions t ON t.resolution_id = r.id"
+_FROM = f"FROM {not_quarantined('resolutions', 'r')} LEFT JOIN resolution_retractions t ON t.resolution_id = r.id"
 
 
 def _entry(row: Sequence[Any]) -> StoredResolution:
@@ -238,7 +238,7 @@ def _in_force(db: Db, hypothesis: str) -> list[Resolution]:
         f"SELECT {_COLUMNS} {_FROM} WHERE r.hypothesis = ? AND t.resolution_id IS NULL ORDER BY r.period_from, r.id",
         (hypothesis,),
     ).fetchall()
-    return [_entry(row).resolution for row in rows]
+    return [e.resolution for e in readable("resolutions", rows, _entry)]
 
 
 def _conflict(r: Resolution, others: Iterable[Resolution]) -> str | None:
@@ -297,10 +297,12 @@ def add_resolution(
     AlreadyRecorded when the same content is stored (`.existing` names it)."""
     r = canonical(dataclasses.replace(resolution, analyst=analyst if analyst is not None else resolution.analyst))
     check_resolution(r, hypotheses, today=today)
-    r = dataclasses.replace(r, id=None, recorded_at=utcnow())
+    r = dataclasses.replace(r, id=None)
     key = content_key(r)
 
     def insert(db: Db) -> Resolution:
+        nonlocal r
+        r = dataclasses.replace(r, recorded_at=db.now())
         row = db.execute(f"SELECT {_COLUMNS} {_FROM} WHERE r.content_key = ?", (key,)).fetchone()
         if row is not None:
             raise AlreadyRecorded(_entry(row))
@@ -326,12 +328,11 @@ def import_resolutions(
     """Record many resolutions in one transaction: all or, on any problem, none (ImportProblems
     lists every bad row). A resolution already stored, or repeated in the batch, is skipped, so
     importing a file twice adds nothing. `analyst` is used where a row names none."""
-    now = utcnow()
-
     def where(i: int) -> str:
         return labels[i] if labels is not None else f"resolution {i + 1}"
 
     def run(db: Db) -> ResolutionImport:
+        now = db.now()
         problems: list[str] = []
         added = skipped = 0
         accepted: dict[str, list[Resolution]] = {}
@@ -380,7 +381,7 @@ def retract_resolution(store: EventStore, resolution_id: str, *, reason: str, wh
             raise ResolutionError(
                 f"{entry.id} was already retracted on {format_time(t.retracted_at)} by {t.retracted_by}: {t.reason}"
             )
-        t = ResolutionRetraction(entry.id, reason, utcnow(), who)
+        t = ResolutionRetraction(entry.id, reason, db.now(), who)
         db.execute(
             "INSERT INTO resolution_retractions (resolution_id, reason, retracted_at, retracted_by) VALUES (?, ?, ?, ?)",
             (t.resolution_id, t.reason, format_time(t.retracted_at), t.retracted_by),
@@ -429,7 +430,7 @@ def list_resolutions(
         where.append("r.recorded_at < ?")
         params.append(format_time(known_at))
     sql = f"SELECT {_COLUMNS} {_FROM} WHERE {' AND '.join(where)} ORDER BY r.hypothesis, r.period_from, r.period_to, r.id"
-    entries = [_entry(row) for row in store._read("reading resolutions", sql, params)]
+    entries = list(readable("resolutions", store._read("reading resolutions", sql, params), _entry))
     if known_at is not None:
         entries = [
             e if e.retraction is None or e.retraction.retracted_at < known_at else StoredResolution(e.resolution)

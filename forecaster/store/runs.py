@@ -36,16 +36,18 @@ import os
 import re
 import stat
 import time
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from forecaster.core.errors import StoreError, UsageError
+from forecaster.core.text import hide_secrets
 from forecaster.store.backend import Db
 from forecaster.store.events import EventStore
 from forecaster.store.migrations import EVIDENCE, KINDS
-from forecaster.store.records import format_time, parse_time, utcnow
+from forecaster.store.records import format_time, not_quarantined, parse_time, readable
 
 if TYPE_CHECKING:
     from forecaster.core.workspace import Workspace
@@ -136,6 +138,7 @@ class RunRecord:
         return out
 
 
+_RUNS = not_quarantined("runs", "runs")  # the runs table less what its owner quarantined (m008)
 _RUN_COLUMNS = (
     "run_id, kind, evidence, recorded_at, as_of, window_start, priors_hash, events_hash, settings_hash, settings, "
     "seed, version, sampler, reports, r_hat_max, ess_min, divergences, wall_seconds, netcdf, previous_run_id"
@@ -202,9 +205,10 @@ def record_runs(store: EventStore, runs: Iterable[NewRun]) -> int:
             raise ValueError(f"unknown run kind {item.kind!r}")
         if item.evidence not in EVIDENCE:
             raise ValueError(f"unknown evidence selection {item.evidence!r}")
-    now = utcnow()
-
     def insert(db: Db) -> int:
+        if any(item.recorded_at for item in items):
+            db.keep_times()  # the owner's only: anyone else's run is stamped by the server (m008)
+        now = db.now()
         for item in items:
             _insert(db, item, item.recorded_at or now)
         return len(items)
@@ -249,7 +253,7 @@ def _insert(db: Db, item: NewRun, recorded_at: dt.datetime) -> None:
             float(d.seconds if item.wall_seconds is None else item.wall_seconds),
             netcdf_name(r.run_id) if item.draws is not None else None,
             r.previous_run_id,
-            json.dumps(data, ensure_ascii=False),
+            hide_secrets(json.dumps(data, ensure_ascii=False)),  # a warning quoting a store URL keeps no password
         ),
     )
     states = [(h, k, s) for h in r.hypotheses for k, s in enumerate(h.states)]
@@ -312,16 +316,44 @@ def _forget_draws(store: EventStore, run_ids: Iterable[str]) -> None:
 
 
 def load_result(store: EventStore, run_id: str) -> UpdateResult | None:
-    """The full result of a recorded run (the cached path: no sampling), or None."""
-    rows = store._read("reading a run", "SELECT result FROM runs WHERE run_id = ?", (run_id,))
+    """The full result of a recorded run (no sampling), or None. Whoever recorded it: to reuse
+    one as an update's answer, `load_trusted` says whether this login may take it on trust."""
+    return load_trusted(store, run_id)[0]
+
+
+# Who may be taken on trust (issue 20): a run recorded by this login, or by a member of the role
+# that owns the runs table (the store's owner). Anyone else's is verified before it is reused.
+_TRUSTED_SQL = (
+    "SELECT result, recorded_by, recorded_by = session_user OR EXISTS (SELECT 1 FROM pg_catalog.pg_roles o "
+    "WHERE o.rolname = runs.recorded_by AND pg_catalog.pg_has_role(o.oid, (SELECT c.relowner FROM pg_catalog.pg_class c "
+    "WHERE c.oid = (pg_catalog.quote_ident(current_schema()) || '.runs')::regclass), 'MEMBER')) FROM {runs} WHERE run_id = ?"
+)
+
+
+def load_trusted(store: EventStore, run_id: str) -> tuple[UpdateResult | None, bool]:
+    """(the recorded run's result or None, whether it may be reused as it is). On a server, a run
+    is trusted when this login or the store's owner recorded it (`recorded_by`, stamped by the
+    server: m008); a file store is its user's own, so every run in it is. An unreadable record,
+    or one whose result names another run, is None (recomputed)."""
+    if store.dialect == "sqlite":
+        rows = [(r[0], None, True) for r in store._read("reading a run", f"SELECT result FROM {_RUNS} WHERE run_id = ?", (run_id,))]
+    else:
+        rows = store._read("reading a run", _TRUSTED_SQL.format(runs=_RUNS), (run_id,))
     if not rows:
-        return None
+        return None, False
     from forecaster.inference.update import UpdateResult
 
     try:
-        return UpdateResult.from_json(json.loads(rows[0][0]))
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError, IndexError):
-        return None  # an unreadable record is recomputed
+        result = UpdateResult.from_json(json.loads(rows[0][0]))
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError, IndexError, AttributeError):
+        return None, False  # an unreadable record is recomputed
+    return (result, bool(rows[0][2])) if result.run_id == run_id else (None, False)
+
+
+def recorded_by(store: EventStore, run_id: str) -> str | None:
+    """The login that recorded a run (a server store; None on a file, or before m008)."""
+    rows = store._read("reading a run", "SELECT recorded_by FROM runs WHERE run_id = ?", (run_id,))
+    return rows[0][0] if rows else None
 
 
 def list_runs(
@@ -352,10 +384,10 @@ def list_runs(
             return []
         where.append(f"run_id IN ({', '.join('?' * len(ids))})")
         params += ids
-    sql = f"SELECT {_RUN_COLUMNS} FROM runs WHERE {' AND '.join(where)} ORDER BY as_of, recorded_at, run_id"
+    sql = f"SELECT {_RUN_COLUMNS} FROM {_RUNS} WHERE {' AND '.join(where)} ORDER BY as_of, recorded_at, run_id"
     rows = store._read("reading runs", sql, params)
     if not with_states or not rows:
-        return [_record(r) for r in rows]
+        return list(readable("runs", rows, _record))
     states: dict[str, list[RunState]] = {}
     ids = [r[0] for r in rows]
     for chunk in range(0, len(ids), 500):  # SQLite's limit on bound parameters
@@ -370,7 +402,7 @@ def list_runs(
             # PyMC mean as its posterior, so history, the brief and "Δ prev" read the exact column.
             posterior = s[4] if s[7] is None else s[7]
             states.setdefault(s[0], []).append(RunState(s[1], s[2], s[3], posterior, s[5], s[6], s[7]))
-    return [_record(r, tuple(states.get(r[0], ()))) for r in rows]
+    return list(readable("runs", rows, lambda r: _record(r, tuple(states.get(r[0], ())))))
 
 
 def get_run(store: EventStore, run_id: str) -> RunRecord:
@@ -406,12 +438,12 @@ def previous_update(store: EventStore, *, as_of: dt.date, evidence: str, exclude
 def window_days_recorded(store: EventStore, priors_hash: str) -> list[int]:
     """The evidence windows (days) of the runs recorded with these priors, most used first."""
     rows = store._read(
-        "reading runs", "SELECT as_of, window_start, COUNT(*) FROM runs WHERE priors_hash = ? GROUP BY as_of, window_start",
+        "reading runs", f"SELECT as_of, window_start, COUNT(*) FROM {_RUNS} WHERE priors_hash = ? GROUP BY as_of, window_start",
         (priors_hash,),
     )
     days: dict[int, int] = {}
-    for as_of, start, n in rows:
-        d = (dt.date.fromisoformat(as_of) - dt.date.fromisoformat(start)).days
+    spans = readable("runs", rows, lambda r: ((dt.date.fromisoformat(r[0]) - dt.date.fromisoformat(r[1])).days, r[2]))
+    for d, n in spans:
         days[d] = days.get(d, 0) + n
     return sorted(days, key=lambda d: -days[d])
 
@@ -456,16 +488,52 @@ def netcdf_bytes(idata: Any) -> bytes:
         Path(tmp).unlink(missing_ok=True)
 
 
+#: The most NetCDF bytes a run's draws may hold (docs/LIMITS.md): 100,000 draws × 8 chains of a
+#: large network's states fit several times over; a gzip bomb in `run_draws` stops here.
+MAX_DRAWS_BYTES = 256 * 1024 * 1024
+_CHUNK = 1 << 20
+
+
+class DrawsDamaged(ValueError):
+    """A run's stored draws do not decompress to their stated size and hash, or exceed the ceiling."""
+
+
+def unpack_draws(data: bytes, size: int, digest: str) -> bytes:
+    """A run_draws row's gzip bytes, decompressed in chunks of a MiB with a ceiling: never more
+    than its stated size (at most MAX_DRAWS_BYTES), so a small row cannot unfold into gigabytes;
+    then checked against its size and sha256. DrawsDamaged names what is wrong."""
+    if not isinstance(size, int) or not 0 <= size <= MAX_DRAWS_BYTES:
+        raise DrawsDamaged(f"they claim {size!r} bytes, over the ceiling of {MAX_DRAWS_BYTES // 2**20} MiB")
+    unzip = zlib.decompressobj(wbits=31)
+    out = bytearray()
+    pending, pos = b"", 0
+    try:
+        while not unzip.eof:
+            if not pending:
+                if pos >= len(data):
+                    break
+                pending, pos = data[pos : pos + _CHUNK], pos + _CHUNK
+            out += unzip.decompress(pending, size + 1 - len(out))
+            pending = unzip.unconsumed_tail
+            if len(out) > size:
+                raise DrawsDamaged(f"they unpack to more than the {size:,} bytes they claim (refused there)")
+    except zlib.error as e:
+        raise DrawsDamaged(f"they are not gzip data ({e})") from None
+    if len(out) != size or hashlib.sha256(out).hexdigest() != digest:
+        raise DrawsDamaged("size or hash differs")
+    return bytes(out)
+
+
 def load_draws(store: EventStore, run_id: str) -> bytes | None:
-    """A recorded run's NetCDF bytes from the store (checked against their hash), or None."""
+    """A recorded run's NetCDF bytes from the store (bounded, checked against their hash), or None."""
     rows = store._read("reading draws", "SELECT size, sha256, data FROM run_draws WHERE run_id = ?", (run_id,))
     if not rows:
         return None
     size, digest, data = rows[0]
-    raw = gzip.decompress(bytes(data))
-    if len(raw) != size or hashlib.sha256(raw).hexdigest() != digest:
-        raise StoreError(f"{store.name}: the draws of run {run_id} are damaged (size or hash differs)")
-    return raw
+    try:
+        return unpack_draws(bytes(data), size, digest)
+    except DrawsDamaged as e:
+        raise StoreError(f"{store.name}: the draws of run {run_id} are damaged: {e}") from None
 
 
 def draws_sizes(store: EventStore) -> dict[str, int]:
