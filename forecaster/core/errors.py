@@ -58,9 +58,22 @@ class StoreError(ForecastError):
     """The event store cannot be opened or written."""
 
 
+MAX_SUGGESTED = 100  # characters: a longer word or choice is no typo of a name, and difflib is quadratic in it
+MAX_CHOICES = 10_000  # choices compared at most
+
+
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
-    """' (did you mean …?)' for the closest choices, or '' when nothing is close."""
-    close = difflib.get_close_matches(word, sorted(choices), n=3, cutoff=0.6)
+    """' (did you mean …?)' for the closest choices, or '' when nothing is close. Bounded: a word
+    or choice over MAX_SUGGESTED characters is never compared (a huge cell costs nothing here)."""
+    if not isinstance(word, str) or len(word) > MAX_SUGGESTED:
+        return ""
+    names: list[str] = []
+    for c in choices:
+        if isinstance(c, str) and len(c) <= MAX_SUGGESTED:
+            names.append(c)
+            if len(names) >= MAX_CHOICES:
+                break
+    close = difflib.get_close_matches(word, sorted(names), n=3, cutoff=0.6)
     if not close:
         return ""
     return " (did you mean " + " or ".join(repr(c) for c in close) + "?)"

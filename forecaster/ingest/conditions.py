@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
 from forecaster.core.errors import EvidenceError, did_you_mean
+from forecaster.core.text import excerpt
 from forecaster.ingest.formats import ACLED_INDEX, GDELT_INDEX, CodedFormat
 
 Kind = Literal["text", "number", "tags"]
@@ -189,16 +190,59 @@ def _check_vocabulary(fname: str, texts: Sequence[str]) -> None:
             raise ValueError(f"quad_class {t!r}: expected 1–4")
 
 
+MAX_PATTERN = 1_000  # characters of one regular expression (docs/LIMITS.md)
+RE2_MEMORY = 8 << 20  # bytes one compiled pattern may use (RE2's own default): a bigger one is refused
+_MEMO = 4_096  # results remembered per pattern for short cells (admin2, actor names repeat)
+
+
 def _regex(fname: str, kind: Kind, pattern: Any) -> Predicate:
+    """`re.search` semantics in RE2 syntax, in time linear in the cell whatever the pattern:
+    Python's re backtracks, and `(a+)+$` on a long cell would hang an import. RE2 has no
+    backreferences or lookaround, so such a pattern is refused here, saying so."""
     if kind == "number":
         raise ValueError(f"{fname} is a number: use {{min: N}} / {{max: N}} or a value, not a regular expression")
     if not isinstance(pattern, str) or not pattern:
-        raise ValueError(f"regex: expected a regular expression in quotes, got {pattern!r}")
+        raise ValueError(f"regex: expected a regular expression in quotes, got {excerpt(repr(pattern))}")
+    if len(pattern) > MAX_PATTERN:
+        raise ValueError(f"regex: {len(pattern):,} characters, more than the {MAX_PATTERN:,} a pattern may have")
     try:
-        compiled = re.compile(pattern)
-    except re.error as e:
-        raise ValueError(f"bad regular expression {pattern!r}: {e.msg} at position {e.pos}") from None
-    return compiled.search
+        import re2  # google-re2: imported here, so commands that read no rules never load it
+    except ImportError:  # pragma: no cover - a declared dependency
+        raise ValueError("regex conditions need the google-re2 package (pip install google-re2)") from None
+    options = re2.Options()
+    options.log_errors = False
+    options.never_capture = True
+    options.max_mem = RE2_MEMORY
+    try:
+        compiled = re2.compile(pattern, options)
+    except re2.error as e:
+        why = e.args[0].decode("utf-8", "replace") if e.args and isinstance(e.args[0], bytes) else str(e)
+        raise ValueError(f"bad regular expression {excerpt(repr(pattern))}: {excerpt(why)}{_re2_hint(why)}") from None
+    search = compiled.search
+    if fname in _LONG_TEXT:
+        return search
+    memo: dict[str, bool] = {}
+
+    def pred(cell: str) -> bool:
+        hit = memo.get(cell)
+        if hit is None:
+            if len(memo) >= _MEMO:
+                memo.clear()
+            hit = memo[cell] = search(cell) is not None
+        return hit
+
+    return pred
+
+
+def _re2_hint(why: str) -> str:
+    if "perl operator" in why or "invalid escape sequence" in why:
+        return (
+            " (rules use RE2 syntax, matched in linear time: no lookaround (?=…) (?!…) or backreferences \\1;"
+            " to need two words in any order, write 'a.*b|b.*a')"
+        )
+    if "too large" in why or "repetition" in why:
+        return " (refused: RE2 compiles a pattern within 8 MiB and repeats at most 1,000 times)"
+    return ""
 
 
 def _prefix(fname: str, kind: Kind, prefixes: Any) -> Predicate:
