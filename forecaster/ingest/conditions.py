@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
 from forecaster.core.errors import EvidenceError, did_you_mean
-from forecaster.core.text import excerpt
+from forecaster.core.text import excerpt, quoted
 from forecaster.ingest.formats import ACLED_INDEX, GDELT_INDEX, CodedFormat
 
 Kind = Literal["text", "number", "tags"]
@@ -125,7 +125,7 @@ def _condition(fname: str, column: str, kind: Kind, value: Any) -> tuple[int, Pr
             return 2, _range(fname, column, kind, value.get("min"), value.get("max")), None
         bad = sorted(str(k) for k in keys - {"regex", "prefix", "min", "max"})
         if bad:
-            raise ValueError(f"unknown condition {bad[0]!r}{did_you_mean(bad[0], ('regex', 'prefix', 'min', 'max'))}: expected {_FORMS}")
+            raise ValueError(f"unknown condition {quoted(bad[0])}{did_you_mean(bad[0], ('regex', 'prefix', 'min', 'max'))}: expected {_FORMS}")
         raise ValueError(f"give one kind of condition per field: {', '.join(sorted(map(str, keys)))} cannot be combined")
     if isinstance(value, bool):
         if kind == "number":
@@ -136,7 +136,7 @@ def _condition(fname: str, column: str, kind: Kind, value: Any) -> tuple[int, Pr
         raise ValueError(f"empty list: expected {_FORMS}")
     for v in values:
         if isinstance(v, (dict, list)) or v is None or isinstance(v, bool):
-            raise ValueError(f"a list holds plain values, got {v!r}: expected {_FORMS}")
+            raise ValueError(f"a list holds plain values, got {quoted(v)}: expected {_FORMS}")
     if kind == "number":
         numbers = frozenset(_as_number(fname, v) for v in values)
         return 2, _number_in(column, numbers), None
@@ -160,34 +160,34 @@ def _as_text(fname: str, v: Any) -> str:
     if isinstance(v, int) and fname in _NUMBER_AS_TEXT:
         return str(v)
     raise ValueError(
-        f"{fname} is text: quote the value ({str(v)!r}); unquoted, YAML reads some codes as numbers (043 is the octal 35)"
+        f"{fname} is text: quote the value ({quoted(str(v))}); unquoted, YAML reads some codes as numbers (043 is the octal 35)"
     )
 
 
 def _as_number(fname: str, v: Any) -> float:
     if isinstance(v, (int, float)) and not isinstance(v, bool):
         return float(v)
-    raise ValueError(f"{fname} is a number: write {v!r} without quotes, or use {{min: N}} / {{max: N}}")
+    raise ValueError(f"{fname} is a number: write {quoted(v)} without quotes, or use {{min: N}} / {{max: N}}")
 
 
 def _check_vocabulary(fname: str, texts: Sequence[str]) -> None:
     vocab = ACLED_VOCABULARY.get(fname)
     for t in texts:
         if vocab is not None and t not in vocab:
-            raise ValueError(f"{t!r} is not an ACLED {fname}{did_you_mean(t, vocab)}; expected one of: {', '.join(sorted(vocab))}")
+            raise ValueError(f"{quoted(t)} is not an ACLED {fname}{did_you_mean(t, vocab)}; expected one of: {', '.join(sorted(vocab))}")
         if fname in _CAMEO_FIELDS and not _CAMEO.match(t):
-            raise ValueError(f"{t!r} is not a CAMEO event code (1–4 digits, quoted, e.g. '190' or '043')")
+            raise ValueError(f"{quoted(t)} is not a CAMEO event code (1–4 digits, quoted, e.g. '190' or '043')")
         if fname in _FIPS_FIELDS and t == "XK":
             raise ValueError("'XK' is the ISO code for Kosovo; GDELT geography is FIPS 10-4, where Kosovo is KV")
         if fname in _FIPS_FIELDS and not _FIPS.match(t):
             raise ValueError(
-                f"{t!r} is not a FIPS 10-4 country code: GDELT geography uses two capital letters "
+                f"{quoted(t)} is not a FIPS 10-4 country code: GDELT geography uses two capital letters "
                 "(Serbia RI, Kosovo KV, Bosnia and Herzegovina BK; not ISO's RS, XK, BA)"
             )
         if fname in ("actor1_country", "actor2_country") and not _CAMEO_COUNTRY.match(t):
-            raise ValueError(f"{t!r} is not a CAMEO actor country code (three capital letters, e.g. SRB)")
+            raise ValueError(f"{quoted(t)} is not a CAMEO actor country code (three capital letters, e.g. SRB)")
         if fname == "quad_class" and t not in {"1", "2", "3", "4"}:
-            raise ValueError(f"quad_class {t!r}: expected 1–4")
+            raise ValueError(f"quad_class {quoted(t)}: expected 1–4")
 
 
 MAX_PATTERN = 1_000  # characters of one regular expression (docs/LIMITS.md)
@@ -257,7 +257,7 @@ def _prefix(fname: str, kind: Kind, prefixes: Any) -> Predicate:
     if fname in _CAMEO_FIELDS:
         for t in texts:
             if not _CAMEO.match(t):
-                raise ValueError(f"prefix {t!r} is not the start of a CAMEO code (digits, quoted: '19', not 19x)")
+                raise ValueError(f"prefix {quoted(t)} is not the start of a CAMEO code (digits, quoted: '19', not 19x)")
     starts = tuple(texts)
     return lambda cell: cell.startswith(starts)
 
@@ -276,7 +276,7 @@ def _range(fname: str, column: str, kind: Kind, lo: Any, hi: Any) -> Predicate:
         try:
             x = float(cell)
         except ValueError:
-            raise _BadCell(column, cell, f"{cell!r} is not a number") from None
+            raise _BadCell(column, cell, f"{quoted(cell)} is not a number") from None
         return low <= x <= high
 
     return pred
@@ -289,7 +289,7 @@ def _number_in(column: str, numbers: frozenset[float]) -> Predicate:
         try:
             return float(cell) in numbers
         except ValueError:
-            raise _BadCell(column, cell, f"{cell!r} is not a number") from None
+            raise _BadCell(column, cell, f"{quoted(cell)} is not a number") from None
 
     return pred
 

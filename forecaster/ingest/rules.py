@@ -48,6 +48,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from forecaster.core.errors import EvidenceError, did_you_mean
 from forecaster.core.files import check_regular
+from forecaster.core.text import quoted
 from forecaster.core.yamlio import load_yaml_text
 from forecaster.ingest.conditions import _ID, _INDEX, FIELDS, Predicate, RulesError, _BadCell, _condition
 from forecaster.ingest.formats import CodedFileError, CodedFormat, CodedRow
@@ -192,7 +193,7 @@ class GradeLookup:
         try:
             x = float(cell)
         except ValueError:
-            raise _BadCell(self.column, cell, f"{cell!r} is not a number (the grade table for {self.field} reads it)") from None
+            raise _BadCell(self.column, cell, f"{quoted(cell)} is not a number (the grade table for {self.field} reads it)") from None
         for lo, g in self.thresholds:
             if x >= lo:
                 return g
@@ -281,7 +282,7 @@ def load_rules_text(text: str, *, name: str, known_indicators: Iterable[str]) ->
     for fname, t in spec.grade_tables.items():
         loc: list[int | str] = ["grade_tables", fname]
         if fname not in fields:
-            raise fail(loc, f"unknown {spec.format} field {fname!r}{did_you_mean(fname, fields)}")
+            raise fail(loc, f"unknown {spec.format} field {quoted(fname)}{did_you_mean(fname, fields)}")
         column, kind = fields[fname]
         if t.values is not None and kind == "number":
             raise fail(loc, f"{fname} is a number: give 'thresholds' ([{{min: N, grade: G}}, …]), not 'values'")
@@ -304,20 +305,20 @@ def load_rules_text(text: str, *, name: str, known_indicators: Iterable[str]) ->
     for i, r in enumerate(spec.rules):
         loc = ["rules", i]
         if r.id in seen:
-            raise fail([*loc, "id"], f"duplicate rule id {r.id!r} (also rules[{seen[r.id]}])")
+            raise fail([*loc, "id"], f"duplicate rule id {quoted(r.id)} (also rules[{seen[r.id]}])")
         seen[r.id] = i
         if r.indicator not in known:
-            raise fail([*loc, "indicator"], f"unknown indicator {r.indicator!r}{did_you_mean(r.indicator, known)}")
+            raise fail([*loc, "indicator"], f"unknown indicator {quoted(r.indicator)}{did_you_mean(r.indicator, known)}")
         if r.grade_from is not None and r.grade_from not in tables:
             have = f"; the file's grade_tables: {', '.join(tables)}" if tables else "; the file has no grade_tables"
-            raise fail([*loc, "grade_from"], f"no grade table for {r.grade_from!r}{did_you_mean(r.grade_from, tables)}{have}")
+            raise fail([*loc, "grade_from"], f"no grade table for {quoted(r.grade_from)}{did_you_mean(r.grade_from, tables)}{have}")
         conditions: list[tuple[int, int, Predicate, frozenset[str] | None]] = []
         for fname, value in r.match.items():
             floc = [*loc, "match", fname]
             if not isinstance(fname, str) or fname not in fields:
                 other: CodedFormat = "gdelt" if spec.format == "acled" else "acled"
-                elsewhere = f" ({fname!r} is a {other} field; this file says format: {spec.format})" if fname in FIELDS[other] else ""
-                raise fail(floc, f"unknown {spec.format} field {fname!r}{did_you_mean(str(fname), fields)}{elsewhere}")
+                elsewhere = f" ({quoted(fname)} is a {other} field; this file says format: {spec.format})" if fname in FIELDS[other] else ""
+                raise fail(floc, f"unknown {spec.format} field {quoted(fname)}{did_you_mean(str(fname), fields)}{elsewhere}")
             column, kind = fields[fname]
             try:
                 cost, pred, exact = _condition(fname, column, kind, value)
