@@ -38,7 +38,7 @@ class _Loader(yaml.SafeLoader):
 
     def compose_document(self) -> Any:
         node = super().compose_document()
-        if self._aliases:
+        if self._aliases and node is not None:
             _check_expansion(node)
         return node
 

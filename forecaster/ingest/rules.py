@@ -323,7 +323,7 @@ def load_rules_text(text: str, *, name: str, known_indicators: Iterable[str]) ->
             try:
                 cost, pred, exact = _condition(fname, column, kind, value)
             except ValueError as e:
-                raise fail(floc, str(e)) from None
+                raise fail(floc, f"{e} (rule {r.id})") from None
             conditions.append((cost, index[column], pred, exact))
         conditions.sort(key=lambda c: c[0])
         grade = None if r.grade is None else parse_grade(r.grade)

@@ -37,6 +37,7 @@ from typing import Any, NamedTuple
 
 from forecaster.core.errors import UsageError, did_you_mean
 from forecaster.core.text import quoted
+from forecaster.model.evidence import MAX_YEAR, MIN_YEAR
 from forecaster.store.backend import Db
 from forecaster.store.events import EventStore
 from forecaster.store.records import ambiguous, check_text, format_time, rows_by_prefix, utcnow
@@ -155,6 +156,9 @@ def check_resolution(r: Resolution, hypotheses: Hypotheses | None, *, today: dt.
     for name, value in (("from", r.start), ("to", r.end)):
         if type(value) is not dt.date:
             raise ResolutionError(f"{name} {quoted(value)} is not a date")
+    for name, value in (("from", r.start), ("to", r.end)):
+        if not MIN_YEAR <= value.year <= MAX_YEAR:  # docs/LIMITS.md: a year typo, as for reports
+            raise ResolutionError(f"{name} {value.isoformat()} is outside {MIN_YEAR}–{MAX_YEAR}: a typo? (dates are YYYY-MM-DD)")
     if r.end < r.start:
         raise ResolutionError(f"to {r.end.isoformat()} is before from {r.start.isoformat()}")
     today = today or dt.date.today()
@@ -181,8 +185,9 @@ def parse_date(value: Any, name: str) -> dt.date:
     text = str(value).strip() if value is not None else ""
     if not text:
         raise ResolutionError(f"{name}: missing (an ISO date, YYYY-MM-DD)")
-    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-        raise ResolutionError(f"{name} {quoted(text)} is not an ISO date (YYYY-MM-DD)")
+    if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
+        digits = " (write the digits 0–9)" if any(c.isdigit() and not c.isascii() for c in text[:100]) else ""
+        raise ResolutionError(f"{name} {quoted(text)} is not an ISO date (YYYY-MM-DD){digits}")
     try:
         return dt.date.fromisoformat(text)
     except ValueError as e:
