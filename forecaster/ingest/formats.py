@@ -35,6 +35,7 @@ from forecaster.ingest.streams import (
     FUTURE_SLACK_S,
     MAX_CELL_CHARS,
     MAX_ID_CHARS,
+    MAX_ROW_CHARS,
     MAX_STAMP,
     MAX_URL_CHARS,
     CodedFileError,
@@ -376,6 +377,8 @@ def _acled_stamp(path: Path, line: int, text: str, clock: _Clock) -> int:
 
 
 def _read_acled(path: Path, clock: _Clock) -> Generator[CodedRow, None, None]:
+    if csv.field_size_limit() < MAX_ROW_CHARS:  # rows are bounded by Lines; cells by check_cells, naming the field
+        csv.field_size_limit(MAX_ROW_CHARS)
     with open_text(path, newline="") as f:  # newline="": a quoted line break in notes stays in its cell
         lines = Lines(path, f)
         reader = csv.reader(lines, strict=True)
