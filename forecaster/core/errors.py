@@ -19,6 +19,9 @@ class UsageError(ForecastError):
     exit_code = 2
 
 
+MAX_FIELD, MAX_PROBLEM = 200, 600  # characters of a problem's field path and text
+
+
 @dataclass(frozen=True)
 class Problem:
     """One problem in a priors folder: file (relative to the folder's parent), line (0 unknown),
@@ -28,6 +31,13 @@ class Problem:
     line: int
     field: str
     problem: str
+
+    def __post_init__(self) -> None:  # a message never grows with its input (core.text.excerpt)
+        if len(self.field) > MAX_FIELD or len(self.problem) > MAX_PROBLEM:
+            from forecaster.core.text import excerpt
+
+            object.__setattr__(self, "field", excerpt(self.field, MAX_FIELD))
+            object.__setattr__(self, "problem", excerpt(self.problem, MAX_PROBLEM))
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file

@@ -11,6 +11,7 @@ from typing import Any, Union
 from pydantic import BaseModel, ValidationError
 
 from forecaster.core.errors import Problem, did_you_mean
+from forecaster.core.text import excerpt, quoted
 
 
 def loc_text(loc: Sequence[int | str]) -> str:
@@ -20,7 +21,7 @@ def loc_text(loc: Sequence[int | str]) -> str:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += ("." if out else "") + str(part)
+            out += ("." if out else "") + excerpt(str(part), 40)  # a huge key is named by its start
     return out or "(top level)"
 
 
@@ -91,7 +92,7 @@ def pydantic_error(error: Mapping[str, Any], keys_at: Callable[[list[int | str]]
     msg = error["msg"].removeprefix("Value error, ")
     if error["type"] == "extra_forbidden":
         key = str(loc[-1])
-        msg = f"unknown key {key!r}{did_you_mean(key, keys_at(loc))}"
+        msg = f"unknown key {quoted(key)}{did_you_mean(key, keys_at(loc))}"
     elif error["type"] == "missing":
         msg = "missing: this field is required"
     return loc, msg
