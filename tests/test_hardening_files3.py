@@ -170,7 +170,13 @@ def test_a_huge_line_or_cell_is_refused_by_its_bound(ws: Workspace, tmp_path: Pa
     long_line = _zip(tmp_path / "line.export.CSV.zip", "line.export.CSV", b"7" * (3 << 20))  # one 3 MiB line
     huge_cell = tmp_path / "cell.csv"
     huge_cell.write_text(acled_text([acled_row(notes="x" * 200_000)]), encoding="utf-8")
-    for path, words in ((long_line, "longer than 1,048,576 characters"), (huge_cell, "cell.csv:2: field 'notes': 200,000 characters")):
+    blanks = _zip(tmp_path / "blank.export.CSV.zip", "blank.export.CSV", gdelt_line().encode() + b"\n" * (6 << 20))
+    cases = (
+        (long_line, "longer than 1,048,576 characters"),
+        (huge_cell, "cell.csv:2: field 'notes': 200,000 characters"),
+        (blanks, "more than 1,000 blank lines"),  # each line costs a reader as much as a row
+    )
+    for path, words in cases:
         done, took, peak = run_measured(["event", "import", str(path), "--rules", "acled_balkans.yaml"], cwd=tmp_path,
                                         env={"FORECAST_WORKSPACE": str(ws.root)})  # fmt: skip
         one_error_line(done, path.name, words)

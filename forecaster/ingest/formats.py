@@ -33,6 +33,7 @@ from forecaster.core.errors import EvidenceError, did_you_mean
 from forecaster.core.text import excerpt, quoted
 from forecaster.ingest.streams import (
     FUTURE_SLACK_S,
+    MAX_BLANK_LINES,
     MAX_CELL_CHARS,
     MAX_ID_CHARS,
     MAX_ROW_CHARS,
@@ -40,6 +41,7 @@ from forecaster.ingest.streams import (
     MAX_URL_CHARS,
     CodedFileError,
     Lines,
+    blank_lines,
     check_cells,
     first_line,
     next_line,
@@ -395,6 +397,7 @@ def _read_acled(path: Path, clock: _Clock) -> Generator[CodedRow, None, None]:
         i_id, i_date, i_prec, i_ts = (index[c] for c in ("event_id_cnty", "event_date", "time_precision", "timestamp"))
         dates: dict[str, dt.date] = {}  # an export has few distinct dates: parse each once
         latest = clock.latest
+        blank = 0
         end = reader.line_num
         start = end + 1
         try:
@@ -404,7 +407,10 @@ def _read_acled(path: Path, clock: _Clock) -> Generator[CodedRow, None, None]:
                 lines.row_done()
                 if len(cells) != width:
                     if not cells:
-                        continue  # a blank line
+                        blank += 1
+                        if blank > MAX_BLANK_LINES:
+                            raise blank_lines(path, start)
+                        continue
                     raise CodedFileError(
                         path, start, None, f"expected {width} cells (one per column of the header), found {len(cells)}"
                     )
@@ -440,7 +446,7 @@ def _read_gdelt(path: Path, clock: _Clock) -> Generator[CodedRow, None, None]:
     i_added, i_url = GDELT_INDEX["DATEADDED"], GDELT_INDEX["SOURCEURL"]
     dates: dict[str, dt.date] = {}
     stamps: dict[str, int] = {}  # DATEADDED is per 15-minute batch: few distinct values
-    lineno = 0
+    lineno = blank = 0
     with open_text(path, newline="\n") as f:  # only LF ends a GDELT line
         try:
             while True:
@@ -450,6 +456,9 @@ def _read_gdelt(path: Path, clock: _Clock) -> Generator[CodedRow, None, None]:
                 lineno += 1
                 line = line.rstrip("\r\n")
                 if not line:
+                    blank += 1
+                    if blank > MAX_BLANK_LINES:
+                        raise blank_lines(path, lineno)
                     continue
                 cells = line.split("\t")
                 if len(cells) != width:
@@ -510,6 +519,7 @@ def _read_deletions(path: Path, i_id: int, i_ts: int, clock: _Clock) -> Generato
         reader = csv.reader(lines, strict=True)
         next(reader)
         lines.row_done()
+        blank = 0
         end = reader.line_num
         start = end + 1
         try:
@@ -517,6 +527,9 @@ def _read_deletions(path: Path, i_id: int, i_ts: int, clock: _Clock) -> Generato
                 start, end = end + 1, reader.line_num
                 lines.row_done()
                 if not cells:
+                    blank += 1
+                    if blank > MAX_BLANK_LINES:
+                        raise blank_lines(path, start)
                     continue
                 if len(cells) != 2:
                     raise CodedFileError(path, start, None, f"expected 2 cells (event_id_cnty, deleted_timestamp), found {len(cells)}")

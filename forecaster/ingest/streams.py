@@ -25,10 +25,12 @@ MAX_ROW_CHARS = 1 << 20  # one row: a GDELT line; an ACLED record with its quote
 MAX_CELL_CHARS = 32_768  # any cell (ACLED notes run to a few thousand)
 MAX_ID_CHARS = 64  # an event id: kept in every report's origin
 MAX_URL_CHARS = 4_096  # GDELT's SOURCEURL: kept as the report's url
-# A zip member is read decompressing as it goes, up to MAX_ZIP_RATIO times the archive's size (at
+# Blank lines cost a reader as much as rows and say nothing: an export has none (but at its end).
+MAX_BLANK_LINES = 1_000
+# A zip member is read decompressing as it goes, up to MAX_ZIP_RATIO times its compressed size (at
 # least MIN_ZIP_ALLOWANCE, at most the 1 GiB any input may have): real exports compress 5 to 15
 # times; a "zip bomb" of a few hundred kilobytes would unpack to gigabytes.
-MAX_ZIP_RATIO = 40
+MAX_ZIP_RATIO = 20
 MIN_ZIP_ALLOWANCE = 8 << 20
 # Timestamps: from 1970 to the end of MAX_YEAR, and no later than the import's clock allows
 # (FUTURE_SLACK_S for a source whose clock runs ahead of ours).
@@ -91,7 +93,7 @@ class _Member(io.RawIOBase):
         if self.total > self.ceiling:
             raise CodedFileError(
                 self.path, 0, None,
-                f"{quoted(self.name)} unpacks to more than {self.ceiling:,} bytes ({MAX_ZIP_RATIO} times the archive, "
+                f"{quoted(self.name)} unpacks to more than {self.ceiling:,} bytes ({MAX_ZIP_RATIO} times its compressed size, "
                 "at least 8 MiB): refused as a possible zip bomb; unzip it and import the file itself",
             )  # fmt: skip
         buffer[: len(data)] = data
@@ -122,13 +124,13 @@ def _open_zip(path: Path) -> _Member:
     if problem is not None:
         archive.close()
         raise CodedFileError(path, 0, None, problem)
-    ceiling = min(MAX_INPUT_BYTES, max(MIN_ZIP_ALLOWANCE, MAX_ZIP_RATIO * path.stat().st_size))
+    ceiling = min(MAX_INPUT_BYTES, max(MIN_ZIP_ALLOWANCE, MAX_ZIP_RATIO * members[0].compress_size))
     if members[0].file_size > ceiling:
         archive.close()
         raise CodedFileError(
             path, 0, None,
-            f"{names} says it unpacks to {members[0].file_size:,} bytes, more than {ceiling:,} ({MAX_ZIP_RATIO} times the "
-            "archive, at least 8 MiB): refused as a possible zip bomb; unzip it and import the file itself",
+            f"{names} says it unpacks to {members[0].file_size:,} bytes, more than {ceiling:,} ({MAX_ZIP_RATIO} times its compressed "
+            "size, at least 8 MiB): refused as a possible zip bomb; unzip it and import the file itself",
         )  # fmt: skip
     return _Member(path, archive, members[0], ceiling)
 
@@ -209,3 +211,7 @@ def check_cells(path: Path, line: int, cells: list[str], names: Sequence[str]) -
 
 def not_utf8(path: Path, line: int) -> CodedFileError:
     return CodedFileError(path, line, None, "not UTF-8 text; save the export as UTF-8")
+
+
+def blank_lines(path: Path, line: int) -> CodedFileError:
+    return CodedFileError(path, line, None, f"more than {MAX_BLANK_LINES:,} blank lines: not an export (a damaged file?)")
