@@ -133,6 +133,15 @@ def test_a_pattern_re2_cannot_run_is_refused_naming_rule_and_field(pattern: str,
     assert words in message
 
 
+def test_a_rules_file_with_too_many_rules_is_refused_before_it_is_validated() -> None:
+    rule = RULES.split("rules:\n", 1)[1] % "x"
+    text = RULES.split("rules:\n", 1)[0] + "rules:\n" + "".join(rule.replace("slow_one", f"r{i}") for i in range(301))
+    started = time.perf_counter()
+    with pytest.raises(RulesError, match=r"r.yaml:4: rules: 301 rules, more than the 300"):
+        load_rules_text(text, name="r.yaml", known_indicators={"armed_incident_north_kosovo"})
+    assert time.perf_counter() - started < SECONDS
+
+
 # ------------------------------------------------------------------------------ 2. compressed input
 
 

@@ -218,7 +218,7 @@ def _regex(fname: str, kind: Kind, pattern: Any) -> Predicate:
     except re2.error as e:
         why = e.args[0].decode("utf-8", "replace") if e.args and isinstance(e.args[0], bytes) else str(e)
         raise ValueError(f"bad regular expression {excerpt(repr(pattern))}: {excerpt(why)}{_re2_hint(why)}") from None
-    search = compiled.search
+    search = _fast_search(compiled)
     if fname in _LONG_TEXT:
         return search
     memo: dict[str, bool] = {}
@@ -228,10 +228,26 @@ def _regex(fname: str, kind: Kind, pattern: Any) -> Predicate:
         if hit is None:
             if len(memo) >= _MEMO:
                 memo.clear()
-            hit = memo[cell] = search(cell) is not None
+            hit = memo[cell] = search(cell)
         return hit
 
     return pred
+
+
+def _fast_search(compiled: Any) -> Callable[[str], bool]:
+    """Whether the pattern occurs in a cell. The binding's `search` builds a match object and maps
+    byte offsets back to characters (about 5 µs a call); a rule needs only yes or no, so RE2's own
+    Match is called on the cell's UTF-8 (about 1 µs), when this google-re2 has it."""
+    try:
+        match, unanchored = compiled._regexp.Match, compiled._regexp.Anchor.UNANCHORED
+    except AttributeError:  # pragma: no cover - another binding: its public search
+        return lambda cell: compiled.search(cell) is not None
+
+    def search(cell: str) -> bool:
+        data = cell.encode("utf-8", "surrogatepass")
+        return match(unanchored, data, 0, len(data))[0][0] != -1
+
+    return search
 
 
 def _re2_hint(why: str) -> str:
@@ -251,6 +267,8 @@ def _prefix(fname: str, kind: Kind, prefixes: Any) -> Predicate:
     items = prefixes if isinstance(prefixes, list) else [prefixes]
     if not items:
         raise ValueError("prefix: expected one or more quoted prefixes, e.g. ['18', '19']")
+    if len(items) > 100:
+        raise ValueError(f"prefix: {len(items)} prefixes, more than the 100 a condition may have")
     texts = [_as_text(fname, p) if not isinstance(p, (dict, list)) else "" for p in items]
     if any(not t for t in texts):
         raise ValueError("prefix: expected one or more quoted prefixes, e.g. ['18', '19']")

@@ -383,7 +383,7 @@ def _read_acled(path: Path, clock: _Clock) -> Generator[CodedRow, None, None]:
         csv.field_size_limit(MAX_ROW_CHARS)
     with open_text(path, newline="") as f:  # newline="": a quoted line break in notes stays in its cell
         lines = Lines(path, f)
-        reader = csv.reader(lines, strict=True)
+        reader = csv.reader(lines.lines, strict=True)
         try:
             header = next(reader)
         except UnicodeDecodeError:
@@ -416,7 +416,9 @@ def _read_acled(path: Path, clock: _Clock) -> Generator[CodedRow, None, None]:
                     )
                 if long_row:  # only a row this long can hold a cell past the bound
                     check_cells(path, start, cells, names)
-                rid = _acled_id(path, start, "event_id_cnty", cells[i_id])
+                rid = cells[i_id].strip()
+                if not rid or len(rid) > MAX_ID_CHARS or not rid.isprintable():
+                    _acled_id(path, start, "event_id_cnty", rid)  # raises, saying why
                 text = cells[i_date]
                 date = dates.get(text)
                 if date is None:
@@ -516,7 +518,7 @@ def read_deletions(path: Path, *, now: int | None = None) -> Iterator[Deletion]:
 def _read_deletions(path: Path, i_id: int, i_ts: int, clock: _Clock) -> Generator[Deletion, None, None]:
     with open_text(path, newline="") as f:
         lines = Lines(path, f)
-        reader = csv.reader(lines, strict=True)
+        reader = csv.reader(lines.lines, strict=True)
         next(reader)
         lines.row_done()
         blank = 0

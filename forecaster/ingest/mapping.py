@@ -181,6 +181,11 @@ def _clean(text: str) -> str:
     return text if text.isprintable() else _CONTROL.sub(" ", text)
 
 
+def _short(cell: str) -> str:
+    """A cell as a report's note quotes it: as written, or its first CELL_EXCERPT characters."""
+    return cell if len(cell) <= CELL_EXCERPT else _excerpt(cell, CELL_EXCERPT)
+
+
 def _excerpt(text: str, n: int) -> str:
     text = " ".join(text.split())
     return text if len(text) <= n else text[: n - 1].rstrip() + "…"
@@ -238,15 +243,15 @@ def _acled_texter(columns: Mapping[str, int]) -> Texter:
         source = f"ACLED {row.id}, {file_name}; coded from {outlets}" if outlets else f"ACLED {row.id}, {file_name}"
         place: list[str] = []
         for v in (c[i_loc], c[i_adm2], c[i_adm1], c[i_cty]):
-            v = _excerpt(v, CELL_EXCERPT)
+            v = _short(v).strip()
             if v and v not in place:
                 place.append(v)
-        kind, sub, a1, a2 = (_excerpt(c[i], CELL_EXCERPT) for i in (i_type, i_sub, i_a1, i_a2))
+        kind, sub, a1, a2 = (_short(c[i]) for i in (i_type, i_sub, i_a1, i_a2))
         parts = [
             f"{kind} / {sub}" if sub else kind,
             ", ".join(place),
             f"{a1} v {a2}" if a2 else a1,
-            f"{_excerpt(c[i_dead], 20) or '0'} fatalities",
+            f"{_short(c[i_dead]).strip() or '0'} fatalities",
         ]
         body = "; ".join([p for p in parts if p]) + "."
         notes = _excerpt(c[i_notes], NOTE_EXCERPT)

@@ -49,7 +49,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from forecaster.core.errors import EvidenceError, did_you_mean
 from forecaster.core.files import check_regular
 from forecaster.core.text import quoted
-from forecaster.core.yamlio import load_yaml_text
+from forecaster.core.yamlio import line_of, load_yaml_text
 from forecaster.ingest.conditions import _ID, _INDEX, FIELDS, Predicate, RulesError, _BadCell, _condition
 from forecaster.ingest.formats import CodedFileError, CodedFormat, CodedRow
 from forecaster.model.evidence import DEFAULT_GRADES, parse_grade
@@ -106,6 +106,8 @@ class GradeTableSpec(_Strict):
             mins = [t.min for t in self.thresholds]
             if not mins or len(set(mins)) != len(mins):
                 raise ValueError("thresholds need distinct 'min' values")
+            if len(mins) > 100:
+                raise ValueError(f"{len(mins)} thresholds, more than the 100 a grade table may have")
         return self
 
 
@@ -131,11 +133,23 @@ class RuleSpec(_Strict):
         return self
 
 
+# A file's rules are tried on every row: their number bounds an import's time (docs/LIMITS.md).
+MAX_RULES = 300
+MAX_ALTERNATIVES = 100  # prefixes of one condition, thresholds of one grade table
+
+
 class RulesSpec(_Strict):
     format: Literal["acled", "gdelt"]
     description: str
     grade_tables: dict[str, GradeTableSpec] = Field(default_factory=dict)
     rules: list[RuleSpec] = Field(min_length=1)
+
+    @field_validator("rules")
+    @classmethod
+    def _few_enough(cls, v: list[RuleSpec]) -> list[RuleSpec]:
+        if len(v) > MAX_RULES:
+            raise ValueError(f"{len(v):,} rules, more than the {MAX_RULES} a file may hold (each is tried on every row): split the file")
+        return v
 
     @field_validator("description")
     @classmethod
@@ -270,6 +284,11 @@ def load_rules_text(text: str, *, name: str, known_indicators: Iterable[str]) ->
     raw = load_yaml_text(text, name=name, error=RulesError)
     if not isinstance(raw, dict):
         raise RulesError(f"{name}: expected a mapping at the top level (format, description, rules), got {type(raw).__name__}")
+    if isinstance(raw.get("rules"), list) and len(raw["rules"]) > MAX_RULES:  # before validating thousands
+        raise RulesError(
+            f"{name}:{line_of(raw['rules'][0]) or 1}: rules: {len(raw['rules']):,} rules, more than the {MAX_RULES} a file may hold "
+            "(each is tried on every row): split the file"
+        )
     spec = _validate(raw, name, text)
     known = set(known_indicators)
 

@@ -174,27 +174,24 @@ def first_line(path: Path, f: IO[str]) -> str:
 
 
 class Lines:
-    """The lines of a CSV file for csv.reader, each read with a bound; a row (a record, with the
-    line breaks quoted inside it) longer than MAX_ROW_CHARS stops the reading, naming its line.
-    `row_done()` after each record."""
+    """The lines of a CSV file for csv.reader (iterate `lines`), each read with a bound; a row (a
+    record, with the line breaks quoted inside it) longer than MAX_ROW_CHARS stops the reading,
+    naming its line. `row_done()` after each record; `used`: the characters of the row so far."""
 
     def __init__(self, path: Path, f: IO[str]) -> None:
         self.path, self.f = path, f
         self.used = self.line = 0
         self.start = 1
+        self.lines = self._lines()
 
-    def __iter__(self) -> Lines:
-        return self
-
-    def __next__(self) -> str:
-        line = self.f.readline(MAX_ROW_CHARS + 1)
-        if not line:
-            raise StopIteration
-        self.line += 1
-        self.used += len(line)
-        if self.used > MAX_ROW_CHARS:
-            raise CodedFileError(self.path, self.start, None, f"a row longer than {MAX_ROW_CHARS:,} characters (a quote left open?)")
-        return line
+    def _lines(self) -> Generator[str, None, None]:
+        readline, limit = self.f.readline, MAX_ROW_CHARS + 1
+        while line := readline(limit):
+            self.line += 1
+            self.used += len(line)
+            if self.used > MAX_ROW_CHARS:
+                raise CodedFileError(self.path, self.start, None, f"a row longer than {MAX_ROW_CHARS:,} characters (a quote left open?)")
+            yield line
 
     def row_done(self) -> None:
         self.used = 0
