@@ -6,15 +6,16 @@ line is ACLED's header, ACLED's deletions header or a GDELT 2.0 event. The job i
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import gc
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import typer
 
-from forecaster.cli.common import out, print_json, say, workspace
+from forecaster.cli.common import err, out, print_json, say, workspace
 from forecaster.core.errors import EvidenceError, UsageError
 from forecaster.core.workspace import Workspace
 from forecaster.ingest import CodedFileError, FileKind, detect_format
@@ -56,6 +57,21 @@ def coded_kind(path: Path, fmt: str | None, rules: Path | None) -> FileKind | No
     if path.suffix.lower() == ".zip" or "\t" in line or "event_id_cnty" in line or "deleted_timestamp" in line:
         return detect_format(path)
     return None
+
+
+@contextlib.contextmanager
+def nothing_written() -> Iterator[None]:
+    """Ctrl-C, SIGTERM or SIGHUP during an import: the store's transaction rolls back (its
+    writers undo on any exception), and the user reads "interrupted …; nothing written", exit
+    128 + the signal (130 for Ctrl-C)."""
+    from forecaster.inference.interrupt import interruptible
+
+    try:
+        with interruptible():
+            yield
+    except KeyboardInterrupt as e:
+        err.print(f"interrupted{f' ({e})' if str(e) else ''}; nothing written", markup=False, highlight=False)
+        raise typer.Exit(code=getattr(e, "exit_code", 130)) from None
 
 
 def _rules_path(ctx: typer.Context, given: Path) -> Path:
@@ -103,11 +119,12 @@ def import_coded_file(
     collecting = gc.isenabled()
     gc.disable()
     try:
-        if dry_run and not ws.has_store():
-            result = import_coded(None, file, kind=kind, rules=loaded, analyst=analyst, dry_run=True)
-        else:
-            with EventStore(ws.db) as store:
-                result = import_coded(store, file, kind=kind, rules=loaded, analyst=analyst, dry_run=dry_run)
+        with nothing_written():
+            if dry_run and not ws.has_store():
+                result = import_coded(None, file, kind=kind, rules=loaded, analyst=analyst, dry_run=True)
+            else:
+                with EventStore(ws.db) as store:
+                    result = import_coded(store, file, kind=kind, rules=loaded, analyst=analyst, dry_run=dry_run)
     finally:
         if collecting:
             gc.enable()

@@ -19,7 +19,7 @@ from forecaster.cli import failures
 from forecaster.cli.console import SafeConsole, write_json_text
 from forecaster.core.errors import ForecastError, UsageError
 from forecaster.core.files import check_not_special
-from forecaster.core.text import hide_secrets
+from forecaster.core.text import hide_secrets, quoted
 from forecaster.core.workspace import Workspace, find_workspace
 
 
@@ -137,7 +137,7 @@ def date_option(value: str | None, option: str) -> dt.date | None:
     try:
         return check_year(dt.date.fromisoformat(value.strip()))
     except ValueError:
-        raise UsageError(f"{option} {value!r} is not an ISO date (YYYY-MM-DD)") from None
+        raise UsageError(f"{option} {quoted(value)} is not an ISO date (YYYY-MM-DD)") from None
     except EvidenceError as e:
         raise UsageError(f"{option}: {e}") from None
 

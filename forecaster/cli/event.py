@@ -23,7 +23,7 @@ from forecaster.cli.common import date_option, err, handle_errors, print_json, w
 from forecaster.cli.helptext import HelpGroup
 from forecaster.cli.window import warn_ignored
 from forecaster.core.errors import EvidenceError, UsageError, did_you_mean
-from forecaster.core.text import neutral
+from forecaster.core.text import neutral, quoted
 from forecaster.core.workspace import Workspace
 from forecaster.model.evidence import (
     Report,
@@ -143,7 +143,7 @@ def _format(value: str) -> Format:
     for known in FORMATS:
         if fmt == known:
             return known
-    raise UsageError(f"--format {value!r}: expected one of {', '.join(FORMATS)}{did_you_mean(fmt, FORMATS)}")
+    raise UsageError(f"--format {quoted(value)}: expected one of {', '.join(FORMATS)}{did_you_mean(fmt, FORMATS)}")
 
 
 def _store(ctx: typer.Context) -> EventStore:
@@ -308,7 +308,7 @@ def _warn_unknown_indicator(ctx: typer.Context, indicator: str, store: EventStor
     except UsageError:
         return
     if indicator not in known:
-        _say(f"note: {indicator!r} is not in the catalogue{did_you_mean(indicator, known)}")
+        _say(f"note: {quoted(indicator)} is not in the catalogue{did_you_mean(indicator, known)}")
 
 
 def _print_table(entries: Iterator[StoredReport], *, retracted_column: bool, window: Any = None) -> tuple[int, int]:
@@ -373,9 +373,9 @@ def _get(store: EventStore, report_id: str) -> StoredReport:
             raise
         shown = ", ".join(ids[:10]) + (", …" if len(ids) > 10 else "")
         if len(ids) == 1:
-            raise UsageError(f"report id {report_id!r} is too short to name a report (give at least 4 digits): it matches {shown}") from None
+            raise UsageError(f"report id {quoted(report_id)} is too short to name a report (give at least 4 digits): it matches {shown}") from None
         raise UsageError(
-            f"report id {report_id!r} is ambiguous: {'over 10' if len(ids) > 10 else len(ids)} reports start with it: {shown}; give more digits"
+            f"report id {quoted(report_id)} is ambiguous: {'over 10' if len(ids) > 10 else len(ids)} reports start with it: {shown}; give more digits"
         ) from None
 
 
@@ -476,7 +476,7 @@ def import_(
       forecast event import 20250601.export.CSV --rules gdelt_balkans.yaml --json
       forecast event import acled_deletions.csv
     """
-    from forecaster.cli.coded import coded_kind, import_coded_file
+    from forecaster.cli.coded import coded_kind, import_coded_file, nothing_written
 
     kind = coded_kind(file, fmt, rules)
     if kind is not None:
@@ -487,7 +487,7 @@ def import_(
     batch = read_reports_file(file, known=known, fmt=chosen)
     who = _analyst(analyst)
     notes: list[str] = []
-    with EventStore(ws.db) as store:
+    with nothing_written(), EventStore(ws.db) as store:  # SIGTERM/SIGHUP: rolled back, "nothing written"
         result = store.import_reports(batch.entries, analyst=who, dry_run=dry_run, labels=batch.labels, notes=notes)
     if as_json:
         return print_json({"added": result.added, "skipped": result.skipped, "retracted": result.retracted, "dry_run": dry_run, "notes": notes})

@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 from forecaster.core.errors import UsageError
+from forecaster.core.text import quoted
 
 
 class _Duplicate(ValueError):
@@ -18,7 +19,7 @@ def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in pairs:
         if key in out:
-            raise _Duplicate(f"duplicate key {key!r} (each key may appear once in an object)")
+            raise _Duplicate(f"duplicate key {quoted(key)} (each key may appear once in an object)")
         out[key] = value
     return out
 

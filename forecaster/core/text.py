@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import re
+import reprlib
 import unicodedata
 
 # -- canonical form (what is stored, before any content id is computed) -----------------------
@@ -118,3 +119,43 @@ def hide_secrets(text: str) -> str:
     """Text with every password of a database URL in it replaced by *** (issue 20): for `info`,
     every error line and anything else printed or recorded that may quote the store's address."""
     return _QUERY_PASSWORD.sub(r"\1***", _URL_PASSWORD.sub(r"\1***@", text))
+
+
+# -- excerpts (what an error message quotes of the input) --------------------------------------
+
+EXCERPT = 80  # characters of input an error message quotes at most
+
+
+def excerpt(text: object, limit: int = EXCERPT) -> str:
+    """`text` for an error message: one line (control characters, line breaks and tabs shown),
+    at most `limit` characters and, when cut, '…' and its full length. An error message never
+    grows with its input: a huge cell or value is named by where it is and how it starts."""
+    s = text if isinstance(text, str) else str(text)
+    n = len(s)
+    if n > limit:
+        s = s[:limit]
+    s = neutral(s, newlines=False)
+    if n > limit:
+        return f"{s[:limit]}… ({n:,} characters)"
+    return s
+
+
+_REPR = reprlib.Repr()
+_REPR.maxlevel = 3
+_REPR.maxstring = _REPR.maxother = EXCERPT
+_REPR.maxlist = _REPR.maxtuple = _REPR.maxdict = _REPR.maxset = 6
+
+
+def quoted(value: object, limit: int = EXCERPT) -> str:
+    """repr(value) as an error message quotes it: a short value exactly as repr shows it; a long
+    text as its start in quotes, '…' and its length; a big or deep list or mapping by its first
+    items and levels (reprlib), never expanded whole."""
+    if isinstance(value, str):
+        if len(value) <= limit:
+            return neutral(repr(value), newlines=False)
+        return f"{neutral(repr(value[:limit]), newlines=False)[:-1]}…{repr(value)[0]} ({len(value):,} characters)"
+    try:
+        shown = _REPR.repr(value)
+    except (RecursionError, ValueError):  # pragma: no cover - reprlib bounds depth already
+        shown = f"<{type(value).__name__}>"
+    return excerpt(shown, limit * 2)

@@ -9,8 +9,9 @@ depends on whether PyTensor's own compile folder already holds C modules. No pym
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
+
+from forecaster.core.safe_cache import trusted_file, write_private
 
 #: Compile-time guesses (s): PyTensor's C-module folder empty (a fresh machine), or already filled.
 COLD_S = 45.0
@@ -21,7 +22,7 @@ FILE = "compile-times.json"
 def estimate(cache_root: Path | None, compiledir: Path | None) -> float:
     """Seconds the next compile should take: the last one timed here, else a guess."""
     try:
-        if cache_root is not None and (cache_root / FILE).is_file():
+        if cache_root is not None and (cache_root / FILE).is_file() and trusted_file(cache_root / FILE, root=cache_root):
             seconds = float(json.loads((cache_root / FILE).read_text(encoding="utf-8"))["seconds"])
             if seconds > 0:
                 return seconds
@@ -39,9 +40,6 @@ def record(cache_root: Path | None, seconds: float) -> None:
     if cache_root is None:
         return
     try:
-        cache_root.mkdir(parents=True, exist_ok=True)
-        tmp = cache_root / f".{FILE}.{os.getpid()}.tmp"
-        tmp.write_text(json.dumps({"seconds": round(seconds, 2)}), encoding="utf-8")
-        os.replace(tmp, cache_root / FILE)
+        write_private(cache_root / FILE, json.dumps({"seconds": round(seconds, 2)}).encode())  # 0600, 0700 folders
     except OSError:
         return

@@ -30,6 +30,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import sys
 import time
 from pathlib import Path
@@ -76,7 +77,7 @@ from pymc.logprob.transforms import Transform  # noqa: E402
 from pymc.step_methods.hmc.quadpotential import QuadPotentialDiagAdapt  # noqa: E402
 
 __all__ = ["LogRatio", "PrecompiledTrace", "QuadPotentialDiagAdapt", "Transform", "check", "fast_clock", "raw_function",
-           "preset_march_flags", "store_march_flags"]
+           "march_flags_ok", "preset_march_flags", "store_march_flags"]
 
 
 class PrecompiledTrace(NDArray):
@@ -154,11 +155,15 @@ def preset_march_flags(cache_root: Path | None) -> None:
         if GCC_compiler.march_flags is not None or "-march" in pytensor.config.gcc__cxxflags:
             return
         path = _march_path(cache_root)
-        if path is None or not path.is_file():
+        if path is None or cache_root is None or not path.is_file():
+            return
+        from forecaster.core.safe_cache import trusted_file
+
+        if not trusted_file(path, root=cache_root):  # someone else could have written it
             return
         flags = json.loads(path.read_text())
-        if isinstance(flags, list) and all(isinstance(f, str) for f in flags):
-            GCC_compiler.march_flags = flags  # type: ignore[assignment]
+        if march_flags_ok(flags):  # they reach g++'s command line: -march/-mtune/-m<feature> and cache sizes only
+            GCC_compiler.march_flags = flags
             _MARCH_PRESET = True
     except Exception:
         return
@@ -175,12 +180,36 @@ def store_march_flags(cache_root: Path | None) -> None:
         path = _march_path(cache_root)
         if flags is None or path is None or path.is_file():
             return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(list(flags)))
-        os.replace(tmp, path)
+        if not march_flags_ok(list(flags)):
+            return
+        from forecaster.core.safe_cache import write_private
+
+        write_private(path, json.dumps(list(flags)).encode())  # 0600 in a 0700 folder, whatever the umask
     except Exception:
         return
+
+
+_MACHINE_FLAG = re.compile(r"-m(arch|tune)=[A-Za-z0-9_.+-]{1,40}|-m(no-)?[a-z0-9][a-z0-9.-]{0,30}")
+_CACHE_PARAM = re.compile(r"(l1-cache-size|l1-cache-line-size|l2-cache-size)=[0-9]{1,9}")
+
+
+def march_flags_ok(flags: Any) -> bool:
+    """Whether cached -march flags are what g++'s probing gives and nothing else: a list of at most
+    300 `-march=`/`-mtune=`/`-m[no-]feature` flags and `--param` cache sizes. Anything else (an
+    `-fplugin=`, `-o`, `-B`, `-specs=` planted in the cache) is refused and probed afresh."""
+    if not isinstance(flags, list) or len(flags) > 300 or not all(isinstance(f, str) for f in flags):
+        return False
+    i = 0
+    while i < len(flags):
+        if flags[i] == "--param":
+            if i + 1 >= len(flags) or not _CACHE_PARAM.fullmatch(flags[i + 1]):
+                return False
+            i += 2
+            continue
+        if not _MACHINE_FLAG.fullmatch(flags[i]):
+            return False
+        i += 1
+    return True
 
 
 

@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
 from forecaster.core.errors import EvidenceError, did_you_mean
+from forecaster.core.text import excerpt, quoted
 from forecaster.ingest.formats import ACLED_INDEX, GDELT_INDEX, CodedFormat
 
 Kind = Literal["text", "number", "tags"]
@@ -124,7 +125,7 @@ def _condition(fname: str, column: str, kind: Kind, value: Any) -> tuple[int, Pr
             return 2, _range(fname, column, kind, value.get("min"), value.get("max")), None
         bad = sorted(str(k) for k in keys - {"regex", "prefix", "min", "max"})
         if bad:
-            raise ValueError(f"unknown condition {bad[0]!r}{did_you_mean(bad[0], ('regex', 'prefix', 'min', 'max'))}: expected {_FORMS}")
+            raise ValueError(f"unknown condition {quoted(bad[0])}{did_you_mean(bad[0], ('regex', 'prefix', 'min', 'max'))}: expected {_FORMS}")
         raise ValueError(f"give one kind of condition per field: {', '.join(sorted(map(str, keys)))} cannot be combined")
     if isinstance(value, bool):
         if kind == "number":
@@ -135,7 +136,7 @@ def _condition(fname: str, column: str, kind: Kind, value: Any) -> tuple[int, Pr
         raise ValueError(f"empty list: expected {_FORMS}")
     for v in values:
         if isinstance(v, (dict, list)) or v is None or isinstance(v, bool):
-            raise ValueError(f"a list holds plain values, got {v!r}: expected {_FORMS}")
+            raise ValueError(f"a list holds plain values, got {quoted(v)}: expected {_FORMS}")
     if kind == "number":
         numbers = frozenset(_as_number(fname, v) for v in values)
         return 2, _number_in(column, numbers), None
@@ -159,46 +160,105 @@ def _as_text(fname: str, v: Any) -> str:
     if isinstance(v, int) and fname in _NUMBER_AS_TEXT:
         return str(v)
     raise ValueError(
-        f"{fname} is text: quote the value ({str(v)!r}); unquoted, YAML reads some codes as numbers (043 is the octal 35)"
+        f"{fname} is text: quote the value ({quoted(str(v))}); unquoted, YAML reads some codes as numbers (043 is the octal 35)"
     )
 
 
 def _as_number(fname: str, v: Any) -> float:
     if isinstance(v, (int, float)) and not isinstance(v, bool):
         return float(v)
-    raise ValueError(f"{fname} is a number: write {v!r} without quotes, or use {{min: N}} / {{max: N}}")
+    raise ValueError(f"{fname} is a number: write {quoted(v)} without quotes, or use {{min: N}} / {{max: N}}")
 
 
 def _check_vocabulary(fname: str, texts: Sequence[str]) -> None:
     vocab = ACLED_VOCABULARY.get(fname)
     for t in texts:
         if vocab is not None and t not in vocab:
-            raise ValueError(f"{t!r} is not an ACLED {fname}{did_you_mean(t, vocab)}; expected one of: {', '.join(sorted(vocab))}")
+            raise ValueError(f"{quoted(t)} is not an ACLED {fname}{did_you_mean(t, vocab)}; expected one of: {', '.join(sorted(vocab))}")
         if fname in _CAMEO_FIELDS and not _CAMEO.match(t):
-            raise ValueError(f"{t!r} is not a CAMEO event code (1–4 digits, quoted, e.g. '190' or '043')")
+            raise ValueError(f"{quoted(t)} is not a CAMEO event code (1–4 digits, quoted, e.g. '190' or '043')")
         if fname in _FIPS_FIELDS and t == "XK":
             raise ValueError("'XK' is the ISO code for Kosovo; GDELT geography is FIPS 10-4, where Kosovo is KV")
         if fname in _FIPS_FIELDS and not _FIPS.match(t):
             raise ValueError(
-                f"{t!r} is not a FIPS 10-4 country code: GDELT geography uses two capital letters "
+                f"{quoted(t)} is not a FIPS 10-4 country code: GDELT geography uses two capital letters "
                 "(Serbia RI, Kosovo KV, Bosnia and Herzegovina BK; not ISO's RS, XK, BA)"
             )
         if fname in ("actor1_country", "actor2_country") and not _CAMEO_COUNTRY.match(t):
-            raise ValueError(f"{t!r} is not a CAMEO actor country code (three capital letters, e.g. SRB)")
+            raise ValueError(f"{quoted(t)} is not a CAMEO actor country code (three capital letters, e.g. SRB)")
         if fname == "quad_class" and t not in {"1", "2", "3", "4"}:
-            raise ValueError(f"quad_class {t!r}: expected 1–4")
+            raise ValueError(f"quad_class {quoted(t)}: expected 1–4")
+
+
+MAX_PATTERN = 1_000  # characters of one regular expression (docs/LIMITS.md)
+RE2_MEMORY = 8 << 20  # bytes one compiled pattern may use (RE2's own default): a bigger one is refused
+_MEMO = 4_096  # results remembered per pattern for short cells (admin2, actor names repeat)
 
 
 def _regex(fname: str, kind: Kind, pattern: Any) -> Predicate:
+    """`re.search` semantics in RE2 syntax, in time linear in the cell whatever the pattern:
+    Python's re backtracks, and `(a+)+$` on a long cell would hang an import. RE2 has no
+    backreferences or lookaround, so such a pattern is refused here, saying so."""
     if kind == "number":
         raise ValueError(f"{fname} is a number: use {{min: N}} / {{max: N}} or a value, not a regular expression")
     if not isinstance(pattern, str) or not pattern:
-        raise ValueError(f"regex: expected a regular expression in quotes, got {pattern!r}")
+        raise ValueError(f"regex: expected a regular expression in quotes, got {excerpt(repr(pattern))}")
+    if len(pattern) > MAX_PATTERN:
+        raise ValueError(f"regex: {len(pattern):,} characters, more than the {MAX_PATTERN:,} a pattern may have")
     try:
-        compiled = re.compile(pattern)
-    except re.error as e:
-        raise ValueError(f"bad regular expression {pattern!r}: {e.msg} at position {e.pos}") from None
-    return compiled.search
+        import re2  # google-re2: imported here, so commands that read no rules never load it
+    except ImportError:  # pragma: no cover - a declared dependency
+        raise ValueError("regex conditions need the google-re2 package (pip install google-re2)") from None
+    options = re2.Options()
+    options.log_errors = False
+    options.never_capture = True
+    options.max_mem = RE2_MEMORY
+    try:
+        compiled = re2.compile(pattern, options)
+    except re2.error as e:
+        why = e.args[0].decode("utf-8", "replace") if e.args and isinstance(e.args[0], bytes) else str(e)
+        raise ValueError(f"bad regular expression {excerpt(repr(pattern))}: {excerpt(why)}{_re2_hint(why)}") from None
+    search = _fast_search(compiled)
+    if fname in _LONG_TEXT:
+        return search
+    memo: dict[str, bool] = {}
+
+    def pred(cell: str) -> bool:
+        hit = memo.get(cell)
+        if hit is None:
+            if len(memo) >= _MEMO:
+                memo.clear()
+            hit = memo[cell] = search(cell)
+        return hit
+
+    return pred
+
+
+def _fast_search(compiled: Any) -> Callable[[str], bool]:
+    """Whether the pattern occurs in a cell. The binding's `search` builds a match object and maps
+    byte offsets back to characters (about 5 µs a call); a rule needs only yes or no, so RE2's own
+    Match is called on the cell's UTF-8 (about 1 µs), when this google-re2 has it."""
+    try:
+        match, unanchored = compiled._regexp.Match, compiled._regexp.Anchor.UNANCHORED
+    except AttributeError:  # pragma: no cover - another binding: its public search
+        return lambda cell: compiled.search(cell) is not None
+
+    def search(cell: str) -> bool:
+        data = cell.encode("utf-8", "surrogatepass")
+        return match(unanchored, data, 0, len(data))[0][0] != -1
+
+    return search
+
+
+def _re2_hint(why: str) -> str:
+    if "perl operator" in why or "invalid escape sequence" in why:
+        return (
+            " (rules use RE2 syntax, matched in linear time: no lookaround (?=…) (?!…) or backreferences \\1;"
+            " to need two words in any order, write 'a.*b|b.*a')"
+        )
+    if "too large" in why or "repetition" in why:
+        return " (refused: RE2 compiles a pattern within 8 MiB and repeats at most 1,000 times)"
+    return ""
 
 
 def _prefix(fname: str, kind: Kind, prefixes: Any) -> Predicate:
@@ -207,13 +267,15 @@ def _prefix(fname: str, kind: Kind, prefixes: Any) -> Predicate:
     items = prefixes if isinstance(prefixes, list) else [prefixes]
     if not items:
         raise ValueError("prefix: expected one or more quoted prefixes, e.g. ['18', '19']")
+    if len(items) > 100:
+        raise ValueError(f"prefix: {len(items)} prefixes, more than the 100 a condition may have")
     texts = [_as_text(fname, p) if not isinstance(p, (dict, list)) else "" for p in items]
     if any(not t for t in texts):
         raise ValueError("prefix: expected one or more quoted prefixes, e.g. ['18', '19']")
     if fname in _CAMEO_FIELDS:
         for t in texts:
             if not _CAMEO.match(t):
-                raise ValueError(f"prefix {t!r} is not the start of a CAMEO code (digits, quoted: '19', not 19x)")
+                raise ValueError(f"prefix {quoted(t)} is not the start of a CAMEO code (digits, quoted: '19', not 19x)")
     starts = tuple(texts)
     return lambda cell: cell.startswith(starts)
 
@@ -232,7 +294,7 @@ def _range(fname: str, column: str, kind: Kind, lo: Any, hi: Any) -> Predicate:
         try:
             x = float(cell)
         except ValueError:
-            raise _BadCell(column, cell, f"{cell!r} is not a number") from None
+            raise _BadCell(column, cell, f"{quoted(cell)} is not a number") from None
         return low <= x <= high
 
     return pred
@@ -245,7 +307,7 @@ def _number_in(column: str, numbers: frozenset[float]) -> Predicate:
         try:
             return float(cell) in numbers
         except ValueError:
-            raise _BadCell(column, cell, f"{cell!r} is not a number") from None
+            raise _BadCell(column, cell, f"{quoted(cell)} is not a number") from None
 
     return pred
 

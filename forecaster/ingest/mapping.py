@@ -68,6 +68,7 @@ class ReportDraft:
 
 MappedRow = tuple[int, str, list[ReportDraft]]
 NOTE_EXCERPT = 300  # characters of ACLED's notes quoted in a report's note
+CELL_EXCERPT = 200  # characters of any other cell quoted in a report's source or note (docs/LIMITS.md)
 # Control characters the store refuses (all of Cc but tab, LF, CR); a coded row may carry them.
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _DATE_FIELD: Mapping[str, str] = {"acled": "event_date", "gdelt": "SQLDATE"}
@@ -180,6 +181,11 @@ def _clean(text: str) -> str:
     return text if text.isprintable() else _CONTROL.sub(" ", text)
 
 
+def _short(cell: str) -> str:
+    """A cell as a report's note quotes it: as written, or its first CELL_EXCERPT characters."""
+    return cell if len(cell) <= CELL_EXCERPT else _excerpt(cell, CELL_EXCERPT)
+
+
 def _excerpt(text: str, n: int) -> str:
     text = " ".join(text.split())
     return text if len(text) <= n else text[: n - 1].rstrip() + "…"
@@ -237,14 +243,15 @@ def _acled_texter(columns: Mapping[str, int]) -> Texter:
         source = f"ACLED {row.id}, {file_name}; coded from {outlets}" if outlets else f"ACLED {row.id}, {file_name}"
         place: list[str] = []
         for v in (c[i_loc], c[i_adm2], c[i_adm1], c[i_cty]):
-            v = v.strip()
+            v = _short(v).strip()
             if v and v not in place:
                 place.append(v)
+        kind, sub, a1, a2 = (_short(c[i]) for i in (i_type, i_sub, i_a1, i_a2))
         parts = [
-            f"{c[i_type]} / {c[i_sub]}" if c[i_sub] else c[i_type],
+            f"{kind} / {sub}" if sub else kind,
             ", ".join(place),
-            f"{c[i_a1]} v {c[i_a2]}" if c[i_a2] else c[i_a1],
-            f"{c[i_dead].strip() or '0'} fatalities",
+            f"{a1} v {a2}" if a2 else a1,
+            f"{_short(c[i_dead]).strip() or '0'} fatalities",
         ]
         body = "; ".join([p for p in parts if p]) + "."
         notes = _excerpt(c[i_notes], NOTE_EXCERPT)
@@ -269,6 +276,9 @@ def _gdelt_text(row: CodedRow, file_name: str) -> tuple[str, str, str, str]:
     source = f"GDELT 2.0 event {row.id}, {file_name}"
     actors = " -> ".join(a for a in (g("Actor1Name") or g("Actor1Code"), g("Actor2Name") or g("Actor2Code")) if a)
     place, country = g("ActionGeo_FullName"), g("ActionGeo_CountryCode")
+    if len(cells) and max(map(len, cells[:-1])) > CELL_EXCERPT:  # a stored note stays short whatever a cell holds
+        cells = [_excerpt(c, CELL_EXCERPT) for c in cells[:-1]] + [cells[-1]]
+        actors, place, country = _excerpt(actors, 2 * CELL_EXCERPT), _excerpt(place, CELL_EXCERPT), _excerpt(country, 20)
     parts = [
         f"CAMEO {g('EventCode')}",
         f"QuadClass {g('QuadClass')}",

@@ -48,7 +48,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from forecaster.core.errors import EvidenceError, did_you_mean
 from forecaster.core.files import check_regular
-from forecaster.core.yamlio import load_yaml_text
+from forecaster.core.text import quoted
+from forecaster.core.yamlio import line_of, load_yaml_text
 from forecaster.ingest.conditions import _ID, _INDEX, FIELDS, Predicate, RulesError, _BadCell, _condition
 from forecaster.ingest.formats import CodedFileError, CodedFormat, CodedRow
 from forecaster.model.evidence import DEFAULT_GRADES, parse_grade
@@ -105,6 +106,8 @@ class GradeTableSpec(_Strict):
             mins = [t.min for t in self.thresholds]
             if not mins or len(set(mins)) != len(mins):
                 raise ValueError("thresholds need distinct 'min' values")
+            if len(mins) > 100:
+                raise ValueError(f"{len(mins)} thresholds, more than the 100 a grade table may have")
         return self
 
 
@@ -130,11 +133,23 @@ class RuleSpec(_Strict):
         return self
 
 
+# A file's rules are tried on every row: their number bounds an import's time (docs/LIMITS.md).
+MAX_RULES = 300
+MAX_ALTERNATIVES = 100  # prefixes of one condition, thresholds of one grade table
+
+
 class RulesSpec(_Strict):
     format: Literal["acled", "gdelt"]
     description: str
     grade_tables: dict[str, GradeTableSpec] = Field(default_factory=dict)
     rules: list[RuleSpec] = Field(min_length=1)
+
+    @field_validator("rules")
+    @classmethod
+    def _few_enough(cls, v: list[RuleSpec]) -> list[RuleSpec]:
+        if len(v) > MAX_RULES:
+            raise ValueError(f"{len(v):,} rules, more than the {MAX_RULES} a file may hold (each is tried on every row): split the file")
+        return v
 
     @field_validator("description")
     @classmethod
@@ -192,7 +207,7 @@ class GradeLookup:
         try:
             x = float(cell)
         except ValueError:
-            raise _BadCell(self.column, cell, f"{cell!r} is not a number (the grade table for {self.field} reads it)") from None
+            raise _BadCell(self.column, cell, f"{quoted(cell)} is not a number (the grade table for {self.field} reads it)") from None
         for lo, g in self.thresholds:
             if x >= lo:
                 return g
@@ -269,6 +284,11 @@ def load_rules_text(text: str, *, name: str, known_indicators: Iterable[str]) ->
     raw = load_yaml_text(text, name=name, error=RulesError)
     if not isinstance(raw, dict):
         raise RulesError(f"{name}: expected a mapping at the top level (format, description, rules), got {type(raw).__name__}")
+    if isinstance(raw.get("rules"), list) and len(raw["rules"]) > MAX_RULES:  # before validating thousands
+        raise RulesError(
+            f"{name}:{line_of(raw['rules'][0]) or 1}: rules: {len(raw['rules']):,} rules, more than the {MAX_RULES} a file may hold "
+            "(each is tried on every row): split the file"
+        )
     spec = _validate(raw, name, text)
     known = set(known_indicators)
 
@@ -281,7 +301,7 @@ def load_rules_text(text: str, *, name: str, known_indicators: Iterable[str]) ->
     for fname, t in spec.grade_tables.items():
         loc: list[int | str] = ["grade_tables", fname]
         if fname not in fields:
-            raise fail(loc, f"unknown {spec.format} field {fname!r}{did_you_mean(fname, fields)}")
+            raise fail(loc, f"unknown {spec.format} field {quoted(fname)}{did_you_mean(fname, fields)}")
         column, kind = fields[fname]
         if t.values is not None and kind == "number":
             raise fail(loc, f"{fname} is a number: give 'thresholds' ([{{min: N, grade: G}}, …]), not 'values'")
@@ -304,25 +324,25 @@ def load_rules_text(text: str, *, name: str, known_indicators: Iterable[str]) ->
     for i, r in enumerate(spec.rules):
         loc = ["rules", i]
         if r.id in seen:
-            raise fail([*loc, "id"], f"duplicate rule id {r.id!r} (also rules[{seen[r.id]}])")
+            raise fail([*loc, "id"], f"duplicate rule id {quoted(r.id)} (also rules[{seen[r.id]}])")
         seen[r.id] = i
         if r.indicator not in known:
-            raise fail([*loc, "indicator"], f"unknown indicator {r.indicator!r}{did_you_mean(r.indicator, known)}")
+            raise fail([*loc, "indicator"], f"unknown indicator {quoted(r.indicator)}{did_you_mean(r.indicator, known)}")
         if r.grade_from is not None and r.grade_from not in tables:
             have = f"; the file's grade_tables: {', '.join(tables)}" if tables else "; the file has no grade_tables"
-            raise fail([*loc, "grade_from"], f"no grade table for {r.grade_from!r}{did_you_mean(r.grade_from, tables)}{have}")
+            raise fail([*loc, "grade_from"], f"no grade table for {quoted(r.grade_from)}{did_you_mean(r.grade_from, tables)}{have}")
         conditions: list[tuple[int, int, Predicate, frozenset[str] | None]] = []
         for fname, value in r.match.items():
             floc = [*loc, "match", fname]
             if not isinstance(fname, str) or fname not in fields:
                 other: CodedFormat = "gdelt" if spec.format == "acled" else "acled"
-                elsewhere = f" ({fname!r} is a {other} field; this file says format: {spec.format})" if fname in FIELDS[other] else ""
-                raise fail(floc, f"unknown {spec.format} field {fname!r}{did_you_mean(str(fname), fields)}{elsewhere}")
+                elsewhere = f" ({quoted(fname)} is a {other} field; this file says format: {spec.format})" if fname in FIELDS[other] else ""
+                raise fail(floc, f"unknown {spec.format} field {quoted(fname)}{did_you_mean(str(fname), fields)}{elsewhere}")
             column, kind = fields[fname]
             try:
                 cost, pred, exact = _condition(fname, column, kind, value)
             except ValueError as e:
-                raise fail(floc, str(e)) from None
+                raise fail(floc, f"{e} (rule {r.id})") from None
             conditions.append((cost, index[column], pred, exact))
         conditions.sort(key=lambda c: c[0])
         grade = None if r.grade is None else parse_grade(r.grade)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from forecaster.core.errors import EvidenceError, did_you_mean
+from forecaster.core.text import quoted
 from forecaster.core.yamlio import line_of, load_yaml
 
 RELIABILITY = "ABCDEF"
@@ -68,14 +69,14 @@ def parse_grade(text: str) -> tuple[str, int]:
     """'B2' -> ('B', 2); anything else is an EvidenceError naming the Admiralty scale."""
     m = _GRADE.match(str(text))
     if not m:
-        raise EvidenceError(f"grade {text!r} is not an Admiralty grade: reliability A–F then credibility 1–6, e.g. B2")
+        raise EvidenceError(f"grade {quoted(text)} is not an Admiralty grade: reliability A–F then credibility 1–6, e.g. B2")
     return m.group(1).upper(), int(m.group(2))
 
 
 def check_reliability(value: Any) -> str:
     s = str(value).strip().upper()
     if len(s) != 1 or s not in RELIABILITY:
-        raise EvidenceError(f"reliability {value!r} is out of range: expected one letter A–F")
+        raise EvidenceError(f"reliability {quoted(value)} is out of range: expected one letter A–F")
     return s
 
 
@@ -85,7 +86,7 @@ def check_credibility(value: Any) -> int:
     except ValueError:
         n = 0
     if n not in CREDIBILITY or str(value).strip() not in {str(c) for c in CREDIBILITY}:
-        raise EvidenceError(f"credibility {value!r} is out of range: expected a number 1–6")
+        raise EvidenceError(f"credibility {quoted(value)} is out of range: expected a number 1–6")
     return n
 
 
@@ -96,7 +97,7 @@ def check_date(value: Any, *, today: dt.date | None = None) -> dt.date:
         try:
             value = dt.date.fromisoformat(str(value).strip())
         except ValueError:
-            raise EvidenceError(f"date {value!r} is not an ISO date (YYYY-MM-DD)") from None
+            raise EvidenceError(f"date {quoted(value)} is not an ISO date (YYYY-MM-DD)") from None
     today = today or dt.date.today()
     if value > today:
         raise EvidenceError(f"date {value.isoformat()} lies in the future (today is {today.isoformat()})")
@@ -118,7 +119,7 @@ def check_year(value: dt.date) -> dt.date:
 def check_indicator(indicator: str, known: Iterable[str]) -> str:
     known = set(known)
     if indicator not in known:
-        raise EvidenceError(f"unknown indicator {indicator!r}{did_you_mean(indicator, known)}")
+        raise EvidenceError(f"unknown indicator {quoted(indicator)}{did_you_mean(indicator, known)}")
     return indicator
 
 
@@ -241,7 +242,7 @@ def check_field_types(row: Mapping[str, Any], where: str) -> None:
     for name in _TEXT_KEYS:
         value = row.get(name)
         if value is not None and not isinstance(value, str):
-            raise EvidenceError(f"{where}: field {name!r}: expected text, got {type(value).__name__} {value!r}")
+            raise EvidenceError(f"{where}: field {quoted(name)}: expected text, got {type(value).__name__} {quoted(value)}")
 
 
 def report_from_mapping(row: Mapping[str, Any], *, known: Iterable[str], where: str, today: dt.date | None = None) -> Report:
@@ -250,10 +251,10 @@ def report_from_mapping(row: Mapping[str, Any], *, known: Iterable[str], where: 
     unknown = set(row) - _REPORT_KEYS
     if unknown:
         key = sorted(unknown)[0]
-        raise EvidenceError(f"{where}: unknown field {key!r}{did_you_mean(key, _REPORT_KEYS)}")
+        raise EvidenceError(f"{where}: unknown field {quoted(key)}{did_you_mean(key, _REPORT_KEYS)}")
 
     def field_error(name: str, e: EvidenceError) -> EvidenceError:
-        return EvidenceError(f"{where}: field {name!r}: {e}")
+        return EvidenceError(f"{where}: field {quoted(name)}: {e}")
 
     try:
         indicator = check_indicator(str(row.get("indicator") or ""), known)
@@ -269,10 +270,10 @@ def report_from_mapping(row: Mapping[str, Any], *, known: Iterable[str], where: 
     if isinstance(occurred, str):
         low = occurred.strip().lower()
         if low not in {"true", "false", "yes", "no", "1", "0"}:
-            raise EvidenceError(f"{where}: field 'occurred': expected true or false, got {occurred!r}")
+            raise EvidenceError(f"{where}: field 'occurred': expected true or false, got {quoted(occurred)}")
         occurred = low in {"true", "yes", "1"}
     if not isinstance(occurred, bool):
-        raise EvidenceError(f"{where}: field 'occurred': expected true or false, got {occurred!r}")
+        raise EvidenceError(f"{where}: field 'occurred': expected true or false, got {quoted(occurred)}")
     try:
         if row.get("grade") not in (None, ""):
             reliability, credibility = parse_grade(str(row["grade"]))

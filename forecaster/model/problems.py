@@ -13,6 +13,7 @@ from typing import Any, Union
 from pydantic import BaseModel, ValidationError
 
 from forecaster.core.errors import Problem, did_you_mean
+from forecaster.core.text import excerpt, quoted
 
 
 def loc_text(loc: Sequence[int | str]) -> str:
@@ -22,7 +23,7 @@ def loc_text(loc: Sequence[int | str]) -> str:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += ("." if out else "") + str(part)
+            out += ("." if out else "") + excerpt(str(part), 40)  # a huge key is named by its start
     return out or "(top level)"
 
 
@@ -100,8 +101,7 @@ def _shown(value: Any) -> str:
         return "a list"
     if value is None:
         return "an empty value"
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "…'"
+    return quoted(value, 40)
 
 
 def _form(loc: Sequence[int | str]) -> str | None:
@@ -151,7 +151,7 @@ def pydantic_error(error: Mapping[str, Any], keys_at: Callable[[list[int | str]]
     loc = _clean_loc(error["loc"])
     if error["type"] == "extra_forbidden":
         key = str(loc[-1])
-        return loc, f"unknown key {key!r}{did_you_mean(key, keys_at(loc))}"
+        return loc, f"unknown key {quoted(key)}{did_you_mean(key, keys_at(loc))}"
     if error["type"] == "missing":
         return loc, "missing: this field is required"
     if error["type"] in ("value_error", "assertion_error"):

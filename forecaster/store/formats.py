@@ -17,6 +17,7 @@ from typing import IO, Any
 from forecaster.core.errors import EvidenceError, UsageError, did_you_mean
 from forecaster.core.files import check_regular
 from forecaster.core.jsonio import load_json_text
+from forecaster.core.text import quoted
 from forecaster.core.yamlio import line_of, load_yaml
 from forecaster.model.evidence import check_field_types, report_from_mapping, reports_list
 from forecaster.store.records import (
@@ -127,7 +128,7 @@ def write_reports(
         if not n:
             stream.write("reports: []\n")
     else:
-        raise UsageError(f"unknown format {fmt!r}: expected one of {', '.join(FORMATS)}")
+        raise UsageError(f"unknown format {quoted(fmt)}: expected one of {', '.join(FORMATS)}")
     return n
 
 
@@ -182,7 +183,7 @@ def read_reports_file(
     elif fmt == "json":
         rows = _json_rows(path)
     else:
-        raise UsageError(f"unknown format {fmt!r}: expected one of {', '.join(FORMATS)}")
+        raise UsageError(f"unknown format {quoted(fmt)}: expected one of {', '.join(FORMATS)}")
     entries: list[StoredReport] = []
     labels: list[str] = []
     problems: list[str] = []
@@ -207,15 +208,15 @@ def entry_from_mapping(
     store's own (id, recorded_at, retraction)."""
     bad_keys = [k for k in row if not isinstance(k, str)]
     if bad_keys:
-        raise EvidenceError(f"{where}: field names must be text, got {bad_keys[0]!r}")
+        raise EvidenceError(f"{where}: field names must be text, got {quoted(bad_keys[0])}")
     check_field_types(row, where)
     for name in ("id", "recorded_at", *_RETRACTION_FIELDS):
         value = row.get(name)
         if value is not None and not isinstance(value, str):
-            raise EvidenceError(f"{where}: field {name!r}: expected text, got {type(value).__name__} {value!r}")
+            raise EvidenceError(f"{where}: field {quoted(name)}: expected text, got {type(value).__name__} {quoted(value)}")
     unknown = sorted(set(row) - _IMPORT_FIELDS)
     if unknown:
-        raise EvidenceError(f"{where}: unknown field {unknown[0]!r}{did_you_mean(unknown[0], _IMPORT_FIELDS)}")
+        raise EvidenceError(f"{where}: unknown field {quoted(unknown[0])}{did_you_mean(unknown[0], _IMPORT_FIELDS)}")
     report = report_from_mapping({k: v for k, v in row.items() if k not in _STORE_FIELDS}, known=known, where=where, today=today)
 
     def text(name: str) -> str:
@@ -224,14 +225,14 @@ def entry_from_mapping(
 
     rid = text("id").strip().lower() or None
     if rid is not None and not _ID.match(rid):
-        raise EvidenceError(f"{where}: field 'id': {rid!r} is not a report id (r- and hex digits); leave it empty to assign one")
+        raise EvidenceError(f"{where}: field 'id': {quoted(rid)} is not a report id (r- and hex digits); leave it empty to assign one")
     recorded_at = _time_field(row, "recorded_at", where)
     retraction = None
     given = [k for k in _RETRACTION_FIELDS if text(k).strip()]
     if given:
         missing = [k for k in _RETRACTION_FIELDS if k not in given]
         if missing:
-            raise EvidenceError(f"{where}: field {missing[0]!r}: missing (a retraction needs {', '.join(_RETRACTION_FIELDS)})")
+            raise EvidenceError(f"{where}: field {quoted(missing[0])}: missing (a retraction needs {', '.join(_RETRACTION_FIELDS)})")
         retracted_at = _time_field(row, "retracted_at", where)
         assert retracted_at is not None
         if recorded_at is not None and retracted_at < recorded_at:
@@ -261,9 +262,9 @@ def _time_field(row: Mapping[str, Any], name: str, where: str) -> dt.datetime | 
     try:
         t = parse_time(value)
     except (ValueError, TypeError):
-        raise EvidenceError(f"{where}: field {name!r}: {value!r} is not an ISO timestamp (e.g. 2025-03-18T09:30:00Z)") from None
+        raise EvidenceError(f"{where}: field {quoted(name)}: {quoted(value)} is not an ISO timestamp (e.g. 2025-03-18T09:30:00Z)") from None
     if t > utcnow() + CLOCK_SKEW:
-        raise EvidenceError(f"{where}: field {name!r}: {format_time(t)} lies in the future")
+        raise EvidenceError(f"{where}: field {quoted(name)}: {format_time(t)} lies in the future")
     return t
 
 
@@ -309,13 +310,13 @@ def csv_rows(
         header_check(columns)
     unknown = [c for c in columns if c not in fields]
     if unknown:
-        raise error(f"{path}:1: unknown column {unknown[0]!r}{did_you_mean(unknown[0], fields)}; columns are {', '.join(shown)}")
+        raise error(f"{path}:1: unknown column {quoted(unknown[0])}{did_you_mean(unknown[0], fields)}; columns are {', '.join(shown)}")
     dupes = sorted({c for c in columns if columns.count(c) > 1})
     if dupes:
-        raise error(f"{path}:1: column {dupes[0]!r} appears twice")
+        raise error(f"{path}:1: column {quoted(dupes[0])} appears twice")
     needed = missing(columns)
     if needed:
-        raise error(f"{path}:1: missing column {needed[0]!r}; columns are {', '.join(shown)}")
+        raise error(f"{path}:1: missing column {quoted(needed[0])}; columns are {', '.join(shown)}")
     rows: list[tuple[str, list[str] | str]] = []
     end = reader.line_num
     while True:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple, TypeVar
 
 from forecaster.core.errors import EvidenceError
-from forecaster.core.text import canonical_text
+from forecaster.core.text import canonical_text, quoted
 from forecaster.model.evidence import CREDIBILITY, RELIABILITY, Report
 
 T = TypeVar("T")
@@ -113,7 +113,7 @@ def canonical_report(report: Report) -> Report:
     for name in ("indicator", "source", "url", "note", "analyst"):
         value = getattr(report, name)
         if not isinstance(value, str):
-            raise EvidenceError(f"field {name!r}: expected text, got {type(value).__name__} {value!r}")
+            raise EvidenceError(f"field {quoted(name)}: expected text, got {type(value).__name__} {quoted(value)}")
     origin = getattr(report, "origin", None)
     canon = dataclasses.replace(
         report,
@@ -148,9 +148,9 @@ def check_text(name: str, value: str, *, required: bool = False) -> str:
     (they do not survive CSV and YAML, and nobody means them)."""
     bad = _CONTROL.search(value)
     if bad:
-        raise EvidenceError(f"field {name!r}: contains the control character {bad.group()!r}")
+        raise EvidenceError(f"field {quoted(name)}: contains the control character {quoted(bad.group())}")
     if required and not value.strip():
-        raise EvidenceError(f"field {name!r}: empty")
+        raise EvidenceError(f"field {quoted(name)}: empty")
     return value
 
 
@@ -158,11 +158,11 @@ def check_report(report: Report) -> None:
     """What the store insists on, however a report arrives (the CLI and files check more, and
     earlier, with better messages): a grade in range and printable text."""
     if report.reliability not in RELIABILITY or len(report.reliability) != 1:
-        raise EvidenceError(f"field 'reliability': {report.reliability!r} is out of range: expected one letter A–F")
+        raise EvidenceError(f"field 'reliability': {quoted(report.reliability)} is out of range: expected one letter A–F")
     if report.credibility not in CREDIBILITY or isinstance(report.credibility, bool):
-        raise EvidenceError(f"field 'credibility': {report.credibility!r} is out of range: expected a number 1–6")
+        raise EvidenceError(f"field 'credibility': {quoted(report.credibility)} is out of range: expected a number 1–6")
     if type(report.date) is not dt.date:
-        raise EvidenceError(f"field 'date': {report.date!r} is not a date")
+        raise EvidenceError(f"field 'date': {quoted(report.date)} is not a date")
     check_text("source", report.source, required=True)
     check_text("url", report.url)
     check_text("note", report.note)
@@ -215,7 +215,7 @@ def rows_by_prefix(db: Any, select: str, id_column: str, rid: str, *, min_length
 
 def ambiguous(what: str, given: str, ids: Sequence[str]) -> str:
     """"report id 'r-ab' is ambiguous: it starts r-ab01…, r-ab02…" (five at most, then …)."""
-    return f"{what} id {given!r} is ambiguous: it starts {', '.join(ids[:5])}{', …' if len(ids) > 5 else ''}"
+    return f"{what} id {quoted(given)} is ambiguous: it starts {', '.join(ids[:5])}{', …' if len(ids) > 5 else ''}"
 
 
 # ---------------------------------------------------------------------------------------------

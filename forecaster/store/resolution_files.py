@@ -15,6 +15,7 @@ from typing import Any
 
 from forecaster.core.errors import UsageError, did_you_mean
 from forecaster.core.files import check_regular
+from forecaster.core.text import quoted
 from forecaster.core.yamlio import line_of, load_yaml
 from forecaster.store.formats import csv_rows
 from forecaster.store.resolutions import ImportProblems, Resolution, ResolutionError, parse_date
@@ -33,17 +34,17 @@ def resolution_from_mapping(row: Mapping[str, Any], *, where: str) -> Resolution
     """One row of a file as a Resolution (the dates parsed; the rest is checked on import)."""
     bad = [k for k in row if not isinstance(k, str)]
     if bad:
-        raise ResolutionError(f"{where}: field names must be text, got {bad[0]!r}")
+        raise ResolutionError(f"{where}: field names must be text, got {quoted(bad[0])}")
     unknown = sorted(set(row) - set(FIELDS))
     if unknown:
-        raise ResolutionError(f"{where}: unknown field {unknown[0]!r}{did_you_mean(unknown[0], FIELDS)}")
+        raise ResolutionError(f"{where}: unknown field {quoted(unknown[0])}{did_you_mean(unknown[0], FIELDS)}")
     missing = [k for k in REQUIRED if row.get(k) is None or (isinstance(row.get(k), str) and not row[k].strip())]
     if missing:
-        raise ResolutionError(f"{where}: field {missing[0]!r}: missing or empty")
+        raise ResolutionError(f"{where}: field {quoted(missing[0])}: missing or empty")
     for k in FIELDS:
         v = row.get(k)
         if v is not None and k not in ("from", "to") and not isinstance(v, str | int | float):
-            raise ResolutionError(f"{where}: field {k!r}: expected text, got a {type(v).__name__}")
+            raise ResolutionError(f"{where}: field {quoted(k)}: expected text, got a {type(v).__name__}")
     try:
         start, end = parse_date(row["from"], "from"), parse_date(row["to"], "to")
     except ResolutionError as e:
@@ -94,7 +95,7 @@ def _yaml_rows(path: Path) -> list[Row]:
     if isinstance(data, dict):
         extra = sorted(k for k in data if k != "resolutions")
         if extra:
-            raise ResolutionError(f"{path}: unknown top-level key {extra[0]!r}; expected 'resolutions:'")
+            raise ResolutionError(f"{path}: unknown top-level key {quoted(extra[0])}; expected 'resolutions:'")
     if items is None:
         items = []
     if not isinstance(items, list):

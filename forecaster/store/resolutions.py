@@ -36,6 +36,8 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from forecaster.core.errors import UsageError, did_you_mean
+from forecaster.core.text import quoted
+from forecaster.model.evidence import MAX_YEAR, MIN_YEAR
 from forecaster.store.backend import Db
 from forecaster.store.events import EventStore
 from forecaster.store.records import ambiguous, check_text, format_time, not_quarantined, readable, rows_by_prefix
@@ -142,18 +144,21 @@ def check_resolution(r: Resolution, hypotheses: Hypotheses | None, *, today: dt.
     """Everything one resolution must satisfy on its own (ResolutionError, one line, otherwise)."""
     if hypotheses is not None:
         if r.hypothesis not in hypotheses:
-            raise ResolutionError(f"unknown hypothesis {r.hypothesis!r}{did_you_mean(r.hypothesis, hypotheses)}")
+            raise ResolutionError(f"unknown hypothesis {quoted(r.hypothesis)}{did_you_mean(r.hypothesis, hypotheses)}")
         states = hypotheses[r.hypothesis]
         if r.state not in states:
             raise ResolutionError(
-                f"unknown state {r.state!r} of {r.hypothesis}{did_you_mean(r.state, states)}; "
+                f"unknown state {quoted(r.state)} of {r.hypothesis}{did_you_mean(r.state, states)}; "
                 f"its states are {', '.join(states)}"
             )
     elif not r.hypothesis or not r.state:
         raise ResolutionError("a resolution needs a hypothesis and a state")
     for name, value in (("from", r.start), ("to", r.end)):
         if type(value) is not dt.date:
-            raise ResolutionError(f"{name} {value!r} is not a date")
+            raise ResolutionError(f"{name} {quoted(value)} is not a date")
+    for name, value in (("from", r.start), ("to", r.end)):
+        if not MIN_YEAR <= value.year <= MAX_YEAR:  # docs/LIMITS.md: a year typo, as for reports
+            raise ResolutionError(f"{name} {value.isoformat()} is outside {MIN_YEAR}–{MAX_YEAR}: a typo? (dates are YYYY-MM-DD)")
     if r.end < r.start:
         raise ResolutionError(f"to {r.end.isoformat()} is before from {r.start.isoformat()}")
     today = today or dt.date.today()
@@ -180,12 +185,13 @@ def parse_date(value: Any, name: str) -> dt.date:
     text = str(value).strip() if value is not None else ""
     if not text:
         raise ResolutionError(f"{name}: missing (an ISO date, YYYY-MM-DD)")
-    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-        raise ResolutionError(f"{name} {text!r} is not an ISO date (YYYY-MM-DD)")
+    if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
+        digits = " (write the digits 0–9)" if any(c.isdigit() and not c.isascii() for c in text[:100]) else ""
+        raise ResolutionError(f"{name} {quoted(text)} is not an ISO date (YYYY-MM-DD){digits}")
     try:
         return dt.date.fromisoformat(text)
     except ValueError as e:
-        raise ResolutionError(f"{name} {text!r} is not a date that exists ({e})") from None
+        raise ResolutionError(f"{name} {quoted(text)} is not a date that exists ({e})") from None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -405,7 +411,7 @@ def _resolve(db: Db, resolution_id: str, store: EventStore) -> StoredResolution:
         return _entry(rows[0])
     if rows:
         raise ResolutionError(ambiguous("resolution", resolution_id, [r[0] for r in rows]))
-    raise ResolutionError(f"no resolution {resolution_id!r} in {store.name} (see `forecast resolutions list`)")
+    raise ResolutionError(f"no resolution {quoted(resolution_id)} in {store.name} (see `forecast resolutions list`)")
 
 
 def get_resolution(store: EventStore, resolution_id: str) -> StoredResolution:

@@ -27,6 +27,7 @@ Knowledge time is the store's clock; the source's time of each row is kept as `s
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -176,7 +177,7 @@ class _Looker:
 
 
 def _scan_rows(
-    path: Path, kind: FileKind, rules: Rules, today: dt.date, keep: int, looker: _Looker
+    path: Path, kind: FileKind, rules: Rules, today: dt.date, keep: int, looker: _Looker, now: int
 ) -> tuple[dict[str, _Row], int, int, int, DryRun, Kept | None]:
     """(newest row per event worth planning, rows read, other rows of the same events, rows
     dropped, the dry-run tally, the kept rows' drafts while they number at most `keep`, else None:
@@ -214,7 +215,7 @@ def _scan_rows(
                     kept = None  # too many to hold: mapped again from the file as they are written
         pending.clear()
 
-    for item in tally.watch(map_rows(last.feed(read_coded(path, fmt)), rules, path.name, today=today)):
+    for item in tally.watch(map_rows(last.feed(read_coded(path, fmt, now=now)), rules, path.name, today=today)):
         row = last.row
         assert row is not None and row.line == item[0]
         rows += 1
@@ -227,10 +228,10 @@ def _scan_rows(
     return latest, rows, repeats, dropped, tally, kept
 
 
-def _scan_deletions(path: Path) -> tuple[dict[str, _Row], int, int]:
+def _scan_deletions(path: Path, now: int) -> tuple[dict[str, _Row], int, int]:
     latest: dict[str, _Row] = {}
     rows = repeats = 0
-    for d in read_deletions(path):
+    for d in read_deletions(path, now=now):
         rows += 1
         seen = latest.get(d.origin)
         if seen is not None:
@@ -342,7 +343,9 @@ def to_report(d: ReportDraft, *, analyst: str) -> Report:
     )  # fmt: skip
 
 
-def _mapped(path: Path, kind: FileKind, rules: Rules, today: dt.date, plan: _Plan, kept: Kept | None) -> Iterator[tuple[int, list[ReportDraft]]]:
+def _mapped(
+    path: Path, kind: FileKind, rules: Rules, today: dt.date, plan: _Plan, kept: Kept | None, now: int
+) -> Iterator[tuple[int, list[ReportDraft]]]:
     """(line, drafts) of the plan's rows, in file order: held from the first reading, or mapped again."""
     wanted = plan.wanted
     if kept is not None:
@@ -350,13 +353,13 @@ def _mapped(path: Path, kind: FileKind, rules: Rules, today: dt.date, plan: _Pla
             yield row.line, kept[origin]
         return
     fmt: CodedFormat = "acled" if kind == "acled" else "gdelt"
-    rows = (r for r in read_coded(path, fmt) if (w := wanted.get(r.origin)) is not None and w[0].line == r.line)
+    rows = (r for r in read_coded(path, fmt, now=now) if (w := wanted.get(r.origin)) is not None and w[0].line == r.line)
     for line, _, drafts in map_rows(rows, rules, path.name, today=today):
         yield line, drafts
 
 
 def _adds(
-    path: Path, kind: FileKind, rules: Rules, today: dt.date, plan: _Plan, who: str, kept: Kept | None
+    path: Path, kind: FileKind, rules: Rules, today: dt.date, plan: _Plan, who: str, kept: Kept | None, now: int
 ) -> Iterator[CodedAdd]:
     """The plan's reports (run inside the write transaction); a file that changed since it was
     first read (rows mapped again differ) stops the import, writing nothing."""
@@ -364,7 +367,7 @@ def _adds(
     expected = sum(len(r.idents) if m is None else len(m) for r, m in wanted.values())
     n = 0
     changed = EvidenceError(f"{path}: the file changed while it was imported; nothing was written — run it again")
-    for line, drafts in _mapped(path, kind, rules, today, plan, kept):
+    for line, drafts in _mapped(path, kind, rules, today, plan, kept, now):
         if not drafts:
             raise changed
         row, mask = wanted[drafts[0].origin]
@@ -382,13 +385,13 @@ def _adds(
 
 
 def _sample(
-    path: Path, kind: FileKind, rules: Rules, today: dt.date, plan: _Plan, who: str, kept: Kept | None
+    path: Path, kind: FileKind, rules: Rules, today: dt.date, plan: _Plan, who: str, kept: Kept | None, now: int
 ) -> tuple[Report, ...]:
     """The first reports the plan adds (a dry run shows them), read from the file's start."""
     if not plan.wanted:
         return ()
     out: list[Report] = []
-    for a in _adds(path, kind, rules, today, _first(plan, SAMPLE), who, kept):
+    for a in _adds(path, kind, rules, today, _first(plan, SAMPLE), who, kept, now):
         out.append(a.report)
         if len(out) >= SAMPLE:
             break
@@ -414,12 +417,15 @@ def import_coded(
     dry_run: bool = False,
     today: dt.date | None = None,
     keep: int = KEEP_DRAFTS,
+    now: int | None = None,
 ) -> CodedImportResult:
     """Import (or, with dry_run, plan) one ACLED/GDELT export or ACLED deletions file; see the
     module's docstring. `store` None: plan against an empty store (a dry run before the store
     exists). `rules` are required for an export and ignored for a deletions file. Up to `keep`
-    reports are held in memory from the first reading; more are mapped again as they are written."""
+    reports are held in memory from the first reading; more are mapped again as they are written.
+    `now` (unix seconds; default the clock): a source timestamp later than it is refused."""
     today = today or dt.date.today()
+    now = int(time.time()) if now is None else now
     tally: DryRun | None = None
     kept: Kept | None = None
     if dry_run:
@@ -432,11 +438,11 @@ def import_coded(
         looker = _Looker(store)
         dropped = 0
         if kind == "acled-deletions":
-            latest, rows, repeats = _scan_deletions(path)
+            latest, rows, repeats = _scan_deletions(path, now)
             looker.look(list(latest))
         else:
             assert rules is not None
-            latest, rows, repeats, dropped, tally, kept = _scan_rows(path, kind, rules, today, keep, looker)
+            latest, rows, repeats, dropped, tally, kept = _scan_rows(path, kind, rules, today, keep, looker, now)
         stored, token = looker.stored, looker.token
         if kind == "acled-deletions":
             plan = _plan_deletions(latest, stored, path.name, analyst)
@@ -447,7 +453,7 @@ def import_coded(
         written = (0, 0, 0)
         if not dry_run and (to_add or plan.retractions):
             assert store is not None
-            adds = _adds(path, kind, rules, today, plan, analyst, kept) if rules is not None and to_add else iter(())
+            adds = _adds(path, kind, rules, today, plan, analyst, kept, now) if rules is not None and to_add else iter(())
             try:
                 done = store.apply_coded(adds, plan.retractions, expect=token)
                 written = (done.added, done.skipped, done.retracted)
@@ -457,7 +463,7 @@ def import_coded(
                 continue
         break
     c = plan.counts
-    sample = _sample(path, kind, rules, today, plan, analyst, kept) if dry_run and rules is not None and kind != "acled-deletions" else ()
+    sample = _sample(path, kind, rules, today, plan, analyst, kept, now) if dry_run and rules is not None and kind != "acled-deletions" else ()
     return CodedImportResult(
         file=str(path), kind=kind, rules_file=rules.path if rules is not None and kind != "acled-deletions" else None,
         dry_run=dry_run, rows=rows, events=len(latest) + dropped, new_events=c["new"], updated_events=c["updated"],
