@@ -146,6 +146,7 @@ def _register() -> None:
     from forecaster.cli import resolutions, score  # noqa: I001
     resolutions.register(app)
     score.register(app)
+    from forecaster.cli import panel as panel_cli; app.add_typer(panel_cli.app, name="panel")  # noqa: E702, I001
 
 
 _register()

@@ -36,8 +36,9 @@ TABLES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("run_draws", ("run_id",)),
     ("resolutions", ("id",)),
     ("resolution_retractions", ("resolution_id",)),
+    ("panel_rounds", ("round",)),
 )
-APPEND_ONLY = ("reports", "retractions", "resolutions", "resolution_retractions")  # whose UPDATE and DELETE the database itself refuses
+APPEND_ONLY = ("reports", "retractions", "resolutions", "resolution_retractions", "panel_rounds")  # whose UPDATE and DELETE the database itself refuses
 SURROGATE = ("seq",)
 
 
