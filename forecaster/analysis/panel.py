@@ -14,7 +14,8 @@ import random
 import re
 import string
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
@@ -369,6 +370,61 @@ def performance_weights(
         if not low:
             return w
         fixed |= low
+
+
+@dataclass(frozen=True)
+class WeightBasis:
+    """Which pooling weights were used, and on what (MODEL.md §7)."""
+
+    mode: str  # "stated" or "performance"
+    weights: Mapping[str, float] = field(default_factory=dict)  # experts', summing to one
+    resolutions: tuple[str, ...] = ()  # the resolutions they rest on
+    tau: float | None = None
+    floor: float | None = None
+
+    @property
+    def warning(self) -> str | None:
+        if self.mode == "performance" and len(self.resolutions) < MIN_RESOLUTIONS:
+            return (f"performance weights rest on {len(self.resolutions)} resolution(s), fewer than "
+                    f"{MIN_RESOLUTIONS}: they say little about who forecasts better")
+        return None
+
+    def describe(self) -> str:
+        if self.mode != "performance":
+            return "stated weights (settings.yaml pooling.weights)"
+        ws = ", ".join(f"{k} {v:.2f}" for k, v in sorted(self.weights.items()))
+        return (f"performance weights (MODEL.md §7, tau {self.tau:g}, floor {self.floor:g}) on "
+                f"{len(self.resolutions)} resolution(s): {ws}")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"mode": self.mode, "weights": {k: round(v, 6) for k, v in sorted(self.weights.items())},
+                "resolutions": list(self.resolutions), "tau": self.tau, "floor": self.floor, "warning": self.warning}
+
+
+def apply_weights(priors: Priors, basis: WeightBasis) -> Priors:
+    """`priors` pooled with `basis`' expert weights (summing to one), scaled to the experts'
+    stated total so that the catalogue keeps its share of the indicator tables."""
+    if basis.mode != "performance":
+        return priors
+    total = sum(priors.stated_weight(k) for k in basis.weights)
+    return priors.with_weights({k: w * total for k, w in basis.weights.items()})
+
+
+@dataclass(frozen=True)
+class WeightsView:
+    """The pooling weights in force beside equal weights: each hypothesis state's prior forecast
+    under both (the audit shows what the performance weights change)."""
+
+    basis: WeightBasis
+    forecasts: tuple[tuple[str, str, float, float], ...]  # hypothesis, state, these weights, equal weights
+
+
+def weights_view(priors: Priors, basis: WeightBasis) -> WeightsView:
+    weighted, equal = prior_marginals(apply_weights(priors, basis)), prior_marginals(equal_weights(priors))
+    rows = tuple(
+        (h.id, s, float(weighted[h.id][i]), float(equal[h.id][i])) for h in priors.hypotheses for i, s in enumerate(h.states)
+    )
+    return WeightsView(basis, rows)
 
 
 @dataclass(frozen=True)

@@ -149,12 +149,14 @@ def _load_materialised(folder: Path, mains: Mapping[str, bytes], experts: Mappin
     for old in (folder / "experts").iterdir():
         if old.name not in experts:
             old.unlink()
-    for name, data in mains.items():
-        write_bytes_atomic(folder / name, data)
-    for name, text in experts.items():
+    for name, _text in experts.items():
         if Path(name).name != name or name.startswith("."):
             raise PriorsError(f"expert file name {name!r} is not a plain file name")
-        write_bytes_atomic(folder / "experts" / name, text.encode("utf-8"))
+    wanted = {folder / name: data for name, data in mains.items()}
+    wanted.update({folder / "experts" / name: text.encode("utf-8") for name, text in experts.items()})
+    for path, data in wanted.items():
+        if not (path.is_file() and not path.is_symlink() and path.read_bytes() == data):
+            write_bytes_atomic(path, data)  # unchanged files are left alone: no fsync on a warm cache
     return load_priors(folder)
 
 

@@ -10,16 +10,18 @@ as it is when no round has closed. With `weights: performance` in settings.yaml,
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import math
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from forecaster.analysis import panel as ap
-from forecaster.core.errors import PriorsError, UsageError
+from forecaster.core.errors import PriorsError
 from forecaster.core.workspace import Workspace
 from forecaster.model.priors import Priors, expert_files
 from forecaster.store.rounds import PanelRound, RoundError, get_round, in_force
@@ -71,41 +73,12 @@ def round_priors(ws: Workspace, panel_round: PanelRound | None) -> Priors:
 
 
 @dataclass(frozen=True)
-class WeightBasis:
-    """Which pooling weights were used, and on what (MODEL.md §7)."""
-
-    mode: str  # "stated" or "performance"
-    weights: Mapping[str, float] = field(default_factory=dict)  # experts', summing to one
-    resolutions: tuple[str, ...] = ()  # the resolutions they rest on
-    tau: float | None = None
-    floor: float | None = None
-
-    @property
-    def warning(self) -> str | None:
-        if self.mode == "performance" and len(self.resolutions) < ap.MIN_RESOLUTIONS:
-            return (f"performance weights rest on {len(self.resolutions)} resolution(s), fewer than "
-                    f"{ap.MIN_RESOLUTIONS}: they say little about who forecasts better")
-        return None
-
-    def describe(self) -> str:
-        if self.mode != "performance":
-            return "stated weights (settings.yaml pooling.weights)"
-        ws = ", ".join(f"{k} {v:.2f}" for k, v in sorted(self.weights.items()))
-        return (f"performance weights (MODEL.md §7, tau {self.tau:g}, floor {self.floor:g}) on "
-                f"{len(self.resolutions)} resolution(s): {ws}")
-
-    def to_json(self) -> dict[str, Any]:
-        return {"mode": self.mode, "weights": {k: round(v, 6) for k, v in sorted(self.weights.items())},
-                "resolutions": list(self.resolutions), "tau": self.tau, "floor": self.floor, "warning": self.warning}
-
-
-@dataclass(frozen=True)
 class InForce:
     """The priors a run at `as_of` uses: the round in force, pooled with the weights in force."""
 
     priors: Priors
     round: PanelRound | None
-    basis: WeightBasis
+    basis: ap.WeightBasis
     equal: Priors | None = None  # the same round under stated weights, when performance weights are used
 
     def to_json(self) -> dict[str, Any]:
@@ -123,13 +96,17 @@ class Panel:
     """The workspace's rounds, loaded once, with each round's priors and experts' forecasts
     memoised: one object answers every date of a back-test."""
 
-    def __init__(self, ws: Workspace, rounds: Sequence[PanelRound] | None = None) -> None:
+    def __init__(self, ws: Workspace, *, store: Any = None, folder: Priors | None = None) -> None:
+        """`store`: an open EventStore to read (default: the workspace's, opened when needed);
+        `folder`: the folder's priors, already loaded."""
         from forecaster.model.loading import weight_settings
+        from forecaster.store import rounds
 
         self.ws = ws
-        self.rounds = list(list_rounds(ws) if rounds is None else rounds)
+        self.store = store
+        self.rounds = rounds.list_rounds(store) if store is not None else list_rounds(ws)
         self.settings = weight_settings(ws.priors_dir)
-        self._priors: dict[int, Priors] = {}
+        self._priors: dict[int, Priors] = {} if folder is None else {0: folder}
         self._forecasts: dict[int, dict[str, dict[str, np.ndarray]]] = {}
         self._pools: dict[int, dict[str, np.ndarray]] = {}
         self._cases: list[tuple[Any, ap.Case]] | None = None
@@ -160,18 +137,16 @@ class Panel:
         r = self.round_at(as_of)
         priors = self.priors(r)
         if not self.settings.performance:
-            return InForce(priors, r, WeightBasis("stated"))
+            return InForce(priors, r, ap.WeightBasis("stated"))
         basis = self.weights(as_of, priors)
-        stated_total = sum(priors.stated_weight(k) for k in basis.weights)
-        weighted = priors.with_weights({k: w * stated_total for k, w in basis.weights.items()})
-        return InForce(weighted, r, basis, equal=priors)
+        return InForce(ap.apply_weights(priors, basis), r, basis, equal=priors)
 
     # -- track records --------------------------------------------------------------------------
 
     def cases(self) -> list[tuple[Any, ap.Case]]:
         """Every resolution in force, as (its round-in-force key, Case), oldest period first."""
         if self._cases is None:
-            self._cases = _cases(self.ws, self.priors(self.round_at(dt.date.today())))
+            self._cases = _cases(self.ws, self.priors(self.round_at(dt.date.today())), self.store)
         return self._cases
 
     def identity(self) -> dict[str, str]:
@@ -196,14 +171,14 @@ class Panel:
                 total[k] += math.log(max(float(p[case.state]), 1e-12))
         return total, [c.resolution for _, c in used]
 
-    def weights(self, as_of: dt.date, priors: Priors) -> WeightBasis:
+    def weights(self, as_of: dt.date, priors: Priors) -> ap.WeightBasis:
         """§7's performance weights of the experts of `priors`, as of `as_of`."""
         ident = self.identity()
         scores, used = self.log_scores(as_of)
         stated = {k: priors.stated_weight(k) for k in priors.expert_ids}
         by_now = {k: scores.get(ident.get(k, k), 0.0) for k in stated}
         w = ap.performance_weights(by_now, stated, tau=self.settings.tau, floor=self.settings.floor)
-        return WeightBasis("performance", w, tuple(used), self.settings.tau, self.settings.floor)
+        return ap.WeightBasis("performance", w, tuple(used), self.settings.tau, self.settings.floor)
 
 
 def _ids(files: Mapping[str, str]) -> list[str]:
@@ -243,14 +218,17 @@ def identities(snapshots: Sequence[Mapping[str, str]]) -> dict[str, str]:
     return out
 
 
-def _cases(ws: Workspace, priors: Priors) -> list[tuple[Any, ap.Case]]:
-    if not ws.has_store():
-        return []
+def _cases(ws: Workspace, priors: Priors, store: Any = None) -> list[tuple[Any, ap.Case]]:
     from forecaster.store.resolutions import list_resolutions
 
-    states = {h.id: h.states for h in priors.hypotheses}
-    with _store(ws) as store:
+    if store is not None:
         found = list_resolutions(store)
+    elif not ws.has_store():
+        return []
+    else:
+        with _store(ws) as opened:
+            found = list_resolutions(opened)
+    states = {h.id: h.states for h in priors.hypotheses}
     out = []
     for e in sorted(found, key=lambda e: (e.resolution.start, e.resolution.end, e.id)):
         r = e.resolution
@@ -259,9 +237,77 @@ def _cases(ws: Workspace, priors: Priors) -> list[tuple[Any, ap.Case]]:
     return out
 
 
-def in_force_at(ws: Workspace, as_of: dt.date) -> InForce:
-    """The priors a run as of `as_of` uses (see the module docstring)."""
-    return Panel(ws).in_force(as_of)
+def in_force_at(ws: Workspace, as_of: dt.date, *, folder: Priors | None = None, store: Any = None) -> InForce:
+    """The priors a run as of `as_of` uses (see the module docstring); `folder`: the folder's
+    priors when already loaded (they are used as they are when no round is in force)."""
+    return Panel(ws, folder=folder, store=store).in_force(as_of)
+
+
+@dataclass(frozen=True)
+class BriefPanel:
+    """What the brief needs of the panel: the priors in force, the record of them, and the
+    priors hashes its back-test points may carry (one per round, and the folder's)."""
+
+    priors: Priors
+    record: dict[str, Any]
+    hashes: tuple[str, ...]
+
+
+def for_brief(store: Any, priors: Priors, as_of: dt.date) -> BriefPanel:
+    """The judgments and weights in force at a brief's as-of date, read from its open store."""
+    root = Path(priors.root)
+    if root.name != "priors":
+        return BriefPanel(priors, {}, (priors.hash,))
+    panel = Panel(Workspace(root.parent), store=store, folder=priors)
+    info = panel.in_force(as_of)
+    hashes = (info.priors.hash, *dict.fromkeys(panel.priors(r).hash for r in [None, *panel.rounds]))
+    said = info.round is not None or info.basis.mode == "performance"
+    return BriefPanel(info.priors, info.to_json() | {"describe": info.describe()} if said else {}, hashes)
+
+
+def folder_weights(ws: Workspace, priors: Priors, as_of: dt.date) -> ap.WeightBasis | None:
+    """The performance weights of the folder's experts as of `as_of`; None with stated weights."""
+    from forecaster.model.loading import weight_settings
+
+    if not weight_settings(ws.priors_dir).performance:
+        return None
+    return Panel(ws, folder=priors).weights(as_of, priors)
+
+
+def is_workspace_priors(ws: Workspace, priors: Priors) -> bool:
+    """Whether `priors` are the workspace's own folder (a round applies only to those)."""
+    try:
+        return Path(priors.root).resolve() == ws.priors_dir.resolve()
+    except OSError:
+        return False
+
+
+def fingerprint_in_force(ws: Workspace, as_of: dt.date, folder_fingerprint: str | None) -> str | None:
+    """The hash of the priors in force at `as_of` from the files alone (no parsing), for the fast
+    path of an unchanged update: the folder's when no round is in force, the round's experts over
+    the folder's main files when one is; None with performance weights (they need the resolutions)."""
+    if folder_fingerprint is None:
+        return None
+    from forecaster.model.priors import MAIN_FILES, main_file
+
+    try:
+        settings = main_file(ws.priors_dir, "settings").read_bytes()
+    except (OSError, PriorsError):
+        return None
+    if b"performance" in settings:
+        return None
+    r = in_force(list_rounds(ws), as_of)
+    if r is None:
+        return folder_fingerprint
+    files = {Path(main_file(ws.priors_dir, n).name): main_file(ws.priors_dir, n).read_bytes() for n in MAIN_FILES}
+    files.update({Path("experts") / name: text.encode("utf-8") for name, text in r.experts.items()})
+    h = hashlib.sha256()
+    for rel in sorted(files):
+        h.update(str(rel).encode())
+        h.update(b"\0")
+        h.update(files[rel].replace(b"\r\n", b"\n"))
+        h.update(b"\0")
+    return h.hexdigest()[:16]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -378,7 +424,7 @@ class PanelScores:
     equal_pool: ap.Scored
     prior_pool: ap.Scored
     cases: tuple[ap.Case, ...]
-    basis: WeightBasis
+    basis: ap.WeightBasis
 
 
 def scores(ws: Workspace, *, today: dt.date | None = None) -> PanelScores:
