@@ -65,6 +65,7 @@ def init(
     from forecaster.core.workspace import init_workspace
 
     ws = init_workspace(directory, force=force)
+    from forecaster.workflow.panel import close_bundled_round; close_bundled_round(ws)  # noqa: E702, I001 - round 1 (issue 23)
     out.print(f"workspace created at {ws.root}")
     err.print(f"next: forecast -w {directory} update")
 

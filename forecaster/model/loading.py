@@ -152,12 +152,32 @@ def _load_materialised(folder: Path, mains: Mapping[str, bytes], experts: Mappin
     for name, _text in experts.items():
         if Path(name).name != name or name.startswith("."):
             raise PriorsError(f"expert file name {name!r} is not a plain file name")
-    wanted = {folder / name: data for name, data in mains.items()}
+    wanted = {folder / name: _settings_for(data, experts) if name.startswith("settings.") else data for name, data in mains.items()}
     wanted.update({folder / "experts" / name: text.encode("utf-8") for name, text in experts.items()})
     for path, data in wanted.items():
         if not (path.is_file() and not path.is_symlink() and path.read_bytes() == data):
             write_bytes_atomic(path, data)  # unchanged files are left alone: no fsync on a warm cache
     return load_priors(folder)
+
+
+def _settings_for(data: bytes, experts: Mapping[str, str]) -> bytes:
+    """settings.yaml for a past round: stated weights of experts the round does not have are
+    dropped (they joined later), so that the round validates; unchanged bytes otherwise."""
+    import yaml
+
+    from forecaster.core.yamlio import load_yaml_text
+
+    try:
+        raw = load_yaml_text(data.decode("utf-8-sig"), name="settings.yaml", error=PriorsError)
+    except (PriorsError, UnicodeDecodeError):
+        return data
+    weights = raw.get("pooling", {}).get("weights") if isinstance(raw, dict) and isinstance(raw.get("pooling"), dict) else None
+    ids = {Path(name).stem for name in experts} | {"catalogue"}
+    if not isinstance(weights, dict) or set(weights) <= ids:
+        return data
+    plain = yaml.safe_load(data.decode("utf-8-sig"))
+    plain["pooling"]["weights"] = {k: v for k, v in plain["pooling"]["weights"].items() if k in ids}
+    return yaml.safe_dump(plain, sort_keys=False, allow_unicode=True).encode("utf-8")
 
 
 @dataclass(frozen=True)

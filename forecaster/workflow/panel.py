@@ -353,6 +353,17 @@ def close_round(ws: Workspace, *, label: str, who: str, new: Sequence[str] = (),
         return rounds.close_round(store, files, label=label, who=who, now=now)
 
 
+BUNDLED_LABEL = "the bundled panel"
+
+
+def close_bundled_round(ws: Workspace) -> PanelRound | None:
+    """`forecast init`: the bundled panel becomes round 1 of the new workspace's store (nothing
+    when the store already holds a round)."""
+    if list_rounds(ws):
+        return None
+    return close_round(ws, label=BUNDLED_LABEL, who="forecast init")
+
+
 @dataclass(frozen=True)
 class Status:
     last: PanelRound | None
