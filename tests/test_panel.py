@@ -384,3 +384,13 @@ def test_convergence_settles() -> None:
     assert moved.settled is False
     wider = dataclasses.replace(h, rounds=(h.rounds[0], tr(2, (0.5, 0.5), 6, ((0.2, 0.8), (0.2, 0.8)), 2)))
     assert wider.settled is False
+
+
+def test_beta_quantile_matches_scipy() -> None:
+    from scipy.special import betainc, betaincinv
+
+    rng = np.random.default_rng(7)
+    for a, b, q in zip(rng.uniform(0.05, 300, 400), rng.uniform(0.05, 300, 400), rng.uniform(0.001, 0.999, 400), strict=True):
+        assert ap.beta_quantile(q, a, b) == pytest.approx(float(betaincinv(a, b, q)), abs=1e-9)
+        x = float(rng.uniform())
+        assert ap.beta_cdf(x, a, b) == pytest.approx(float(betainc(a, b, x)), abs=1e-10)

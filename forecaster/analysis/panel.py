@@ -59,6 +59,55 @@ def width(spans: Sequence[tuple[float, float]]) -> float:
     return max(hi - lo for lo, hi in spans)
 
 
+def _beta_cf(a: float, b: float, x: float) -> float:
+    """The continued fraction of the incomplete beta function (modified Lentz)."""
+    tiny, qab, qap, qam = 1e-300, a + b, a + 1.0, a - 1.0
+    c, d = 1.0, 1.0 - qab * x / qap
+    d = 1.0 / (d if abs(d) > tiny else tiny)
+    h = d
+    for m in range(1, 300):
+        m2 = 2 * m
+        for num in (m * (b - m) * x / ((qam + m2) * (a + m2)), -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))):
+            d = 1.0 + num * d
+            d = 1.0 / (d if abs(d) > tiny else tiny)
+            c = 1.0 + num / c
+            c = c if abs(c) > tiny else tiny
+            h *= d * c
+        if abs(d * c - 1.0) < 1e-15:
+            break
+    return h
+
+
+def beta_cdf(x: float, a: float, b: float) -> float:
+    """The regularised incomplete beta function I_x(a, b), in pure Python: the feedback's
+    intervals without importing SciPy (≈0.8 s of a one-second budget)."""
+    if x <= 0.0:
+        return 0.0
+    if x >= 1.0:
+        return 1.0
+    log_front = math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
+    if x < (a + 1.0) / (a + b + 2.0):
+        return math.exp(log_front) * _beta_cf(a, b, x) / a
+    return 1.0 - math.exp(log_front) * _beta_cf(b, a, 1.0 - x) / b
+
+
+def beta_quantile(q: float, a: float, b: float) -> float:
+    """The inverse of `beta_cdf` in x: Newton steps kept inside a shrinking bracket."""
+    lo, hi, x = 0.0, 1.0, a / (a + b)
+    log_b = math.lgamma(a) + math.lgamma(b) - math.lgamma(a + b)
+    for _ in range(100):
+        f = beta_cdf(x, a, b) - q
+        if abs(f) < 1e-13:
+            return x
+        lo, hi = (x, hi) if f < 0 else (lo, x)
+        dens = math.exp((a - 1) * math.log(x) + (b - 1) * math.log1p(-x) - log_b) if 0 < x < 1 else 0.0
+        step = x - f / dens if dens > 0 else -1.0
+        x = step if lo < step < hi else (lo + hi) / 2
+        if hi - lo < 1e-15:
+            break
+    return x
+
+
 def _beta_interval(a: float, b: float, quantile: Callable[[float, float, float], float]) -> tuple[float, float]:
     if a <= 0:
         return 0.0, 0.0

@@ -129,7 +129,7 @@ def history(
     if as_json:
         print_json(render.history_json(hs))
     else:
-        render.print_history(out, hs)
+        console.write_out(render.history_text(hs))
 
 
 @app.command()

@@ -143,19 +143,33 @@ def history_json(hs: Sequence[TableHistory]) -> list[dict[str, Any]]:
     ]
 
 
-def print_history(out: Console, hs: Sequence[TableHistory]) -> None:
-    t = Table(box=None, title="Convergence per table and round (mean / N / widest spread)", title_justify="left")
-    for col in ("table", "given", "round", "pooled mean", "N", "spread", "settled"):
-        t.add_column(col)
+def _plain_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A fixed-width text table: hundreds of rows (ten rounds of every table) without Rich's
+    per-cell layout cost. Cells are one line; the caller neutralises on output."""
+    widths = [max(len(header[i]), *(len(r[i]) for r in rows)) for i in range(len(header))]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip()]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def history_text(hs: Sequence[TableHistory]) -> str:
+    """Convergence per table and round, then who moved (for the facilitator, not the panel)."""
+    rows = []
     for h in hs:
         settled = {None: "—", True: "settled", False: "not settled"}[h.settled]
         for i, r in enumerate(h.rounds):
-            t.add_row(h.node if i == 0 else "", _given(h.config) if i == 0 else "", str(r.round), _probs(r.mean),
-                      f"{r.n:.1f}", f"{r.width:.2f}", settled if i == len(h.rounds) - 1 else "")
-    out.print(never_cut(t, 0))
+            rows.append([h.node if i == 0 else "", _given(h.config) if i == 0 else "", str(r.round), _probs(r.mean),
+                         f"{r.n:.1f}", f"{r.width:.2f}", settled if i == len(h.rounds) - 1 else ""])
+    text = "Convergence per table and round (pooled mean / N / widest spread)\n"
+    text += _plain_table(["table", "given", "round", "pooled mean", "N", "spread", "settled"], rows)
     moves = [m for h in hs for m in h.moves]
     if moves:
-        out.print(_moves_table("Who moved (for the facilitator, not the panel)", moves))
+        text += "\nWho moved (for the facilitator, not the panel)\n"
+        for m in moves:
+            text += (f"round {m.round}: {m.expert}, {m.node} given {_given(m.config)}: "
+                     f"{_probs(m.before)} -> {_probs(m.after)}\n")
+            text += "".join(f"    {' '.join(line.split())}\n" for line in m.rationale_diff)
+    return text
 
 
 def scores_json(s: PanelScores) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import math
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -110,6 +111,7 @@ class Panel:
         self._forecasts: dict[int, dict[str, dict[str, np.ndarray]]] = {}
         self._pools: dict[int, dict[str, np.ndarray]] = {}
         self._cases: list[tuple[Any, ap.Case]] | None = None
+        self._folder_files: dict[str, str] | None = None
 
     def round_at(self, when: dt.date) -> PanelRound | None:
         return in_force(self.rounds, when)
@@ -117,8 +119,16 @@ class Panel:
     def priors(self, r: PanelRound | None) -> Priors:
         key = r.number if r else 0
         if key not in self._priors:
-            self._priors[key] = round_priors(self.ws, r)
+            if r is not None and 0 in self._priors and r.experts == self.folder_files():
+                self._priors[key] = self._priors[0]  # the round is the folder as it is: no rebuild
+            else:
+                self._priors[key] = round_priors(self.ws, r)
         return self._priors[key]
+
+    def folder_files(self) -> dict[str, str]:
+        if self._folder_files is None:
+            self._folder_files = folder_experts(self.ws)
+        return self._folder_files
 
     def forecasts(self, r: PanelRound | None) -> dict[str, dict[str, np.ndarray]]:
         key = r.number if r else 0
@@ -151,7 +161,7 @@ class Panel:
 
     def identity(self) -> dict[str, str]:
         """Every expert id ever used -> the id it carries now (`previously:` links followed)."""
-        return identities([*(r.experts for r in self.rounds), folder_experts(self.ws)])
+        return identities([*(r.experts for r in self.rounds), self.folder_files()])
 
     def log_scores(self, before: dt.date) -> tuple[dict[str, float], list[str]]:
         """Σ ln P_k(o_r) per expert (by current identity) over resolutions ended before `before`;
@@ -159,7 +169,7 @@ class Panel:
         ident = self.identity()
         used = [c for c in self.cases() if dt.date.fromisoformat(c[1].end) < before]
         experts = {ident.get(k, k) for r in self.rounds for k in _ids(r.experts)} | set(
-            ident.get(k, k) for k in _ids(folder_experts(self.ws))
+            ident.get(k, k) for k in _ids(self.folder_files())
         )
         total = dict.fromkeys(experts, 0.0)
         for _, case in used:
@@ -185,18 +195,18 @@ def _ids(files: Mapping[str, str]) -> list[str]:
     return [name.rsplit(".", 1)[0] for name in files]
 
 
-def previously_of(files: Mapping[str, str]) -> dict[str, str]:
-    """new id -> the old id its file names under `previously:` (MODEL.md §7)."""
-    from forecaster.core.yamlio import load_yaml_text
+_PREVIOUSLY = re.compile(r"""^previously:[ \t]*(['"]?)([a-z][a-z0-9_]*)\1[ \t]*(?:#.*)?$""", re.MULTILINE)
 
+
+def previously_of(files: Mapping[str, str]) -> dict[str, str]:
+    """new id -> the old id its file names under `previously:` (MODEL.md §7). A top-level key
+    found by a pattern, not a YAML parse: this runs on every round's files, and the schema has
+    already checked the key when the round closed."""
     out = {}
     for name, text in files.items():
-        try:
-            data = load_yaml_text(text, name=name, error=PriorsError)
-        except PriorsError:
-            continue
-        if isinstance(data, dict) and isinstance(data.get("previously"), str):
-            out[name.rsplit(".", 1)[0]] = data["previously"]
+        m = _PREVIOUSLY.search(text)
+        if m:
+            out[name.rsplit(".", 1)[0]] = m.group(2)
     return out
 
 
@@ -406,15 +416,13 @@ def round_letters(rounds: Sequence[PanelRound], upto: int) -> dict[str, str]:
 
 def feedback(ws: Workspace, round_number: int | None = None) -> ap.Feedback:
     """§7's anonymised feedback on a closed round (default: the last)."""
-    from forecaster.analysis.tables import beta_quantile
-
     rounds = list_rounds(ws)
     if not rounds:
         raise RoundError("no panel round is closed yet: close one first (forecast panel close)")
     r = get_round(rounds, round_number if round_number is not None else rounds[-1].number)
     priors = round_priors(ws, r)
     return ap.feedback(priors, round_number=r.number, label=r.label, closed_on=r.closed_on.isoformat(),
-                       letter_of=round_letters(rounds, r.number), quantile=beta_quantile)
+                       letter_of=round_letters(rounds, r.number), quantile=ap.beta_quantile)
 
 
 def history(ws: Workspace, table: str | None = None) -> list[ap.TableHistory]:
