@@ -333,7 +333,7 @@ def test_m007_adds_source_time_to_an_old_store(tmp_path: Path) -> None:
     db = tmp_path / "old.db"
     raw = SqliteDb(parse_target(db))  # the store's own sqlite3 driver, as an older forecast left it
     raw.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)")
-    for version, migration in enumerate(MIGRATIONS[:6], start=1):
+    for version, migration in enumerate(MIGRATIONS[:6], start=1):  # the store before m007
         migration(raw)
         raw.execute("INSERT INTO schema_migrations VALUES (?, ?, 't')", (version, migration.__name__))
     raw.close()

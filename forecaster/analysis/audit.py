@@ -66,6 +66,7 @@ from forecaster.analysis.findings import (
     _structure_citation_findings,
 )
 from forecaster.analysis.influence import Diagnosticity, Disagreement, Influence, diagnosticity, disagreement, influence
+from forecaster.analysis.panel import WeightBasis, WeightsView, weights_view
 from forecaster.analysis.seeds import SEEDS_ENV, load_seeds
 from forecaster.core.errors import PriorsError
 from forecaster.model.evidence import Report
@@ -92,6 +93,7 @@ class AuditReport:
     diagnosticity: tuple[Diagnosticity, ...]
     pending: str | None = None  # what the audit could not compute yet (mechanisms before the engine knows them)
     mechanisms: int = 0
+    weights: WeightsView | None = None  # performance weights in force (MODEL.md §7), beside equal weights
 
     def count(self, severity: Severity) -> int:
         return sum(f.severity == severity for f in self.findings)
@@ -109,6 +111,7 @@ def audit_priors(
     today: dt.date | None = None,
     max_age_days: int = DEFAULT_MAX_AGE_DAYS,
     seeds_dir: Path | None = None,
+    weights: WeightBasis | None = None,
 ) -> AuditReport:
     """Every check of issue 5 on a loaded priors folder, with `reports` as the current evidence.
 
@@ -145,6 +148,9 @@ def audit_priors(
     diag = diagnosticity(priors)
     if infl.refused:
         findings.append(Finding("note", "leave_one_out_refused", f"{priors.root.name}/experts", "", infl.refused))
+    view = weights_view(priors, weights) if weights is not None and weights.mode == "performance" else None
+    if view is not None and view.basis.warning:
+        findings.append(Finding("warning", "performance_weights_thin", f"{priors.root.name}/settings.yaml", "weights", view.basis.warning))
     rank = {s: i for i, s in enumerate(SEVERITIES)}
     findings.sort(key=lambda f: (rank[f.severity], f.file, f.line, f.field))
     return AuditReport(
@@ -164,6 +170,7 @@ def audit_priors(
         diagnosticity=tuple(diag),
         pending=pending,
         mechanisms=len(priors.mechanisms),
+        weights=view,
     )
 
 

@@ -67,6 +67,7 @@ def init(
     from forecaster.core.workspace import init_workspace
 
     ws = init_workspace(directory, force=force)
+    from forecaster.workflow.panel import close_bundled_round; close_bundled_round(ws)  # noqa: E702, I001 - round 1 (issue 23)
     out.print(f"workspace created at {ws.root}")
     history = Path(directory) / "scenarios" / "historical_events.yaml"
     first = (f"forecast -w {directory} event import {history} (or `event add` for one report)" if history.is_file()
@@ -167,6 +168,7 @@ def _register() -> None:
     from forecaster.cli import resolutions, score  # noqa: I001
     resolutions.register(app)
     score.register(app)
+    from forecaster.cli import panel as panel_cli; app.add_typer(panel_cli.app, name="panel")  # noqa: E702, I001
 
 
 _register()

@@ -18,6 +18,7 @@ from forecaster.cli.helptext import HelpGroup
 from forecaster.core.errors import UsageError
 
 if TYPE_CHECKING:
+    from forecaster.analysis.panel import WeightBasis
     from forecaster.model.evidence import Report
     from forecaster.model.priors import Priors
 
@@ -60,6 +61,13 @@ AsOfOpt = Annotated[
 
 def _priors_dir(ctx: typer.Context, given: Path | None) -> Path:
     return given if given is not None else workspace(ctx).priors_dir
+
+
+def _weights(ctx: typer.Context, priors: Priors, as_of: dt.date) -> WeightBasis | None:
+    """The workspace's performance weights as of `as_of` (MODEL.md §7), or None: stated weights."""
+    from forecaster.workflow.panel import folder_weights
+
+    return folder_weights(workspace(ctx), priors, as_of)
 
 
 def _as_priors_dir(path: Path) -> Path:
@@ -154,6 +162,12 @@ def show(
     if node is not None and hypothesis is not None:
         raise UsageError("NODE and --hypothesis: choose one")
     priors = load_priors(_priors_dir(ctx, priors_dir))
+    basis = _weights(ctx, priors, dt.date.today()) if priors_dir is None else None
+    if basis is not None:  # performance weights (MODEL.md §7): the tables pooled with them, and said so
+        from forecaster.analysis.panel import apply_weights
+
+        priors = apply_weights(priors, basis)
+        err.print(f"pooling: {basis.describe()}", markup=False, highlight=False, soft_wrap=True)
     nodes = [node] if node is not None else bearing_on(priors, hypothesis) if hypothesis is not None else None
     if node is None and not (markdown or as_json):
         out.print(show_list(table_summaries(priors, nodes)))
@@ -162,7 +176,8 @@ def show(
         return
     views = table_views(priors, nodes)
     if as_json:
-        print_json({"priors_hash": priors.hash, "method": priors.method, "tables": to_jsonable(views)})
+        print_json({"priors_hash": priors.hash, "method": priors.method, "tables": to_jsonable(views),
+                    **({"weights": basis.to_json()} if basis is not None else {})})
     elif markdown:
         _write(show_markdown(priors, views))
     else:
@@ -270,7 +285,8 @@ def audit(
     when = as_of_date(as_of)
     reports = _reports(ctx, priors, as_of=when, events=events, from_workspace=priors_dir is None)
     report = audit_priors(
-        priors, reports=reports, as_of=when, max_age_days=max_age_days, seeds_dir=find_seeds(priors.root, seeds)
+        priors, reports=reports, as_of=when, max_age_days=max_age_days, seeds_dir=find_seeds(priors.root, seeds),
+        weights=_weights(ctx, priors, when) if priors_dir is None else None,
     )
     if as_json:
         print_json(audit_json(report, strict=strict))

@@ -191,6 +191,24 @@ class Priors:
 
         return replace(self, method=method or self.method)
 
+    @property
+    def expert_ids(self) -> list[str]:
+        return [e.id for e in self.experts]
+
+    def with_weights(self, weights: Mapping[str, float]) -> Priors:
+        """These priors pooled with other weights (MODEL.md §7's performance weights): sources not
+        named keep their stated weight. The hash changes with the weights, so a run pooled with
+        them never shares a run id with one pooled without."""
+        from dataclasses import replace
+
+        merged = {**self.weights, **{k: float(v) for k, v in weights.items()}}
+        stamp = ",".join(f"{k}={merged[k]!r}" for k in sorted(merged))
+        digest = hashlib.sha256(f"{self.hash}|weights|{stamp}".encode()).hexdigest()[:16]
+        return replace(self, weights=merged, hash=digest)
+
+    def stated_weight(self, source: str) -> float:
+        return float(self.weights.get(source, 1.0))
+
 
 def pool(probs: Sequence[Sequence[float]], sizes: Sequence[float], weights: Sequence[float], *, method: str = "linear") -> Pooled:
     """Pool expert Dirichlets (MODEL.md §2): linear or log pooled mean, concentration by moment matching."""

@@ -132,6 +132,9 @@ class CatalogueSpec(_Strict):
 class ExpertSpec(_Strict):
     id: str = Field(pattern=_ID)
     role: str
+    # The expert's id in an earlier panel round, when the file was renamed (MODEL.md §7): without
+    # it a renamed file is a new expert, and `forecast panel close` refuses to guess.
+    previously: str | None = Field(default=None, pattern=_ID)
     illustrative: str = ""
     reviewed_by: str | None = None
     reviewed_on: dt.date | None = None
@@ -184,3 +187,8 @@ class SettingsSpec(_Strict):
     # Ageing (MODEL.md §3): a report's accuracy halves its distance from 0.5 every this many days;
     # `none` switches ageing off. A non-positive value is an audit finding (`priors audit`).
     half_life_days: float | Literal["none"] | None = 365.0
+    # Pooling weights (MODEL.md §7): `stated` (pooling.weights) or `performance`, earned on the
+    # resolved hypotheses: w_k ∝ w0_k · exp(tau · Σ ln P_k(o_r)), floored at `floor`, renormalised.
+    weights: Literal["stated", "performance"] = "stated"
+    tau: float = Field(default=1.0, gt=0.0, le=100.0, allow_inf_nan=False)
+    floor: float = Field(default=0.02, ge=0.0, lt=0.5, allow_inf_nan=False)

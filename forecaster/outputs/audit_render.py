@@ -205,6 +205,7 @@ def audit_markdown(report: AuditReport, *, strict: bool = False) -> str:
     )
     if r.pending:
         md += ["", f"> {_md(r.pending, newlines=False)}"]
+    md += _weights_lines(r)
     md += ["", "## Method", ""]
     md += [f"- {line}" for line in METHOD_NOTES]
     md += ["", f"Priors hash: `{r.hash}`", ""]
@@ -264,6 +265,19 @@ def show_list(summaries: Sequence[TableSummary]) -> Any:
         t.add_row(*(Text(c) for c in (s.node, str(len(s.sources)),
                                       f"{s.spread:.2f}" if len(s.sources) > 1 else "—", kind)))
     return never_cut(t, 0)
+
+
+def _weights_lines(r: AuditReport) -> list[str]:
+    """The performance weights in force (MODEL.md §7) and the prior forecast beside equal weights."""
+    if r.weights is None:
+        return []
+    b = r.weights.basis
+    md = ["", "## Pooling weights", "", f"{_md(b.describe(), newlines=False)}.", ""]
+    if b.warning:
+        md += [f"> {_md(b.warning, newlines=False)}", ""]
+    md += _table(["hypothesis", "state", "prior, these weights", "prior, equal weights"],
+                 ([h, s, f"{w:.3f}", f"{e:.3f}"] for h, s, w, e in r.weights.forecasts))
+    return md
 
 
 def show_markdown(priors: Priors, views: Sequence[TableView]) -> str:

@@ -56,9 +56,10 @@ TABLE_SPECS: tuple[Table, ...] = (
     Table("resolutions", ("id",), "content_key"),
     Table("resolution_retractions", ("resolution_id",), parent=("resolution_id", "resolutions", "present")),
     Table("quarantine", ("table_name", "row_key")),
+    Table("panel_rounds", ("round",)),
 )
 TABLES: tuple[tuple[str, tuple[str, ...]], ...] = tuple((t.name, t.key) for t in TABLE_SPECS)
-APPEND_ONLY = ("reports", "retractions", "resolutions", "resolution_retractions", "quarantine")  # whose UPDATE and DELETE the database itself refuses
+APPEND_ONLY = ("reports", "retractions", "resolutions", "resolution_retractions", "quarantine", "panel_rounds")  # whose UPDATE and DELETE the database itself refuses
 SURROGATE = ("seq",)
 
 

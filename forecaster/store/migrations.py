@@ -451,7 +451,32 @@ def m008_server_time(db: Db) -> None:
     server_stamped(db, "quarantine", "quarantined_at")
 
 
+def m009_panel_rounds(db: Db) -> None:
+    """Closed Delphi rounds of the panel (MODEL.md §7, issue 23): each round's full `experts/`
+    content (a JSON object file name -> text), so that a past round is rebuilt even after the files
+    change. Append-only like reports: a round is never edited, a new one is closed instead."""
+    run(db, [
+        """CREATE TABLE panel_rounds (
+            round INTEGER PRIMARY KEY CHECK (round >= 1),
+            label TEXT NOT NULL,
+            closed_at TEXT NOT NULL,
+            closed_by TEXT NOT NULL CHECK (closed_by <> ''),
+            experts_hash TEXT NOT NULL,
+            experts TEXT NOT NULL
+        )""",
+    ])
+    sqlite_only(db, [
+        "CREATE TRIGGER panel_rounds_no_replace BEFORE INSERT ON panel_rounds "
+        "WHEN EXISTS (SELECT 1 FROM panel_rounds WHERE round = NEW.round) "
+        "BEGIN SELECT RAISE(ABORT, 'panel_rounds are append-only: this round is already closed'); END",
+    ])
+    append_only(db, "panel_rounds")
+    server_stamped(db, "panel_rounds", "closed_at")  # a round closes on the server's clock (issue 20)
+    real_dates(db, "panel_rounds", (("closed_at", "time"),))
+
+
 MIGRATIONS: list[Callable[[Db], None]] = [
     m001_reports, m002_runs, m003_origin, m004_resolutions, m005_append_only, m006_run_draws, m007_source_time,
     m008_server_time,
+    m009_panel_rounds,
 ]

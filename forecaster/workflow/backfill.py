@@ -47,6 +47,7 @@ class BackfillResult:
     added: int
     first: dt.date | None
     until: dt.date
+    priors_hashes: tuple[str, ...] = ()  # of the priors in force at the points (MODEL.md §7: panel rounds)
 
 
 def backfill_weekly(ws: Workspace, priors: Priors, *, until: dt.date, seed: int, force: bool = False) -> BackfillResult:
@@ -80,15 +81,18 @@ def backfill_weekly(ws: Workspace, priors: Priors, *, until: dt.date, seed: int,
         s_hash = settings_hash(BACKFILL_SETTINGS)
         window = priors.evidence_window_days
         selections = [store.reports_for_update(as_of=p, window_days=window, by_event_time=True) for p in points]
+        forces = _in_force(ws, priors, points, store)  # the judgments in force at each point (§7)
         ids = [
-            run_id_for(priors.hash, events_hash(rs), p, seed, s_hash) for p, rs in zip(points, selections, strict=True)
+            run_id_for(f[0].hash, events_hash(rs), p, seed, s_hash)
+            for p, rs, f in zip(points, selections, forces, strict=True)
         ]
         have = set() if force else recorded_ids(store, ids)
-        net = build_network(priors)
+        nets = {f[0].hash: (f[0], build_network(f[0])) for f in forces}
         new: list[NewRun] = []
         previous: dict[str, dict[str, float]] | None = None
         previous_id: str | None = None
-        for p, rs, rid in zip(points, selections, ids, strict=True):
+        for p, rs, rid, (in_force, recorded) in zip(points, selections, ids, forces, strict=True):
+            priors, net = nets[in_force.hash]
             if rid in have:
                 previous_id = rid
                 previous = None
@@ -108,10 +112,21 @@ def backfill_weekly(ws: Workspace, priors: Priors, *, until: dt.date, seed: int,
                     result,
                     kind="backfill",
                     evidence="store-event-time",
-                    settings=BACKFILL_SETTINGS,
+                    settings={**BACKFILL_SETTINGS, **recorded},
                     wall_seconds=time.perf_counter() - start,
                 )
             )
             previous, previous_id = result.posteriors(), rid
         record_runs(store, new)
-    return BackfillResult(len(points), len(new), first, until)
+    return BackfillResult(len(points), len(new), first, until, tuple(nets))
+
+
+def _in_force(ws: Workspace, priors: Priors, points: list[dt.date], store: EventStore) -> list[tuple[Priors, dict[str, object]]]:
+    """Per point, the priors in force (forecaster.workflow.panel) and what its run records of them."""
+    from forecaster.workflow.panel import Panel, is_workspace_priors
+
+    if not is_workspace_priors(ws, priors):
+        return [(priors, {}) for _ in points]
+    panel = Panel(ws, store=store, folder=priors)
+    infos = [panel.in_force(p) for p in points]
+    return [(i.priors, {"panel": i.to_json()}) for i in infos]

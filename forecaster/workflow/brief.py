@@ -299,8 +299,11 @@ def build_brief(
     """Everything the brief says, computed (exact engine for drivers and value of information)."""
     from forecaster.model.network import build_network
     from forecaster.store import runs
+    from forecaster.workflow.panel import for_brief
     from forecaster.workflow.robustness import brief_robustness
 
+    panel = for_brief(store, priors, result.as_of)  # the panel round and weights in force (MODEL.md §7)
+    priors = panel.priors
     net = build_network(priors)
     hyp_nodes = {h.id: h for h in priors.hypotheses}
     states = tuple((h.id, tuple(s.id for s in h.states)) for h in result.hypotheses)
@@ -372,7 +375,7 @@ def build_brief(
     if len(trend) < TREND_MIN_RECORDED:
         trend = _with_replays(trend, store, net, priors, clock, since=trend_since, until=result.as_of)
 
-    track = _track_record(store, priors, result.as_of, cutoff)
+    track = _track_record(store, priors, result.as_of, cutoff, panel.hashes)
     posts = result.posteriors()
     alert_results = tuple(AlertResult(a, posts[a.hypothesis][a.state]) for a in alerts)
     d = result.diagnostics
@@ -401,6 +404,8 @@ def build_brief(
         "stale": stale,
         "clock": clock.name,
     }
+    if panel.record:  # a panel round in force, or performance weights (MODEL.md §7)
+        provenance["panel"] = panel.record
     fired = sum(1 for a in alert_results if a.fired)
     summary = bottom_line(
         f"Over the {priors.horizon_months} month{'s' if priors.horizon_months != 1 else ''} after "
@@ -443,7 +448,9 @@ def build_brief(
     )
 
 
-def _track_record(store: EventStore, priors: Priors, as_of: dt.date, known_at: dt.datetime) -> TrackRecord | None:
+def _track_record(
+    store: EventStore, priors: Priors, as_of: dt.date, known_at: dt.datetime, hashes: Sequence[str] = ()
+) -> TrackRecord | None:
     """Scores to date (forecaster.workflow.track_record): recorded updates and back-test points as of
     `as_of` or earlier, against the resolutions recorded (and not retracted) by the period's end."""
     from forecaster.store.resolutions import has_resolutions
@@ -451,7 +458,7 @@ def _track_record(store: EventStore, priors: Priors, as_of: dt.date, known_at: d
 
     if not has_resolutions(store):
         return None
-    tr = track_record(store, priors, until=as_of, kinds=KINDS_BACKFILL, known_at=known_at)
+    tr = track_record(store, priors, until=as_of, kinds=KINDS_BACKFILL, known_at=known_at, priors_hashes=hashes or None)
     return tr if tr.resolutions else None
 
 

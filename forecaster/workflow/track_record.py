@@ -235,9 +235,12 @@ def track_record(
     kinds: Sequence[str] = KINDS_DEFAULT,
     bins: int = DEFAULT_BINS,
     known_at: dt.datetime | None = None,
+    priors_hashes: Sequence[str] | None = None,
 ) -> TrackRecord:
     """Score the selected recorded forecasts (module doc) against the resolutions in force.
-    `known_at` limits the resolutions and their retractions to those recorded before it (a brief)."""
+    `known_at` limits the resolutions and their retractions to those recorded before it (a brief).
+    `priors_hashes`: the backfill's priors (one per panel round in force, MODEL.md §7; default
+    `priors.hash`)."""
     horizon = priors.horizon_months
     stored = list_resolutions(store, hypothesis=hypothesis, include_retracted=True, known_at=known_at)
     in_force = tuple(e for e in stored if not e.retracted)
@@ -245,9 +248,10 @@ def track_record(
     if "update" in kinds:
         rows += forecast_runs(store, kinds=("update",), evidence=STORE_EVIDENCE, since=since, until=until)
     if "backfill" in kinds:
-        rows += forecast_runs(
-            store, kinds=("backfill",), evidence=STORE_EVIDENCE, since=since, until=until, priors_hash=priors.hash
-        )
+        rows += sorted((
+            row for h in dict.fromkeys(priors_hashes or (priors.hash,))
+            for row in forecast_runs(store, kinds=("backfill",), evidence=STORE_EVIDENCE, since=since, until=until, priors_hash=h)
+        ), key=lambda r: (r[2], r[3], r[0]))
     runs = _select(rows, horizon)
     nodes = [h for h in priors.hypotheses if hypothesis is None or h.id == hypothesis]
     shape = {h.id: tuple(h.states) for h in nodes}
@@ -392,16 +396,17 @@ def score_workspace(
 
     points: int | None = None
     added = 0
+    hashes: tuple[str, ...] | None = None
     if backfill:
         from forecaster.inference.settings import DEFAULT_SEED
         from forecaster.workflow.backfill import backfill_weekly
 
         done = backfill_weekly(ws, priors, until=today or dt.date.today(), seed=DEFAULT_SEED)
-        points, added = done.points, done.added
+        points, added, hashes = done.points, done.added, done.priors_hashes or None
     with EventStore(ws.db) as store:
         record = track_record(
             store, priors, hypothesis=hypothesis, since=since,
-            kinds=KINDS_BACKFILL if backfill else KINDS_DEFAULT, bins=bins,
+            kinds=KINDS_BACKFILL if backfill else KINDS_DEFAULT, bins=bins, priors_hashes=hashes,
         )
     return ScoreJob(record, points, added)
 

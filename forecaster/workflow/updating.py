@@ -124,6 +124,7 @@ def update_forecast(
     from forecaster.store.events import EventStore
 
     start = time.perf_counter()
+    priors, panel = _in_force(ws, priors, as_of, notify)
     reports = gather_reports(ws, priors, as_of=as_of, events_file=events_file, event_time=event_time)
     settings, ss = sampler_settings(sampler_kwargs, exact)
     settings.update(half_life_setting(half_life_days))  # a --half-life override: a run of its own
@@ -164,7 +165,7 @@ def update_forecast(
         if record:
             draws = runs.netcdf_bytes(result.idata) if result.idata is not None else None
             guard.check()
-            new = runs.NewRun(result, kind="update", evidence=evidence, settings=settings,
+            new = runs.NewRun(result, kind="update", evidence=evidence, settings={**settings, **panel},
                               wall_seconds=time.perf_counter() - start, draws=draws)
             _record(ws, new, forged, notify)
     return result, False
@@ -303,6 +304,22 @@ def _evidence_match(recorded: UpdateResult, fresh: UpdateResult, close: Callable
     return True
 
 
+def _in_force(
+    ws: Workspace, priors: Priors, as_of: dt.date, notify: Callable[[str], None] | None
+) -> tuple[Priors, dict[str, Any]]:
+    """The workspace's judgments and pooling weights in force at `as_of` (MODEL.md §7: the panel
+    round closed on or before it; forecaster.workflow.panel), and what the run records of them
+    (not hashed into the run id: the priors hash already is). Other folders are used as given."""
+    from forecaster.workflow.panel import in_force_at, is_workspace_priors
+
+    if not is_workspace_priors(ws, priors):
+        return priors, {}
+    info = in_force_at(ws, as_of, folder=priors)
+    if notify is not None and info.basis.mode == "performance":
+        notify(info.describe())
+    return info.priors, {"panel": info.to_json()}
+
+
 def previous_like(
     store: Any, *, as_of: dt.date, evidence: str, exclude: str, sampled: bool, priors: Priors | None = None
 ) -> runs_module.RunRecord | None:
@@ -404,7 +421,9 @@ def cached_update(
     store, priors edited, a different window) returns None and the caller takes the full path."""
     if not ws.has_store():
         return None
-    fingerprint = priors_fingerprint(ws.priors_dir)
+    from forecaster.workflow.panel import fingerprint_in_force
+
+    fingerprint = fingerprint_in_force(ws, as_of, priors_fingerprint(ws.priors_dir))  # the panel round in force
     if fingerprint is None:
         return None
     from forecaster.store import runs
