@@ -132,7 +132,8 @@ class Interaction:
     def sentence(self) -> str:
         """'X and Y overlap: together they move grey_zone by +0.12, apart by +0.21'."""
         verb = "overlap" if self.kind == "overlap" else "reinforce each other"
-        digits = 2 if f"{self.together:+.2f}" != f"{self.apart:+.2f}" else 3  # never "+0.05, apart by +0.05"
+        two = f"{self.together:+.2f}" != f"{self.apart:+.2f}" and min(abs(self.together), abs(self.apart)) >= 0.005
+        digits = 2 if two else 3  # never "+0.05, apart by +0.05" nor "-0.00"
         return (f"{self.first} and {self.second} {verb}: together they move {self.state} by "
                 f"{self.together:+.{digits}f}, apart by {self.apart:+.{digits}f}")
 
