@@ -129,4 +129,4 @@ def _in_force(ws: Workspace, priors: Priors, points: list[dt.date], store: Event
         return [(priors, {}) for _ in points]
     panel = Panel(ws, store=store, folder=priors)
     infos = [panel.in_force(p) for p in points]
-    return [(i.priors, {"panel": i.to_json()}) for i in infos]
+    return [(i.priors, i.record()) for i in infos]

@@ -87,6 +87,13 @@ class InForce:
         return {"round": r.number if r else None, "label": r.label if r else None,
                 "closed_at": r.summary()["closed_at"] if r else None, "weights": self.basis.to_json()}
 
+    def record(self) -> dict[str, Any]:
+        """What a run records of it: nothing when no round was in force and the weights were the
+        stated ones (the folder as it is, as before panels); else {"panel": …}."""
+        if self.round is None and self.basis.mode != "performance":
+            return {}
+        return {"panel": self.to_json()}
+
     def describe(self) -> str:
         r = self.round
         where = f"panel round {r.number} ({r.label or 'no label'})" if r else "the experts' files as they are (no round closed)"
@@ -271,8 +278,8 @@ def for_brief(store: Any, priors: Priors, as_of: dt.date) -> BriefPanel:
     panel = Panel(Workspace(root.parent), store=store, folder=priors)
     info = panel.in_force(as_of)
     hashes = (info.priors.hash, *dict.fromkeys(panel.priors(r).hash for r in [None, *panel.rounds]))
-    said = info.round is not None or info.basis.mode == "performance"
-    return BriefPanel(info.priors, info.to_json() | {"describe": info.describe()} if said else {}, hashes)
+    said = info.record()
+    return BriefPanel(info.priors, said["panel"] | {"describe": info.describe()} if said else {}, hashes)
 
 
 def folder_weights(ws: Workspace, priors: Priors, as_of: dt.date) -> ap.WeightBasis | None:

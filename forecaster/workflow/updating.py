@@ -317,7 +317,7 @@ def _in_force(
     info = in_force_at(ws, as_of, folder=priors)
     if notify is not None and info.basis.mode == "performance":
         notify(info.describe())
-    return info.priors, {"panel": info.to_json()}
+    return info.priors, info.record()
 
 
 def previous_like(
