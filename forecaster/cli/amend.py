@@ -23,7 +23,7 @@ def amend(
     report_id: Annotated[str, typer.Argument(metavar="ID", help="Report id, or a unique prefix of it.", show_default=False)],
     origin: Annotated[str | None, typer.Option("--origin", metavar="ORIGIN", help="The original source it repeats (\"\" clears it).", show_default=False)] = None,
     grade: Annotated[str | None, typer.Option("--grade", metavar="GRADE", help="A new Admiralty grade, e.g. B2.", show_default=False)] = None,
-    note: Annotated[str | None, typer.Option("--note", metavar="TEXT", help="A new note (replaces the old one).", show_default=False)] = None,
+    note: Annotated[str | None, typer.Option("--note", metavar="NOTE", help="A new note (replaces the old one).", show_default=False)] = None,
     analyst: AnalystOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
