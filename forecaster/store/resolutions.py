@@ -156,9 +156,6 @@ def check_resolution(r: Resolution, hypotheses: Hypotheses | None, *, today: dt.
     for name, value in (("from", r.start), ("to", r.end)):
         if type(value) is not dt.date:
             raise ResolutionError(f"{name} {quoted(value)} is not a date")
-    for name, value in (("from", r.start), ("to", r.end)):
-        if not MIN_YEAR <= value.year <= MAX_YEAR:  # docs/LIMITS.md: a year typo, as for reports
-            raise ResolutionError(f"{name} {value.isoformat()} is outside {MIN_YEAR}–{MAX_YEAR}: a typo? (dates are YYYY-MM-DD)")
     if r.end < r.start:
         raise ResolutionError(f"to {r.end.isoformat()} is before from {r.start.isoformat()}")
     today = today or dt.date.today()
@@ -167,6 +164,9 @@ def check_resolution(r: Resolution, hypotheses: Hypotheses | None, *, today: dt.
             f"to {r.end.isoformat()} lies in the future (today is {today.isoformat()}): "
             "a resolution records what held over a period that has passed"
         )
+    for name, value in (("from", r.start), ("to", r.end)):
+        if not MIN_YEAR <= value.year <= MAX_YEAR:  # docs/LIMITS.md: a year typo, as for reports
+            raise ResolutionError(f"{name} {value.isoformat()} is outside {MIN_YEAR}–{MAX_YEAR}: a typo? (dates are YYYY-MM-DD)")
     for name, text in (("rationale", r.rationale), ("source", r.source), ("analyst", r.analyst)):
         try:
             check_text(name, text, required=True)
