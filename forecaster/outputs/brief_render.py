@@ -61,19 +61,7 @@ _PALETTE = (
     "#17becf", "#aec7e8", "#ff9896", "#98df8a", "#c5b0d5", "#ffbb78", "#c49c94", "#f7b6d2", "#c7c7c7",
     "#dbdb8d", "#9edae5",
 )
-_CHART_DPI = 100
-_CHART_RC: dict[str, Any] = {
-    "font.family": "DejaVu Sans",  # ships with matplotlib: the same glyphs everywhere
-    "font.size": 8.0,
-    "axes.titlesize": 9.0,
-    "axes.titleweight": "bold",
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-    "figure.dpi": _CHART_DPI,
-    "savefig.dpi": _CHART_DPI,
-    "svg.hashsalt": "forecast",
-    "path.simplify": False,
-}
+_CHART_DPI = 100  # the house chart style's (analysis.reliability.CHART_RC, read in trend_png: it imports numpy)
 
 
 def trend_png(brief: Brief) -> bytes:
@@ -91,8 +79,11 @@ def trend_png(brief: Brief) -> bytes:
     from matplotlib.figure import Figure
     from matplotlib.ticker import PercentFormatter
 
+    from forecaster.analysis.reliability import CHART_RC
+
     hyps = brief.hypotheses
-    with matplotlib.style.context("default"), matplotlib.rc_context(_CHART_RC):  # type: ignore[arg-type]
+    rc = {**CHART_RC, "svg.hashsalt": "forecast"}
+    with matplotlib.style.context("default"), matplotlib.rc_context(rc):
         height = 1.9 * len(hyps) + 0.4
         fig = Figure(figsize=(7.2, height), dpi=_CHART_DPI)
         # Fixed margins, not a layout engine: faster, and the same picture whatever the labels.
