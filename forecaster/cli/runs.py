@@ -31,11 +31,10 @@ from forecaster.cli.common import (
 from forecaster.cli.helptext import HelpGroup
 from forecaster.cli.history_rows import claimed_states, history_csv, history_row
 from forecaster.core.errors import UsageError
-from forecaster.outputs.columns import never_cut
+from forecaster.outputs.run_tables import history_table, runs_table, trend_lines
+from forecaster.outputs.run_tables import sparkline as sparkline  # re-exported: tests/test_runs.py
 
 if TYPE_CHECKING:
-    from rich.table import Table
-
     from forecaster.core.workspace import Workspace
     from forecaster.store.events import EventStore
     from forecaster.store.runs import RunRecord
@@ -51,9 +50,6 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-SPARKS = "▁▂▃▄▅▆▇█"
-SPARK_WIDTH = 40
-SPARK_MIN_RANGE = 0.10  # a sparkline spans at least 10 pp, so a wiggle of 0.1 pp stays flat
 HISTORY_LIMIT = 50
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
@@ -62,32 +58,6 @@ RunIdArg = Annotated[str, typer.Argument(metavar="RUN_ID", help="Run id or a uni
 
 def _say(message: str) -> None:
     err.print(message, markup=False, highlight=False, soft_wrap=True)
-
-
-def sparkline(values: list[float]) -> str:
-    """A trend in block characters, scaled to the values' range (at least SPARK_MIN_RANGE wide)."""
-    if not values:
-        return ""
-    lo, hi = min(values), max(values)
-    if hi - lo < SPARK_MIN_RANGE:
-        mid = (hi + lo) / 2
-        lo = max(0.0, min(mid - SPARK_MIN_RANGE / 2, 1.0 - SPARK_MIN_RANGE))
-        hi = lo + SPARK_MIN_RANGE
-    top = len(SPARKS) - 1
-    return "".join(SPARKS[max(0, min(top, round((v - lo) / (hi - lo) * top)))] for v in values)
-
-
-def _how(r: RunRecord) -> str:
-    """backfill, file (an --events replay), sampled or exact."""
-    if r.kind == "backfill":
-        return "backfill"
-    if r.evidence == "file":
-        return "file"
-    return "sampled" if r.sampled else "exact"
-
-
-def _pct(x: float | None) -> str:
-    return "" if x is None else f"{100 * x:.1f}%"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -217,6 +187,20 @@ def _history_json(
     return rows
 
 
+def _history_table(records: list[RunRecord], columns: list[tuple[str, str]], total: int) -> None:
+    if not records:
+        _say(
+            "no runs recorded yet: `forecast update` records one; "
+            "`forecast history --backfill weekly` computes the weekly series"
+        )
+        return
+    out.print(history_table(records, columns))
+    if total > len(records):
+        _say(f"showing the newest {len(records)} of {total} runs (--limit 0 shows all)")
+    for line in trend_lines(records, columns):
+        out.print(line)
+
+
 def _check_as_of(value: str, check: Any) -> dt.date:
     from forecaster.core.errors import EvidenceError
 
@@ -243,48 +227,6 @@ def _state_columns(records: list[RunRecord], hypothesis: str | None) -> list[tup
                 f"known: {', '.join(known)}"
             )
     return columns
-
-
-def _history_table(records: list[RunRecord], columns: list[tuple[str, str]], total: int) -> None:
-    from rich.table import Table
-    from rich.text import Text
-
-    if not records:
-        _say(
-            "no runs recorded yet: `forecast update` records one; "
-            "`forecast history --backfill weekly` computes the weekly series"
-        )
-        return
-    one = len({h for h, _ in columns}) == 1
-    # No box: eight state columns fit in 120 characters only with two-space gaps.
-    t = Table(box=None, pad_edge=False, header_style="bold underline")
-    for name in ("as of", "run", "how"):
-        t.add_column(name, no_wrap=True)
-    for i, (h, s) in enumerate(columns):
-        # The hypothesis heads the first of its states' columns; the numbers never wrap.
-        first = i == 0 or columns[i - 1][0] != h
-        head = s if one else (f"{h}\n{s}" if first else f"\n{s}")
-        t.add_column(head, justify="right", overflow="fold", min_width=5)
-    for r in records:
-        by = {(s.hypothesis, s.state): s.posterior for s in r.states}
-        t.add_row(r.as_of.isoformat(), r.run_id, _how(r), *(_pct(by.get(c)) for c in columns))
-    out.print(never_cut(t, 0, 1, 2))
-    if total > len(records):
-        _say(f"showing the newest {len(records)} of {total} runs (--limit 0 shows all)")
-    series = records[-SPARK_WIDTH:]
-    out.print(f"trend over the last {len(series)} run{'s' if len(series) != 1 else ''} (oldest → newest)")
-    width = max(len(f"{h}.{s}") for h, s in columns) if columns else 0
-    for h, s in columns:
-        values = [
-            p
-            for p in (next((x.posterior for x in r.states if x.hypothesis == h and x.state == s), None) for r in series)
-            if p is not None
-        ]
-        if values:
-            line = (
-                f"  {f'{h}.{s}':<{width}}  {sparkline(values):<{SPARK_WIDTH}}  {_pct(values[0])} → {_pct(values[-1])}"
-            )
-            out.print(Text(line))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -463,35 +405,9 @@ def list_(
     elif not shown:
         _say("no runs recorded yet")
     else:
-        out.print(never_cut(_runs_table(shown), 0))
+        out.print(runs_table(shown))
         if len(records) > len(shown):
             _say(f"showing the newest {len(shown)} of {len(records)} runs (--limit 0 shows all)")
-
-
-def _runs_table(shown: list[RunRecord]) -> Table:
-    """`runs list`'s table: one row per run, ids first."""
-    from rich import box
-    from rich.table import Table
-
-    t = Table(box=box.SIMPLE_HEAVY, pad_edge=False, header_style="bold")
-    for name in ("run", "how", "as of", "recorded (UTC)", "reports", "R-hat", "ESS", "div", "wall s", "draws"):
-        t.add_column(
-            name, no_wrap=True, justify="left" if name in ("run", "how", "as of", "recorded (UTC)", "draws") else "right"
-        )
-    for r in shown:
-        t.add_row(
-            r.run_id,
-            _how(r),
-            r.as_of.isoformat(),
-            r.recorded_at.strftime("%Y-%m-%d %H:%M"),
-            str(r.reports),
-            "" if r.r_hat_max is None else f"{r.r_hat_max:.3f}",
-            "" if r.ess_min is None else f"{r.ess_min:.0f}",
-            str(r.divergences) if r.sampled else "",
-            f"{r.wall_seconds:.1f}",
-            "yes" if r.netcdf else "",
-        )
-    return t
 
 
 def _run_meta(r: RunRecord) -> dict[str, Any]:
