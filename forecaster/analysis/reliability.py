@@ -28,7 +28,8 @@ _PALETTE = (
     "#17becf",
 )
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
-_RC: dict[Any, Any] = {  # dict[Any, Any]: matplotlib types rc keys as a Literal of every rcParam
+# The house chart style (the brief's trend chart too).
+CHART_RC: dict[Any, Any] = {  # dict[Any, Any]: matplotlib types rc keys as a Literal of every rcParam
     "font.family": "DejaVu Sans",  # ships with matplotlib: the same glyphs everywhere
     "font.size": 8.0,
     "axes.titlesize": 9.0,
@@ -75,7 +76,7 @@ def reliability_png(calibration: Calibration | Mapping[str, Calibration], title:
     from matplotlib.ticker import PercentFormatter
 
     series = _series(calibration)
-    with matplotlib.style.context("default"), rc_context(_RC):
+    with matplotlib.style.context("default"), rc_context(CHART_RC):
         fig = Figure(figsize=(6.4, 4.8), dpi=DPI)
         FigureCanvasAgg(fig)
         fig.subplots_adjust(left=0.11, right=0.70, top=0.91, bottom=0.11)

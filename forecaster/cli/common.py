@@ -166,6 +166,11 @@ TargetAcceptOpt = Annotated[
     Optional[float],
     typer.Option("--target-accept", min=0.5, max=0.999, help="NUTS only: step-size adaptation target (default 0.8).", show_default=False),
 ]
+DrawsOpt = Annotated[int | None, typer.Option("--draws", min=100, max=100_000, help="Draws per chain.", show_default=False)]
+TuneOpt = Annotated[
+    int | None, typer.Option("--tune", min=100, max=100_000, help="NUTS only: tuning steps per chain.", show_default=False)
+]
+ChainsOpt = Annotated[int | None, typer.Option("--chains", min=1, max=8, help="Chains.", show_default=False)]
 
 
 def sampler_options(

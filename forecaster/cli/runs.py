@@ -6,6 +6,8 @@ to sample: `brief` only when the last run is stale and it updates."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
@@ -13,7 +15,10 @@ import typer
 
 from forecaster.cli import console
 from forecaster.cli.common import (
+    ChainsOpt,
+    DrawsOpt,
     SamplerOpt,
+    TuneOpt,
     date_option,
     err,
     handle_errors,
@@ -26,9 +31,12 @@ from forecaster.cli.common import (
 from forecaster.cli.helptext import HelpGroup
 from forecaster.cli.history_rows import claimed_states, history_csv, history_row
 from forecaster.core.errors import UsageError
-from forecaster.outputs.columns import never_cut
+from forecaster.outputs.run_tables import history_table, runs_table, trend_lines
+from forecaster.outputs.run_tables import sparkline as sparkline  # re-exported: tests/test_runs.py
 
 if TYPE_CHECKING:
+    from forecaster.core.workspace import Workspace
+    from forecaster.store.events import EventStore
     from forecaster.store.runs import RunRecord
 
 app = typer.Typer(
@@ -42,42 +50,14 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-SPARKS = "▁▂▃▄▅▆▇█"
-SPARK_WIDTH = 40
-SPARK_MIN_RANGE = 0.10  # a sparkline spans at least 10 pp, so a wiggle of 0.1 pp stays flat
 HISTORY_LIMIT = 50
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+RunIdArg = Annotated[str, typer.Argument(metavar="RUN_ID", help="Run id or a unique prefix.", show_default=False)]
 
 
 def _say(message: str) -> None:
     err.print(message, markup=False, highlight=False, soft_wrap=True)
-
-
-def sparkline(values: list[float]) -> str:
-    """A trend in block characters, scaled to the values' range (at least SPARK_MIN_RANGE wide)."""
-    if not values:
-        return ""
-    lo, hi = min(values), max(values)
-    if hi - lo < SPARK_MIN_RANGE:
-        mid = (hi + lo) / 2
-        lo = max(0.0, min(mid - SPARK_MIN_RANGE / 2, 1.0 - SPARK_MIN_RANGE))
-        hi = lo + SPARK_MIN_RANGE
-    top = len(SPARKS) - 1
-    return "".join(SPARKS[max(0, min(top, round((v - lo) / (hi - lo) * top)))] for v in values)
-
-
-def _how(r: RunRecord) -> str:
-    """backfill, file (an --events replay), sampled or exact."""
-    if r.kind == "backfill":
-        return "backfill"
-    if r.evidence == "file":
-        return "file"
-    return "sampled" if r.sampled else "exact"
-
-
-def _pct(x: float | None) -> str:
-    return "" if x is None else f"{100 * x:.1f}%"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -135,7 +115,6 @@ def history(
     Example:  forecast history --backfill weekly --hypothesis escalation
     """
     from forecaster.store import runs
-    from forecaster.store.events import EventStore
 
     if as_json and as_csv:
         raise UsageError("choose one of --json and --csv")
@@ -143,51 +122,83 @@ def history(
         raise UsageError(f"--kind {kind!r}: expected update or backfill")
     ws = workspace(ctx)
     if backfill is not None:
-        if backfill != "weekly":
-            raise UsageError(f"--backfill {backfill!r}: only weekly is supported")
-        from forecaster.inference.settings import DEFAULT_SEED
-        from forecaster.model.evidence import check_date
-        from forecaster.model.loading import load_priors
-        from forecaster.workflow.backfill import backfill_weekly
-
-        until = dt.date.today() if as_of is None else _check_as_of(as_of, check_date)
-        priors = load_priors(ws.priors_dir)
-        done = backfill_weekly(ws, priors, until=until, seed=DEFAULT_SEED)
-        if done.first is None:
-            _say("backfill: the store holds no reports in force; nothing to compute")
-        else:
-            _say(
-                f"backfill: {done.points} weekly points from {done.first.isoformat()} to {until.isoformat()}, "
-                f"{done.added} new ({done.points - done.added} already recorded)"
-            )
+        _backfill(ws, backfill, as_of)
     elif as_of is not None:
         raise UsageError("--as-of goes with --backfill")
-    if not ws.has_store():
-        records: list[RunRecord] = []
-    else:
-        evidence = None if include_files else ("store", "store-event-time", "unknown")
-        with EventStore(ws.db) as store:
-            records = runs.list_runs(store, kinds=(kind,) if kind else runs.KINDS, evidence=evidence)
+    records = _history_records(ws, kind, include_files)
     columns = _state_columns(records, hypothesis)
-    total = len(records)
     cap = limit if limit is not None else (0 if as_json or as_csv else HISTORY_LIMIT)
     shown = records[-cap:] if cap else records
     if as_json:
-        claimed = claimed_states(ws)
-        previous: dict[tuple[str, str, bool], RunRecord] = {}
-        shown_ids = {id(r) for r in shown}
-        rows = []
-        for r in records:  # every record, so that the first one shown has its predecessor
-            like = (r.kind, r.evidence, r.sampled)  # change: against the previous run of the same kind
-            before = previous.get(like)
-            previous[like] = r
-            if id(r) in shown_ids:
-                rows.append(history_row(r, hypothesis, claimed=claimed, before=before))
-        print_json(rows)
+        print_json(_history_json(ws, records, shown, hypothesis))
     elif as_csv:
         history_csv(shown, columns)
     else:
-        _history_table(shown, columns, total)
+        _history_table(shown, columns, len(records))
+
+
+def _backfill(ws: Workspace, backfill: str, as_of: str | None) -> None:
+    """`--backfill weekly`: record the weekly exact-engine series, and say what was added."""
+    if backfill != "weekly":
+        raise UsageError(f"--backfill {backfill!r}: only weekly is supported")
+    from forecaster.inference.settings import DEFAULT_SEED
+    from forecaster.model.evidence import check_date
+    from forecaster.model.loading import load_priors
+    from forecaster.workflow.backfill import backfill_weekly
+
+    until = dt.date.today() if as_of is None else _check_as_of(as_of, check_date)
+    priors = load_priors(ws.priors_dir)
+    done = backfill_weekly(ws, priors, until=until, seed=DEFAULT_SEED)
+    if done.first is None:
+        _say("backfill: the store holds no reports in force; nothing to compute")
+    else:
+        _say(
+            f"backfill: {done.points} weekly points from {done.first.isoformat()} to {until.isoformat()}, "
+            f"{done.added} new ({done.points - done.added} already recorded)"
+        )
+
+
+def _history_records(ws: Workspace, kind: str | None, include_files: bool) -> list[RunRecord]:
+    """The recorded runs of this kind (default both), oldest first; --events replays only with include_files."""
+    from forecaster.store import runs
+    from forecaster.store.events import EventStore
+
+    if not ws.has_store():
+        return []
+    evidence = None if include_files else ("store", "store-event-time", "unknown")
+    with EventStore(ws.db) as store:
+        return runs.list_runs(store, kinds=(kind,) if kind else runs.KINDS, evidence=evidence)
+
+
+def _history_json(
+    ws: Workspace, records: list[RunRecord], shown: list[RunRecord], hypothesis: str | None
+) -> list[dict[str, Any]]:
+    """The rows shown, each with its change against the previous run of the same kind."""
+    claimed = claimed_states(ws)
+    previous: dict[tuple[str, str, bool], RunRecord] = {}
+    shown_ids = {id(r) for r in shown}
+    rows = []
+    for r in records:  # every record, so that the first one shown has its predecessor
+        like = (r.kind, r.evidence, r.sampled)  # change: against the previous run of the same kind
+        before = previous.get(like)
+        previous[like] = r
+        if id(r) in shown_ids:
+            rows.append(history_row(r, hypothesis, claimed=claimed, before=before))
+    return rows
+
+
+def _history_table(records: list[RunRecord], columns: list[tuple[str, str]], total: int) -> None:
+    if not records:
+        _say(
+            "no runs recorded yet: `forecast update` records one; "
+            "`forecast history --backfill weekly` computes the weekly series"
+        )
+        return
+    out.print(history_table(records, columns))
+    if total > len(records):
+        _say(f"showing the newest {len(records)} of {total} runs (--limit 0 shows all)")
+    for line in trend_lines(records, columns):
+        out.print(line)
 
 
 def _check_as_of(value: str, check: Any) -> dt.date:
@@ -218,128 +229,95 @@ def _state_columns(records: list[RunRecord], hypothesis: str | None) -> list[tup
     return columns
 
 
-def _history_table(records: list[RunRecord], columns: list[tuple[str, str]], total: int) -> None:
-    from rich.table import Table
-    from rich.text import Text
-
-    if not records:
-        _say(
-            "no runs recorded yet: `forecast update` records one; "
-            "`forecast history --backfill weekly` computes the weekly series"
-        )
-        return
-    one = len({h for h, _ in columns}) == 1
-    # No box: eight state columns fit in 120 characters only with two-space gaps.
-    t = Table(box=None, pad_edge=False, header_style="bold underline")
-    for name in ("as of", "run", "how"):
-        t.add_column(name, no_wrap=True)
-    for i, (h, s) in enumerate(columns):
-        # The hypothesis heads the first of its states' columns; the numbers never wrap.
-        first = i == 0 or columns[i - 1][0] != h
-        head = s if one else (f"{h}\n{s}" if first else f"\n{s}")
-        t.add_column(head, justify="right", overflow="fold", min_width=5)
-    for r in records:
-        by = {(s.hypothesis, s.state): s.posterior for s in r.states}
-        t.add_row(r.as_of.isoformat(), r.run_id, _how(r), *(_pct(by.get(c)) for c in columns))
-    out.print(never_cut(t, 0, 1, 2))
-    if total > len(records):
-        _say(f"showing the newest {len(records)} of {total} runs (--limit 0 shows all)")
-    series = records[-SPARK_WIDTH:]
-    out.print(f"trend over the last {len(series)} run{'s' if len(series) != 1 else ''} (oldest → newest)")
-    width = max(len(f"{h}.{s}") for h, s in columns) if columns else 0
-    for h, s in columns:
-        values = [
-            p
-            for p in (next((x.posterior for x in r.states if x.hypothesis == h and x.state == s), None) for r in series)
-            if p is not None
-        ]
-        if values:
-            line = (
-                f"  {f'{h}.{s}':<{width}}  {sparkline(values):<{SPARK_WIDTH}}  {_pct(values[0])} → {_pct(values[-1])}"
-            )
-            out.print(Text(line))
-
-
 # ---------------------------------------------------------------------------------------------
 # brief
 # ---------------------------------------------------------------------------------------------
+
+PeriodOpt = Annotated[
+    str,
+    typer.Option(
+        "--period",
+        metavar="week|last-week",
+        help="week (the ISO week to date) or last-week (the whole week before).",
+    ),
+]
+SinceOpt = Annotated[
+    str | None,
+    typer.Option("--since", metavar="YYYY-MM-DD", help="Start of a custom period (YYYY-MM-DD).", show_default=False),
+]
+UntilOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--until",
+        metavar="YYYY-MM-DD",
+        help="End of the period and as-of date of the forecast (default today).",
+        show_default=False,
+    ),
+]
+BriefOutputOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--output",
+        "-o",
+        metavar="DIR",
+        file_okay=False,
+        help="Folder for the brief (default briefs/ in the workspace).",
+        show_default=False,
+    ),
+]
+AlertOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--alert",
+        metavar="RULE",
+        help='Exit 3 if a posterior crosses a threshold, e.g. "escalation.annexation>0.2" (or <; repeatable).',
+        show_default=False,
+    ),
+]
+NoUpdateOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-update",
+        help="Never run an update: write the brief from the last recorded run, marked stale if the inputs changed.",
+    ),
+]
+ExactOpt = Annotated[
+    bool, typer.Option("--exact", help="Exact engine only: instant, no intervals (tests, quick looks).")
+]
+SeedOpt = Annotated[
+    int | None, typer.Option("--seed", help="Random seed (default fixed, so runs reproduce).", show_default=False)
+]
+EventTimeOpt = Annotated[
+    bool,
+    typer.Option(
+        "--event-time",
+        help="Select reports by event date, as `update --event-time` does (default: what the store knew "
+        "at each date; event time is chosen by itself when the store knew nothing before the period).",
+    ),
+]
+QuietOpt = Annotated[
+    bool,
+    typer.Option("--quiet", "-q", help="Print nothing unless an alert fires or something fails (for cron)."),
+]
 
 
 @handle_errors
 def brief(
     ctx: typer.Context,
-    period: Annotated[
-        str,
-        typer.Option(
-            "--period",
-            metavar="week|last-week",
-            help="week (the ISO week to date) or last-week (the whole week before).",
-        ),
-    ] = "week",
-    since: Annotated[
-        str | None,
-        typer.Option("--since", metavar="YYYY-MM-DD", help="Start of a custom period (YYYY-MM-DD).", show_default=False),
-    ] = None,
-    until: Annotated[
-        str | None,
-        typer.Option(
-            "--until",
-            metavar="YYYY-MM-DD",
-            help="End of the period and as-of date of the forecast (default today).",
-            show_default=False,
-        ),
-    ] = None,
-    output: Annotated[
-        Path | None,
-        typer.Option(
-            "--output",
-            "-o",
-            metavar="DIR",
-            file_okay=False,
-            help="Folder for the brief (default briefs/ in the workspace).",
-            show_default=False,
-        ),
-    ] = None,
-    alert: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--alert",
-            metavar="RULE",
-            help='Exit 3 if a posterior crosses a threshold, e.g. "escalation.annexation>0.2" (or <; repeatable).',
-            show_default=False,
-        ),
-    ] = None,
-    no_update: Annotated[
-        bool,
-        typer.Option(
-            "--no-update",
-            help="Never run an update: write the brief from the last recorded run, marked stale if the inputs changed.",
-        ),
-    ] = False,
-    exact: Annotated[
-        bool, typer.Option("--exact", help="Exact engine only: instant, no intervals (tests, quick looks).")
-    ] = False,
-    seed: Annotated[
-        int | None, typer.Option("--seed", help="Random seed (default fixed, so runs reproduce).", show_default=False)
-    ] = None,
+    period: PeriodOpt = "week",
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    output: BriefOutputOpt = None,
+    alert: AlertOpt = None,
+    no_update: NoUpdateOpt = False,
+    exact: ExactOpt = False,
+    seed: SeedOpt = None,
     sampler: SamplerOpt = None,
-    draws: Annotated[int | None, typer.Option("--draws", min=100, max=100_000, help="Draws per chain.", show_default=False)] = None,
-    tune: Annotated[
-        int | None, typer.Option("--tune", min=100, max=100_000, help="NUTS only: tuning steps per chain.", show_default=False)
-    ] = None,
-    chains: Annotated[int | None, typer.Option("--chains", min=1, max=8, help="Chains.", show_default=False)] = None,
-    event_time: Annotated[
-        bool,
-        typer.Option(
-            "--event-time",
-            help="Select reports by event date, as `update --event-time` does (default: what the store knew "
-            "at each date; event time is chosen by itself when the store knew nothing before the period).",
-        ),
-    ] = False,
-    quiet: Annotated[
-        bool,
-        typer.Option("--quiet", "-q", help="Print nothing unless an alert fires or something fails (for cron)."),
-    ] = False,
+    draws: DrawsOpt = None,
+    tune: TuneOpt = None,
+    chains: ChainsOpt = None,
+    event_time: EventTimeOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Write the brief for a period: briefs/2026-W47.md, .html (self-contained, chart embedded),
     .json and the chart .png, each atomically.
@@ -363,9 +341,7 @@ def brief(
     priors = load_priors(ws.priors_dir)
     alerts = [parse_alert(a, priors) for a in alert or []]
     sampler_kwargs = sampler_options(draws=draws, tune=tune, chains=chains, sampler=sampler, exact=exact)
-    # A spinner only in a terminal, and only while an update runs; cron sees nothing but the summary.
-    status = err.status("updating the forecast…", spinner="dots") if is_terminal() else None
-    try:
+    with _update_spinner() as on_update:
         made = make_brief(
             ws,
             priors,
@@ -376,16 +352,26 @@ def brief(
             seed=seed_or_default(seed),
             exact=exact,
             sampler_kwargs=sampler_kwargs,
-            on_update=(status.start if status is not None else None),
+            on_update=on_update,
             event_time=event_time,
         )
-    finally:
-        if status is not None:
-            status.stop()
     if made.brief.fired or not quiet:
         _say(summary_line(made, len(alerts)))
     if made.brief.fired:
         raise typer.Exit(code=3)
+
+
+@contextmanager
+def _update_spinner() -> Iterator[Callable[[], None] | None]:
+    """A spinner only in a terminal, and only while an update runs; cron sees nothing but the summary.
+
+    Yields what starts it (None without a terminal); it stops on the way out."""
+    status = err.status("updating the forecast…", spinner="dots") if is_terminal() else None
+    try:
+        yield status.start if status is not None else None
+    finally:
+        if status is not None:
+            status.stop()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -416,34 +402,12 @@ def list_(
     shown = records[-limit:] if limit else records
     if as_json:
         print_json([_run_meta(r) for r in shown])
-        return
-    if not shown:
+    elif not shown:
         _say("no runs recorded yet")
-        return
-    from rich import box
-    from rich.table import Table
-
-    t = Table(box=box.SIMPLE_HEAVY, pad_edge=False, header_style="bold")
-    for name in ("run", "how", "as of", "recorded (UTC)", "reports", "R-hat", "ESS", "div", "wall s", "draws"):
-        t.add_column(
-            name, no_wrap=True, justify="left" if name in ("run", "how", "as of", "recorded (UTC)", "draws") else "right"
-        )
-    for r in shown:
-        t.add_row(
-            r.run_id,
-            _how(r),
-            r.as_of.isoformat(),
-            r.recorded_at.strftime("%Y-%m-%d %H:%M"),
-            str(r.reports),
-            "" if r.r_hat_max is None else f"{r.r_hat_max:.3f}",
-            "" if r.ess_min is None else f"{r.ess_min:.0f}",
-            str(r.divergences) if r.sampled else "",
-            f"{r.wall_seconds:.1f}",
-            "yes" if r.netcdf else "",
-        )
-    out.print(never_cut(t, 0))
-    if len(records) > len(shown):
-        _say(f"showing the newest {len(shown)} of {len(records)} runs (--limit 0 shows all)")
+    else:
+        out.print(runs_table(shown))
+        if len(records) > len(shown):
+            _say(f"showing the newest {len(shown)} of {len(records)} runs (--limit 0 shows all)")
 
 
 def _run_meta(r: RunRecord) -> dict[str, Any]:
@@ -475,7 +439,7 @@ def _run_meta(r: RunRecord) -> dict[str, Any]:
 @handle_errors
 def show(
     ctx: typer.Context,
-    run_id: Annotated[str, typer.Argument(metavar="RUN_ID", help="Run id or a unique prefix.", show_default=False)],
+    run_id: RunIdArg,
     as_json: JsonOpt = False,
 ) -> None:
     """One recorded run in full, as `forecast update` printed it, with its record.
@@ -483,13 +447,9 @@ def show(
     Example:  forecast runs show 1b2312a5
     """
     from forecaster.store import runs
-    from forecaster.store.events import EventStore
 
     ws = workspace(ctx)
-    if not ws.has_store():
-        raise UsageError(f"no run {run_id!r} recorded: {ws.db_shown} does not exist")
-    with EventStore(ws.db) as store:
-        record = runs.get_run(store, run_id)
+    with _run_in_store(ws, run_id) as (store, record):
         result = runs.load_result(store, record.run_id)
     from forecaster.outputs.tables import render_update, update_json
     from forecaster.workflow.updating import previous_report_ids
@@ -550,7 +510,7 @@ def prune(
 @handle_errors
 def export_run(
     ctx: typer.Context,
-    run_id: Annotated[str, typer.Argument(metavar="RUN_ID", help="Run id or a unique prefix.", show_default=False)],
+    run_id: RunIdArg,
     output: Annotated[
         Optional[Path], typer.Option("--output", "-o", dir_okay=False, help="File to write (default: runs/RUN_ID.nc).")
     ] = None,
@@ -560,17 +520,25 @@ def export_run(
     Example:  forecast runs export 1b2312a5
     """
     from forecaster.store import runs
-    from forecaster.store.events import EventStore
 
     ws = workspace(ctx)
-    if not ws.has_store():
-        raise UsageError(f"no run {run_id!r} recorded: {ws.db_shown} does not exist")
-    with EventStore(ws.db) as store:
-        record = runs.get_run(store, run_id)
+    with _run_in_store(ws, run_id) as (store, record):
         path = output or ws.runs_dir / runs.netcdf_name(record.run_id)
         n = runs.export_draws(store, record.run_id, path)
     console.write_out(f"{path}\n")
     _say(f"wrote the draws of run {record.run_id} ({n / 1e6:.1f} MB)")
+
+
+@contextmanager
+def _run_in_store(ws: Workspace, run_id: str) -> Iterator[tuple[EventStore, RunRecord]]:
+    """The open store and the run a RUN_ID (or unique prefix) names; a clear error without a store."""
+    from forecaster.store import runs
+    from forecaster.store.events import EventStore
+
+    if not ws.has_store():
+        raise UsageError(f"no run {run_id!r} recorded: {ws.db_shown} does not exist")
+    with EventStore(ws.db) as store:
+        yield store, runs.get_run(store, run_id)
 
 
 def register(root: typer.Typer) -> None:

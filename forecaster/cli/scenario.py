@@ -12,8 +12,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from forecaster.cli.common import (
+    ChainsOpt,
+    DrawsOpt,
     SamplerOpt,
     TargetAcceptOpt,
+    TuneOpt,
     as_of_date,
     err,
     handle_errors,
@@ -130,11 +133,9 @@ def run(
         bool, typer.Option("--exact", help="Exact engine: instant, prior-mean network, no intervals.")
     ] = False,
     seed: SeedOpt = None,
-    draws: Annotated[int | None, typer.Option("--draws", min=100, max=100_000, help="Draws per chain.", show_default=False)] = None,
-    tune: Annotated[
-        int | None, typer.Option("--tune", min=100, max=100_000, help="NUTS only: tuning steps per chain.", show_default=False)
-    ] = None,
-    chains: Annotated[int | None, typer.Option("--chains", min=1, max=8, help="Chains.", show_default=False)] = None,
+    draws: DrawsOpt = None,
+    tune: TuneOpt = None,
+    chains: ChainsOpt = None,
     sampler: SamplerOpt = None,
     target_accept: TargetAcceptOpt = None,
     as_of: AsOfOpt = None,

@@ -43,7 +43,11 @@ from forecaster.workflow.period import Alert, Period
 
 if TYPE_CHECKING:
     from forecaster.core.workspace import Workspace
+    from forecaster.inference.update import UpdateResult
     from forecaster.model.priors import Priors
+    from forecaster.store.events import EventStore
+    from forecaster.workflow.brief import AlertResult, Driver, Headline, WatchItem
+    from forecaster.workflow.trend import TrendPoint
 
 
 # ---------------------------------------------------------------------------------------------
@@ -57,19 +61,7 @@ _PALETTE = (
     "#17becf", "#aec7e8", "#ff9896", "#98df8a", "#c5b0d5", "#ffbb78", "#c49c94", "#f7b6d2", "#c7c7c7",
     "#dbdb8d", "#9edae5",
 )
-_CHART_DPI = 100
-_CHART_RC: dict[str, Any] = {
-    "font.family": "DejaVu Sans",  # ships with matplotlib: the same glyphs everywhere
-    "font.size": 8.0,
-    "axes.titlesize": 9.0,
-    "axes.titleweight": "bold",
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-    "figure.dpi": _CHART_DPI,
-    "savefig.dpi": _CHART_DPI,
-    "svg.hashsalt": "forecast",
-    "path.simplify": False,
-}
+_CHART_DPI = 100  # the house chart style's (analysis.reliability.CHART_RC, read in trend_png: it imports numpy)
 
 
 def trend_png(brief: Brief) -> bytes:
@@ -87,8 +79,11 @@ def trend_png(brief: Brief) -> bytes:
     from matplotlib.figure import Figure
     from matplotlib.ticker import PercentFormatter
 
+    from forecaster.analysis.reliability import CHART_RC
+
     hyps = brief.hypotheses
-    with matplotlib.style.context("default"), matplotlib.rc_context(_CHART_RC):  # type: ignore[arg-type]
+    rc = {**CHART_RC, "svg.hashsalt": "forecast"}
+    with matplotlib.style.context("default"), matplotlib.rc_context(rc):
         height = 1.9 * len(hyps) + 0.4
         fig = Figure(figsize=(7.2, height), dpi=_CHART_DPI)
         # Fixed margins, not a layout engine: faster, and the same picture whatever the labels.
@@ -286,19 +281,7 @@ def brief_json(brief: Brief) -> dict[str, Any]:
         "illustrative": brief.illustrative,
         "bottom_line": brief.bottom_line,
         "stale": brief.stale,
-        "headline": [
-            {
-                "hypothesis": h.hypothesis,
-                "question": h.question,
-                "state": h.state,
-                "posterior": _r(h.posterior),
-                "interval": None if h.interval is None else [_r(h.interval[0]), _r(h.interval[1])],
-                "term": h.term,
-                "sentence": h.sentence,
-                "definition": h.definition,
-            }
-            for h in brief.headline
-        ],
+        "headline": [_headline_json(h) for h in brief.headline],
         "posteriors": {
             h.id: {
                 s.id: {
@@ -328,16 +311,7 @@ def brief_json(brief: Brief) -> dict[str, Any]:
             }
             for c in brief.changes
         ],
-        "drivers": [
-            {
-                "indicator": d.indicator,
-                "new_reports": d.new,
-                "dropped_reports": d.dropped,
-                "largest": {"hypothesis": d.largest[0], "state": d.largest[1], "shift": _r(d.largest[2])},
-                "shift": {h: {s: _r(v) for s, v in st.items()} for h, st in d.shift.items()},
-            }
-            for d in brief.drivers
-        ],
+        "drivers": [_driver_json(d) for d in brief.drivers],
         "reports": {
             "new": [_report_json(i) for i in brief.new_reports],
             "retracted": [_report_json(i) for i in brief.retracted_reports],
@@ -347,43 +321,69 @@ def brief_json(brief: Brief) -> dict[str, Any]:
         "watch": {
             "grade": f"{WATCH_GRADE[0]}{WATCH_GRADE[1]}",
             "unreported": brief.unreported,
-            "indicators": [
-                {
-                    "indicator": w.indicator,
-                    "bits": _r(w.bits),
-                    "bits_by_hypothesis": {h: _r(v) for h, v in w.bits_by_hypothesis.items()},
-                    "expected_shift": _r(w.expected_shift),
-                    "hypothesis": w.shift_hypothesis,
-                    "state": w.shift_state,
-                    "shift_if_occurred": _r(w.shift_delta),
-                }
-                for w in brief.watch
-            ],
+            "indicators": [_watch_json(w) for w in brief.watch],
         },
-        "trend": [
-            {
-                "as_of": p.as_of.isoformat(),
-                "run_id": p.run_id or None,
-                "kind": p.kind,
-                "sampler": p.sampler,
-                "states": {h: {s: [_r(v[0]), _r(v[1]), _r(v[2])] for s, v in st.items()} for h, st in p.values.items()},
-            }
-            for p in brief.trend
-        ],
-        "alerts": [
-            {
-                "rule": a.alert.rule,
-                "hypothesis": a.alert.hypothesis,
-                "state": a.alert.state,
-                "op": a.alert.op,
-                "threshold": a.alert.threshold,
-                "value": _r(a.value),
-                "fired": a.fired,
-            }
-            for a in brief.alerts
-        ],
+        "trend": [_trend_json(p) for p in brief.trend],
+        "alerts": [_alert_json(a) for a in brief.alerts],
         **_track_json(brief),
         "provenance": dict(brief.provenance),
+    }
+
+
+def _headline_json(h: Headline) -> dict[str, Any]:
+    return {
+        "hypothesis": h.hypothesis,
+        "question": h.question,
+        "state": h.state,
+        "posterior": _r(h.posterior),
+        "interval": None if h.interval is None else [_r(h.interval[0]), _r(h.interval[1])],
+        "term": h.term,
+        "sentence": h.sentence,
+        "definition": h.definition,
+    }
+
+
+def _driver_json(d: Driver) -> dict[str, Any]:
+    return {
+        "indicator": d.indicator,
+        "new_reports": d.new,
+        "dropped_reports": d.dropped,
+        "largest": {"hypothesis": d.largest[0], "state": d.largest[1], "shift": _r(d.largest[2])},
+        "shift": {h: {s: _r(v) for s, v in st.items()} for h, st in d.shift.items()},
+    }
+
+
+def _watch_json(w: WatchItem) -> dict[str, Any]:
+    return {
+        "indicator": w.indicator,
+        "bits": _r(w.bits),
+        "bits_by_hypothesis": {h: _r(v) for h, v in w.bits_by_hypothesis.items()},
+        "expected_shift": _r(w.expected_shift),
+        "hypothesis": w.shift_hypothesis,
+        "state": w.shift_state,
+        "shift_if_occurred": _r(w.shift_delta),
+    }
+
+
+def _trend_json(p: TrendPoint) -> dict[str, Any]:
+    return {
+        "as_of": p.as_of.isoformat(),
+        "run_id": p.run_id or None,
+        "kind": p.kind,
+        "sampler": p.sampler,
+        "states": {h: {s: [_r(v[0]), _r(v[1]), _r(v[2])] for s, v in st.items()} for h, st in p.values.items()},
+    }
+
+
+def _alert_json(a: AlertResult) -> dict[str, Any]:
+    return {
+        "rule": a.alert.rule,
+        "hypothesis": a.alert.hypothesis,
+        "state": a.alert.state,
+        "op": a.alert.op,
+        "threshold": a.alert.threshold,
+        "value": _r(a.value),
+        "fired": a.fired,
     }
 
 
@@ -523,23 +523,7 @@ def make_brief(
         result = runs.load_result(store, run_id)
         how = "cached"
         if result is None and not update:
-            latest = [
-                r
-                for r in runs.list_runs(
-                    store, kinds=("update",), evidence=clock.evidence, until=as_of, with_states=False
-                )
-            ]
-            if not latest:
-                which = "event-time " if clock.event_time else ""
-                why = " (this brief replays by event time: see `forecast brief --help`)" if clock.event_time else ""
-                raise ForecastError(
-                    f"no {which}run recorded as of {as_of.isoformat()} or earlier, and --no-update forbids one{why}: "
-                    f"run `forecast update{' --event-time' if clock.event_time else ''}` first"
-                )
-            pick = max(latest, key=lambda r: (r.as_of, r.recorded_at))
-            result = runs.load_result(store, pick.run_id)
-            if result is None:
-                raise ForecastError(f"the record of run {pick.run_id} cannot be read; run `forecast update --force`")
+            result = _last_recorded(store, clock, as_of)
             how = "stale"
     if result is None:
         if on_update is not None:
@@ -574,6 +558,30 @@ def make_brief(
             clock=clock,
         )
     return MadeBrief(brief, write_brief(brief, folder), how)
+
+
+def _last_recorded(store: EventStore, clock: Clock, as_of: dt.date) -> UpdateResult:
+    """`--no-update`: the last update recorded on this clock as of the date, or a clear error."""
+    from forecaster.store import runs
+
+    latest = [
+        r
+        for r in runs.list_runs(
+            store, kinds=("update",), evidence=clock.evidence, until=as_of, with_states=False
+        )
+    ]
+    if not latest:
+        which = "event-time " if clock.event_time else ""
+        why = " (this brief replays by event time: see `forecast brief --help`)" if clock.event_time else ""
+        raise ForecastError(
+            f"no {which}run recorded as of {as_of.isoformat()} or earlier, and --no-update forbids one{why}: "
+            f"run `forecast update{' --event-time' if clock.event_time else ''}` first"
+        )
+    pick = max(latest, key=lambda r: (r.as_of, r.recorded_at))
+    result = runs.load_result(store, pick.run_id)
+    if result is None:
+        raise ForecastError(f"the record of run {pick.run_id} cannot be read; run `forecast update --force`")
+    return result
 
 
 def summary_line(made: MadeBrief, alerts_checked: int) -> str:

@@ -272,16 +272,84 @@ def build_brief(
 ) -> Brief:
     """Everything the brief says, computed (exact engine for drivers and value of information)."""
     from forecaster.model.network import build_network
-    from forecaster.store import runs
     from forecaster.workflow.panel import for_brief
     from forecaster.workflow.robustness import brief_robustness
 
     panel = for_brief(store, priors, result.as_of)  # the panel round and weights in force (MODEL.md §7)
     priors = panel.priors
     net = build_network(priors)
-    hyp_nodes = {h.id: h for h in priors.hypotheses}
-    states = tuple((h.id, tuple(s.id for s in h.states)) for h in result.hypotheses)
+    headline = _headline(result, priors)
+    clock = clock or Clock()
+    baseline = baseline_for(store, result, period, previous_briefs, clock, priors, net)
+    changes = _changes(result, baseline)
+    seen = _reports_seen(store, result, baseline, period)
+    touched = sorted(
+        {seen.stored[i].report.indicator for i in (seen.current ^ seen.before) if i in seen.stored}
+        & set(net.indicator_ids)
+    )
+    drivers = _drivers(
+        net, priors, seen.current_reports, seen.baseline_reports, touched, seen.current, seen.before, as_of=result.as_of
+    )
+    watch, unreported = _watch(net, priors, seen.current_reports, as_of=result.as_of)
+    trend_since, trend = _trend(store, net, priors, clock, result)
+    posts = result.posteriors()
+    alert_results = tuple(AlertResult(a, posts[a.hypothesis][a.state]) for a in alerts)
+    provenance = _provenance(result, priors, netcdf=netcdf, stale=stale, clock=clock.name)
+    if panel.record:  # a panel round in force, or performance weights (MODEL.md §7)
+        provenance["panel"] = panel.record
+    summary = bottom_line(
+        f"Over the {priors.horizon_months} month{'s' if priors.horizon_months != 1 else ''} after "
+        f"{result.as_of.isoformat()}",
+        headline,
+        changes,
+        baseline.label,
+        drivers,
+        new=len(seen.new),
+        retracted=len(seen.retracted),
+        fired=sum(1 for a in alert_results if a.fired),
+        stale=stale,
+    )
+    return Brief(
+        period=period,
+        result=result,
+        stale=stale,
+        hypotheses=tuple((h.id, tuple(s.id for s in h.states)) for h in result.hypotheses),
+        headline=tuple(headline),
+        baseline=baseline,
+        changes=changes,
+        priors_changed=baseline.priors_hash is not None and baseline.priors_hash != result.priors_hash,
+        drivers=drivers,
+        new_reports=tuple(_item(e) for e in seen.new),
+        retracted_reports=tuple(_item(e) for e in seen.retracted),
+        left_window=tuple(_item(e) for e in seen.left),
+        watch=watch,
+        unreported=unreported,
+        trend=trend,
+        trend_since=trend_since,
+        alerts=alert_results,
+        provenance=provenance,
+        clock=clock,
+        horizon_months=priors.horizon_months,
+        illustrative=panel_statement(priors),
+        bottom_line=summary,
+        track_record=_track_record(store, priors, result.as_of, seen.cutoff, panel.hashes),
+        robustness=brief_robustness(priors, result, seen.current_reports, previous_briefs=previous_briefs,
+                                    before=period.since, clock=clock.name),
+    )
 
+
+def _changes(result: UpdateResult, baseline: Baseline) -> tuple[Change, ...]:
+    """Every state's posterior against the baseline's (the prior where the baseline has none)."""
+    return tuple(
+        Change(h.id, s.id, baseline.posteriors.get(h.id, {}).get(s.id, s.prior), s.posterior)
+        for h in result.hypotheses
+        for s in h.states
+    )
+
+
+def _headline(result: UpdateResult, priors: Priors) -> list[Headline]:
+    """Each hypothesis' most likely state, with its definition and its ICD 203 sentence."""
+    hyp_nodes = {h.id: h for h in priors.hypotheses}
     headline = []
     for h in result.hypotheses:
         s = h.most_likely
@@ -303,17 +371,27 @@ def build_brief(
                 s.claimed,
             )
         )
+    return headline
 
-    clock = clock or Clock()
-    baseline = baseline_for(store, result, period, previous_briefs, clock, priors, net)
-    changes = tuple(
-        Change(h.id, s.id, baseline.posteriors.get(h.id, {}).get(s.id, s.prior), s.posterior)
-        for h in result.hypotheses
-        for s in h.states
-    )
 
-    # Only the reports either run could have used (event dates in the earlier of the two windows
-    # onward), not the whole store: a store may hold 100,000 reports.
+@dataclass(frozen=True)
+class _Seen:
+    """The reports either run could have used, and how the period changed them."""
+
+    stored: dict[str, StoredReport]
+    current: set[str]
+    before: set[str]
+    new: list[StoredReport]
+    left: list[StoredReport]
+    retracted: list[StoredReport]
+    current_reports: list[Any]
+    baseline_reports: list[Any]
+    cutoff: dt.datetime
+
+
+def _reports_seen(store: EventStore, result: UpdateResult, baseline: Baseline, period: Period) -> _Seen:
+    """Only the reports either run could have used (event dates in the earlier of the two windows
+    onward), not the whole store: a store may hold 100,000 reports."""
     span = result.as_of - result.window[0]
     earliest = min(result.window[0], (baseline.as_of or result.as_of) - span)
     stored = {
@@ -332,14 +410,24 @@ def build_brief(
     def by_date(ids: Iterable[str]) -> list[StoredReport]:
         return sorted((stored[i] for i in ids if i in stored), key=lambda e: (e.report.date, e.report.id or ""))
 
-    new = by_date(current - before)
-    left = by_date(before - current - retracted_ids)
+    return _Seen(
+        stored,
+        current,
+        before,
+        new=by_date(current - before),
+        left=by_date(before - current - retracted_ids),
+        retracted=retracted,
+        current_reports=[stored[i].report for i in sorted(current) if i in stored],
+        baseline_reports=[stored[i].report for i in sorted(before) if i in stored],
+        cutoff=cutoff,
+    )
 
-    current_reports = [stored[i].report for i in sorted(current) if i in stored]
-    baseline_reports = [stored[i].report for i in sorted(before) if i in stored]
-    touched = sorted({stored[i].report.indicator for i in (current ^ before) if i in stored} & set(net.indicator_ids))
-    drivers = _drivers(net, priors, current_reports, baseline_reports, touched, current, before, as_of=result.as_of)
-    watch, unreported = _watch(net, priors, current_reports, as_of=result.as_of)
+
+def _trend(
+    store: EventStore, net: Network, priors: Priors, clock: Clock, result: UpdateResult
+) -> tuple[dt.date, tuple[TrendPoint, ...]]:
+    """The trend's first date and points: recorded runs, with weekly replays where too few are recorded."""
+    from forecaster.store import runs
 
     trend_since = result.as_of - dt.timedelta(weeks=TREND_WEEKS)
     records = runs.list_runs(
@@ -348,12 +436,13 @@ def build_brief(
     trend = recorded_trend(records, result, priors.hash)
     if len(trend) < TREND_MIN_RECORDED:
         trend = with_replays(trend, store, net, priors, clock, since=trend_since, until=result.as_of)
+    return trend_since, trend
 
-    track = _track_record(store, priors, result.as_of, cutoff, panel.hashes)
-    posts = result.posteriors()
-    alert_results = tuple(AlertResult(a, posts[a.hypothesis][a.state]) for a in alerts)
+
+def _provenance(result: UpdateResult, priors: Priors, *, netcdf: str | None, stale: bool, clock: str) -> dict[str, Any]:
+    """Which run, inputs, settings and versions the brief was made from."""
     d = result.diagnostics
-    provenance: dict[str, Any] = {
+    return {
         "run_id": result.run_id,
         "as_of": result.as_of.isoformat(),
         "window": [result.window[0].isoformat(), result.window[1].isoformat()],
@@ -376,50 +465,8 @@ def build_brief(
         "version": __version__,
         "netcdf": netcdf,
         "stale": stale,
-        "clock": clock.name,
+        "clock": clock,
     }
-    if panel.record:  # a panel round in force, or performance weights (MODEL.md §7)
-        provenance["panel"] = panel.record
-    fired = sum(1 for a in alert_results if a.fired)
-    summary = bottom_line(
-        f"Over the {priors.horizon_months} month{'s' if priors.horizon_months != 1 else ''} after "
-        f"{result.as_of.isoformat()}",
-        headline,
-        changes,
-        baseline.label,
-        drivers,
-        new=len(new),
-        retracted=len(retracted),
-        fired=fired,
-        stale=stale,
-    )
-    return Brief(
-        period=period,
-        result=result,
-        stale=stale,
-        hypotheses=states,
-        headline=tuple(headline),
-        baseline=baseline,
-        changes=changes,
-        priors_changed=baseline.priors_hash is not None and baseline.priors_hash != result.priors_hash,
-        drivers=drivers,
-        new_reports=tuple(_item(e) for e in new),
-        retracted_reports=tuple(_item(e) for e in retracted),
-        left_window=tuple(_item(e) for e in left),
-        watch=watch,
-        unreported=unreported,
-        trend=trend,
-        trend_since=trend_since,
-        alerts=alert_results,
-        provenance=provenance,
-        clock=clock,
-        horizon_months=priors.horizon_months,
-        illustrative=panel_statement(priors),
-        bottom_line=summary,
-        track_record=track,
-        robustness=brief_robustness(priors, result, current_reports, previous_briefs=previous_briefs,
-                                    before=period.since, clock=clock.name),
-    )
 
 
 def _track_record(
