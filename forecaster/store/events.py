@@ -71,6 +71,7 @@ from forecaster.store.records import (
     check_report,
     check_text,
     content_key,
+    date_range,
     format_time,
     readable,
     rows_by_prefix,
@@ -479,12 +480,7 @@ class EventStore(CodedImports):
         if indicator is not None:
             where.append("r.indicator = ?")
             params.append(indicator)
-        if since is not None:
-            where.append("r.event_date >= ?")
-            params.append(since.isoformat())
-        if until is not None:
-            where.append("r.event_date <= ?")
-            params.append(until.isoformat())
+        date_range("r.event_date", since, until, where, params)
         if not include_retracted:
             where.append("t.report_id IS NULL")
         order = "DESC" if newest_first else "ASC"
