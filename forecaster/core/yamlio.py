@@ -115,13 +115,17 @@ def load_yaml(path: Path, *, error: type[UsageError] = UsageError) -> Any:
     from forecaster.core.files import check_regular
 
     check_regular(path, error=error)
+    return load_yaml_text(read_text(path, error=error), name=str(path), error=error)
+
+
+def read_text(path: Path, *, error: type[UsageError] = UsageError) -> str:
+    """A UTF-8 file's text (a BOM dropped); a missing or unreadable file is one `error` naming it."""
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        return path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise error(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError) as e:
         raise error(f"{path}: cannot read: {e}") from None
-    return load_yaml_text(text, name=str(path), error=error)
 
 
 def line_of(obj: Any) -> int:

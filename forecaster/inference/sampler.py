@@ -325,6 +325,34 @@ def _cores(chains: int) -> int:
     return max(1, min(chains, background.cores()))
 
 
+def _summarise(idata: Any, net: Network, settings: SamplerSettings, start: float) -> SampleResult:
+    """The hypothesis marginals' draws, convergence figures (ArviZ) and 80% intervals with their MCSE."""
+    names = [f"p_{h}" for h in net.hypothesis_ids]
+    post = idata.posterior
+    check_complete(post.sizes, chains=settings.chains, draws=settings.draws)
+    draws = [post[n].values.reshape(-1, post[n].shape[-1]) for n in names]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # one chain: R-hat is undefined (NaN) and reported so
+        rhat = az.rhat(post, var_names=names)
+        ess = az.ess(post, var_names=names)
+        r_hat_max = float(max(np.nanmax(rhat[n].values) for n in names))
+        ess_min = float(min(np.nanmin(ess[n].values) for n in names))
+        mcse = az.mcse(post, var_names=names)
+        mean_mcse = [np.asarray(mcse[n].values, dtype=np.float64) for n in names]
+        mcse_max = float(max(np.nanmax(m) for m in mean_mcse))
+        interval = [np.quantile(d, INTERVAL_PROBS, axis=0) for d in draws]
+        interval_mcse = [np.empty_like(iv) for iv in interval]
+        for i, prob in enumerate(INTERVAL_PROBS):
+            q_mcse = az.mcse(post, var_names=names, method="quantile", prob=prob)
+            for h, n in enumerate(names):
+                interval_mcse[h][i] = np.asarray(q_mcse[n].values, dtype=np.float64)
+    divergences = int(idata.sample_stats["diverging"].values.sum())
+    return SampleResult(
+        draws, r_hat_max, ess_min, divergences, time.perf_counter() - start, settings, idata, mcse_max=mcse_max,
+        mean_mcse=mean_mcse, interval=interval, interval_mcse=interval_mcse,
+    )
+
+
 def sample(
     net: Network,
     log_lambda: np.ndarray,
@@ -389,27 +417,4 @@ def sample(
                 idata_kwargs={"log_likelihood": False},
             )
         guard.check()  # PyMC returns what it has on Ctrl-C: an interrupted run stops here
-    names = [f"p_{h}" for h in net.hypothesis_ids]
-    post = idata.posterior
-    check_complete(post.sizes, chains=settings.chains, draws=settings.draws)
-    draws = [post[n].values.reshape(-1, post[n].shape[-1]) for n in names]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # one chain: R-hat is undefined (NaN) and reported so
-        rhat = az.rhat(post, var_names=names)
-        ess = az.ess(post, var_names=names)
-        r_hat_max = float(max(np.nanmax(rhat[n].values) for n in names))
-        ess_min = float(min(np.nanmin(ess[n].values) for n in names))
-        mcse = az.mcse(post, var_names=names)
-        mean_mcse = [np.asarray(mcse[n].values, dtype=np.float64) for n in names]
-        mcse_max = float(max(np.nanmax(m) for m in mean_mcse))
-        interval = [np.quantile(d, INTERVAL_PROBS, axis=0) for d in draws]
-        interval_mcse = [np.empty_like(iv) for iv in interval]
-        for i, prob in enumerate(INTERVAL_PROBS):
-            q_mcse = az.mcse(post, var_names=names, method="quantile", prob=prob)
-            for h, n in enumerate(names):
-                interval_mcse[h][i] = np.asarray(q_mcse[n].values, dtype=np.float64)
-    divergences = int(idata.sample_stats["diverging"].values.sum())
-    return SampleResult(
-        draws, r_hat_max, ess_min, divergences, time.perf_counter() - start, settings, idata, mcse_max=mcse_max,
-        mean_mcse=mean_mcse, interval=interval, interval_mcse=interval_mcse,
-    )
+    return _summarise(idata, net, settings, start)

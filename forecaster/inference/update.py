@@ -521,6 +521,52 @@ def density_warning(check: Any) -> str:
     )
 
 
+def _hypothesis_results(net: Network, exact: Any, res: Any, prior_ivs: Any, evidence: Sequence[EvidenceResult],
+                        previous: dict[str, dict[str, float]] | None) -> list[HypothesisResult]:
+    """Each hypothesis's states: exact posterior, sampled interval (`res`, None when unsampled or unusable), prior."""
+    hyps = []
+    for h, hid in enumerate(net.hypothesis_ids):
+        post = exact.posterior[h]
+        states = []
+        for k, sid in enumerate(net.states[h]):
+            prev = (previous or {}).get(hid, {}).get(sid)
+            p = float(post[k])
+            if res is not None:
+                iv, iv_se = res.interval[h], res.interval_mcse[h]
+                lo_hi = (float(iv[0, k]), float(iv[1, k]))
+                lo_hi_se: tuple[float, float] | None = (float(iv_se[0, k]), float(iv_se[1, k]))
+                s_mean: float | None = float(res.draws[h][:, k].mean())
+            else:
+                lo_hi, lo_hi_se, s_mean = (float("nan"), float("nan")), None, None
+            piv, pse = prior_ivs.interval[h], prior_ivs.mcse[h]
+            states.append(StateResult(
+                id=sid, prior=float(exact.prior[h][k]), posterior=p, interval=lo_hi,
+                prior_interval=(float(piv[0, k]), float(piv[1, k])), exact=p, change=None if prev is None else p - prev,
+                term=None if outside_scale(p) else term_for(p), claimed=sid == net.claimed[h],
+                extreme=_extreme(p, h, sid, evidence, net), sampler_mean=s_mean, interval_mcse=lo_hi_se,
+                prior_interval_mcse=(float(pse[0, k]), float(pse[1, k]))))
+        hyps.append(HypothesisResult(hid, tuple(states)))
+    return hyps
+
+
+def _diagnostics(res: Any, check: Any, diag_base: dict[str, Any], seconds: float, exact: Any, prior_ivs: Any) -> Diagnostics:
+    """The run's diagnostics: the sampler's convergence figures and warnings, or the exact engine's none."""
+    common: dict[str, Any] = dict(diag_base, seconds=seconds, prior_interval_mcse_max=prior_ivs.mcse_max,
+                                  prior_draws=prior_ivs.draws)
+    if res is None:
+        return Diagnostics(**common, r_hat_max=None, ess_min=None, divergences=0)
+    z = mean_check(exact.posterior, [d.mean(axis=0) for d in res.draws], res.mean_mcse)
+    warns = list(res.warnings)
+    if z > MEAN_CHECK_MAX:
+        warns.append(mean_check_warning(z, diag_base["sampler"]))
+    if check is not None and not check.ok:
+        warns.append(density_warning(check))
+    return Diagnostics(**common, r_hat_max=res.r_hat_max, ess_min=res.ess_min, divergences=res.divergences,
+                       warnings=tuple(warns), mean_check=z, interval_mcse_max=res.interval_mcse_max,
+                       density_spread=None if check is None else check.spread,
+                       density_checked=None if check is None else check.checked)
+
+
 def run_update(
     priors: Priors,
     reports: Sequence[Report],
@@ -579,55 +625,9 @@ def run_update(
     s_hash = settings_hash(settings)
     evidence = evidence_results(net, folded, exact)
 
-    hyps = []
-    for h, hid in enumerate(net.hypothesis_ids):
-        post = exact.posterior[h]
-        states = []
-        for k, sid in enumerate(net.states[h]):
-            prev = (previous or {}).get(hid, {}).get(sid)
-            p = float(post[k])
-            if res is not None and (check is None or check.ok):
-                iv, iv_se = res.interval[h], res.interval_mcse[h]
-                lo_hi = (float(iv[0, k]), float(iv[1, k]))
-                lo_hi_se: tuple[float, float] | None = (float(iv_se[0, k]), float(iv_se[1, k]))
-                s_mean: float | None = float(res.draws[h][:, k].mean())
-            else:
-                lo_hi, lo_hi_se, s_mean = (float("nan"), float("nan")), None, None
-            piv, pse = prior_ivs.interval[h], prior_ivs.mcse[h]
-            states.append(StateResult(
-                id=sid,
-                prior=float(exact.prior[h][k]),
-                posterior=p,
-                interval=lo_hi,
-                prior_interval=(float(piv[0, k]), float(piv[1, k])),
-                exact=p,
-                change=None if prev is None else p - prev,
-                term=None if outside_scale(p) else term_for(p),
-                claimed=sid == net.claimed[h],
-                extreme=_extreme(p, h, sid, evidence, net),
-                sampler_mean=s_mean,
-                interval_mcse=lo_hi_se,
-                prior_interval_mcse=(float(pse[0, k]), float(pse[1, k])),
-            ))
-        hyps.append(HypothesisResult(hid, tuple(states)))
+    hyps = _hypothesis_results(net, exact, res if check is None or check.ok else None, prior_ivs, evidence, previous)
 
-    seconds = time.perf_counter() - start
-    if res is not None:
-        z = mean_check(exact.posterior, [d.mean(axis=0) for d in res.draws], res.mean_mcse)
-        warns = list(res.warnings)
-        if z > MEAN_CHECK_MAX:
-            warns.append(mean_check_warning(z, diag_base["sampler"]))
-        if check is not None and not check.ok:
-            warns.append(density_warning(check))
-        diagnostics = Diagnostics(**diag_base, r_hat_max=res.r_hat_max, ess_min=res.ess_min,
-                                  divergences=res.divergences, seconds=seconds, warnings=tuple(warns),
-                                  mean_check=z, interval_mcse_max=res.interval_mcse_max,
-                                  prior_interval_mcse_max=prior_ivs.mcse_max, prior_draws=prior_ivs.draws,
-                                  density_spread=None if check is None else check.spread,
-                                  density_checked=None if check is None else check.checked)
-    else:
-        diagnostics = Diagnostics(**diag_base, r_hat_max=None, ess_min=None, divergences=0, seconds=seconds,
-                                  prior_interval_mcse_max=prior_ivs.mcse_max, prior_draws=prior_ivs.draws)
+    diagnostics = _diagnostics(res, check, diag_base, time.perf_counter() - start, exact, prior_ivs)
     return UpdateResult(
         run_id=run_id_for(priors.hash, ev_hash, as_of, seed, s_hash),
         as_of=as_of,

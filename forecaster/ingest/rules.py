@@ -49,7 +49,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from forecaster.core.errors import EvidenceError, did_you_mean
 from forecaster.core.files import check_regular
 from forecaster.core.text import quoted
-from forecaster.core.yamlio import line_of, load_yaml_text
+from forecaster.core.yamlio import line_of, load_yaml_text, read_text
 from forecaster.ingest.conditions import _ID, _INDEX, FIELDS, Predicate, RulesError, _BadCell, _condition
 from forecaster.ingest.formats import CodedFileError, CodedFormat, CodedRow
 from forecaster.model.evidence import DEFAULT_GRADES, parse_grade
@@ -272,12 +272,7 @@ def load_rules(path: Path, known_indicators: Iterable[str]) -> Rules:
 
 def _read(path: Path) -> str:
     check_regular(path, error=RulesError, what="rules file")  # a FIFO or device: refused before it is opened
-    try:
-        return path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise RulesError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise RulesError(f"{path}: cannot read: {e}") from None
+    return read_text(path, error=RulesError)
 
 
 def load_rules_text(text: str, *, name: str, known_indicators: Iterable[str]) -> Rules:

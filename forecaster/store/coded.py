@@ -151,24 +151,7 @@ class CodedImports:
                 total, retracted_n = db.execute(_TOKEN).fetchone()
                 if f"{total}/{retracted_n}" != expect:
                     raise StoreChangedError(self.name)
-            retracted = added = skipped = 0
-            for t in retractions:
-                reason, who = canonical_text(t.reason), canonical_text(t.who, single_line=True)
-                check_text("reason", reason, required=True)
-                check_text("retracted_by", who, required=True)
-                if expect is not None and t.recorded_at is not None:
-                    recorded = t.recorded_at  # unchanged since the lookup: the token says so
-                else:
-                    row = db.execute(
-                        "SELECT r.recorded_at, t.report_id FROM reports r LEFT JOIN retractions t ON t.report_id = r.id "
-                        "WHERE r.id = ?", (t.report_id,),
-                    ).fetchone()  # fmt: skip
-                    if row is None or row[1] is not None:
-                        raise StoreChangedError(self.name)  # gone or retracted since the plan
-                    recorded = _time(row[0])
-                when = max(now_t, recorded)
-                db.execute(_INSERT_RETRACTION, _retraction_row(Retraction(t.report_id, reason, when, who)))
-                retracted += 1
+            retracted, added, skipped = _retract(db, retractions, now_t, expect is not None, self.name), 0, 0
             problems: list[str] = []
             batch: list[tuple[Report, str, str, str]] = []
 
@@ -189,14 +172,9 @@ class CodedImports:
                 batch.clear()
 
             for a in adds:
-                try:
-                    r = canonical_report(a.report)
-                    check_report(r)
-                    check_text("analyst", r.analyst, required=True)
-                    if not r.origin:
-                        raise EvidenceError("field 'origin': empty; a report of coded event data names its event")
-                except EvidenceError as e:
-                    problems.append(f"{a.label}: {e}")
+                r = _checked_add(a)
+                if isinstance(r, str):
+                    problems.append(r)
                     continue
                 batch.append((r, content_key(r), format_time(a.source_time), a.label))
                 if len(batch) >= _BATCH:
@@ -211,6 +189,43 @@ class CodedImports:
             return ImportResult(added, skipped, retracted)
 
         return self._write("importing coded events", run)
+
+
+def _retract(db: Db, retractions: Iterable[CodedRetraction], now_t: dt.datetime, trusted: bool, name: str) -> int:
+    """Write a coded import's retractions (apply_coded), each at the store's clock and never before its
+    report; how many. `trusted` (an `expect` token held): a retraction's looked-up recorded_at still holds."""
+    retracted = 0
+    for t in retractions:
+        reason, who = canonical_text(t.reason), canonical_text(t.who, single_line=True)
+        check_text("reason", reason, required=True)
+        check_text("retracted_by", who, required=True)
+        if trusted and t.recorded_at is not None:
+            recorded = t.recorded_at  # unchanged since the lookup: the token says so
+        else:
+            row = db.execute(
+                "SELECT r.recorded_at, t.report_id FROM reports r LEFT JOIN retractions t ON t.report_id = r.id "
+                "WHERE r.id = ?", (t.report_id,),
+            ).fetchone()  # fmt: skip
+            if row is None or row[1] is not None:
+                raise StoreChangedError(name)  # gone or retracted since the plan
+            recorded = _time(row[0])
+        when = max(now_t, recorded)
+        db.execute(_INSERT_RETRACTION, _retraction_row(Retraction(t.report_id, reason, when, who)))
+        retracted += 1
+    return retracted
+
+
+def _checked_add(a: CodedAdd) -> Report | str:
+    """A coded add's canonical report, checked; or what is wrong (named by its label)."""
+    try:
+        r = canonical_report(a.report)
+        check_report(r)
+        check_text("analyst", r.analyst, required=True)
+        if not r.origin:
+            raise EvidenceError("field 'origin': empty; a report of coded event data names its event")
+    except EvidenceError as e:
+        return f"{a.label}: {e}"
+    return r
 
 
 _TOKEN = "SELECT (SELECT COUNT(*) FROM reports), (SELECT COUNT(*) FROM retractions)"

@@ -47,11 +47,12 @@ from forecaster.store.placing import (
     _FROM,
     _INSERT_RETRACTION,
     _entry,
-    _IdTaken,
     _Neighbours,
     _Placer,
     _report,
     _retraction_row,
+    checked_entry,
+    place_entry,
 )
 from forecaster.store.records import (
     CLOCK_SKEW,
@@ -70,6 +71,7 @@ from forecaster.store.records import (
     check_report,
     check_text,
     content_key,
+    date_range,
     format_time,
     readable,
     rows_by_prefix,
@@ -405,27 +407,7 @@ class EventStore(CodedImports):
         def where(i: int) -> str:
             return labels[i] if labels is not None else f"report {i + 1}"
 
-        Checked = tuple[Report, str, str, Retraction | None]
-
-        def check(i: int, entry: StoredReport) -> Checked | str:
-            """The canonical report, its analyst, content key and retraction; or what is wrong."""
-            t = entry.retraction
-            try:
-                r = canonical_report(entry.report)  # the canonical form, as in add()
-                who = canonical_text(r.analyst or fallback, single_line=True)
-                check_report(r)
-                check_text("analyst", who, required=True)
-                if t is not None:
-                    t = dataclasses.replace(
-                        t, reason=canonical_text(t.reason), retracted_by=canonical_text(t.retracted_by, single_line=True)
-                    )
-                    check_text("retraction_reason", t.reason, required=True)
-                    check_text("retracted_by", t.retracted_by, required=True)
-                return r, who, content_key(r), t
-            except EvidenceError as e:
-                return f"{where(i)}: {e}"
-
-        checked = [check(i, e) for i, e in enumerate(entries)]
+        checked = [checked_entry(e, fallback, where(i)) for i, e in enumerate(entries)]
 
         def run(db: Db) -> ImportResult:
             if keep_times:
@@ -440,41 +422,11 @@ class EventStore(CodedImports):
             for i, c in enumerate(checked):
                 if isinstance(c, str):
                     continue
-                r, who, key, t = c
-                similar = near.similar(r) if near is not None else None
-                dup = similar.duplicate if similar is not None else None
-                if notes is not None and dup is not None and dup.report.id != r.id and key not in placer.by_key:
-                    notes.append(f"{where(i)}: duplicate of {dup.report.id} (same indicator, date, outcome and source); skipped")
-                    skipped += 1
+                done = place_entry(c, where(i), placer, near, notes, (now, now_t), keep_times)
+                if isinstance(done, str):
+                    problems.append((i, done))
                     continue
-                when = format_time(r.recorded_at) if keep_times and r.recorded_at else now
-                try:
-                    rid, existing = placer.place(r, key, when, who)
-                except _IdTaken as e:
-                    problems.append((i, f"{where(i)}: field 'id': {e.report_id} already names a different report in the store"))
-                    continue
-                if existing is None and near is not None:
-                    placed = placer.by_key[key]
-                    if similar is not None and similar.episode and notes is not None:
-                        other = similar.episode[0].report
-                        notes.append(f"{where(i)}: likely the same episode as {other.id} ({other.date.isoformat()}); "
-                                     "if both repeat one source, give both one origin (forecast event amend ID --origin ORIGIN)")
-                    near.add(placed)
-                if existing is not None:
-                    if r.id is not None and r.id != rid:
-                        problems.append((i, f"{where(i)}: field 'id': the store holds this report as {rid}, not {r.id}"))
-                        continue
-                    skipped += 1
-                    if t is None or existing.retraction is not None:
-                        continue
-                else:
-                    added += 1
-                if t is not None:
-                    t = dataclasses.replace(t, report_id=rid, retracted_at=t.retracted_at if keep_times else now_t)
-                    placer.retract(t)
-                    if near is not None:
-                        near.drop(rid)
-                    retracted += 1
+                added, skipped, retracted = added + done[0], skipped + done[1], retracted + done[2]
             if problems:
                 raise ImportFileError("import", [p for _, p in sorted(problems)])
             placer.flush()
@@ -528,12 +480,7 @@ class EventStore(CodedImports):
         if indicator is not None:
             where.append("r.indicator = ?")
             params.append(indicator)
-        if since is not None:
-            where.append("r.event_date >= ?")
-            params.append(since.isoformat())
-        if until is not None:
-            where.append("r.event_date <= ?")
-            params.append(until.isoformat())
+        date_range("r.event_date", since, until, where, params)
         if not include_retracted:
             where.append("t.report_id IS NULL")
         order = "DESC" if newest_first else "ASC"

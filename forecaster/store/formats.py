@@ -18,7 +18,7 @@ from forecaster.core.errors import EvidenceError, UsageError, did_you_mean
 from forecaster.core.files import check_regular
 from forecaster.core.jsonio import load_json_text
 from forecaster.core.text import quoted
-from forecaster.core.yamlio import line_of, load_yaml
+from forecaster.core.yamlio import line_of, load_yaml, read_text
 from forecaster.model.evidence import check_field_types, report_from_mapping, reports_list
 from forecaster.store.records import (
     _ID,
@@ -383,13 +383,7 @@ def _yaml_rows(path: Path) -> list[Row]:
 
 def _json_rows(path: Path) -> list[Row]:
     """JSON has no line numbers after parsing; rows are named by position (report N) instead."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise UsageError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise UsageError(f"{path}: cannot read: {e}") from None
-    data = load_json_text(text, name=str(path))
+    data = load_json_text(read_text(path), name=str(path))
     items = reports_list(data, path)
     if not isinstance(items, list):
         raise EvidenceError(f"{path}: expected a list of reports, or an object with a \"reports\" list")

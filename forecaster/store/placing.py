@@ -11,6 +11,8 @@ import datetime as dt
 from collections.abc import Generator, Sequence
 from typing import Any
 
+from forecaster.core.errors import EvidenceError
+from forecaster.core.text import canonical_text
 from forecaster.model.evidence import Report
 from forecaster.store.backend import Db
 from forecaster.store.records import (
@@ -19,6 +21,10 @@ from forecaster.store.records import (
     Retraction,
     Similar,
     StoredReport,
+    canonical_report,
+    check_report,
+    check_text,
+    content_key,
     format_time,
     normal_text,
     not_quarantined,
@@ -223,3 +229,68 @@ class _IdTaken(Exception):
     def __init__(self, report_id: str) -> None:
         super().__init__(report_id)
         self.report_id = report_id
+
+
+Checked = tuple[Report, str, str, Retraction | None]
+
+
+def checked_entry(entry: StoredReport, fallback: str, label: str) -> Checked | str:
+    """An imported entry's canonical report, its analyst, content key and retraction; or what is wrong."""
+    t = entry.retraction
+    try:
+        r = canonical_report(entry.report)  # the canonical form, as in add()
+        who = canonical_text(r.analyst or fallback, single_line=True)
+        check_report(r)
+        check_text("analyst", who, required=True)
+        if t is not None:
+            t = dataclasses.replace(
+                t, reason=canonical_text(t.reason), retracted_by=canonical_text(t.retracted_by, single_line=True)
+            )
+            check_text("retraction_reason", t.reason, required=True)
+            check_text("retracted_by", t.retracted_by, required=True)
+        return r, who, content_key(r), t
+    except EvidenceError as e:
+        return f"{label}: {e}"
+
+
+def place_entry(
+    c: Checked,
+    label: str,
+    placer: _Placer,
+    near: _Neighbours | None,
+    notes: builtins.list[str] | None,
+    now: tuple[str, dt.datetime],
+    keep_times: bool,
+) -> tuple[int, int, int] | str:
+    """Place one checked imported report and its retraction (EventStore.import_reports): how many
+    were (added, skipped, retracted), or what is wrong. `notes` hears duplicates and likely episodes."""
+    r, who, key, t = c
+    similar = near.similar(r) if near is not None else None
+    dup = similar.duplicate if similar is not None else None
+    if notes is not None and dup is not None and dup.report.id != r.id and key not in placer.by_key:
+        notes.append(f"{label}: duplicate of {dup.report.id} (same indicator, date, outcome and source); skipped")
+        return 0, 1, 0
+    when = format_time(r.recorded_at) if keep_times and r.recorded_at else now[0]
+    try:
+        rid, existing = placer.place(r, key, when, who)
+    except _IdTaken as e:
+        return f"{label}: field 'id': {e.report_id} already names a different report in the store"
+    if existing is None and near is not None:
+        placed = placer.by_key[key]
+        if similar is not None and similar.episode and notes is not None:
+            other = similar.episode[0].report
+            notes.append(f"{label}: likely the same episode as {other.id} ({other.date.isoformat()}); "
+                         "if both repeat one source, give both one origin (forecast event amend ID --origin ORIGIN)")
+        near.add(placed)
+    if existing is not None:
+        if r.id is not None and r.id != rid:
+            return f"{label}: field 'id': the store holds this report as {rid}, not {r.id}"
+        if t is None or existing.retraction is not None:
+            return 0, 1, 0
+    if t is None:
+        return int(existing is None), int(existing is not None), 0
+    t = dataclasses.replace(t, report_id=rid, retracted_at=t.retracted_at if keep_times else now[1])
+    placer.retract(t)
+    if near is not None:
+        near.drop(rid)
+    return int(existing is None), int(existing is not None), 1

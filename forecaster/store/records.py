@@ -197,6 +197,16 @@ class Similar:
                 f"(for this report, and for {other.id} if it has none)")
 
 
+def date_range(column: str, since: dt.date | None, until: dt.date | None, where: list[str], params: list[Any]) -> None:
+    """Add `column` between `since` and `until` (either end open when None) to a query's `where` and `params`."""
+    if since is not None:
+        where.append(f"{column} >= ?")
+        params.append(since.isoformat())
+    if until is not None:
+        where.append(f"{column} <= ?")
+        params.append(until.isoformat())
+
+
 def rows_by_prefix(db: Any, select: str, id_column: str, rid: str, *, min_length: int) -> list[Any]:
     """Look-up by id or unique id prefix, for reports and resolutions alike: [the row whose id is
     `rid`], else up to 6 rows whose id starts with it (only when it is at least `min_length` long:

@@ -47,7 +47,7 @@ from forecaster.core.text import hide_secrets
 from forecaster.store.backend import Db
 from forecaster.store.events import EventStore
 from forecaster.store.migrations import EVIDENCE, KINDS
-from forecaster.store.records import format_time, not_quarantined, parse_time, readable
+from forecaster.store.records import date_range, format_time, not_quarantined, parse_time, readable
 
 if TYPE_CHECKING:
     from forecaster.core.workspace import Workspace
@@ -372,12 +372,7 @@ def list_runs(
     if evidence is not None:
         where.append(f"evidence IN ({', '.join('?' * len(evidence))})")
         params += list(evidence)
-    if since is not None:
-        where.append("as_of >= ?")
-        params.append(since.isoformat())
-    if until is not None:
-        where.append("as_of <= ?")
-        params.append(until.isoformat())
+    date_range("as_of", since, until, where, params)
     if run_ids is not None:
         ids = list(run_ids)
         if not ids:
