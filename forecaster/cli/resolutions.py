@@ -105,15 +105,7 @@ def resolve(
         resolution_to_row,
     )
 
-    if start is None or end is None:
-        raise UsageError("--from and --to are required: the period over which the state held, YYYY-MM-DD")
-    d0, d1 = _option_date(start, "--from"), _option_date(end, "--to")
-    if d1 < d0:
-        raise UsageError(f"--to {d1.isoformat()} is before --from {d0.isoformat()}")
-    if rationale is None or not rationale.strip():
-        raise UsageError("--rationale is required and must not be empty: say why this state held")
-    if source is None or not source.strip():
-        raise UsageError("--source is required and must not be empty: cite where that is documented")
+    d0, d1, rationale, source = _resolve_options(start, end, rationale, source)
     ws, hyps = _hypotheses(ctx)
     who = _analyst(analyst)
     res = Resolution(hypothesis, state, d0, d1, rationale, source)
@@ -130,6 +122,22 @@ def resolve(
         print_json(resolution_to_row(entry))
     else:
         console.write_out(f"{entry.id}\n")
+
+
+def _resolve_options(
+    start: str | None, end: str | None, rationale: str | None, source: str | None
+) -> tuple[dt.date, dt.date, str, str]:
+    """`resolve`'s period, rationale and source checked: both dates given and in order, no empty text."""
+    if start is None or end is None:
+        raise UsageError("--from and --to are required: the period over which the state held, YYYY-MM-DD")
+    d0, d1 = _option_date(start, "--from"), _option_date(end, "--to")
+    if d1 < d0:
+        raise UsageError(f"--to {d1.isoformat()} is before --from {d0.isoformat()}")
+    if rationale is None or not rationale.strip():
+        raise UsageError("--rationale is required and must not be empty: say why this state held")
+    if source is None or not source.strip():
+        raise UsageError("--source is required and must not be empty: cite where that is documented")
+    return d0, d1, rationale, source
 
 
 def _option_date(value: str, option: str) -> dt.date:
