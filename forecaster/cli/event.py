@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import getpass
 import itertools
 import os
 import shutil
@@ -20,7 +19,7 @@ from typing import Annotated, Any
 import typer
 
 from forecaster.cli import console
-from forecaster.cli.common import date_option, err, handle_errors, print_json, workspace
+from forecaster.cli.common import JsonOpt, analyst_name, date_option, err, handle_errors, print_json, workspace
 from forecaster.cli.helptext import HelpGroup
 from forecaster.cli.window import warn_ignored
 from forecaster.core.errors import EvidenceError, UsageError, did_you_mean
@@ -55,18 +54,6 @@ LIST_LIMIT = 50  # rows the table shows unless --limit says otherwise; --json an
 AnalystOpt = Annotated[
     str | None, typer.Option("--analyst", help="Who records this (default: your OS user name).", show_default=False)
 ]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
-
-
-def _analyst(given: str | None) -> str:
-    if given is not None:
-        if not given.strip():
-            raise UsageError("--analyst is empty; give a name or leave the option out to use your OS user name")
-        return given.strip()
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        raise UsageError("cannot tell who you are from the OS; pass --analyst NAME") from None
 
 
 def _indicator_ids(ws: Workspace) -> set[str]:
@@ -249,7 +236,7 @@ def _record_report(ws: Workspace, report: Report, analyst: str | None) -> tuple[
                 )
         warning = near.warning(report)
         try:
-            stored = store.add(report, analyst=_analyst(analyst))
+            stored = store.add(report, analyst=analyst_name(analyst))
         except DuplicateReportError as e:
             if e.existing.retracted:
                 raise
@@ -474,7 +461,7 @@ def retract(
     """
     if reason is None or not reason.strip():
         raise UsageError("--reason is required and must not be empty: say why the report is withdrawn")
-    who = _analyst(analyst)
+    who = analyst_name(analyst)
     with _store(ctx) as store:
         t = store.retract(_get(store, report_id).report.id or report_id, reason, who)
     console.write_out(f"retracted {t.report_id}\n")
@@ -514,12 +501,12 @@ def import_(
 
     kind = coded_kind(file, fmt, rules)
     if kind is not None:
-        return import_coded_file(ctx, file, kind=kind, rules=rules, analyst=_analyst(analyst), dry_run=dry_run, as_json=as_json, indicator_ids=_indicator_ids, warn_ignored=warn_ignored)
+        return import_coded_file(ctx, file, kind=kind, rules=rules, analyst=analyst_name(analyst), dry_run=dry_run, as_json=as_json, indicator_ids=_indicator_ids, warn_ignored=warn_ignored)
     ws = workspace(ctx)
     chosen = _format(fmt) if fmt is not None else format_from_name(file)
     known = _indicator_ids(ws)
     batch = read_reports_file(file, known=known, fmt=chosen)
-    who = _analyst(analyst)
+    who = analyst_name(analyst)
     notes: list[str] = []
     with nothing_written(), EventStore(ws.db) as store:  # SIGTERM/SIGHUP: rolled back, "nothing written"
         result = store.import_reports(batch.entries, analyst=who, dry_run=dry_run, labels=batch.labels, notes=notes)

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from forecaster.cli import console
-from forecaster.cli.common import err, handle_errors, out, print_json, workspace
+from forecaster.cli.common import analyst_name, err, handle_errors, out, print_json, workspace
 
 app = typer.Typer(
     help=(
@@ -58,10 +58,9 @@ def close(
 
     Example:  forecast panel close --label "after the March workshop"
     """
-    from forecaster.cli.resolutions import _analyst
     from forecaster.workflow.panel import close_round
 
-    r = close_round(workspace(ctx), label=label, who=_analyst(who), new=new or ())
+    r = close_round(workspace(ctx), label=label, who=analyst_name(who), new=new or ())
     _say(f"closed panel round {r.number} ({len(r.experts)} expert files, content {r.experts_hash})")
 
 
