@@ -99,3 +99,77 @@ def test_each_layer_says_what_it_owns() -> None:
             continue
         doc = ast.get_docstring(ast.parse(init.read_text(encoding="utf-8")))
         assert doc and "may import" in doc.lower(), f"{init}: needs a docstring saying what the layer owns and what it may import"
+
+
+LIMIT_FUNCTION = 80  # "no function over 80 lines" (issue 24)
+LIMIT_COMMAND_BODY = 30  # "no command body over 30 lines" (issue 24)
+
+
+def _functions(tree: ast.AST) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
+    return [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+
+
+def test_no_function_is_too_long() -> None:
+    """No function or method in forecaster/ runs past 80 lines, counted from its `def` line to its
+    last line, docstring included (decorators not counted). A longer one is split by what each part
+    does, each part named for it. Every offender is named, with its length."""
+    long = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for fn in _functions(ast.parse(path.read_text(encoding="utf-8"))):
+            size = (fn.end_lineno or fn.lineno) - fn.lineno + 1
+            if size > LIMIT_FUNCTION:
+                long.append(f"{_module_name(path)}:{fn.name} ({size} lines)")
+    assert not long, f"functions over {LIMIT_FUNCTION} lines: {long}"
+
+
+def _registered_names(tree: ast.AST) -> set[str]:
+    """Functions registered on a Typer app by a call: `app.command("name")(function)`."""
+    names = set()
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Call)
+            and isinstance(node.func.func, ast.Attribute)
+            and node.func.func.attr in {"command", "callback"}
+            and node.args
+        ):
+            target = node.args[0]
+            if isinstance(target, ast.Name):
+                names.add(target.id)
+            elif isinstance(target, ast.Attribute):  # main.py: app.command("whatif")(scenario.whatif)
+                names.add(target.attr)
+    return names
+
+
+def _is_decorated_command(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """`@app.command(...)` or `@app.callback(...)` (with or without the call's parentheses)."""
+    for deco in fn.decorator_list:
+        target = deco.func if isinstance(deco, ast.Call) else deco
+        if isinstance(target, ast.Attribute) and target.attr in {"command", "callback"}:
+            return True
+    return False
+
+
+def test_no_command_body_is_too_long() -> None:
+    """Every Typer command stays thin: read options, call one function from a lower layer
+    (workflow/, outputs/, analysis/), render, map errors. Its body, what follows the signature
+    (the options) and the docstring, is at most 30 lines.
+
+    A command is a function in forecaster/cli/ that is decorated `@app.command(...)` or
+    `@app.callback(...)`, or registered by a call `app.command("name")(function)` anywhere in
+    cli/ (cli/main.py mounts some that way). Every offender is named, with its body's length."""
+    cli = PACKAGE / "cli"
+    trees = {path: ast.parse(path.read_text(encoding="utf-8")) for path in sorted(cli.rglob("*.py"))}
+    registered = set().union(*(_registered_names(t) for t in trees.values()))
+    long = []
+    for path, tree in trees.items():
+        for fn in _functions(tree):
+            if not (_is_decorated_command(fn) or fn.name in registered):
+                continue
+            body = fn.body
+            if isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+                body = body[1:]
+            size = (body[-1].end_lineno or body[-1].lineno) - body[0].lineno + 1 if body else 0
+            if size > LIMIT_COMMAND_BODY:
+                long.append(f"{_module_name(path)}:{fn.name} (body {size} lines)")
+    assert not long, f"Typer commands whose body runs past {LIMIT_COMMAND_BODY} lines: {long}"

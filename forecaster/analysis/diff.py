@@ -4,7 +4,7 @@ to the posterior on the current evidence."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -63,6 +63,23 @@ class PriorsDiff:
         return max((abs(e.new - e.old) for e in self.effect), default=0.0)
 
 
+def _compare_by_id(
+    kind: str, old_items: Sequence[Any], new_items: Sequence[Any], fields: tuple[str, ...],
+    out: list[str], compare: Callable[[str, object, object], None],
+) -> None:
+    """Items of one kind matched by id: those removed, those added, then each field of those in
+    both (sorted by id) through `compare`; parents compared as lists."""
+    o, n = {x.id: x for x in old_items}, {x.id: x for x in new_items}
+    out.extend(f"{kind} removed: {i}" for i in o if i not in n)
+    out.extend(f"{kind} added: {i}" for i in n if i not in o)
+    for i in sorted(o.keys() & n.keys()):
+        for field in fields:
+            a, b = getattr(o[i], field), getattr(n[i], field)
+            if field == "parents":
+                a, b = list(a), list(b)
+            compare(f"{kind} {i}: {field}", a, b)
+
+
 def _structure_lines(old: Priors, new: Priors) -> list[str]:
     out: list[str] = []
 
@@ -89,30 +106,10 @@ def _structure_lines(old: Priors, new: Priors) -> list[str]:
         if a.states == b.states:
             for s, c0, c1 in zip(a.states, a.citations, b.citations, strict=True):
                 compare(f"state {h}.{s}: citation", c0, c1)
-    oi, ni = {i.id: i for i in old.indicators}, {i.id: i for i in new.indicators}
-    out += [f"indicator removed: {i}" for i in oi if i not in ni]
-    out += [f"indicator added: {i}" for i in ni if i not in oi]
-    for i in sorted(oi.keys() & ni.keys()):
-        a_i, b_i = oi[i], ni[i]
-        compare(f"indicator {i}: parents", list(a_i.parents), list(b_i.parents))
-        compare(f"indicator {i}: mechanism", a_i.mechanism, b_i.mechanism)
-        compare(f"indicator {i}: definition", a_i.definition, b_i.definition)
-        compare(f"indicator {i}: citation", a_i.citation, b_i.citation)
-    om_, nm_ = {m.id: m for m in old.mechanisms}, {m.id: m for m in new.mechanisms}
-    out += [f"mechanism removed: {m}" for m in om_ if m not in nm_]
-    out += [f"mechanism added: {m}" for m in nm_ if m not in om_]
-    for m in sorted(om_.keys() & nm_.keys()):
-        a_m, b_m = om_[m], nm_[m]
-        compare(f"mechanism {m}: parents", list(a_m.parents), list(b_m.parents))
-        compare(f"mechanism {m}: definition", a_m.definition, b_m.definition)
-        compare(f"mechanism {m}: citation", a_m.citation, b_m.citation)
+    _compare_by_id("indicator", old.indicators, new.indicators, ("parents", "mechanism", "definition", "citation"), out, compare)
+    _compare_by_id("mechanism", old.mechanisms, new.mechanisms, ("parents", "definition", "citation"), out, compare)
+    _compare_by_id("expert", old.experts, new.experts, ("role", "reviewed_by", "reviewed_on"), out, compare)
     oe, ne = {e.id: e for e in old.experts}, {e.id: e for e in new.experts}
-    out += [f"expert removed: {e}" for e in oe if e not in ne]
-    out += [f"expert added: {e}" for e in ne if e not in oe]
-    for e in sorted(oe.keys() & ne.keys()):
-        compare(f"expert {e}: role", oe[e].role, ne[e].role)
-        compare(f"expert {e}: reviewed_by", oe[e].reviewed_by, ne[e].reviewed_by)
-        compare(f"expert {e}: reviewed_on", oe[e].reviewed_on, ne[e].reviewed_on)
     for src in sorted({*old.weights, *new.weights, *oe, *ne, CATALOGUE}):
         compare(f"weight of {src}", old.weights.get(src, 1.0), new.weights.get(src, 1.0))
     for grade in sorted(set(old.grades.reliability) | set(new.grades.reliability)):

@@ -9,8 +9,8 @@ from typing import Annotated
 import typer
 
 from forecaster.cli import console
-from forecaster.cli.common import handle_errors, print_json, workspace
-from forecaster.cli.event import AnalystOpt, JsonOpt, _analyst, _get, _say, _store, _weigher
+from forecaster.cli.common import JsonOpt, analyst_name, handle_errors, print_json, workspace
+from forecaster.cli.event import AnalystOpt, _get, _say, _store, _weigher
 from forecaster.core.errors import UsageError
 from forecaster.model.evidence import parse_grade
 from forecaster.store.formats import report_to_row
@@ -41,7 +41,7 @@ def amend(
     rel, cred = parse_grade(grade) if grade is not None else (None, None)
     with _store(ctx) as store:
         rid = _get(store, report_id).report.id or report_id
-        done = amend_report(store, rid, Change(origin, rel, cred, note), who=_analyst(analyst))
+        done = amend_report(store, rid, Change(origin, rel, cred, note), who=analyst_name(analyst))
     if as_json:
         new = StoredReport(done.new)
         print_json({"amended": done.old.report.id, "reason": done.retraction.reason,

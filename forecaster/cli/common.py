@@ -146,6 +146,23 @@ def print_json(data: Any) -> None:
     write_json_text(json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False) + "\n")
 
 
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
+
+
+def analyst_name(given: str | None) -> str:
+    """--analyst (or --by): the name given, stripped, else the OS user name; empty refused."""
+    import getpass
+
+    if given is not None:
+        if not given.strip():
+            raise UsageError("--analyst is empty; give a name or leave the option out to use your OS user name")
+        return given.strip()
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        raise UsageError("cannot tell who you are from the OS; pass --analyst NAME") from None
+
+
 def is_terminal() -> bool:
     return sys.stderr.isatty()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
@@ -24,6 +24,10 @@ from forecaster.cli.common import (
     workspace,
 )
 from forecaster.core.errors import UsageError
+
+if TYPE_CHECKING:
+    from forecaster.core.workspace import Workspace
+    from forecaster.inference.update import UpdateResult
 
 
 @handle_errors
@@ -118,10 +122,16 @@ def update(
                 ws, priors, as_of=when, events_file=events, event_time=event_time,
                 seed=chosen_seed, exact=exact, force=force, sampler_kwargs=sampler_kwargs, half_life_days=hl, notify=say,
                 explain=explain)
+    _print_update(ws, result, cached=cached, from_store=events is None, as_json=as_json, explain=explain)
+
+
+def _print_update(ws: Workspace, result: UpdateResult, *, cached: bool, from_store: bool, as_json: bool, explain: bool) -> None:
+    """The update as JSON or tables (what is new since the previous run marked when the reports
+    came from the store), then the sampler's warnings on stderr when they are not in the tables."""
     from forecaster.outputs.tables import render_update, update_json
     from forecaster.workflow.updating import previous_report_ids
 
-    before = previous_report_ids(ws, result) if events is None else None
+    before = previous_report_ids(ws, result) if from_store else None
     if as_json:
         print_json({**update_json(result, before, explain=explain), "cached": cached})
     else:

@@ -6,7 +6,7 @@ paths an analyst types all day (add, list, show): each answers in a fraction of 
 from __future__ import annotations
 
 import dataclasses
-import getpass
+import datetime as dt
 import itertools
 import os
 import shutil
@@ -19,7 +19,7 @@ from typing import Annotated, Any
 import typer
 
 from forecaster.cli import console
-from forecaster.cli.common import date_option, err, handle_errors, print_json, workspace
+from forecaster.cli.common import JsonOpt, analyst_name, date_option, err, handle_errors, print_json, workspace
 from forecaster.cli.helptext import HelpGroup
 from forecaster.cli.window import warn_ignored
 from forecaster.core.errors import EvidenceError, UsageError, did_you_mean
@@ -35,7 +35,7 @@ from forecaster.model.evidence import (
 )
 from forecaster.store.events import EventStore
 from forecaster.store.formats import format_from_name, read_reports_file, report_to_row, write_reports
-from forecaster.store.records import FORMATS, DuplicateReportError, Format, StoredReport, format_time
+from forecaster.store.records import FORMATS, DuplicateReportError, Format, ImportResult, StoredReport, format_time
 
 app = typer.Typer(
     cls=HelpGroup,
@@ -54,18 +54,6 @@ LIST_LIMIT = 50  # rows the table shows unless --limit says otherwise; --json an
 AnalystOpt = Annotated[
     str | None, typer.Option("--analyst", help="Who records this (default: your OS user name).", show_default=False)
 ]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
-
-
-def _analyst(given: str | None) -> str:
-    if given is not None:
-        if not given.strip():
-            raise UsageError("--analyst is empty; give a name or leave the option out to use your OS user name")
-        return given.strip()
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        raise UsageError("cannot tell who you are from the OS; pass --analyst NAME") from None
 
 
 def _indicator_ids(ws: Workspace) -> set[str]:
@@ -104,8 +92,6 @@ def _indicator_ids(ws: Workspace) -> set[str]:
 def _weigher(ws: Workspace) -> Any:
     """Each report's weight now (MODEL.md §3: its accuracy aged to today), from settings.yaml's
     grade table and half-life, read as `_indicator_ids` reads the catalogue (fast)."""
-    import datetime as dt
-
     import yaml
 
     from forecaster.model.evidence import DEFAULT_GRADES, DEFAULT_HALF_LIFE_DAYS, GradeTable, aged_accuracy
@@ -189,6 +175,25 @@ def add(
     """
     ws = workspace(ctx)
     check_indicator(indicator, _indicator_ids(ws))
+    report = _report_from_options(
+        indicator, date, not_occurred=not_occurred, grade=grade, reliability=reliability, credibility=credibility,
+        source=source, url=url, note=note, origin=origin,
+    )
+    stored, warning = _record_report(ws, report, analyst)
+    if warning:
+        _say(f"warning: {warning}")
+    warn_ignored(ws, [report.date])
+    if as_json:
+        print_json({**report_to_row(StoredReport(stored)), **_weigher(ws)(StoredReport(stored))})
+    else:
+        console.write_out(f"{stored.id}\n")
+
+
+def _report_from_options(
+    indicator: str, date: str | None, *, not_occurred: bool, grade: str | None, reliability: str | None,
+    credibility: str | None, source: str | None, url: str, note: str, origin: str | None,
+) -> Report:
+    """`event add`'s options as one checked report (a usage error names the first bad one)."""
     if date is None:
         raise UsageError("--date is required: the event date, YYYY-MM-DD")
     event_date = check_date(date)
@@ -208,7 +213,12 @@ def add(
     )
     if origin is not None and report.origin is None:
         raise UsageError("--origin is empty; name the original source, or leave the option out")
-    warning = None
+    return report
+
+
+def _record_report(ws: Workspace, report: Report, analyst: str | None) -> tuple[Report, str | None]:
+    """Store one report: a duplicate refused, an identical one named (nothing added), a likely same
+    episode recorded with its warning. Returns the stored report and the warning to print."""
     with EventStore(ws.db) as store:
         near = store.similar(report)
         if near.duplicate is not None:
@@ -226,7 +236,7 @@ def add(
                 )
         warning = near.warning(report)
         try:
-            stored = store.add(report, analyst=_analyst(analyst))
+            stored = store.add(report, analyst=analyst_name(analyst))
         except DuplicateReportError as e:
             if e.existing.retracted:
                 raise
@@ -234,13 +244,7 @@ def add(
             assert stored.recorded_at is not None
             _say(f"already recorded as {stored.id} on {format_time(stored.recorded_at)} by {stored.analyst}; nothing added")
             warning = None
-    if warning:
-        _say(f"warning: {warning}")
-    warn_ignored(ws, [event_date])
-    if as_json:
-        print_json({**report_to_row(StoredReport(stored)), **_weigher(ws)(StoredReport(stored))})
-    else:
-        console.write_out(f"{stored.id}\n")
+    return stored, warning
 
 
 @app.command("list")
@@ -265,11 +269,7 @@ def list_(
 
     Example:  forecast event list --indicator north_kosovo_unrest --since 2025-01-01
     """
-    if as_json and as_csv:
-        raise UsageError("choose one of --json and --csv")
-    since_d, until_d = date_option(since, "--since"), date_option(until, "--until")
-    if since_d and until_d and since_d > until_d:
-        raise UsageError(f"--since {since_d} is after --until {until_d}")
+    since_d, until_d = _list_dates(since, until, as_json=as_json, as_csv=as_csv)
     machine = as_json or as_csv
     cap = limit if limit is not None else (0 if machine else LIST_LIMIT)
     with _store(ctx) as store:
@@ -284,21 +284,37 @@ def list_(
             n = write_reports(console.stdout, shown, fmt="json" if as_json else "csv",
                               extra=_weigher(workspace(ctx)) if as_json else None)
         else:
-            from forecaster.cli.window import evidence_window
-
-            window = evidence_window(workspace(ctx))
-            n, ignored = _print_table(shown, retracted_column=include_retracted, window=window)
-            if ignored and window is not None:
-                _say(
-                    f"{ignored} listed report{'s are' if ignored != 1 else ' is'} ignored by the model (IGNORED): "
-                    f"the evidence window opens on {window.start.isoformat()} ({window.days} days before today)"
-                )
+            n = _print_listing(workspace(ctx), shown, include_retracted=include_retracted)
         more = next(rows, None) is not None
         rows.close()
     if n == 0 and not machine:
         _say("no reports match" + ("" if include_retracted else " (retracted ones are hidden; --include-retracted shows them)"))
     if more:
         _say(f"showing the newest {cap}; more match (--limit 0 shows all)")
+
+
+def _list_dates(since: str | None, until: str | None, *, as_json: bool, as_csv: bool) -> tuple[dt.date | None, dt.date | None]:
+    """`event list`'s options checked: one output format, --since not after --until."""
+    if as_json and as_csv:
+        raise UsageError("choose one of --json and --csv")
+    since_d, until_d = date_option(since, "--since"), date_option(until, "--until")
+    if since_d and until_d and since_d > until_d:
+        raise UsageError(f"--since {since_d} is after --until {until_d}")
+    return since_d, until_d
+
+
+def _print_listing(ws: Workspace, shown: Iterator[StoredReport], *, include_retracted: bool) -> int:
+    """The listing as a table, with a line on the reports the evidence window leaves out. (rows)"""
+    from forecaster.cli.window import evidence_window
+
+    window = evidence_window(ws)
+    n, ignored = _print_table(shown, retracted_column=include_retracted, window=window)
+    if ignored and window is not None:
+        _say(
+            f"{ignored} listed report{'s are' if ignored != 1 else ' is'} ignored by the model (IGNORED): "
+            f"the evidence window opens on {window.start.isoformat()} ({window.days} days before today)"
+        )
+    return n
 
 
 def _warn_unknown_indicator(ctx: typer.Context, indicator: str, store: EventStore) -> None:
@@ -397,6 +413,13 @@ def show(
     if as_json:
         print_json({**row, **weight})
         return
+    for key, value in _show_lines(workspace(ctx), entry, row, weight):
+        text = value.replace("\n", "\n" + " " * 13)
+        console.write_out(f"{key:<12} {text}\n")
+
+
+def _show_lines(ws: Workspace, entry: StoredReport, row: dict[str, Any], weight: dict[str, Any]) -> list[tuple[str, str]]:
+    """`event show`'s (field, value) lines, with the evidence window's note on a report it leaves out."""
     r, t = entry.report, entry.retraction
     lines = [
         ("id", r.id or ""),
@@ -416,12 +439,10 @@ def show(
     if t is None:
         from forecaster.cli.window import evidence_window
 
-        window = evidence_window(workspace(ctx))
+        window = evidence_window(ws)
         if window is not None and window.why_ignored(r.date):
             lines.append(("model", f"ignored: dated before the evidence window (opens {window.start.isoformat()})"))
-    for key, value in lines:
-        text = value.replace("\n", "\n" + " " * 13)
-        console.write_out(f"{key:<12} {text}\n")
+    return lines
 
 
 @app.command()
@@ -440,7 +461,7 @@ def retract(
     """
     if reason is None or not reason.strip():
         raise UsageError("--reason is required and must not be empty: say why the report is withdrawn")
-    who = _analyst(analyst)
+    who = analyst_name(analyst)
     with _store(ctx) as store:
         t = store.retract(_get(store, report_id).report.id or report_id, reason, who)
     console.write_out(f"retracted {t.report_id}\n")
@@ -480,17 +501,23 @@ def import_(
 
     kind = coded_kind(file, fmt, rules)
     if kind is not None:
-        return import_coded_file(ctx, file, kind=kind, rules=rules, analyst=_analyst(analyst), dry_run=dry_run, as_json=as_json, indicator_ids=_indicator_ids, warn_ignored=warn_ignored)
+        return import_coded_file(ctx, file, kind=kind, rules=rules, analyst=analyst_name(analyst), dry_run=dry_run, as_json=as_json, indicator_ids=_indicator_ids, warn_ignored=warn_ignored)
     ws = workspace(ctx)
     chosen = _format(fmt) if fmt is not None else format_from_name(file)
     known = _indicator_ids(ws)
     batch = read_reports_file(file, known=known, fmt=chosen)
-    who = _analyst(analyst)
+    who = analyst_name(analyst)
     notes: list[str] = []
     with nothing_written(), EventStore(ws.db) as store:  # SIGTERM/SIGHUP: rolled back, "nothing written"
         result = store.import_reports(batch.entries, analyst=who, dry_run=dry_run, labels=batch.labels, notes=notes)
     if as_json:
         return print_json({"added": result.added, "skipped": result.skipped, "retracted": result.retracted, "dry_run": dry_run, "notes": notes})
+    _print_import_summary(result, notes, dry_run=dry_run)
+    warn_ignored(ws, [e.report.date for e in batch.entries if not e.retracted])
+
+
+def _print_import_summary(result: ImportResult, notes: list[str], *, dry_run: bool) -> None:
+    """An import's one line of counts, then its first notes (duplicates and likely same episodes)."""
     verb = "would add" if dry_run else "added"
     dupes = sum(1 for n in notes if ": duplicate of " in n)
     episodes = len(notes) - dupes
@@ -507,7 +534,6 @@ def import_(
         console.write_out(f"  {n}\n")
     if len(notes) > NOTES_SHOWN:
         console.write_out(f"  … and {len(notes) - NOTES_SHOWN} more (every one with --json)\n")
-    warn_ignored(ws, [e.report.date for e in batch.entries if not e.retracted])
 
 
 NOTES_SHOWN = 20  # duplicate and same-episode notes an import prints; --json carries them all

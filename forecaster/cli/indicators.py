@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from forecaster.cli.common import as_of_date, err, handle_errors, out, print_json, workspace
+from forecaster.cli.common import JsonOpt, as_of_date, err, handle_errors, out, print_json, workspace
 from forecaster.cli.helptext import HelpGroup
 from forecaster.core.errors import UsageError, did_you_mean
 from forecaster.outputs.columns import never_cut
@@ -39,7 +39,6 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
 AsOfOpt = Annotated[
     str | None,
     typer.Option("--as-of", metavar="YYYY-MM-DD", help="Count the reports an update as of this date uses (default today).",

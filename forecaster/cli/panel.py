@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from forecaster.cli import console
-from forecaster.cli.common import err, handle_errors, out, print_json, workspace
+from forecaster.cli.common import analyst_name, err, handle_errors, out, print_json, workspace
 
 app = typer.Typer(
     help=(
@@ -48,7 +48,7 @@ def status(ctx: typer.Context, as_json: JsonOpt = False) -> None:
 @handle_errors
 def close(
     ctx: typer.Context,
-    label: Annotated[str, typer.Option("--label", metavar="TEXT", help="A label for the round.")] = "",
+    label: Annotated[str, typer.Option("--label", metavar="LABEL", help="A label for the round.")] = "",
     who: Annotated[str | None, typer.Option("--by", metavar="NAME", help="Who closes it (default: your OS user name).", show_default=False)] = None,
     new: Annotated[list[str] | None, typer.Option("--new", metavar="ID", help="An expert who is new, not a renamed file (repeatable).", show_default=False)] = None,
 ) -> None:
@@ -58,10 +58,9 @@ def close(
 
     Example:  forecast panel close --label "after the March workshop"
     """
-    from forecaster.cli.resolutions import _analyst
     from forecaster.workflow.panel import close_round
 
-    r = close_round(workspace(ctx), label=label, who=_analyst(who), new=new or ())
+    r = close_round(workspace(ctx), label=label, who=analyst_name(who), new=new or ())
     _say(f"closed panel round {r.number} ({len(r.experts)} expert files, content {r.experts_hash})")
 
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 import typer
 
 from forecaster.cli import console
-from forecaster.cli.common import as_of_date, err, handle_errors, out, print_json, workspace
+from forecaster.cli.common import JsonOpt, as_of_date, err, handle_errors, out, print_json, workspace
 from forecaster.cli.helptext import HelpGroup
 from forecaster.core.errors import UsageError
 
@@ -43,7 +43,6 @@ PriorsOpt = Annotated[
         help="A priors folder to read instead of the workspace's priors/ (e.g. a priors repository in CI).",
     ),
 ]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
 MarkdownOpt = Annotated[bool, typer.Option("--markdown", help="Print Markdown, ready to paste into a review.")]
 EventsOpt = Annotated[
     Optional[Path],

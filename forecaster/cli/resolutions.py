@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from forecaster.cli import console
-from forecaster.cli.common import err, handle_errors, out, print_json, workspace
+from forecaster.cli.common import analyst_name, err, handle_errors, out, print_json, workspace
 from forecaster.cli.helptext import HelpGroup
 from forecaster.core.errors import UsageError
 from forecaster.outputs.columns import never_cut
@@ -35,19 +35,6 @@ app = typer.Typer(
 AnalystOpt = Annotated[
     str | None, typer.Option("--analyst", help="Who resolves it (default: your OS user name).", show_default=False)
 ]
-
-
-def _analyst(given: str | None) -> str:
-    import getpass
-
-    if given is not None:
-        if not given.strip():
-            raise UsageError("--analyst is empty; give a name or leave the option out to use your OS user name")
-        return given.strip()
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        raise UsageError("cannot tell who you are from the OS; pass --analyst NAME") from None
 
 
 def _say(message: str) -> None:
@@ -105,17 +92,9 @@ def resolve(
         resolution_to_row,
     )
 
-    if start is None or end is None:
-        raise UsageError("--from and --to are required: the period over which the state held, YYYY-MM-DD")
-    d0, d1 = _option_date(start, "--from"), _option_date(end, "--to")
-    if d1 < d0:
-        raise UsageError(f"--to {d1.isoformat()} is before --from {d0.isoformat()}")
-    if rationale is None or not rationale.strip():
-        raise UsageError("--rationale is required and must not be empty: say why this state held")
-    if source is None or not source.strip():
-        raise UsageError("--source is required and must not be empty: cite where that is documented")
+    d0, d1, rationale, source = _resolve_options(start, end, rationale, source)
     ws, hyps = _hypotheses(ctx)
-    who = _analyst(analyst)
+    who = analyst_name(analyst)
     res = Resolution(hypothesis, state, d0, d1, rationale, source)
     with EventStore(ws.db) as store:
         try:
@@ -130,6 +109,22 @@ def resolve(
         print_json(resolution_to_row(entry))
     else:
         console.write_out(f"{entry.id}\n")
+
+
+def _resolve_options(
+    start: str | None, end: str | None, rationale: str | None, source: str | None
+) -> tuple[dt.date, dt.date, str, str]:
+    """`resolve`'s period, rationale and source checked: both dates given and in order, no empty text."""
+    if start is None or end is None:
+        raise UsageError("--from and --to are required: the period over which the state held, YYYY-MM-DD")
+    d0, d1 = _option_date(start, "--from"), _option_date(end, "--to")
+    if d1 < d0:
+        raise UsageError(f"--to {d1.isoformat()} is before --from {d0.isoformat()}")
+    if rationale is None or not rationale.strip():
+        raise UsageError("--rationale is required and must not be empty: say why this state held")
+    if source is None or not source.strip():
+        raise UsageError("--source is required and must not be empty: cite where that is documented")
+    return d0, d1, rationale, source
 
 
 def _option_date(value: str, option: str) -> dt.date:
@@ -210,7 +205,7 @@ def retract(
 
     if reason is None or not reason.strip():
         raise UsageError("--reason is required and must not be empty: say why the resolution is withdrawn")
-    who = _analyst(analyst)
+    who = analyst_name(analyst)
     with EventStore(workspace(ctx).db) as store:
         t = retract_resolution(store, resolution_id, reason=reason, who=who)
     console.write_out(f"retracted {t.resolution_id}\n")
@@ -242,7 +237,7 @@ def import_(
 
     ws, hyps = _hypotheses(ctx)
     batch = read_resolutions_file(file)
-    who = _analyst(analyst)
+    who = analyst_name(analyst)
     with EventStore(ws.db) as store:
         result = import_resolutions(
             store, batch.resolutions, analyst=who, hypotheses=hyps, labels=batch.labels, name=str(file)

@@ -14,6 +14,7 @@ import typer
 from forecaster.cli.common import (
     ChainsOpt,
     DrawsOpt,
+    JsonOpt,
     SamplerOpt,
     TargetAcceptOpt,
     TuneOpt,
@@ -33,7 +34,12 @@ from forecaster.core.text import plural
 from forecaster.outputs.columns import never_cut
 
 if TYPE_CHECKING:
+    import datetime as dt
+
     from rich.text import Text
+
+    from forecaster.core.workspace import Workspace
+    from forecaster.model.priors import Priors
 
 app = typer.Typer(
     cls=HelpGroup,
@@ -48,7 +54,6 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
 AsOfOpt = Annotated[
     str | None,
     typer.Option(
@@ -338,16 +343,8 @@ def whatif(
     Example:  forecast whatif --without r-8bd6d1739d92 --without r-9b4341a859b3
     """
     from forecaster.inference.scenarios import parse_hypothetical, whatif_scenario
-    from forecaster.model.evidence import parse_grade
-    from forecaster.model.loading import load_priors
 
-    try:
-        parse_grade(grade)
-    except EvidenceError as e:
-        raise UsageError(f"--grade: {e}") from None
-    ws = workspace(ctx)
-    priors = load_priors(ws.priors_dir)
-    when = as_of_date(as_of)
+    ws, priors, when = _grade_workspace(ctx, grade, as_of)
     typed = [
         parse_hypothetical(token, known=priors.indicator_ids, occurred=not not_occurred, grade=grade, today=when)
         for token in reports or ()
@@ -391,17 +388,9 @@ def collect(
     Example:  forecast collect --grade B2 --hypothesis alignment
     """
     from forecaster.inference.voi import plan_collection
-    from forecaster.model.evidence import parse_grade
-    from forecaster.model.loading import load_priors
     from forecaster.workflow.updating import gather_reports
 
-    try:
-        parse_grade(grade)
-    except EvidenceError as e:
-        raise UsageError(f"--grade: {e}") from None
-    ws = workspace(ctx)
-    priors = load_priors(ws.priors_dir)
-    when = as_of_date(as_of)
+    ws, priors, when = _grade_workspace(ctx, grade, as_of)
     reports = gather_reports(ws, priors, as_of=when)
     plan = plan_collection(priors, reports, grade=grade, hypothesis=hypothesis, as_of=when)
     if as_json:
@@ -456,3 +445,16 @@ def _render_plan(plan: Any, *, limit: int | None) -> None:
     notes.append(f"P(yes): that a report graded {plan.grade} says it occurred")
     notes.append("bits: expected information (mutual information); 1 bit settles a 50/50 question")
     out.print(" · ".join(notes), style="dim")
+
+
+def _grade_workspace(ctx: typer.Context, grade: str, as_of: str | None) -> tuple[Workspace, Priors, dt.date]:
+    """--grade checked first, then the workspace, its priors and the --as-of date (whatif, collect)."""
+    from forecaster.model.evidence import parse_grade
+    from forecaster.model.loading import load_priors
+
+    try:
+        parse_grade(grade)
+    except EvidenceError as e:
+        raise UsageError(f"--grade: {e}") from None
+    ws = workspace(ctx)
+    return ws, load_priors(ws.priors_dir), as_of_date(as_of)

@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from forecaster.cli import console
 from forecaster.cli.common import date_option, err, handle_errors, out, workspace
 from forecaster.core.errors import ForecastError, UsageError, did_you_mean
+
+if TYPE_CHECKING:
+    from forecaster.workflow.track_record import ScoreJob, TrackRecord
 
 
 def _say(message: str) -> None:
@@ -61,9 +64,22 @@ def score(
     Example:  forecast resolutions import scenarios/resolutions.yaml && forecast score --backfill weekly --plot cal.png
     """
     from forecaster.model.loading import load_priors
-    from forecaster.outputs import track_record as render
     from forecaster.workflow.track_record import score_workspace
 
+    _check_options(as_json=as_json, as_csv=as_csv, backfill=backfill, plot=plot)
+    since_d = date_option(since, "--since")
+    ws = workspace(ctx)
+    priors = load_priors(ws.priors_dir)
+    if hypothesis is not None and hypothesis not in priors.hypothesis_ids:
+        raise UsageError(f"unknown hypothesis {hypothesis!r}{did_you_mean(hypothesis, priors.hypothesis_ids)}")
+    job = score_workspace(ws, priors, hypothesis=hypothesis, since=since_d, backfill=backfill is not None, bins=bins)
+    _print_record(job, as_json=as_json, as_csv=as_csv)
+    if plot is not None:
+        _write_plot(job.record, plot)
+
+
+def _check_options(*, as_json: bool, as_csv: bool, backfill: str | None, plot: Path | None) -> None:
+    """Refuse contradictory or unsupported options before any work."""
     if as_json and as_csv:
         raise UsageError("choose one of --json and --csv")
     if backfill is not None and backfill != "weekly":
@@ -73,12 +89,12 @@ def score(
             raise UsageError(f"--plot {plot}: the diagram is a PNG; name the file FILE.png")
         if not plot.parent.is_dir():
             raise UsageError(f"--plot {plot}: folder {plot.parent} does not exist")
-    since_d = date_option(since, "--since")
-    ws = workspace(ctx)
-    priors = load_priors(ws.priors_dir)
-    if hypothesis is not None and hypothesis not in priors.hypothesis_ids:
-        raise UsageError(f"unknown hypothesis {hypothesis!r}{did_you_mean(hypothesis, priors.hypothesis_ids)}")
-    job = score_workspace(ws, priors, hypothesis=hypothesis, since=since_d, backfill=backfill is not None, bins=bins)
+
+
+def _print_record(job: ScoreJob, *, as_json: bool, as_csv: bool) -> None:
+    """The back-test's line, then the track record as JSON, CSV or tables, then what is pending."""
+    from forecaster.outputs import track_record as render
+
     tr = job.record
     if job.backfill_points == 0:
         _say("backfill: the store holds no reports in force; no back-test to score")
@@ -94,19 +110,23 @@ def score(
         _say(render.nothing_resolved(tr))
     elif not as_json and not as_csv and tr.pending:
         _say(f"{tr.pending} forecast{'s' if tr.pending != 1 else ''} pending: no resolution covers their horizon yet")
-    if plot is not None:
-        if not tr.resolved:
-            _say(f"--plot: nothing resolved, so no diagram written to {plot}")
-            return
-        from forecaster.core.atomic import write_bytes_atomic
 
-        umask = os.umask(0)
-        os.umask(umask)
-        try:
-            write_bytes_atomic(plot, render.track_png(tr), mode=0o666 & ~umask)
-        except OSError as e:
-            raise ForecastError(f"cannot write {plot}: {e.strerror or e}") from None
-        _say(f"wrote the reliability diagram to {plot}")
+
+def _write_plot(tr: TrackRecord, plot: Path) -> None:
+    """The reliability diagram to --plot, atomically (nothing written when nothing resolved)."""
+    from forecaster.core.atomic import write_bytes_atomic
+    from forecaster.outputs import track_record as render
+
+    if not tr.resolved:
+        _say(f"--plot: nothing resolved, so no diagram written to {plot}")
+        return
+    umask = os.umask(0)
+    os.umask(umask)
+    try:
+        write_bytes_atomic(plot, render.track_png(tr), mode=0o666 & ~umask)
+    except OSError as e:
+        raise ForecastError(f"cannot write {plot}: {e.strerror or e}") from None
+    _say(f"wrote the reliability diagram to {plot}")
 
 
 def register(root: typer.Typer) -> None:

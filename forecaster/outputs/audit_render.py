@@ -106,9 +106,24 @@ def summary_line(report: AuditReport, *, strict: bool = False) -> str:
 def audit_markdown(report: AuditReport, *, strict: bool = False) -> str:
     """The reviewer's report, ready to paste into a review."""
     r = report
+    md = _audit_header_lines(r, strict=strict)
+    md += _findings_lines(r)
+    md += _disagreement_lines(r)
+    md += ["", "## Influence", ""]
+    md += [f"> {_md(r.pending, newlines=False)}", ""] if r.pending else _influence_lines(r.influence)
+    md += _diagnosticity_lines(r)
+    md += _weights_lines(r)
+    md += ["", "## Method", ""]
+    md += [f"- {line}" for line in METHOD_NOTES]
+    md += ["", f"Priors hash: `{r.hash}`", ""]
+    return "\n".join(md)
+
+
+def _audit_header_lines(r: AuditReport, *, strict: bool) -> list[str]:
+    """The title, the verdict and what was audited."""
     infl = r.influence
     verdict, _, counts = summary_line(r, strict=strict).partition(": ")
-    md = [
+    return [
         f"# Priors audit: {_md(r.name, newlines=False)}",
         "",
         f"**{verdict}**: {counts}.",
@@ -123,9 +138,12 @@ def audit_markdown(report: AuditReport, *, strict: bool = False) -> str:
         f"- seed papers: {_md(r.seeds, newlines=False) if r.seeds else 'not found (citations checked for form only)'}; "
         f"sign-offs older than {r.max_age_days} days are flagged",
         "",
-        "## Findings",
-        "",
     ]
+
+
+def _findings_lines(r: AuditReport) -> list[str]:
+    """The findings section: a table, or "No findings."."""
+    md = ["## Findings", ""]
     if r.findings:
         md += _table(
             ["severity", "where", "field", "kind", "finding"],
@@ -133,7 +151,12 @@ def audit_markdown(report: AuditReport, *, strict: bool = False) -> str:
         )
     else:
         md.append("No findings.")
-    md += [
+    return md
+
+
+def _disagreement_lines(r: AuditReport) -> list[str]:
+    """The disagreement section: tables with several sources, then a line on single-source ones."""
+    md = [
         "",
         "## Disagreement",
         "",
@@ -165,9 +188,12 @@ def audit_markdown(report: AuditReport, *, strict: bool = False) -> str:
             f"{len(single)} tables have a single source ({_md(', '.join(sorted({d.sources[0] for d in single})), newlines=False)}), "
             f"so no disagreement to measure; their lowest pooled N: {min(d.min_pooled_n for d in single):.1f}.",
         ]
-    md += ["", "## Influence", ""]
-    md += [f"> {_md(r.pending, newlines=False)}", ""] if r.pending else _influence_lines(infl)
-    md += [
+    return md
+
+
+def _diagnosticity_lines(r: AuditReport) -> list[str]:
+    """The diagnosticity section: indicators ranked by weight of evidence."""
+    md = [
         "",
         "## Diagnosticity",
         "",
@@ -205,11 +231,7 @@ def audit_markdown(report: AuditReport, *, strict: bool = False) -> str:
     )
     if r.pending:
         md += ["", f"> {_md(r.pending, newlines=False)}"]
-    md += _weights_lines(r)
-    md += ["", "## Method", ""]
-    md += [f"- {line}" for line in METHOD_NOTES]
-    md += ["", f"Priors hash: `{r.hash}`", ""]
-    return "\n".join(md)
+    return md
 
 
 def _influence_lines(infl: Influence) -> list[str]:
