@@ -89,7 +89,7 @@ def test_every_metavar_says_what_it_takes() -> None:
     assert named["forecast update --as-of"] == "YYYY-MM-DD"
     assert named["forecast update --seed"] == named["forecast update --draws"] == "N"
     assert named["forecast update --events"] == "FILE" and named["forecast --workspace"] == "DIR"
-    assert named["forecast whatif reports"] == "REPORT..."
+    assert named["forecast whatif reports"] == "[REPORT...]"  # optional since --without (issue 22)
     assert named["forecast event add indicator"] == "INDICATOR"
     assert named["forecast event show report_id"] == "REPORT_ID"
     assert named["forecast priors show node"] == "[NODE]"

@@ -301,7 +301,7 @@ def whatif(
     reports: Annotated[
         list[str] | None,
         typer.Argument(
-            metavar="[REPORT]...",
+            metavar="REPORT",
             help="Hypothetical reports, one per argument: INDICATOR[:yes|:no][@GRADE] (see above).",
             show_default=False,
         ),
