@@ -1,5 +1,5 @@
 """Start-up times of the everyday commands, for two source trees in one run (issue 11: the layout
-must not cost start-up time). Each command runs alternately in both trees, in fresh processes;
+must not cost start-up time; issue 24: nor may the tidy). Each command runs once untimed in each tree, then alternately in both trees, in fresh processes;
 medians and the ratio new/old are printed.
 
     python bench/bench_startup.py --old /path/to/old/checkout --new . [--repeat 7]
@@ -22,6 +22,7 @@ COMMANDS = {
     "event list": ["event", "list"],
     "priors validate": ["priors", "validate"],
     "update (cached)": ["update", "--exact"],
+    "update (warm)": ["update", "--force"],  # sampled; caches warm after the untimed warm-up run
 }
 
 
@@ -49,6 +50,8 @@ def main() -> None:
         print(f"{'command':18} {'old (s)':>8} {'new (s)':>8} {'new/old':>8}")
         for label, args in COMMANDS.items():
             times: dict[str, list[float]] = {"old": [], "new": []}
+            for name in ("old", "new"):  # untimed warm-up: compiled-function and priors caches, OS file cache
+                run(trees[name], wss[name], [x.format(n="warm-up") for x in args])
             for n in range(a.repeat):
                 for name in ("old", "new"):
                     times[name].append(run(trees[name], wss[name], [x.format(n=n) for x in args]))
