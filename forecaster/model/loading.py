@@ -30,6 +30,11 @@ def _cache_base() -> Path | None:
     return Path(platformdirs.user_cache_dir("forecast", appauthor=False))
 
 
+def user_cache() -> Path | None:
+    """The user cache folder (None with FORECAST_NO_CACHE): entries keyed by content, private."""
+    return _cache_base()
+
+
 def _cache_path(root: Path, digest: str) -> Path | None:
     base = _cache_base()
     if base is None:

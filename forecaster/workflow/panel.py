@@ -13,8 +13,8 @@ import datetime as dt
 import hashlib
 import math
 import re
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -140,13 +140,16 @@ class Panel:
     def forecasts(self, r: PanelRound | None) -> dict[str, dict[str, np.ndarray]]:
         key = r.number if r else 0
         if key not in self._forecasts:
-            self._forecasts[key] = ap.expert_forecasts(self.priors(r))
+            priors = self.priors(r)
+            self._forecasts[key] = cached_marginals("forecasts", priors, lambda: ap.expert_forecasts(priors))
         return self._forecasts[key]
 
     def equal_pool(self, r: PanelRound | None) -> dict[str, np.ndarray]:
         key = r.number if r else 0
         if key not in self._pools:
-            self._pools[key] = ap.prior_marginals(ap.equal_weights(self.priors(r)))
+            priors = self.priors(r)
+            pool = cached_marginals("pool", priors, lambda: {"": ap.prior_marginals(ap.equal_weights(priors))})
+            self._pools[key] = pool[""]
         return self._pools[key]
 
     def in_force(self, as_of: dt.date) -> InForce:
@@ -474,3 +477,38 @@ def scores(ws: Workspace, *, today: dt.date | None = None) -> PanelScores:
     return PanelScores(experts, ap.mean_scores("equal-weight pool", equal), ap.mean_scores("prior-mean pool", prior),
                        tuple(c for _, c in panel.cases()), now.basis)
 
+
+
+_MARGINALS_FORMAT = 1
+
+
+def cached_marginals(
+    kind: str, priors: Priors, compute: Callable[[], dict[str, dict[str, np.ndarray]]]
+) -> dict[str, dict[str, np.ndarray]]:
+    """Prior marginals that depend on `priors`' content alone (each expert's forecast, the
+    equal-weight pool), kept in the user cache under its content hash: performance weights then cost
+    a file read per round, not a network build and an exact pass per expert (issue 23's speed).
+    A missing, foreign or damaged entry is recomputed; a cache that cannot be written costs speed."""
+    import json
+
+    from forecaster import __version__
+    from forecaster.core.safe_cache import trusted_file, write_private
+    from forecaster.model.loading import user_cache
+
+    base = user_cache()
+    key = hashlib.sha256(f"{__version__}|{_MARGINALS_FORMAT}|{kind}|{priors.hash}".encode()).hexdigest()[:24]
+    path = base / "panel" / f"{key}.json" if base is not None else None
+    if path is not None and trusted_file(path, root=base):  # type: ignore[arg-type]
+        try:
+            data = json.loads(path.read_bytes())
+            if data.get("hash") == priors.hash and data.get("kind") == kind:
+                return {a: {b: np.asarray(v, dtype=float) for b, v in m.items()} for a, m in data["values"].items()}
+        except (OSError, ValueError, TypeError, AttributeError, KeyError):
+            pass
+    values = compute()
+    if path is not None:
+        body = {"hash": priors.hash, "kind": kind,
+                "values": {a: {b: [float(x) for x in v] for b, v in m.items()} for a, m in values.items()}}
+        with suppress(OSError):
+            write_private(path, json.dumps(body).encode())
+    return values
